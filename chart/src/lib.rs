@@ -1,0 +1,17 @@
+//! Pure, synchronous Helm chart handling.
+//!
+//! Bytes in, types out: no I/O, no async, so everything here can be unit-tested and fuzzed.
+//!
+//! * [`version`]: Masterminds-compatible (Helm's) lenient version parsing and ordering.
+//! * [`constraint`]: Masterminds version constraints (`^1.2`, `>=1.0 <2.0 || 3.x`, ...).
+//! * [`metadata`]: the `Chart.yaml` model, parsing and Helm's validation rules.
+//! * [`archive`]: bounded validation of uploaded `.tgz` archives and file extraction.
+//! * [`provenance`]: reading the identity out of a `.prov` clear-signed message.
+//! * [`gojson`]: JSON written the way Go's `encoding/json` writes it (HTML escaping).
+
+pub mod archive;
+pub mod constraint;
+pub mod gojson;
+pub mod metadata;
+pub mod provenance;
+pub mod version;

@@ -1,0 +1,831 @@
+//! Archive validation against Helm's fixtures and against hand-built malformed archives.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chartroom_chart::archive::{ArchiveError, Limits, extract_files, load_archive, read_metadata};
+use chartroom_chart::metadata::MetadataError;
+use chartroom_chart::provenance;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures.
+
+fn testdata(rel: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/helm").join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// (path under testdata/helm, chart name, version, apiVersion, sha256)
+const FIXTURES: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "pkg/chart/v2/loader/testdata/frobnitz-1.2.3.tgz",
+        "frobnitz",
+        "1.2.3",
+        "v1",
+        "7c14f8de48fb32db7c24400edc98ac3a8b18b04d1d92e31efd728d48dc64f0a7",
+    ),
+    (
+        "pkg/chart/v2/loader/testdata/frobnitz.v1.tgz",
+        "frobnitz",
+        "1.2.3",
+        "v1",
+        "834f2cc2278e20f7d96b6b5518a6ba35425b6bf9dc5f68244a9fdc172a919249",
+    ),
+    (
+        "pkg/chart/v2/loader/testdata/frobnitz_with_bom.tgz",
+        "frobnitz",
+        "1.2.3",
+        "v1",
+        "d64bafc8f49157b0d21024c7f1aca68bc509624811a74135cf6cee48a60a461e",
+    ),
+    (
+        "pkg/chart/v2/loader/testdata/frobnitz_backslash-1.2.3.tgz",
+        "frobnitz_backslash",
+        "1.2.3",
+        "v1",
+        "097119619493c1c5f3ea8dd0759ca451e42e0d8c993b764b0885760cf5b705d1",
+    ),
+    (
+        "historical/37920761a/pkg/chartutil/testdata/frobnitz_backslash-1.2.3.tgz",
+        "frobnitz_backslash",
+        "1.2.3",
+        "v1",
+        "06cc4f9e337d98fd0b96450cd04d48737a3c26be2961a700813b002ef9e09765",
+    ),
+    (
+        "pkg/chart/v2/loader/testdata/frobnitz/charts/alpine/charts/mast2-0.1.0.tgz",
+        "mast2",
+        "0.1.0",
+        "v2",
+        "a2bcf79fcc3207660582d56db2060ea24b67de309c5e99ae6cc2a2b53782bf7a",
+    ),
+    (
+        "pkg/chart/v2/loader/testdata/frobnitz/charts/mariner-4.3.2.tgz",
+        "mariner",
+        "4.3.2",
+        "v1",
+        "982ea2143f27079c71a307207100f07815d3655b0f951abf26e333b7aef7d26f",
+    ),
+    (
+        "pkg/chart/v2/loader/testdata/mariner/charts/albatross-0.1.0.tgz",
+        "albatross",
+        "0.1.0",
+        "v1",
+        "13ede6b76c46634c0f8c3c3343e0500799858890830e5a36eb48b734aa901bff",
+    ),
+    (
+        "pkg/repo/v1/repotest/testdata/examplechart-0.1.0.tgz",
+        "examplechart",
+        "0.1.0",
+        "v1",
+        "43f83b0de8f2b93e7d8441434e4d950731cc661ed710dd8b1846b907dbb7a4b3",
+    ),
+    (
+        "pkg/downloader/testdata/signtest-0.1.0.tgz",
+        "signtest",
+        "0.1.0",
+        "v1",
+        "e5ef611620fb97704d8751c16bab17fedb68883bfb0edc76f78a70e9173f9b55",
+    ),
+    (
+        "pkg/provenance/testdata/hashtest-1.2.3.tgz",
+        "hashtest",
+        "1.2.3",
+        "v1",
+        "c6841b3a895f1444a6738b5d04564a57e860ce42f8519c3be807fb6d9bee7888",
+    ),
+    (
+        "pkg/downloader/testdata/local-subchart-0.1.0.tgz",
+        "local-subchart",
+        "0.1.0",
+        "v1",
+        "d2ab7310924fa816445fa7dec0a829b005ece8592219e9714c9572ec47847c9a",
+    ),
+    (
+        "pkg/repo/v1/testdata/repository/frobnitz-1.2.3.tgz",
+        "frobnitz",
+        "1.2.3",
+        "v1",
+        "3bbfcddf35ae259e74bfdcecf384ab249b4943d14bd18688fb9138b61647a89e",
+    ),
+    (
+        "pkg/repo/v1/testdata/repository/sprocket-1.1.0.tgz",
+        "sprocket",
+        "1.1.0",
+        "v1",
+        "349eebf2134be28853d1351c7b961c1e07abaec53c74a69bd83eaaa75f233fb5",
+    ),
+    (
+        "pkg/repo/v1/testdata/repository/sprocket-1.2.0.tgz",
+        "sprocket",
+        "1.2.0",
+        "v1",
+        "9d29191189169ce4cd8821ceb5ea27bc499a81647d096d0714722c5407de6e0a",
+    ),
+    (
+        "pkg/repo/v1/testdata/repository/universe/zarthal-1.0.0.tgz",
+        "zarthal",
+        "1.0.0",
+        "v1",
+        "b0d177f800ca1cce20b12216b41a60d9e25c4cd9ca8e582452f3c7286aedc92d",
+    ),
+    (
+        "internal/chart/v3/loader/testdata/frobnitz-1.2.3.tgz",
+        "frobnitz",
+        "1.2.3",
+        "v3",
+        "2b4db7524528bbd4f4233a2189cf03b5d413697249be096d5183c39d81e00769",
+    ),
+    (
+        "internal/chart/v3/loader/testdata/frobnitz_backslash-1.2.3.tgz",
+        "frobnitz_backslash",
+        "1.2.3",
+        "v3",
+        "5af1997872a92048593e8847cf45c5169c2000857b0586aa21ac9a68354cb6fe",
+    ),
+    (
+        "internal/chart/v3/loader/testdata/frobnitz_with_bom.tgz",
+        "frobnitz",
+        "1.2.3",
+        "v3",
+        "e1a0f4274d9364fd910cd8eef1fa0750f3ca31935c094cad9acf1a65fed2c5e3",
+    ),
+];
+
+#[test]
+fn every_fixture_loads() {
+    let limits = Limits::default();
+    for &(path, name, version, api, digest) in FIXTURES {
+        let bytes = testdata(path);
+        let loaded = load_archive(&bytes, &limits).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(loaded.metadata.name, name, "{path}");
+        assert_eq!(loaded.metadata.version, version, "{path}");
+        assert_eq!(loaded.metadata.api_version, api, "{path}");
+        assert_eq!(loaded.digest, digest, "{path}");
+        assert_eq!(loaded.size, bytes.len() as u64, "{path}");
+
+        let fast = read_metadata(&bytes, &limits).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(fast.metadata, loaded.metadata, "{path}");
+        assert_eq!(fast.digest, digest, "{path}");
+    }
+}
+
+#[test]
+fn frobnitz_metadata_details() {
+    let bytes = testdata("pkg/chart/v2/loader/testdata/frobnitz-1.2.3.tgz");
+    let md = load_archive(&bytes, &Limits::default()).unwrap().metadata;
+    let deps: Vec<&str> = md.dependencies.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(deps, ["alpine", "mariner"]);
+    assert!(!md.maintainers.is_empty());
+
+    // Helm merges a v1 chart's requirements.yaml into its metadata.
+    let bytes = testdata("pkg/chart/v2/loader/testdata/frobnitz.v1.tgz");
+    let md = load_archive(&bytes, &Limits::default()).unwrap().metadata;
+    assert!(!md.dependencies.is_empty());
+}
+
+#[test]
+fn extract_top_level_files() {
+    let bytes = testdata("pkg/chart/v2/loader/testdata/frobnitz_with_bom.tgz");
+    let files =
+        extract_files(&bytes, &Limits::default(), |p| p == "values.yaml" || p.starts_with("templates/")).unwrap();
+    assert!(files.iter().any(|f| f.path == "values.yaml"));
+    assert!(files.iter().any(|f| f.path.starts_with("templates/")));
+    assert!(files.iter().all(|f| !f.data.starts_with(b"\xEF\xBB\xBF")));
+    // Files of subcharts are not the chart's own.
+    let all = extract_files(&bytes, &Limits::default(), |_| true).unwrap();
+    assert!(all.iter().all(|f| !f.path.starts_with("charts/alpine/")));
+    assert!(all.iter().any(|f| f.path == "Chart.yaml"));
+}
+
+#[test]
+fn provenance_fixtures_parse() {
+    let p = provenance::parse(&testdata("pkg/provenance/testdata/hashtest-1.2.3.tgz.prov")).unwrap();
+    assert_eq!(p.name, "hashtest");
+    assert_eq!(p.version, "1.2.3");
+    assert_eq!(
+        p.files.get("hashtest-1.2.3.tgz").map(String::as_str),
+        Some("sha256:c6841b3a895f1444a6738b5d04564a57e860ce42f8519c3be807fb6d9bee7888")
+    );
+    let p = provenance::parse(&testdata("pkg/downloader/testdata/signtest-0.1.0.tgz.prov")).unwrap();
+    assert_eq!(p.name, "signtest");
+    assert_eq!(p.version, "0.1.0");
+    let archive = testdata("pkg/downloader/testdata/signtest-0.1.0.tgz");
+    let sum = format!("sha256:{}", hex::encode(Sha256::digest(&archive)));
+    assert_eq!(p.files.get("signtest-0.1.0.tgz"), Some(&sum));
+    let p = provenance::parse(&testdata("pkg/provenance/testdata/msgblock.yaml.asc")).unwrap();
+    assert_eq!(p.name, "hashtest");
+    assert_eq!(p.version, "1.2.3");
+    assert_eq!(p.files.len(), 1);
+    // The bare message block is not a clear-signed message.
+    let e = provenance::parse(&testdata("pkg/provenance/testdata/msgblock.yaml")).unwrap_err();
+    assert!(e.to_string().starts_with("invalid provenance file: "));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building archives by hand (raw headers: tar-rs refuses to write `..` or absolute names).
+
+const REG: u8 = b'0';
+
+struct Tar(Vec<u8>);
+
+impl Tar {
+    fn new() -> Self {
+        Tar(Vec::new())
+    }
+
+    fn raw(mut self, name: &[u8], kind: u8, size: u64, data: &[u8]) -> Self {
+        let mut h = tar::Header::new_ustar();
+        {
+            let old = h.as_old_mut();
+            assert!(name.len() <= old.name.len());
+            old.name[..name.len()].copy_from_slice(name);
+        }
+        h.set_mode(0o644);
+        h.set_size(size);
+        h.set_entry_type(tar::EntryType::new(kind));
+        if kind == b'2' || kind == b'1' {
+            h.set_link_name("target").unwrap();
+        }
+        h.set_cksum();
+        self.0.extend_from_slice(h.as_bytes());
+        self.0.extend_from_slice(data);
+        let pad = (512 - data.len() % 512) % 512;
+        self.0.extend(std::iter::repeat_n(0u8, pad));
+        self
+    }
+
+    fn file(self, name: &str, data: &[u8]) -> Self {
+        self.raw(name.as_bytes(), REG, data.len() as u64, data)
+    }
+
+    fn entry(self, name: &str, kind: u8) -> Self {
+        self.raw(name.as_bytes(), kind, 0, b"")
+    }
+
+    fn pax(self, records: &[(&str, &str)]) -> Self {
+        let mut body = Vec::new();
+        for (k, v) in records {
+            let rest = format!(" {k}={v}\n");
+            let mut len = rest.len() + 1;
+            while format!("{len}{rest}").len() != len {
+                len += 1;
+            }
+            body.extend_from_slice(format!("{len}{rest}").as_bytes());
+        }
+        self.raw(b"PaxHeaders/x", b'x', body.len() as u64, &body)
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.0.extend(std::iter::repeat_n(0u8, 1024));
+        self.0
+    }
+
+    fn tgz(self) -> Vec<u8> {
+        gz(&self.finish())
+    }
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+const CHART: &str = "apiVersion: v2\nname: demo\nversion: 0.1.0\n";
+
+fn chart_with(extra: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut t = Tar::new().file("demo/Chart.yaml", CHART.as_bytes());
+    for (name, data) in extra {
+        t = t.file(name, data);
+    }
+    t.tgz()
+}
+
+fn chart_yaml(body: &str) -> Vec<u8> {
+    Tar::new().file("demo/Chart.yaml", body.as_bytes()).tgz()
+}
+
+fn load(bytes: &[u8]) -> Result<chartroom_chart::archive::LoadedChart, ArchiveError> {
+    load_archive(bytes, &Limits::default())
+}
+
+fn alias_bomb() -> String {
+    let mut y = String::from("a0: &a0 [x,x,x,x,x,x,x,x,x,x]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        y.push_str(&format!("a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n"));
+    }
+    y
+}
+
+#[test]
+fn minimal_chart_loads() {
+    let loaded = load(&chart_with(&[
+        ("demo/values.yaml", b"a: 1\n"),
+        ("demo/values.schema.json", b"{\"type\": \"object\"}"),
+        ("demo/templates/x.yaml", b"{{ .Values.a }}"),
+        ("demo/chart.yaml", b"different case: fine"),
+        ("demo/charts/.keep", b""),
+        ("demo/charts/_helpers/readme", b""),
+        ("demo/charts/sub-1.0.0.tgz.prov", b"not checked"),
+    ]))
+    .unwrap();
+    assert_eq!(loaded.metadata.name, "demo");
+    assert_eq!(loaded.digest.len(), 64);
+}
+
+#[test]
+fn zero_padding_after_gzip_is_fine_garbage_is_not() {
+    let mut bytes = chart_with(&[]);
+    bytes.extend_from_slice(&[0; 1000]);
+    load(&bytes).unwrap();
+    bytes.extend_from_slice(b"junk");
+    assert!(matches!(load(&bytes), Err(ArchiveError::TrailingData)));
+}
+
+#[test]
+fn directory_entries_and_dot_slash_top() {
+    let bytes =
+        Tar::new().entry("demo/", b'5').entry("demo/templates/", b'5').file("demo/Chart.yaml", CHART.as_bytes()).tgz();
+    load(&bytes).unwrap();
+}
+
+#[test]
+fn reject_not_gzip() {
+    let e = load(b"this is not a gzip file").unwrap_err();
+    assert!(matches!(e, ArchiveError::NotGzip), "{e}");
+    assert!(e.to_string().contains("gzip"));
+}
+
+#[test]
+fn reject_empty_input() {
+    assert!(matches!(load(b""), Err(ArchiveError::Empty)));
+}
+
+#[test]
+fn reject_truncated_gzip() {
+    let bytes = chart_with(&[("demo/values.yaml", "x: y\n".repeat(2000).as_bytes())]);
+    let e = load(&bytes[..bytes.len() / 2]).unwrap_err();
+    assert!(matches!(e, ArchiveError::Gzip(_)), "{e}");
+    let e = load(&bytes[..bytes.len() - 4]).unwrap_err();
+    assert!(matches!(e, ArchiveError::Gzip(_)), "{e}");
+}
+
+#[test]
+fn reject_gzip_of_non_tar() {
+    let e = load(&gz(&b"hello world, not a tar archive at all\n".repeat(20))).unwrap_err();
+    assert!(matches!(e, ArchiveError::Tar(_)), "{e}");
+    let e = load(&gz(b"short")).unwrap_err();
+    assert!(matches!(e, ArchiveError::Tar(_)), "{e}");
+}
+
+#[test]
+fn reject_truncated_tar_inside_valid_gzip() {
+    let mut tar = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).file("demo/big.txt", &[b'a'; 4000]).finish();
+    tar.truncate(512 + 512 + 512 + 1000);
+    let e = load(&gz(&tar)).unwrap_err();
+    assert!(matches!(e, ArchiveError::Truncated { .. } | ArchiveError::Tar(_)), "{e}");
+}
+
+/// Stream `count` files of `size` zero bytes into a fast gzip, without building the tar in memory.
+fn zero_bomb(count: usize, size: usize) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(&Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).0).unwrap();
+    let block = vec![0u8; 1 << 16];
+    for i in 0..count {
+        let header = Tar::new().raw(format!("demo/zeros{i}").as_bytes(), REG, size as u64, b"");
+        enc.write_all(&header.0[..512]).unwrap();
+        let mut left = size.div_ceil(512) * 512;
+        while left > 0 {
+            let n = left.min(block.len());
+            enc.write_all(&block[..n]).unwrap();
+            left -= n;
+        }
+    }
+    enc.write_all(&[0u8; 1024]).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn reject_decompression_bomb_past_total() {
+    // 21 files of 5 MiB of zeros: a small upload that inflates past 100 MiB.
+    let bytes = zero_bomb(21, 5 * 1024 * 1024);
+    assert!(bytes.len() < 2 * 1024 * 1024);
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("104857600"), "{e}");
+    assert!(matches!(read_metadata(&bytes, &Limits::default()), Err(ArchiveError::TooLarge { .. })));
+    // 19 of them (95 MiB) are fine.
+    load(&zero_bomb(19, 5 * 1024 * 1024)).unwrap();
+}
+
+#[test]
+fn total_limit_is_exclusive() {
+    let tar = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).finish();
+    let bytes = gz(&tar);
+    let exact = Limits { max_decompressed: tar.len() as u64, ..Limits::default() };
+    assert!(matches!(load_archive(&bytes, &exact), Err(ArchiveError::TooLarge { .. })));
+    let above = Limits { max_decompressed: tar.len() as u64 + 1, ..Limits::default() };
+    load_archive(&bytes, &above).unwrap();
+}
+
+#[test]
+fn reject_single_file_over_5_mib() {
+    let big = vec![b'a'; 5 * 1024 * 1024 + 1];
+    let e = load(&chart_with(&[("demo/big.bin", &big)])).unwrap_err();
+    match &e {
+        ArchiveError::FileTooLarge { path, .. } => assert_eq!(path, "demo/big.bin"),
+        _ => panic!("{e}"),
+    }
+    // Exactly 5 MiB is fine.
+    let ok = vec![b'a'; 5 * 1024 * 1024];
+    load(&chart_with(&[("demo/ok.bin", &ok)])).unwrap();
+}
+
+#[test]
+fn reject_parent_directory() {
+    let bytes = chart_with(&[("demo/../../etc/passwd", b"x")]);
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::ParentDirectory { .. }), "{e}");
+    assert!(e.to_string().contains("demo/../../etc/passwd"));
+}
+
+#[test]
+fn reject_absolute_path() {
+    let bytes = Tar::new().file("/demo/Chart.yaml", CHART.as_bytes()).tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::AbsolutePath { .. }), "{e}");
+}
+
+#[test]
+fn reject_drive_letter() {
+    let bytes = chart_with(&[("demo\\c:\\windows\\x", b"x")]);
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::IllegalName { .. }), "{e}");
+}
+
+#[test]
+fn reject_symlink() {
+    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/link", b'2').tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "symlink"), "{e}");
+    assert!(e.to_string().contains("demo/link"));
+}
+
+#[test]
+fn reject_hardlink() {
+    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/link", b'1').tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "hard link"), "{e}");
+}
+
+#[test]
+fn reject_char_device() {
+    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/null", b'3').tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "character device"), "{e}");
+}
+
+#[test]
+fn reject_block_device() {
+    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/sda", b'4').tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "block device"), "{e}");
+}
+
+#[test]
+fn reject_fifo() {
+    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/pipe", b'6').tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "fifo"), "{e}");
+}
+
+#[test]
+fn reject_missing_chart_yaml() {
+    let bytes = Tar::new().file("demo/values.yaml", b"a: 1\n").tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::ChartYamlMissing), "{e}");
+    assert_eq!(e.to_string(), "Chart.yaml file is missing");
+}
+
+#[test]
+fn reject_two_chart_yaml_entries() {
+    let bytes = Tar::new()
+        .file("demo/Chart.yaml", CHART.as_bytes())
+        .file("demo/Chart.yaml", b"name: evil\nversion: 6.6.6\n")
+        .tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::DuplicateEntry { .. }), "{e}");
+    // Also when the duplicate is spelled differently but normalizes to the same path.
+    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).file("demo/./Chart.yaml", CHART.as_bytes()).tgz();
+    assert!(matches!(load(&bytes), Err(ArchiveError::DuplicateEntry { .. })));
+}
+
+#[test]
+fn reject_chart_yaml_at_root() {
+    let bytes = Tar::new().file("Chart.yaml", CHART.as_bytes()).tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::ChartYamlAtRoot { .. }), "{e}");
+}
+
+#[test]
+fn reject_file_at_top_level() {
+    let bytes =
+        Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).file("demo", b"a file named like the top directory").tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::OutsideBaseDirectory { .. }), "{e}");
+}
+
+#[test]
+fn reject_two_top_level_directories() {
+    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).file("other/Chart.yaml", CHART.as_bytes()).tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::MultipleTopLevelDirectories { .. }), "{e}");
+}
+
+#[test]
+fn reject_invalid_yaml() {
+    let e = load(&chart_yaml("name: demo\n\tversion: [1\n")).unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::Yaml(_))), "{e}");
+    assert!(e.to_string().starts_with("Chart.yaml: "));
+}
+
+#[test]
+fn reject_alias_bomb_in_chart_yaml() {
+    let e = load(&chart_yaml(&format!("{CHART}{}", alias_bomb()))).unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::Yaml(_))), "{e}");
+}
+
+#[test]
+fn reject_alias_bomb_in_values_yaml() {
+    let e = load(&chart_with(&[("demo/values.yaml", alias_bomb().as_bytes())])).unwrap_err();
+    assert!(matches!(&e, ArchiveError::InvalidFile { path, .. } if path == "values.yaml"), "{e}");
+    assert!(e.to_string().starts_with("cannot load values.yaml: "));
+}
+
+#[test]
+fn reject_values_yaml_not_a_map() {
+    let e = load(&chart_with(&[("demo/values.yaml", b"- a\n- b\n")])).unwrap_err();
+    assert!(matches!(e, ArchiveError::InvalidFile { .. }), "{e}");
+    // Empty and null values are fine, so are several documents of maps.
+    load(&chart_with(&[("demo/values.yaml", b"")])).unwrap();
+    load(&chart_with(&[("demo/values.yaml", b"# only a comment\n")])).unwrap();
+    load(&chart_with(&[("demo/values.yaml", b"a: 1\n---\nb: 2\n")])).unwrap();
+}
+
+#[test]
+fn reject_missing_version() {
+    let e = load(&chart_yaml("apiVersion: v2\nname: demo\n")).unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::VersionRequired)), "{e}");
+}
+
+#[test]
+fn reject_non_semver_version() {
+    let e = load(&chart_yaml("apiVersion: v2\nname: demo\nversion: foo\n")).unwrap_err();
+    assert_eq!(e.to_string(), "Chart.yaml: version \"foo\" is not a valid semantic version");
+}
+
+#[test]
+fn reject_four_part_version() {
+    let e = load(&chart_yaml("apiVersion: v2\nname: demo\nversion: 1.2.3.4\n")).unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::InvalidVersion(_))), "{e}");
+}
+
+#[test]
+fn lenient_versions_accepted_as_written() {
+    let md = load(&chart_yaml("apiVersion: v2\nname: demo\nversion: v1.2\n")).unwrap().metadata;
+    assert_eq!(md.version, "v1.2");
+    let md = load(&chart_yaml("apiVersion: v2\nname: demo\nversion: 1.10\n")).unwrap().metadata;
+    assert_eq!(md.version, "1.10");
+}
+
+#[test]
+fn reject_name_with_slash() {
+    let e =
+        load(&chart_yaml("apiVersion: v2\nname: ../../../../charts/org2/repo2/evil\nversion: 1.0.0\n")).unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::InvalidName { .. })), "{e}");
+}
+
+#[test]
+fn reject_name_dot_dot() {
+    let e = load(&chart_yaml("apiVersion: v2\nname: ..\nversion: 1.0.0\n")).unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::InvalidName { .. })), "{e}");
+}
+
+#[test]
+fn reject_bad_type() {
+    let e = load(&chart_yaml("apiVersion: v2\nname: demo\nversion: 1.0.0\ntype: plugin\n")).unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::InvalidType(_))), "{e}");
+}
+
+#[test]
+fn reject_dependency_alias_with_bad_chars() {
+    let e = load(&chart_yaml(
+        "apiVersion: v2\nname: demo\nversion: 1.0.0\ndependencies:\n- name: redis\n  alias: my.redis\n",
+    ))
+    .unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::InvalidDependencyAlias { .. })), "{e}");
+}
+
+#[test]
+fn reject_requirements_yaml_with_bad_dependency() {
+    let e = load(&chart_with(&[("demo/requirements.yaml", b"dependencies:\n- name: a\n- name: a\n")])).unwrap_err();
+    assert!(matches!(e, ArchiveError::Metadata(MetadataError::DuplicateDependency(_))), "{e}");
+    let e = load(&chart_with(&[("demo/requirements.yaml", b"dependencies: {a: 1}\n")])).unwrap_err();
+    assert!(matches!(e, ArchiveError::InvalidFile { .. }), "{e}");
+}
+
+#[test]
+fn reject_invalid_values_schema_json() {
+    let e = load(&chart_with(&[("demo/values.schema.json", b"{\"type\": ")])).unwrap_err();
+    assert!(matches!(&e, ArchiveError::InvalidFile { path, .. } if path == "values.schema.json"), "{e}");
+}
+
+#[test]
+fn reject_invalid_chart_lock() {
+    let e = load(&chart_with(&[("demo/Chart.lock", b"generated: yesterday\n")])).unwrap_err();
+    assert!(matches!(e, ArchiveError::InvalidFile { .. }), "{e}");
+    let e = load(&chart_with(&[("demo/requirements.lock", b"[1, 2\n")])).unwrap_err();
+    assert!(matches!(e, ArchiveError::InvalidFile { .. }), "{e}");
+    load(&chart_with(&[(
+        "demo/Chart.lock",
+        b"dependencies:\n- name: a\n  repository: ''\n  version: 1.0.0\ndigest: sha256:00\ngenerated: \"2024-01-02T03:04:05.123456789Z\"\n",
+    )]))
+    .unwrap();
+}
+
+#[test]
+fn reject_pax_size_mismatch() {
+    let bytes = Tar::new()
+        .file("demo/Chart.yaml", CHART.as_bytes())
+        .pax(&[("size", "10")])
+        .file("demo/values.yaml", b"a: 1\n")
+        .tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::PaxSizeMismatch { .. }), "{e}");
+    // A matching PAX size is fine.
+    let bytes = Tar::new()
+        .file("demo/Chart.yaml", CHART.as_bytes())
+        .pax(&[("size", "5")])
+        .file("demo/values.yaml", b"a: 1\n")
+        .tgz();
+    load(&bytes).unwrap();
+}
+
+#[test]
+fn reject_too_many_entries() {
+    let mut t = Tar::new().file("demo/Chart.yaml", CHART.as_bytes());
+    for i in 0..20_000 {
+        t = t.file(&format!("demo/f{i}"), b"");
+    }
+    let e = load(&t.tgz()).unwrap_err();
+    assert!(matches!(e, ArchiveError::TooManyEntries { limit: 20_000 }), "{e}");
+}
+
+#[test]
+fn reject_archive_without_files() {
+    let bytes = Tar::new().entry("demo/", b'5').tgz();
+    let e = load(&bytes).unwrap_err();
+    assert!(matches!(e, ArchiveError::NoFiles), "{e}");
+    let e = load(&gz(&[0u8; 1024])).unwrap_err();
+    assert!(matches!(e, ArchiveError::NoFiles), "{e}");
+}
+
+#[test]
+fn reject_duplicate_file() {
+    let bytes = chart_with(&[("demo/values.yaml", b"a: 1\n"), ("demo/values.yaml", b"a: 2\n")]);
+    assert!(matches!(load(&bytes), Err(ArchiveError::DuplicateEntry { .. })));
+}
+
+#[test]
+fn reject_non_utf8_name() {
+    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).raw(b"demo/\xff\xfe", REG, 0, b"").tgz();
+    assert!(matches!(load(&bytes), Err(ArchiveError::NonUtf8Name { .. })));
+}
+
+#[test]
+fn reject_data_after_tar_end() {
+    let mut tar = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).finish();
+    tar.extend_from_slice(b"hidden payload");
+    let e = load(&gz(&tar)).unwrap_err();
+    assert!(matches!(e, ArchiveError::TrailingTarData), "{e}");
+}
+
+fn packaged(name: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut t = Tar::new()
+        .file(&format!("{name}/Chart.yaml"), format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n").as_bytes());
+    for (n, d) in extra {
+        t = t.file(&format!("{name}/{n}"), d);
+    }
+    t.tgz()
+}
+
+#[test]
+fn subcharts_are_validated() {
+    // A good packaged and a good directory subchart.
+    let sub = packaged("sub", &[]);
+    load(&chart_with(&[
+        ("demo/charts/sub-1.0.0.tgz", &sub),
+        ("demo/charts/dir/Chart.yaml", b"name: dir\nversion: 2.0.0\n"),
+    ]))
+    .unwrap();
+
+    // A bad packaged subchart.
+    let bad = packaged("sub", &[("values.yaml", b"- not a map\n")]);
+    let e = load(&chart_with(&[("demo/charts/sub-1.0.0.tgz", &bad)])).unwrap_err();
+    assert!(matches!(e, ArchiveError::Subchart { .. }), "{e}");
+    assert!(e.to_string().contains("charts/sub-1.0.0.tgz"), "{e}");
+
+    // A subchart archive that is not gzip.
+    let e = load(&chart_with(&[("demo/charts/sub-1.0.0.tgz", b"nope")])).unwrap_err();
+    assert!(e.to_string().contains("not a gzipped archive"), "{e}");
+
+    // A bad directory subchart, and one without Chart.yaml.
+    let e = load(&chart_with(&[("demo/charts/dir/Chart.yaml", b"name: dir\nversion: nope\n")])).unwrap_err();
+    assert!(e.to_string().contains("charts/dir"), "{e}");
+    let e = load(&chart_with(&[("demo/charts/dir/values.yaml", b"a: 1\n")])).unwrap_err();
+    assert!(e.to_string().contains("Chart.yaml file is missing"), "{e}");
+
+    // Ignored names: still no validation.
+    load(&chart_with(&[("demo/charts/_skip/values.yaml", b"- x\n")])).unwrap();
+
+    // read_metadata does not look at subcharts.
+    read_metadata(&chart_with(&[("demo/charts/sub-1.0.0.tgz", &bad)]), &Limits::default()).unwrap();
+}
+
+#[test]
+fn reject_nesting_too_deep() {
+    let mut inner = packaged("c0", &[]);
+    for i in 1..=9 {
+        inner = packaged(&format!("c{i}"), &[("charts/sub.tgz", &inner)]);
+    }
+    // inner is now 10 archives deep: the top plus 9 nested levels.
+    let e = load(&inner).unwrap_err();
+    let mut cur: &ArchiveError = &e;
+    while let ArchiveError::Subchart { source, .. } = cur {
+        cur = source;
+    }
+    assert!(matches!(cur, ArchiveError::NestingTooDeep { limit: 8, .. }), "{e}");
+
+    let mut ok = packaged("c0", &[]);
+    for i in 1..=8 {
+        ok = packaged(&format!("c{i}"), &[("charts/sub.tgz", &ok)]);
+    }
+    load(&ok).unwrap();
+}
+
+#[test]
+fn nested_bytes_count_toward_the_total() {
+    let zeros = vec![0u8; 4 * 1024 * 1024];
+    let sub = packaged("sub", &[("zeros", &zeros)]);
+    let limits = Limits { max_decompressed: 5 * 1024 * 1024, ..Limits::default() };
+    let bytes = chart_with(&[("demo/charts/sub.tgz", &sub), ("demo/more", &zeros[..1024 * 1024])]);
+    let e = load_archive(&bytes, &limits).unwrap_err();
+    let mut cur: &ArchiveError = &e;
+    while let ArchiveError::Subchart { source, .. } = cur {
+        cur = source;
+    }
+    assert!(matches!(cur, ArchiveError::TooLarge { .. }), "{e}");
+}
+
+#[test]
+fn garbage_never_panics() {
+    // Mutate a real archive byte by byte and in chunks; every outcome must be Ok or Err.
+    let bytes = testdata("pkg/chart/v2/loader/testdata/frobnitz-1.2.3.tgz");
+    let limits = Limits::default();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..300 {
+        let mut m = bytes.clone();
+        for _ in 0..4 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let i = (seed as usize) % m.len();
+            m[i] = (seed >> 32) as u8;
+        }
+        let _ = load_archive(&m, &limits);
+        let _ = read_metadata(&m, &limits);
+    }
+    // Corrupt the decompressed tar as well (valid gzip, broken tar).
+    let tar = {
+        let mut d = flate2::read::GzDecoder::new(&bytes[..]);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut d, &mut out).unwrap();
+        out
+    };
+    for _ in 0..300 {
+        let mut m = tar.clone();
+        for _ in 0..8 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let i = (seed as usize) % m.len();
+            m[i] = (seed >> 32) as u8;
+        }
+        let _ = load_archive(&gz(&m), &limits);
+    }
+}

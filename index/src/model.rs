@@ -1,0 +1,667 @@
+//! The in-memory repository index: entries keyed by Chart.yaml name and version, each carrying
+//! its own pre-serialized YAML and JSON fragments, so a change costs the serialization of that one
+//! entry and the served body is a concatenation of fragments.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chartroom_chart::metadata::{Dependency, Metadata};
+use chartroom_chart::version::Version;
+use jiff::Timestamp;
+
+use crate::yaml;
+
+/// How entries are rendered. URLs are derived here, at render time, never persisted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderConfig {
+    /// Absolute base for chart URLs (`--chart-url` plus context path), without trailing `/`.
+    /// `None` gives ChartMuseum's relative `charts/<file>` URLs.
+    pub chart_url: Option<String>,
+    /// `serverInfo.contextPath` (`""` renders `serverInfo: {}`).
+    pub context_path: String,
+    /// Serve the index body as JSON instead of YAML.
+    pub json: bool,
+}
+
+/// Where an entry's archive lives, and what a listing said about it (to notice changes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredObject {
+    pub file: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// One chart version in the index.
+#[derive(Debug)]
+pub struct Entry {
+    pub metadata: Metadata,
+    /// Lowercase hex sha256 of the archive.
+    pub digest: String,
+    pub created: Timestamp,
+    pub object: StoredObject,
+    version: Version,
+    json: Box<str>,
+    yaml: Box<str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("chart {name} has an invalid version {version:?}: {reason}")]
+    Version { name: String, version: String, reason: String },
+    #[error("cannot serialize the entry for {0}: {1}")]
+    Serialize(String, String),
+}
+
+impl Entry {
+    pub fn new(
+        metadata: Metadata,
+        digest: String,
+        created: Timestamp,
+        object: StoredObject,
+        config: &RenderConfig,
+    ) -> Result<Entry, EntryError> {
+        let version = Version::parse(&metadata.version).map_err(|e| EntryError::Version {
+            name: metadata.name.clone(),
+            version: metadata.version.clone(),
+            reason: e.to_string(),
+        })?;
+        let url = match &config.chart_url {
+            Some(base) => format!("{base}/charts/{}", object.file),
+            None => format!("charts/{}", object.file),
+        };
+        let created_text = format_time(created);
+        let json = chart_version_json(&metadata, &url, &created_text, &digest)
+            .map_err(|e| EntryError::Serialize(metadata.name.clone(), e.to_string()))?;
+        let yaml = if config.json { String::new() } else { yaml_fragment(&metadata, &url, &created_text, &digest) };
+        Ok(Entry {
+            metadata,
+            digest,
+            created,
+            object,
+            version,
+            json: json.into_boxed_str(),
+            yaml: yaml.into_boxed_str(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// The version exactly as written in Chart.yaml.
+    pub fn version(&self) -> &str {
+        &self.metadata.version
+    }
+
+    pub fn parsed_version(&self) -> &Version {
+        &self.version
+    }
+
+    /// Helm's `repo.ChartVersion` as JSON, in Go field order (the ChartMuseum API body).
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    fn key(&self) -> VersionKey {
+        VersionKey { version: self.version.clone(), text: self.metadata.version.clone() }
+    }
+}
+
+/// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`), in UTC.
+pub fn format_time(t: Timestamp) -> String {
+    t.to_string()
+}
+
+#[derive(serde::Serialize)]
+struct ChartVersionJson<'a> {
+    #[serde(flatten)]
+    metadata: &'a Metadata,
+    urls: [&'a str; 1],
+    created: &'a str,
+    digest: &'a str,
+}
+
+fn chart_version_json(metadata: &Metadata, url: &str, created: &str, digest: &str) -> Result<String, serde_json::Error> {
+    chartroom_chart::gojson::to_string(&ChartVersionJson { metadata, urls: [url], created, digest })
+}
+
+/// One `entries.<name>` sequence item, keys in the order Helm writes them (alphabetical).
+fn yaml_fragment(m: &Metadata, url: &str, created: &str, digest: &str) -> String {
+    let mut out = String::with_capacity(384);
+    let mut first = true;
+    let mut key = |out: &mut String, k: &str| {
+        out.push_str(if first { "  - " } else { "    " });
+        first = false;
+        out.push_str(k);
+        out.push(':');
+    };
+    let str_field = |out: &mut String, key: &mut dyn FnMut(&mut String, &str), k: &str, v: &str| {
+        if !v.is_empty() {
+            key(out, k);
+            out.push(' ');
+            yaml::scalar(out, v);
+            out.push('\n');
+        }
+    };
+    let list_field = |out: &mut String, key: &mut dyn FnMut(&mut String, &str), k: &str, v: &[String]| {
+        if !v.is_empty() {
+            key(out, k);
+            out.push('\n');
+            for item in v {
+                out.push_str("    - ");
+                yaml::scalar(out, item);
+                out.push('\n');
+            }
+        }
+    };
+    if !m.annotations.is_empty() {
+        key(&mut out, "annotations");
+        out.push('\n');
+        for (k, v) in &m.annotations {
+            out.push_str("      ");
+            yaml::scalar(&mut out, k);
+            out.push_str(": ");
+            yaml::scalar(&mut out, v);
+            out.push('\n');
+        }
+    }
+    str_field(&mut out, &mut key, "apiVersion", &m.api_version);
+    str_field(&mut out, &mut key, "appVersion", &m.app_version);
+    str_field(&mut out, &mut key, "condition", &m.condition);
+    key(&mut out, "created");
+    out.push(' ');
+    yaml::quoted(&mut out, created);
+    out.push('\n');
+    if !m.dependencies.is_empty() {
+        key(&mut out, "dependencies");
+        out.push('\n');
+        for d in &m.dependencies {
+            dependency_yaml(&mut out, d);
+        }
+    }
+    if m.deprecated {
+        key(&mut out, "deprecated");
+        out.push_str(" true\n");
+    }
+    str_field(&mut out, &mut key, "description", &m.description);
+    str_field(&mut out, &mut key, "digest", digest);
+    str_field(&mut out, &mut key, "home", &m.home);
+    str_field(&mut out, &mut key, "icon", &m.icon);
+    list_field(&mut out, &mut key, "keywords", &m.keywords);
+    str_field(&mut out, &mut key, "kubeVersion", &m.kube_version);
+    if !m.maintainers.is_empty() {
+        key(&mut out, "maintainers");
+        out.push('\n');
+        for mt in &m.maintainers {
+            let mut item = ItemWriter::new(&mut out, "    ");
+            item.str("email", &mt.email);
+            item.str("name", &mt.name);
+            item.str("url", &mt.url);
+            item.finish_empty();
+        }
+    }
+    str_field(&mut out, &mut key, "name", &m.name);
+    list_field(&mut out, &mut key, "sources", &m.sources);
+    str_field(&mut out, &mut key, "tags", &m.tags);
+    str_field(&mut out, &mut key, "type", &m.chart_type);
+    key(&mut out, "urls");
+    out.push_str("\n    - ");
+    yaml::scalar(&mut out, url);
+    out.push('\n');
+    str_field(&mut out, &mut key, "version", &m.version);
+    out
+}
+
+fn dependency_yaml(out: &mut String, d: &Dependency) {
+    let mut item = ItemWriter::new(out, "    ");
+    item.str("alias", &d.alias);
+    item.str("condition", &d.condition);
+    if d.enabled {
+        item.raw("enabled", "true");
+    }
+    if !d.import_values.is_empty() {
+        // Arbitrary values: JSON flow style is valid YAML and keeps them exact.
+        let flow = serde_json::to_string(&d.import_values).unwrap_or_else(|_| "[]".to_owned());
+        item.raw("import-values", &flow);
+    }
+    item.str_always("name", &d.name);
+    item.str_always("repository", &d.repository);
+    if !d.tags.is_empty() {
+        let flow = serde_json::to_string(&d.tags).unwrap_or_else(|_| "[]".to_owned());
+        item.raw("tags", &flow);
+    }
+    item.str("version", &d.version);
+    item.finish_empty();
+}
+
+/// Writes one block-sequence item (`- k: v` then aligned `  k: v`) at a given indentation.
+struct ItemWriter<'a> {
+    out: &'a mut String,
+    indent: &'static str,
+    started: bool,
+}
+
+impl<'a> ItemWriter<'a> {
+    fn new(out: &'a mut String, indent: &'static str) -> Self {
+        Self { out, indent, started: false }
+    }
+    fn key(&mut self, k: &str) {
+        self.out.push_str(self.indent);
+        self.out.push_str(if self.started { "  " } else { "- " });
+        self.started = true;
+        self.out.push_str(k);
+        self.out.push_str(": ");
+    }
+    fn str(&mut self, k: &str, v: &str) {
+        if !v.is_empty() {
+            self.str_always(k, v);
+        }
+    }
+    fn str_always(&mut self, k: &str, v: &str) {
+        self.key(k);
+        yaml::scalar(self.out, v);
+        self.out.push('\n');
+    }
+    fn raw(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.out.push_str(v);
+        self.out.push('\n');
+    }
+    fn finish_empty(self) {
+        if !self.started {
+            self.out.push_str(self.indent);
+            self.out.push_str("- {}\n");
+        }
+    }
+}
+
+/// Versions sort newest first (Helm's `SortEntries`); equal precedence falls back to the text,
+/// so `1.0.0` and `1.0.0+build` are distinct, deterministically ordered entries.
+#[derive(Debug, Clone)]
+struct VersionKey {
+    version: Version,
+    text: String,
+}
+
+impl Ord for VersionKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.version.cmp(&self.version).then_with(|| other.text.cmp(&self.text))
+    }
+}
+impl PartialOrd for VersionKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for VersionKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for VersionKey {}
+
+/// A chart name ordered as go-yaml orders map keys (letters before... digits runs numerically),
+/// so `entries` come out in the order `helm repo index` writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ChartName(String);
+
+impl Ord for ChartName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        go_yaml_key_order(&self.0, &other.0).then_with(|| self.0.cmp(&other.0))
+    }
+}
+impl PartialOrd for ChartName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// go-yaml v2 `keyList.Less` for string keys.
+fn go_yaml_key_order(a: &str, b: &str) -> Ordering {
+    let ar: Vec<char> = a.chars().collect();
+    let br: Vec<char> = b.chars().collect();
+    let mut i = 0;
+    while i < ar.len() && i < br.len() {
+        if ar[i] == br[i] {
+            i += 1;
+            continue;
+        }
+        let al = ar[i].is_alphabetic();
+        let bl = br[i].is_alphabetic();
+        if al && bl {
+            return ar[i].cmp(&br[i]);
+        }
+        if al || bl {
+            return if bl { Ordering::Less } else { Ordering::Greater };
+        }
+        let (mut an, mut bn) = (0u128, 0u128);
+        if ar[i] == '0' || br[i] == '0' {
+            let mut j = i;
+            while j > 0 && ar[j - 1].is_ascii_digit() {
+                j -= 1;
+                if ar[j] != '0' {
+                    an = 1;
+                    bn = 1;
+                    break;
+                }
+            }
+        }
+        let mut ai = i;
+        while ai < ar.len() && ar[ai].is_ascii_digit() {
+            an = an.saturating_mul(10).saturating_add(u128::from(ar[ai] as u8 - b'0'));
+            ai += 1;
+        }
+        let mut bi = i;
+        while bi < br.len() && br[bi].is_ascii_digit() {
+            bn = bn.saturating_mul(10).saturating_add(u128::from(br[bi] as u8 - b'0'));
+            bi += 1;
+        }
+        if an != bn {
+            return an.cmp(&bn);
+        }
+        if ai != bi {
+            return ai.cmp(&bi);
+        }
+        return ar[i].cmp(&br[i]);
+    }
+    ar.len().cmp(&br.len())
+}
+
+type Versions = BTreeMap<VersionKey, Arc<Entry>>;
+
+/// The whole index of one repository.
+#[derive(Debug)]
+pub struct Index {
+    charts: BTreeMap<ChartName, Versions>,
+    by_file: HashMap<String, (String, String)>,
+    generated: Timestamp,
+    config: RenderConfig,
+    len: usize,
+}
+
+impl Index {
+    pub fn new(config: RenderConfig) -> Self {
+        Self { charts: BTreeMap::new(), by_file: HashMap::new(), generated: Timestamp::now(), config, len: 0 }
+    }
+
+    pub fn config(&self) -> &RenderConfig {
+        &self.config
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn generated(&self) -> Timestamp {
+        self.generated
+    }
+
+    pub fn set_generated(&mut self, t: Timestamp) {
+        self.generated = t;
+    }
+
+    /// Inserts or replaces the entry with the same name and version; returns the replaced one.
+    pub fn insert(&mut self, entry: Entry) -> Option<Arc<Entry>> {
+        let entry = Arc::new(entry);
+        let versions = self.charts.entry(ChartName(entry.name().to_owned())).or_default();
+        let old = versions.insert(entry.key(), Arc::clone(&entry));
+        if let Some(old) = &old {
+            self.by_file.remove(&old.object.file);
+        } else {
+            self.len += 1;
+        }
+        self.by_file.insert(entry.object.file.clone(), (entry.name().to_owned(), entry.version().to_owned()));
+        old
+    }
+
+    pub fn remove(&mut self, name: &str, version: &str) -> Option<Arc<Entry>> {
+        let key = VersionKey { version: Version::parse(version).ok()?, text: version.to_owned() };
+        let chart = ChartName(name.to_owned());
+        let versions = self.charts.get_mut(&chart)?;
+        let removed = versions.remove(&key)?;
+        if versions.is_empty() {
+            self.charts.remove(&chart);
+        }
+        self.by_file.remove(&removed.object.file);
+        self.len -= 1;
+        Some(removed)
+    }
+
+    pub fn remove_chart(&mut self, name: &str) -> Vec<Arc<Entry>> {
+        let Some(versions) = self.charts.remove(&ChartName(name.to_owned())) else { return Vec::new() };
+        let removed: Vec<Arc<Entry>> = versions.into_values().collect();
+        for e in &removed {
+            self.by_file.remove(&e.object.file);
+        }
+        self.len -= removed.len();
+        removed
+    }
+
+    pub fn get(&self, name: &str, version: &str) -> Option<&Arc<Entry>> {
+        let key = VersionKey { version: Version::parse(version).ok()?, text: version.to_owned() };
+        self.charts.get(&ChartName(name.to_owned()))?.get(&key)
+    }
+
+    pub fn by_file(&self, file: &str) -> Option<&Arc<Entry>> {
+        let (name, version) = self.by_file.get(file)?;
+        self.get(name, version)
+    }
+
+    /// The versions of a chart, newest first.
+    pub fn versions(&self, name: &str) -> Option<impl Iterator<Item = &Arc<Entry>>> {
+        self.charts.get(&ChartName(name.to_owned())).map(|v| v.values())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.charts.keys().map(|k| k.0.as_str())
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.charts.values().flat_map(|v| v.values())
+    }
+
+    /// The served index body (YAML, or JSON with `RenderConfig::json`).
+    pub fn render(&self) -> Bytes {
+        if self.config.json { self.render_json() } else { self.render_yaml() }
+    }
+
+    fn render_yaml(&self) -> Bytes {
+        let size: usize = self.entries().map(|e| e.yaml.len()).sum::<usize>() + self.charts.len() * 32 + 256;
+        let mut out = String::with_capacity(size);
+        out.push_str("apiVersion: v1\nentries:");
+        if self.charts.is_empty() {
+            out.push_str(" {}\n");
+        } else {
+            out.push('\n');
+            for (name, versions) in &self.charts {
+                out.push_str("  ");
+                yaml::scalar(&mut out, &name.0);
+                out.push_str(":\n");
+                for e in versions.values() {
+                    out.push_str(&e.yaml);
+                }
+            }
+        }
+        out.push_str("generated: ");
+        yaml::quoted(&mut out, &format_time(self.generated));
+        if self.config.context_path.is_empty() {
+            out.push_str("\nserverInfo: {}\n");
+        } else {
+            out.push_str("\nserverInfo:\n  contextPath: ");
+            yaml::scalar(&mut out, &self.config.context_path);
+            out.push('\n');
+        }
+        Bytes::from(out)
+    }
+
+    fn render_json(&self) -> Bytes {
+        let size: usize = self.entries().map(|e| e.json.len() + 1).sum::<usize>() + self.charts.len() * 32 + 256;
+        let mut out = String::with_capacity(size);
+        let _ = write!(out, "{{\"apiVersion\":\"v1\",\"generated\":\"{}\",\"entries\":", format_time(self.generated));
+        self.write_entries_json(&mut out, 0, usize::MAX);
+        out.push_str(",\"serverInfo\":");
+        if self.config.context_path.is_empty() {
+            out.push_str("{}");
+        } else {
+            out.push_str("{\"contextPath\":");
+            out.push_str(&json_string(&self.config.context_path));
+            out.push('}');
+        }
+        out.push('}');
+        Bytes::from(out)
+    }
+
+    /// `{"name":[ChartVersion...],...}` for chart names `offset..offset+limit` in index order.
+    pub fn entries_json(&self, offset: usize, limit: usize) -> String {
+        let mut out = String::new();
+        self.write_entries_json(&mut out, offset, limit);
+        out
+    }
+
+    fn write_entries_json(&self, out: &mut String, offset: usize, limit: usize) {
+        out.push('{');
+        for (i, (name, versions)) in self.charts.iter().skip(offset).take(limit).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&json_string(&name.0));
+            out.push(':');
+            write_versions_json(out, versions.values());
+        }
+        out.push('}');
+    }
+
+    /// `[ChartVersion...]` for one chart, newest first.
+    pub fn chart_json(&self, name: &str) -> Option<String> {
+        let versions = self.charts.get(&ChartName(name.to_owned()))?;
+        let mut out = String::new();
+        write_versions_json(&mut out, versions.values());
+        Some(out)
+    }
+}
+
+fn write_versions_json<'a>(out: &mut String, versions: impl Iterator<Item = &'a Arc<Entry>>) {
+    out.push('[');
+    for (i, e) in versions.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&e.json);
+    }
+    out.push(']');
+}
+
+fn json_string(s: &str) -> String {
+    chartroom_chart::gojson::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn meta(name: &str, version: &str) -> Metadata {
+        Metadata {
+            name: name.into(),
+            version: version.into(),
+            api_version: "v2".into(),
+            description: "A Helm chart for Kubernetes".into(),
+            app_version: "1.16.0".into(),
+            chart_type: "application".into(),
+            ..Default::default()
+        }
+    }
+
+    fn entry(name: &str, version: &str, config: &RenderConfig) -> Entry {
+        let object = StoredObject { file: format!("{name}-{version}.tgz"), size: 10, etag: None };
+        Entry::new(meta(name, version), "ab".repeat(32), Timestamp::UNIX_EPOCH, object, config).unwrap()
+    }
+
+    #[test]
+    fn renders_helm_shaped_yaml() {
+        let config = RenderConfig::default();
+        let mut index = Index::new(config.clone());
+        index.set_generated(Timestamp::UNIX_EPOCH);
+        assert_eq!(
+            &index.render()[..],
+            b"apiVersion: v1\nentries: {}\ngenerated: \"1970-01-01T00:00:00Z\"\nserverInfo: {}\n"
+        );
+        index.insert(entry("mychart", "0.1.0", &config));
+        index.insert(entry("mychart", "0.2.0", &config));
+        index.insert(entry("alpha", "1.10", &config));
+        let body = String::from_utf8(index.render().to_vec()).unwrap();
+        let expected = r#"apiVersion: v1
+entries:
+  alpha:
+  - apiVersion: v2
+    appVersion: 1.16.0
+    created: "1970-01-01T00:00:00Z"
+    description: A Helm chart for Kubernetes
+    digest: abababababababababababababababababababababababababababababababab
+    name: alpha
+    type: application
+    urls:
+    - charts/alpha-1.10.tgz
+    version: "1.10"
+  mychart:
+  - apiVersion: v2
+    appVersion: 1.16.0
+    created: "1970-01-01T00:00:00Z"
+    description: A Helm chart for Kubernetes
+    digest: abababababababababababababababababababababababababababababababab
+    name: mychart
+    type: application
+    urls:
+    - charts/mychart-0.2.0.tgz
+    version: 0.2.0
+  - apiVersion: v2
+    appVersion: 1.16.0
+    created: "1970-01-01T00:00:00Z"
+    description: A Helm chart for Kubernetes
+    digest: abababababababababababababababababababababababababababababababab
+    name: mychart
+    type: application
+    urls:
+    - charts/mychart-0.1.0.tgz
+    version: 0.1.0
+generated: "1970-01-01T00:00:00Z"
+serverInfo: {}
+"#;
+        assert_eq!(body, expected);
+        assert_eq!(index.len(), 3);
+        assert!(index.remove("mychart", "0.2.0").is_some());
+        assert!(index.remove("mychart", "0.2.0").is_none());
+        assert_eq!(index.remove_chart("mychart").len(), 1);
+        assert_eq!(index.len(), 1);
+        assert!(index.by_file("mychart-0.1.0.tgz").is_none());
+        assert!(index.by_file("alpha-1.10.tgz").is_some());
+    }
+
+    #[test]
+    fn json_and_context_path() {
+        let config = RenderConfig { chart_url: Some("https://h/x".into()), context_path: "/x".into(), json: true };
+        let mut index = Index::new(config.clone());
+        index.set_generated(Timestamp::UNIX_EPOCH);
+        index.insert(entry("a", "1.0.0", &config));
+        let body: serde_json::Value = serde_json::from_slice(&index.render()).unwrap();
+        assert_eq!(body["serverInfo"]["contextPath"], "/x");
+        assert_eq!(body["entries"]["a"][0]["urls"][0], "https://h/x/charts/a-1.0.0.tgz");
+        assert_eq!(body["entries"]["a"][0]["created"], "1970-01-01T00:00:00Z");
+        let first_key = index.chart_json("a").unwrap();
+        assert!(first_key.starts_with("[{\"name\":\"a\",\"version\":\"1.0.0\""), "{first_key}");
+    }
+
+    #[test]
+    fn go_yaml_name_order() {
+        let mut names = vec!["chart10", "chart2", "Zeta", "alpha", "a-b", "a1"];
+        names.sort_by(|a, b| ChartName((*a).into()).cmp(&ChartName((*b).into())));
+        assert_eq!(names, vec!["Zeta", "a-b", "a1", "alpha", "chart2", "chart10"]);
+    }
+}

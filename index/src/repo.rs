@@ -1,0 +1,570 @@
+//! A repository at run time: one writer task per repository owns every index change, readers
+//! take lock-free snapshots.
+//!
+//! Handlers store chart objects themselves (create-only), then hand the new entry to the writer
+//! and wait for its acknowledgement, which comes only after the served snapshot contains the
+//! change (read-your-writes). The writer drains its queue in batches, so a burst of uploads costs
+//! one re-render. Index state is persisted in the background, debounced, never on the upload path.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use chartroom_chart::archive::{self, Limits, LoadedChart};
+use chartroom_storage::{ObjectInfo, Storage, StorageError};
+use futures::StreamExt;
+use jiff::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::model::{Entry, EntryError, Index, RenderConfig, StoredObject};
+use crate::snapshot::Snapshot;
+use crate::state;
+
+/// How a repository is served and maintained.
+#[derive(Debug, Clone)]
+pub struct RepoOptions {
+    pub render: RenderConfig,
+    /// Persist index state under `.chartroom/` (and read it at start).
+    pub statefiles: bool,
+    /// Maximum archives read in parallel when (re)building.
+    pub read_concurrency: usize,
+    pub limits: Limits,
+    /// Periodic resync with storage; `None` disables it.
+    pub resync_interval: Option<Duration>,
+    /// Persist state once no change has happened for this long...
+    pub persist_idle: Duration,
+    /// ...or at the latest this long after the first unpersisted change.
+    pub persist_max_delay: Duration,
+}
+
+impl Default for RepoOptions {
+    fn default() -> Self {
+        Self {
+            render: RenderConfig::default(),
+            statefiles: true,
+            read_concurrency: 16,
+            limits: Limits::default(),
+            resync_interval: Some(Duration::from_secs(300)),
+            persist_idle: Duration::from_secs(1),
+            persist_max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    #[error("the repository is shutting down")]
+    Closed,
+}
+
+/// What a resync (or the initial build) found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ResyncReport {
+    /// Archives in storage that the index did not know, now indexed.
+    pub added: usize,
+    /// Indexed archives whose object changed in storage, re-read.
+    pub updated: usize,
+    /// Index entries whose archive disappeared from storage.
+    pub removed: usize,
+    /// Archives matched without being opened.
+    pub unchanged: usize,
+    /// Archives in storage that cannot be indexed (invalid, or a duplicate name and version).
+    pub skipped: usize,
+}
+
+impl ResyncReport {
+    fn changed(&self) -> bool {
+        self.added + self.updated + self.removed > 0
+    }
+}
+
+enum Command {
+    Upsert(Box<Entry>, oneshot::Sender<()>),
+    Remove(String, String, oneshot::Sender<Option<Arc<Entry>>>),
+    RemoveChart(String, oneshot::Sender<Vec<Arc<Entry>>>),
+    Resync(Option<oneshot::Sender<Result<ResyncReport, RepoError>>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+struct Shared {
+    storage: Storage,
+    index: RwLock<Index>,
+    snapshot: ArcSwap<Snapshot>,
+    options: RepoOptions,
+}
+
+/// Handle to a running repository (cheap to clone).
+#[derive(Clone)]
+pub struct Repository {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Command>,
+}
+
+impl Repository {
+    /// Loads persisted state, reconciles it with storage (opening only archives it does not know),
+    /// publishes the first snapshot and starts the writer task.
+    pub async fn open(storage: Storage, options: RepoOptions) -> Result<(Repository, ResyncReport), RepoError> {
+        let mut index = Index::new(options.render.clone());
+        let listing = storage.list_charts().await?;
+        let mut generated = None;
+        let mut from_state = false;
+        if options.statefiles {
+            match storage.read_state(state::STATE_FILE).await {
+                Ok(Some(bytes)) => match state::decode(&bytes) {
+                    Ok(saved) => {
+                        from_state = true;
+                        let listed: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.file.as_str(), o)).collect();
+                        let total = saved.entries.len();
+                        for e in saved.entries {
+                            let current = listed.get(e.object.file.as_str());
+                            if current.is_some_and(|o| o.size == e.object.size && o.e_tag == e.object.etag) {
+                                index.insert(Entry::new(e.metadata, e.digest, e.created, e.object, &options.render)?);
+                            }
+                        }
+                        if index.len() == total {
+                            generated = Some(saved.generated);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "ignoring persisted index state; rebuilding from storage"),
+                },
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read persisted index state; rebuilding from storage"),
+            }
+        }
+        let cm_created = if from_state {
+            HashMap::new()
+        } else {
+            match storage.read_chartmuseum_statefile().await {
+                Ok(Some(bytes)) => state::chartmuseum_created(&bytes),
+                _ => HashMap::new(),
+            }
+        };
+        let index = RwLock::new(index);
+        let mut skipped = HashMap::new();
+        let report = reconcile(&storage, &options, &index, listing, &mut skipped, &cm_created).await?;
+        let mut index = index.into_inner().unwrap_or_else(|p| p.into_inner());
+        match generated {
+            Some(t) if !report.changed() => index.set_generated(t),
+            _ => index.set_generated(Timestamp::now()),
+        }
+        let snapshot = ArcSwap::from_pointee(Snapshot::build(&index));
+        let shared = Arc::new(Shared { storage, index: RwLock::new(index), snapshot, options });
+        let (tx, rx) = mpsc::channel(4096);
+        let writer = Writer {
+            shared: Arc::clone(&shared),
+            rx,
+            skipped,
+            dirty_since: None,
+            last_change: Instant::now(),
+            persist_task: None,
+        };
+        // A fresh build (no usable state) is persisted right away, so the next start is fast.
+        let persist_now = shared.options.statefiles && report.changed();
+        tokio::spawn(writer.run(persist_now));
+        Ok((Repository { shared, tx }, report))
+    }
+
+    /// The current served snapshot (lock-free).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.snapshot.load_full()
+    }
+
+    /// Read access to the index for API queries (short critical sections only).
+    pub fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.shared.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.shared.storage
+    }
+
+    pub fn options(&self) -> &RepoOptions {
+        &self.shared.options
+    }
+
+    /// Builds the entry for a chart just stored by an upload.
+    pub fn entry_for_upload(&self, loaded: LoadedChart, object: &ObjectInfo) -> Result<Entry, EntryError> {
+        Entry::new(
+            loaded.metadata,
+            loaded.digest,
+            Timestamp::now(),
+            StoredObject { file: object.file.clone(), size: object.size, etag: object.e_tag.clone() },
+            &self.shared.options.render,
+        )
+    }
+
+    /// Adds or replaces an entry; returns once the served snapshot contains it.
+    pub async fn upsert(&self, entry: Entry) -> Result<(), RepoError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Upsert(Box::new(entry), ack)).await?;
+        done.await.map_err(|_| RepoError::Closed)
+    }
+
+    /// Removes one version; returns the removed entry once the snapshot no longer has it.
+    pub async fn remove(&self, name: &str, version: &str) -> Result<Option<Arc<Entry>>, RepoError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Remove(name.to_owned(), version.to_owned(), ack)).await?;
+        done.await.map_err(|_| RepoError::Closed)
+    }
+
+    /// Removes every version of a chart.
+    pub async fn remove_chart(&self, name: &str) -> Result<Vec<Arc<Entry>>, RepoError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::RemoveChart(name.to_owned(), ack)).await?;
+        done.await.map_err(|_| RepoError::Closed)
+    }
+
+    /// Reconciles the index with storage now; returns once the snapshot reflects storage.
+    pub async fn resync(&self) -> Result<ResyncReport, RepoError> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Resync(Some(ack))).await?;
+        done.await.map_err(|_| RepoError::Closed)?
+    }
+
+    /// Persists pending state and stops the writer.
+    pub async fn shutdown(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.send(Command::Shutdown(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    async fn send(&self, cmd: Command) -> Result<(), RepoError> {
+        self.tx.send(cmd).await.map_err(|_| RepoError::Closed)
+    }
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Command>,
+    /// Archives that could not be indexed, with the listing data they had, so a resync does not
+    /// re-read them until they change.
+    skipped: HashMap<String, (u64, Option<String>)>,
+    dirty_since: Option<Instant>,
+    last_change: Instant,
+    persist_task: Option<JoinHandle<()>>,
+}
+
+const MAX_BATCH: usize = 1024;
+
+impl Writer {
+    async fn run(mut self, persist_now: bool) {
+        if persist_now {
+            self.dirty_since = Some(Instant::now() - self.shared.options.persist_max_delay);
+        }
+        let mut resync_tick = self.shared.options.resync_interval.map(|every| {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick
+        });
+        loop {
+            let persist_at = self.persist_deadline();
+            tokio::select! {
+                cmd = self.rx.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    let mut batch = vec![cmd];
+                    while batch.len() < MAX_BATCH {
+                        match self.rx.try_recv() {
+                            Ok(cmd) => batch.push(cmd),
+                            Err(_) => break,
+                        }
+                    }
+                    if !self.process(batch).await {
+                        return;
+                    }
+                }
+                _ = async { resync_tick.as_mut().map(|t| t.tick()).expect("guarded").await }, if resync_tick.is_some() => {
+                    self.process(vec![Command::Resync(None)]).await;
+                }
+                _ = tokio::time::sleep_until(persist_at.unwrap_or_else(Instant::now).into()), if persist_at.is_some() => {
+                    self.persist(false).await;
+                }
+            }
+        }
+        self.persist(true).await;
+    }
+
+    fn persist_deadline(&self) -> Option<Instant> {
+        let since = self.dirty_since?;
+        let opts = &self.shared.options;
+        Some((self.last_change + opts.persist_idle).min(since + opts.persist_max_delay))
+    }
+
+    /// Applies a batch, publishes once, then acknowledges. Returns false on shutdown.
+    async fn process(&mut self, batch: Vec<Command>) -> bool {
+        let mut changed = false;
+        let mut acks: Vec<Box<dyn FnOnce() + Send>> = Vec::with_capacity(batch.len());
+        let mut keep_running = true;
+        for cmd in batch {
+            match cmd {
+                Command::Upsert(entry, ack) => {
+                    self.skipped.remove(&entry.object.file);
+                    self.write().insert(*entry);
+                    changed = true;
+                    acks.push(Box::new(move || {
+                        let _ = ack.send(());
+                    }));
+                }
+                Command::Remove(name, version, ack) => {
+                    let removed = self.write().remove(&name, &version);
+                    changed |= removed.is_some();
+                    acks.push(Box::new(move || {
+                        let _ = ack.send(removed);
+                    }));
+                }
+                Command::RemoveChart(name, ack) => {
+                    let removed = self.write().remove_chart(&name);
+                    changed |= !removed.is_empty();
+                    acks.push(Box::new(move || {
+                        let _ = ack.send(removed);
+                    }));
+                }
+                Command::Resync(ack) => {
+                    let started = Instant::now();
+                    let listing = self.shared.storage.list_charts().await;
+                    let result = match listing {
+                        Ok(listing) => {
+                            reconcile(
+                                &self.shared.storage,
+                                &self.shared.options,
+                                &self.shared.index,
+                                listing,
+                                &mut self.skipped,
+                                &HashMap::new(),
+                            )
+                            .await
+                        }
+                        Err(e) => Err(e.into()),
+                    };
+                    match &result {
+                        Ok(report) => {
+                            changed |= report.changed();
+                            if report.changed() {
+                                tracing::info!(?report, elapsed_ms = started.elapsed().as_millis() as u64, "resynced index with storage");
+                            } else {
+                                tracing::debug!(?report, "resync found no change");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "resync with storage failed"),
+                    }
+                    if let Some(ack) = ack {
+                        acks.push(Box::new(move || {
+                            let _ = ack.send(result);
+                        }));
+                    }
+                }
+                Command::Shutdown(ack) => {
+                    keep_running = false;
+                    acks.push(Box::new(move || {
+                        let _ = ack.send(());
+                    }));
+                }
+            }
+        }
+        if changed {
+            self.publish();
+        }
+        if !keep_running {
+            self.persist(true).await;
+        }
+        for ack in acks {
+            ack();
+        }
+        keep_running
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.shared.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&mut self) {
+        {
+            let mut index = self.write();
+            // Strictly increasing, so every change yields new bytes and a new ETag.
+            let mut now = Timestamp::now();
+            if now <= index.generated() {
+                now = index.generated() + Duration::from_nanos(1);
+            }
+            index.set_generated(now);
+        }
+        let snapshot = Snapshot::build(&self.shared.index.read().unwrap_or_else(|p| p.into_inner()));
+        self.shared.snapshot.store(Arc::new(snapshot));
+        self.last_change = Instant::now();
+        if self.shared.options.statefiles {
+            self.dirty_since.get_or_insert(self.last_change);
+        }
+    }
+
+    async fn persist(&mut self, wait: bool) {
+        if let Some(task) = self.persist_task.take() {
+            if !task.is_finished() && !wait {
+                // One write at a time; try again shortly.
+                self.persist_task = Some(task);
+                self.last_change = Instant::now();
+                return;
+            }
+            let _ = task.await;
+        }
+        if self.dirty_since.take().is_none() {
+            return;
+        }
+        let (generated, entries) = {
+            let index = self.shared.index.read().unwrap_or_else(|p| p.into_inner());
+            (index.generated(), index.entries().cloned().collect::<Vec<_>>())
+        };
+        let storage = self.shared.storage.clone();
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let count = entries.len();
+            let encoded = tokio::task::spawn_blocking(move || state::encode(generated, &entries)).await;
+            let bytes = match encoded {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(e)) => return tracing::error!(error = %e, "cannot encode index state"),
+                Err(e) => return tracing::error!(error = %e, "index state encoder failed"),
+            };
+            let size = bytes.len();
+            match storage.write_state(state::STATE_FILE, bytes.into()).await {
+                Ok(()) => tracing::debug!(entries = count, bytes = size, elapsed_ms = started.elapsed().as_millis() as u64, "persisted index state"),
+                Err(e) => tracing::warn!(error = %e, "cannot persist index state (the next start rebuilds what it must)"),
+            }
+        });
+        if wait {
+            let _ = task.await;
+        } else {
+            self.persist_task = Some(task);
+        }
+    }
+}
+
+/// Brings `index` in line with `listing`: archives it does not know (or that changed) are read,
+/// Chart.yaml only, with bounded concurrency; entries whose archive is gone are removed.
+async fn reconcile(
+    storage: &Storage,
+    options: &RepoOptions,
+    index: &RwLock<Index>,
+    listing: Vec<ObjectInfo>,
+    skipped: &mut HashMap<String, (u64, Option<String>)>,
+    cm_created: &HashMap<(String, String, String), Timestamp>,
+) -> Result<ResyncReport, RepoError> {
+    let mut report = ResyncReport::default();
+    let mut to_read = Vec::new();
+    let mut gone = Vec::new();
+    {
+        let index = index.read().unwrap_or_else(|p| p.into_inner());
+        let listed: HashSet<&str> = listing.iter().map(|o| o.file.as_str()).collect();
+        for obj in &listing {
+            match index.by_file(&obj.file) {
+                Some(e) if e.object.size == obj.size && e.object.etag == obj.e_tag => report.unchanged += 1,
+                known => {
+                    if known.is_none() && skipped.get(&obj.file) == Some(&(obj.size, obj.e_tag.clone())) {
+                        report.skipped += 1;
+                    } else {
+                        to_read.push((obj.clone(), known.is_some()));
+                    }
+                }
+            }
+        }
+        for e in index.entries() {
+            if !listed.contains(e.object.file.as_str()) {
+                gone.push((e.name().to_owned(), e.version().to_owned(), e.object.file.clone()));
+            }
+        }
+        skipped.retain(|file, _| listed.contains(file.as_str()));
+    }
+
+    let limits = options.limits.clone();
+    let concurrency = options.read_concurrency.max(1);
+    let loaded: Vec<(ObjectInfo, bool, Result<LoadedChart, String>)> = futures::stream::iter(to_read)
+        .map(|(obj, known)| {
+            let storage = storage.clone();
+            let limits = limits.clone();
+            async move {
+                let result = match storage.read(&obj.file).await {
+                    Ok(bytes) => tokio::task::spawn_blocking(move || archive::read_metadata(&bytes, &limits).map_err(|e| e.to_string()))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string())),
+                    Err(StorageError::NotFound(_)) => Err("disappeared while reading".to_owned()),
+                    Err(e) => return Err(e),
+                };
+                Ok((obj, known, result))
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, StorageError>>()?;
+
+    let mut index = index.write().unwrap_or_else(|p| p.into_inner());
+    for (name, version, file) in gone {
+        if index.get(&name, &version).is_some_and(|e| e.object.file == file) {
+            index.remove(&name, &version);
+            report.removed += 1;
+        }
+    }
+    for (obj, known, result) in loaded {
+        let loaded = match result {
+            Ok(loaded) => loaded,
+            Err(reason) => {
+                tracing::warn!(file = %obj.file, %reason, "invalid package in storage; not indexed");
+                if let Some(e) = index.by_file(&obj.file).cloned() {
+                    index.remove(e.name(), e.version());
+                    report.removed += 1;
+                }
+                skipped.insert(obj.file.clone(), (obj.size, obj.e_tag.clone()));
+                report.skipped += 1;
+                continue;
+            }
+        };
+        let (name, version) = (loaded.metadata.name.clone(), loaded.metadata.version.clone());
+        let canonical = chartroom_storage::chart_file(&name, &version);
+        if let Some(existing) = index.get(&name, &version)
+            && existing.object.file != obj.file
+            && (existing.object.file == canonical || obj.file != canonical)
+        {
+            tracing::warn!(file = %obj.file, other = %existing.object.file, "archive duplicates an indexed chart version; not indexed");
+            skipped.insert(obj.file.clone(), (obj.size, obj.e_tag.clone()));
+            report.skipped += 1;
+            continue;
+        }
+        // `created` survives anything but a content change.
+        let created = index
+            .get(&name, &version)
+            .filter(|e| e.digest == loaded.digest)
+            .map(|e| e.created)
+            .or_else(|| cm_created.get(&(name.clone(), version.clone(), loaded.digest.clone())).copied())
+            .unwrap_or_else(|| to_timestamp(obj.last_modified));
+        let object = StoredObject { file: obj.file.clone(), size: obj.size, etag: obj.e_tag.clone() };
+        let entry = match Entry::new(loaded.metadata, loaded.digest, created, object, &options.render) {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::warn!(file = %obj.file, error = %e, "invalid package in storage; not indexed");
+                skipped.insert(obj.file.clone(), (obj.size, obj.e_tag.clone()));
+                report.skipped += 1;
+                continue;
+            }
+        };
+        if let Some(old) = index.by_file(&obj.file).cloned()
+            && (old.name() != name || old.version() != version)
+        {
+            index.remove(old.name(), old.version());
+        }
+        index.insert(entry);
+        if known {
+            report.updated += 1;
+        } else {
+            report.added += 1;
+        }
+    }
+    Ok(report)
+}
+
+fn to_timestamp(t: SystemTime) -> Timestamp {
+    Timestamp::try_from(t).unwrap_or_else(|_| Timestamp::now())
+}

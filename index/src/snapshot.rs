@@ -1,0 +1,98 @@
+//! Immutable served index bodies: built once per change, served by refcount from memory.
+
+use std::io::Write;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::model::Index;
+
+/// One published version of the index body with its precomputed validators.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub body: Bytes,
+    /// Strong ETag, quoted: `"<sha256 of body>"`.
+    pub etag: String,
+    /// `Last-Modified` value (HTTP date of `generated`).
+    pub last_modified: String,
+    pub last_modified_time: SystemTime,
+    /// Number of chart versions in the body.
+    pub versions: usize,
+    /// Number of chart names in the body.
+    pub charts: usize,
+    pub json: bool,
+    gzip: OnceLock<Bytes>,
+    gzip_started: AtomicBool,
+}
+
+impl Snapshot {
+    pub fn build(index: &Index) -> Snapshot {
+        let body = index.render();
+        let etag = format!("\"{}\"", hex::encode(Sha256::digest(&body)));
+        let secs = index.generated().as_second().max(0) as u64;
+        let last_modified_time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        Snapshot {
+            body,
+            etag,
+            last_modified: httpdate::fmt_http_date(last_modified_time),
+            last_modified_time,
+            versions: index.len(),
+            charts: index.names().count(),
+            json: index.config().json,
+            gzip: OnceLock::new(),
+            gzip_started: AtomicBool::new(false),
+        }
+    }
+
+    /// The gzip variant if it has been computed.
+    pub fn gzip(&self) -> Option<&Bytes> {
+        self.gzip.get()
+    }
+
+    /// True exactly once: the caller should then run [`Snapshot::compress`] off the request path.
+    pub fn claim_compression(&self) -> bool {
+        !self.gzip_started.swap(true, Ordering::AcqRel)
+    }
+
+    /// Computes the gzip variant (CPU-bound: run in a blocking task).
+    pub fn compress(&self) {
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(self.body.len() / 8 + 64),
+            flate2::Compression::new(6),
+        );
+        if enc.write_all(&self.body).is_ok()
+            && let Ok(out) = enc.finish()
+        {
+            let _ = self.gzip.set(Bytes::from(out));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RenderConfig;
+
+    #[test]
+    fn etag_follows_bytes_and_gzip_roundtrips() {
+        let mut index = Index::new(RenderConfig::default());
+        index.set_generated(jiff::Timestamp::UNIX_EPOCH);
+        let a = Snapshot::build(&index);
+        let b = Snapshot::build(&index);
+        assert_eq!(a.etag, b.etag);
+        index.set_generated(jiff::Timestamp::from_second(1).unwrap());
+        let c = Snapshot::build(&index);
+        assert_ne!(a.etag, c.etag);
+        assert!(a.gzip().is_none());
+        assert!(a.claim_compression());
+        assert!(!a.claim_compression());
+        a.compress();
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&a.gzip().unwrap()[..]), &mut plain).unwrap();
+        assert_eq!(plain, a.body);
+        assert_eq!(a.last_modified, "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+}

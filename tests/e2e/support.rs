@@ -1,0 +1,1353 @@
+//! Shared harness for the end-to-end tests.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------------------------
+// Paths and fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// Root of the `chartroom` package (the workspace root).
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file under `testdata/`.
+pub fn testdata(rel: &str) -> PathBuf {
+    manifest_dir().join("testdata").join(rel)
+}
+
+/// Reads a file under `testdata/`.
+pub fn read_testdata(rel: &str) -> Vec<u8> {
+    let p = testdata(rel);
+    fs::read(&p).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", p.display()))
+}
+
+pub const SIGNTEST_TGZ: &str = "helm/pkg/downloader/testdata/signtest-0.1.0.tgz";
+pub const SIGNTEST_PROV: &str = "helm/pkg/downloader/testdata/signtest-0.1.0.tgz.prov";
+pub const SIGNTEST_KEYRING: &str = "helm/pkg/downloader/testdata/helm-test-key.pub";
+pub const SIGNTEST_SHA256: &str =
+    "e5ef611620fb97704d8751c16bab17fedb68883bfb0edc76f78a70e9173f9b55";
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server harness
+// ---------------------------------------------------------------------------------------------
+
+/// One running `chartroom serve` process with its own temporary folder.
+///
+/// Layout of the temporary folder: `storage/` (the `--storage-local-rootdir`), `server-<n>.log`
+/// (stdout and stderr of the n-th start). The log is printed when a test panics.
+pub struct Server {
+    dir: TempDir,
+    args: Vec<String>,
+    context_path: String,
+    child: Option<Child>,
+    port: u16,
+    starts: usize,
+    log: PathBuf,
+    pub client: reqwest::Client,
+}
+
+/// A fully read HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// What was requested, for assertion messages.
+    pub what: String,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    }
+
+    /// All values of a header, joined with ", ".
+    pub fn header_all(&self, name: &str) -> Option<String> {
+        let vals: Vec<String> = self
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        if vals.is_empty() {
+            None
+        } else {
+            Some(vals.join(", "))
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{}: expected a JSON body ({e}); status {}, body: {:?}",
+                self.what,
+                self.status,
+                self.text()
+            )
+        })
+    }
+
+    /// The string of a `{"error": "..."}` body (panics if the body is not of that shape).
+    pub fn error_message(&self) -> String {
+        let v = self.json();
+        match v.get("error").and_then(Value::as_str) {
+            Some(s) => s.to_owned(),
+            None => panic!(
+                "{}: expected a JSON body {{\"error\": \"<string>\"}}, got status {} body {:?}",
+                self.what,
+                self.status,
+                self.text()
+            ),
+        }
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, expected: u16) -> &Self {
+        assert_eq!(
+            self.status,
+            expected,
+            "{}: expected status {expected}, got {} with body {:?}",
+            self.what,
+            self.status,
+            truncate(&self.text(), 2000)
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_json(&self, expected: Value) -> &Self {
+        assert_eq!(self.json(), expected, "{}: unexpected JSON body", self.what);
+        self
+    }
+}
+
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        s.to_owned()
+    } else {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}… ({} bytes)", &s[..end], s.len())
+    }
+}
+
+/// Picks a currently free loopback port (bind to port 0, read it, drop the listener).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("reqwest client")
+}
+
+impl Server {
+    /// Starts `chartroom serve` with local storage in a fresh temporary folder plus `extra` flags.
+    pub async fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("chartroom-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        fs::create_dir_all(dir.path().join("storage")).expect("create storage dir");
+        let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let context_path = args
+            .iter()
+            .position(|a| a == "--context-path")
+            .and_then(|i| args.get(i + 1))
+            .map(|c| {
+                let c = c.trim_end_matches('/');
+                if c.is_empty() || c.starts_with('/') {
+                    c.to_owned()
+                } else {
+                    format!("/{c}")
+                }
+            })
+            .unwrap_or_default();
+        let mut s = Server {
+            log: dir.path().join("server-0.log"),
+            dir,
+            args,
+            context_path,
+            child: None,
+            port: 0,
+            starts: 0,
+            client: new_client(),
+        };
+        s.spawn_and_wait().await;
+        s
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn context_path(&self) -> &str {
+        &self.context_path
+    }
+
+    /// `http://127.0.0.1:<port><context path>` — the URL to give to `helm repo add`.
+    pub fn repo_url(&self) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, self.context_path)
+    }
+
+    /// Absolute URL of `path` (which starts with `/`) under the context path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.repo_url(), path)
+    }
+
+    /// Absolute URL of `path` ignoring the context path.
+    pub fn root_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn storage_dir(&self) -> PathBuf {
+        self.dir.path().join("storage")
+    }
+
+    pub fn temp_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Everything the server printed during the current start.
+    pub fn log(&self) -> String {
+        fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartroom"));
+        cmd.arg("serve")
+            .arg("--listen-host")
+            .arg("127.0.0.1")
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--storage")
+            .arg("local")
+            .arg("--storage-local-rootdir")
+            .arg(self.storage_dir())
+            .args(&self.args)
+            .stdin(Stdio::null());
+        for k in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd
+    }
+
+    async fn spawn_and_wait(&mut self) {
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            self.starts += 1;
+            self.port = free_port();
+            self.log = self.dir.path().join(format!("server-{}.log", self.starts));
+            let out = File::create(&self.log).expect("create log file");
+            let err = out.try_clone().expect("clone log file");
+            let mut cmd = self.command();
+            cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
+            let child = cmd.spawn().unwrap_or_else(|e| {
+                panic!("cannot start {}: {e}", env!("CARGO_BIN_EXE_chartroom"))
+            });
+            self.child = Some(child);
+            match self.wait_healthy().await {
+                Ok(()) => return,
+                Err(exited) => {
+                    last_log = self.log();
+                    if !exited {
+                        self.kill();
+                        panic!(
+                            "chartroom did not answer 200 on {} within 20 s; args {:?}; log:\n{}",
+                            self.url("/health"),
+                            self.args,
+                            last_log
+                        );
+                    }
+                    // Exited early (maybe the port was taken meanwhile): retry on another port.
+                    self.child = None;
+                }
+            }
+        }
+        panic!(
+            "chartroom exited before becoming healthy (5 attempts); args {:?}; last log:\n{last_log}",
+            self.args
+        );
+    }
+
+    /// Ok when `GET <ctx>/health` answers 200; Err(true) when the process exited, Err(false) on
+    /// timeout.
+    async fn wait_healthy(&mut self) -> Result<(), bool> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let url = self.url("/health");
+        let probe = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client");
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                return Err(true);
+            }
+            if let Ok(r) = probe.get(&url).send().await
+                && r.status() == StatusCode::OK
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(false);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits (up to 15 s) for the process to exit; returns its exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is not running");
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            match child.try_wait() {
+                Ok(Some(st)) => return st,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "chartroom did not exit within 15 s of SIGTERM; log:\n{}",
+                        self.log()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Graceful stop (asserting a successful exit) and start again on the same storage folder,
+    /// with the same flags, on a new port.
+    pub async fn restart(&mut self) {
+        let st = self.stop();
+        assert!(
+            st.success(),
+            "chartroom should exit successfully on SIGTERM, got {st}; log:\n{}",
+            self.log()
+        );
+        self.spawn_and_wait().await;
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    // ---- HTTP ------------------------------------------------------------------------------
+
+    pub async fn send(&self, what: String, rb: reqwest::RequestBuilder) -> Resp {
+        let r = rb
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: request failed: {e:?}"));
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: reading body failed: {e:?}"))
+            .to_vec();
+        Resp {
+            status,
+            headers,
+            body,
+            what,
+        }
+    }
+
+    /// A request to `path` under the context path.
+    pub fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(format!("GET {path}"), self.req(Method::GET, path))
+            .await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut rb = self.req(Method::GET, path);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        self.send(format!("GET {path} {headers:?}"), rb).await
+    }
+
+    pub async fn head(&self, path: &str) -> Resp {
+        self.send(format!("HEAD {path}"), self.req(Method::HEAD, path))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(format!("DELETE {path}"), self.req(Method::DELETE, path))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        let rb = self
+            .req(Method::POST, path)
+            .header("Content-Type", content_type)
+            .body(body);
+        self.send(format!("POST {path} ({content_type})"), rb).await
+    }
+
+    /// `curl --data-binary @chart.tgz <repo>/api/charts` (curl's default content type).
+    pub async fn upload_raw(&self, tgz: Vec<u8>) -> Resp {
+        self.post("/api/charts", "application/x-www-form-urlencoded", tgz)
+            .await
+    }
+
+    pub async fn upload_raw_query(&self, tgz: Vec<u8>, query: &str) -> Resp {
+        self.post(
+            &format!("/api/charts{query}"),
+            "application/x-www-form-urlencoded",
+            tgz,
+        )
+        .await
+    }
+
+    /// Multipart upload with parts named `chart` and/or `prov` (as `curl -F chart=@x.tgz`).
+    pub async fn upload_multipart(
+        &self,
+        chart: Option<(&str, Vec<u8>)>,
+        prov: Option<(&str, Vec<u8>)>,
+        query: &str,
+    ) -> Resp {
+        let mut parts = Vec::new();
+        if let Some((f, b)) = chart {
+            parts.push(("chart", f, b));
+        }
+        if let Some((f, b)) = prov {
+            parts.push(("prov", f, b));
+        }
+        self.upload_form(parts, query).await
+    }
+
+    /// Multipart upload with arbitrary field names: (field, file name, bytes).
+    pub async fn upload_form(&self, parts: Vec<(&str, &str, Vec<u8>)>, query: &str) -> Resp {
+        let mut form = reqwest::multipart::Form::new();
+        let mut desc = Vec::new();
+        for (field, fname, bytes) in parts {
+            desc.push(format!("{field}={fname}"));
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(fname.to_owned())
+                .mime_str("application/octet-stream")
+                .expect("mime");
+            form = form.part(field.to_owned(), part);
+        }
+        let path = format!("/api/charts{query}");
+        let rb = self.req(Method::POST, &path).multipart(form);
+        self.send(format!("POST {path} multipart [{}]", desc.join(", ")), rb)
+            .await
+    }
+
+    /// Uploads a chart (raw) and asserts 201 {"saved":true}.
+    pub async fn upload_ok(&self, tgz: Vec<u8>) {
+        let r = self.upload_raw(tgz).await;
+        r.assert_status(201);
+        r.assert_json(serde_json::json!({"saved": true}));
+    }
+
+    /// `GET /index.yaml`, asserting 200.
+    pub async fn index_bytes(&self) -> Vec<u8> {
+        let r = self.get("/index.yaml").await;
+        r.assert_status(200);
+        r.body
+    }
+
+    pub async fn index(&self) -> Index {
+        Index::parse(&self.index_bytes().await)
+    }
+
+    /// Storage contents (relative path → bytes), excluding Chartroom's `.chartroom/` folder.
+    pub fn storage_snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        snapshot_dir(&self.storage_dir())
+    }
+
+    /// Names of the files directly in the storage folder, excluding `.chartroom`.
+    pub fn storage_files(&self) -> Vec<String> {
+        self.storage_snapshot().into_keys().collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "----- chartroom log (args {:?}, port {}, start #{}) -----\n{}\n----- end of chartroom log -----",
+                self.args,
+                self.port,
+                self.starts,
+                truncate(&self.log(), 20_000)
+            );
+        }
+        self.kill();
+    }
+}
+
+/// All regular files under `dir` (recursive), keyed by path relative to `dir`, skipping the
+/// top-level `.chartroom` folder.
+pub fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(root)
+                .expect("prefix")
+                .to_string_lossy()
+                .into_owned();
+            if rel == ".chartroom" {
+                continue;
+            }
+            let ft = match e.file_type() {
+                Ok(ft) => ft,
+                Err(_) => continue,
+            };
+            if ft.is_dir() {
+                walk(root, &p, out);
+            } else {
+                // A file may vanish between listing and reading (temporary files of the server).
+                if let Ok(b) = fs::read(&p) {
+                    out.insert(rel, b);
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chart archives
+// ---------------------------------------------------------------------------------------------
+
+pub const MTIME: u64 = 1_700_000_000;
+
+pub fn default_chart_yaml(name: &str, version: &str) -> String {
+    format!(
+        "apiVersion: v2\nname: {name}\nversion: {version}\ndescription: Test chart {name}\ntype: application\nappVersion: \"1.0\"\n"
+    )
+}
+
+pub fn default_values_yaml(name: &str, version: &str) -> String {
+    format!("marker: {name}-{version}-values\nreplicaCount: 1\n")
+}
+
+pub const CONFIGMAP_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\ndata:\n  marker: {{ .Values.marker | quote }}\n  chartVersion: {{ .Chart.Version | quote }}\n";
+
+/// A chart archive `<name>/Chart.yaml`, `<name>/values.yaml`, `<name>/templates/configmap.yaml`
+/// plus `extra` files (paths relative to the chart folder; an extra `Chart.yaml`,
+/// `values.yaml` or `templates/configmap.yaml` replaces the default one).
+pub fn chart_tgz(name: &str, version: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        (
+            "Chart.yaml".into(),
+            default_chart_yaml(name, version).into_bytes(),
+        ),
+        (
+            "values.yaml".into(),
+            default_values_yaml(name, version).into_bytes(),
+        ),
+        (
+            "templates/configmap.yaml".into(),
+            CONFIGMAP_TEMPLATE.as_bytes().to_vec(),
+        ),
+    ];
+    for (p, c) in extra {
+        if let Some(f) = files.iter_mut().find(|(fp, _)| fp == p) {
+            f.1 = c.as_bytes().to_vec();
+        } else {
+            files.push((p.to_string(), c.as_bytes().to_vec()));
+        }
+    }
+    let entries: Vec<TarEntry> = files
+        .into_iter()
+        .map(|(p, c)| TarEntry::file(&format!("{name}/{p}"), c))
+        .collect();
+    tgz(&entries)
+}
+
+/// One tar entry, written with its name bytes copied verbatim into the header (so that names
+/// tar-rs would refuse, such as `../x` or `/abs`, can be produced).
+pub struct TarEntry {
+    pub name: Vec<u8>,
+    pub kind: tar::EntryType,
+    pub data: TarData,
+    pub link: Option<Vec<u8>>,
+    pub mode: u32,
+}
+
+pub enum TarData {
+    Bytes(Vec<u8>),
+    /// `n` zero bytes, streamed (never held in memory).
+    Zeros(u64),
+}
+
+impl TarEntry {
+    pub fn file(name: &str, data: impl Into<Vec<u8>>) -> TarEntry {
+        TarEntry {
+            name: name.as_bytes().to_vec(),
+            kind: tar::EntryType::Regular,
+            data: TarData::Bytes(data.into()),
+            link: None,
+            mode: 0o644,
+        }
+    }
+
+    pub fn zeros(name: &str, n: u64) -> TarEntry {
+        TarEntry {
+            name: name.as_bytes().to_vec(),
+            kind: tar::EntryType::Regular,
+            data: TarData::Zeros(n),
+            link: None,
+            mode: 0o644,
+        }
+    }
+
+    pub fn special(name: &str, kind: tar::EntryType, link: Option<&str>) -> TarEntry {
+        TarEntry {
+            name: name.as_bytes().to_vec(),
+            kind,
+            data: TarData::Bytes(Vec::new()),
+            link: link.map(|l| l.as_bytes().to_vec()),
+            mode: 0o644,
+        }
+    }
+}
+
+/// Writes the entries as an uncompressed tar into `w`.
+pub fn write_tar<W: Write>(w: W, entries: &[TarEntry]) -> W {
+    let mut b = tar::Builder::new(w);
+    for e in entries {
+        let mut h = tar::Header::new_ustar();
+        let size = match &e.data {
+            TarData::Bytes(b) => b.len() as u64,
+            TarData::Zeros(n) => *n,
+        };
+        assert!(
+            e.name.len() <= 100,
+            "test tar entry names are at most 100 bytes"
+        );
+        {
+            let old = h.as_old_mut();
+            old.name = [0; 100];
+            old.name[..e.name.len()].copy_from_slice(&e.name);
+        }
+        h.set_size(size);
+        h.set_mode(e.mode);
+        h.set_mtime(MTIME);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(e.kind);
+        if let Some(l) = &e.link {
+            let old = h.as_old_mut();
+            old.linkname = [0; 100];
+            old.linkname[..l.len()].copy_from_slice(l);
+        }
+        if matches!(e.kind, tar::EntryType::Char | tar::EntryType::Block) {
+            h.set_device_major(1).expect("device major");
+            h.set_device_minor(3).expect("device minor");
+        }
+        h.set_cksum();
+        match &e.data {
+            TarData::Bytes(data) => b.append(&h, &data[..]).expect("append"),
+            TarData::Zeros(n) => b.append(&h, io::repeat(0).take(*n)).expect("append zeros"),
+        }
+    }
+    b.into_inner().expect("finish tar")
+}
+
+/// gzip(tar(entries)).
+pub fn tgz(entries: &[TarEntry]) -> Vec<u8> {
+    let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let enc = write_tar(enc, entries);
+    enc.finish().expect("finish gzip")
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip finish")
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .expect("gunzip");
+    out
+}
+
+/// Deterministic pseudo-random (incompressible) bytes.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Printable pseudo-random text (incompressible enough), for chart files that must be large.
+pub fn noise_text(n: usize, seed: u64) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    noise(n, seed)
+        .into_iter()
+        .map(|b| ALPHABET[b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Standard base64 decoding (for `/templates` bodies).
+pub fn base64_decode(s: &str) -> Vec<u8> {
+    fn val(c: u8) -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a') as u32 + 26,
+            b'0'..=b'9' => (c - b'0') as u32 + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => panic!("invalid base64 character {c:?}"),
+        }
+    }
+    let clean: Vec<u8> = s
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= val(*c) << (18 - 6 * i);
+        }
+        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
+        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimal index parsing (YAML as written by Helm/ChartMuseum, or the JSON form)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default)]
+pub struct IndexEntry {
+    /// Top-level scalar fields of the entry (unquoted).
+    pub fields: BTreeMap<String, String>,
+    pub urls: Vec<String>,
+}
+
+impl IndexEntry {
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.fields.get(k).map(String::as_str)
+    }
+    pub fn version(&self) -> &str {
+        self.get("version").unwrap_or("")
+    }
+    pub fn digest(&self) -> &str {
+        self.get("digest").unwrap_or("")
+    }
+    pub fn created(&self) -> &str {
+        self.get("created").unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    pub api_version: Option<String>,
+    pub generated: Option<String>,
+    /// `serverInfo.contextPath`, if any.
+    pub context_path: Option<String>,
+    /// Chart name → versions in served order.
+    pub entries: BTreeMap<String, Vec<IndexEntry>>,
+    pub is_json: bool,
+}
+
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    if v.starts_with('"') {
+        serde_json::from_str::<String>(v).unwrap_or_else(|_| v.trim_matches('"').to_owned())
+    } else if v.starts_with('\'') && v.ends_with('\'') && v.len() >= 2 {
+        v[1..v.len() - 1].replace("''", "'")
+    } else {
+        v.to_owned()
+    }
+}
+
+fn split_kv(t: &str) -> (String, String) {
+    match t.find(": ") {
+        Some(i) => (t[..i].to_owned(), unquote(&t[i + 2..])),
+        None => (t.trim_end_matches(':').to_owned(), String::new()),
+    }
+}
+
+impl Index {
+    pub fn parse(bytes: &[u8]) -> Index {
+        let text = std::str::from_utf8(bytes).expect("index is UTF-8");
+        if text.trim_start().starts_with('{') {
+            return Index::parse_json(text);
+        }
+        let mut idx = Index::default();
+        let mut section = String::new();
+        let mut chart: Option<String> = None;
+        let mut chart_indent: Option<usize> = None;
+        let mut dash_indent: Option<usize> = None;
+        let mut expect_dash = false;
+        let mut cur_key = String::new();
+        for line in text.lines() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let ind = line.len() - line.trim_start().len();
+            let t = line.trim();
+            if ind == 0 {
+                let (k, v) = split_kv(t);
+                section = k.clone();
+                match k.as_str() {
+                    "apiVersion" => idx.api_version = Some(v),
+                    "generated" => idx.generated = Some(v),
+                    "serverInfo" if v.starts_with('{') => {
+                        // flow style: {contextPath: /x}
+                        let inner = v.trim_start_matches('{').trim_end_matches('}');
+                        for kv in inner.split(',') {
+                            let (k2, v2) = split_kv(kv.trim());
+                            if k2 == "contextPath" {
+                                idx.context_path = Some(v2);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match section.as_str() {
+                "serverInfo" => {
+                    let (k, v) = split_kv(t);
+                    if k == "contextPath" {
+                        idx.context_path = Some(v);
+                    }
+                }
+                "entries" => {
+                    let ci = *chart_indent.get_or_insert(ind);
+                    if ind == ci && !t.starts_with("- ") {
+                        let (k, v) = split_kv(t);
+                        let name = unquote(&k);
+                        idx.entries.entry(name.clone()).or_default();
+                        chart = Some(name);
+                        expect_dash = v.is_empty();
+                        continue;
+                    }
+                    let Some(c) = chart.clone() else { continue };
+                    if t.starts_with("- ") && expect_dash {
+                        dash_indent = Some(ind);
+                        expect_dash = false;
+                    }
+                    let Some(di) = dash_indent else { continue };
+                    if ind == di && t.starts_with("- ") {
+                        let (k, v) = split_kv(&t[2..]);
+                        let mut e = IndexEntry::default();
+                        if !v.is_empty() {
+                            e.fields.insert(k.clone(), v);
+                        }
+                        cur_key = k;
+                        idx.entries.get_mut(&c).expect("chart").push(e);
+                    } else if ind == di + 2 && !t.starts_with("- ") {
+                        let (k, v) = split_kv(t);
+                        let e = idx
+                            .entries
+                            .get_mut(&c)
+                            .and_then(|v| v.last_mut())
+                            .expect("entry");
+                        if k == "urls" && v.starts_with('[') {
+                            let inner = v.trim_start_matches('[').trim_end_matches(']');
+                            e.urls = inner
+                                .split(',')
+                                .map(unquote)
+                                .filter(|s| !s.is_empty())
+                                .collect();
+                        } else if !v.is_empty() {
+                            e.fields.insert(k.clone(), v);
+                        }
+                        cur_key = k;
+                    } else if t.starts_with("- ") && ind >= di + 2 && cur_key == "urls" {
+                        let e = idx
+                            .entries
+                            .get_mut(&c)
+                            .and_then(|v| v.last_mut())
+                            .expect("entry");
+                        e.urls.push(unquote(&t[2..]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        idx
+    }
+
+    fn parse_json(text: &str) -> Index {
+        let v: Value = serde_json::from_str(text).expect("JSON index parses");
+        let mut idx = Index {
+            is_json: true,
+            api_version: v["apiVersion"].as_str().map(str::to_owned),
+            generated: v["generated"].as_str().map(str::to_owned),
+            context_path: v["serverInfo"]["contextPath"].as_str().map(str::to_owned),
+            ..Index::default()
+        };
+        if let Some(entries) = v["entries"].as_object() {
+            for (name, list) in entries {
+                let mut out = Vec::new();
+                for e in list.as_array().cloned().unwrap_or_default() {
+                    let mut ie = IndexEntry::default();
+                    if let Some(obj) = e.as_object() {
+                        for (k, val) in obj {
+                            match val {
+                                Value::String(s) => {
+                                    ie.fields.insert(k.clone(), s.clone());
+                                }
+                                Value::Bool(b) => {
+                                    ie.fields.insert(k.clone(), b.to_string());
+                                }
+                                Value::Number(n) => {
+                                    ie.fields.insert(k.clone(), n.to_string());
+                                }
+                                _ => {}
+                            }
+                        }
+                        ie.urls = obj
+                            .get("urls")
+                            .and_then(Value::as_array)
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_owned)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                    }
+                    out.push(ie);
+                }
+                idx.entries.insert(name.clone(), out);
+            }
+        }
+        idx
+    }
+
+    /// Versions of `chart` in served order (empty when absent).
+    pub fn versions(&self, chart: &str) -> Vec<String> {
+        self.entries
+            .get(chart)
+            .map(|v| v.iter().map(|e| e.version().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn entry(&self, chart: &str, version: &str) -> Option<&IndexEntry> {
+        self.entries
+            .get(chart)?
+            .iter()
+            .find(|e| e.version() == version)
+    }
+
+    #[track_caller]
+    pub fn expect_entry(&self, chart: &str, version: &str) -> &IndexEntry {
+        self.entry(chart, version).unwrap_or_else(|| {
+            panic!(
+                "index has no entry {chart} {version}; entries: {:?}",
+                self.entries
+                    .iter()
+                    .map(|(k, v)| (k, v.iter().map(|e| e.version()).collect::<Vec<_>>()))
+                    .collect::<Vec<_>>()
+            )
+        })
+    }
+
+    pub fn total_versions(&self) -> usize {
+        self.entries.values().map(Vec::len).sum()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helm
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelmVersion {
+    V3,
+    V4,
+}
+
+pub const BOTH_HELMS: [HelmVersion; 2] = [HelmVersion::V3, HelmVersion::V4];
+
+impl HelmVersion {
+    pub fn label(self) -> &'static str {
+        match self {
+            HelmVersion::V3 => "helm3",
+            HelmVersion::V4 => "helm4",
+        }
+    }
+
+    /// The binary: `$CHARTROOM_HELM3`/`$CHARTROOM_HELM4`, else `.tools/bin/helm3|helm4`.
+    /// Panics (fails the test) when it does not exist.
+    pub fn binary(self) -> PathBuf {
+        let (var, expected) = match self {
+            HelmVersion::V3 => ("CHARTROOM_HELM3", "v3.17"),
+            HelmVersion::V4 => ("CHARTROOM_HELM4", "v4.1"),
+        };
+        let p = match std::env::var_os(var) {
+            Some(v) if !v.is_empty() => PathBuf::from(v),
+            _ => manifest_dir().join(".tools/bin").join(self.label()),
+        };
+        assert!(
+            p.is_file(),
+            "{} not found at {} (Helm {expected}.x is required by the end-to-end tests; \
+             run scripts/install-test-tools.sh or set {var})",
+            self.label(),
+            p.display()
+        );
+        p
+    }
+}
+
+/// A Helm binary with its own isolated HELM_CONFIG_HOME / HELM_CACHE_HOME / HELM_DATA_HOME.
+pub struct Helm {
+    pub version: HelmVersion,
+    bin: PathBuf,
+    home: TempDir,
+}
+
+impl Helm {
+    pub fn new(version: HelmVersion) -> Helm {
+        let bin = version.binary();
+        let home = tempfile::Builder::new()
+            .prefix(&format!("chartroom-e2e-{}-", version.label()))
+            .tempdir()
+            .expect("helm home");
+        let h = Helm { version, bin, home };
+        let out = h.run(&["version", "--template", "{{.Version}}"]);
+        let want = match version {
+            HelmVersion::V3 => "v3.",
+            HelmVersion::V4 => "v4.",
+        };
+        assert!(
+            out.trim().starts_with(want),
+            "{} reports version {out:?}; expected {want}x (run scripts/install-test-tools.sh)",
+            h.bin.display()
+        );
+        h
+    }
+
+    pub fn label(&self) -> &'static str {
+        self.version.label()
+    }
+
+    /// A scratch folder inside this Helm's home.
+    pub fn work_dir(&self, name: &str) -> PathBuf {
+        let p = self.home.path().join("work").join(name);
+        fs::create_dir_all(&p).expect("work dir");
+        p
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let h = self.home.path();
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .env("HELM_CONFIG_HOME", h.join("config"))
+            .env("HELM_CACHE_HOME", h.join("cache"))
+            .env("HELM_DATA_HOME", h.join("data"))
+            .env("HOME", h)
+            .env("KUBECONFIG", h.join("kubeconfig-absent"))
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .stdin(Stdio::null());
+        for k in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "HELM_REPOSITORY_CONFIG",
+            "HELM_REPOSITORY_CACHE",
+            "HELM_REGISTRY_CONFIG",
+            "HELM_PLUGINS",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd
+    }
+
+    fn describe(&self, args: &[&str], out: &Output) -> String {
+        format!(
+            "{} {:?} exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.label(),
+            args,
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    pub fn output_in(&self, cwd: Option<&Path>, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
+        if let Some(d) = cwd {
+            cmd.current_dir(d);
+        }
+        cmd.output()
+            .unwrap_or_else(|e| panic!("cannot run {} {args:?}: {e}", self.bin.display()))
+    }
+
+    /// Runs Helm, asserts success, returns stdout followed by stderr.
+    #[track_caller]
+    pub fn run(&self, args: &[&str]) -> String {
+        self.run_in(None, args)
+    }
+
+    #[track_caller]
+    pub fn run_in(&self, cwd: Option<&Path>, args: &[&str]) -> String {
+        let out = self.output_in(cwd, args);
+        assert!(out.status.success(), "{}", self.describe(args, &out));
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// Runs Helm, asserts failure, returns stdout followed by stderr.
+    #[track_caller]
+    pub fn run_fail(&self, args: &[&str]) -> String {
+        let out = self.output_in(None, args);
+        assert!(
+            !out.status.success(),
+            "expected failure: {}",
+            self.describe(args, &out)
+        );
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    #[track_caller]
+    pub fn repo_add(&self, name: &str, url: &str) {
+        let out = self.run(&["repo", "add", name, url]);
+        assert!(
+            out.contains("has been added"),
+            "{} repo add {name} {url}: unexpected output {out:?}",
+            self.label()
+        );
+    }
+
+    #[track_caller]
+    pub fn repo_update(&self) {
+        let out = match self.version {
+            HelmVersion::V3 => self.run(&["repo", "update", "--fail-on-repo-update-fail"]),
+            HelmVersion::V4 => self.run(&["repo", "update"]),
+        };
+        assert!(
+            out.contains("Successfully got an update"),
+            "{} repo update: unexpected output {out:?}",
+            self.label()
+        );
+    }
+
+    /// `helm search repo <query> --versions [--devel]` → (name, version) rows.
+    #[track_caller]
+    pub fn search_versions(&self, query: &str, devel: bool) -> Vec<(String, String)> {
+        let mut args = vec!["search", "repo", query, "--versions"];
+        if devel {
+            args.push("--devel");
+        }
+        let out = self.run(&args);
+        out.lines()
+            .filter(|l| !l.starts_with("NAME") && !l.trim().is_empty())
+            .filter(|l| !l.starts_with("No results found"))
+            .filter_map(|l| {
+                let mut cols = l.split('\t').map(str::trim);
+                let name = cols.next()?.to_owned();
+                let version = cols.next()?.to_owned();
+                if name.contains('/') {
+                    Some((name, version))
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// Versions of `repo/chart` listed by `helm search repo <repo>/ --versions [--devel]`.
+    #[track_caller]
+    pub fn searched_versions(&self, repo: &str, chart: &str, devel: bool) -> Vec<String> {
+        let full = format!("{repo}/{chart}");
+        self.search_versions(&format!("{repo}/"), devel)
+            .into_iter()
+            .filter(|(n, _)| *n == full)
+            .map(|(_, v)| v)
+            .collect()
+    }
+}
+
+/// Reads the single file in `dir` whose name ends with `suffix`.
+pub fn read_single(dir: &Path, name: &str) -> Vec<u8> {
+    let p = dir.join(name);
+    fs::read(&p).unwrap_or_else(|e| {
+        let listing: Vec<String> = fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        panic!("expected {} ({e}); folder holds {listing:?}", p.display())
+    })
+}
+
+/// Polls `f` every 100 ms until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The harness's own index parser must read the index shapes Helm and ChartMuseum write, or
+/// the server tests would prove nothing.
+#[test]
+fn index_parser_reads_helm_and_chartmuseum_indexes() {
+    let cm = Index::parse(&read_testdata(
+        "helm/pkg/repo/v1/testdata/chartmuseum-index.yaml",
+    ));
+    assert_eq!(cm.context_path.as_deref(), Some("/v1/helm"));
+    assert_eq!(cm.api_version.as_deref(), Some("v1"));
+    assert_eq!(cm.versions("nginx"), ["0.2.0", "0.1.0"]);
+    assert_eq!(cm.versions("alpine"), ["1.0.0"]);
+    assert_eq!(cm.versions("chartWithNoURL"), ["1.0.0"]);
+    assert_eq!(cm.expect_entry("alpine", "1.0.0").urls.len(), 2);
+    assert_eq!(
+        cm.expect_entry("nginx", "0.1.0").digest(),
+        "sha256:1234567890abcdef"
+    );
+    assert!(cm.expect_entry("chartWithNoURL", "1.0.0").urls.is_empty());
+
+    let js = Index::parse(&read_testdata("helm/pkg/repo/v1/testdata/local-index.json"));
+    assert!(js.is_json);
+    assert_eq!(js.versions("nginx"), ["0.2.0", "0.1.0"]);
+    assert_eq!(js.total_versions(), 4);
+
+    // The shape sigs.k8s.io/yaml (Helm, ChartMuseum) writes: lists not indented under keys.
+    let sigs = "apiVersion: v1\nentries:\n  alpha:\n  - apiVersion: v2\n    created: \"2024-05-01T10:00:00.123456789Z\"\n    description: 'it''s'\n    digest: abc\n    maintainers:\n    - name: x\n    name: alpha\n    urls:\n    - charts/alpha-1.0.0.tgz\n    version: 1.0.0\n  - apiVersion: v2\n    created: \"2024-05-01T10:00:00Z\"\n    digest: def\n    name: alpha\n    urls:\n    - charts/alpha-0.9.0.tgz\n    version: 0.9.0\n  beta: []\ngenerated: \"2024-05-01T10:00:01Z\"\nserverInfo:\n  contextPath: /helm/v1\n";
+    let s = Index::parse(sigs.as_bytes());
+    assert_eq!(s.versions("alpha"), ["1.0.0", "0.9.0"]);
+    assert!(s.versions("beta").is_empty());
+    let e = s.expect_entry("alpha", "1.0.0");
+    assert_eq!(e.urls, ["charts/alpha-1.0.0.tgz"]);
+    assert_eq!(e.created(), "2024-05-01T10:00:00.123456789Z");
+    assert_eq!(e.get("description"), Some("it's"));
+    assert_eq!(e.get("name"), Some("alpha"));
+    assert_eq!(s.generated.as_deref(), Some("2024-05-01T10:00:01Z"));
+    assert_eq!(s.context_path.as_deref(), Some("/helm/v1"));
+    assert!(
+        Index::parse(b"apiVersion: v1\nentries: {}\ngenerated: \"x\"\nserverInfo: {}\n")
+            .entries
+            .is_empty()
+    );
+}
+
+#[test]
+fn harness_archives_are_what_they_claim() {
+    let t = chart_tgz("h", "1.0.0", &[("README.md", "hi")]);
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&t[..]));
+    let mut names: Vec<String> = ar
+        .entries()
+        .expect("entries")
+        .map(|e| {
+            e.expect("entry")
+                .path()
+                .expect("path")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "h/Chart.yaml",
+            "h/README.md",
+            "h/templates/configmap.yaml",
+            "h/values.yaml"
+        ]
+    );
+    // Names tar-rs would refuse are written verbatim.
+    let raw = write_tar(
+        Vec::new(),
+        &[TarEntry::file("../evil", "x"), TarEntry::file("/abs", "y")],
+    );
+    assert_eq!(&raw[..8], b"../evil\0");
+    assert_eq!(&raw[512 + 512..512 + 512 + 5], b"/abs\0");
+    assert_eq!(base64_decode("aGVsbG8gd29ybGQ="), b"hello world");
+    assert_eq!(base64_decode("YWI="), b"ab");
+}
