@@ -477,6 +477,10 @@ fn split_name(name: &str) -> Result<SplitName, ArchiveError> {
     }
     let cleaned: Vec<&str> = rest.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     let rel = cleaned.join("/");
+    // Helm refuses any cleaned path that merely starts with "..", such as "..data".
+    if rel.starts_with("..") {
+        return Err(ArchiveError::ParentDirectory { path: err_path() });
+    }
     if is_drive(&rel) {
         return Err(ArchiveError::IllegalName { path: err_path() });
     }
@@ -650,6 +654,7 @@ mod tests {
         assert!(matches!(split_name("foo//etc"), Err(ArchiveError::AbsolutePath { .. })));
         assert!(matches!(split_name("foo/../x"), Err(ArchiveError::ParentDirectory { .. })));
         assert!(matches!(split_name("foo\\..\\x"), Err(ArchiveError::ParentDirectory { .. })));
+        assert!(matches!(split_name("foo/..data"), Err(ArchiveError::ParentDirectory { .. })));
         assert!(matches!(split_name("c:/x/y"), Err(ArchiveError::IllegalName { .. })));
         assert!(matches!(split_name("foo\\c:\\x"), Err(ArchiveError::IllegalName { .. })));
         assert!(matches!(split_name("Chart.yaml/x"), Err(ArchiveError::ChartYamlAtRoot { .. })));

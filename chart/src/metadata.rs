@@ -111,8 +111,6 @@ pub enum MetadataError {
     InvalidVersion(String),
     #[error("Chart.yaml: type {0:?} is invalid: must be \"application\" or \"library\"")]
     InvalidType(String),
-    #[error("Chart.yaml: maintainers[{0}] has no name")]
-    MaintainerWithoutName(usize),
     #[error("Chart.yaml: dependency name {0:?} is invalid: only letters, digits, '_' and '-' are allowed")]
     InvalidDependencyName(String),
     #[error(
@@ -172,13 +170,11 @@ impl Metadata {
         if !matches!(self.chart_type.as_str(), "" | "application" | "library") {
             return Err(MetadataError::InvalidType(self.chart_type.clone()));
         }
-        for (i, m) in self.maintainers.iter_mut().enumerate() {
+        // Helm only sanitizes maintainers here (a missing name is a lint finding, not a load error).
+        for m in &mut self.maintainers {
             sanitize_in_place(&mut m.name);
             sanitize_in_place(&mut m.email);
             sanitize_in_place(&mut m.url);
-            if m.name.is_empty() {
-                return Err(MetadataError::MaintainerWithoutName(i));
-            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for d in &mut self.dependencies {
@@ -603,10 +599,7 @@ mod tests {
         assert!(parse(&format!("name: {}\nversion: 1.0.0", "a".repeat(250))).is_ok());
         assert_eq!(parse("name: x\nversion: 1.0.0\ntype: foo").unwrap_err(), MetadataError::InvalidType("foo".into()));
         assert!(parse("name: x\nversion: 1.0.0\ntype: library").is_ok());
-        assert_eq!(
-            parse("name: x\nversion: 1.0.0\nmaintainers: [{email: a@b}]").unwrap_err(),
-            MetadataError::MaintainerWithoutName(0)
-        );
+        assert!(parse("name: x\nversion: 1.0.0\nmaintainers: [{email: a@b}]").is_ok(), "Helm loads maintainers without a name");
         assert!(matches!(
             parse("name: x\nversion: 1.0.0\ndependencies: [{name: a, alias: b.c}]").unwrap_err(),
             MetadataError::InvalidDependencyAlias { .. }

@@ -829,3 +829,48 @@ fn garbage_never_panics() {
         let _ = load_archive(&gz(&m), &limits);
     }
 }
+
+#[test]
+fn deep_nesting_fails_cleanly() {
+    let deep_flow = format!("{CHART}x: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(load(&chart_yaml(&deep_flow)).is_err());
+    let deep_deps =
+        format!("{CHART}dependencies:\n- name: a\n  import-values: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(load(&chart_yaml(&deep_deps)).is_err());
+    let mut deep_block = String::new();
+    for i in 0..5_000 {
+        deep_block.push_str(&" ".repeat(i));
+        deep_block.push_str("a:\n");
+    }
+    // Deep but finite structures may load or be refused; they must not crash.
+    let _ = load(&chart_with(&[("demo/values.yaml", deep_block.as_bytes())]));
+    let deep_json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let _ = load(&chart_with(&[("demo/values.schema.json", deep_json.as_bytes())]));
+}
+
+#[test]
+fn long_names_via_gnu_and_pax_headers() {
+    let long = format!("demo/templates/{}.yaml", "x".repeat(150));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(CHART.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "demo/Chart.yaml", CHART.as_bytes()).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
+    let bytes = gz(&b.into_inner().unwrap());
+    load(&bytes).unwrap();
+    let files = extract_files(&bytes, &Limits::default(), |p| p.starts_with("templates/")).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].path, &long["demo/".len()..]);
+
+    // A PAX path record overrides the header name, and is checked like any name.
+    let bytes = Tar::new()
+        .file("demo/Chart.yaml", CHART.as_bytes())
+        .pax(&[("path", "demo/../../escape")])
+        .file("demo/harmless", b"x")
+        .tgz();
+    assert!(matches!(load(&bytes), Err(ArchiveError::ParentDirectory { .. })));
+}

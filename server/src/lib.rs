@@ -162,11 +162,16 @@ pub fn app(state: AppState) -> Router {
             .route("/api/prov", post(upload::upload_prov))
             .route("/api/resync", post(handlers::resync));
     }
-    let routes = routes.fallback(not_found).with_state(state);
+    let routes = routes.fallback(not_found).with_state(state.clone());
     let routes = if settings.context_path.is_empty() {
         routes
     } else {
-        Router::new().nest(&settings.context_path, routes).fallback(not_found)
+        // ChartMuseum maps both the bare prefix and the prefix with a trailing '/' to '/'.
+        let welcome_slash = format!("{}/", settings.context_path);
+        Router::new()
+            .route(&welcome_slash, get(handlers::welcome).with_state(state.clone()))
+            .nest(&settings.context_path, routes)
+            .fallback(not_found)
     };
     let write_timeout = settings.write_timeout;
     routes

@@ -1,0 +1,162 @@
+//! Handler tests through `app(state)` with `oneshot`, on in-memory storage.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::Response;
+use chartroom_index::Repository;
+use chartroom_server::{AppState, Config, ServeArgs, Settings, app, repo_options};
+use chartroom_storage::Storage;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn chart(name: &str, version: &str, description: &str) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let files = [
+        ("Chart.yaml", format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: {description}\n")),
+        ("values.yaml", "replicas: 1\n".to_owned()),
+        ("templates/cm.yaml", "kind: ConfigMap\n".to_owned()),
+    ];
+    for (path, data) in files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        // The top folder need not match the chart name (Helm strips it whatever it is).
+        tar.append_data(&mut h, format!("src/{path}"), data.as_bytes()).unwrap();
+    }
+    let raw = tar.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    gz.finish().unwrap()
+}
+
+struct TestApp {
+    router: axum::Router,
+    storage: Storage,
+}
+
+async fn test_app(args: ServeArgs) -> TestApp {
+    let config = Config::from_args(&args).unwrap();
+    let storage = Storage::memory();
+    let (repo, _) = Repository::open(storage.clone(), repo_options(&config)).await.unwrap();
+    TestApp { router: app(AppState::new(repo, Settings::from_config(&config))), storage }
+}
+
+impl TestApp {
+    async fn send(&self, method: Method, uri: &str, body: Vec<u8>) -> Response {
+        let req = Request::builder().method(method).uri(uri).body(Body::from(body)).unwrap();
+        self.router.clone().oneshot(req).await.unwrap()
+    }
+    async fn get(&self, uri: &str) -> (StatusCode, String) {
+        let r = self.send(Method::GET, uri, Vec::new()).await;
+        let status = r.status();
+        (status, body_text(r).await)
+    }
+}
+
+async fn body_text(r: Response) -> String {
+    String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn upload_is_visible_before_the_201_and_conflicts_follow_the_overwrite_matrix() {
+    let app = test_app(ServeArgs::default()).await;
+    let r = app.send(Method::POST, "/api/charts", chart("demo", "1.0.0", "first")).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(body_text(r).await, r#"{"saved":true}"#);
+    let (_, index) = app.get("/index.yaml").await;
+    assert!(index.contains("    - charts/demo-1.0.0.tgz\n"), "{index}");
+
+    let r = app.send(Method::POST, "/api/charts", chart("demo", "1.0.0", "second")).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(body_text(r).await, r#"{"error":"file already exists"}"#);
+    assert_eq!(app.get("/index.yaml").await.1, index, "a refused upload changes nothing");
+
+    let r = app.send(Method::POST, "/api/charts?force", chart("demo", "1.0.0", "second")).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (_, after) = app.get("/index.yaml").await;
+    assert!(after.contains("description: second"), "{after}");
+    assert_eq!(after.matches("version: 1.0.0").count(), 1, "no duplicate entry: {after}");
+    assert_eq!(app.storage.list_charts().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn force_is_refused_when_disabled() {
+    let app = test_app(ServeArgs { disable_force_overwrite: Some(true), ..Default::default() }).await;
+    assert_eq!(app.send(Method::POST, "/api/charts", chart("a", "1.0.0", "x")).await.status(), StatusCode::CREATED);
+    assert_eq!(app.send(Method::POST, "/api/charts?force", chart("a", "1.0.0", "y")).await.status(), StatusCode::CONFLICT);
+    let r = app.send(Method::GET, "/charts/a-1.0.0.tgz", Vec::new()).await;
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+}
+
+#[tokio::test]
+async fn bad_uploads_are_400_and_change_nothing() {
+    let app = test_app(ServeArgs::default()).await;
+    let (_, before) = app.get("/index.yaml").await;
+    for (body, needle) in [
+        (Vec::new(), "empty"),
+        (b"not a chart".to_vec(), "gzip"),
+        (chart("../evil", "1.0.0", "x"), "name"),
+        (chart("ok", "not-a-version", "x"), "version"),
+    ] {
+        let r = app.send(Method::POST, "/api/charts", body).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let text = body_text(r).await.to_lowercase();
+        assert!(text.starts_with("{\"error\":") && text.contains(needle), "{needle}: {text}");
+    }
+    assert_eq!(app.get("/index.yaml").await.1, before);
+    assert!(app.storage.list_charts().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn lookups_delete_and_routing() {
+    let app = test_app(ServeArgs { context_path: Some("/helm".into()), ..Default::default() }).await;
+    for v in ["1.0.0", "1.2.0", "2.0.0-rc.1"] {
+        assert_eq!(app.send(Method::POST, "/helm/api/charts", chart("demo", v, "d")).await.status(), StatusCode::CREATED);
+    }
+    assert_eq!(app.send(Method::POST, "/helm/api/charts", chart("zeta", "0.1.0", "z")).await.status(), StatusCode::CREATED);
+    let (s, body) = app.get("/helm/api/charts/demo/latest").await;
+    assert_eq!((s, body.contains(r#""version":"1.2.0""#)), (StatusCode::OK, true), "{body}");
+    let (s, body) = app.get("/helm/api/charts/demo/%5E1.0").await;
+    assert!(s == StatusCode::OK && body.contains(r#""version":"1.2.0""#), "{body}");
+    let (s, body) = app.get("/helm/api/charts/demo/%3E%3D2.0.0-0").await;
+    assert!(s == StatusCode::OK && body.contains(r#""version":"2.0.0-rc.1""#), "{body}");
+    assert_eq!(app.get("/helm/api/charts/demo/%3E%3Dfoo").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/helm/api/charts/demo/9.9.9").await.0, StatusCode::NOT_FOUND);
+    let (_, page) = app.get("/helm/api/charts?offset=1").await;
+    assert!(page.starts_with(r#"{"zeta":"#), "{page}");
+    assert_eq!(app.get("/helm/api/charts?limit=1").await.1.matches("\"demo\":").count(), 1);
+    assert_eq!(app.get("/helm/api/charts?limit=0").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/helm/api/charts/demo/1.0.0/values").await.1, "replicas: 1\n");
+    assert_eq!(app.get("/api/charts").await.0, StatusCode::NOT_FOUND, "routes live under the context path only");
+    let r = app.send(Method::PUT, "/helm/index.yaml", Vec::new()).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body_text(r).await, r#"{"error":"not found"}"#);
+
+    let r = app.send(Method::DELETE, "/helm/api/charts/demo/1.0.0", Vec::new()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.get("/helm/api/charts/demo/1.0.0").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.send(Method::DELETE, "/helm/api/charts/demo/1.0.0", Vec::new()).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.send(Method::DELETE, "/helm/api/charts/demo", Vec::new()).await.status(), StatusCode::OK);
+    let (_, index) = app.get("/helm/index.yaml").await;
+    assert!(!index.contains("demo") && index.contains("zeta") && index.contains("contextPath: \"/helm\""), "{index}");
+    assert_eq!(app.storage.list_charts().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn index_validators_and_head() {
+    let app = test_app(ServeArgs::default()).await;
+    app.send(Method::POST, "/api/charts", chart("a", "1.0.0", "x")).await;
+    let get = app.send(Method::GET, "/index.yaml", Vec::new()).await;
+    let etag = get.headers()[header::ETAG].clone();
+    let len = get.headers()[header::CONTENT_LENGTH].clone();
+    let head = app.send(Method::HEAD, "/index.yaml", Vec::new()).await;
+    assert_eq!((head.headers()[header::ETAG].clone(), head.headers()[header::CONTENT_LENGTH].clone()), (etag.clone(), len));
+    assert!(body_text(head).await.is_empty());
+    let req = Request::get("/index.yaml").header(header::IF_NONE_MATCH, etag.clone()).body(Body::empty()).unwrap();
+    let r = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    app.send(Method::POST, "/api/charts", chart("b", "1.0.0", "x")).await;
+    let req = Request::get("/index.yaml").header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap();
+    assert_eq!(app.router.clone().oneshot(req).await.unwrap().status(), StatusCode::OK, "a change changes the ETag");
+}
