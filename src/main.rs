@@ -27,7 +27,10 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let config = Config::from_args(&args)?;
             init_logging(&config);
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
             runtime.block_on(serve(config))
         }
     }

@@ -92,8 +92,7 @@ impl Constraint {
         let rewritten = rewrite_range(s);
         let mut groups = Vec::new();
         for segment in rewritten.split("||") {
-            let tokens = tokenize_group(segment)
-                .ok_or_else(|| ConstraintError::Improper(segment.to_owned()))?;
+            let tokens = tokenize_group(segment).ok_or_else(|| ConstraintError::Improper(segment.to_owned()))?;
             let mut terms = Vec::with_capacity(tokens.len());
             for (op_text, cv) in tokens {
                 terms.push(build_comparator(op_text, cv)?);
@@ -112,12 +111,7 @@ impl Constraint {
 
     /// `Check` under the given prerelease policy. `include_prerelease` is Masterminds'
     /// `Constraints.IncludePrerelease`: prereleases are admitted everywhere.
-    pub fn matches_with(
-        &self,
-        v: &Version,
-        policy: PrereleasePolicy,
-        include_prerelease: bool,
-    ) -> bool {
+    pub fn matches_with(&self, v: &Version, policy: PrereleasePolicy, include_prerelease: bool) -> bool {
         self.groups.iter().any(|g| {
             g.terms.iter().all(|c| {
                 let allow_pre = include_prerelease
@@ -188,9 +182,7 @@ pub fn select<'a, T>(
     {
         return Ok(Some(exact));
     }
-    Ok(candidates
-        .iter()
-        .find(|c| Version::parse(version_of(c)).is_ok_and(|v| constraint.matches(&v))))
+    Ok(candidates.iter().find(|c| Version::parse(version_of(c)).is_ok_and(|v| constraint.matches(&v))))
 }
 
 impl Comparator {
@@ -266,8 +258,7 @@ impl Comparator {
         if !self.dirty {
             return *v <= *c;
         }
-        !(v.major() > c.major()
-            || (v.major() == c.major() && v.minor() > c.minor() && !self.minor_dirty))
+        !(v.major() > c.major() || (v.major() == c.major() && v.minor() > c.minor() && !self.minor_dirty))
     }
 
     fn tilde(&self, v: &Version) -> bool {
@@ -276,12 +267,7 @@ impl Comparator {
             return false;
         }
         // ~0.0.0 (and `*`) accepts everything at or above 0.0.0.
-        if c.major() == 0
-            && c.minor() == 0
-            && c.patch() == 0
-            && !self.minor_dirty
-            && !self.patch_dirty
-        {
+        if c.major() == 0 && c.minor() == 0 && c.patch() == 0 && !self.minor_dirty && !self.patch_dirty {
             return true;
         }
         if v.major() != c.major() {
@@ -381,13 +367,7 @@ fn scan_cv(b: &[u8], i: usize) -> Option<CvMatch> {
             j = end;
         }
     }
-    Some(CvMatch {
-        end: j,
-        major,
-        minor: parts[0],
-        patch: parts[1],
-        pre,
-    })
+    Some(CvMatch { end: j, major, minor: parts[0], patch: parts[1], pre })
 }
 
 /// Byte range `start..end`.
@@ -423,18 +403,13 @@ fn rewrite_range(input: &str) -> String {
     let mut i = pos;
     while i < b.len() {
         // Positions inside a run of whitespace all lead to the same attempt as the run's start.
-        if i > pos
-            && b.get(i).copied().is_some_and(is_space)
-            && b.get(i - 1).copied().is_some_and(is_space)
-        {
+        if i > pos && b.get(i).copied().is_some_and(is_space) && b.get(i - 1).copied().is_some_and(is_space) {
             i += 1;
             continue;
         }
         match match_range_at(b, i) {
             Some((end, a, c)) => {
-                if let (Some(whole), Some(a), Some(c)) =
-                    (input.get(i..end), input.get(a.0..a.1), input.get(c.0..c.1))
-                {
+                if let (Some(whole), Some(a), Some(c)) = (input.get(i..end), input.get(a.0..a.1), input.get(c.0..c.1)) {
                     found.push((whole, a, c));
                 }
                 pos = end.max(i + 1);
@@ -457,11 +432,7 @@ fn tokenize_group(seg: &str) -> Option<Vec<(&str, &str)>> {
     let mut terms = Vec::new();
     let mut i = skip_space(b, 0);
     loop {
-        let op_len = if b.len() >= i + 2
-            && matches!(
-                b.get(i..i + 2)?,
-                b"!=" | b">=" | b"=>" | b"<=" | b"=<" | b"~>"
-            ) {
+        let op_len = if b.len() >= i + 2 && matches!(b.get(i..i + 2)?, b"!=" | b">=" | b"=>" | b"<=" | b"=<" | b"~>") {
             2
         } else if matches!(b.get(i), Some(b'=' | b'>' | b'<' | b'~' | b'^')) {
             1
@@ -535,15 +506,7 @@ fn build_comparator(op_text: &str, cv_text: &str) -> Result<Comparator, Constrai
         "^" => Op::Caret,
         _ => return Err(parser_error()),
     };
-    Ok(Comparator {
-        op,
-        op_text: op_text.to_owned(),
-        orig: cv_text.to_owned(),
-        con,
-        dirty,
-        minor_dirty,
-        patch_dirty,
-    })
+    Ok(Comparator { op, op_text: op_text.to_owned(), orig: cv_text.to_owned(), con, dirty, minor_dirty, patch_dirty })
 }
 
 #[cfg(test)]
@@ -567,8 +530,7 @@ mod tests {
             let want = r[2] == "true";
             match (Constraint::parse(&r[0]), Version::parse(&r[1])) {
                 (Ok(con), Ok(ver)) => {
-                    let got =
-                        con.matches_with(&ver, PrereleasePolicy::PerGroup, include_prerelease);
+                    let got = con.matches_with(&ver, PrereleasePolicy::PerGroup, include_prerelease);
                     if got != want {
                         failures.push(format!("{:?} vs {:?}: got {got}, want {want}", r[0], r[1]));
                     }
@@ -579,11 +541,7 @@ mod tests {
                 (a, b) => failures.push(format!("{:?} / {:?}: {a:?} {b:?}", r[0], r[1])),
             }
         }
-        assert!(
-            failures.is_empty(),
-            "{name}: {} failures: {failures:#?}",
-            failures.len()
-        );
+        assert!(failures.is_empty(), "{name}: {} failures: {failures:#?}", failures.len());
     }
 
     #[test]
@@ -601,11 +559,7 @@ mod tests {
         let rows = fixture("constraint-parse-errors.tsv");
         assert_eq!(rows.len(), 8);
         for r in &rows {
-            assert!(
-                Constraint::parse(&r[0]).is_err(),
-                "{:?} should be rejected",
-                r[0]
-            );
+            assert!(Constraint::parse(&r[0]).is_err(), "{:?} should be rejected", r[0]);
         }
     }
 
@@ -616,12 +570,7 @@ mod tests {
         for r in &rows {
             let con = c(&r[0]);
             assert_eq!(con.groups().to_string(), r[1], "groups of {:?}", r[0]);
-            assert_eq!(
-                con.terms_in_group(0).to_string(),
-                r[2],
-                "terms of {:?}",
-                r[0]
-            );
+            assert_eq!(con.terms_in_group(0).to_string(), r[2], "terms of {:?}", r[0]);
         }
     }
 
@@ -651,18 +600,9 @@ mod tests {
         assert!(up.matches_with(&v("1.0.1-beta"), PrereleasePolicy::PerGroup, false));
 
         for policy in [PrereleasePolicy::PerComparator, PrereleasePolicy::PerGroup] {
-            assert!(
-                !c("*").matches_with(&v("1.1.0-rc.1"), policy, false),
-                "{policy:?}"
-            );
-            assert!(
-                c("*").matches_with(&v("1.1.0-rc.1"), policy, true),
-                "{policy:?}"
-            );
-            assert!(
-                c(">0.0.0-0").matches_with(&v("1.1.0-rc.1"), policy, false),
-                "{policy:?}"
-            );
+            assert!(!c("*").matches_with(&v("1.1.0-rc.1"), policy, false), "{policy:?}");
+            assert!(c("*").matches_with(&v("1.1.0-rc.1"), policy, true), "{policy:?}");
+            assert!(c(">0.0.0-0").matches_with(&v("1.1.0-rc.1"), policy, false), "{policy:?}");
             assert!(c("1.2.3").matches_with(&v("1.2.3"), policy, false));
             assert!(!c("1.2.3").matches_with(&v("1.2.4"), policy, false));
             assert!(!c("1.2.3").matches_with(&v("1.2.2"), policy, false));
@@ -673,11 +613,7 @@ mod tests {
         let ne = c("!=1.2.3");
         assert!(ne.matches_with(&v("1.2.4-beta"), PrereleasePolicy::PerComparator, false));
         assert!(!ne.matches_with(&v("1.2.4-beta"), PrereleasePolicy::PerGroup, false));
-        assert!(!c("!=1.2.x").matches_with(
-            &v("1.3.0-beta"),
-            PrereleasePolicy::PerComparator,
-            false
-        ));
+        assert!(!c("!=1.2.x").matches_with(&v("1.3.0-beta"), PrereleasePolicy::PerComparator, false));
         assert_eq!(PrereleasePolicy::default(), PrereleasePolicy::PerGroup);
     }
 
@@ -702,46 +638,19 @@ mod tests {
 
     #[test]
     fn error_messages() {
-        assert_eq!(
-            Constraint::parse("").expect_err("empty").to_string(),
-            "improper constraint: \"\""
-        );
-        assert_eq!(
-            Constraint::parse(">= bar").expect_err("bad").to_string(),
-            "improper constraint: \">= bar\""
-        );
-        assert_eq!(
-            Constraint::parse("1.0 || foo").expect_err("bad"),
-            ConstraintError::Improper(" foo".to_owned())
-        );
+        assert_eq!(Constraint::parse("").expect_err("empty").to_string(), "improper constraint: \"\"");
+        assert_eq!(Constraint::parse(">= bar").expect_err("bad").to_string(), "improper constraint: \">= bar\"");
+        assert_eq!(Constraint::parse("1.0 || foo").expect_err("bad"), ConstraintError::Improper(" foo".to_owned()));
         assert_eq!(
             Constraint::parse("v1.2.3-beta.01").expect_err("bad"),
             ConstraintError::Parser("v1.2.3-beta.01".to_owned())
         );
-        assert!(matches!(
-            Constraint::parse("1x"),
-            Err(ConstraintError::Parser(_))
-        ));
-        assert!(matches!(
-            Constraint::parse("1|2"),
-            Err(ConstraintError::Parser(_))
-        ));
-        assert!(matches!(
-            Constraint::parse("   "),
-            Err(ConstraintError::Improper(_))
-        ));
-        assert!(matches!(
-            Constraint::parse("1.2,"),
-            Err(ConstraintError::Improper(_))
-        ));
-        assert!(matches!(
-            Constraint::parse("1.2,,1.3"),
-            Err(ConstraintError::Improper(_))
-        ));
-        assert!(matches!(
-            Constraint::parse("1 ||"),
-            Err(ConstraintError::Improper(_))
-        ));
+        assert!(matches!(Constraint::parse("1x"), Err(ConstraintError::Parser(_))));
+        assert!(matches!(Constraint::parse("1|2"), Err(ConstraintError::Parser(_))));
+        assert!(matches!(Constraint::parse("   "), Err(ConstraintError::Improper(_))));
+        assert!(matches!(Constraint::parse("1.2,"), Err(ConstraintError::Improper(_))));
+        assert!(matches!(Constraint::parse("1.2,,1.3"), Err(ConstraintError::Improper(_))));
+        assert!(matches!(Constraint::parse("1 ||"), Err(ConstraintError::Improper(_))));
     }
 
     #[test]
@@ -772,14 +681,8 @@ mod tests {
 
     #[test]
     fn rewrite_range_matches_upstream_shape() {
-        assert_eq!(
-            rewrite_range("1.0.0 - 2.0.0 <=2.0.0"),
-            ">= 1.0.0, <= 2.0.0 <=2.0.0"
-        );
-        assert_eq!(
-            rewrite_range("3 - 4 || => 3.0, < 4"),
-            ">= 3, <= 4 || => 3.0, < 4"
-        );
+        assert_eq!(rewrite_range("1.0.0 - 2.0.0 <=2.0.0"), ">= 1.0.0, <= 2.0.0 <=2.0.0");
+        assert_eq!(rewrite_range("3 - 4 || => 3.0, < 4"), ">= 3, <= 4 || => 3.0, < 4");
         assert_eq!(rewrite_range("1 - 2 || 1 - 2"), ">= 1, <= 2 ||>= 1, <= 2 ");
         assert_eq!(rewrite_range("1.1-3"), "1.1-3");
         assert_eq!(rewrite_range("no range"), "no range");
@@ -788,14 +691,7 @@ mod tests {
     #[test]
     fn select_like_helm() {
         struct E(&'static str);
-        let entries = [
-            E("2.0.0-rc.1"),
-            E("1.10.0"),
-            E("v1.2.0"),
-            E("not-a-version"),
-            E("1.0.0+b1"),
-            E("0.9.0"),
-        ];
+        let entries = [E("2.0.0-rc.1"), E("1.10.0"), E("v1.2.0"), E("not-a-version"), E("1.0.0+b1"), E("0.9.0")];
         let pick = |req: &str| select(&entries, |e| e.0, req).map(|o| o.map(|e| e.0));
         assert_eq!(pick(""), Ok(Some("1.10.0")));
         assert_eq!(pick("*"), Ok(Some("1.10.0")));
@@ -912,17 +808,8 @@ mod tests {
     #[test]
     fn property_parse_never_panics() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let probes: Vec<Version> = [
-            "0.0.0",
-            "1.2.3",
-            "1.2.3-rc.1",
-            "2.0.0",
-            "0.0.1-0",
-            "1.2.3+b",
-        ]
-        .iter()
-        .map(|s| v(s))
-        .collect();
+        let probes: Vec<Version> =
+            ["0.0.0", "1.2.3", "1.2.3-rc.1", "2.0.0", "0.0.1-0", "1.2.3+b"].iter().map(|s| v(s)).collect();
         let mut parsed_constraints = 0;
         let mut parsed_versions = 0;
         for _ in 0..50_000 {
@@ -947,8 +834,7 @@ mod tests {
                     assert_eq!(again.to_string(), shown, "{s:?}");
                     assert_eq!(again.groups(), con.groups(), "{s:?}");
                     for p in &probes {
-                        for policy in [PrereleasePolicy::PerComparator, PrereleasePolicy::PerGroup]
-                        {
+                        for policy in [PrereleasePolicy::PerComparator, PrereleasePolicy::PerGroup] {
                             for inc in [false, true] {
                                 assert_eq!(
                                     con.matches_with(p, policy, inc),

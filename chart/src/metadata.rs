@@ -599,7 +599,10 @@ mod tests {
         assert!(parse(&format!("name: {}\nversion: 1.0.0", "a".repeat(250))).is_ok());
         assert_eq!(parse("name: x\nversion: 1.0.0\ntype: foo").unwrap_err(), MetadataError::InvalidType("foo".into()));
         assert!(parse("name: x\nversion: 1.0.0\ntype: library").is_ok());
-        assert!(parse("name: x\nversion: 1.0.0\nmaintainers: [{email: a@b}]").is_ok(), "Helm loads maintainers without a name");
+        assert!(
+            parse("name: x\nversion: 1.0.0\nmaintainers: [{email: a@b}]").is_ok(),
+            "Helm loads maintainers without a name"
+        );
         assert!(matches!(
             parse("name: x\nversion: 1.0.0\ndependencies: [{name: a, alias: b.c}]").unwrap_err(),
             MetadataError::InvalidDependencyAlias { .. }

@@ -116,14 +116,7 @@ impl Version {
         if !build.is_empty() {
             validate_metadata(build, s)?;
         }
-        Ok(Version {
-            major,
-            minor,
-            patch,
-            pre: pre.to_owned(),
-            build: build.to_owned(),
-            original: s.to_owned(),
-        })
+        Ok(Version { major, minor, patch, pre: pre.to_owned(), build: build.to_owned(), original: s.to_owned() })
     }
 
     /// Strict SemVer 2.0.0 parsing, Masterminds `StrictNewVersion` (used by `helm lint` and for
@@ -242,16 +235,14 @@ impl FromStr for Version {
 impl Ord for Version {
     /// Masterminds `Compare`.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.major
-            .cmp(&other.major)
-            .then(self.minor.cmp(&other.minor))
-            .then(self.patch.cmp(&other.patch))
-            .then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
+        self.major.cmp(&other.major).then(self.minor.cmp(&other.minor)).then(self.patch.cmp(&other.patch)).then_with(
+            || match (self.pre.is_empty(), other.pre.is_empty()) {
                 (true, true) => Ordering::Equal,
                 (true, false) => Ordering::Greater,
                 (false, true) => Ordering::Less,
                 (false, false) => compare_prerelease(&self.pre, &other.pre),
-            })
+            },
+        )
     }
 }
 
@@ -428,16 +419,11 @@ pub(crate) mod tests {
     /// Rows of a fixture TSV under `testdata/semver/`, header skipped, `\n` unescaped.
     pub(crate) fn fixture(name: &str) -> Vec<Vec<String>> {
         let path = format!("{}/../testdata/semver/{}", env!("CARGO_MANIFEST_DIR"), name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"));
         text.lines()
             .skip(1)
             .filter(|l| !l.is_empty())
-            .map(|l| {
-                l.split('\t')
-                    .map(|f| f.replace("\\n", "\n").replace("\\\\", "\\"))
-                    .collect()
-            })
+            .map(|l| l.split('\t').map(|f| f.replace("\\n", "\n").replace("\\\\", "\\")).collect())
             .collect()
     }
 
@@ -538,60 +524,26 @@ pub(crate) mod tests {
         assert_eq!(n.to_string(), "3.4.5");
         assert_eq!(n.original(), "3.4.5");
         assert!(!n.is_prerelease());
-        assert_eq!(
-            "01.2.3".parse::<Version>().expect("valid"),
-            Version::new(1, 2, 3)
-        );
-        assert_eq!(
-            Version::parse("1.0.0+b1").expect("valid"),
-            Version::new(1, 0, 0)
-        );
-        assert_eq!(
-            Version::parse("1.2.18446744073709551615")
-                .expect("valid")
-                .patch(),
-            u64::MAX
-        );
-        assert!(matches!(
-            Version::parse("1.2.18446744073709551616"),
-            Err(VersionError::SegmentOutOfRange(_))
-        ));
+        assert_eq!("01.2.3".parse::<Version>().expect("valid"), Version::new(1, 2, 3));
+        assert_eq!(Version::parse("1.0.0+b1").expect("valid"), Version::new(1, 0, 0));
+        assert_eq!(Version::parse("1.2.18446744073709551615").expect("valid").patch(), u64::MAX);
+        assert!(matches!(Version::parse("1.2.18446744073709551616"), Err(VersionError::SegmentOutOfRange(_))));
     }
 
     #[test]
     fn error_messages() {
+        assert_eq!(Version::parse("foo").expect_err("invalid").to_string(), "invalid semantic version: \"foo\"");
         assert_eq!(
-            Version::parse("foo").expect_err("invalid").to_string(),
-            "invalid semantic version: \"foo\""
-        );
-        assert_eq!(
-            Version::parse("1.2.3-beta.01")
-                .expect_err("invalid")
-                .to_string(),
+            Version::parse("1.2.3-beta.01").expect_err("invalid").to_string(),
             "version segment starts with 0: \"1.2.3-beta.01\""
         );
-        assert_eq!(
-            Version::parse_strict("").expect_err("invalid").to_string(),
-            "version string empty"
-        );
-        assert_eq!(
-            Version::parse("\n1.2").expect_err("invalid").to_string(),
-            "invalid semantic version: \"\\n1.2\""
-        );
+        assert_eq!(Version::parse_strict("").expect_err("invalid").to_string(), "version string empty");
+        assert_eq!(Version::parse("\n1.2").expect_err("invalid").to_string(), "invalid semantic version: \"\\n1.2\"");
     }
 
     #[test]
     fn strict_edge_cases() {
-        for bad in [
-            "1..3",
-            "1.2.",
-            ".1.2",
-            "1.2.3-",
-            "1.2.3+",
-            "1.2.3-a..b",
-            "1.2.3+a..b",
-            "v1.2.3",
-        ] {
+        for bad in ["1..3", "1.2.", ".1.2", "1.2.3-", "1.2.3+", "1.2.3-a..b", "1.2.3+a..b", "v1.2.3"] {
             assert!(Version::parse_strict(bad).is_err(), "{bad:?}");
         }
         let v = Version::parse_strict("1.2.3-a-b+c-d").expect("valid");

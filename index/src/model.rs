@@ -125,7 +125,12 @@ struct ChartVersionJson<'a> {
     digest: &'a str,
 }
 
-fn chart_version_json(metadata: &Metadata, url: &str, created: &str, digest: &str) -> Result<String, serde_json::Error> {
+fn chart_version_json(
+    metadata: &Metadata,
+    url: &str,
+    created: &str,
+    digest: &str,
+) -> Result<String, serde_json::Error> {
     chartroom_chart::gojson::to_string(&ChartVersionJson { metadata, urls: [url], created, digest })
 }
 
@@ -661,7 +666,7 @@ serverInfo: {}
     #[test]
     fn go_yaml_name_order() {
         let mut names = vec!["chart10", "chart2", "Zeta", "alpha", "a-b", "a1"];
-        names.sort_by(|a, b| ChartName((*a).into()).cmp(&ChartName((*b).into())));
+        names.sort_by_key(|n| ChartName((*n).into()));
         assert_eq!(names, vec!["Zeta", "a-b", "a1", "alpha", "chart2", "chart10"]);
     }
 }

@@ -346,7 +346,11 @@ impl Writer {
                         Ok(report) => {
                             changed |= report.changed();
                             if report.changed() {
-                                tracing::info!(?report, elapsed_ms = started.elapsed().as_millis() as u64, "resynced index with storage");
+                                tracing::info!(
+                                    ?report,
+                                    elapsed_ms = started.elapsed().as_millis() as u64,
+                                    "resynced index with storage"
+                                );
                             } else {
                                 tracing::debug!(?report, "resync found no change");
                             }
@@ -430,8 +434,15 @@ impl Writer {
             };
             let size = bytes.len();
             match storage.write_state(state::STATE_FILE, bytes.into()).await {
-                Ok(()) => tracing::debug!(entries = count, bytes = size, elapsed_ms = started.elapsed().as_millis() as u64, "persisted index state"),
-                Err(e) => tracing::warn!(error = %e, "cannot persist index state (the next start rebuilds what it must)"),
+                Ok(()) => tracing::debug!(
+                    entries = count,
+                    bytes = size,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "persisted index state"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot persist index state (the next start rebuilds what it must)")
+                }
             }
         });
         if wait {
@@ -486,9 +497,11 @@ async fn reconcile(
             let limits = limits.clone();
             async move {
                 let result = match storage.read(&obj.file).await {
-                    Ok(bytes) => tokio::task::spawn_blocking(move || archive::read_metadata(&bytes, &limits).map_err(|e| e.to_string()))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string())),
+                    Ok(bytes) => tokio::task::spawn_blocking(move || {
+                        archive::read_metadata(&bytes, &limits).map_err(|e| e.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string())),
                     Err(StorageError::NotFound(_)) => Err("disappeared while reading".to_owned()),
                     Err(e) => return Err(e),
                 };

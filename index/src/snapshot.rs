@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -25,7 +24,6 @@ pub struct Snapshot {
     pub charts: usize,
     pub json: bool,
     gzip: OnceLock<Bytes>,
-    gzip_started: AtomicBool,
 }
 
 impl Snapshot {
@@ -43,7 +41,6 @@ impl Snapshot {
             charts: index.names().count(),
             json: index.config().json,
             gzip: OnceLock::new(),
-            gzip_started: AtomicBool::new(false),
         }
     }
 
@@ -52,22 +49,18 @@ impl Snapshot {
         self.gzip.get()
     }
 
-    /// True exactly once: the caller should then run [`Snapshot::compress`] off the request path.
-    pub fn claim_compression(&self) -> bool {
-        !self.gzip_started.swap(true, Ordering::AcqRel)
-    }
-
-    /// Computes the gzip variant (CPU-bound: run in a blocking task).
-    pub fn compress(&self) {
-        let mut enc = flate2::write::GzEncoder::new(
-            Vec::with_capacity(self.body.len() / 8 + 64),
-            flate2::Compression::new(6),
-        );
-        if enc.write_all(&self.body).is_ok()
-            && let Ok(out) = enc.finish()
-        {
-            let _ = self.gzip.set(Bytes::from(out));
-        }
+    /// The gzip variant, computed on first use (CPU-bound: call from a blocking task).
+    /// Concurrent callers wait for the one computation.
+    pub fn gzip_or_compress(&self) -> &Bytes {
+        self.gzip.get_or_init(|| {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(self.body.len() / 8 + 64),
+                flate2::Compression::new(6),
+            );
+            // Writing into a Vec cannot fail.
+            let _ = enc.write_all(&self.body);
+            Bytes::from(enc.finish().unwrap_or_default())
+        })
     }
 }
 
@@ -87,11 +80,10 @@ mod tests {
         let c = Snapshot::build(&index);
         assert_ne!(a.etag, c.etag);
         assert!(a.gzip().is_none());
-        assert!(a.claim_compression());
-        assert!(!a.claim_compression());
-        a.compress();
+        let gz = a.gzip_or_compress().clone();
+        assert_eq!(a.gzip(), Some(&gz));
         let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&a.gzip().unwrap()[..]), &mut plain).unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
         assert_eq!(plain, a.body);
         assert_eq!(a.last_modified, "Thu, 01 Jan 1970 00:00:00 GMT");
     }

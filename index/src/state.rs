@@ -127,10 +127,12 @@ mod tests {
 
     #[test]
     fn state_roundtrip() {
-        let metadata = Metadata { name: "a".into(), version: "1.0.0".into(), api_version: "v2".into(), ..Default::default() };
+        let metadata =
+            Metadata { name: "a".into(), version: "1.0.0".into(), api_version: "v2".into(), ..Default::default() };
         let created: Timestamp = "2024-05-01T10:00:00.123456789Z".parse().unwrap();
         let object = StoredObject { file: "a-1.0.0.tgz".into(), size: 3, etag: Some("e".into()) };
-        let entry = Entry::new(metadata.clone(), "00".repeat(32), created, object.clone(), &RenderConfig::default()).unwrap();
+        let entry =
+            Entry::new(metadata.clone(), "00".repeat(32), created, object.clone(), &RenderConfig::default()).unwrap();
         let bytes = encode(Timestamp::UNIX_EPOCH, &[Arc::new(entry)]).unwrap();
         let state = decode(&bytes).unwrap();
         assert_eq!(state.generated, Timestamp::UNIX_EPOCH);

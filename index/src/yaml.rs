@@ -26,7 +26,13 @@ pub fn quoted(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}' || c == '\u{feff}' => {
+            c if (c as u32) < 0x20
+                || c == '\u{7f}'
+                || c == '\u{85}'
+                || c == '\u{2028}'
+                || c == '\u{2029}'
+                || c == '\u{feff}' =>
+            {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -40,9 +46,9 @@ fn is_plain_safe(s: &str) -> bool {
     if !first.is_ascii_alphanumeric() || s.len() > 200 || s.ends_with(' ') {
         return false;
     }
-    let charset_ok = s
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'+' | b'-' | b' ' | b'(' | b')' | b','));
+    let charset_ok = s.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'+' | b'-' | b' ' | b'(' | b')' | b',')
+    });
     if !charset_ok || s.contains("  ") {
         return false;
     }
@@ -67,7 +73,8 @@ fn resolves_to_non_string(s: &str) -> bool {
     }
     // Ints, floats (YAML 1.1 allows '_' separators), exponents: anything made only of number
     // characters with at most one '.' is treated as numeric. `1.2.3` stays a plain string.
-    let numeric_chars = body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'e' | b'E' | b'+' | b'-'));
+    let numeric_chars =
+        body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'e' | b'E' | b'+' | b'-'));
     numeric_chars && body.bytes().filter(|&b| b == b'.').count() <= 1 && body.bytes().any(|b| b.is_ascii_digit())
 }
 
@@ -83,13 +90,57 @@ mod tests {
 
     #[test]
     fn quoting() {
-        for plain in ["1.2.3", "mychart", "A Helm chart for Kubernetes", "1.2.3-rc.1+build.5", "v1.2.3", "charts/a-1.0.0.tgz", "app"] {
+        for plain in [
+            "1.2.3",
+            "mychart",
+            "A Helm chart for Kubernetes",
+            "1.2.3-rc.1+build.5",
+            "v1.2.3",
+            "charts/a-1.0.0.tgz",
+            "app",
+        ] {
             assert_eq!(s(plain), plain, "{plain}");
         }
         for q in [
-            "", "yes", "No", "on", "OFF", "y", "true", "null", "1.10", "1.0", "01", "007", "1e3", "12", "2024-01-01",
-            "0x1f", "~", "-1", ".5", ">=1.0", "a: b", "#x", "a #b", "*x", "&a", "!x", "%x", "@x", "`x", "'x", "\"x",
-            "- x", "? x", "x ", " x", "http://x", "a\nb", "{}", "[]",
+            "",
+            "yes",
+            "No",
+            "on",
+            "OFF",
+            "y",
+            "true",
+            "null",
+            "1.10",
+            "1.0",
+            "01",
+            "007",
+            "1e3",
+            "12",
+            "2024-01-01",
+            "0x1f",
+            "~",
+            "-1",
+            ".5",
+            ">=1.0",
+            "a: b",
+            "#x",
+            "a #b",
+            "*x",
+            "&a",
+            "!x",
+            "%x",
+            "@x",
+            "`x",
+            "'x",
+            "\"x",
+            "- x",
+            "? x",
+            "x ",
+            " x",
+            "http://x",
+            "a\nb",
+            "{}",
+            "[]",
         ] {
             assert!(s(q).starts_with('"'), "{q:?} must be quoted, got {}", s(q));
         }

@@ -57,11 +57,7 @@ pub struct ServeArgs {
     pub storage: Option<String>,
 
     /// Root directory of the local storage backend [default: ./chartroom-data]
-    #[arg(
-        long = "storage-local-rootdir",
-        env = "STORAGE_LOCAL_ROOTDIR",
-        value_name = "DIR"
-    )]
+    #[arg(long = "storage-local-rootdir", env = "STORAGE_LOCAL_ROOTDIR", value_name = "DIR")]
     pub storage_local_rootdir: Option<PathBuf>,
 
     /// Allow uploads to overwrite an existing chart version without ?force [default: false]
@@ -109,28 +105,16 @@ pub struct ServeArgs {
     pub max_upload_size: Option<u64>,
 
     /// Multipart form field name of the chart archive in uploads [default: chart]
-    #[arg(
-        long = "chart-post-form-field-name",
-        env = "CHART_POST_FORM_FIELD_NAME",
-        value_name = "NAME"
-    )]
+    #[arg(long = "chart-post-form-field-name", env = "CHART_POST_FORM_FIELD_NAME", value_name = "NAME")]
     pub chart_post_form_field_name: Option<String>,
 
     /// Multipart form field name of the provenance file in uploads [default: prov]
-    #[arg(
-        long = "prov-post-form-field-name",
-        env = "PROV_POST_FORM_FIELD_NAME",
-        value_name = "NAME"
-    )]
+    #[arg(long = "prov-post-form-field-name", env = "PROV_POST_FORM_FIELD_NAME", value_name = "NAME")]
     pub prov_post_form_field_name: Option<String>,
 
     /// How often to rescan storage for changes, as a Go duration (30s, 5m, 1h30m); 0 never
     /// rescans [default: 5m]
-    #[arg(
-        long = "cache-interval",
-        env = "CACHE_INTERVAL",
-        value_name = "DURATION"
-    )]
+    #[arg(long = "cache-interval", env = "CACHE_INTERVAL", value_name = "DURATION")]
     pub cache_interval: Option<String>,
 
     /// Maximum parallel chart archive reads when (re)building the index; 0 means the built-in
@@ -291,10 +275,7 @@ pub enum ConfigError {
 
 fn origin(flag: &str, env: &str, key: &str, file: Option<&Path>) -> String {
     match file {
-        Some(path) => format!(
-            "key `{key}` in config file {} (flag {flag}, env {env})",
-            path.display()
-        ),
+        Some(path) => format!("key `{key}` in config file {} (flag {flag}, env {env})", path.display()),
         None => format!("{flag} (env {env})"),
     }
 }
@@ -314,37 +295,19 @@ const fn opt(key: &'static str, flag: &'static str, env: &'static str) -> Opt {
 const LISTEN_HOST: Opt = opt("listen.host", "--listen-host", "LISTEN_HOST");
 const PORT: Opt = opt("port", "--port", "PORT");
 const STORAGE: Opt = opt("storage.backend", "--storage", "STORAGE");
-const STORAGE_LOCAL_ROOTDIR: Opt = opt(
-    "storage.local.rootdir",
-    "--storage-local-rootdir",
-    "STORAGE_LOCAL_ROOTDIR",
-);
+const STORAGE_LOCAL_ROOTDIR: Opt = opt("storage.local.rootdir", "--storage-local-rootdir", "STORAGE_LOCAL_ROOTDIR");
 const ALLOW_OVERWRITE: Opt = opt("allowoverwrite", "--allow-overwrite", "ALLOW_OVERWRITE");
-const DISABLE_FORCE_OVERWRITE: Opt = opt(
-    "disableforceoverwrite",
-    "--disable-force-overwrite",
-    "DISABLE_FORCE_OVERWRITE",
-);
+const DISABLE_FORCE_OVERWRITE: Opt =
+    opt("disableforceoverwrite", "--disable-force-overwrite", "DISABLE_FORCE_OVERWRITE");
 const DISABLE_DELETE: Opt = opt("disabledelete", "--disable-delete", "DISABLE_DELETE");
 const DISABLE_API: Opt = opt("disableapi", "--disable-api", "DISABLE_API");
-const DISABLE_STATEFILES: Opt = opt(
-    "disablestatefiles",
-    "--disable-statefiles",
-    "DISABLE_STATEFILES",
-);
+const DISABLE_STATEFILES: Opt = opt("disablestatefiles", "--disable-statefiles", "DISABLE_STATEFILES");
 const CONTEXT_PATH: Opt = opt("contextpath", "--context-path", "CONTEXT_PATH");
 const CHART_URL: Opt = opt("charturl", "--chart-url", "CHART_URL");
 const MAX_UPLOAD_SIZE: Opt = opt("maxuploadsize", "--max-upload-size", "MAX_UPLOAD_SIZE");
-const CHART_FORM_FIELD: Opt = opt(
-    "chartpostformfieldname",
-    "--chart-post-form-field-name",
-    "CHART_POST_FORM_FIELD_NAME",
-);
-const PROV_FORM_FIELD: Opt = opt(
-    "provpostformfieldname",
-    "--prov-post-form-field-name",
-    "PROV_POST_FORM_FIELD_NAME",
-);
+const CHART_FORM_FIELD: Opt =
+    opt("chartpostformfieldname", "--chart-post-form-field-name", "CHART_POST_FORM_FIELD_NAME");
+const PROV_FORM_FIELD: Opt = opt("provpostformfieldname", "--prov-post-form-field-name", "PROV_POST_FORM_FIELD_NAME");
 const CACHE_INTERVAL: Opt = opt("cacheinterval", "--cache-interval", "CACHE_INTERVAL");
 const INDEX_LIMIT: Opt = opt("indexlimit", "--index-limit", "INDEX_LIMIT");
 const JSON_INDEX: Opt = opt("json-index", "--json-index", "JSON_INDEX");
@@ -417,17 +380,8 @@ const CHARTMUSEUM_ONLY_KEYS: &[&str] = &[
 ];
 
 /// ChartMuseum storage backends whose `storage.<name>.*` keys Chartroom does not implement.
-const CHARTMUSEUM_ONLY_BACKENDS: &[&str] = &[
-    "amazon",
-    "google",
-    "microsoft",
-    "alibaba",
-    "openstack",
-    "oracle",
-    "baidu",
-    "tencent",
-    "etcd",
-];
+const CHARTMUSEUM_ONLY_BACKENDS: &[&str] =
+    &["amazon", "google", "microsoft", "alibaba", "openstack", "oracle", "baidu", "tencent", "etcd"];
 
 /// Source of each value, by option key. Compares equal to any other `Sources`, so that
 /// `Config == Config` compares values only.
@@ -447,35 +401,19 @@ impl Config {
             Some(path) => Some(ConfigFile::load(path)?),
             None => None,
         };
-        let mut r = Resolver {
-            file: file.as_ref(),
-            sources: Sources::default(),
-        };
+        let mut r = Resolver { file: file.as_ref(), sources: Sources::default() };
 
-        let (raw, o) = r.take(
-            LISTEN_HOST,
-            args.listen_host.clone(),
-            file_string,
-            DEFAULT_LISTEN_HOST.to_owned(),
-        )?;
+        let (raw, o) = r.take(LISTEN_HOST, args.listen_host.clone(), file_string, DEFAULT_LISTEN_HOST.to_owned())?;
         let listen_host = normalize_host(&raw).map_err(|e| r.invalid(LISTEN_HOST, o, &raw, e))?;
 
         let (port, _) = r.take(
             PORT,
             args.port,
-            |v| {
-                file_uint(v)
-                    .and_then(|n| u16::try_from(n).map_err(|_| "must be at most 65535".to_owned()))
-            },
+            |v| file_uint(v).and_then(|n| u16::try_from(n).map_err(|_| "must be at most 65535".to_owned())),
             DEFAULT_PORT,
         )?;
 
-        let (raw, o) = r.take(
-            STORAGE,
-            args.storage.clone(),
-            file_string,
-            DEFAULT_STORAGE.to_owned(),
-        )?;
+        let (raw, o) = r.take(STORAGE, args.storage.clone(), file_string, DEFAULT_STORAGE.to_owned())?;
         let backend = parse_backend(&raw).map_err(|e| r.invalid(STORAGE, o, &raw, e))?;
         let storage = match backend {
             Backend::Local => {
@@ -493,35 +431,18 @@ impl Config {
         };
 
         let allow_overwrite = r.flag(ALLOW_OVERWRITE, args.allow_overwrite)?;
-        let disable_force_overwrite =
-            r.flag(DISABLE_FORCE_OVERWRITE, args.disable_force_overwrite)?;
+        let disable_force_overwrite = r.flag(DISABLE_FORCE_OVERWRITE, args.disable_force_overwrite)?;
         let disable_delete = r.flag(DISABLE_DELETE, args.disable_delete)?;
         let disable_api = r.flag(DISABLE_API, args.disable_api)?;
         let disable_statefiles = r.flag(DISABLE_STATEFILES, args.disable_statefiles)?;
 
-        let (raw, o) = r.take(
-            CONTEXT_PATH,
-            args.context_path.clone(),
-            file_string,
-            String::new(),
-        )?;
-        let context_path =
-            normalize_context_path(&raw).map_err(|e| r.invalid(CONTEXT_PATH, o, &raw, e))?;
+        let (raw, o) = r.take(CONTEXT_PATH, args.context_path.clone(), file_string, String::new())?;
+        let context_path = normalize_context_path(&raw).map_err(|e| r.invalid(CONTEXT_PATH, o, &raw, e))?;
 
-        let (raw, o) = r.take(
-            CHART_URL,
-            args.chart_url.clone(),
-            file_string,
-            String::new(),
-        )?;
+        let (raw, o) = r.take(CHART_URL, args.chart_url.clone(), file_string, String::new())?;
         let chart_url = normalize_chart_url(&raw).map_err(|e| r.invalid(CHART_URL, o, &raw, e))?;
 
-        let (max_upload_size, o) = r.take(
-            MAX_UPLOAD_SIZE,
-            args.max_upload_size,
-            file_uint,
-            DEFAULT_MAX_UPLOAD_SIZE,
-        )?;
+        let (max_upload_size, o) = r.take(MAX_UPLOAD_SIZE, args.max_upload_size, file_uint, DEFAULT_MAX_UPLOAD_SIZE)?;
         if max_upload_size == 0 {
             return Err(r.invalid(MAX_UPLOAD_SIZE, o, "0", "must be at least 1 byte"));
         }
@@ -532,16 +453,14 @@ impl Config {
             file_string,
             DEFAULT_CHART_FORM_FIELD.to_owned(),
         )?;
-        check_form_field(&chart_form_field)
-            .map_err(|e| r.invalid(CHART_FORM_FIELD, o, &chart_form_field, e))?;
+        check_form_field(&chart_form_field).map_err(|e| r.invalid(CHART_FORM_FIELD, o, &chart_form_field, e))?;
         let (prov_form_field, o) = r.take(
             PROV_FORM_FIELD,
             args.prov_post_form_field_name.clone(),
             file_string,
             DEFAULT_PROV_FORM_FIELD.to_owned(),
         )?;
-        check_form_field(&prov_form_field)
-            .map_err(|e| r.invalid(PROV_FORM_FIELD, o, &prov_form_field, e))?;
+        check_form_field(&prov_form_field).map_err(|e| r.invalid(PROV_FORM_FIELD, o, &prov_form_field, e))?;
         if prov_form_field == chart_form_field {
             return Err(r.invalid(
                 PROV_FORM_FIELD,
@@ -560,8 +479,7 @@ impl Config {
             file_duration_string,
             DEFAULT_CACHE_INTERVAL.to_owned(),
         )?;
-        let interval =
-            parse_go_duration(&raw).map_err(|e| r.invalid(CACHE_INTERVAL, o, &raw, e))?;
+        let interval = parse_go_duration(&raw).map_err(|e| r.invalid(CACHE_INTERVAL, o, &raw, e))?;
         let cache_interval = (!interval.is_zero()).then_some(interval);
 
         let (index_limit, _) = r.take(
@@ -570,11 +488,7 @@ impl Config {
             |v| file_uint(v).and_then(|n| usize::try_from(n).map_err(|_| "too large".to_owned())),
             0,
         )?;
-        let index_limit = if index_limit == 0 {
-            DEFAULT_INDEX_LIMIT
-        } else {
-            index_limit
-        };
+        let index_limit = if index_limit == 0 { DEFAULT_INDEX_LIMIT } else { index_limit };
 
         let json_index = r.flag(JSON_INDEX, args.json_index)?;
         let log_json = r.flag(LOG_JSON, args.log_json)?;
@@ -585,14 +499,7 @@ impl Config {
         let write_timeout = r.timeout(WRITE_TIMEOUT, args.write_timeout)?;
 
         let config_file = args.config.clone();
-        r.record(
-            CONFIG,
-            if config_file.is_some() {
-                Origin::Arg
-            } else {
-                Origin::Default
-            },
-        );
+        r.record(CONFIG, if config_file.is_some() { Origin::Arg } else { Origin::Default });
 
         Ok(Config {
             listen_host,
@@ -636,10 +543,7 @@ impl Config {
     pub fn describe(&self) -> Vec<(&'static str, String, &'static str)> {
         let source = |o: Opt| self.sources.0.get(o.key).copied().unwrap_or(SOURCE_DEFAULT);
         let row = |o: Opt, value: String| (o.key, value, source(o));
-        let mut rows = vec![
-            row(LISTEN_HOST, self.listen_host.clone()),
-            row(PORT, self.port.to_string()),
-        ];
+        let mut rows = vec![row(LISTEN_HOST, self.listen_host.clone()), row(PORT, self.port.to_string())];
         match &self.storage {
             StorageConfig::Local { root } => {
                 rows.push(row(STORAGE, "local".to_owned()));
@@ -648,10 +552,7 @@ impl Config {
         }
         rows.extend([
             row(ALLOW_OVERWRITE, self.allow_overwrite.to_string()),
-            row(
-                DISABLE_FORCE_OVERWRITE,
-                self.disable_force_overwrite.to_string(),
-            ),
+            row(DISABLE_FORCE_OVERWRITE, self.disable_force_overwrite.to_string()),
             row(DISABLE_DELETE, self.disable_delete.to_string()),
             row(DISABLE_API, self.disable_api.to_string()),
             row(DISABLE_STATEFILES, self.disable_statefiles.to_string()),
@@ -660,11 +561,7 @@ impl Config {
             row(MAX_UPLOAD_SIZE, self.max_upload_size.to_string()),
             row(CHART_FORM_FIELD, self.chart_form_field.clone()),
             row(PROV_FORM_FIELD, self.prov_form_field.clone()),
-            row(
-                CACHE_INTERVAL,
-                self.cache_interval
-                    .map_or_else(|| "0".to_owned(), format_go_duration),
-            ),
+            row(CACHE_INTERVAL, self.cache_interval.map_or_else(|| "0".to_owned(), format_go_duration)),
             row(INDEX_LIMIT, self.index_limit.to_string()),
             row(JSON_INDEX, self.json_index.to_string()),
             row(LOG_JSON, self.log_json.to_string()),
@@ -672,13 +569,7 @@ impl Config {
             row(DEBUG, self.debug.to_string()),
             row(READ_TIMEOUT, format_go_duration(self.read_timeout)),
             row(WRITE_TIMEOUT, format_go_duration(self.write_timeout)),
-            row(
-                CONFIG,
-                self.config_file
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-            ),
+            row(CONFIG, self.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
         ]);
         rows
     }
@@ -741,13 +632,7 @@ impl Resolver<'_> {
         self.sources.0.insert(opt.key, source);
     }
 
-    fn invalid(
-        &self,
-        opt: Opt,
-        origin: Origin,
-        value: &str,
-        reason: impl Into<String>,
-    ) -> ConfigError {
+    fn invalid(&self, opt: Opt, origin: Origin, value: &str, reason: impl Into<String>) -> ConfigError {
         let file = match (origin, self.file) {
             (Origin::File, Some(f)) => Some(f.path.clone()),
             _ => None,
@@ -771,27 +656,21 @@ struct ConfigFile {
 
 impl ConfigFile {
     fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile { path: path.to_owned(), source })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         ConfigFile::parse(path, text)
     }
 
     fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
-        let doc: Value = serde_saphyr::from_str(text).map_err(|source| ConfigError::ParseFile {
-            path: path.to_owned(),
-            source: Box::new(source),
-        })?;
+        let doc: Value = serde_saphyr::from_str(text)
+            .map_err(|source| ConfigError::ParseFile { path: path.to_owned(), source: Box::new(source) })?;
         let mut flat = BTreeMap::new();
         match &doc {
             Value::Null => {}
             Value::Object(map) => flatten(path, "", map, &mut flat)?,
             _ => {
-                return Err(ConfigError::FileNotMapping {
-                    path: path.to_owned(),
-                });
+                return Err(ConfigError::FileNotMapping { path: path.to_owned() });
             }
         }
         let mut values = BTreeMap::new();
@@ -808,26 +687,14 @@ impl ConfigFile {
                 continue;
             }
             if CHARTMUSEUM_ONLY_KEYS.contains(&key.as_str())
-                || CHARTMUSEUM_ONLY_BACKENDS
-                    .iter()
-                    .any(|b| key.starts_with(&format!("storage.{b}.")))
+                || CHARTMUSEUM_ONLY_BACKENDS.iter().any(|b| key.starts_with(&format!("storage.{b}.")))
             {
-                return Err(ConfigError::UnsupportedKey {
-                    path: path.to_owned(),
-                    key,
-                });
+                return Err(ConfigError::UnsupportedKey { path: path.to_owned(), key });
             }
             let hint = unknown_key_hint(&key, is_section);
-            return Err(ConfigError::UnknownKey {
-                path: path.to_owned(),
-                key,
-                hint,
-            });
+            return Err(ConfigError::UnknownKey { path: path.to_owned(), key, hint });
         }
-        Ok(ConfigFile {
-            path: path.to_owned(),
-            values,
-        })
+        Ok(ConfigFile { path: path.to_owned(), values })
     }
 }
 
@@ -840,19 +707,12 @@ fn flatten(
 ) -> Result<(), ConfigError> {
     for (key, value) in map {
         let key = key.to_lowercase();
-        let full = if prefix.is_empty() {
-            key
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let full = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
         match value {
             Value::Object(inner) if !inner.is_empty() => flatten(path, &full, inner, out)?,
             _ => {
                 if out.contains_key(&full) {
-                    return Err(ConfigError::DuplicateKey {
-                        path: path.to_owned(),
-                        key: full,
-                    });
+                    return Err(ConfigError::DuplicateKey { path: path.to_owned(), key: full });
                 }
                 out.insert(full, value.clone());
             }
@@ -863,47 +723,28 @@ fn flatten(
 
 /// Whether `key` lies inside the section `section` (`storage.local.rootdir` in `storage.local`).
 fn is_under(key: &str, section: &str) -> bool {
-    key.strip_prefix(section)
-        .is_some_and(|rest| rest.starts_with('.'))
+    key.strip_prefix(section).is_some_and(|rest| rest.starts_with('.'))
 }
 
 fn unknown_key_hint(key: &str, is_section: bool) -> String {
     if is_section {
-        let keys: Vec<&str> = FILE_OPTS
-            .iter()
-            .map(|o| o.key)
-            .filter(|k| is_under(k, key))
-            .collect();
+        let keys: Vec<&str> = FILE_OPTS.iter().map(|o| o.key).filter(|k| is_under(k, key)).collect();
         return format!(
             " (a section, not a value: use {})",
-            keys.iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
         );
     }
     let squash = |s: &str| s.replace(['_', '-', '.'], "");
     let best = FILE_OPTS
         .iter()
         .map(|o| {
-            let d = if squash(o.key) == squash(key) {
-                0
-            } else {
-                edit_distance(o.key, key)
-            };
+            let d = if squash(o.key) == squash(key) { 0 } else { edit_distance(o.key, key) };
             (d, o.key)
         })
         .min();
     match best {
         Some((d, k)) if d <= 2 => format!(" (did you mean `{k}`?)"),
-        _ => format!(
-            " (known keys: {})",
-            FILE_OPTS
-                .iter()
-                .map(|o| o.key)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        _ => format!(" (known keys: {})", FILE_OPTS.iter().map(|o| o.key).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -944,9 +785,7 @@ fn file_duration_string(v: &Value) -> Result<String, String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) if n.as_u64() == Some(0) => Ok("0".to_owned()),
-        Value::Number(_) => {
-            Err("expected a duration with a unit, e.g. \"30s\", \"5m\", \"1h\"".to_owned())
-        }
+        Value::Number(_) => Err("expected a duration with a unit, e.g. \"30s\", \"5m\", \"1h\"".to_owned()),
         _ => Err("expected a duration string".to_owned()),
     }
 }
@@ -982,9 +821,7 @@ fn parse_bool(s: &str) -> Result<bool, String> {
 }
 
 /// clap value parser for a boolean option; the message names the environment variable too.
-fn bool_arg(
-    env: &'static str,
-) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
+fn bool_arg(env: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
     move |s: &str| parse_bool(s).map_err(|e| format!("{e} (env {env})"))
 }
 
@@ -996,11 +833,7 @@ fn uint_arg<T>(
 where
     T: std::str::FromStr + Clone + Send + Sync + 'static,
 {
-    move |s: &str| {
-        s.trim()
-            .parse::<T>()
-            .map_err(|_| format!("expected {want} (env {env})"))
-    }
+    move |s: &str| s.trim().parse::<T>().map_err(|_| format!("expected {want} (env {env})"))
 }
 
 enum Backend {
@@ -1013,9 +846,7 @@ fn parse_backend(raw: &str) -> Result<Backend, String> {
         return Ok(Backend::Local);
     }
     if PLANNED_BACKENDS.contains(&name.as_str()) {
-        return Err(format!(
-            "storage backend {name:?} is not supported yet; supported backends: local"
-        ));
+        return Err(format!("storage backend {name:?} is not supported yet; supported backends: local"));
     }
     Err(format!(
         "unsupported storage backend; supported backends: local ({} are planned but not supported yet)",
@@ -1026,10 +857,7 @@ fn parse_backend(raw: &str) -> Result<Backend, String> {
 /// Accepts IPv4, IPv6 (optionally bracketed, optionally with a `%zone`) and host names;
 /// returns the host without brackets.
 fn normalize_host(raw: &str) -> Result<String, String> {
-    let host = raw
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(raw);
+    let host = raw.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(raw);
     if host.is_empty() {
         return Err("must not be empty".to_owned());
     }
@@ -1038,19 +866,14 @@ fn normalize_host(raw: &str) -> Result<String, String> {
     }
     if host.contains(':') {
         let (addr, zone) = host.split_once('%').unwrap_or((host, "x"));
-        let zone_ok = !zone.is_empty()
-            && zone
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        let zone_ok =
+            !zone.is_empty() && zone.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if addr.parse::<Ipv6Addr>().is_ok() && zone_ok {
             return Ok(host.to_owned());
         }
         return Err("not a valid IPv6 address".to_owned());
     }
-    if host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    {
+    if host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')) {
         return Ok(host.to_owned());
     }
     Err("expected an IP address or a host name".to_owned())
@@ -1071,10 +894,7 @@ fn normalize_context_path(raw: &str) -> Result<String, String> {
         if segment == "." || segment == ".." {
             return Err(format!("path segment {segment:?} is not allowed"));
         }
-        if let Some(c) = segment
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-')))
-        {
+        if let Some(c) = segment.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '-'))) {
             return Err(format!(
                 "character {c:?} is not allowed (use only A-Z a-z 0-9 . _ ~ - and '/' between segments)"
             ));
@@ -1096,10 +916,7 @@ fn normalize_chart_url(raw: &str) -> Result<Option<String>, String> {
     } else {
         return Err("must be an absolute http:// or https:// URL".to_owned());
     };
-    if let Some(c) = raw
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
-    {
+    if let Some(c) = raw.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#')) {
         return Err(format!("character {c:?} is not allowed in the base URL"));
     }
     let host = rest.split('/').next().unwrap_or("");
@@ -1113,13 +930,8 @@ fn check_form_field(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("must not be empty".to_owned());
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_control() || matches!(c, '"' | '\\'))
-    {
-        return Err(format!(
-            "character {c:?} is not allowed in a form field name"
-        ));
+    if let Some(c) = name.chars().find(|c| c.is_control() || matches!(c, '"' | '\\')) {
+        return Err(format!("character {c:?} is not allowed in a form field name"));
     }
     Ok(())
 }
@@ -1145,9 +957,7 @@ fn parse_go_duration(raw: &str) -> Result<Duration, String> {
         let (int_part, rest) = s.split_at(int_len);
         let (frac_part, rest) = match rest.strip_prefix('.') {
             Some(after) => {
-                let n = after
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(after.len());
+                let n = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
                 after.split_at(n)
             }
             None => ("", rest),
@@ -1155,9 +965,7 @@ fn parse_go_duration(raw: &str) -> Result<Duration, String> {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err("expected a number before each unit".to_owned());
         }
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let (unit, rest) = rest.split_at(unit_len);
         let unit_nanos: u128 = match unit {
             "ns" => 1,
@@ -1168,29 +976,17 @@ fn parse_go_duration(raw: &str) -> Result<Duration, String> {
             "h" => 3_600_000_000_000,
             "" => return Err("missing unit (ns, us, ms, s, m, h)".to_owned()),
             other => {
-                return Err(format!(
-                    "unknown unit {other:?} (use ns, us, ms, s, m or h)"
-                ));
+                return Err(format!("unknown unit {other:?} (use ns, us, ms, s, m or h)"));
             }
         };
         let too_long = || "duration too long".to_owned();
-        let int: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| too_long())?
-        };
+        let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| too_long())? };
         // Fraction digits beyond nanosecond precision of the largest unit are irrelevant.
         let frac_digits = &frac_part[..frac_part.len().min(18)];
-        let frac: u128 = if frac_digits.is_empty() {
-            0
-        } else {
-            frac_digits.parse().map_err(|_| too_long())?
-        };
+        let frac: u128 = if frac_digits.is_empty() { 0 } else { frac_digits.parse().map_err(|_| too_long())? };
         let scale = 10u128.pow(frac_digits.len() as u32);
-        let part = int
-            .checked_mul(unit_nanos)
-            .and_then(|v| v.checked_add(frac * unit_nanos / scale))
-            .ok_or_else(too_long)?;
+        let part =
+            int.checked_mul(unit_nanos).and_then(|v| v.checked_add(frac * unit_nanos / scale)).ok_or_else(too_long)?;
         total = total.checked_add(part).ok_or_else(too_long)?;
         if total > MAX_NANOS {
             return Err(too_long());
@@ -1213,11 +1009,7 @@ fn format_go_duration(d: Duration) -> String {
     let frac = |n: u128, digits: usize| {
         let s = format!("{n:0digits$}");
         let s = s.trim_end_matches('0');
-        if s.is_empty() {
-            String::new()
-        } else {
-            format!(".{s}")
-        }
+        if s.is_empty() { String::new() } else { format!(".{s}") }
     };
     if total < 1_000 {
         return format!("{total}ns");
@@ -1257,11 +1049,7 @@ mod tests {
     static ENV_LOCK: Mutex<()> = Mutex::new(());
 
     fn env_names() -> Vec<&'static str> {
-        FILE_OPTS
-            .iter()
-            .map(|o| o.env)
-            .chain([CONFIG.env])
-            .collect()
+        FILE_OPTS.iter().map(|o| o.env).chain([CONFIG.env]).collect()
     }
 
     /// Holds the environment lock; clears our variables and restores them on drop.
@@ -1272,10 +1060,7 @@ mod tests {
 
     fn env() -> Env {
         let lock = ENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let saved = env_names()
-            .into_iter()
-            .map(|k| (k, std::env::var_os(k)))
-            .collect();
+        let saved = env_names().into_iter().map(|k| (k, std::env::var_os(k))).collect();
         let env = Env { saved, _lock: lock };
         for k in env_names() {
             env.remove(k);
@@ -1319,9 +1104,7 @@ mod tests {
         Config {
             listen_host: "0.0.0.0".into(),
             port: 8080,
-            storage: StorageConfig::Local {
-                root: PathBuf::from("./chartroom-data"),
-            },
+            storage: StorageConfig::Local { root: PathBuf::from("./chartroom-data") },
             allow_overwrite: false,
             disable_force_overwrite: false,
             disable_delete: false,
@@ -1362,19 +1145,12 @@ mod tests {
     fn with_file(text: &str) -> (tempfile::TempDir, ServeArgs) {
         let dir = tempfile::tempdir().unwrap();
         let path = write_file(&dir, "chartroom.yaml", text);
-        let args = ServeArgs {
-            config: Some(path),
-            ..ServeArgs::default()
-        };
+        let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
         (dir, args)
     }
 
     fn source_of(c: &Config, key: &str) -> &'static str {
-        c.describe()
-            .into_iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, _, s)| s)
-            .unwrap()
+        c.describe().into_iter().find(|(k, _, _)| *k == key).map(|(_, _, s)| s).unwrap()
     }
 
     #[test]
@@ -1430,9 +1206,7 @@ mod tests {
         let want = Config {
             listen_host: "127.0.0.1".into(),
             port: 9000,
-            storage: StorageConfig::Local {
-                root: PathBuf::from("/srv/charts"),
-            },
+            storage: StorageConfig::Local { root: PathBuf::from("/srv/charts") },
             allow_overwrite: true,
             disable_force_overwrite: true,
             disable_delete: true,
@@ -1456,12 +1230,7 @@ mod tests {
         };
         assert_eq!(c, want);
         let rows = c.describe();
-        assert!(
-            rows.iter()
-                .filter(|(k, _, _)| *k != "config")
-                .all(|(_, _, s)| *s == "flag/env"),
-            "{rows:?}"
-        );
+        assert!(rows.iter().filter(|(k, _, _)| *k != "config").all(|(_, _, s)| *s == "flag/env"), "{rows:?}");
         assert_eq!(source_of(&c, "config"), "default");
     }
 
@@ -1492,21 +1261,10 @@ mod tests {
         assert_eq!(a(&["--allow-overwrite=true"]), Some(true));
         assert_eq!(a(&["--allow-overwrite=off"]), Some(false));
         assert_eq!(a(&["--allow-overwrite", "no"]), Some(false));
-        let args = env
-            .parse(&["--allow-overwrite", "--debug", "--port", "1"])
-            .unwrap();
-        assert_eq!(
-            (args.allow_overwrite, args.debug, args.port),
-            (Some(true), Some(true), Some(1))
-        );
-        let e = env
-            .parse(&["--allow-overwrite=maybe"])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("--allow-overwrite") && e.contains("maybe"),
-            "{e}"
-        );
+        let args = env.parse(&["--allow-overwrite", "--debug", "--port", "1"]).unwrap();
+        assert_eq!((args.allow_overwrite, args.debug, args.port), (Some(true), Some(true), Some(1)));
+        let e = env.parse(&["--allow-overwrite=maybe"]).unwrap_err().to_string();
+        assert!(e.contains("--allow-overwrite") && e.contains("maybe"), "{e}");
         assert!(e.contains("ALLOW_OVERWRITE"), "{e}");
     }
 
@@ -1548,9 +1306,7 @@ mod tests {
         let want = Config {
             listen_host: "::1".into(),
             port: 9100,
-            storage: StorageConfig::Local {
-                root: PathBuf::from("/data"),
-            },
+            storage: StorageConfig::Local { root: PathBuf::from("/data") },
             allow_overwrite: true,
             disable_force_overwrite: true,
             disable_delete: true,
@@ -1620,19 +1376,13 @@ mod tests {
     fn precedence_flag_env_file_default() {
         let env = env();
         let dir = tempfile::tempdir().unwrap();
-        let file = write_file(
-            &dir,
-            "c.yaml",
-            "port: 9000\nlisten:\n  host: 127.0.0.1\ndebug: true\ncontextpath: /file\n",
-        );
+        let file =
+            write_file(&dir, "c.yaml", "port: 9000\nlisten:\n  host: 127.0.0.1\ndebug: true\ncontextpath: /file\n");
         env.set("CONFIG", file.to_str().unwrap());
 
         // File beats default; untouched options stay default.
         let c = env.config(&[]);
-        assert_eq!(
-            (c.port, c.listen_host.as_str(), c.debug),
-            (9000, "127.0.0.1", true)
-        );
+        assert_eq!((c.port, c.listen_host.as_str(), c.debug), (9000, "127.0.0.1", true));
         assert_eq!(c.context_path, "/file");
         assert_eq!(c.max_upload_size, 20_971_520);
         assert_eq!(source_of(&c, "port"), "file");
@@ -1698,21 +1448,13 @@ readtimeout: 3
             let (_dir, args) = with_file(text);
             let c = from(args).unwrap_or_else(|e| panic!("{e}\n{text}"));
             assert_eq!(c.listen_host, "127.0.0.1");
-            assert_eq!(
-                c.storage,
-                StorageConfig::Local {
-                    root: PathBuf::from("/srv/nested")
-                }
-            );
+            assert_eq!(c.storage, StorageConfig::Local { root: PathBuf::from("/srv/nested") });
             assert!(c.allow_overwrite && c.json_index);
             assert_eq!(c.cache_interval, Some(Duration::from_secs(30)));
             assert_eq!(c.max_upload_size, 4096);
             assert_eq!(c.index_limit, 8);
             assert_eq!(c.read_timeout, Duration::from_secs(3));
-            configs.push(Config {
-                config_file: None,
-                ..c
-            });
+            configs.push(Config { config_file: None, ..c });
         }
         assert_eq!(configs[0], configs[1]);
         assert_eq!(configs[1], configs[2]);
@@ -1720,21 +1462,10 @@ readtimeout: 3
 
     #[test]
     fn file_empty_and_null_values() {
-        for text in [
-            "",
-            "# only a comment\n",
-            "charturl:\nlisten:\n",
-            "storage: {}\nlisten: {}\n",
-        ] {
+        for text in ["", "# only a comment\n", "charturl:\nlisten:\n", "storage: {}\nlisten: {}\n"] {
             let (_dir, args) = with_file(text);
             let c = from(args).unwrap();
-            assert_eq!(
-                Config {
-                    config_file: None,
-                    ..c
-                },
-                defaults()
-            );
+            assert_eq!(Config { config_file: None, ..c }, defaults());
         }
         let (_dir, args) = with_file("cacheinterval: 0\n");
         assert_eq!(from(args).unwrap().cache_interval, None);
@@ -1744,113 +1475,37 @@ readtimeout: 3
     fn file_errors_name_the_file_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.yaml");
-        let e = err(ServeArgs {
-            config: Some(missing.clone()),
-            ..ServeArgs::default()
-        });
-        assert!(
-            e.contains("missing.yaml") && e.contains("cannot read"),
-            "{e}"
-        );
+        let e = err(ServeArgs { config: Some(missing.clone()), ..ServeArgs::default() });
+        assert!(e.contains("missing.yaml") && e.contains("cannot read"), "{e}");
 
         let cases: &[(&str, &[&str])] = &[
             ("port: [1\n", &["not valid YAML"]),
             ("- port\n- 1\n", &["top level must be a mapping"]),
-            (
-                "allowoverwrit: true\n",
-                &[
-                    "unknown key `allowoverwrit`",
-                    "did you mean `allowoverwrite`",
-                ],
-            ),
-            (
-                "allow_overwrite: true\n",
-                &[
-                    "unknown key `allow_overwrite`",
-                    "did you mean `allowoverwrite`",
-                ],
-            ),
-            (
-                "bogus: 1\n",
-                &[
-                    "unknown key `bogus`",
-                    "known keys:",
-                    "storage.local.rootdir",
-                ],
-            ),
-            (
-                "storage: local\n",
-                &["unknown key `storage`", "`storage.backend`"],
-            ),
-            (
-                "storage:\n  local:\n    root: x\n",
-                &["unknown key `storage.local.root`"],
-            ),
+            ("allowoverwrit: true\n", &["unknown key `allowoverwrit`", "did you mean `allowoverwrite`"]),
+            ("allow_overwrite: true\n", &["unknown key `allow_overwrite`", "did you mean `allowoverwrite`"]),
+            ("bogus: 1\n", &["unknown key `bogus`", "known keys:", "storage.local.rootdir"]),
+            ("storage: local\n", &["unknown key `storage`", "`storage.backend`"]),
+            ("storage:\n  local:\n    root: x\n", &["unknown key `storage.local.root`"]),
             ("port:\n  number: 1\n", &["unknown key `port.number`"]),
-            (
-                "basicauth:\n  user: admin\n",
-                &["`basicauth.user`", "does not support yet"],
-            ),
-            (
-                "storage.amazon.bucket: b\n",
-                &["`storage.amazon.bucket`", "does not support yet"],
-            ),
+            ("basicauth:\n  user: admin\n", &["`basicauth.user`", "does not support yet"]),
+            ("storage.amazon.bucket: b\n", &["`storage.amazon.bucket`", "does not support yet"]),
             ("depth: 1\n", &["`depth`", "does not support yet"]),
-            (
-                "storage.backend: local\nstorage:\n  backend: local\n",
-                &["`storage.backend` is set more than once"],
-            ),
+            ("storage.backend: local\nstorage:\n  backend: local\n", &["`storage.backend` is set more than once"]),
             ("port: 1\nPort: 2\n", &["`port` is set more than once"]),
-            (
-                "port: 70000\n",
-                &["\"70000\"", "key `port`", "--port", "PORT", "at most 65535"],
-            ),
-            (
-                "port: abc\n",
-                &["\"abc\"", "key `port`", "non-negative integer"],
-            ),
-            (
-                "maxuploadsize: 1.5\n",
-                &[
-                    "key `maxuploadsize`",
-                    "--max-upload-size",
-                    "MAX_UPLOAD_SIZE",
-                ],
-            ),
-            (
-                "debug: maybe\n",
-                &["key `debug`", "--debug", "DEBUG", "\"maybe\""],
-            ),
+            ("port: 70000\n", &["\"70000\"", "key `port`", "--port", "PORT", "at most 65535"]),
+            ("port: abc\n", &["\"abc\"", "key `port`", "non-negative integer"]),
+            ("maxuploadsize: 1.5\n", &["key `maxuploadsize`", "--max-upload-size", "MAX_UPLOAD_SIZE"]),
+            ("debug: maybe\n", &["key `debug`", "--debug", "DEBUG", "\"maybe\""]),
             ("cacheinterval: 300\n", &["key `cacheinterval`", "unit"]),
-            (
-                "cacheinterval: soon\n",
-                &["key `cacheinterval`", "\"soon\""],
-            ),
-            (
-                "contextpath: /a/../b\n",
-                &[
-                    "key `contextpath`",
-                    "--context-path",
-                    "CONTEXT_PATH",
-                    "\"..\"",
-                ],
-            ),
-            (
-                "charturl: ftp://x\n",
-                &["key `charturl`", "--chart-url", "CHART_URL", "http"],
-            ),
-            (
-                "storage: {backend: amazon}\n",
-                &["key `storage.backend`", "not supported yet"],
-            ),
+            ("cacheinterval: soon\n", &["key `cacheinterval`", "\"soon\""]),
+            ("contextpath: /a/../b\n", &["key `contextpath`", "--context-path", "CONTEXT_PATH", "\"..\""]),
+            ("charturl: ftp://x\n", &["key `charturl`", "--chart-url", "CHART_URL", "http"]),
+            ("storage: {backend: amazon}\n", &["key `storage.backend`", "not supported yet"]),
             ("listen: {host: true}\n", &["key `listen.host`", "quote"]),
         ];
         for (text, wants) in cases {
             let path = write_file(&dir, "bad.yaml", text);
-            let e = err(ServeArgs {
-                config: Some(path),
-                ..ServeArgs::default()
-            });
+            let e = err(ServeArgs { config: Some(path), ..ServeArgs::default() });
             assert!(e.contains("bad.yaml"), "{text:?}: {e}");
             for want in *wants {
                 assert!(e.contains(want), "{text:?}: {e}\nmissing {want:?}");
@@ -1874,20 +1529,11 @@ readtimeout: 3
         ] {
             assert_eq!(normalize_context_path(raw).as_deref(), Ok(want), "{raw:?}");
         }
-        for raw in [
-            "//", "/a//b", "/a//", "/./a", "/a/..", "..", "/a b", "/a?b", "/a#b", "/a%20", "/ä",
-            "\\a",
-        ] {
+        for raw in ["//", "/a//b", "/a//", "/./a", "/a/..", "..", "/a b", "/a?b", "/a#b", "/a%20", "/ä", "\\a"] {
             assert!(normalize_context_path(raw).is_err(), "{raw:?}");
         }
-        let e = err(ServeArgs {
-            context_path: Some("/a//b".into()),
-            ..ServeArgs::default()
-        });
-        assert!(
-            e.contains("--context-path") && e.contains("CONTEXT_PATH") && e.contains("/a//b"),
-            "{e}"
-        );
+        let e = err(ServeArgs { context_path: Some("/a//b".into()), ..ServeArgs::default() });
+        assert!(e.contains("--context-path") && e.contains("CONTEXT_PATH") && e.contains("/a//b"), "{e}");
     }
 
     #[test]
@@ -1913,21 +1559,9 @@ readtimeout: 3
         ] {
             assert_eq!(parse_go_duration(raw), Ok(want), "{raw:?}");
         }
-        for raw in [
-            "",
-            "bad",
-            "5",
-            "300",
-            "1x",
-            "m",
-            ".s",
-            "1.5",
-            "-5m",
-            "5m-",
-            "1 m",
-            "2562048h",
-            "99999999999999999999999s",
-        ] {
+        for raw in
+            ["", "bad", "5", "300", "1x", "m", ".s", "1.5", "-5m", "5m-", "1 m", "2562048h", "99999999999999999999999s"]
+        {
             assert!(parse_go_duration(raw).is_err(), "{raw:?}");
         }
         for (d, want) in [
@@ -1942,22 +1576,11 @@ readtimeout: 3
             assert_eq!(format_go_duration(d), want);
         }
         assert_eq!(
-            from(ServeArgs {
-                cache_interval: Some("0".into()),
-                ..ServeArgs::default()
-            })
-            .unwrap()
-            .cache_interval,
+            from(ServeArgs { cache_interval: Some("0".into()), ..ServeArgs::default() }).unwrap().cache_interval,
             None
         );
-        let e = err(ServeArgs {
-            cache_interval: Some("bad".into()),
-            ..ServeArgs::default()
-        });
-        assert!(
-            e.contains("--cache-interval") && e.contains("CACHE_INTERVAL") && e.contains("\"bad\""),
-            "{e}"
-        );
+        let e = err(ServeArgs { cache_interval: Some("bad".into()), ..ServeArgs::default() });
+        assert!(e.contains("--cache-interval") && e.contains("CACHE_INTERVAL") && e.contains("\"bad\""), "{e}");
     }
 
     #[test]
@@ -1973,88 +1596,37 @@ readtimeout: 3
         let s = |v: &str| Some(v.to_owned());
         check(
             |a| a.storage = s("s3"),
-            &[
-                "--storage",
-                "STORAGE",
-                "\"s3\"",
-                "local",
-                "amazon, google, microsoft",
-                "not supported yet",
-            ],
+            &["--storage", "STORAGE", "\"s3\"", "local", "amazon, google, microsoft", "not supported yet"],
         );
-        check(
-            |a| a.storage = s("Amazon"),
-            &[
-                "--storage",
-                "STORAGE",
-                "\"Amazon\"",
-                "not supported yet",
-                "local",
-            ],
-        );
+        check(|a| a.storage = s("Amazon"), &["--storage", "STORAGE", "\"Amazon\"", "not supported yet", "local"]);
         check(
             |a| a.storage_local_rootdir = Some(PathBuf::new()),
             &["--storage-local-rootdir", "STORAGE_LOCAL_ROOTDIR", "empty"],
         );
-        check(
-            |a| a.chart_url = s("ftp://example.com"),
-            &["--chart-url", "CHART_URL", "ftp://example.com", "http"],
-        );
+        check(|a| a.chart_url = s("ftp://example.com"), &["--chart-url", "CHART_URL", "ftp://example.com", "http"]);
         check(|a| a.chart_url = s("https://"), &["--chart-url", "host"]);
-        check(
-            |a| a.chart_url = s("https://x.example/?a=b"),
-            &["--chart-url", "'?'"],
-        );
-        check(
-            |a| a.max_upload_size = Some(0),
-            &["--max-upload-size", "MAX_UPLOAD_SIZE", "\"0\""],
-        );
-        check(
-            |a| a.read_timeout = Some(0),
-            &["--read-timeout", "READ_TIMEOUT"],
-        );
-        check(
-            |a| a.write_timeout = Some(0),
-            &["--write-timeout", "WRITE_TIMEOUT"],
-        );
-        check(
-            |a| a.listen_host = s("bad host"),
-            &["--listen-host", "LISTEN_HOST", "\"bad host\""],
-        );
+        check(|a| a.chart_url = s("https://x.example/?a=b"), &["--chart-url", "'?'"]);
+        check(|a| a.max_upload_size = Some(0), &["--max-upload-size", "MAX_UPLOAD_SIZE", "\"0\""]);
+        check(|a| a.read_timeout = Some(0), &["--read-timeout", "READ_TIMEOUT"]);
+        check(|a| a.write_timeout = Some(0), &["--write-timeout", "WRITE_TIMEOUT"]);
+        check(|a| a.listen_host = s("bad host"), &["--listen-host", "LISTEN_HOST", "\"bad host\""]);
         check(|a| a.listen_host = s("::zz"), &["--listen-host", "IPv6"]);
         check(
             |a| a.chart_post_form_field_name = s(""),
-            &[
-                "--chart-post-form-field-name",
-                "CHART_POST_FORM_FIELD_NAME",
-                "empty",
-            ],
+            &["--chart-post-form-field-name", "CHART_POST_FORM_FIELD_NAME", "empty"],
         );
         check(
             |a| a.prov_post_form_field_name = s("chart"),
-            &[
-                "--prov-post-form-field-name",
-                "PROV_POST_FORM_FIELD_NAME",
-                "differ",
-            ],
+            &["--prov-post-form-field-name", "PROV_POST_FORM_FIELD_NAME", "differ"],
         );
 
         let env = env();
         for (argv, wants) in [
             (["--port", "abc"], ["--port", "PORT", "abc"]),
             (["--port", "65536"], ["--port", "PORT", "65536"]),
-            (
-                ["--max-upload-size=-1", "x"],
-                ["--max-upload-size", "MAX_UPLOAD_SIZE", "-1"],
-            ),
-            (
-                ["--index-limit", "x"],
-                ["--index-limit", "INDEX_LIMIT", "x"],
-            ),
-            (
-                ["--read-timeout", "5s"],
-                ["--read-timeout", "READ_TIMEOUT", "5s"],
-            ),
+            (["--max-upload-size=-1", "x"], ["--max-upload-size", "MAX_UPLOAD_SIZE", "-1"]),
+            (["--index-limit", "x"], ["--index-limit", "INDEX_LIMIT", "x"]),
+            (["--read-timeout", "5s"], ["--read-timeout", "READ_TIMEOUT", "5s"]),
         ] {
             let e = env.parse(&argv).unwrap_err().to_string();
             for want in wants {
@@ -2076,34 +1648,19 @@ readtimeout: 3
             ("[::1]", "::1", "[::1]:8080"),
             ("fe80::1%eth0", "fe80::1%eth0", "[fe80::1%eth0]:8080"),
         ] {
-            let c = from(ServeArgs {
-                listen_host: Some(host.into()),
-                ..ServeArgs::default()
-            })
-            .unwrap();
+            let c = from(ServeArgs { listen_host: Some(host.into()), ..ServeArgs::default() }).unwrap();
             assert_eq!(c.listen_host, want_host);
             assert_eq!(c.listen_addr(), addr);
         }
         for host in ["", "[]", "a b", "::1::2", "1.2.3.4:80", "fe80::1%"] {
-            assert!(
-                from(ServeArgs {
-                    listen_host: Some(host.into()),
-                    ..ServeArgs::default()
-                })
-                .is_err(),
-                "{host:?}"
-            );
+            assert!(from(ServeArgs { listen_host: Some(host.into()), ..ServeArgs::default() }).is_err(), "{host:?}");
         }
     }
 
     #[test]
     fn index_limit_zero_is_the_builtin_bound() {
         for (given, want) in [(0, 16), (1, 1), (64, 64)] {
-            let c = from(ServeArgs {
-                index_limit: Some(given),
-                ..ServeArgs::default()
-            })
-            .unwrap();
+            let c = from(ServeArgs { index_limit: Some(given), ..ServeArgs::default() }).unwrap();
             assert_eq!(c.index_limit, want);
         }
     }
@@ -2122,23 +1679,10 @@ readtimeout: 3
         let row = |k: &str| rows.iter().find(|(key, _, _)| *key == k).cloned().unwrap();
         assert_eq!(row("port"), ("port", "9000".into(), "file"));
         assert_eq!(row("debug"), ("debug", "true".into(), "flag/env"));
-        assert_eq!(
-            row("charturl"),
-            ("charturl", "https://c.example".into(), "flag/env")
-        );
-        assert_eq!(
-            row("cacheinterval"),
-            ("cacheinterval", "5m0s".into(), "default")
-        );
+        assert_eq!(row("charturl"), ("charturl", "https://c.example".into(), "flag/env"));
+        assert_eq!(row("cacheinterval"), ("cacheinterval", "5m0s".into(), "default"));
         assert_eq!(row("readtimeout"), ("readtimeout", "30s".into(), "default"));
-        assert_eq!(
-            row("storage.local.rootdir"),
-            (
-                "storage.local.rootdir",
-                "./chartroom-data".into(),
-                "default"
-            )
-        );
+        assert_eq!(row("storage.local.rootdir"), ("storage.local.rootdir", "./chartroom-data".into(), "default"));
     }
 
     #[test]
@@ -2162,10 +1706,7 @@ readtimeout: 3
                 .unwrap_or_else(|| panic!("no clap argument {}", o.flag));
             assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new(o.env)));
         }
-        let with_env = cmd
-            .get_arguments()
-            .filter(|a| a.get_env().is_some())
-            .count();
+        let with_env = cmd.get_arguments().filter(|a| a.get_env().is_some()).count();
         assert_eq!(with_env, env_names().len());
         drop(env);
     }

@@ -31,7 +31,8 @@ pub async fn info() -> impl IntoResponse {
 
 pub async fn welcome(State(state): State<AppState>, headers: HeaderMap) -> Html<String> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost:8080");
-    let host: String = host.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']')).collect();
+    let host: String =
+        host.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']')).collect();
     let url = format!("http://{host}{}", state.settings().context_path);
     let snapshot = state.repo().snapshot();
     Html(format!(
@@ -51,19 +52,20 @@ pub async fn index_yaml(State(state): State<AppState>, method: Method, headers: 
     let mut response = if not_modified(&headers, &[&snapshot.etag, &gzip_etag], Some(snapshot.last_modified_time)) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let wants_gzip = accepts_gzip(&headers);
-        let gzip = if wants_gzip { snapshot.gzip().cloned() } else { None };
-        if wants_gzip && gzip.is_none() && snapshot.claim_compression() {
-            // Compress once per snapshot, off the request path; until then serve identity.
+        // Compressed once per snapshot, by the first request that asks (Helm never does).
+        let gzip = if accepts_gzip(&headers) {
             let snap = Arc::clone(&snapshot);
-            tokio::task::spawn_blocking(move || snap.compress());
-        }
+            tokio::task::spawn_blocking(move || snap.gzip_or_compress().clone()).await.ok()
+        } else {
+            None
+        };
         let (body, etag) = match gzip {
             Some(gz) => (gz, gzip_etag.as_str()),
             None => (snapshot.body.clone(), snapshot.etag.as_str()),
         };
         let len = body.len();
-        let mut response = if method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };
+        let mut response =
+            if method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };
         let h = response.headers_mut();
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         if etag.ends_with("-gz\"") {
@@ -115,11 +117,8 @@ fn file_headers(state: &AppState, response: &mut Response, info: &ObjectInfo, co
         h.insert(header::LAST_MODIFIED, v);
     }
     // Immutable only when no request can ever replace a published version's bytes.
-    let cache = if state.settings().charts_immutable() {
-        "public, max-age=31536000, immutable"
-    } else {
-        "public, no-cache"
-    };
+    let cache =
+        if state.settings().charts_immutable() { "public, max-age=31536000, immutable" } else { "public, no-cache" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
 }
 
@@ -140,11 +139,19 @@ fn file_not_found(err: StorageError) -> ApiError {
 }
 
 /// `GET /charts/<file>`: streamed from storage, never buffered or re-encoded.
-pub async fn chart_file(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn chart_file(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let content_type = chart_content_type(&file).ok_or_else(|| unsupported_file(&file))?;
     let object = state.repo().storage().stream(&file).await.map_err(file_not_found)?;
     let etag = object_etag(&object.info);
-    let mut response = if not_modified(&headers, &etag.iter().map(String::as_str).collect::<Vec<_>>(), Some(object.info.last_modified)) {
+    let mut response = if not_modified(
+        &headers,
+        &etag.iter().map(String::as_str).collect::<Vec<_>>(),
+        Some(object.info.last_modified),
+    ) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         Response::new(Body::from_stream(object.body))
@@ -157,15 +164,20 @@ pub async fn chart_file(State(state): State<AppState>, Path(file): Path<String>,
 }
 
 /// `HEAD /charts/<file>`: the GET headers, from a metadata request only.
-pub async fn chart_file_head(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn chart_file_head(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let content_type = chart_content_type(&file).ok_or_else(|| unsupported_file(&file))?;
     let info = state.repo().storage().head(&file).await.map_err(file_not_found)?;
     let etag = object_etag(&info);
-    let status = if not_modified(&headers, &etag.iter().map(String::as_str).collect::<Vec<_>>(), Some(info.last_modified)) {
-        StatusCode::NOT_MODIFIED
-    } else {
-        StatusCode::OK
-    };
+    let status =
+        if not_modified(&headers, &etag.iter().map(String::as_str).collect::<Vec<_>>(), Some(info.last_modified)) {
+            StatusCode::NOT_MODIFIED
+        } else {
+            StatusCode::OK
+        };
     let mut response = status.into_response();
     file_headers(&state, &mut response, &info, content_type);
     Ok(response)
@@ -173,7 +185,8 @@ pub async fn chart_file_head(State(state): State<AppState>, Path(file): Path<Str
 
 fn json_response(method: &Method, body: String) -> Response {
     let len = body.len();
-    let mut response = if *method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };
+    let mut response =
+        if *method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
     response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     response
@@ -184,7 +197,9 @@ pub async fn list_charts(State(state): State<AppState>, uri: Uri) -> Result<Resp
     let query = query_map(uri.query());
     let offset = match query.get("offset") {
         None => 0,
-        Some(v) => v.parse::<usize>().map_err(|_| ApiError::bad_request("offset is not a valid non-negative integer"))?,
+        Some(v) => {
+            v.parse::<usize>().map_err(|_| ApiError::bad_request("offset is not a valid non-negative integer"))?
+        }
     };
     let limit = match query.get("limit") {
         None => usize::MAX,
@@ -198,7 +213,11 @@ pub async fn list_charts(State(state): State<AppState>, uri: Uri) -> Result<Resp
 }
 
 /// `GET|HEAD /api/charts/<name>`
-pub async fn get_chart(State(state): State<AppState>, method: Method, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_chart(
+    State(state): State<AppState>,
+    method: Method,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     let body = state.repo().index().chart_json(&name).ok_or_else(|| ApiError::not_found("chart not found"))?;
     Ok(json_response(&method, body))
 }
@@ -242,7 +261,10 @@ async fn chart_files(
 }
 
 /// `GET /api/charts/<name>/<version>/templates`
-pub async fn templates(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn templates(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let entry = resolve(&state, &name, &version)?;
     let files = chart_files(&state, &entry, |p| p.starts_with("templates/") || p == "values.yaml").await?;
     let mut templates = Vec::new();
@@ -251,7 +273,8 @@ pub async fn templates(State(state): State<AppState>, Path((name, version)): Pat
         if f.path == "values.yaml" {
             values = parse_values(&f.data)?;
         } else {
-            templates.push(json!({ "name": f.path, "data": base64::engine::general_purpose::STANDARD.encode(&f.data) }));
+            templates
+                .push(json!({ "name": f.path, "data": base64::engine::general_purpose::STANDARD.encode(&f.data) }));
         }
     }
     Ok(json_response(&Method::GET, json!({ "templates": templates, "values": values }).to_string()))
@@ -267,7 +290,10 @@ fn parse_values(data: &[u8]) -> Result<serde_json::Value, ApiError> {
 }
 
 /// `GET /api/charts/<name>/<version>/values`: the raw values.yaml.
-pub async fn values(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn values(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let entry = resolve(&state, &name, &version)?;
     let mut files = chart_files(&state, &entry, |p| p == "values.yaml").await?;
     let file = files.pop().ok_or_else(|| ApiError::not_found("values.yaml not found"))?;
@@ -292,7 +318,10 @@ async fn delete_files(state: &AppState, entry_file: &str, name: &str, version: &
 }
 
 /// `DELETE /api/charts/<name>/<version>`: the archive, its `.prov`, and the index entry.
-pub async fn delete_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub async fn delete_version(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let file = state
         .repo()
         .index()

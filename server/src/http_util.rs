@@ -34,7 +34,8 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
             return false;
         }
         !parts.any(|p| {
-            p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")).and_then(|q| q.trim().parse::<f32>().ok()) == Some(0.0)
+            p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")).and_then(|q| q.trim().parse::<f32>().ok())
+                == Some(0.0)
         })
     })
 }

@@ -76,7 +76,8 @@ impl Settings {
 
 /// Repository options derived from the configuration.
 pub fn repo_options(config: &Config) -> RepoOptions {
-    let chart_url = config.chart_url.as_ref().map(|base| format!("{}{}", base.trim_end_matches('/'), config.context_path));
+    let chart_url =
+        config.chart_url.as_ref().map(|base| format!("{}{}", base.trim_end_matches('/'), config.context_path));
     RepoOptions {
         render: RenderConfig { chart_url, context_path: config.context_path.clone(), json: config.json_index },
         statefiles: !config.disable_statefiles,
@@ -245,7 +246,11 @@ async fn access_log(log_health: bool, req: Request, next: Next) -> Response {
 
 /// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish, then the
 /// index state is persisted.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let repo = state.repo().clone();
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     repo.shutdown().await;

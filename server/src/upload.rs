@@ -23,7 +23,8 @@ use crate::{AppState, query_map};
 /// Reads a request body up to `limit` bytes within the read timeout.
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let limit = state.settings().max_upload_size;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
@@ -43,7 +44,10 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     };
     let timeout = state.settings().read_timeout;
     tokio::time::timeout(timeout, read).await.map_err(|_| {
-        ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("request body not received within {}s (--read-timeout)", timeout.as_secs()))
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request body not received within {}s (--read-timeout)", timeout.as_secs()),
+        )
     })?
 }
 
@@ -119,7 +123,9 @@ async fn upload_multipart(state: AppState, req: Request, force: bool) -> Result<
     let prov_fields = ["prov", settings.prov_form_field.as_str()];
     let mut chart: Option<Bytes> = None;
     let mut prov: Option<Bytes> = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::bad_request(format!("invalid multipart body: {e}")))? {
+    while let Some(field) =
+        multipart.next_field().await.map_err(|e| ApiError::bad_request(format!("invalid multipart body: {e}")))?
+    {
         let name = field.name().unwrap_or("").to_owned();
         let slot = if chart_fields.contains(&name.as_str()) {
             &mut chart
@@ -128,7 +134,8 @@ async fn upload_multipart(state: AppState, req: Request, force: bool) -> Result<
         } else {
             continue;
         };
-        let data = field.bytes().await.map_err(|e| ApiError::bad_request(format!("invalid multipart field {name:?}: {e}")))?;
+        let data =
+            field.bytes().await.map_err(|e| ApiError::bad_request(format!("invalid multipart field {name:?}: {e}")))?;
         if slot.is_some() {
             return Err(ApiError::bad_request(format!("more than one {name:?} file in the form")));
         }

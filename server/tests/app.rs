@@ -84,7 +84,10 @@ async fn upload_is_visible_before_the_201_and_conflicts_follow_the_overwrite_mat
 async fn force_is_refused_when_disabled() {
     let app = test_app(ServeArgs { disable_force_overwrite: Some(true), ..Default::default() }).await;
     assert_eq!(app.send(Method::POST, "/api/charts", chart("a", "1.0.0", "x")).await.status(), StatusCode::CREATED);
-    assert_eq!(app.send(Method::POST, "/api/charts?force", chart("a", "1.0.0", "y")).await.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        app.send(Method::POST, "/api/charts?force", chart("a", "1.0.0", "y")).await.status(),
+        StatusCode::CONFLICT
+    );
     let r = app.send(Method::GET, "/charts/a-1.0.0.tgz", Vec::new()).await;
     assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
 }
@@ -112,9 +115,15 @@ async fn bad_uploads_are_400_and_change_nothing() {
 async fn lookups_delete_and_routing() {
     let app = test_app(ServeArgs { context_path: Some("/helm".into()), ..Default::default() }).await;
     for v in ["1.0.0", "1.2.0", "2.0.0-rc.1"] {
-        assert_eq!(app.send(Method::POST, "/helm/api/charts", chart("demo", v, "d")).await.status(), StatusCode::CREATED);
+        assert_eq!(
+            app.send(Method::POST, "/helm/api/charts", chart("demo", v, "d")).await.status(),
+            StatusCode::CREATED
+        );
     }
-    assert_eq!(app.send(Method::POST, "/helm/api/charts", chart("zeta", "0.1.0", "z")).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.send(Method::POST, "/helm/api/charts", chart("zeta", "0.1.0", "z")).await.status(),
+        StatusCode::CREATED
+    );
     let (s, body) = app.get("/helm/api/charts/demo/latest").await;
     assert_eq!((s, body.contains(r#""version":"1.2.0""#)), (StatusCode::OK, true), "{body}");
     let (s, body) = app.get("/helm/api/charts/demo/%5E1.0").await;
@@ -136,7 +145,10 @@ async fn lookups_delete_and_routing() {
     let r = app.send(Method::DELETE, "/helm/api/charts/demo/1.0.0", Vec::new()).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.get("/helm/api/charts/demo/1.0.0").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.send(Method::DELETE, "/helm/api/charts/demo/1.0.0", Vec::new()).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.send(Method::DELETE, "/helm/api/charts/demo/1.0.0", Vec::new()).await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.send(Method::DELETE, "/helm/api/charts/demo", Vec::new()).await.status(), StatusCode::OK);
     let (_, index) = app.get("/helm/index.yaml").await;
     assert!(!index.contains("demo") && index.contains("zeta") && index.contains("contextPath: \"/helm\""), "{index}");
@@ -151,7 +163,10 @@ async fn index_validators_and_head() {
     let etag = get.headers()[header::ETAG].clone();
     let len = get.headers()[header::CONTENT_LENGTH].clone();
     let head = app.send(Method::HEAD, "/index.yaml", Vec::new()).await;
-    assert_eq!((head.headers()[header::ETAG].clone(), head.headers()[header::CONTENT_LENGTH].clone()), (etag.clone(), len));
+    assert_eq!(
+        (head.headers()[header::ETAG].clone(), head.headers()[header::CONTENT_LENGTH].clone()),
+        (etag.clone(), len)
+    );
     assert!(body_text(head).await.is_empty());
     let req = Request::get("/index.yaml").header(header::IF_NONE_MATCH, etag.clone()).body(Body::empty()).unwrap();
     let r = app.router.clone().oneshot(req).await.unwrap();

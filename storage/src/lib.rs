@@ -16,9 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{
-    GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
-};
+use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 /// The folder (relative to a repository's prefix) that holds Chartroom's own state.
 pub const STATE_DIR: &str = ".chartroom";
@@ -133,12 +131,7 @@ impl Storage {
             .put_opts(&key, PutPayload::from_bytes(data), PutOptions { mode, ..Default::default() })
             .await
             .map_err(|e| StorageError::from_store(e, file))?;
-        Ok(ObjectInfo {
-            file: file.to_owned(),
-            size,
-            e_tag: result.e_tag,
-            last_modified: std::time::SystemTime::now(),
-        })
+        Ok(ObjectInfo { file: file.to_owned(), size, e_tag: result.e_tag, last_modified: std::time::SystemTime::now() })
     }
 
     pub async fn exists(&self, file: &str) -> Result<bool, StorageError> {
@@ -164,11 +157,8 @@ impl Storage {
     /// Streamed object: the body is never buffered whole.
     pub async fn stream(&self, file: &str) -> Result<ObjectStream, StorageError> {
         let key = self.key(file)?;
-        let got = self
-            .store
-            .get_opts(&key, GetOptions::default())
-            .await
-            .map_err(|e| StorageError::from_store(e, file))?;
+        let got =
+            self.store.get_opts(&key, GetOptions::default()).await.map_err(|e| StorageError::from_store(e, file))?;
         let info = info(file, &got.meta);
         let name = file.to_owned();
         let body = got.into_stream().map_err(move |e| StorageError::from_store(e, &name)).boxed();

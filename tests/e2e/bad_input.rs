@@ -33,18 +33,8 @@ struct Case {
     keywords: &'static [&'static [&'static str]],
 }
 
-fn case(
-    name: &'static str,
-    req: Req,
-    status: &'static [u16],
-    keywords: &'static [&'static [&'static str]],
-) -> Case {
-    Case {
-        name,
-        req,
-        status,
-        keywords,
-    }
+fn case(name: &'static str, req: Req, status: &'static [u16], keywords: &'static [&'static [&'static str]]) -> Case {
+    Case { name, req, status, keywords }
 }
 
 /// The usual chart files under `dir/`, with `chart_yaml` as Chart.yaml, plus `extra` entries.
@@ -52,10 +42,7 @@ fn chart_entries(dir: &str, chart_yaml: &str) -> Vec<TarEntry> {
     vec![
         TarEntry::file(&format!("{dir}/Chart.yaml"), chart_yaml),
         TarEntry::file(&format!("{dir}/values.yaml"), "marker: bad\n"),
-        TarEntry::file(
-            &format!("{dir}/templates/configmap.yaml"),
-            CONFIGMAP_TEMPLATE,
-        ),
+        TarEntry::file(&format!("{dir}/templates/configmap.yaml"), CONFIGMAP_TEMPLATE),
     ]
 }
 
@@ -70,9 +57,7 @@ fn yaml_for(name: &str, version: &str) -> String {
 }
 
 fn billion_laughs() -> String {
-    let mut s = String::from(
-        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
-    );
+    let mut s = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
     let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
     for w in names.windows(2) {
         let (prev, cur) = (w[0], w[1]);
@@ -110,9 +95,7 @@ fn cases() -> Vec<Case> {
     big_file.push(TarEntry::zeros("bigf/templates/big.yaml", 6 << 20));
     let big_file = tgz(&big_file);
 
-    const SIZE: &[&str] = &[
-        "size", "large", "limit", "exceed", "too big", "too much", "bomb",
-    ];
+    const SIZE: &[&str] = &["size", "large", "limit", "exceed", "too big", "too much", "bomb"];
     const LINK: &[&str] = &["link"];
     const VERSION: &[&str] = &["version"];
     const NAME: &[&str] = &["name"];
@@ -123,62 +106,24 @@ fn cases() -> Vec<Case> {
 
     vec![
         // --- transport / compression ---------------------------------------------------------
-        case(
-            "not gzip",
-            Req::Raw(b"this is not a gzip stream at all".to_vec()),
-            B400,
-            &[&["gzip"]],
-        ),
-        case(
-            "empty body",
-            Req::Raw(Vec::new()),
-            B400,
-            &[&["empty", "gzip", "eof", "body"]],
-        ),
+        case("not gzip", Req::Raw(b"this is not a gzip stream at all".to_vec()), B400, &[&["gzip"]]),
+        case("empty body", Req::Raw(Vec::new()), B400, &[&["empty", "gzip", "eof", "body"]]),
         case(
             "truncated gzip",
             Req::Raw(truncated),
             B400,
-            &[&[
-                "gzip",
-                "truncat",
-                "eof",
-                "end of",
-                "corrupt",
-                "unexpected",
-                "incomplete",
-            ]],
+            &[&["gzip", "truncat", "eof", "end of", "corrupt", "unexpected", "incomplete"]],
         ),
-        case(
-            "gzip of garbage",
-            Req::Raw(gzip(&noise(5000, 3))),
-            B400,
-            &[&["tar", "archive"]],
-        ),
-        case(
-            "gzip of an empty tar",
-            Req::Raw(tgz(&[])),
-            B400,
-            &[&["empty", "no files", "chart.yaml"]],
-        ),
+        case("gzip of garbage", Req::Raw(gzip(&noise(5000, 3))), B400, &[&["tar", "archive"]]),
+        case("gzip of an empty tar", Req::Raw(tgz(&[])), B400, &[&["empty", "no files", "chart.yaml"]]),
         case(
             "tar header with a bad checksum",
             Req::Raw(bad_checksum_tgz()),
             B400,
             &[&["checksum", "tar", "archive", "header"]],
         ),
-        case(
-            "decompression bomb: 104 MiB in 4 MiB files",
-            Req::Raw(bomb_total),
-            B400,
-            &[SIZE],
-        ),
-        case(
-            "decompression bomb: one 101 MiB file",
-            Req::Raw(bomb_single),
-            B400,
-            &[SIZE],
-        ),
+        case("decompression bomb: 104 MiB in 4 MiB files", Req::Raw(bomb_total), B400, &[SIZE]),
+        case("decompression bomb: one 101 MiB file", Req::Raw(bomb_single), B400, &[SIZE]),
         case("single file over 5 MiB", Req::Raw(big_file), B400, &[SIZE]),
         // --- archive entries ---------------------------------------------------------------
         case(
@@ -193,11 +138,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "absolute entry path",
-            Req::Raw(chart_with(
-                "abs",
-                &yaml_for("abs", "1.0.0"),
-                vec![TarEntry::file("/etc/evil.yaml", "x: 1\n")],
-            )),
+            Req::Raw(chart_with("abs", &yaml_for("abs", "1.0.0"), vec![TarEntry::file("/etc/evil.yaml", "x: 1\n")])),
             B400,
             &[&["absolute"]],
         ),
@@ -206,11 +147,7 @@ fn cases() -> Vec<Case> {
             Req::Raw(chart_with(
                 "sl",
                 &yaml_for("sl", "1.0.0"),
-                vec![TarEntry::special(
-                    "sl/templates/passwd.yaml",
-                    tar::EntryType::Symlink,
-                    Some("/etc/passwd"),
-                )],
+                vec![TarEntry::special("sl/templates/passwd.yaml", tar::EntryType::Symlink, Some("/etc/passwd"))],
             )),
             B400,
             &[LINK],
@@ -220,11 +157,7 @@ fn cases() -> Vec<Case> {
             Req::Raw(chart_with(
                 "hl",
                 &yaml_for("hl", "1.0.0"),
-                vec![TarEntry::special(
-                    "hl/templates/hard.yaml",
-                    tar::EntryType::Link,
-                    Some("hl/values.yaml"),
-                )],
+                vec![TarEntry::special("hl/templates/hard.yaml", tar::EntryType::Link, Some("hl/values.yaml"))],
             )),
             B400,
             &[LINK],
@@ -247,14 +180,7 @@ fn cases() -> Vec<Case> {
                 vec![TarEntry::special("ff/pipe", tar::EntryType::Fifo, None)],
             )),
             B400,
-            &[&[
-                "fifo",
-                "pipe",
-                "device",
-                "special",
-                "unsupported",
-                "regular",
-            ]],
+            &[&["fifo", "pipe", "device", "special", "unsupported", "regular"]],
         ),
         // --- Chart.yaml placement ------------------------------------------------------------
         case(
@@ -271,10 +197,7 @@ fn cases() -> Vec<Case> {
             Req::Raw(chart_with(
                 "twice",
                 &yaml_for("twice", "1.0.0"),
-                vec![TarEntry::file(
-                    "twice/Chart.yaml",
-                    yaml_for("twice", "9.9.9"),
-                )],
+                vec![TarEntry::file("twice/Chart.yaml", yaml_for("twice", "9.9.9"))],
             )),
             B400,
             &[&["chart.yaml", "duplicate"]],
@@ -287,15 +210,7 @@ fn cases() -> Vec<Case> {
                 tgz(&e)
             }),
             B400,
-            &[&[
-                "chart.yaml",
-                "top-level",
-                "directory",
-                "directories",
-                "more than one",
-                "multiple",
-                "folder",
-            ]],
+            &[&["chart.yaml", "top-level", "directory", "directories", "more than one", "multiple", "folder"]],
         ),
         case(
             "Chart.yaml at the archive root",
@@ -304,14 +219,7 @@ fn cases() -> Vec<Case> {
                 TarEntry::file("values.yaml", "a: 1\n"),
             ])),
             B400,
-            &[&[
-                "chart.yaml",
-                "directory",
-                "base",
-                "root",
-                "top-level",
-                "folder",
-            ]],
+            &[&["chart.yaml", "directory", "base", "root", "top-level", "folder"]],
         ),
         case(
             "Chart.yaml is a directory",
@@ -325,11 +233,7 @@ fn cases() -> Vec<Case> {
         // --- Chart.yaml content --------------------------------------------------------------
         case(
             "invalid YAML in Chart.yaml",
-            Req::Raw(chart_with(
-                "iy",
-                "apiVersion: v2\nname: [unclosed\nversion: 1.0.0\n",
-                vec![],
-            )),
+            Req::Raw(chart_with("iy", "apiVersion: v2\nname: [unclosed\nversion: 1.0.0\n", vec![])),
             B400,
             &[&["yaml"]],
         ),
@@ -339,63 +243,26 @@ fn cases() -> Vec<Case> {
             B400,
             &[&["alias", "yaml"]],
         ),
-        case(
-            "missing version",
-            Req::Raw(chart_with("nov", "apiVersion: v2\nname: nov\n", vec![])),
-            B400,
-            &[VERSION],
-        ),
+        case("missing version", Req::Raw(chart_with("nov", "apiVersion: v2\nname: nov\n", vec![])), B400, &[VERSION]),
         case(
             "version not-a-version",
             Req::Raw(chart_with("nav", &yaml_for("nav", "not-a-version"), vec![])),
             B400,
             &[VERSION],
         ),
-        case(
-            "version 1.2.3.4",
-            Req::Raw(chart_with("four", &yaml_for("four", "1.2.3.4"), vec![])),
-            B400,
-            &[VERSION],
-        ),
-        case(
-            "missing name",
-            Req::Raw(chart_with(
-                "non",
-                "apiVersion: v2\nversion: 1.0.0\n",
-                vec![],
-            )),
-            B400,
-            &[NAME],
-        ),
-        case(
-            "name with a slash",
-            Req::Raw(chart_with("slash", &yaml_for("a/b", "1.0.0"), vec![])),
-            B400,
-            &[NAME],
-        ),
-        case(
-            "name `..`",
-            Req::Raw(chart_with("dots", &yaml_for("..", "1.0.0"), vec![])),
-            B400,
-            &[NAME],
-        ),
+        case("version 1.2.3.4", Req::Raw(chart_with("four", &yaml_for("four", "1.2.3.4"), vec![])), B400, &[VERSION]),
+        case("missing name", Req::Raw(chart_with("non", "apiVersion: v2\nversion: 1.0.0\n", vec![])), B400, &[NAME]),
+        case("name with a slash", Req::Raw(chart_with("slash", &yaml_for("a/b", "1.0.0"), vec![])), B400, &[NAME]),
+        case("name `..`", Req::Raw(chart_with("dots", &yaml_for("..", "1.0.0"), vec![])), B400, &[NAME]),
         case(
             "name that traverses (ChartMuseum acceptance test)",
-            Req::Raw(chart_with(
-                "evil",
-                &yaml_for("\"../../../../charts/org2/repo2/evil\"", "1.0.0"),
-                vec![],
-            )),
+            Req::Raw(chart_with("evil", &yaml_for("\"../../../../charts/org2/repo2/evil\"", "1.0.0"), vec![])),
             B400,
             &[NAME],
         ),
         case(
             "unknown chart type",
-            Req::Raw(chart_with(
-                "ty",
-                "apiVersion: v2\nname: ty\nversion: 1.0.0\ntype: weird\n",
-                vec![],
-            )),
+            Req::Raw(chart_with("ty", "apiVersion: v2\nname: ty\nversion: 1.0.0\ntype: weird\n", vec![])),
             B400,
             &[&["type"]],
         ),
@@ -427,21 +294,13 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "multipart chart part that is not gzip",
-            Req::Form(vec![(
-                "chart",
-                "x-1.0.0.tgz",
-                b"plain text, not a chart".to_vec(),
-            )]),
+            Req::Form(vec![("chart", "x-1.0.0.tgz", b"plain text, not a chart".to_vec())]),
             B400,
             &[&["gzip"]],
         ),
         case(
             "multipart with only a bad prov",
-            Req::Form(vec![(
-                "prov",
-                "x-1.0.0.tgz.prov",
-                b"not a provenance file".to_vec(),
-            )]),
+            Req::Form(vec![("prov", "x-1.0.0.tgz.prov", b"not a provenance file".to_vec())]),
             B400,
             &[PROV],
         ),
@@ -466,11 +325,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "multipart content type without boundary",
-            Req::Post {
-                path: "/api/charts",
-                content_type: "multipart/form-data",
-                body: b"--x\r\n\r\n".to_vec(),
-            },
+            Req::Post { path: "/api/charts", content_type: "multipart/form-data", body: b"--x\r\n\r\n".to_vec() },
             B400,
             &[&["multipart", "form", "boundary"]],
         ),
@@ -486,11 +341,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "POST /api/prov with an empty body",
-            Req::Post {
-                path: "/api/prov",
-                content_type: "application/octet-stream",
-                body: Vec::new(),
-            },
+            Req::Post { path: "/api/prov", content_type: "application/octet-stream", body: Vec::new() },
             B400,
             &[PROV],
         ),
@@ -513,24 +364,9 @@ fn cases() -> Vec<Case> {
             B404,
             &[&["not found", "extension", "unsupported", "no such"]],
         ),
-        case(
-            "GET /api/charts?limit=0",
-            Req::Get("/api/charts?limit=0"),
-            B400,
-            &[&["limit"]],
-        ),
-        case(
-            "GET /api/charts?offset=-1",
-            Req::Get("/api/charts?offset=-1"),
-            B400,
-            &[&["offset"]],
-        ),
-        case(
-            "improper constraint",
-            Req::Get("/api/charts/base/%3E%3Dfoo"),
-            &[400, 404],
-            &[&["constraint"]],
-        ),
+        case("GET /api/charts?limit=0", Req::Get("/api/charts?limit=0"), B400, &[&["limit"]]),
+        case("GET /api/charts?offset=-1", Req::Get("/api/charts?offset=-1"), B400, &[&["offset"]]),
+        case("improper constraint", Req::Get("/api/charts/base/%3E%3Dfoo"), &[400, 404], &[&["constraint"]]),
     ]
 }
 
@@ -546,48 +382,22 @@ async fn send(server: &Server, req: &Req) -> Result<Resp, String> {
         Req::Form(parts) => {
             let mut form = reqwest::multipart::Form::new();
             for (field, fname, bytes) in parts {
-                form = form.part(
-                    *field,
-                    reqwest::multipart::Part::bytes(bytes.clone()).file_name(*fname),
-                );
+                form = form.part(*field, reqwest::multipart::Part::bytes(bytes.clone()).file_name(*fname));
             }
-            (
-                "POST /api/charts (multipart)".to_owned(),
-                server.req(Method::POST, "/api/charts").multipart(form),
-            )
+            ("POST /api/charts (multipart)".to_owned(), server.req(Method::POST, "/api/charts").multipart(form))
         }
-        Req::Post {
-            path,
-            content_type,
-            body,
-        } => (
+        Req::Post { path, content_type, body } => (
             format!("POST {path}"),
-            server
-                .req(Method::POST, path)
-                .header("Content-Type", *content_type)
-                .body(body.clone()),
+            server.req(Method::POST, path).header("Content-Type", *content_type).body(body.clone()),
         ),
         Req::Get(path) => (format!("GET {path}"), server.req(Method::GET, path)),
         Req::Delete(path) => (format!("DELETE {path}"), server.req(Method::DELETE, path)),
     };
-    let r = rb
-        .timeout(Duration::from_secs(60))
-        .send()
-        .await
-        .map_err(|e| format!("{what}: request failed: {e:?}"))?;
+    let r = rb.timeout(Duration::from_secs(60)).send().await.map_err(|e| format!("{what}: request failed: {e:?}"))?;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
-    let body = r
-        .bytes()
-        .await
-        .map_err(|e| format!("{what}: reading body failed: {e:?}"))?
-        .to_vec();
-    Ok(Resp {
-        status,
-        headers,
-        body,
-        what,
-    })
+    let body = r.bytes().await.map_err(|e| format!("{what}: reading body failed: {e:?}"))?.to_vec();
+    Ok(Resp { status, headers, body, what })
 }
 
 /// Checks one response; returns a description of what is wrong, if anything.
@@ -595,6 +405,10 @@ fn check(c: &Case, r: &Resp) -> Option<String> {
     let mut problems = Vec::new();
     if !c.status.contains(&r.status) {
         problems.push(format!("status {} (expected {:?})", r.status, c.status));
+    }
+    let ct = r.header("content-type").unwrap_or_default();
+    if !ct.starts_with("application/json") {
+        problems.push(format!("Content-Type {ct:?} is not application/json"));
     }
     let msg = serde_json::from_slice::<serde_json::Value>(&r.body)
         .ok()
@@ -646,6 +460,8 @@ async fn malformed_requests_are_rejected_and_change_nothing() {
         match send(&server, &c.req).await {
             Err(e) => failures.push(format!("[{}] {e}", c.name)),
             Ok(r) => {
+                // Shown with --nocapture: what the server answered to each case.
+                eprintln!("bad input [{}] -> {} {}", c.name, r.status, truncate(&r.text(), 200));
                 if let Some(p) = check(c, &r) {
                     failures.push(format!("[{}] {p}", c.name));
                 }
@@ -654,18 +470,9 @@ async fn malformed_requests_are_rejected_and_change_nothing() {
         // Nothing changed, whatever the answer was.
         if server.storage_snapshot() != storage_before {
             let now = server.storage_snapshot();
-            let added: Vec<_> = now
-                .keys()
-                .filter(|k| !storage_before.contains_key(*k))
-                .collect();
-            let removed: Vec<_> = storage_before
-                .keys()
-                .filter(|k| !now.contains_key(*k))
-                .collect();
-            failures.push(format!(
-                "[{}] storage changed: added {added:?}, removed {removed:?}",
-                c.name
-            ));
+            let added: Vec<_> = now.keys().filter(|k| !storage_before.contains_key(*k)).collect();
+            let removed: Vec<_> = storage_before.keys().filter(|k| !now.contains_key(*k)).collect();
+            failures.push(format!("[{}] storage changed: added {added:?}, removed {removed:?}", c.name));
             // Restore is impossible from here; later cases would all report this.
             break;
         }
@@ -684,10 +491,7 @@ async fn malformed_requests_are_rejected_and_change_nothing() {
     // The server survived everything and still accepts good uploads.
     server.get("/health").await.assert_status(200);
     server.upload_ok(chart_tgz("base", "3.0.0", &[])).await;
-    assert_eq!(
-        server.index().await.versions("base"),
-        ["3.0.0", "1.1.0", "1.0.0"]
-    );
+    assert_eq!(server.index().await.versions("base"), ["3.0.0", "1.1.0", "1.0.0"]);
 
     assert!(
         failures.is_empty(),
@@ -710,33 +514,18 @@ async fn uploads_over_max_upload_size_get_413() {
 
     let big = chart_tgz("big", "1.0.0", &[("README.md", &noise_text(16 * 1024, 11))]);
     assert!(big.len() > 8192, "test chart must exceed the limit clearly");
-    let mut big_prov =
-        b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: big\nversion: 1.0.0\n".to_vec();
+    let mut big_prov = b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: big\nversion: 1.0.0\n".to_vec();
     big_prov.extend_from_slice(noise_text(16 * 1024, 5).as_bytes());
 
     let reqs = vec![
         ("raw chart", Req::Raw(big.clone())),
-        (
-            "multipart chart",
-            Req::Form(vec![("chart", "big-1.0.0.tgz", big.clone())]),
-        ),
-        (
-            "raw prov",
-            Req::Post {
-                path: "/api/prov",
-                content_type: "application/octet-stream",
-                body: big_prov,
-            },
-        ),
+        ("multipart chart", Req::Form(vec![("chart", "big-1.0.0.tgz", big.clone())])),
+        ("raw prov", Req::Post { path: "/api/prov", content_type: "application/octet-stream", body: big_prov }),
     ];
     let mut failures = Vec::new();
     for (name, req) in &reqs {
-        let c = Case {
-            name,
-            req: Req::Get("/unused"),
-            status: &[413],
-            keywords: &[&["large", "size", "limit", "exceed"]],
-        };
+        let c =
+            Case { name, req: Req::Get("/unused"), status: &[413], keywords: &[&["large", "size", "limit", "exceed"]] };
         match send(&server, req).await {
             Err(e) => failures.push(format!("[{name}] {e}")),
             Ok(r) => {
@@ -754,17 +543,9 @@ async fn uploads_over_max_upload_size_get_413() {
     }
     // Still serving, still accepting bodies under the limit.
     server
-        .upload_multipart(
-            Some(("small-1.1.0.tgz", chart_tgz("small", "1.1.0", &[]))),
-            None,
-            "",
-        )
+        .upload_multipart(Some(("small-1.1.0.tgz", chart_tgz("small", "1.1.0", &[]))), None, "")
         .await
         .assert_status(201)
         .assert_json(json!({"saved": true}));
-    assert!(
-        failures.is_empty(),
-        "413 cases failed:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "413 cases failed:\n{}", failures.join("\n"));
 }

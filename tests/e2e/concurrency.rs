@@ -28,10 +28,8 @@ async fn concurrent_uploads_lose_and_duplicate_nothing() {
             work.push((name, version, bytes));
         }
     }
-    let expected_digests: BTreeMap<(String, String), String> = work
-        .iter()
-        .map(|(n, v, b)| ((n.clone(), v.clone()), sha256_hex(b)))
-        .collect();
+    let expected_digests: BTreeMap<(String, String), String> =
+        work.iter().map(|(n, v, b)| ((n.clone(), v.clone()), sha256_hex(b))).collect();
     // Interleave charts so that clients write to the same chart at the same time.
     work.sort_by_key(|(n, v, _)| (v.clone(), n.clone()));
     let queue = Arc::new(Mutex::new(work));
@@ -50,11 +48,7 @@ async fn concurrent_uploads_lose_and_duplicate_nothing() {
             let mut violations = Vec::new();
             while !done.load(Ordering::SeqCst) {
                 let before = completed.load(Ordering::SeqCst);
-                let r = client
-                    .get(server.url("/index.yaml"))
-                    .send()
-                    .await
-                    .expect("GET index");
+                let r = client.get(server.url("/index.yaml")).send().await.expect("GET index");
                 assert_eq!(r.status().as_u16(), 200);
                 let body = r.bytes().await.expect("body");
                 let idx = Index::parse(&body);
@@ -84,8 +78,7 @@ async fn concurrent_uploads_lose_and_duplicate_nothing() {
                 };
                 let multipart = (client_no + results.len()) % 2 == 0;
                 let rb = if multipart {
-                    let part = reqwest::multipart::Part::bytes(bytes)
-                        .file_name(format!("{name}-{version}.tgz"));
+                    let part = reqwest::multipart::Part::bytes(bytes).file_name(format!("{name}-{version}.tgz"));
                     client
                         .post(server.url("/api/charts"))
                         .multipart(reqwest::multipart::Form::new().part("chart", part))
@@ -112,11 +105,7 @@ async fn concurrent_uploads_lose_and_duplicate_nothing() {
             results
         }));
     }
-    let results: Vec<_> = join_all(tasks)
-        .await
-        .into_iter()
-        .flat_map(|r| r.expect("upload task"))
-        .collect();
+    let results: Vec<_> = join_all(tasks).await.into_iter().flat_map(|r| r.expect("upload task")).collect();
     done.store(true, Ordering::SeqCst);
     let (reads, violations) = reader.await.expect("reader task");
 
@@ -144,16 +133,11 @@ async fn concurrent_uploads_lose_and_duplicate_nothing() {
         let name = format!("conc{c:02}");
         let versions = idx.versions(&name);
         let want: Vec<String> = (0..VERSIONS).rev().map(|v| format!("1.{v}.0")).collect();
-        assert_eq!(
-            versions, want,
-            "versions of {name}, each exactly once, newest first"
-        );
+        assert_eq!(versions, want, "versions of {name}, each exactly once, newest first");
         for e in &idx.entries[&name] {
             assert_eq!(
                 Some(e.digest()),
-                expected_digests
-                    .get(&(name.clone(), e.version().to_owned()))
-                    .map(String::as_str),
+                expected_digests.get(&(name.clone(), e.version().to_owned())).map(String::as_str),
                 "digest of {name} {}",
                 e.version()
             );
@@ -167,25 +151,14 @@ async fn concurrent_uploads_lose_and_duplicate_nothing() {
     let v = api.json();
     let obj = v.as_object().expect("object");
     assert_eq!(obj.len(), CHARTS);
-    let total: usize = obj
-        .values()
-        .map(|l| l.as_array().map(Vec::len).unwrap_or(0))
-        .sum();
+    let total: usize = obj.values().map(|l| l.as_array().map(Vec::len).unwrap_or(0)).sum();
     assert_eq!(total, CHARTS * VERSIONS);
 
     // Storage holds exactly the 400 archives.
     let files = server.storage_files();
     let tgz: Vec<_> = files.iter().filter(|f| f.ends_with(".tgz")).collect();
-    assert_eq!(
-        tgz.len(),
-        CHARTS * VERSIONS,
-        "number of .tgz files in storage"
-    );
-    assert_eq!(
-        files.len(),
-        CHARTS * VERSIONS,
-        "no other files in storage: {files:?}"
-    );
+    assert_eq!(tgz.len(), CHARTS * VERSIONS, "number of .tgz files in storage");
+    assert_eq!(files.len(), CHARTS * VERSIONS, "no other files in storage: {files:?}");
 }
 
 /// 16 clients upload the same version at once: exactly one 201, the others 409, one entry.
@@ -208,18 +181,11 @@ async fn concurrent_uploads_of_the_same_version_have_one_winner() {
             (r.status().as_u16(), bytes)
         }));
     }
-    let results: Vec<(u16, Vec<u8>)> = join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.expect("task"))
-        .collect();
+    let results: Vec<(u16, Vec<u8>)> = join_all(tasks).await.into_iter().map(|r| r.expect("task")).collect();
     let winners: Vec<_> = results.iter().filter(|(s, _)| *s == 201).collect();
     let statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
     assert_eq!(winners.len(), 1, "exactly one 201; statuses {statuses:?}");
-    assert!(
-        results.iter().all(|(s, _)| *s == 201 || *s == 409),
-        "the others get 409; statuses {statuses:?}"
-    );
+    assert!(results.iter().all(|(s, _)| *s == 201 || *s == 409), "the others get 409; statuses {statuses:?}");
     let idx = server.index().await;
     assert_eq!(idx.versions("race"), ["1.0.0"]);
     assert_eq!(
@@ -227,8 +193,5 @@ async fn concurrent_uploads_of_the_same_version_have_one_winner() {
         sha256_hex(&winners[0].1),
         "the index describes the winner's bytes"
     );
-    assert!(
-        server.storage_snapshot()["race-1.0.0.tgz"] == winners[0].1,
-        "storage holds the winner's bytes"
-    );
+    assert!(server.storage_snapshot()["race-1.0.0.tgz"] == winners[0].1, "storage holds the winner's bytes");
 }

@@ -39,8 +39,7 @@ pub fn read_testdata(rel: &str) -> Vec<u8> {
 pub const SIGNTEST_TGZ: &str = "helm/pkg/downloader/testdata/signtest-0.1.0.tgz";
 pub const SIGNTEST_PROV: &str = "helm/pkg/downloader/testdata/signtest-0.1.0.tgz.prov";
 pub const SIGNTEST_KEYRING: &str = "helm/pkg/downloader/testdata/helm-test-key.pub";
-pub const SIGNTEST_SHA256: &str =
-    "e5ef611620fb97704d8751c16bab17fedb68883bfb0edc76f78a70e9173f9b55";
+pub const SIGNTEST_SHA256: &str = "e5ef611620fb97704d8751c16bab17fedb68883bfb0edc76f78a70e9173f9b55";
 
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
@@ -81,34 +80,19 @@ impl Resp {
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     }
 
     /// All values of a header, joined with ", ".
     pub fn header_all(&self, name: &str) -> Option<String> {
-        let vals: Vec<String> = self
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        if vals.is_empty() {
-            None
-        } else {
-            Some(vals.join(", "))
-        }
+        let vals: Vec<String> =
+            self.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+        if vals.is_empty() { None } else { Some(vals.join(", ")) }
     }
 
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "{}: expected a JSON body ({e}); status {}, body: {:?}",
-                self.what,
-                self.status,
-                self.text()
-            )
+            panic!("{}: expected a JSON body ({e}); status {}, body: {:?}", self.what, self.status, self.text())
         })
     }
 
@@ -165,20 +149,13 @@ pub fn free_port() -> u16 {
 }
 
 pub fn new_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("reqwest client")
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().expect("reqwest client")
 }
 
 impl Server {
     /// Starts `chartroom serve` with local storage in a fresh temporary folder plus `extra` flags.
     pub async fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::Builder::new()
-            .prefix("chartroom-e2e-")
-            .tempdir()
-            .expect("tempdir");
+        let dir = tempfile::Builder::new().prefix("chartroom-e2e-").tempdir().expect("tempdir");
         fs::create_dir_all(dir.path().join("storage")).expect("create storage dir");
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let context_path = args
@@ -187,11 +164,7 @@ impl Server {
             .and_then(|i| args.get(i + 1))
             .map(|c| {
                 let c = c.trim_end_matches('/');
-                if c.is_empty() || c.starts_with('/') {
-                    c.to_owned()
-                } else {
-                    format!("/{c}")
-                }
+                if c.is_empty() || c.starts_with('/') { c.to_owned() } else { format!("/{c}") }
             })
             .unwrap_or_default();
         let mut s = Server {
@@ -241,9 +214,7 @@ impl Server {
 
     /// Everything the server printed during the current start.
     pub fn log(&self) -> String {
-        fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
     fn command(&self) -> Command {
@@ -259,13 +230,7 @@ impl Server {
             .arg(self.storage_dir())
             .args(&self.args)
             .stdin(Stdio::null());
-        for k in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-        ] {
+        for k in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"] {
             cmd.env_remove(k);
         }
         cmd
@@ -281,9 +246,7 @@ impl Server {
             let err = out.try_clone().expect("clone log file");
             let mut cmd = self.command();
             cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
-            let child = cmd.spawn().unwrap_or_else(|e| {
-                panic!("cannot start {}: {e}", env!("CARGO_BIN_EXE_chartroom"))
-            });
+            let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", env!("CARGO_BIN_EXE_chartroom")));
             self.child = Some(child);
             match self.wait_healthy().await {
                 Ok(()) => return,
@@ -303,10 +266,7 @@ impl Server {
                 }
             }
         }
-        panic!(
-            "chartroom exited before becoming healthy (5 attempts); args {:?}; last log:\n{last_log}",
-            self.args
-        );
+        panic!("chartroom exited before becoming healthy (5 attempts); args {:?}; last log:\n{last_log}", self.args);
     }
 
     /// Ok when `GET <ctx>/health` answers 200; Err(true) when the process exited, Err(false) on
@@ -314,11 +274,7 @@ impl Server {
     async fn wait_healthy(&mut self) -> Result<(), bool> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let url = self.url("/health");
-        let probe = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("client");
+        let probe = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build().expect("client");
         loop {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(_)) = child.try_wait()
@@ -346,16 +302,11 @@ impl Server {
         loop {
             match child.try_wait() {
                 Ok(Some(st)) => return st,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!(
-                        "chartroom did not exit within 15 s of SIGTERM; log:\n{}",
-                        self.log()
-                    );
+                    panic!("chartroom did not exit within 15 s of SIGTERM; log:\n{}", self.log());
                 }
             }
         }
@@ -365,11 +316,7 @@ impl Server {
     /// with the same flags, on a new port.
     pub async fn restart(&mut self) {
         let st = self.stop();
-        assert!(
-            st.success(),
-            "chartroom should exit successfully on SIGTERM, got {st}; log:\n{}",
-            self.log()
-        );
+        assert!(st.success(), "chartroom should exit successfully on SIGTERM, got {st}; log:\n{}", self.log());
         self.spawn_and_wait().await;
     }
 
@@ -383,23 +330,11 @@ impl Server {
     // ---- HTTP ------------------------------------------------------------------------------
 
     pub async fn send(&self, what: String, rb: reqwest::RequestBuilder) -> Resp {
-        let r = rb
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{what}: request failed: {e:?}"));
+        let r = rb.send().await.unwrap_or_else(|e| panic!("{what}: request failed: {e:?}"));
         let status = r.status().as_u16();
         let headers = r.headers().clone();
-        let body = r
-            .bytes()
-            .await
-            .unwrap_or_else(|e| panic!("{what}: reading body failed: {e:?}"))
-            .to_vec();
-        Resp {
-            status,
-            headers,
-            body,
-            what,
-        }
+        let body = r.bytes().await.unwrap_or_else(|e| panic!("{what}: reading body failed: {e:?}")).to_vec();
+        Resp { status, headers, body, what }
     }
 
     /// A request to `path` under the context path.
@@ -408,8 +343,7 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        self.send(format!("GET {path}"), self.req(Method::GET, path))
-            .await
+        self.send(format!("GET {path}"), self.req(Method::GET, path)).await
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
@@ -421,36 +355,25 @@ impl Server {
     }
 
     pub async fn head(&self, path: &str) -> Resp {
-        self.send(format!("HEAD {path}"), self.req(Method::HEAD, path))
-            .await
+        self.send(format!("HEAD {path}"), self.req(Method::HEAD, path)).await
     }
 
     pub async fn delete(&self, path: &str) -> Resp {
-        self.send(format!("DELETE {path}"), self.req(Method::DELETE, path))
-            .await
+        self.send(format!("DELETE {path}"), self.req(Method::DELETE, path)).await
     }
 
     pub async fn post(&self, path: &str, content_type: &str, body: Vec<u8>) -> Resp {
-        let rb = self
-            .req(Method::POST, path)
-            .header("Content-Type", content_type)
-            .body(body);
+        let rb = self.req(Method::POST, path).header("Content-Type", content_type).body(body);
         self.send(format!("POST {path} ({content_type})"), rb).await
     }
 
     /// `curl --data-binary @chart.tgz <repo>/api/charts` (curl's default content type).
     pub async fn upload_raw(&self, tgz: Vec<u8>) -> Resp {
-        self.post("/api/charts", "application/x-www-form-urlencoded", tgz)
-            .await
+        self.post("/api/charts", "application/x-www-form-urlencoded", tgz).await
     }
 
     pub async fn upload_raw_query(&self, tgz: Vec<u8>, query: &str) -> Resp {
-        self.post(
-            &format!("/api/charts{query}"),
-            "application/x-www-form-urlencoded",
-            tgz,
-        )
-        .await
+        self.post(&format!("/api/charts{query}"), "application/x-www-form-urlencoded", tgz).await
     }
 
     /// Multipart upload with parts named `chart` and/or `prov` (as `curl -F chart=@x.tgz`).
@@ -484,8 +407,7 @@ impl Server {
         }
         let path = format!("/api/charts{query}");
         let rb = self.req(Method::POST, &path).multipart(form);
-        self.send(format!("POST {path} multipart [{}]", desc.join(", ")), rb)
-            .await
+        self.send(format!("POST {path} multipart [{}]", desc.join(", ")), rb).await
     }
 
     /// Uploads a chart (raw) and asserts 201 {"saved":true}.
@@ -539,11 +461,7 @@ pub fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         let Ok(rd) = fs::read_dir(dir) else { return };
         for e in rd.flatten() {
             let p = e.path();
-            let rel = p
-                .strip_prefix(root)
-                .expect("prefix")
-                .to_string_lossy()
-                .into_owned();
+            let rel = p.strip_prefix(root).expect("prefix").to_string_lossy().into_owned();
             if rel == ".chartroom" {
                 continue;
             }
@@ -589,18 +507,9 @@ pub const CONFIGMAP_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:
 /// `values.yaml` or `templates/configmap.yaml` replaces the default one).
 pub fn chart_tgz(name: &str, version: &str, extra: &[(&str, &str)]) -> Vec<u8> {
     let mut files: Vec<(String, Vec<u8>)> = vec![
-        (
-            "Chart.yaml".into(),
-            default_chart_yaml(name, version).into_bytes(),
-        ),
-        (
-            "values.yaml".into(),
-            default_values_yaml(name, version).into_bytes(),
-        ),
-        (
-            "templates/configmap.yaml".into(),
-            CONFIGMAP_TEMPLATE.as_bytes().to_vec(),
-        ),
+        ("Chart.yaml".into(), default_chart_yaml(name, version).into_bytes()),
+        ("values.yaml".into(), default_values_yaml(name, version).into_bytes()),
+        ("templates/configmap.yaml".into(), CONFIGMAP_TEMPLATE.as_bytes().to_vec()),
     ];
     for (p, c) in extra {
         if let Some(f) = files.iter_mut().find(|(fp, _)| fp == p) {
@@ -609,10 +518,7 @@ pub fn chart_tgz(name: &str, version: &str, extra: &[(&str, &str)]) -> Vec<u8> {
             files.push((p.to_string(), c.as_bytes().to_vec()));
         }
     }
-    let entries: Vec<TarEntry> = files
-        .into_iter()
-        .map(|(p, c)| TarEntry::file(&format!("{name}/{p}"), c))
-        .collect();
+    let entries: Vec<TarEntry> = files.into_iter().map(|(p, c)| TarEntry::file(&format!("{name}/{p}"), c)).collect();
     tgz(&entries)
 }
 
@@ -673,10 +579,7 @@ pub fn write_tar<W: Write>(w: W, entries: &[TarEntry]) -> W {
             TarData::Bytes(b) => b.len() as u64,
             TarData::Zeros(n) => *n,
         };
-        assert!(
-            e.name.len() <= 100,
-            "test tar entry names are at most 100 bytes"
-        );
+        assert!(e.name.len() <= 100, "test tar entry names are at most 100 bytes");
         {
             let old = h.as_old_mut();
             old.name = [0; 100];
@@ -721,18 +624,13 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 
 pub fn gunzip(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("gunzip");
+    flate2::read::GzDecoder::new(data).read_to_end(&mut out).expect("gunzip");
     out
 }
 
 /// Deterministic pseudo-random (incompressible) bytes.
 pub fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407)
-        | 1;
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
     (0..n)
         .map(|_| {
             x ^= x << 13;
@@ -746,10 +644,7 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
 /// Printable pseudo-random text (incompressible enough), for chart files that must be large.
 pub fn noise_text(n: usize, seed: u64) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    noise(n, seed)
-        .into_iter()
-        .map(|b| ALPHABET[b as usize % ALPHABET.len()] as char)
-        .collect()
+    noise(n, seed).into_iter().map(|b| ALPHABET[b as usize % ALPHABET.len()] as char).collect()
 }
 
 /// Standard base64 decoding (for `/templates` bodies).
@@ -764,10 +659,7 @@ pub fn base64_decode(s: &str) -> Vec<u8> {
             _ => panic!("invalid base64 character {c:?}"),
         }
     }
-    let clean: Vec<u8> = s
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-        .collect();
+    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
     let mut out = Vec::with_capacity(clean.len() * 3 / 4);
     for chunk in clean.chunks(4) {
         let mut acc = 0u32;
@@ -907,28 +799,16 @@ impl Index {
                         idx.entries.get_mut(&c).expect("chart").push(e);
                     } else if ind == di + 2 && !t.starts_with("- ") {
                         let (k, v) = split_kv(t);
-                        let e = idx
-                            .entries
-                            .get_mut(&c)
-                            .and_then(|v| v.last_mut())
-                            .expect("entry");
+                        let e = idx.entries.get_mut(&c).and_then(|v| v.last_mut()).expect("entry");
                         if k == "urls" && v.starts_with('[') {
                             let inner = v.trim_start_matches('[').trim_end_matches(']');
-                            e.urls = inner
-                                .split(',')
-                                .map(unquote)
-                                .filter(|s| !s.is_empty())
-                                .collect();
+                            e.urls = inner.split(',').map(unquote).filter(|s| !s.is_empty()).collect();
                         } else if !v.is_empty() {
                             e.fields.insert(k.clone(), v);
                         }
                         cur_key = k;
                     } else if t.starts_with("- ") && ind >= di + 2 && cur_key == "urls" {
-                        let e = idx
-                            .entries
-                            .get_mut(&c)
-                            .and_then(|v| v.last_mut())
-                            .expect("entry");
+                        let e = idx.entries.get_mut(&c).and_then(|v| v.last_mut()).expect("entry");
                         e.urls.push(unquote(&t[2..]));
                     }
                 }
@@ -970,12 +850,7 @@ impl Index {
                         ie.urls = obj
                             .get("urls")
                             .and_then(Value::as_array)
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(Value::as_str)
-                                    .map(str::to_owned)
-                                    .collect()
-                            })
+                            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                             .unwrap_or_default();
                     }
                     out.push(ie);
@@ -988,17 +863,11 @@ impl Index {
 
     /// Versions of `chart` in served order (empty when absent).
     pub fn versions(&self, chart: &str) -> Vec<String> {
-        self.entries
-            .get(chart)
-            .map(|v| v.iter().map(|e| e.version().to_owned()).collect())
-            .unwrap_or_default()
+        self.entries.get(chart).map(|v| v.iter().map(|e| e.version().to_owned()).collect()).unwrap_or_default()
     }
 
     pub fn entry(&self, chart: &str, version: &str) -> Option<&IndexEntry> {
-        self.entries
-            .get(chart)?
-            .iter()
-            .find(|e| e.version() == version)
+        self.entries.get(chart)?.iter().find(|e| e.version() == version)
     }
 
     #[track_caller]
@@ -1144,8 +1013,7 @@ impl Helm {
         if let Some(d) = cwd {
             cmd.current_dir(d);
         }
-        cmd.output()
-            .unwrap_or_else(|e| panic!("cannot run {} {args:?}: {e}", self.bin.display()))
+        cmd.output().unwrap_or_else(|e| panic!("cannot run {} {args:?}: {e}", self.bin.display()))
     }
 
     /// Runs Helm, asserts success, returns stdout followed by stderr.
@@ -1158,37 +1026,21 @@ impl Helm {
     pub fn run_in(&self, cwd: Option<&Path>, args: &[&str]) -> String {
         let out = self.output_in(cwd, args);
         assert!(out.status.success(), "{}", self.describe(args, &out));
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     }
 
     /// Runs Helm, asserts failure, returns stdout followed by stderr.
     #[track_caller]
     pub fn run_fail(&self, args: &[&str]) -> String {
         let out = self.output_in(None, args);
-        assert!(
-            !out.status.success(),
-            "expected failure: {}",
-            self.describe(args, &out)
-        );
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
+        assert!(!out.status.success(), "expected failure: {}", self.describe(args, &out));
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     }
 
     #[track_caller]
     pub fn repo_add(&self, name: &str, url: &str) {
         let out = self.run(&["repo", "add", name, url]);
-        assert!(
-            out.contains("has been added"),
-            "{} repo add {name} {url}: unexpected output {out:?}",
-            self.label()
-        );
+        assert!(out.contains("has been added"), "{} repo add {name} {url}: unexpected output {out:?}", self.label());
     }
 
     #[track_caller]
@@ -1197,11 +1049,7 @@ impl Helm {
             HelmVersion::V3 => self.run(&["repo", "update", "--fail-on-repo-update-fail"]),
             HelmVersion::V4 => self.run(&["repo", "update"]),
         };
-        assert!(
-            out.contains("Successfully got an update"),
-            "{} repo update: unexpected output {out:?}",
-            self.label()
-        );
+        assert!(out.contains("Successfully got an update"), "{} repo update: unexpected output {out:?}", self.label());
     }
 
     /// `helm search repo <query> --versions [--devel]` → (name, version) rows.
@@ -1219,11 +1067,7 @@ impl Helm {
                 let mut cols = l.split('\t').map(str::trim);
                 let name = cols.next()?.to_owned();
                 let version = cols.next()?.to_owned();
-                if name.contains('/') {
-                    Some((name, version))
-                } else {
-                    None
-                }
+                if name.contains('/') { Some((name, version)) } else { None }
             })
             .collect()
     }
@@ -1245,11 +1089,7 @@ pub fn read_single(dir: &Path, name: &str) -> Vec<u8> {
     let p = dir.join(name);
     fs::read(&p).unwrap_or_else(|e| {
         let listing: Vec<String> = fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
         panic!("expected {} ({e}); folder holds {listing:?}", p.display())
     })
@@ -1277,19 +1117,14 @@ where
 /// the server tests would prove nothing.
 #[test]
 fn index_parser_reads_helm_and_chartmuseum_indexes() {
-    let cm = Index::parse(&read_testdata(
-        "helm/pkg/repo/v1/testdata/chartmuseum-index.yaml",
-    ));
+    let cm = Index::parse(&read_testdata("helm/pkg/repo/v1/testdata/chartmuseum-index.yaml"));
     assert_eq!(cm.context_path.as_deref(), Some("/v1/helm"));
     assert_eq!(cm.api_version.as_deref(), Some("v1"));
     assert_eq!(cm.versions("nginx"), ["0.2.0", "0.1.0"]);
     assert_eq!(cm.versions("alpine"), ["1.0.0"]);
     assert_eq!(cm.versions("chartWithNoURL"), ["1.0.0"]);
     assert_eq!(cm.expect_entry("alpine", "1.0.0").urls.len(), 2);
-    assert_eq!(
-        cm.expect_entry("nginx", "0.1.0").digest(),
-        "sha256:1234567890abcdef"
-    );
+    assert_eq!(cm.expect_entry("nginx", "0.1.0").digest(), "sha256:1234567890abcdef");
     assert!(cm.expect_entry("chartWithNoURL", "1.0.0").urls.is_empty());
 
     let js = Index::parse(&read_testdata("helm/pkg/repo/v1/testdata/local-index.json"));
@@ -1309,11 +1144,7 @@ fn index_parser_reads_helm_and_chartmuseum_indexes() {
     assert_eq!(e.get("name"), Some("alpha"));
     assert_eq!(s.generated.as_deref(), Some("2024-05-01T10:00:01Z"));
     assert_eq!(s.context_path.as_deref(), Some("/helm/v1"));
-    assert!(
-        Index::parse(b"apiVersion: v1\nentries: {}\ngenerated: \"x\"\nserverInfo: {}\n")
-            .entries
-            .is_empty()
-    );
+    assert!(Index::parse(b"apiVersion: v1\nentries: {}\ngenerated: \"x\"\nserverInfo: {}\n").entries.is_empty());
 }
 
 #[test]
@@ -1323,29 +1154,12 @@ fn harness_archives_are_what_they_claim() {
     let mut names: Vec<String> = ar
         .entries()
         .expect("entries")
-        .map(|e| {
-            e.expect("entry")
-                .path()
-                .expect("path")
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|e| e.expect("entry").path().expect("path").to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "h/Chart.yaml",
-            "h/README.md",
-            "h/templates/configmap.yaml",
-            "h/values.yaml"
-        ]
-    );
+    assert_eq!(names, ["h/Chart.yaml", "h/README.md", "h/templates/configmap.yaml", "h/values.yaml"]);
     // Names tar-rs would refuse are written verbatim.
-    let raw = write_tar(
-        Vec::new(),
-        &[TarEntry::file("../evil", "x"), TarEntry::file("/abs", "y")],
-    );
+    let raw = write_tar(Vec::new(), &[TarEntry::file("../evil", "x"), TarEntry::file("/abs", "y")]);
     assert_eq!(&raw[..8], b"../evil\0");
     assert_eq!(&raw[512 + 512..512 + 512 + 5], b"/abs\0");
     assert_eq!(base64_decode("aGVsbG8gd29ybGQ="), b"hello world");

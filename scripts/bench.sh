@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The benchmark command (see BENCHMARKS.md). Installs what it drives (wrk and nginx from apt,
+# Helm 3.17 via scripts/install-test-tools.sh), builds the release binary, then runs the bench
+# binary (benches/repository.rs), which prints a Markdown report. Extra arguments are passed to the
+# bench binary, e.g. `scripts/bench.sh --big-versions 0` to skip the 100,000-version test.
+# The report is also written to target/bench-data/last-run.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  if ! "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need_apt[@]}"; then
+    "${sudo_cmd[@]}" apt-get update
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need_apt[@]}"
+  fi
+fi
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+
+scripts/install-test-tools.sh
+
+cargo build --release --locked --bin chartroom
+mkdir -p target/bench-data
+cargo bench --locked --bench repository -- \
+  --server target/release/chartroom \
+  --helm .tools/bin/helm3 \
+  --wrk "$(command -v wrk)" \
+  --nginx "$nginx_bin" \
+  "$@" | tee target/bench-data/last-run.md
