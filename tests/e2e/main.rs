@@ -14,9 +14,11 @@
 //!   restart, caching headers, gzip, pagination, lookups).
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
+//! * `migration`: an existing ChartMuseum folder is served as it is.
 
 mod api;
 mod bad_input;
 mod concurrency;
 mod helm;
+mod migration;
 mod support;

@@ -236,7 +236,7 @@ impl Server {
         cmd
     }
 
-    async fn spawn_and_wait(&mut self) {
+    pub async fn spawn_and_wait(&mut self) {
         let mut last_log = String::new();
         for _attempt in 0..5 {
             self.starts += 1;
