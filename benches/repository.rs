@@ -272,7 +272,8 @@ fn ensure_charts(opts: &Opts, scaffold: &[(String, String)], want: usize, budget
                         let (name, version) = chart_id(i);
                         let path = dir.join(tgz_name(&name, &version));
                         if let Err(e) = fs::write(&path, make_tgz(scaffold, &name, &version)) {
-                            *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{}: {e}", path.display()));
+                            *failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some(format!("{}: {e}", path.display()));
                             break;
                         }
                     }
@@ -354,7 +355,13 @@ struct Server {
 impl Server {
     /// Starts the server and waits for `/health` to answer 200; returns it with the time from
     /// spawning the process to that first 200.
-    async fn start(opts: &Opts, http: &reqwest::Client, root: &Path, log: &Path, limit: Duration) -> Res<(Server, Duration)> {
+    async fn start(
+        opts: &Opts,
+        http: &reqwest::Client,
+        root: &Path,
+        log: &Path,
+        limit: Duration,
+    ) -> Res<(Server, Duration)> {
         let port = free_port()?;
         let log_file = fs::OpenOptions::new()
             .create(true)
@@ -435,7 +442,8 @@ impl Server {
         let text = fs::read_to_string(&self.log).ok()?;
         let line = text.lines().rev().find(|l| l.contains("index ready"))?;
         let field = |k: &str| {
-            line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{k}=")).map(|v| v.trim_matches('"').to_owned()))
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(&format!("{k}=")).map(|v| v.trim_matches('"').to_owned()))
         };
         Some(format!(
             "{} ms (opened={}, reused={})",
@@ -550,6 +558,16 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+fn median(v: &[Duration]) -> Duration {
+    let mut s = v.to_vec();
+    s.sort();
+    s.get(s.len() / 2).copied().unwrap_or_default()
+}
+
+fn secs_list(v: &[Duration]) -> String {
+    v.iter().map(|d| format!("{:.3}", d.as_secs_f64())).collect::<Vec<_>>().join(", ")
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1e3)
 }
@@ -591,8 +609,7 @@ async fn sequential_uploads(http: &reqwest::Client, base: &str, set: &[(String, 
             return Err(format!("upload {name} {version}: {status} {}", String::from_utf8_lossy(&body)));
         }
         loop {
-            let r =
-                http.get(format!("{base}/api/charts/{name}/{version}")).send().await.map_err(|e| e.to_string())?;
+            let r = http.get(format!("{base}/api/charts/{name}/{version}")).send().await.map_err(|e| e.to_string())?;
             let ok = r.status() == 200;
             let _ = r.bytes().await;
             if ok {
@@ -678,8 +695,11 @@ fn run_wrk(opts: &Opts, url: &str) -> Res<WrkResult> {
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse::<f64>().ok())
         .ok_or_else(|| format!("no Requests/sec in wrk output: {text}"))?;
-    let latency_line =
-        text.lines().find(|l| l.trim_start().starts_with("Latency")).map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    let latency_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Latency"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let non_2xx = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
@@ -795,11 +815,20 @@ fn helm_repo_index(opts: &Opts, dir: &Path, home: &Path) -> Res<Duration> {
 fn machine() -> Vec<(String, String)> {
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|v| v.trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_owned())
+        })
         .unwrap_or_else(|| "?".into());
     let mem = fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_owned())
+        })
         .and_then(|kb| kb.parse::<u64>().ok())
         .map(|kb| format!("{:.1} GiB", kb as f64 / 1048576.0))
         .unwrap_or_else(|| "?".into());
@@ -862,7 +891,8 @@ async fn run(opts: Opts) -> Res<()> {
     log("uploads into an empty repository");
     let empty_root = work.join("repo-empty");
     fs::create_dir_all(&empty_root).map_err(|e| e.to_string())?;
-    let (mut srv, _) = Server::start(&opts, &http, &empty_root, &work.join("server-empty.log"), Duration::from_secs(60)).await?;
+    let (mut srv, _) =
+        Server::start(&opts, &http, &empty_root, &work.join("server-empty.log"), Duration::from_secs(60)).await?;
     let empty = sequential_uploads(&http, &srv.base, &seq_set).await?;
     srv.stop().await?;
     drop(srv);
@@ -871,21 +901,37 @@ async fn run(opts: Opts) -> Res<()> {
     log(format!("helm repo index on {n} charts"));
     let helm_dir = work.join("helm-repo");
     let repo_bytes = populate(&opts, &helm_dir, n)?;
-    let helm_time = helm_repo_index(&opts, &helm_dir, &work.join("helm-home"))?;
+    let mut helm_times = Vec::new();
+    for _ in 0..opts.restarts {
+        helm_times.push(helm_repo_index(&opts, &helm_dir, &work.join("helm-home"))?);
+    }
+    let helm_time = median(&helm_times);
     let helm_count = fs::read_to_string(helm_dir.join("index.yaml")).map(|s| url_counts(&s).len()).unwrap_or(0);
     let _ = fs::remove_dir_all(&helm_dir);
-    log(format!("helm repo index: {:.2} s, {helm_count} entries", helm_time.as_secs_f64()));
+    log(format!("helm repo index: {} s, {helm_count} entries", secs_list(&helm_times)));
 
     // 3b. Cold start from N charts with no state.
     let root = work.join("repo");
     populate(&opts, &root, n)?;
     let srv_log = work.join("server.log");
     log(format!("cold start with {n} charts, no state"));
-    let (mut srv, cold) = Server::start(&opts, &http, &root, &srv_log, Duration::from_secs(300)).await?;
-    let cold_ready = srv.index_ready_ms();
-    let (index_body, counts) = get_index(&http, &srv.base).await?;
+    let (mut srv, first_cold) = Server::start(&opts, &http, &root, &srv_log, Duration::from_secs(300)).await?;
+    let mut colds = vec![first_cold];
+    let (mut index_body, mut counts) = get_index(&http, &srv.base).await?;
     check_exact(&counts, base_files(n)).map_err(|e| format!("after cold start: {e}"))?;
-    log(format!("cold start {:.3} s; index {} bytes lists {n}", cold.as_secs_f64(), index_body.len()));
+    for _ in 1..opts.restarts {
+        srv.stop().await?;
+        drop(srv);
+        fs::remove_dir_all(root.join(".chartroom")).map_err(|e| format!("deleting the state: {e}"))?;
+        let (s, t) = Server::start(&opts, &http, &root, &srv_log, Duration::from_secs(300)).await?;
+        srv = s;
+        colds.push(t);
+        (index_body, counts) = get_index(&http, &srv.base).await?;
+        check_exact(&counts, base_files(n)).map_err(|e| format!("after cold start: {e}"))?;
+    }
+    let cold = median(&colds);
+    let cold_ready = srv.index_ready_ms();
+    log(format!("cold start {} s; index {} bytes lists {n}", secs_list(&colds), index_body.len()));
 
     // 2. GET /index.yaml throughput vs nginx.
     let mem_before_wrk = srv.rss()?;
@@ -915,7 +961,8 @@ async fn run(opts: Opts) -> Res<()> {
     for k in 0..opts.restarts {
         log(format!("restart {} with persisted state", k + 1));
         stop_times.push(srv.stop().await?);
-        let state_len = fs::metadata(srv.state_file()).map(|m| m.len()).map_err(|e| format!("no state file after SIGTERM: {e}"))?;
+        let state_len =
+            fs::metadata(srv.state_file()).map(|m| m.len()).map_err(|e| format!("no state file after SIGTERM: {e}"))?;
         drop(srv);
         let (s, t) = Server::start(&opts, &http, &root, &srv_log, Duration::from_secs(120)).await?;
         srv = s;
@@ -989,9 +1036,14 @@ async fn run(opts: Opts) -> Res<()> {
                 }
                 let (bbody2, bc2) = get_index(&http, &s.base).await?;
                 check_exact(&bc2, base_files(nb)).map_err(|e| format!("large restart: {e}"))?;
+                let bmem_pre = s.rss()?;
                 // A little traffic so the served buffers are all touched.
-                let _ = run_wrk(&Opts { wrk_secs: 3, ..opts.clone() }, &format!("{}/index.yaml", s.base));
+                let bwrk = run_wrk(&Opts { wrk_secs: 3, ..opts.clone() }, &format!("{}/index.yaml", s.base))?;
                 let bmem = s.rss()?;
+                let bup_set = upload_set(&scaffold, 4, 100);
+                log(format!("{} sequential uploads into {nb}", bup_set.len()));
+                let bup = sequential_uploads(&http, &s.base, &bup_set).await?;
+                let bmem_end = s.rss()?;
                 s.stop().await?;
                 drop(s);
                 let _ = fs::remove_dir_all(&broot);
@@ -1001,7 +1053,11 @@ async fn run(opts: Opts) -> Res<()> {
                 big_rows.push([
                     format!("generate charts {n}..{nb} (cache)"),
                     if gen_time.is_zero() { "cached".into() } else { format!("{:.1} s", gen_time.as_secs_f64()) },
-                    format!("hard-linking {nb} files into the repo: {:.1} s; {:.0} MiB of .tgz", link_time.as_secs_f64(), big_bytes as f64 / 1048576.0),
+                    format!(
+                        "hard-linking {nb} files into the repo: {:.1} s; {:.0} MiB of .tgz",
+                        link_time.as_secs_f64(),
+                        big_bytes as f64 / 1048576.0
+                    ),
                 ]);
                 big_rows.push([
                     format!("cold start, {nb} versions, no state"),
@@ -1026,11 +1082,31 @@ async fn run(opts: Opts) -> Res<()> {
                     format!("server RSS, {nb} versions, after restart + 3 s wrk"),
                     mib(bmem.rss_kb),
                     format!(
-                        "{:.2}x the index; peak (VmHWM) {}; after cold build: RSS {} / peak {}",
+                        "{:.2}x the index; before the wrk {} ({:.2}x); peak (VmHWM) {}; after cold build: RSS {} / peak {}",
                         bmem.rss_kb as f64 * 1024.0 / bbody2.len() as f64,
+                        mib(bmem_pre.rss_kb),
+                        bmem_pre.rss_kb as f64 * 1024.0 / bbody2.len() as f64,
                         mib(bmem.hwm_kb),
                         mib(bmem_cold.rss_kb),
                         mib(bmem_cold.hwm_kb)
+                    ),
+                ]);
+                big_rows.push([
+                    format!("GET /index.yaml, {nb} versions (wrk -t2 -c64, 3 s)"),
+                    format!("{:.1} req/s", bwrk.rps),
+                    format!("{}; non-2xx: {}; {}", bwrk.latency_line, bwrk.non_2xx, bwrk.socket_errors),
+                ]);
+                let [p50, p90, p99, max] = summary(&bup.visible);
+                big_rows.push([
+                    format!("upload -> visible, {nb}-version repo ({} sequential)", bup_set.len()),
+                    format!("p50 {} ms", ms(p50)),
+                    format!(
+                        "p90 {} / p99 {} / max {} ms; POST alone p50 {} ms; RSS after: {}",
+                        ms(p90),
+                        ms(p99),
+                        ms(max),
+                        ms(summary(&bup.post)[0]),
+                        mib(bmem_end.rss_kb)
                     ),
                 ]);
                 big_targets = Some((bmed, bmem, bbody2.len()));
@@ -1072,22 +1148,119 @@ async fn run(opts: Opts) -> Res<()> {
         if gen10.is_zero() { "cached".to_owned() } else { format!("{:.1} s", gen10.as_secs_f64()) }
     );
 
-    row(&mut rows, &format!("upload POST, empty repo ({} sequential)", opts.seq_uploads), format!("p50 {} ms", ms(ep50)), format!("p90 {} / p99 {} / max {} ms", ms(ep90), ms(ep99), ms(emax)));
-    row(&mut rows, "upload -> visible (POST + GET 200), empty repo", format!("p50 {} ms", ms(ev50)), format!("p90 {} / p99 {} / max {} ms; extra GETs needed: {}", ms(ev90), ms(ev99), ms(evmax), empty.extra_gets));
-    row(&mut rows, &format!("upload POST, {n}-version repo ({} sequential)", opts.seq_uploads), format!("p50 {} ms", ms(fp50)), format!("p90 {} / p99 {} / max {} ms", ms(fp90), ms(fp99), ms(fmax)));
-    row(&mut rows, &format!("upload -> visible (POST + GET 200), {n}-version repo"), format!("p50 {} ms", ms(fv50)), format!("p90 {} / p99 {} / max {} ms; extra GETs needed: {}", ms(fv90), ms(fv99), ms(fvmax), full.extra_gets));
-    row(&mut rows, &format!("index.yaml body, {n} versions"), format!("{} bytes", index_body.len()), format!("{:.2} MiB; gzip variant: {gz_len} bytes (content-encoding: {gz_enc})", index_body.len() as f64 / 1048576.0));
-    row(&mut rows, "GET /index.yaml, chartroom (wrk -t2 -c64)", format!("{:.1} req/s", wrk_cr.rps), format!("{}; non-2xx: {}; {}", wrk_cr.latency_line, wrk_cr.non_2xx, wrk_cr.socket_errors));
-    row(&mut rows, "GET /index.yaml, nginx same bytes (wrk -t2 -c64)", format!("{:.1} req/s", wrk_ng.rps), format!("{}; non-2xx: {}; {}", wrk_ng.latency_line, wrk_ng.non_2xx, wrk_ng.socket_errors));
+    row(
+        &mut rows,
+        &format!("upload POST, empty repo ({} sequential)", opts.seq_uploads),
+        format!("p50 {} ms", ms(ep50)),
+        format!("p90 {} / p99 {} / max {} ms", ms(ep90), ms(ep99), ms(emax)),
+    );
+    row(
+        &mut rows,
+        "upload -> visible (POST + GET 200), empty repo",
+        format!("p50 {} ms", ms(ev50)),
+        format!("p90 {} / p99 {} / max {} ms; extra GETs needed: {}", ms(ev90), ms(ev99), ms(evmax), empty.extra_gets),
+    );
+    row(
+        &mut rows,
+        &format!("upload POST, {n}-version repo ({} sequential)", opts.seq_uploads),
+        format!("p50 {} ms", ms(fp50)),
+        format!("p90 {} / p99 {} / max {} ms", ms(fp90), ms(fp99), ms(fmax)),
+    );
+    row(
+        &mut rows,
+        &format!("upload -> visible (POST + GET 200), {n}-version repo"),
+        format!("p50 {} ms", ms(fv50)),
+        format!("p90 {} / p99 {} / max {} ms; extra GETs needed: {}", ms(fv90), ms(fv99), ms(fvmax), full.extra_gets),
+    );
+    row(
+        &mut rows,
+        &format!("index.yaml body, {n} versions"),
+        format!("{} bytes", index_body.len()),
+        format!(
+            "{:.2} MiB; gzip variant: {gz_len} bytes (content-encoding: {gz_enc})",
+            index_body.len() as f64 / 1048576.0
+        ),
+    );
+    row(
+        &mut rows,
+        "GET /index.yaml, chartroom (wrk -t2 -c64)",
+        format!("{:.1} req/s", wrk_cr.rps),
+        format!("{}; non-2xx: {}; {}", wrk_cr.latency_line, wrk_cr.non_2xx, wrk_cr.socket_errors),
+    );
+    row(
+        &mut rows,
+        "GET /index.yaml, nginx same bytes (wrk -t2 -c64)",
+        format!("{:.1} req/s", wrk_ng.rps),
+        format!("{}; non-2xx: {}; {}", wrk_ng.latency_line, wrk_ng.non_2xx, wrk_ng.socket_errors),
+    );
     row(&mut rows, "chartroom / nginx", format!("{ratio_nginx:.2}x"), String::new());
-    row(&mut rows, &format!("`helm repo index`, {n} charts (Helm 3.17)"), format!("{:.3} s", helm_time.as_secs_f64()), format!("{helm_count} entries written"));
-    row(&mut rows, &format!("cold start, {n} charts, no state (spawn -> first /health 200)"), format!("{:.3} s", cold.as_secs_f64()), format!("index ready: {}", cold_ready.unwrap_or_default()));
+    row(
+        &mut rows,
+        &format!("`helm repo index`, {n} charts (Helm 3.17, median of {})", helm_times.len()),
+        format!("{:.3} s", helm_time.as_secs_f64()),
+        format!("all: {} s; {helm_count} entries written", secs_list(&helm_times)),
+    );
+    row(
+        &mut rows,
+        &format!("cold start, {n} charts, no state (spawn -> first /health 200, median of {})", colds.len()),
+        format!("{:.3} s", cold.as_secs_f64()),
+        format!("all: {} s; last run's index ready: {}", secs_list(&colds), cold_ready.unwrap_or_default()),
+    );
     row(&mut rows, "cold start / helm repo index", format!("{cold_ratio:.3}x"), String::new());
-    row(&mut rows, &format!("restart with persisted state, {n} versions (median of {})", restarts.len()), format!("{:.3} s", restart_med.as_secs_f64()), format!("all: {} s; SIGTERM->exit: {} s; index ready: {}", restarts.iter().map(|d| format!("{:.3}", d.as_secs_f64())).collect::<Vec<_>>().join(", "), stop_times.iter().map(|d| format!("{:.3}", d.as_secs_f64())).collect::<Vec<_>>().join(", "), restart_ready.unwrap_or_default()));
-    row(&mut rows, &format!("server RSS, {n} versions, after wrk"), mib(mem_10k.rss_kb), format!("{:.2}x the index body; before wrk {}; peak (VmHWM) {}; after restart {}", mem_10k.rss_kb as f64 * 1024.0 / index_body.len() as f64, mib(mem_before_wrk.rss_kb), mib(mem_10k.hwm_kb), mib(mem_10k_restarted.rss_kb)));
-    row(&mut rows, &format!("concurrent uploads, {} clients, {} new versions", opts.conc_clients, opts.conc_uploads), format!("{ups:.1} uploads/s"), format!("{} x 201 in {:.2} s; non-201: {:?}; transport errors: {}", conc.ok, conc.elapsed.as_secs_f64(), conc.non_201, conc.errors));
-    row(&mut rows, "final index check", match &exact { Ok(c) => format!("{c} listed, each once"), Err(e) => format!("FAILED: {e}") }, format!("{conc_listed_once}/{} concurrent uploads listed exactly once; body {} bytes", opts.conc_uploads, final_body.len()));
-    row(&mut rows, &format!("server RSS at the end ({} versions)", final_counts.len()), mib(mem_end.rss_kb), format!("peak (VmHWM) {}", mib(mem_end.hwm_kb)));
+    row(
+        &mut rows,
+        &format!("restart with persisted state, {n} versions (median of {})", restarts.len()),
+        format!("{:.3} s", restart_med.as_secs_f64()),
+        format!(
+            "all: {} s; SIGTERM->exit: {} s; index ready: {}",
+            restarts.iter().map(|d| format!("{:.3}", d.as_secs_f64())).collect::<Vec<_>>().join(", "),
+            stop_times.iter().map(|d| format!("{:.3}", d.as_secs_f64())).collect::<Vec<_>>().join(", "),
+            restart_ready.unwrap_or_default()
+        ),
+    );
+    row(
+        &mut rows,
+        &format!("server RSS, {n} versions, after wrk"),
+        mib(mem_10k.rss_kb),
+        format!(
+            "{:.2}x the index body; before wrk {}; peak (VmHWM) {}; after restart {}",
+            mem_10k.rss_kb as f64 * 1024.0 / index_body.len() as f64,
+            mib(mem_before_wrk.rss_kb),
+            mib(mem_10k.hwm_kb),
+            mib(mem_10k_restarted.rss_kb)
+        ),
+    );
+    row(
+        &mut rows,
+        &format!("concurrent uploads, {} clients, {} new versions", opts.conc_clients, opts.conc_uploads),
+        format!("{ups:.1} uploads/s"),
+        format!(
+            "{} x 201 in {:.2} s; non-201: {:?}; transport errors: {}",
+            conc.ok,
+            conc.elapsed.as_secs_f64(),
+            conc.non_201,
+            conc.errors
+        ),
+    );
+    row(
+        &mut rows,
+        "final index check",
+        match &exact {
+            Ok(c) => format!("{c} listed, each once"),
+            Err(e) => format!("FAILED: {e}"),
+        },
+        format!(
+            "{conc_listed_once}/{} concurrent uploads listed exactly once; body {} bytes",
+            opts.conc_uploads,
+            final_body.len()
+        ),
+    );
+    row(
+        &mut rows,
+        &format!("server RSS at the end ({} versions)", final_counts.len()),
+        mib(mem_end.rss_kb),
+        format!("peak (VmHWM) {}", mib(mem_end.hwm_kb)),
+    );
     rows.extend(big_rows);
 
     let _ = writeln!(w, "| measurement | result | detail |\n|---|---|---|");
@@ -1095,26 +1268,71 @@ async fn run(opts: Opts) -> Res<()> {
         let _ = writeln!(w, "| {a} | {b} | {c} |");
     }
 
-    targets.push([format!("GET /index.yaml, {n} versions, 64 connections: >= 1.0x nginx"), format!("{ratio_nginx:.2}x ({:.0} vs {:.0} req/s)", wrk_cr.rps, wrk_ng.rps), verdict(ratio_nginx >= 1.0).into(), String::new()]);
-    targets.push([format!("upload -> visible, {n} versions: p50 <= 10 ms"), format!("p50 {} ms", ms(fv50)), verdict(fv50 <= Duration::from_millis(10)).into(), String::new()]);
+    targets.push([
+        format!("GET /index.yaml, {n} versions, 64 connections: >= 1.0x nginx"),
+        format!("{ratio_nginx:.2}x ({:.0} vs {:.0} req/s)", wrk_cr.rps, wrk_ng.rps),
+        verdict(ratio_nginx >= 1.0).into(),
+        String::new(),
+    ]);
+    targets.push([
+        format!("upload -> visible, {n} versions: p50 <= 10 ms"),
+        format!("p50 {} ms", ms(fv50)),
+        verdict(fv50 <= Duration::from_millis(10)).into(),
+        String::new(),
+    ]);
     let two_x = fv50.as_secs_f64() <= 2.0 * ev50.as_secs_f64();
-    targets.push(["upload -> visible: within 2x of an empty repo (p50)".into(), format!("{:.2}x ({} vs {} ms)", fv50.as_secs_f64() / ev50.as_secs_f64(), ms(fv50), ms(ev50)), verdict(two_x).into(), String::new()]);
-    targets.push([format!("cold start, {n} charts: <= 0.25x helm repo index"), format!("{cold_ratio:.3}x ({:.3} s vs {:.3} s)", cold.as_secs_f64(), helm_time.as_secs_f64()), verdict(cold_ratio <= 0.25).into(), String::new()]);
+    targets.push([
+        "upload -> visible: within 2x of an empty repo (p50)".into(),
+        format!("{:.2}x ({} vs {} ms)", fv50.as_secs_f64() / ev50.as_secs_f64(), ms(fv50), ms(ev50)),
+        verdict(two_x).into(),
+        String::new(),
+    ]);
+    targets.push([
+        format!("cold start, {n} charts: <= 0.25x helm repo index"),
+        format!("{cold_ratio:.3}x ({:.3} s vs {:.3} s)", cold.as_secs_f64(), helm_time.as_secs_f64()),
+        verdict(cold_ratio <= 0.25).into(),
+        String::new(),
+    ]);
     match (&big_targets, &big) {
         (Some((bmed, bmem, blen)), _) => {
-            targets.push([format!("restart with persisted state, {nb} versions: <= 1 s"), format!("{:.3} s", bmed.as_secs_f64()), verdict(*bmed <= Duration::from_secs(1)).into(), String::new()]);
+            targets.push([
+                format!("restart with persisted state, {nb} versions: <= 1 s"),
+                format!("{:.3} s", bmed.as_secs_f64()),
+                verdict(*bmed <= Duration::from_secs(1)).into(),
+                String::new(),
+            ]);
             let r = bmem.rss_kb as f64 * 1024.0 / *blen as f64;
-            targets.push([format!("RSS, {nb} versions: <= 3x the served index"), format!("{r:.2}x ({} vs {:.1} MiB)", mib(bmem.rss_kb), *blen as f64 / 1048576.0), verdict(r <= 3.0).into(), String::new()]);
+            targets.push([
+                format!("RSS, {nb} versions: <= 3x the served index"),
+                format!("{r:.2}x ({} vs {:.1} MiB)", mib(bmem.rss_kb), *blen as f64 / 1048576.0),
+                verdict(r <= 3.0).into(),
+                String::new(),
+            ]);
         }
         (None, note) => {
             let note = note.clone().unwrap_or_else(|| "large test disabled (--big-versions 0)".into());
-            targets.push([format!("restart with persisted state: <= 1 s (target is at 100,000; measured at {n})"), format!("{:.3} s", restart_med.as_secs_f64()), "not measured at 100,000".into(), note.clone()]);
+            targets.push([
+                format!("restart with persisted state: <= 1 s (target is at 100,000; measured at {n})"),
+                format!("{:.3} s", restart_med.as_secs_f64()),
+                "not measured at 100,000".into(),
+                note.clone(),
+            ]);
             let r = mem_10k.rss_kb as f64 * 1024.0 / index_body.len() as f64;
-            targets.push([format!("RSS <= 3x the served index (target is at 100,000; measured at {n})"), format!("{r:.2}x"), "not measured at 100,000".into(), note]);
+            targets.push([
+                format!("RSS <= 3x the served index (target is at 100,000; measured at {n})"),
+                format!("{r:.2}x"),
+                "not measured at 100,000".into(),
+                note,
+            ]);
         }
     }
     let lost = opts.conc_uploads - conc_listed_once;
-    targets.push([format!("concurrent uploads, {} clients: >= 300 uploads/s, 0 lost", opts.conc_clients), format!("{ups:.1} uploads/s, {lost} lost, {} non-201", conc.non_201.values().sum::<usize>() + conc.errors), verdict(ups >= 300.0 && lost == 0 && exact.is_ok()).into(), String::new()]);
+    targets.push([
+        format!("concurrent uploads, {} clients: >= 300 uploads/s, 0 lost", opts.conc_clients),
+        format!("{ups:.1} uploads/s, {lost} lost, {} non-201", conc.non_201.values().sum::<usize>() + conc.errors),
+        verdict(ups >= 300.0 && lost == 0 && exact.is_ok()).into(),
+        String::new(),
+    ]);
 
     let _ = writeln!(w, "\n| target (design.md) | measured | verdict | note |\n|---|---|---|---|");
     for [a, b, c, d] in &targets {

@@ -496,6 +496,10 @@ async fn reconcile(
             let storage = storage.clone();
             let limits = limits.clone();
             async move {
+                // A gzip archive cannot be larger than what it may decompress to (plus slack).
+                if obj.size > limits.max_decompressed + (1 << 20) {
+                    return Ok((obj, known, Err("archive is larger than the decompressed size limit".to_owned())));
+                }
                 let result = match storage.read(&obj.file).await {
                     Ok(bytes) => tokio::task::spawn_blocking(move || {
                         archive::read_metadata(&bytes, &limits).map_err(|e| e.to_string())
