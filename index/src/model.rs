@@ -3,14 +3,14 @@
 //! entry and the served body is a concatenation of fragments.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use chartroom_chart::metadata::{Dependency, Metadata};
 use chartroom_chart::version::Version;
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
 
 use crate::yaml;
 
@@ -386,11 +386,53 @@ pub struct Index {
     generated: Timestamp,
     config: RenderConfig,
     len: usize,
+    /// The rendered body between header and footer, in pages of consecutive chart names.
+    pages: Vec<Page>,
+    /// Charts changed since the last render.
+    dirty: BTreeSet<ChartName>,
+}
+
+/// Pages are re-rendered whole; this bounds the work of one change (plus that chart's own size).
+const PAGE_TARGET: usize = 64 * 1024;
+
+#[derive(Debug)]
+struct Page {
+    /// First chart name of the page's range (`None` for the first page).
+    lower: Option<ChartName>,
+    bytes: Bytes,
+    hash: [u8; 32],
+}
+
+impl Page {
+    fn new(lower: Option<ChartName>, text: String) -> Page {
+        let hash = Sha256::digest(text.as_bytes()).into();
+        Page { lower, bytes: Bytes::from(text), hash }
+    }
+    fn empty(lower: Option<ChartName>) -> Page {
+        Page::new(lower, String::new())
+    }
+}
+
+/// A rendered index body: chunks to send in order, total length, and a content hash.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub chunks: Vec<Bytes>,
+    pub len: usize,
+    /// sha256 over the header, every page's sha256 and the footer: changes exactly when the bytes do.
+    pub digest: [u8; 32],
 }
 
 impl Index {
     pub fn new(config: RenderConfig) -> Self {
-        Self { charts: BTreeMap::new(), by_file: HashMap::new(), generated: Timestamp::now(), config, len: 0 }
+        Self {
+            charts: BTreeMap::new(),
+            by_file: HashMap::new(),
+            generated: Timestamp::now(),
+            config,
+            len: 0,
+            pages: Vec::new(),
+            dirty: BTreeSet::new(),
+        }
     }
 
     pub fn config(&self) -> &RenderConfig {
@@ -416,6 +458,7 @@ impl Index {
     /// Inserts or replaces the entry with the same name and version; returns the replaced one.
     pub fn insert(&mut self, entry: Entry) -> Option<Arc<Entry>> {
         let entry = Arc::new(entry);
+        self.touch(entry.name());
         let versions = self.charts.entry(ChartName(entry.name().to_owned())).or_default();
         let old = versions.insert(entry.key(), Arc::clone(&entry));
         if let Some(old) = &old {
@@ -435,6 +478,7 @@ impl Index {
         if versions.is_empty() {
             self.charts.remove(&chart);
         }
+        self.touch(name);
         self.by_file.remove(&removed.object.file);
         self.len -= 1;
         Some(removed)
@@ -442,6 +486,7 @@ impl Index {
 
     pub fn remove_chart(&mut self, name: &str) -> Vec<Arc<Entry>> {
         let Some(versions) = self.charts.remove(&ChartName(name.to_owned())) else { return Vec::new() };
+        self.touch(name);
         let removed: Vec<Arc<Entry>> = versions.into_values().collect();
         for e in &removed {
             self.by_file.remove(&e.object.file);
@@ -473,55 +518,135 @@ impl Index {
         self.charts.values().flat_map(|v| v.values())
     }
 
-    /// The served index body (YAML, or JSON with `RenderConfig::json`).
-    pub fn render(&self) -> Bytes {
-        if self.config.json { self.render_json() } else { self.render_yaml() }
+    fn touch(&mut self, name: &str) {
+        if !self.pages.is_empty() {
+            self.dirty.insert(ChartName(name.to_owned()));
+        }
     }
 
-    fn render_yaml(&self) -> Bytes {
-        let size: usize = self.entries().map(|e| e.yaml.len()).sum::<usize>() + self.charts.len() * 32 + 256;
-        let mut out = String::with_capacity(size);
-        out.push_str("apiVersion: v1\nentries:");
-        if self.charts.is_empty() {
-            out.push_str(" {}\n");
+    /// The served index body (YAML, or JSON with `RenderConfig::json`), as chunks to send in
+    /// order. Only the pages holding charts changed since the last call are re-rendered, so the
+    /// cost of a change does not grow with the size of the repository.
+    pub fn render(&mut self) -> Rendered {
+        self.refresh_pages();
+        let (header, footer) = self.header_footer();
+        let mut hasher = Sha256::new();
+        hasher.update(header.as_bytes());
+        let mut chunks = Vec::with_capacity(self.pages.len() + 2);
+        chunks.push(Bytes::from(header));
+        for page in &self.pages {
+            hasher.update(page.hash);
+            if !page.bytes.is_empty() {
+                chunks.push(page.bytes.clone());
+            }
+        }
+        hasher.update(footer.as_bytes());
+        chunks.push(Bytes::from(footer));
+        let len = chunks.iter().map(Bytes::len).sum();
+        Rendered { chunks, len, digest: hasher.finalize().into() }
+    }
+
+    /// The whole body in one buffer (tests and tools; serving uses [`Index::render`]).
+    pub fn render_bytes(&mut self) -> Bytes {
+        let rendered = self.render();
+        let mut out = Vec::with_capacity(rendered.len);
+        for c in &rendered.chunks {
+            out.extend_from_slice(c);
+        }
+        Bytes::from(out)
+    }
+
+    fn header_footer(&self) -> (String, String) {
+        let generated = format_time(self.generated);
+        if self.config.json {
+            let header = format!("{{\"apiVersion\":\"v1\",\"generated\":\"{generated}\",\"entries\":{{");
+            let server_info = if self.config.context_path.is_empty() {
+                "{}".to_owned()
+            } else {
+                format!("{{\"contextPath\":{}}}", json_string(&self.config.context_path))
+            };
+            (header, format!("}},\"serverInfo\":{server_info}}}"))
         } else {
-            out.push('\n');
-            for (name, versions) in &self.charts {
-                out.push_str("  ");
-                yaml::scalar(&mut out, &name.0);
-                out.push_str(":\n");
+            let header =
+                if self.charts.is_empty() { "apiVersion: v1\nentries: {}\n" } else { "apiVersion: v1\nentries:\n" };
+            let mut footer = String::from("generated: ");
+            yaml::quoted(&mut footer, &generated);
+            if self.config.context_path.is_empty() {
+                footer.push_str("\nserverInfo: {}\n");
+            } else {
+                footer.push_str("\nserverInfo:\n  contextPath: ");
+                yaml::scalar(&mut footer, &self.config.context_path);
+                footer.push('\n');
+            }
+            (header.to_owned(), footer)
+        }
+    }
+
+    fn page_of(&self, name: &ChartName) -> usize {
+        // pages[0] has no lower bound, so the partition point is at least 1.
+        self.pages.partition_point(|p| p.lower.as_ref().is_none_or(|lower| lower <= name)) - 1
+    }
+
+    fn refresh_pages(&mut self) {
+        let dirty_pages: BTreeSet<usize> = if self.pages.is_empty() {
+            self.pages.push(Page::empty(None));
+            BTreeSet::from([0])
+        } else {
+            let dirty = std::mem::take(&mut self.dirty);
+            dirty.iter().map(|name| self.page_of(name)).collect()
+        };
+        // Highest first, so splicing a page into several leaves lower indices valid.
+        for idx in dirty_pages.into_iter().rev() {
+            let rebuilt = self.build_pages(idx);
+            self.pages.splice(idx..=idx, rebuilt);
+        }
+        let mut first = true;
+        self.pages.retain(|p| std::mem::replace(&mut first, false) || !p.bytes.is_empty());
+        // The first chart of the body must sit in pages[0] (JSON puts no comma before it).
+        while self.pages.len() > 1 && self.pages[0].bytes.is_empty() {
+            self.pages.remove(0);
+            self.pages[0].lower = None;
+            let rebuilt = self.build_pages(0);
+            self.pages.splice(0..=0, rebuilt);
+        }
+    }
+
+    /// Renders the charts in page `idx`'s name range into one or more pages of about
+    /// `PAGE_TARGET` bytes (a page always holds whole charts).
+    fn build_pages(&self, idx: usize) -> Vec<Page> {
+        use std::ops::Bound;
+        let lower = self.pages[idx].lower.clone();
+        let upper = self.pages.get(idx + 1).and_then(|p| p.lower.clone());
+        let range = (
+            lower.as_ref().map_or(Bound::Unbounded, Bound::Included),
+            upper.as_ref().map_or(Bound::Unbounded, Bound::Excluded),
+        );
+        let mut pages = Vec::new();
+        let mut current = String::new();
+        let mut current_lower = lower.clone();
+        for (i, (name, versions)) in self.charts.range::<ChartName, _>(range).enumerate() {
+            if current.len() >= PAGE_TARGET {
+                pages.push(Page::new(current_lower.take(), std::mem::take(&mut current)));
+                current_lower = Some(name.clone());
+            }
+            if self.config.json {
+                if !(idx == 0 && i == 0) {
+                    current.push(',');
+                }
+                current.push_str(&json_string(&name.0));
+                current.push(':');
+                write_versions_json(&mut current, versions.values());
+            } else {
+                current.push_str("  ");
+                yaml::scalar(&mut current, &name.0);
+                current.push_str(":\n");
                 for e in versions.values() {
-                    out.push_str(&e.yaml);
+                    current.push_str(&e.yaml);
                 }
             }
         }
-        out.push_str("generated: ");
-        yaml::quoted(&mut out, &format_time(self.generated));
-        if self.config.context_path.is_empty() {
-            out.push_str("\nserverInfo: {}\n");
-        } else {
-            out.push_str("\nserverInfo:\n  contextPath: ");
-            yaml::scalar(&mut out, &self.config.context_path);
-            out.push('\n');
-        }
-        Bytes::from(out)
-    }
-
-    fn render_json(&self) -> Bytes {
-        let size: usize = self.entries().map(|e| e.json.len() + 1).sum::<usize>() + self.charts.len() * 32 + 256;
-        let mut out = String::with_capacity(size);
-        let _ = write!(out, "{{\"apiVersion\":\"v1\",\"generated\":\"{}\",\"entries\":", format_time(self.generated));
-        self.write_entries_json(&mut out, 0, usize::MAX);
-        out.push_str(",\"serverInfo\":");
-        if self.config.context_path.is_empty() {
-            out.push_str("{}");
-        } else {
-            out.push_str("{\"contextPath\":");
-            out.push_str(&json_string(&self.config.context_path));
-            out.push('}');
-        }
-        out.push('}');
-        Bytes::from(out)
+        pages.push(Page::new(current_lower, current));
+        pages
     }
 
     /// `{"name":[ChartVersion...],...}` for chart names `offset..offset+limit` in index order.
@@ -595,13 +720,13 @@ mod tests {
         let mut index = Index::new(config.clone());
         index.set_generated(Timestamp::UNIX_EPOCH);
         assert_eq!(
-            &index.render()[..],
+            &index.render_bytes()[..],
             b"apiVersion: v1\nentries: {}\ngenerated: \"1970-01-01T00:00:00Z\"\nserverInfo: {}\n"
         );
         index.insert(entry("mychart", "0.1.0", &config));
         index.insert(entry("mychart", "0.2.0", &config));
         index.insert(entry("alpha", "1.10", &config));
-        let body = String::from_utf8(index.render().to_vec()).unwrap();
+        let body = String::from_utf8(index.render_bytes().to_vec()).unwrap();
         let expected = r#"apiVersion: v1
 entries:
   alpha:
@@ -655,12 +780,89 @@ serverInfo: {}
         let mut index = Index::new(config.clone());
         index.set_generated(Timestamp::UNIX_EPOCH);
         index.insert(entry("a", "1.0.0", &config));
-        let body: serde_json::Value = serde_json::from_slice(&index.render()).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&index.render_bytes()).unwrap();
         assert_eq!(body["serverInfo"]["contextPath"], "/x");
         assert_eq!(body["entries"]["a"][0]["urls"][0], "https://h/x/charts/a-1.0.0.tgz");
         assert_eq!(body["entries"]["a"][0]["created"], "1970-01-01T00:00:00Z");
         let first_key = index.chart_json("a").unwrap();
         assert!(first_key.starts_with("[{\"name\":\"a\",\"version\":\"1.0.0\""), "{first_key}");
+    }
+
+    /// The body rendered from scratch, without pages.
+    fn naive(index: &Index) -> String {
+        let (header, footer) = index.header_footer();
+        let mut out = header;
+        for (i, (name, versions)) in index.charts.iter().enumerate() {
+            if index.config.json {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&json_string(&name.0));
+                out.push(':');
+                write_versions_json(&mut out, versions.values());
+            } else {
+                out.push_str("  ");
+                yaml::scalar(&mut out, &name.0);
+                out.push_str(":\n");
+                for e in versions.values() {
+                    out.push_str(&e.yaml);
+                }
+            }
+        }
+        out + &footer
+    }
+
+    #[test]
+    fn paged_rendering_matches_a_full_render_through_any_change_sequence() {
+        for json in [false, true] {
+            let config = RenderConfig { json, ..Default::default() };
+            let mut index = Index::new(config.clone());
+            let mut seed = 0x9e3779b97f4a7c15u64;
+            let mut next = move || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            let mut digests = std::collections::HashSet::new();
+            for step in 0..1500 {
+                let name = format!("chart{}", next() % 300);
+                let version = format!("1.0.{}", next() % 8);
+                match next() % 10 {
+                    0 => {
+                        index.remove_chart(&name);
+                    }
+                    1..=3 => {
+                        index.remove(&name, &version);
+                    }
+                    _ => {
+                        index.insert(entry(&name, &version, &config));
+                    }
+                }
+                if step % 7 == 0 || step > 1400 {
+                    index.set_generated(Timestamp::from_second(step).unwrap());
+                    let rendered = index.render();
+                    let mut body = Vec::new();
+                    for c in &rendered.chunks {
+                        body.extend_from_slice(c);
+                    }
+                    assert_eq!(rendered.len, body.len());
+                    assert_eq!(String::from_utf8(body).unwrap(), naive(&index), "json={json} step={step}");
+                    assert!(digests.insert(rendered.digest), "every change gives a new digest");
+                }
+            }
+            assert!(index.pages.len() > 1, "the test must exercise several pages");
+            if json {
+                let v: serde_json::Value = serde_json::from_slice(&index.render_bytes()).unwrap();
+                assert_eq!(v["entries"].as_object().unwrap().len(), index.charts.len());
+            }
+            // Emptying the index leaves a valid body.
+            let names: Vec<String> = index.names().map(str::to_owned).collect();
+            for n in names {
+                index.remove_chart(&n);
+            }
+            assert_eq!(String::from_utf8(index.render_bytes().to_vec()).unwrap(), naive(&index));
+        }
     }
 
     #[test]

@@ -111,32 +111,62 @@ impl Repository {
     /// publishes the first snapshot and starts the writer task.
     pub async fn open(storage: Storage, options: RepoOptions) -> Result<(Repository, ResyncReport), RepoError> {
         let mut index = Index::new(options.render.clone());
-        let listing = storage.list_charts().await?;
-        let mut generated = None;
-        let mut from_state = false;
-        if options.statefiles {
+        let started = Instant::now();
+        // The listing and the state are independent: fetch both at once, decode off the runtime.
+        let read_state = async {
+            if !options.statefiles {
+                return None;
+            }
             match storage.read_state(state::STATE_FILE).await {
-                Ok(Some(bytes)) => match state::decode(&bytes) {
-                    Ok(saved) => {
-                        from_state = true;
-                        let listed: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.file.as_str(), o)).collect();
-                        let total = saved.entries.len();
-                        for e in saved.entries {
-                            let current = listed.get(e.object.file.as_str());
-                            if current.is_some_and(|o| o.size == e.object.size && o.e_tag == e.object.etag) {
-                                index.insert(Entry::new(e.metadata, e.digest, e.created, e.object, &options.render)?);
-                            }
-                        }
-                        if index.len() == total {
-                            generated = Some(saved.generated);
-                        }
+                Ok(Some(bytes)) => match tokio::task::spawn_blocking(move || state::decode(&bytes)).await {
+                    Ok(Ok(saved)) => Some(saved),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "ignoring persisted index state; rebuilding from storage");
+                        None
                     }
-                    Err(e) => tracing::warn!(error = %e, "ignoring persisted index state; rebuilding from storage"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot decode persisted index state; rebuilding from storage");
+                        None
+                    }
                 },
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read persisted index state; rebuilding from storage"),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read persisted index state; rebuilding from storage");
+                    None
+                }
+            }
+        };
+        let (listing, saved) = tokio::join!(storage.list_charts(), read_state);
+        let listing = listing?;
+        let loaded_ms = started.elapsed().as_millis() as u64;
+        let mut generated = None;
+        let from_state = saved.is_some();
+        if let Some(saved) = saved {
+            let listed: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.file.as_str(), o)).collect();
+            let total = saved.entries.len();
+            let valid: Vec<state::StoredEntry> = saved
+                .entries
+                .into_iter()
+                .filter(|e| {
+                    listed
+                        .get(e.object.file.as_str())
+                        .is_some_and(|o| o.size == e.object.size && o.e_tag == e.object.etag)
+                })
+                .collect();
+            for entry in render_entries(valid, &options.render)? {
+                index.insert(entry);
+            }
+            if index.len() == total {
+                generated = Some(saved.generated);
             }
         }
+        tracing::debug!(
+            listed = listing.len(),
+            from_state = index.len(),
+            list_and_state_ms = loaded_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "loaded persisted index state"
+        );
         let cm_created = if from_state {
             HashMap::new()
         } else {
@@ -153,7 +183,7 @@ impl Repository {
             Some(t) if !report.changed() => index.set_generated(t),
             _ => index.set_generated(Timestamp::now()),
         }
-        let snapshot = ArcSwap::from_pointee(Snapshot::build(&index));
+        let snapshot = ArcSwap::from_pointee(Snapshot::build(&mut index));
         let shared = Arc::new(Shared { storage, index: RwLock::new(index), snapshot, options });
         let (tx, rx) = mpsc::channel(4096);
         let writer = Writer {
@@ -388,7 +418,7 @@ impl Writer {
     }
 
     fn publish(&mut self) {
-        {
+        let snapshot = {
             let mut index = self.write();
             // Strictly increasing, so every change yields new bytes and a new ETag.
             let mut now = Timestamp::now();
@@ -396,8 +426,8 @@ impl Writer {
                 now = index.generated() + Duration::from_nanos(1);
             }
             index.set_generated(now);
-        }
-        let snapshot = Snapshot::build(&self.shared.index.read().unwrap_or_else(|p| p.into_inner()));
+            Snapshot::build(&mut index)
+        };
         self.shared.snapshot.store(Arc::new(snapshot));
         self.last_change = Instant::now();
         if self.shared.options.statefiles {
@@ -453,6 +483,43 @@ impl Writer {
     }
 }
 
+/// Renders persisted entries, spread over the available cores (rendering is the bulk of a restart).
+fn render_entries(stored: Vec<state::StoredEntry>, render: &RenderConfig) -> Result<Vec<Entry>, EntryError> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+    if threads == 1 || stored.len() < 2048 {
+        return stored.into_iter().map(|e| Entry::new(e.metadata, e.digest, e.created, e.object, render)).collect();
+    }
+    let per_thread = stored.len().div_ceil(threads);
+    let mut parts: Vec<Vec<state::StoredEntry>> = Vec::with_capacity(threads);
+    let mut rest = stored;
+    while rest.len() > per_thread {
+        let tail = rest.split_off(per_thread);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|e| Entry::new(e.metadata, e.digest, e.created, e.object, render))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => out.extend(part?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// Brings `index` in line with `listing`: archives it does not know (or that changed) are read,
 /// Chart.yaml only, with bounded concurrency; entries whose archive is gone are removed.
 async fn reconcile(
@@ -491,7 +558,7 @@ async fn reconcile(
 
     let limits = options.limits.clone();
     let concurrency = options.read_concurrency.max(1);
-    let loaded: Vec<(ObjectInfo, bool, Result<LoadedChart, String>)> = futures::stream::iter(to_read)
+    let mut loaded = futures::stream::iter(to_read)
         .map(|(obj, known)| {
             let storage = storage.clone();
             let limits = limits.clone();
@@ -513,19 +580,36 @@ async fn reconcile(
             }
         })
         .buffer_unordered(concurrency)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, StorageError>>()?;
+        // Applied in batches as archives arrive, so a cold build never holds every parsed chart.
+        .chunks(256);
 
-    let mut index = index.write().unwrap_or_else(|p| p.into_inner());
-    for (name, version, file) in gone {
-        if index.get(&name, &version).is_some_and(|e| e.object.file == file) {
-            index.remove(&name, &version);
-            report.removed += 1;
+    {
+        let mut index = index.write().unwrap_or_else(|p| p.into_inner());
+        for (name, version, file) in gone {
+            if index.get(&name, &version).is_some_and(|e| e.object.file == file) {
+                index.remove(&name, &version);
+                report.removed += 1;
+            }
         }
     }
-    for (obj, known, result) in loaded {
+    while let Some(batch) = loaded.next().await {
+        let batch: Vec<(ObjectInfo, bool, Result<LoadedChart, String>)> =
+            batch.into_iter().collect::<Result<_, StorageError>>()?;
+        let mut index = index.write().unwrap_or_else(|p| p.into_inner());
+        apply_loaded(&mut index, batch, options, skipped, cm_created, &mut report);
+    }
+    Ok(report)
+}
+
+fn apply_loaded(
+    index: &mut Index,
+    batch: Vec<(ObjectInfo, bool, Result<LoadedChart, String>)>,
+    options: &RepoOptions,
+    skipped: &mut HashMap<String, (u64, Option<String>)>,
+    cm_created: &HashMap<(String, String, String), Timestamp>,
+    report: &mut ResyncReport,
+) {
+    for (obj, known, result) in batch {
         let loaded = match result {
             Ok(loaded) => loaded,
             Err(reason) => {
@@ -579,7 +663,6 @@ async fn reconcile(
             report.added += 1;
         }
     }
-    Ok(report)
 }
 
 fn to_timestamp(t: SystemTime) -> Timestamp {

@@ -5,14 +5,16 @@ use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use crate::model::Index;
 
 /// One published version of the index body with its precomputed validators.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub body: Bytes,
+    /// The body, as chunks to send in order (header, pages, footer).
+    pub chunks: Vec<Bytes>,
+    /// Total body length.
+    pub len: usize,
     /// Strong ETag, quoted: `"<sha256 of body>"`.
     pub etag: String,
     /// `Last-Modified` value (HTTP date of `generated`).
@@ -27,13 +29,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn build(index: &Index) -> Snapshot {
-        let body = index.render();
-        let etag = format!("\"{}\"", hex::encode(Sha256::digest(&body)));
+    pub fn build(index: &mut Index) -> Snapshot {
+        let rendered = index.render();
+        let etag = format!("\"{}\"", hex::encode(rendered.digest));
         let secs = index.generated().as_second().max(0) as u64;
         let last_modified_time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
         Snapshot {
-            body,
+            chunks: rendered.chunks,
+            len: rendered.len,
             etag,
             last_modified: httpdate::fmt_http_date(last_modified_time),
             last_modified_time,
@@ -42,6 +45,18 @@ impl Snapshot {
             json: index.config().json,
             gzip: OnceLock::new(),
         }
+    }
+
+    /// The whole body in one buffer (copies; serving streams [`Snapshot::chunks`]).
+    pub fn body(&self) -> Bytes {
+        if let [only] = self.chunks.as_slice() {
+            return only.clone();
+        }
+        let mut out = Vec::with_capacity(self.len);
+        for chunk in &self.chunks {
+            out.extend_from_slice(chunk);
+        }
+        Bytes::from(out)
     }
 
     /// The gzip variant if it has been computed.
@@ -54,11 +69,13 @@ impl Snapshot {
     pub fn gzip_or_compress(&self) -> &Bytes {
         self.gzip.get_or_init(|| {
             let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(self.body.len() / 8 + 64),
+                Vec::with_capacity(self.len / 8 + 64),
                 flate2::Compression::new(6),
             );
             // Writing into a Vec cannot fail.
-            let _ = enc.write_all(&self.body);
+            for chunk in &self.chunks {
+                let _ = enc.write_all(chunk);
+            }
             Bytes::from(enc.finish().unwrap_or_default())
         })
     }
@@ -73,18 +90,18 @@ mod tests {
     fn etag_follows_bytes_and_gzip_roundtrips() {
         let mut index = Index::new(RenderConfig::default());
         index.set_generated(jiff::Timestamp::UNIX_EPOCH);
-        let a = Snapshot::build(&index);
-        let b = Snapshot::build(&index);
+        let a = Snapshot::build(&mut index);
+        let b = Snapshot::build(&mut index);
         assert_eq!(a.etag, b.etag);
         index.set_generated(jiff::Timestamp::from_second(1).unwrap());
-        let c = Snapshot::build(&index);
+        let c = Snapshot::build(&mut index);
         assert_ne!(a.etag, c.etag);
         assert!(a.gzip().is_none());
         let gz = a.gzip_or_compress().clone();
         assert_eq!(a.gzip(), Some(&gz));
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
-        assert_eq!(plain, a.body);
+        assert_eq!(plain, a.body());
         assert_eq!(a.last_modified, "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

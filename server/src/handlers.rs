@@ -1,6 +1,7 @@
 //! Read, delete and service handlers. Thin: domain work lives in `chartroom-index`,
 //! `chartroom-chart` and `chartroom-storage`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Json;
@@ -59,13 +60,18 @@ pub async fn index_yaml(State(state): State<AppState>, method: Method, headers: 
         } else {
             None
         };
-        let (body, etag) = match gzip {
-            Some(gz) => (gz, gzip_etag.as_str()),
-            None => (snapshot.body.clone(), snapshot.etag.as_str()),
+        let (body, len, etag) = match gzip {
+            Some(gz) => {
+                let len = gz.len();
+                (Body::from(gz), len, gzip_etag.as_str())
+            }
+            None => {
+                let chunks = snapshot.chunks.clone();
+                let body = Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)));
+                (body, snapshot.len, snapshot.etag.as_str())
+            }
         };
-        let len = body.len();
-        let mut response =
-            if method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };
+        let mut response = if method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(body) };
         let h = response.headers_mut();
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         if etag.ends_with("-gz\"") {
