@@ -8,6 +8,12 @@ use chartroom_storage::Storage;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+// glibc's allocator fragments badly here: each archive read makes ~40 KB of short-lived buffers
+// interleaved with small long-lived index strings, so a cold build of 10,000 charts kept 430 MB
+// resident (25 MB with mimalloc, measured with the same build).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "chartroom", version, about = "A Helm chart repository server, compatible with ChartMuseum")]
 struct Cli {
@@ -29,6 +35,7 @@ fn main() -> anyhow::Result<()> {
             init_logging(&config);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .max_blocking_threads(32)
                 .build()
                 .context("starting the async runtime")?;
             runtime.block_on(serve(config))

@@ -38,7 +38,7 @@ pub struct StoredObject {
 /// One chart version in the index.
 #[derive(Debug)]
 pub struct Entry {
-    pub metadata: Metadata,
+    name: Box<str>,
     /// Lowercase hex sha256 of the archive.
     pub digest: String,
     pub created: Timestamp,
@@ -78,7 +78,7 @@ impl Entry {
             .map_err(|e| EntryError::Serialize(metadata.name.clone(), e.to_string()))?;
         let yaml = if config.json { String::new() } else { yaml_fragment(&metadata, &url, &created_text, &digest) };
         Ok(Entry {
-            metadata,
+            name: metadata.name.into_boxed_str(),
             digest,
             created,
             object,
@@ -89,12 +89,12 @@ impl Entry {
     }
 
     pub fn name(&self) -> &str {
-        &self.metadata.name
+        &self.name
     }
 
     /// The version exactly as written in Chart.yaml.
     pub fn version(&self) -> &str {
-        &self.metadata.version
+        self.version.original()
     }
 
     pub fn parsed_version(&self) -> &Version {
@@ -107,7 +107,7 @@ impl Entry {
     }
 
     fn key(&self) -> VersionKey {
-        VersionKey { version: self.version.clone(), text: self.metadata.version.clone() }
+        VersionKey { version: self.version.clone(), text: self.version.original().to_owned() }
     }
 }
 
@@ -382,7 +382,7 @@ type Versions = BTreeMap<VersionKey, Arc<Entry>>;
 #[derive(Debug)]
 pub struct Index {
     charts: BTreeMap<ChartName, Versions>,
-    by_file: HashMap<String, (String, String)>,
+    by_file: HashMap<String, Arc<Entry>>,
     generated: Timestamp,
     config: RenderConfig,
     len: usize,
@@ -466,7 +466,7 @@ impl Index {
         } else {
             self.len += 1;
         }
-        self.by_file.insert(entry.object.file.clone(), (entry.name().to_owned(), entry.version().to_owned()));
+        self.by_file.insert(entry.object.file.clone(), Arc::clone(&entry));
         old
     }
 
@@ -501,8 +501,7 @@ impl Index {
     }
 
     pub fn by_file(&self, file: &str) -> Option<&Arc<Entry>> {
-        let (name, version) = self.by_file.get(file)?;
-        self.get(name, version)
+        self.by_file.get(file)
     }
 
     /// The versions of a chart, newest first.

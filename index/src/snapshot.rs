@@ -68,10 +68,8 @@ impl Snapshot {
     /// Concurrent callers wait for the one computation.
     pub fn gzip_or_compress(&self) -> &Bytes {
         self.gzip.get_or_init(|| {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(self.len / 8 + 64),
-                flate2::Compression::new(6),
-            );
+            let mut enc =
+                flate2::write::GzEncoder::new(Vec::with_capacity(self.len / 8 + 64), flate2::Compression::new(6));
             // Writing into a Vec cannot fail.
             for chunk in &self.chunks {
                 let _ = enc.write_all(chunk);

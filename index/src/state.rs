@@ -9,29 +9,13 @@ use std::sync::Arc;
 
 use chartroom_chart::metadata::Metadata;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::model::{Entry, StoredObject};
 
 /// Name of the state object under the repository's `.chartroom/` folder.
 pub const STATE_FILE: &str = "index-state.json";
 const FORMAT: u32 = 1;
-
-#[derive(Serialize)]
-struct StateOut<'a> {
-    format: u32,
-    generated: String,
-    entries: Vec<StoredEntryOut<'a>>,
-}
-
-#[derive(Serialize)]
-struct StoredEntryOut<'a> {
-    #[serde(flatten)]
-    object: &'a StoredObject,
-    digest: &'a str,
-    created: String,
-    metadata: &'a Metadata,
-}
 
 #[derive(Deserialize)]
 pub struct State {
@@ -58,21 +42,32 @@ pub enum StateError {
 }
 
 /// Serializes the given entries (CPU-bound; run off the async runtime).
+///
+/// `metadata` holds each entry's ChartVersion JSON as served (metadata plus `urls`, `created`
+/// and `digest`); decoding reads it back as [`Metadata`], which ignores the extra keys, and
+/// URLs are derived again from the configuration in force.
 pub fn encode(generated: Timestamp, entries: &[Arc<Entry>]) -> Result<Vec<u8>, serde_json::Error> {
-    let state = StateOut {
-        format: FORMAT,
-        generated: generated.to_string(),
-        entries: entries
-            .iter()
-            .map(|e| StoredEntryOut {
-                object: &e.object,
-                digest: &e.digest,
-                created: e.created.to_string(),
-                metadata: &e.metadata,
-            })
-            .collect(),
-    };
-    serde_json::to_vec(&state)
+    let mut out = Vec::with_capacity(entries.iter().map(|e| e.json().len() + 192).sum::<usize>() + 64);
+    out.extend_from_slice(format!("{{\"format\":{FORMAT},\"generated\":\"{generated}\",\"entries\":[").as_bytes());
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"file\":");
+        serde_json::to_writer(&mut out, &e.object.file)?;
+        out.extend_from_slice(format!(",\"size\":{}", e.object.size).as_bytes());
+        if let Some(etag) = &e.object.etag {
+            out.extend_from_slice(b",\"etag\":");
+            serde_json::to_writer(&mut out, etag)?;
+        }
+        out.extend_from_slice(
+            format!(",\"digest\":\"{}\",\"created\":\"{}\",\"metadata\":", e.digest, e.created).as_bytes(),
+        );
+        out.extend_from_slice(e.json().as_bytes());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
