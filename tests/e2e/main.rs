@@ -15,10 +15,12 @@
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
+//! * `shutdown`: SIGTERM lets an in-flight upload finish.
 
 mod api;
 mod bad_input;
 mod concurrency;
 mod helm;
 mod migration;
+mod shutdown;
 mod support;

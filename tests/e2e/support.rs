@@ -294,10 +294,20 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits (up to 15 s) for the process to exit; returns its exit status.
-    pub fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("server is not running");
-        let pid = child.id().to_string();
+    /// Sends SIGTERM without waiting (see [`Server::stop`]).
+    pub fn send_sigterm(&self) {
+        let pid = self.child.as_ref().expect("server is not running").id().to_string();
         let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+    }
+
+    pub fn stop(&mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait_for_exit()
+    }
+
+    /// Waits (up to 15 s) for the server process to exit.
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is not running");
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             match child.try_wait() {
