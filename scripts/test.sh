@@ -7,3 +7,6 @@ scripts/install-test-tools.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+if [ "${CHARTROOM_IMAGE_TEST:-}" = 1 ]; then
+  scripts/build-image.sh
+fi

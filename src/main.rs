@@ -25,6 +25,22 @@ struct Cli {
 enum Command {
     /// Serve a chart repository over HTTP (ChartMuseum-compatible API and repository routes).
     Serve(Box<ServeArgs>),
+    /// Probe a running server's /health (exit 0 when healthy): for container HEALTHCHECKs,
+    /// which cannot rely on curl or a shell being present.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(clap::Args)]
+struct HealthcheckArgs {
+    /// Port of the server to probe.
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    port: u16,
+    /// Context path the server runs under.
+    #[arg(long, env = "CONTEXT_PATH", default_value = "")]
+    context_path: String,
+    /// Seconds to wait for an answer.
+    #[arg(long, default_value_t = 5)]
+    timeout: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +56,32 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the async runtime")?;
             runtime.block_on(serve(config))
         }
+        Command::Healthcheck(args) => healthcheck(&args),
+    }
+}
+
+/// A minimal HTTP/1.1 GET of `/health` on the loopback interface (no client library needed).
+fn healthcheck(args: &HealthcheckArgs) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    let context = args.context_path.trim_end_matches('/');
+    let context =
+        if context.is_empty() || context.starts_with('/') { context.to_owned() } else { format!("/{context}") };
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("connecting to {addr}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET {context}/health HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", args.port)?;
+    let mut response = Vec::new();
+    stream.take(64 * 1024).read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text.lines().next().unwrap_or("");
+    if status.split_whitespace().nth(1) == Some("200") {
+        println!("healthy");
+        Ok(())
+    } else {
+        anyhow::bail!("unhealthy: {status:?}")
     }
 }
 

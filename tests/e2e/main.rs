@@ -10,6 +10,8 @@
 //! * `support`: server harness, HTTP helpers, chart/tar builders, index parsing, Helm runner.
 //! * `helm`: Helm 3 and Helm 4 user flows (repo add/update, search, pull, show, template,
 //!   dependency update, provenance verification, context path, JSON index).
+//! * `helm_chart`: the deployment chart in `helm-chart/` (lint, rendered objects, replica rules,
+//!   notes) and its dogfood round trip through a running Chartroom.
 //! * `api`: the ChartMuseum HTTP API over raw HTTP (uploads, overwrite matrix, delete, resync,
 //!   restart, caching headers, gzip, pagination, lookups).
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
@@ -21,6 +23,7 @@ mod api;
 mod bad_input;
 mod concurrency;
 mod helm;
+mod helm_chart;
 mod migration;
 mod shutdown;
 mod support;
