@@ -47,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
+            chartroom_server::config::check_unsupported_env(std::env::vars())?;
             let config = Config::from_args(&args)?;
             init_logging(&config);
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -268,6 +268,13 @@ pub enum ConfigError {
     /// A ChartMuseum key that Chartroom does not implement yet.
     #[error("config file {}: key `{key}` is a ChartMuseum option that Chartroom does not support yet", path.display())]
     UnsupportedKey { path: PathBuf, key: String },
+    /// A ChartMuseum environment variable whose feature Chartroom lacks is set: starting anyway
+    /// could, for example, serve without the authentication the operator asked for.
+    #[error(
+        "environment variable {name} is set, but Chartroom does not support that ChartMuseum option yet; \
+         refusing to start (unset it to run without that feature)"
+    )]
+    UnsupportedEnv { name: String },
     /// The same key twice (for example nested and dotted, or in different letter case).
     #[error("config file {}: key `{key}` is set more than once", path.display())]
     DuplicateKey { path: PathBuf, key: String },
@@ -392,6 +399,41 @@ impl PartialEq for Sources {
     fn eq(&self, _other: &Self) -> bool {
         true
     }
+}
+
+/// ChartMuseum environment variables of features Chartroom does not implement yet. Ignoring them
+/// silently would be unsafe (auth, TLS) or wrong (tenancy depth, limits), so they stop the start.
+pub const UNSUPPORTED_CHARTMUSEUM_ENV: &[&str] = &[
+    "BASIC_AUTH_USER",
+    "BASIC_AUTH_PASS",
+    "BEARER_AUTH",
+    "AUTH_REALM",
+    "AUTH_SERVICE",
+    "AUTH_CERT_PATH",
+    "TLS_CERT",
+    "TLS_KEY",
+    "TLS_CA_CERT",
+    "DEPTH",
+    "DEPTH_DYNAMIC",
+    "MAX_STORAGE_OBJECTS",
+    "PER_CHART_LIMIT",
+    "CACHE",
+    "CORS_ALLOW_ORIGIN",
+];
+
+/// Fails if any of [`UNSUPPORTED_CHARTMUSEUM_ENV`] is set to a value that would enable its
+/// feature (non-empty, and not a false boolean or zero).
+pub fn check_unsupported_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
+    for (name, value) in vars {
+        let value = value.trim();
+        let off = value.is_empty()
+            || value == "0"
+            || ["false", "no", "off", "f", "n"].iter().any(|f| value.eq_ignore_ascii_case(f));
+        if !off && UNSUPPORTED_CHARTMUSEUM_ENV.contains(&name.as_str()) {
+            return Err(ConfigError::UnsupportedEnv { name });
+        }
+    }
+    Ok(())
 }
 
 impl Config {
@@ -1709,5 +1751,18 @@ readtimeout: 3
         let with_env = cmd.get_arguments().filter(|a| a.get_env().is_some()).count();
         assert_eq!(with_env, env_names().len());
         drop(env);
+    }
+
+    #[test]
+    fn unsupported_chartmuseum_env_vars_stop_the_start() {
+        let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned()), ("PATH".to_owned(), "/bin".to_owned())];
+        let err = check_unsupported_env(env("BASIC_AUTH_USER", "admin")).unwrap_err().to_string();
+        assert!(err.contains("BASIC_AUTH_USER") && err.contains("refusing to start"), "{err}");
+        assert!(check_unsupported_env(env("DEPTH", "1")).is_err());
+        assert!(check_unsupported_env(env("BEARER_AUTH", "true")).is_err());
+        assert!(check_unsupported_env(env("BEARER_AUTH", "false")).is_ok());
+        assert!(check_unsupported_env(env("DEPTH", "0")).is_ok());
+        assert!(check_unsupported_env(env("BASIC_AUTH_USER", "")).is_ok());
+        assert!(check_unsupported_env(env("PORT", "8080")).is_ok());
     }
 }
