@@ -62,6 +62,8 @@ pub enum ProvenanceError {
     MissingVersion,
     #[error("invalid provenance file: chart name {0:?} is invalid")]
     InvalidName(String),
+    #[error("invalid provenance file: chart version {0:?} is not a valid semantic version")]
+    InvalidVersion(String),
     #[error("invalid provenance file: files section: {0}")]
     BadFiles(String),
     #[error("invalid provenance file: no files listed")]
@@ -108,6 +110,10 @@ pub fn parse(bytes: &[u8]) -> Result<Provenance, ProvenanceError> {
     }
     if metadata::validate_chart_name(&name).is_err() {
         return Err(ProvenanceError::InvalidName(name));
+    }
+    // The version names a storage object (`<name>-<version>.tgz.prov`): only what Helm accepts.
+    if crate::version::Version::parse(&version).is_err() {
+        return Err(ProvenanceError::InvalidVersion(version));
     }
 
     let sums =
@@ -277,6 +283,10 @@ mod tests {
             ProvenanceError::BadDigest { .. }
         ));
         assert_eq!(parse(prov("name: x\nversion: 1\n...\nfoo: bar").as_bytes()).unwrap_err(), ProvenanceError::NoFiles);
+        assert_eq!(
+            parse(prov(&format!("name: x\nversion: ../../1{ok_files}")).as_bytes()).unwrap_err(),
+            ProvenanceError::InvalidVersion("../../1".into())
+        );
         let no_sig = format!("{BEGIN_MESSAGE}\nHash: SHA512\n\nname: x\n");
         assert_eq!(parse(no_sig.as_bytes()).unwrap_err(), ProvenanceError::MissingSignature);
         let empty_sig = format!(

@@ -176,7 +176,7 @@ pub fn app(state: AppState) -> Router {
     };
     let write_timeout = settings.write_timeout;
     routes
-        .layer(middleware::from_fn(method_mismatch_is_not_found))
+        .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             error::error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
@@ -189,13 +189,27 @@ async fn not_found() -> ApiError {
     ApiError::route_not_found()
 }
 
-/// ChartMuseum answers a method mismatch with 404 `{"error":"not found"}`, never 405.
-async fn method_mismatch_is_not_found(req: Request, next: Next) -> Response {
+/// Every error leaves as JSON `{"error": ...}`: ChartMuseum answers a method mismatch with 404
+/// `{"error":"not found"}` (never 405), and the framework's own rejections (an undecodable path
+/// parameter, for example) are plain text that is wrapped here.
+async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+    let status = response.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
         return ApiError::route_not_found().into_response();
     }
-    response
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json || status == StatusCode::NOT_MODIFIED {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    let message = if text.trim().is_empty() { status.canonical_reason().unwrap_or("error") } else { text.trim() };
+    error::error_body(status, message)
 }
 
 async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response {

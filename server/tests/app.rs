@@ -138,6 +138,14 @@ async fn lookups_delete_and_routing() {
     assert_eq!(app.get("/helm/api/charts?limit=0").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(app.get("/helm/api/charts/demo/1.0.0/values").await.1, "replicas: 1\n");
     assert_eq!(app.get("/api/charts").await.0, StatusCode::NOT_FOUND, "routes live under the context path only");
+    let r = app.send(Method::GET, "/helm/api/charts/%FF", Vec::new()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.headers()[header::CONTENT_TYPE],
+        "application/json; charset=utf-8",
+        "framework rejections are JSON too"
+    );
+    assert!(body_text(r).await.starts_with(r#"{"error":"#));
     let r = app.send(Method::PUT, "/helm/index.yaml", Vec::new()).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(body_text(r).await, r#"{"error":"not found"}"#);
