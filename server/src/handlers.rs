@@ -49,43 +49,39 @@ pub async fn welcome(State(state): State<AppState>, headers: HeaderMap) -> Html<
 /// `GET|HEAD /index.yaml`: precomputed bytes from memory, strong ETag, 304, gzip on request.
 pub async fn index_yaml(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
     let snapshot = state.repo().snapshot();
+    // The gzip variant is another representation, so it has its own strong validator.
     let gzip_etag = format!("{}-gz\"", snapshot.etag.trim_end_matches('"'));
-    let mut response = if not_modified(&headers, &[&snapshot.etag, &gzip_etag], Some(snapshot.last_modified_time)) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        // Compressed once per snapshot, by the first request that asks (Helm never does).
-        let gzip = if accepts_gzip(&headers) {
-            let snap = Arc::clone(&snapshot);
-            tokio::task::spawn_blocking(move || snap.gzip_or_compress().clone()).await.ok()
+    let wants_gzip = accepts_gzip(&headers);
+    let (mut response, served_gzip) =
+        if not_modified(&headers, &[&snapshot.etag, &gzip_etag], Some(snapshot.last_modified_time)) {
+            (StatusCode::NOT_MODIFIED.into_response(), wants_gzip)
         } else {
-            None
-        };
-        let (body, len, etag) = match gzip {
-            Some(gz) => {
-                let len = gz.len();
-                (Body::from(gz), len, gzip_etag.as_str())
+            // Compressed once per snapshot, by the first request that asks (Helm never does).
+            let gzip = if wants_gzip {
+                let snap = Arc::clone(&snapshot);
+                tokio::task::spawn_blocking(move || snap.gzip_or_compress().clone()).await.ok()
+            } else {
+                None
+            };
+            let (body, len) = match &gzip {
+                Some(gz) => (Body::from(gz.clone()), gz.len()),
+                None => {
+                    let chunks = snapshot.chunks.clone();
+                    (
+                        Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>))),
+                        snapshot.len,
+                    )
+                }
+            };
+            let mut response = if method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(body) };
+            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            if gzip.is_some() {
+                response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
-            None => {
-                let chunks = snapshot.chunks.clone();
-                let body = Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)));
-                (body, snapshot.len, snapshot.etag.as_str())
-            }
+            (response, gzip.is_some())
         };
-        let mut response = if method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(body) };
-        let h = response.headers_mut();
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        if etag.ends_with("-gz\"") {
-            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-        if let Ok(v) = HeaderValue::from_str(etag) {
-            h.insert(header::ETAG, v);
-        }
-        response
-    };
     let h = response.headers_mut();
-    if !h.contains_key(header::ETAG)
-        && let Ok(v) = HeaderValue::from_str(&snapshot.etag)
-    {
+    if let Ok(v) = HeaderValue::from_str(if served_gzip { &gzip_etag } else { &snapshot.etag }) {
         h.insert(header::ETAG, v);
     }
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-yaml"));

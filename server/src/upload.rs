@@ -195,11 +195,28 @@ async fn store(
                 other => other.into(),
             });
         }
+    } else if overwrite {
+        drop_stale_prov(storage, &name, &version, &chart.digest).await;
     }
     let entry = state.repo().entry_for_upload(chart, &info)?;
     state.repo().upsert(entry).await?;
     tracing::info!(chart = %name, %version, "chart stored and indexed");
     Ok((StatusCode::CREATED, Json(json!({ "saved": true }))).into_response())
+}
+
+/// A replaced chart must not keep a provenance file that vouches for other bytes: `helm --verify`
+/// would fail on it. A provenance file that still matches (same bytes re-uploaded) is kept.
+async fn drop_stale_prov(storage: &chartroom_storage::Storage, name: &str, version: &str, digest: &str) {
+    let file = prov_file(name, version);
+    let Ok(bytes) = storage.read(&file).await else { return };
+    let matches = provenance::parse(&bytes).ok().and_then(|p| p.files.get(&chart_file(name, version)).cloned())
+        == Some(format!("sha256:{digest}"));
+    if !matches {
+        match storage.delete(&file).await {
+            Ok(()) => tracing::info!(%file, "removed a provenance file that no longer matches the replaced chart"),
+            Err(e) => tracing::warn!(%file, error = %e, "cannot remove a stale provenance file"),
+        }
+    }
 }
 
 async fn store_prov(state: &AppState, bytes: Bytes, force: bool, conflict_text: &str) -> Result<Response, ApiError> {

@@ -183,3 +183,48 @@ async fn index_validators_and_head() {
     let req = Request::get("/index.yaml").header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap();
     assert_eq!(app.router.clone().oneshot(req).await.unwrap().status(), StatusCode::OK, "a change changes the ETag");
 }
+
+fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "chartroom-test-boundary";
+    let mut body = Vec::new();
+    for (field, data) in parts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"f\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn replacing_a_chart_drops_a_provenance_file_that_no_longer_matches() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/");
+    let tgz = std::fs::read(format!("{fixtures}signtest-0.1.0.tgz")).unwrap();
+    let prov = std::fs::read(format!("{fixtures}signtest-0.1.0.tgz.prov")).unwrap();
+    let app = test_app(ServeArgs::default()).await;
+    let upload = |query: &'static str, parts: Vec<(&'static str, Vec<u8>)>| {
+        let router = app.router.clone();
+        async move {
+            let borrowed: Vec<(&str, &[u8])> = parts.iter().map(|(f, d)| (*f, d.as_slice())).collect();
+            let (content_type, body) = multipart(&borrowed);
+            let req = Request::post(format!("/api/charts{query}"))
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap();
+            router.oneshot(req).await.unwrap().status()
+        }
+    };
+    let has_prov = || async { app.storage.exists("signtest-0.1.0.tgz.prov").await.unwrap() };
+
+    assert_eq!(upload("", vec![("chart", tgz.clone()), ("prov", prov.clone())]).await, StatusCode::CREATED);
+    assert!(has_prov().await);
+    // The same bytes again: the provenance file still vouches for them.
+    assert_eq!(upload("?force", vec![("chart", tgz.clone())]).await, StatusCode::CREATED);
+    assert!(has_prov().await);
+    // Different bytes under the same name and version: the old provenance would fail --verify.
+    assert_eq!(upload("?force", vec![("chart", chart("signtest", "0.1.0", "other"))]).await, StatusCode::CREATED);
+    assert!(!has_prov().await, "a provenance file for other bytes must not survive the replacement");
+}
