@@ -8,10 +8,14 @@
 //! * [`archive`]: bounded validation of uploaded `.tgz` archives and file extraction.
 //! * [`provenance`]: reading the identity out of a `.prov` clear-signed message.
 //! * [`gojson`]: JSON written the way Go's `encoding/json` writes it (HTML escaping).
+//! * [`helmignore`]: Helm's `.helmignore` rules (Go `filepath.Match` globs, Helm's negation).
+//! * [`package`]: a chart folder's files into a reproducible `.tgz`, the way `helm package` does.
 
 pub mod archive;
 pub mod constraint;
 pub mod gojson;
+pub mod helmignore;
 pub mod metadata;
+pub mod package;
 pub mod provenance;
 pub mod version;

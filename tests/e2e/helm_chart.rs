@@ -581,11 +581,15 @@ fn schema_and_storage_checks_reject_bad_values() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dogfood_chart_is_served_by_chartroom_and_renders_from_it() {
     let server = Server::start(&[]).await;
-    let packager = Helm::new(HelmVersion::V3);
-    let out_dir = packager.work_dir("package");
+    // Packaged by Chartroom's own packager, as users of Chartroom would.
+    let out_dir = tempfile::tempdir().expect("tempdir");
     let chart = chart_dir();
-    packager.run(&["package", p(&chart), "-d", p(&out_dir)]);
-    let tgz = read_single(&out_dir, "chartroom-0.1.0.tgz");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_chartroom"))
+        .args(["package", p(&chart), "-d", p(out_dir.path())])
+        .status()
+        .expect("run chartroom package");
+    assert!(status.success(), "chartroom package of helm-chart/ failed: {status}");
+    let tgz = read_single(out_dir.path(), "chartroom-0.1.0.tgz");
     server.upload_raw(tgz.clone()).await.assert_status(201).assert_json(json!({"saved": true}));
     let idx = server.index().await;
     assert_eq!(idx.expect_entry("chartroom", "0.1.0").digest(), sha256_hex(&tgz), "index digest of the chart");

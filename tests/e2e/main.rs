@@ -17,6 +17,8 @@
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
+//! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
+//!   identical `helm show`/`helm template` output with both Helms, reproducible bytes, failures.
 //! * `shutdown`: SIGTERM lets an in-flight upload finish.
 
 mod api;
@@ -25,5 +27,6 @@ mod concurrency;
 mod helm;
 mod helm_chart;
 mod migration;
+mod package;
 mod shutdown;
 mod support;

@@ -1,0 +1,950 @@
+//! Packaging a chart folder into a reproducible `.tgz`, the way `helm package` does.
+//!
+//! The caller walks the folder (applying [`crate::helmignore`]) and hands over the files;
+//! [`package`] does the rest, without I/O:
+//!
+//! * `Chart.yaml` is parsed and validated with [`Metadata::from_yaml`] (the server's rules),
+//!   `--version` / `--app-version` are applied, and it is re-serialized like Helm's
+//!   `yaml.Marshal(Metadata)`: keys sorted, empty fields dropped, comments lost; `apiVersion: v1`
+//!   charts lose `dependencies` (they live in `requirements.yaml`).
+//! * Entry order is Helm's `chartutil.Save`: `Chart.yaml`, `Chart.lock` (`apiVersion: v2`
+//!   only), `values.yaml`, `values.schema.json` (must be valid JSON), `templates/…`, every other
+//!   file, then the subcharts; inside each group paths are sorted component by component, which
+//!   is the order of Helm's lexical directory walk. `requirements.yaml`/`requirements.lock` are
+//!   kept for `v1` charts only (Helm merges them into the metadata/lock of `v2` charts); a `v2`
+//!   chart's lock (`Chart.lock`, or a legacy `requirements.lock`) is written as `Chart.lock` with
+//!   its bytes unchanged (Helm re-serializes it; it loads the same).
+//! * Subcharts: `charts/<x>.tgz` files are kept as they are (Helm expands them into
+//!   directories; both load the same), `charts/<dir>/` subcharts are packaged recursively under
+//!   their directory name; `charts/_*` and `charts/.*` are dropped as Helm's loader drops them;
+//!   `charts/*.prov` files stay plain files.
+//! * Every Chart.yaml dependency must be a subchart (matched by the subchart's own `name`, as
+//!   Helm's `CheckDependencies` does), else "found in Chart.yaml, but missing in charts/
+//!   directory: <names>".
+//! * A UTF-8 BOM is stripped from every file, as Helm's directory loader does.
+//!
+//! Reproducible: the same files and options always give the same bytes. The tar stream is
+//! USTAR (PAX `path` records for names USTAR cannot hold), regular files only (no directory
+//! entries), mode 0644, uid/gid 0, empty user/group names, mtime [`MTIME`] (0: a pure function
+//! has no clock and no `SOURCE_DATE_EPOCH`), two zero blocks at the end. The gzip member has
+//! mtime 0, no name, OS 255 and [`GZIP_LEVEL`] 9. Digests equal to `helm package` are not a goal
+//! (Go's deflate differs from zlib and Helm stamps the current time).
+//!
+//! The result is finally checked with [`load_archive`], the server's upload validation.
+
+use std::cmp::Ordering;
+use std::io::Write;
+
+use flate2::{Compression, GzBuilder};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::archive::{ArchiveError, Limits, load_archive};
+use crate::metadata::{self, Dependency, MapOrNull, Metadata, MetadataError};
+
+/// Modification time of every tar entry (seconds since the epoch).
+pub const MTIME: u64 = 0;
+
+/// gzip compression level.
+pub const GZIP_LEVEL: u32 = 9;
+
+/// Deepest accepted nesting of directory subcharts (`charts/a/charts/b/...`).
+const MAX_DIRECTORY_NESTING: u32 = 32;
+
+/// One file of the chart folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Relative to the chart folder, `/` separators, e.g. `templates/pod.yaml`.
+    pub path: String,
+    pub data: Vec<u8>,
+}
+
+/// `helm package` flags that change the chart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageOptions {
+    /// Replaces `version` (`--version`); must be a valid semantic version.
+    pub version: Option<String>,
+    /// Replaces `appVersion` (`--app-version`).
+    pub app_version: Option<String>,
+}
+
+/// A packaged chart.
+#[derive(Debug, Clone)]
+pub struct Packaged {
+    /// `<name>-<version>.tgz`.
+    pub file_name: String,
+    /// The `.tgz` archive.
+    pub bytes: Vec<u8>,
+    /// The metadata as a loader reads it back from the archive.
+    pub metadata: Metadata,
+}
+
+/// Why a folder could not be packaged.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("invalid file path {path:?}: {reason}")]
+    InvalidPath { path: String, reason: &'static str },
+    #[error("duplicate file path {0:?}")]
+    DuplicatePath(String),
+    #[error("chart file {path:?} is larger than the maximum file size {limit}")]
+    FileTooLarge { path: String, limit: u64 },
+    #[error("chart is larger than the maximum size of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("Chart.yaml file is missing")]
+    ChartYamlMissing,
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("--version {0:?} is not a valid semantic version")]
+    InvalidVersionOption(String),
+    #[error("cannot load {path}: {reason}")]
+    InvalidFile { path: String, reason: String },
+    #[error("Invalid JSON in {path}: {reason}")]
+    InvalidSchema { path: String, reason: String },
+    #[error("found in Chart.yaml, but missing in charts/ directory: {}", .0.join(", "))]
+    MissingDependencies(Vec<String>),
+    #[error("error unpacking subchart tar in {path}: expected a single file")]
+    InvalidSubchartArchive { path: String },
+    #[error("subcharts are nested more than {limit} levels deep at {path}")]
+    NestingTooDeep { path: String, limit: u32 },
+    #[error("subchart {path}: {source}")]
+    Subchart { path: String, source: Box<PackageError> },
+    #[error("subchart {path}: {source}")]
+    SubchartArchive { path: String, source: ArchiveError },
+    #[error("writing the archive: {0}")]
+    Write(String),
+    #[error("the packaged archive does not load: {0}")]
+    Archive(ArchiveError),
+}
+
+/// Package a chart folder's files (already filtered by `.helmignore`) into a `.tgz`.
+pub fn package(files: Vec<SourceFile>, options: &PackageOptions) -> Result<Packaged, PackageError> {
+    let limits = Limits::default();
+    let mut total: u64 = 0;
+    let mut seen = std::collections::HashSet::with_capacity(files.len());
+    let mut clean = Vec::with_capacity(files.len());
+    for f in files {
+        check_path(&f.path)?;
+        if !seen.insert(f.path.clone()) {
+            return Err(PackageError::DuplicatePath(f.path));
+        }
+        let len = f.data.len() as u64;
+        if len > limits.max_file {
+            return Err(PackageError::FileTooLarge { path: f.path, limit: limits.max_file });
+        }
+        total = total.saturating_add(len);
+        if total >= limits.max_decompressed {
+            return Err(PackageError::TooLarge { limit: limits.max_decompressed });
+        }
+        let mut data = f.data;
+        if data.starts_with(b"\xEF\xBB\xBF") {
+            data.drain(..3);
+        }
+        clean.push(Entry { path: f.path, data });
+    }
+
+    let mut chart = load_dir(clean, 0, "")?;
+
+    if let Some(version) = &options.version {
+        if crate::version::Version::parse(version).is_err() {
+            return Err(PackageError::InvalidVersionOption(version.clone()));
+        }
+        chart.metadata.version = version.clone();
+    }
+    if let Some(app_version) = &options.app_version {
+        chart.metadata.app_version = app_version.clone();
+    }
+    chart.metadata.validate()?;
+
+    // Helm's `CheckDependencies`: by the subcharts' own names.
+    let missing: Vec<String> = chart
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|d| !chart.subcharts.iter().any(|s| s.name() == d.name))
+        .map(|d| d.name.clone())
+        .collect();
+    if !missing.is_empty() {
+        return Err(PackageError::MissingDependencies(missing));
+    }
+
+    let name = chart.metadata.name.clone();
+    let file_name = format!("{}-{}.tgz", name, chart.metadata.version);
+    let mut tar = tar::Builder::new(Vec::new());
+    write_chart(&mut tar, &name, &chart)?;
+    let tar_bytes = tar.into_inner().map_err(|e| PackageError::Write(e.to_string()))?;
+    let mut gz = GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::new(GZIP_LEVEL));
+    gz.write_all(&tar_bytes).map_err(|e| PackageError::Write(e.to_string()))?;
+    let bytes = gz.finish().map_err(|e| PackageError::Write(e.to_string()))?;
+
+    let loaded = load_archive(&bytes, &limits).map_err(PackageError::Archive)?;
+    Ok(Packaged { file_name, bytes, metadata: loaded.metadata })
+}
+
+/// A relative path with `/` separators and no empty, `.` or `..` components.
+fn check_path(path: &str) -> Result<(), PackageError> {
+    let invalid = |reason| Err(PackageError::InvalidPath { path: path.to_owned(), reason });
+    if path.is_empty() {
+        return invalid("empty");
+    }
+    if path.starts_with('/') {
+        return invalid("absolute");
+    }
+    if path.contains('\\') {
+        return invalid("a backslash is a path separator in chart archives");
+    }
+    if path.contains('\0') {
+        return invalid("contains NUL");
+    }
+    if path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return invalid("empty, `.` or `..` component");
+    }
+    Ok(())
+}
+
+/// Helm's walk order: component by component, each compared bytewise.
+fn path_order(a: &str, b: &str) -> Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+struct Entry {
+    path: String,
+    data: Vec<u8>,
+}
+
+/// One chart level, split the way Helm's loader splits it.
+struct ChartDir {
+    metadata: Metadata,
+    lock: Option<Vec<u8>>,
+    values: Option<Vec<u8>>,
+    schema: Option<Vec<u8>>,
+    templates: Vec<Entry>,
+    files: Vec<Entry>,
+    subcharts: Vec<Subchart>,
+}
+
+enum Subchart {
+    /// `charts/<file>.tgz`, kept as it is.
+    Archive { file: String, name: String, data: Vec<u8> },
+    /// `charts/<dir>/`, packaged recursively.
+    Dir { dir: String, chart: Box<ChartDir> },
+}
+
+impl Subchart {
+    fn name(&self) -> &str {
+        match self {
+            Subchart::Archive { name, .. } => name,
+            Subchart::Dir { chart, .. } => &chart.metadata.name,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Requirements {
+    #[serde(default, deserialize_with = "de_some_dependencies")]
+    dependencies: Option<Vec<Dependency>>,
+}
+
+fn de_some_dependencies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Dependency>>, D::Error> {
+    metadata::de_dependencies(d).map(Some)
+}
+
+/// Helm's `LoadFiles` for one level; `at` is the level's path for messages ("" at the top).
+fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str) -> Result<ChartDir, PackageError> {
+    files.sort_by(|a, b| path_order(&a.path, &b.path));
+    let chart_yaml = files.iter().find(|f| f.path == "Chart.yaml").ok_or(PackageError::ChartYamlMissing)?;
+    let mut metadata = Metadata::from_yaml(&chart_yaml.data)?;
+    let v1 = metadata.api_version == "v1";
+
+    let mut chart = ChartDir {
+        metadata: Metadata::default(),
+        lock: None,
+        values: None,
+        schema: None,
+        templates: Vec::new(),
+        files: Vec::new(),
+        subcharts: Vec::new(),
+    };
+    // Files under charts/ by their first component, in walk order.
+    let mut groups: Vec<(String, Vec<Entry>)> = Vec::new();
+    for f in files {
+        match f.path.as_str() {
+            "Chart.yaml" => {}
+            "Chart.lock" => chart.lock = Some(f.data),
+            "requirements.yaml" => {
+                let req = metadata::parse_yaml_doc::<Option<Requirements>>(&f.data)
+                    .map_err(|e| PackageError::InvalidFile { path: "requirements.yaml".into(), reason: e })?;
+                if let Some(deps) = req.and_then(|r| r.dependencies) {
+                    metadata.dependencies = deps;
+                    metadata.validate()?;
+                }
+                if v1 {
+                    chart.files.push(f);
+                }
+            }
+            "requirements.lock" => {
+                if v1 {
+                    chart.lock = Some(f.data.clone());
+                    chart.files.push(f);
+                } else {
+                    chart.lock = Some(f.data);
+                }
+            }
+            "values.yaml" => {
+                metadata::parse_yaml_docs::<MapOrNull>(&f.data)
+                    .map_err(|e| PackageError::InvalidFile { path: "values.yaml".into(), reason: e })?;
+                chart.values = Some(f.data);
+            }
+            "values.schema.json" => {
+                serde_json::from_slice::<serde::de::IgnoredAny>(&f.data)
+                    .map_err(|e| PackageError::InvalidSchema { path: f.path.clone(), reason: e.to_string() })?;
+                chart.schema = Some(f.data);
+            }
+            p if p.starts_with("templates/") => chart.templates.push(f),
+            p if p.starts_with("charts/") && !p.ends_with(".prov") => {
+                let rest = p.get("charts/".len()..).unwrap_or_default();
+                let cname = rest.split('/').next().unwrap_or_default().to_owned();
+                match groups.last_mut() {
+                    Some((last, list)) if *last == cname => list.push(f),
+                    _ => groups.push((cname, vec![f])),
+                }
+            }
+            _ => chart.files.push(f),
+        }
+    }
+
+    for (cname, list) in groups {
+        // Helm's loader skips these: they are neither subcharts nor files.
+        if cname.starts_with('_') || cname.starts_with('.') {
+            continue;
+        }
+        let sub_path = format!("{at}charts/{cname}");
+        if cname.ends_with(".tgz") {
+            let mut list = list;
+            let data = match list.as_mut_slice() {
+                [only] if only.path == format!("charts/{cname}") => std::mem::take(&mut only.data),
+                _ => return Err(PackageError::InvalidSubchartArchive { path: sub_path }),
+            };
+            let loaded = crate::archive::read_metadata(&data, &Limits::default())
+                .map_err(|source| PackageError::SubchartArchive { path: sub_path.clone(), source })?;
+            chart.subcharts.push(Subchart::Archive { file: cname, name: loaded.metadata.name, data });
+        } else {
+            if depth >= MAX_DIRECTORY_NESTING {
+                return Err(PackageError::NestingTooDeep { path: sub_path, limit: MAX_DIRECTORY_NESTING });
+            }
+            let prefix = format!("charts/{cname}/");
+            let inner: Vec<Entry> = list
+                .into_iter()
+                .filter_map(|f| {
+                    let rel = f.path.strip_prefix(&prefix)?.to_owned();
+                    Some(Entry { path: rel, data: f.data })
+                })
+                .collect();
+            let sub = load_dir(inner, depth + 1, &format!("{sub_path}/"))
+                .map_err(|e| PackageError::Subchart { path: sub_path.clone(), source: Box::new(e) })?;
+            chart.subcharts.push(Subchart::Dir { dir: cname, chart: Box::new(sub) });
+        }
+    }
+    chart.metadata = metadata;
+    Ok(chart)
+}
+
+/// Helm's `writeTarContents` for one level under `base`.
+fn write_chart(tar: &mut tar::Builder<Vec<u8>>, base: &str, chart: &ChartDir) -> Result<(), PackageError> {
+    let mut md = chart.metadata.clone();
+    if md.api_version == "v1" {
+        md.dependencies.clear();
+    }
+    append(tar, &format!("{base}/Chart.yaml"), chart_yaml(&md)?.as_bytes())?;
+    if md.api_version == "v2"
+        && let Some(lock) = &chart.lock
+    {
+        append(tar, &format!("{base}/Chart.lock"), lock)?;
+    }
+    if let Some(values) = &chart.values {
+        append(tar, &format!("{base}/values.yaml"), values)?;
+    }
+    if let Some(schema) = &chart.schema {
+        append(tar, &format!("{base}/values.schema.json"), schema)?;
+    }
+    for f in chart.templates.iter().chain(&chart.files) {
+        append(tar, &format!("{base}/{}", f.path), &f.data)?;
+    }
+    for sub in &chart.subcharts {
+        match sub {
+            Subchart::Archive { file, data, .. } => append(tar, &format!("{base}/charts/{file}"), data)?,
+            Subchart::Dir { dir, chart } => write_chart(tar, &format!("{base}/charts/{dir}"), chart)?,
+        }
+    }
+    Ok(())
+}
+
+/// One regular-file entry: USTAR, 0644, uid/gid 0, empty owner names, mtime [`MTIME`].
+fn append(tar: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) -> Result<(), PackageError> {
+    let write_err = |e: std::io::Error| PackageError::Write(format!("{path}: {e}"));
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(MTIME);
+    header.set_size(data.len() as u64);
+    if header.set_path(path).is_err() {
+        // Too long for USTAR's name + prefix: a PAX `path` record, as Go's archive/tar writes.
+        let record = pax_record("path", path);
+        let mut pax = tar::Header::new_ustar();
+        pax.set_entry_type(tar::EntryType::XHeader);
+        pax.set_mode(0o644);
+        pax.set_uid(0);
+        pax.set_gid(0);
+        pax.set_mtime(MTIME);
+        pax.set_size(record.len() as u64);
+        set_raw_name(&mut pax, "PaxHeaders.0/entry");
+        pax.set_cksum();
+        tar.append(&pax, record.as_slice()).map_err(write_err)?;
+        set_raw_name(&mut header, path);
+    }
+    header.set_cksum();
+    tar.append(&header, data).map_err(write_err)
+}
+
+/// The first 100 bytes of `name` (at a character boundary) in the header's name field.
+fn set_raw_name(header: &mut tar::Header, name: &str) {
+    let field = &mut header.as_old_mut().name;
+    let mut end = name.len().min(field.len());
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    field.fill(0);
+    if let (Some(dst), Some(src)) = (field.get_mut(..end), name.as_bytes().get(..end)) {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// `"<len> <key>=<value>\n"`, where `<len>` counts the whole record, itself included.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let base = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = base + 1;
+    while len != base + len.to_string().len() {
+        len = base + len.to_string().len();
+    }
+    format!("{len} {key}={value}\n").into_bytes()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chart.yaml as Helm writes it: `yaml.Marshal(Metadata)` (JSON field names, omitempty, keys
+// sorted), block style. Strings are plain only when no YAML 1.1 reader (Go's) could take them
+// for anything but that string; otherwise they are double-quoted.
+
+/// Serialize metadata as `Chart.yaml`.
+fn chart_yaml(md: &Metadata) -> Result<String, PackageError> {
+    let value = serde_json::to_value(md).map_err(|e| PackageError::Write(format!("Chart.yaml: {e}")))?;
+    let mut out = String::new();
+    match &value {
+        Value::Object(map) => write_map(&mut out, map, 0),
+        other => {
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    for (key, value) in entries {
+        push_indent(out, indent);
+        out.push_str(&string_scalar(key));
+        out.push(':');
+        match value {
+            Value::Object(m) if !m.is_empty() => {
+                out.push('\n');
+                write_map(out, m, indent + 2);
+            }
+            Value::Array(items) if !items.is_empty() => {
+                out.push('\n');
+                write_seq(out, items, indent);
+            }
+            other => {
+                out.push(' ');
+                out.push_str(&scalar(other));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn write_seq(out: &mut String, items: &[Value], indent: usize) {
+    for item in items {
+        push_indent(out, indent);
+        match item {
+            Value::Object(m) if !m.is_empty() => {
+                let mut block = String::new();
+                write_map(&mut block, m, indent + 2);
+                out.push_str("- ");
+                out.push_str(block.get(indent + 2..).unwrap_or_default());
+            }
+            Value::Array(inner) if !inner.is_empty() => {
+                out.push_str("-\n");
+                write_seq(out, inner, indent + 2);
+            }
+            other => {
+                out.push_str("- ");
+                out.push_str(&scalar(other));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn push_indent(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => string_scalar(s),
+        Value::Array(_) => "[]".to_owned(),
+        Value::Object(_) => "{}".to_owned(),
+    }
+}
+
+/// A string as a YAML scalar: plain when unambiguous, else double-quoted.
+fn string_scalar(s: &str) -> String {
+    if is_plain_safe(s) { s.to_owned() } else { double_quoted(s) }
+}
+
+/// Starts with an ASCII letter, continues with letters, digits, ` ._/+-()`, does not end with
+/// a space, and is not one of YAML 1.1's boolean or null words. Such a scalar is a string for
+/// every YAML reader (no number, date, indicator, comment or key separator can be formed).
+fn is_plain_safe(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(first) = b.first() else { return false };
+    if !first.is_ascii_alphabetic() || b.last() == Some(&b' ') {
+        return false;
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b' ' | b'.' | b'_' | b'/' | b'+' | b'-' | b'(' | b')'))
+    {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    !matches!(lower.as_str(), "y" | "yes" | "n" | "no" | "true" | "false" | "on" | "off" | "null")
+}
+
+/// A YAML double-quoted scalar; characters a YAML reader would refuse or fold (controls, line
+/// and paragraph separators, BOM, non-characters) are escaped.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => {
+                let u = c as u32;
+                if u <= 0xFFFF {
+                    out.push_str(&format!("\\u{u:04X}"));
+                } else {
+                    out.push_str(&format!("\\U{u:08X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    let u = c as u32;
+    u < 0x20
+        || (0x7F..=0xA0).contains(&u)
+        || u == 0x2028
+        || u == 0x2029
+        || u == 0xFEFF
+        || (0xFFFE..=0xFFFF).contains(&u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::extract_files;
+
+    fn file(path: &str, data: &str) -> SourceFile {
+        SourceFile { path: path.to_owned(), data: data.as_bytes().to_vec() }
+    }
+
+    const CHART: &str =
+        "# comment\napiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: \"1.16.0\"\ndescription: A demo chart\n";
+
+    fn basic() -> Vec<SourceFile> {
+        vec![
+            file("values.yaml", "replicas: 1\n"),
+            file("templates/b.yaml", "kind: B\n"),
+            file("Chart.yaml", CHART),
+            file("templates/a.yaml", "kind: A\n"),
+            file("README.md", "# demo\n"),
+            file(".helmignore", "*.bak\n"),
+        ]
+    }
+
+    /// Names in archive order, and the headers' invariants.
+    fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let h = e.header();
+            assert_eq!(h.entry_type(), tar::EntryType::Regular);
+            assert_eq!(h.mode().unwrap(), 0o644);
+            assert_eq!(h.uid().unwrap(), 0);
+            assert_eq!(h.gid().unwrap(), 0);
+            assert_eq!(h.mtime().unwrap(), MTIME);
+            assert_eq!(h.username_bytes(), Some(&b""[..]));
+            assert_eq!(h.groupname_bytes(), Some(&b""[..]));
+            assert!(h.as_ustar().is_some());
+            let path = String::from_utf8(e.path_bytes().into_owned()).unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            out.push((path, data));
+        }
+        out
+    }
+
+    fn names(bytes: &[u8]) -> Vec<String> {
+        entries(bytes).into_iter().map(|(p, _)| p).collect()
+    }
+
+    #[test]
+    fn helm_order_and_reserialized_chart_yaml() {
+        let p = package(basic(), &PackageOptions::default()).unwrap();
+        assert_eq!(p.file_name, "demo-0.1.0.tgz");
+        assert_eq!(p.metadata.name, "demo");
+        assert_eq!(
+            names(&p.bytes),
+            [
+                "demo/Chart.yaml",
+                "demo/values.yaml",
+                "demo/templates/a.yaml",
+                "demo/templates/b.yaml",
+                "demo/.helmignore",
+                "demo/README.md"
+            ]
+        );
+        let chart_yaml = &entries(&p.bytes)[0].1;
+        assert_eq!(
+            String::from_utf8_lossy(chart_yaml),
+            "apiVersion: v2\nappVersion: \"1.16.0\"\ndescription: A demo chart\nname: demo\nversion: \"0.1.0\"\n"
+        );
+        // gzip header: no name, mtime 0, OS 255.
+        assert_eq!(&p.bytes[..10], &[0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x02, 0xff]);
+    }
+
+    #[test]
+    fn reproducible_whatever_the_input_order() {
+        let a = package(basic(), &PackageOptions::default()).unwrap();
+        let mut files = basic();
+        files.reverse();
+        let b = package(files, &PackageOptions::default()).unwrap();
+        assert_eq!(a.bytes, b.bytes);
+    }
+
+    #[test]
+    fn walk_order_is_by_component() {
+        let mut files = basic();
+        files.push(file("a-b/x", "1"));
+        files.push(file("a/x", "2"));
+        files.push(file("a.txt", "3"));
+        let p = package(files, &PackageOptions::default()).unwrap();
+        let n = names(&p.bytes);
+        let pos = |s: &str| n.iter().position(|x| x == s).unwrap();
+        assert!(pos("demo/a/x") < pos("demo/a-b/x"));
+        assert!(pos("demo/a-b/x") < pos("demo/a.txt"));
+    }
+
+    #[test]
+    fn options_are_applied() {
+        let opts = PackageOptions { version: Some("1.2.3-rc.1+b5".into()), app_version: Some("yes".into()) };
+        let p = package(basic(), &opts).unwrap();
+        assert_eq!(p.file_name, "demo-1.2.3-rc.1+b5.tgz");
+        assert_eq!(p.metadata.version, "1.2.3-rc.1+b5");
+        assert_eq!(p.metadata.app_version, "yes", "quoted, so not read as a boolean");
+        let e = package(basic(), &PackageOptions { version: Some("nope".into()), app_version: None }).unwrap_err();
+        assert_eq!(e.to_string(), "--version \"nope\" is not a valid semantic version");
+    }
+
+    #[test]
+    fn chart_yaml_validation() {
+        let mut files = basic();
+        files.retain(|f| f.path != "Chart.yaml");
+        assert!(matches!(package(files.clone(), &PackageOptions::default()), Err(PackageError::ChartYamlMissing)));
+        files.push(file("Chart.yaml", "apiVersion: v2\nname: demo\nversion: not-a-version\n"));
+        let e = package(files, &PackageOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("is not a valid semantic version"), "{e}");
+    }
+
+    #[test]
+    fn bom_stripped_and_schema_checked() {
+        let mut files = basic();
+        files.retain(|f| f.path != "values.yaml");
+        files.push(SourceFile { path: "values.yaml".into(), data: b"\xEF\xBB\xBFa: 1\n".to_vec() });
+        files.push(SourceFile { path: "notes.txt".into(), data: b"\xEF\xBB\xBFhi".to_vec() });
+        files.push(file("values.schema.json", "{\"type\": \"object\"}"));
+        let p = package(files.clone(), &PackageOptions::default()).unwrap();
+        let all = entries(&p.bytes);
+        assert_eq!(all[1], ("demo/values.yaml".into(), b"a: 1\n".to_vec()));
+        assert_eq!(all[2].0, "demo/values.schema.json");
+        assert!(all.contains(&("demo/notes.txt".into(), b"hi".to_vec())));
+        files.retain(|f| f.path != "values.schema.json");
+        files.push(file("values.schema.json", "{"));
+        let e = package(files, &PackageOptions::default()).unwrap_err();
+        assert!(e.to_string().starts_with("Invalid JSON in values.schema.json"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_yaml() {
+        let mut files = basic();
+        files.retain(|f| f.path != "values.yaml");
+        files.push(file("values.yaml", "a: [\n"));
+        let e = package(files, &PackageOptions::default()).unwrap_err();
+        assert!(e.to_string().starts_with("cannot load values.yaml"), "{e}");
+    }
+
+    fn subchart_tgz(name: &str) -> Vec<u8> {
+        let files = vec![
+            file("Chart.yaml", &format!("apiVersion: v2\nname: {name}\nversion: 0.2.0\n")),
+            file("templates/x.yaml", "kind: X\n"),
+        ];
+        package(files, &PackageOptions::default()).unwrap().bytes
+    }
+
+    #[test]
+    fn subcharts_and_dependency_check() {
+        let chart = "apiVersion: v2\nname: demo\nversion: 0.1.0\ndependencies:\n- name: packed\n  version: 0.2.0\n  repository: \"\"\n- name: inner\n  version: 1.0.0\n  repository: file://charts/inner-dir\n  alias: other\n";
+        let mut files = vec![
+            file("Chart.yaml", chart),
+            file("Chart.lock", "dependencies: []\ndigest: sha256:00\ngenerated: \"2024-01-02T03:04:05Z\"\n"),
+            SourceFile { path: "charts/packed-0.2.0.tgz".into(), data: subchart_tgz("packed") },
+            file("charts/packed-0.2.0.tgz.prov", "prov"),
+            file("charts/inner-dir/Chart.yaml", "\u{feff}apiVersion: v2\nname: inner\nversion: 1.0.0\n"),
+            file("charts/inner-dir/values.yaml", "a: 1\n"),
+            file("charts/inner-dir/templates/y.yaml", "kind: Y\n"),
+            file("charts/.gitkeep", ""),
+            file("charts/_skipped/Chart.yaml", "not: [valid"),
+        ];
+        let p = package(files.clone(), &PackageOptions::default()).unwrap();
+        assert_eq!(
+            names(&p.bytes),
+            [
+                "demo/Chart.yaml",
+                "demo/Chart.lock",
+                "demo/charts/packed-0.2.0.tgz.prov",
+                "demo/charts/inner-dir/Chart.yaml",
+                "demo/charts/inner-dir/values.yaml",
+                "demo/charts/inner-dir/templates/y.yaml",
+                "demo/charts/packed-0.2.0.tgz",
+            ]
+        );
+        let chart_yaml = String::from_utf8(entries(&p.bytes)[0].1.clone()).unwrap();
+        assert!(
+            chart_yaml.contains("dependencies:\n- name: packed\n  repository: \"\"\n  version: \"0.2.0\"\n- alias: other\n  name: inner\n"),
+            "{chart_yaml}"
+        );
+        assert_eq!(p.metadata.dependencies.len(), 2);
+
+        files.retain(|f| !f.path.starts_with("charts/inner-dir/"));
+        let e = package(files.clone(), &PackageOptions::default()).unwrap_err();
+        assert_eq!(e.to_string(), "found in Chart.yaml, but missing in charts/ directory: inner");
+
+        files.push(file("charts/broken/Chart.yaml", "name: broken\nversion: nope\n"));
+        let e = package(files, &PackageOptions::default()).unwrap_err();
+        assert!(e.to_string().starts_with("subchart charts/broken: Chart.yaml: version"), "{e}");
+    }
+
+    #[test]
+    fn stray_file_in_charts_fails_like_helm() {
+        let mut files = basic();
+        files.push(file("charts/README.md", "x"));
+        let e = package(files, &PackageOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("charts/README.md"), "{e}");
+        let mut files = basic();
+        files.push(file("charts/bad.tgz", "not gzip"));
+        let e = package(files, &PackageOptions::default()).unwrap_err();
+        assert!(e.to_string().starts_with("subchart charts/bad.tgz"), "{e}");
+    }
+
+    #[test]
+    fn v1_charts_keep_requirements_and_drop_dependencies_from_chart_yaml() {
+        let files = vec![
+            file("Chart.yaml", "apiVersion: v1\nname: old\nversion: 1.0.0\n"),
+            file("requirements.yaml", "dependencies:\n- name: sub\n  version: 0.2.0\n  repository: \"\"\n"),
+            file("requirements.lock", "dependencies: []\ndigest: x\ngenerated: \"2024-01-02T03:04:05Z\"\n"),
+            file("Chart.lock", "dependencies: []\n"),
+            SourceFile { path: "charts/sub-0.2.0.tgz".into(), data: subchart_tgz("sub") },
+        ];
+        let p = package(files.clone(), &PackageOptions::default()).unwrap();
+        let all = entries(&p.bytes);
+        assert_eq!(
+            all.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["old/Chart.yaml", "old/requirements.lock", "old/requirements.yaml", "old/charts/sub-0.2.0.tgz"]
+        );
+        assert!(!String::from_utf8_lossy(&all[0].1).contains("dependencies"));
+        assert_eq!(p.metadata.dependencies.len(), 1, "merged back from requirements.yaml when loading");
+
+        // The same as v2: requirements.* dropped, dependencies in Chart.yaml, the lock as Chart.lock.
+        let mut files = files;
+        files[0] = file("Chart.yaml", "apiVersion: v2\nname: old\nversion: 1.0.0\n");
+        let p = package(files, &PackageOptions::default()).unwrap();
+        let all = entries(&p.bytes);
+        assert_eq!(
+            all.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["old/Chart.yaml", "old/Chart.lock", "old/charts/sub-0.2.0.tgz"]
+        );
+        assert!(all[1].1.starts_with(b"dependencies: []\ndigest: x"), "requirements.lock wins, as in Helm's walk");
+        assert!(String::from_utf8_lossy(&all[0].1).contains("dependencies:\n- name: sub\n"));
+    }
+
+    #[test]
+    fn long_and_unicode_paths() {
+        let long = format!("files/{}/{}.txt", "d".repeat(120), "f".repeat(120));
+        let unicode = "files/naïve ☺.txt".to_owned();
+        let mut files = basic();
+        files.push(file(&long, "long"));
+        files.push(file(&unicode, "u"));
+        let p = package(files, &PackageOptions::default()).unwrap();
+        let got = extract_files(&p.bytes, &Limits::default(), |_| true).unwrap();
+        assert!(got.iter().any(|f| f.path == long && f.data == b"long"));
+        assert!(got.iter().any(|f| f.path == unicode && f.data == b"u"));
+        assert_eq!(pax_record("path", "a"), b"9 path=a\n");
+        assert_eq!(pax_record("k", &"v".repeat(94)), format!("101 k={}\n", "v".repeat(94)).into_bytes());
+        assert_eq!(pax_record("k", &"v".repeat(93)), format!("99 k={}\n", "v".repeat(93)).into_bytes());
+    }
+
+    #[test]
+    fn bad_paths_and_sizes() {
+        for bad in ["", "/abs", "a//b", "./a", "a/../b", "a\\b", "a/"] {
+            let mut files = basic();
+            files.push(file(bad, "x"));
+            assert!(
+                matches!(package(files, &PackageOptions::default()), Err(PackageError::InvalidPath { .. })),
+                "{bad:?}"
+            );
+        }
+        let mut files = basic();
+        files.push(file("README.md", "again"));
+        assert!(matches!(package(files, &PackageOptions::default()), Err(PackageError::DuplicatePath(_))));
+        let mut files = basic();
+        files.push(SourceFile { path: "big".into(), data: vec![0; 5 * 1024 * 1024 + 1] });
+        assert!(matches!(package(files, &PackageOptions::default()), Err(PackageError::FileTooLarge { .. })));
+    }
+
+    #[test]
+    fn yaml_scalars_round_trip_through_the_parser() {
+        let tricky = [
+            "yes",
+            "No",
+            "on",
+            "OFF",
+            "y",
+            "n",
+            "true",
+            "null",
+            "~",
+            "1.10",
+            "0755",
+            "1e3",
+            "2024-01-01",
+            "1:30",
+            "",
+            " lead",
+            "trail ",
+            "a: b",
+            "a #b",
+            "#x",
+            "-x",
+            "[a]",
+            "{a}",
+            "*a",
+            "&a",
+            "!a",
+            "|",
+            ">",
+            "'q'",
+            "\"q\"",
+            "%x",
+            "@x",
+            "`x`",
+            "a\nb",
+            "tab\there",
+            "nul\u{0}",
+            "line\u{2028}sep",
+            "bom\u{feff}",
+            "del\u{7f}",
+            "nel\u{85}",
+            "naïve ☺ 𝄞",
+            "back\\slash",
+            "plain text",
+            "https://example.com/a?b=c#d",
+            "<<",
+            "=",
+            ".inf",
+        ];
+        for s in tricky {
+            let md = Metadata {
+                api_version: "v2".into(),
+                name: "x".into(),
+                version: "1.0.0".into(),
+                description: s.into(),
+                annotations: [(s.to_owned(), s.to_owned())].into_iter().collect(),
+                ..Default::default()
+            };
+            let y = chart_yaml(&md).unwrap();
+            let back: serde_json::Value = serde_saphyr::from_str(&y).unwrap_or_else(|e| panic!("{s:?}: {e}\n{y}"));
+            if !s.is_empty() {
+                assert_eq!(back["description"], serde_json::Value::String(s.to_owned()), "{s:?}\n{y}");
+            }
+            assert_eq!(back["annotations"][s], serde_json::Value::String(s.to_owned()), "{s:?}\n{y}");
+        }
+        assert!(is_plain_safe("A Helm chart for Kubernetes"));
+        assert!(!is_plain_safe("Yes"));
+    }
+
+    #[test]
+    fn nested_yaml_shapes() {
+        let md = Metadata::from_yaml(
+            b"apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers:\n- name: a\n  email: a@b.c\n- {}\nkeywords: [k1, '']\ndependencies:\n- name: d\n  repository: ''\n  tags: [t1, t2]\n  import-values:\n  - child: a.b\n    parent: c\n  - plain\n",
+        )
+        .unwrap();
+        let y = chart_yaml(&md).unwrap();
+        assert_eq!(
+            y,
+            "apiVersion: v2\ndependencies:\n- import-values:\n  - child: a.b\n    parent: c\n  - plain\n  name: d\n  repository: \"\"\n  tags:\n  - t1\n  - t2\nkeywords:\n- k1\n- \"\"\nmaintainers:\n- email: \"a@b.c\"\n  name: a\n- {}\nname: x\nversion: \"1.0.0\"\n"
+        );
+        let back = Metadata::from_yaml(y.as_bytes()).unwrap();
+        assert_eq!(back, md);
+    }
+
+    #[test]
+    fn never_panics_on_garbage() {
+        let inputs: Vec<Vec<SourceFile>> = vec![
+            vec![],
+            vec![file("Chart.yaml", "")],
+            vec![file("Chart.yaml", "- a")],
+            vec![SourceFile { path: "Chart.yaml".into(), data: vec![0xff, 0xfe, 0x00] }],
+            vec![file("Chart.yaml", "name: x\nversion: 1.0.0\n"), file("charts/a.tgz/x", "")],
+            vec![file("Chart.yaml", "name: x\nversion: 1.0.0\n"), file("charts/a", "")],
+            vec![file("Chart.yaml", "name: x\nversion: 1.0.0\n"), file("templates", "")],
+        ];
+        for files in inputs {
+            let _ = package(files, &PackageOptions::default());
+        }
+    }
+}
