@@ -31,6 +31,12 @@ enum Command {
     Healthcheck(HealthcheckArgs),
     /// Package a chart folder into a versioned, reproducible chart archive (like `helm package`).
     Package(PackageArgs),
+    /// Upload a chart to a ChartMuseum-compatible repository (the protocol of `helm cm-push`).
+    Push(PushArgs),
+    /// List the charts of a repository (like `helm search repo`), by URL or configured name.
+    Search(SearchArgs),
+    /// Download a chart from a repository, verifying its digest against the index.
+    Pull(PullArgs),
 }
 
 #[derive(clap::Args)]
@@ -64,6 +70,81 @@ struct PackageArgs {
     dependency_update: bool,
 }
 
+#[derive(clap::Args)]
+struct PushArgs {
+    /// The chart: a packaged `.tgz`, or a chart folder (packaged first, in memory, like
+    /// `chartroom package`).
+    chart: PathBuf,
+    /// The repository: its URL (`https://[user:pass@]host[:port]/path`) or the name given to
+    /// `helm repo add` (its credentials are used too).
+    repo: String,
+    /// Replace the version if it already exists (sends `?force`; the server may refuse).
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// A provenance file (`<chart>.tgz.prov`) to upload with the chart.
+    #[arg(long)]
+    prov: Option<PathBuf>,
+    /// User name for Basic authentication.
+    #[arg(short = 'u', long, env = "HELM_REPO_USERNAME")]
+    username: Option<String>,
+    /// Password for Basic authentication.
+    #[arg(short = 'p', long, env = "HELM_REPO_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Token sent as `Authorization: Bearer <token>` (or raw in --auth-header); ignored when a
+    /// user name is given.
+    #[arg(long, alias = "access-token", env = "HELM_REPO_ACCESS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Send the raw token in this header instead of `Authorization: Bearer`.
+    #[arg(long, env = "HELM_REPO_AUTH_HEADER")]
+    auth_header: Option<String>,
+    /// The server's context path (default: `serverInfo.contextPath` from the repository's index).
+    #[arg(long, env = "HELM_REPO_CONTEXT_PATH")]
+    context_path: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct SearchArgs {
+    /// The repository: its URL (`https://[user:pass@]host[:port]/path`) or the name given to
+    /// `helm repo add`.
+    repo: String,
+    /// Only charts whose name or description contains this (case-insensitive).
+    term: Option<String>,
+    /// Show every version, not only the newest.
+    #[arg(short = 'l', long)]
+    versions: bool,
+    /// Only versions satisfying this constraint (`^1.2`, `>=2.0.0 <3`, `1.2.3`).
+    #[arg(long)]
+    version: Option<String>,
+    /// Include pre-release versions (`>0.0.0-0` when no --version is given).
+    #[arg(long)]
+    devel: bool,
+    /// Output format.
+    #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "json"])]
+    output: String,
+}
+
+#[derive(clap::Args)]
+struct PullArgs {
+    /// `<repo>/<chart>` (repo = a name configured with `helm repo add`), or `<chart>` with
+    /// `--repo <url>`.
+    chart: String,
+    /// The repository URL (or configured name) to pull `<chart>` from.
+    #[arg(long)]
+    repo: Option<String>,
+    /// A version constraint (`^1.2`, `~1.2.3`) or an exact version; default: the newest stable.
+    #[arg(long)]
+    version: Option<String>,
+    /// Include pre-release versions when no --version is given (`>0.0.0-0`).
+    #[arg(long)]
+    devel: bool,
+    /// Expand the chart into `<destination>/<chart name>/` instead of keeping the archive.
+    #[arg(long)]
+    untar: bool,
+    /// Folder to write into (created when missing; default: the current folder).
+    #[arg(short = 'd', long)]
+    destination: Option<PathBuf>,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -80,6 +161,9 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Healthcheck(args) => healthcheck(&args),
         Command::Package(args) => package(&args),
+        Command::Push(args) => push(&args),
+        Command::Search(args) => client_command(search(args)),
+        Command::Pull(args) => client_command(pull(args)),
     }
 }
 
@@ -87,7 +171,6 @@ fn main() -> anyhow::Result<()> {
 /// like Helm's directory loader), package it with `chartroom_chart::package`, and write
 /// `<name>-<version>.tgz` atomically.
 fn package(args: &PackageArgs) -> anyhow::Result<()> {
-    use chartroom_chart::helmignore::HelmIgnore;
     use chartroom_chart::package::{PackageOptions, package};
 
     if args.dependency_update {
@@ -95,18 +178,7 @@ fn package(args: &PackageArgs) -> anyhow::Result<()> {
         std::process::exit(2);
     }
     let root = &args.chart_dir;
-    let meta = std::fs::metadata(root).with_context(|| format!("reading {}", root.display()))?;
-    anyhow::ensure!(meta.is_dir(), "{} is not a chart folder", root.display());
-    let ignore_file = root.join(".helmignore");
-    let ignore = match std::fs::read(&ignore_file) {
-        Ok(bytes) => HelmIgnore::parse(&String::from_utf8_lossy(&bytes))
-            .with_context(|| format!("reading {}", ignore_file.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => HelmIgnore::default(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", ignore_file.display())),
-    };
-    let mut files = Vec::new();
-    let mut ancestors = vec![std::fs::canonicalize(root).with_context(|| format!("reading {}", root.display()))?];
-    walk_chart(root, "", &ignore, &mut ancestors, &mut files)?;
+    let files = read_chart_dir(root)?;
 
     let options = PackageOptions { version: args.version.clone(), app_version: args.app_version.clone() };
     let packaged = package(files, &options).with_context(|| format!("packaging {}", root.display()))?;
@@ -120,6 +192,81 @@ fn package(args: &PackageArgs) -> anyhow::Result<()> {
     write_atomically(&path, &packaged.bytes)?;
     println!("Successfully packaged chart and saved it to: {}", path.display());
     Ok(())
+}
+
+/// The files of a chart folder as Helm's directory loader sees them (`.helmignore` honoured,
+/// symbolic links followed): the input of `chartroom_chart::package`.
+fn read_chart_dir(root: &Path) -> anyhow::Result<Vec<chartroom_chart::package::SourceFile>> {
+    use chartroom_chart::helmignore::HelmIgnore;
+
+    let meta = std::fs::metadata(root).with_context(|| format!("reading {}", root.display()))?;
+    anyhow::ensure!(meta.is_dir(), "{} is not a chart folder", root.display());
+    let ignore_file = root.join(".helmignore");
+    let ignore = match std::fs::read(&ignore_file) {
+        Ok(bytes) => HelmIgnore::parse(&String::from_utf8_lossy(&bytes))
+            .with_context(|| format!("reading {}", ignore_file.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => HelmIgnore::default(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", ignore_file.display())),
+    };
+    let mut files = Vec::new();
+    let mut ancestors = vec![std::fs::canonicalize(root).with_context(|| format!("reading {}", root.display()))?];
+    walk_chart(root, "", &ignore, &mut ancestors, &mut files)?;
+    Ok(files)
+}
+
+/// `chartroom push`: package a folder in memory (or read a `.tgz`), then upload it with
+/// `chartroom_client::push`. Errors print `Error: <message>` and exit with the error kind's code.
+fn push(args: &PushArgs) -> anyhow::Result<()> {
+    use chartroom_client::ClientError;
+    use chartroom_client::push::{PushOptions, default_client, push};
+
+    let fail = |err: ClientError| -> ! {
+        eprintln!("Error: {err}");
+        std::process::exit(err.exit_code())
+    };
+    let path = &args.chart;
+    let meta = std::fs::metadata(path)
+        .unwrap_or_else(|e| fail(ClientError::usage(format!("cannot read {}: {e}", path.display()))));
+    let tgz = if meta.is_dir() {
+        let packaged = read_chart_dir(path)
+            .and_then(|files| {
+                let options = chartroom_chart::package::PackageOptions::default();
+                Ok(chartroom_chart::package::package(files, &options)?)
+            })
+            .with_context(|| format!("packaging {}", path.display()))
+            .unwrap_or_else(|e| fail(ClientError::usage(format!("{e:#}"))));
+        packaged.bytes
+    } else {
+        std::fs::read(path).unwrap_or_else(|e| fail(ClientError::usage(format!("cannot read {}: {e}", path.display()))))
+    };
+    let prov = args.prov.as_ref().map(|p| {
+        std::fs::read(p).unwrap_or_else(|e| fail(ClientError::usage(format!("cannot read {}: {e}", p.display()))))
+    });
+    let options = PushOptions {
+        force: args.force,
+        prov,
+        username: args.username.clone(),
+        password: args.password.clone(),
+        token: args.token.clone(),
+        auth_header: args.auth_header.clone(),
+        context_path: args.context_path.clone(),
+    };
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let result = runtime.block_on(async {
+        let http = default_client()?;
+        push(&http, &args.repo, tgz, &options).await
+    });
+    match result {
+        Ok(outcome) => {
+            for warning in &outcome.warnings {
+                eprintln!("Warning: {warning}");
+            }
+            println!("Pushed {}-{} to {}", outcome.name, outcome.version, outcome.url_used);
+            Ok(())
+        }
+        Err(err) => fail(err),
+    }
 }
 
 /// Helm's `LoadDir` walk: names in lexical order, symbolic links followed (a loop is an
@@ -285,4 +432,73 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Runs a client command on a small runtime with warnings logged to stderr (`CHARTROOM_LOG`
+/// overrides the level); a `ClientError` prints `Error: <message>` and exits with its code.
+fn client_command(
+    work: impl std::future::Future<Output = Result<(), chartroom_client::ClientError>>,
+) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_env("CHARTROOM_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    if let Err(err) = runtime.block_on(work) {
+        eprintln!("Error: {err}");
+        std::process::exit(err.exit_code());
+    }
+    Ok(())
+}
+
+/// `chartroom search`: fetch (or revalidate) the index, then print `helm search repo`-style rows.
+async fn search(args: SearchArgs) -> Result<(), chartroom_client::ClientError> {
+    use chartroom_client::{helm_env::HelmEnv, index, repo::Repository};
+    let env = HelmEnv::from_env()?;
+    let repo = Repository::resolve(&args.repo, &env)?;
+    let client = index::Client::new(env)?;
+    let idx = client.fetch_index(&repo).await?;
+    let hits =
+        idx.search(repo.name.as_deref(), args.term.as_deref(), args.versions, args.version.as_deref(), args.devel)?;
+    if args.output == "json" {
+        println!("{}", index::format_json(&hits));
+    } else {
+        print!("{}", index::format_table(&hits));
+    }
+    Ok(())
+}
+
+/// `chartroom pull`: select, download, verify and write a chart with `Client::pull`.
+async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
+    use chartroom_client::{ClientError, helm_env::HelmEnv, index::Client, repo};
+    let env = HelmEnv::from_env()?;
+    let (repository, chart) = match &args.repo {
+        Some(r) => {
+            if args.chart.is_empty() || args.chart.contains('/') {
+                return Err(ClientError::usage(format!(
+                    "with --repo, give the chart name alone (got {:?})",
+                    args.chart
+                )));
+            }
+            (repo::Repository::resolve(r, &env)?, args.chart.as_str())
+        }
+        None => {
+            let (name, chart) = repo::split_chart_ref(&args.chart)?;
+            (repo::Repository::resolve(name, &env)?, chart)
+        }
+    };
+    let dest = match &args.destination {
+        Some(d) => d.clone(),
+        None => {
+            std::env::current_dir().map_err(|e| ClientError::other(format!("cannot read the current folder: {e}")))?
+        }
+    };
+    let client = Client::new(env)?;
+    let pulled = client.pull(&repository, chart, args.version.as_deref(), args.devel, &dest, args.untar).await?;
+    println!("Pulled: {}-{}", pulled.name, pulled.version);
+    println!("Digest: {}", pulled.digest);
+    Ok(())
 }

@@ -14,15 +14,23 @@
 //!   notes) and its dogfood round trip through a running Chartroom.
 //! * `api`: the ChartMuseum HTTP API over raw HTTP (uploads, overwrite matrix, delete, resync,
 //!   restart, caching headers, gzip, pagination, lookups).
+//! * `client_push`: `chartroom push` (the `helm cm-push` protocol) of a `.tgz` or a folder, by URL
+//!   or `helm repo add` name, context path discovery, `--force`, `--prov` verified by both Helms;
+//!   409/401/413/unreachable/invalid-archive failures with their exit codes.
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
 //!   identical `helm show`/`helm template` output with both Helms, reproducible bytes, failures.
 //! * `shutdown`: SIGTERM lets an in-flight upload finish.
+//! * `client`: `chartroom search` and `chartroom pull` (by URL and by `helm repo add` name,
+//!   version selection, JSON output, ETag-revalidated index cache, digests checked, archives and
+//!   `--untar` folders loaded by both Helms, failures with distinct exit codes).
 
 mod api;
 mod bad_input;
+mod client;
+mod client_push;
 mod concurrency;
 mod helm;
 mod helm_chart;
