@@ -1,6 +1,6 @@
 //! `chartroom`: a Helm chart repository server.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -37,6 +37,13 @@ enum Command {
     Search(SearchArgs),
     /// Download a chart from a repository, verifying its digest against the index.
     Pull(PullArgs),
+    /// Manage a chart's dependencies (`Chart.yaml` `dependencies`, `charts/`, `Chart.lock`) like
+    /// `helm dependency`.
+    #[command(alias = "dep", alias = "dependencies")]
+    Dependency(DependencyArgs),
+    /// Fetch a chart and, recursively, everything it depends on (every digest verified) into a
+    /// self-contained folder that `helm install`/`helm template` accept with no network.
+    Install(InstallArgs),
 }
 
 #[derive(clap::Args)]
@@ -65,7 +72,7 @@ struct PackageArgs {
     /// Folder to write the archive to (created when missing; default: the current folder).
     #[arg(short = 'd', long)]
     destination: Option<PathBuf>,
-    /// Update dependencies from Chart.yaml into charts/ before packaging (not implemented yet).
+    /// Run `chartroom dependency update` on the folder before packaging.
     #[arg(short = 'u', long)]
     dependency_update: bool,
 }
@@ -145,6 +152,25 @@ struct PullArgs {
     destination: Option<PathBuf>,
 }
 
+#[derive(clap::Args)]
+struct InstallArgs {
+    /// `<repo>/<chart>` (repo = a name configured with `helm repo add`), or `<chart>` with
+    /// `--repo <url>`.
+    chart: String,
+    /// Folder to install into: the chart is laid out in `<dest-dir>/<chart name>/`, which must
+    /// not exist yet (`<dest-dir>` is created when missing).
+    dest_dir: PathBuf,
+    /// The repository URL (or configured name) to install `<chart>` from.
+    #[arg(long)]
+    repo: Option<String>,
+    /// A version constraint (`^1.2`, `~1.2.3`) or an exact version; default: the newest stable.
+    #[arg(long)]
+    version: Option<String>,
+    /// Include pre-release versions when no --version is given (`>0.0.0-0`).
+    #[arg(long)]
+    devel: bool,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -164,6 +190,8 @@ fn main() -> anyhow::Result<()> {
         Command::Push(args) => push(&args),
         Command::Search(args) => client_command(search(args)),
         Command::Pull(args) => client_command(pull(args)),
+        Command::Dependency(args) => client_command(dependency(args.command)),
+        Command::Install(args) => client_command(install(args)),
     }
 }
 
@@ -171,47 +199,23 @@ fn main() -> anyhow::Result<()> {
 /// like Helm's directory loader), package it with `chartroom_chart::package`, and write
 /// `<name>-<version>.tgz` atomically.
 fn package(args: &PackageArgs) -> anyhow::Result<()> {
-    use chartroom_chart::package::{PackageOptions, package};
-
     if args.dependency_update {
-        eprintln!("Error: --dependency-update is not implemented yet: run `helm dependency update` first");
-        std::process::exit(2);
+        client_command(dependency(DependencyCommand::Update { chart_dir: args.chart_dir.clone() }))?;
     }
-    let root = &args.chart_dir;
-    let files = read_chart_dir(root)?;
-
-    let options = PackageOptions { version: args.version.clone(), app_version: args.app_version.clone() };
-    let packaged = package(files, &options).with_context(|| format!("packaging {}", root.display()))?;
-
+    let options = chartroom_chart::package::PackageOptions {
+        version: args.version.clone(),
+        app_version: args.app_version.clone(),
+    };
     let dest = match &args.destination {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("reading the current folder")?,
     };
-    std::fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
-    let path = dest.join(&packaged.file_name);
-    write_atomically(&path, &packaged.bytes)?;
-    println!("Successfully packaged chart and saved it to: {}", path.display());
-    Ok(())
-}
-
-/// The files of a chart folder as Helm's directory loader sees them (`.helmignore` honoured,
-/// symbolic links followed): the input of `chartroom_chart::package`.
-fn read_chart_dir(root: &Path) -> anyhow::Result<Vec<chartroom_chart::package::SourceFile>> {
-    use chartroom_chart::helmignore::HelmIgnore;
-
-    let meta = std::fs::metadata(root).with_context(|| format!("reading {}", root.display()))?;
-    anyhow::ensure!(meta.is_dir(), "{} is not a chart folder", root.display());
-    let ignore_file = root.join(".helmignore");
-    let ignore = match std::fs::read(&ignore_file) {
-        Ok(bytes) => HelmIgnore::parse(&String::from_utf8_lossy(&bytes))
-            .with_context(|| format!("reading {}", ignore_file.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => HelmIgnore::default(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", ignore_file.display())),
-    };
-    let mut files = Vec::new();
-    let mut ancestors = vec![std::fs::canonicalize(root).with_context(|| format!("reading {}", root.display()))?];
-    walk_chart(root, "", &ignore, &mut ancestors, &mut files)?;
-    Ok(files)
+    let chart_dir = args.chart_dir.clone();
+    client_command(async move {
+        let path = chartroom_client::package::package_to(&chart_dir, &options, &dest)?;
+        println!("Successfully packaged chart and saved it to: {}", path.display());
+        Ok(())
+    })
 }
 
 /// `chartroom push`: package a folder in memory (or read a `.tgz`), then upload it with
@@ -224,21 +228,7 @@ fn push(args: &PushArgs) -> anyhow::Result<()> {
         eprintln!("Error: {err}");
         std::process::exit(err.exit_code())
     };
-    let path = &args.chart;
-    let meta = std::fs::metadata(path)
-        .unwrap_or_else(|e| fail(ClientError::usage(format!("cannot read {}: {e}", path.display()))));
-    let tgz = if meta.is_dir() {
-        let packaged = read_chart_dir(path)
-            .and_then(|files| {
-                let options = chartroom_chart::package::PackageOptions::default();
-                Ok(chartroom_chart::package::package(files, &options)?)
-            })
-            .with_context(|| format!("packaging {}", path.display()))
-            .unwrap_or_else(|e| fail(ClientError::usage(format!("{e:#}"))));
-        packaged.bytes
-    } else {
-        std::fs::read(path).unwrap_or_else(|e| fail(ClientError::usage(format!("cannot read {}: {e}", path.display()))))
-    };
+    let tgz = chartroom_client::package::chart_bytes(&args.chart).unwrap_or_else(|e| fail(e));
     let prov = args.prov.as_ref().map(|p| {
         std::fs::read(p).unwrap_or_else(|e| fail(ClientError::usage(format!("cannot read {}: {e}", p.display()))))
     });
@@ -267,76 +257,6 @@ fn push(args: &PushArgs) -> anyhow::Result<()> {
         }
         Err(err) => fail(err),
     }
-}
-
-/// Helm's `LoadDir` walk: names in lexical order, symbolic links followed (a loop is an
-/// error), ignored directories skipped whole, irregular files refused.
-fn walk_chart(
-    dir: &Path,
-    rel: &str,
-    ignore: &chartroom_chart::helmignore::HelmIgnore,
-    ancestors: &mut Vec<PathBuf>,
-    out: &mut Vec<chartroom_chart::package::SourceFile>,
-) -> anyhow::Result<()> {
-    const MAX_FILE: u64 = 5 * 1024 * 1024;
-    let mut names = std::fs::read_dir(dir)
-        .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect::<Result<Vec<_>, _>>())
-        .with_context(|| format!("reading {}", dir.display()))?;
-    names.sort();
-    for name in names {
-        let path = dir.join(&name);
-        let lossy = name.to_string_lossy();
-        let rel_path = if rel.is_empty() { lossy.to_string() } else { format!("{rel}/{lossy}") };
-        // Follows symbolic links; a dangling one is an error, as in Helm.
-        let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
-        if ignore.ignored(&rel_path, meta.is_dir()) {
-            continue;
-        }
-        anyhow::ensure!(name.to_str().is_some(), "{}: file name is not valid UTF-8", path.display());
-        if meta.is_dir() {
-            let real = std::fs::canonicalize(&path).with_context(|| format!("reading {}", path.display()))?;
-            anyhow::ensure!(!ancestors.contains(&real), "{}: symbolic link loop", path.display());
-            ancestors.push(real);
-            walk_chart(&path, &rel_path, ignore, ancestors, out)?;
-            ancestors.pop();
-        } else {
-            anyhow::ensure!(
-                meta.is_file(),
-                "cannot load irregular file {} as it has file mode type bits set",
-                path.display()
-            );
-            anyhow::ensure!(
-                meta.len() <= MAX_FILE,
-                "chart file {rel_path:?} is larger than the maximum file size {MAX_FILE}"
-            );
-            let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            out.push(chartroom_chart::package::SourceFile { path: rel_path, data });
-        }
-    }
-    Ok(())
-}
-
-/// Write to a temporary file in the same folder, then rename it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
-    let result = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
-    }
-    Ok(())
 }
 
 /// A minimal HTTP/1.1 GET of `/health` on the loopback interface (no client library needed).
@@ -473,23 +393,9 @@ async fn search(args: SearchArgs) -> Result<(), chartroom_client::ClientError> {
 
 /// `chartroom pull`: select, download, verify and write a chart with `Client::pull`.
 async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
-    use chartroom_client::{ClientError, helm_env::HelmEnv, index::Client, repo};
+    use chartroom_client::{ClientError, helm_env::HelmEnv, index::Client};
     let env = HelmEnv::from_env()?;
-    let (repository, chart) = match &args.repo {
-        Some(r) => {
-            if args.chart.is_empty() || args.chart.contains('/') {
-                return Err(ClientError::usage(format!(
-                    "with --repo, give the chart name alone (got {:?})",
-                    args.chart
-                )));
-            }
-            (repo::Repository::resolve(r, &env)?, args.chart.as_str())
-        }
-        None => {
-            let (name, chart) = repo::split_chart_ref(&args.chart)?;
-            (repo::Repository::resolve(name, &env)?, chart)
-        }
-    };
+    let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
     let dest = match &args.destination {
         Some(d) => d.clone(),
         None => {
@@ -500,5 +406,107 @@ async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
     let pulled = client.pull(&repository, chart, args.version.as_deref(), args.devel, &dest, args.untar).await?;
     println!("Pulled: {}-{}", pulled.name, pulled.version);
     println!("Digest: {}", pulled.digest);
+    Ok(())
+}
+
+/// The repository and chart name of a `<repo>/<chart>` argument, or of `<chart>` with `--repo`.
+fn chart_argument<'a>(
+    chart: &'a str,
+    repo: Option<&str>,
+    env: &chartroom_client::helm_env::HelmEnv,
+) -> Result<(chartroom_client::repo::Repository, &'a str), chartroom_client::ClientError> {
+    use chartroom_client::{ClientError, repo::Repository, repo::split_chart_ref};
+    match repo {
+        Some(r) => {
+            if chart.is_empty() || chart.contains('/') {
+                return Err(ClientError::usage(format!("with --repo, give the chart name alone (got {chart:?})")));
+            }
+            Ok((Repository::resolve(r, env)?, chart))
+        }
+        None => {
+            let (name, chart) = split_chart_ref(chart)?;
+            Ok((Repository::resolve(name, env)?, chart))
+        }
+    }
+}
+
+/// `chartroom install`: `Client::install`, then the installed folder, its dependencies and the
+/// next commands to run.
+async fn install(args: InstallArgs) -> Result<(), chartroom_client::ClientError> {
+    use chartroom_client::{helm_env::HelmEnv, index::Client};
+    let env = HelmEnv::from_env()?;
+    let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
+    let client = Client::new(env)?;
+    let installed = client.install(&repository, chart, args.version.as_deref(), args.devel, &args.dest_dir).await?;
+    let path = shell_quote(&installed.path.display().to_string());
+    println!("Installed: {}-{} in {}", installed.name, installed.version, installed.path.display());
+    println!("Digest: {}", installed.digest);
+    if installed.dependencies.is_empty() {
+        println!("Dependencies: none");
+    } else {
+        println!("Dependencies:");
+        for (name, version) in &installed.dependencies {
+            println!("  {name} {version}");
+        }
+    }
+    let release = shell_quote(&installed.name);
+    println!("Next: helm install {release} {path}");
+    println!("Check offline first: helm template {release} {path}");
+    Ok(())
+}
+
+/// `s` quoted for a POSIX shell when it holds anything but plain path characters.
+fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:@,%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) { s.to_owned() } else { format!("'{}'", s.replace('\'', "'\\''")) }
+}
+
+#[derive(clap::Args)]
+struct DependencyArgs {
+    #[command(subcommand)]
+    command: DependencyCommand,
+}
+
+#[derive(Subcommand)]
+enum DependencyCommand {
+    /// Resolve the Chart.yaml dependencies against their repositories, download them into
+    /// charts/ and write Chart.lock (only when its digest changes), like `helm dependency update`.
+    #[command(alias = "up")]
+    Update {
+        /// The chart folder (the one holding Chart.yaml).
+        chart_dir: PathBuf,
+    },
+    /// Download exactly the versions of Chart.lock into charts/ (refused when Chart.lock is out
+    /// of sync with Chart.yaml; without Chart.lock, the same as update), like
+    /// `helm dependency build`.
+    Build {
+        /// The chart folder (the one holding Chart.yaml).
+        chart_dir: PathBuf,
+    },
+}
+
+/// `chartroom dependency update|build`: `Client::dependency_update` / `dependency_build`.
+async fn dependency(command: DependencyCommand) -> Result<(), chartroom_client::ClientError> {
+    use chartroom_client::{helm_env::HelmEnv, index::Client};
+    let client = Client::new(HelmEnv::from_env()?)?;
+    let (report, dir) = match &command {
+        DependencyCommand::Update { chart_dir } => (client.dependency_update(chart_dir).await?, chart_dir),
+        DependencyCommand::Build { chart_dir } => (client.dependency_build(chart_dir).await?, chart_dir),
+    };
+    if report.dependencies.is_empty() {
+        println!("No dependencies in {}", dir.join("Chart.yaml").display());
+        return Ok(());
+    }
+    println!("Saved {} dependencies into {}:", report.dependencies.len(), dir.join("charts").display());
+    for d in &report.dependencies {
+        let from = if d.repository.is_empty() { "charts/ (local)" } else { d.repository.as_str() };
+        println!("  {} {} from {from}", d.name, d.version);
+    }
+    let lock = dir.join("Chart.lock");
+    match (&command, report.lock_written) {
+        (_, true) => println!("Wrote {}", lock.display()),
+        (DependencyCommand::Update { .. }, false) => println!("{} is up to date", lock.display()),
+        (DependencyCommand::Build { .. }, false) => println!("Built from {}", lock.display()),
+    }
     Ok(())
 }

@@ -59,7 +59,7 @@ pub struct LoadedChart {
     pub size: u64,
 }
 
-/// A file of a chart, as extracted by [`extract_files`].
+/// A file of a chart, as extracted by [`extract_files`] or [`extract_all`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChartFile {
     /// Relative to the chart root, `/` separators, e.g. `templates/pod.yaml`.
@@ -156,6 +156,20 @@ pub fn extract_files(
     let shared = Shared::new(limits);
     let keep = |p: &str| top_level_file(p) && wanted(p);
     let files = scan(bytes, &shared, &keep)?;
+    Ok(files.into_iter().filter_map(|f| f.data.map(|data| ChartFile { path: f.path, data })).collect())
+}
+
+/// Every file of the archive, subcharts included, relative to the chart root, in archive order,
+/// BOM stripped, with the same path rules and bounds as [`extract_files`]: the top-level chart's
+/// files, directory subcharts file by file (`charts/<x>/...`), packaged subcharts as the archive
+/// files they are (`charts/<x>.tgz`, not opened: validate them with [`load_archive`] or open them
+/// with this function in turn) and provenance files. Directory entries are not listed (a
+/// directory exists through its files).
+///
+/// Only paths are checked: use [`load_archive`] first to validate the chart itself.
+pub fn extract_all(bytes: &[u8], limits: &Limits) -> Result<Vec<ChartFile>, ArchiveError> {
+    let shared = Shared::new(limits);
+    let files = scan(bytes, &shared, &|_| true)?;
     Ok(files.into_iter().filter_map(|f| f.data.map(|data| ChartFile { path: f.path, data })).collect())
 }
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use chartroom_chart::archive::{ArchiveError, Limits, extract_files, load_archive, read_metadata};
+use chartroom_chart::archive::{ArchiveError, Limits, extract_all, extract_files, load_archive, read_metadata};
 use chartroom_chart::metadata::MetadataError;
 use chartroom_chart::provenance;
 use flate2::Compression;
@@ -199,6 +199,38 @@ fn extract_top_level_files() {
     let all = extract_files(&bytes, &Limits::default(), |_| true).unwrap();
     assert!(all.iter().all(|f| !f.path.starts_with("charts/alpine/")));
     assert!(all.iter().any(|f| f.path == "Chart.yaml"));
+}
+
+#[test]
+fn extract_all_includes_subcharts() {
+    // frobnitz: directory subcharts (charts/alpine/...) and packaged ones (charts/mariner-*.tgz).
+    let bytes = testdata("pkg/chart/v2/loader/testdata/frobnitz_with_bom.tgz");
+    let all = extract_all(&bytes, &Limits::default()).unwrap();
+    let top = extract_files(&bytes, &Limits::default(), |_| true).unwrap();
+    for f in &top {
+        assert!(all.contains(f), "{} missing from extract_all", f.path);
+    }
+    assert!(all.iter().any(|f| f.path == "charts/alpine/Chart.yaml"));
+    let packaged: Vec<_> = all.iter().filter(|f| f.path.starts_with("charts/") && f.path.ends_with(".tgz")).collect();
+    assert!(!packaged.is_empty());
+    for f in packaged {
+        // Nested archives are kept whole: they load on their own.
+        load_archive(&f.data, &Limits::default()).unwrap_or_else(|e| panic!("{}: {e}", f.path));
+    }
+    assert!(all.iter().all(|f| !f.data.starts_with(b"\xEF\xBB\xBF")));
+
+    // Same path rules and bounds as extract_files.
+    let evil = chart_with(&[("demo/charts/sub/../../x", b"")]);
+    assert!(matches!(extract_all(&evil, &Limits::default()), Err(ArchiveError::ParentDirectory { .. })));
+    let big = chart_with(&[("demo/charts/sub/big", &[0u8; 2048])]);
+    let small = Limits { max_file: 1024, ..Limits::default() };
+    assert!(matches!(extract_all(&big, &small), Err(ArchiveError::FileTooLarge { .. })));
+    let dup = Tar::new()
+        .file("demo/Chart.yaml", CHART.as_bytes())
+        .file("demo/charts/sub/Chart.yaml", b"a")
+        .file("demo/charts/sub/Chart.yaml", b"b")
+        .tgz();
+    assert!(matches!(extract_all(&dup, &Limits::default()), Err(ArchiveError::DuplicateEntry { .. })));
 }
 
 #[test]

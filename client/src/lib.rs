@@ -8,11 +8,19 @@
 //! * [`repo`]: a repository given by URL or by configured name, with its credentials.
 //! * [`index`]: fetching and caching `index.yaml` (ETag revalidation), version selection.
 //! * [`pull`]: downloading a chart while hashing it, refusing a digest mismatch, writing atomically.
+//! * [`package`]: packaging chart folders (Helm's directory rules, reproducible archives).
 //! * [`push`]: uploading a chart with ChartMuseum's protocol (the one `helm cm-push` speaks).
+//! * [`deps`]: `dependency update` / `build` with Helm's semantics: `Chart.yaml` dependencies
+//!   resolved into `charts/`, `Chart.lock` with Helm's digest, so each tool accepts the other's lock.
+//! * [`install`]: a chart and, recursively, its dependencies as a self-contained folder that
+//!   `helm template`/`helm install` accept with no network, every download digest-verified.
 
+pub mod deps;
 pub mod error;
 pub mod helm_env;
 pub mod index;
+pub mod install;
+pub mod package;
 pub mod pull;
 pub mod push;
 pub mod repo;

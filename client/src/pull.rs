@@ -8,7 +8,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use chartroom_chart::archive::{Limits, extract_files, load_archive};
+use chartroom_chart::archive::{Limits, extract_all, load_archive};
 use futures::StreamExt;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
@@ -40,10 +40,9 @@ impl Client {
     /// [`ErrorKind::Integrity`] error is returned. Otherwise the file is renamed atomically to
     /// `<dest>/<basename of the URL path>` (replacing an older file of that name, as Helm does).
     ///
-    /// With `untar`, the archive is validated and its chart files are written to
-    /// `<dest>/<chart name>/` (which must not exist yet) instead; the archive is not kept.
-    /// Limitation: subcharts under `charts/` are not extracted (run `helm dependency build` in
-    /// the folder); a warning is logged when the chart declares dependencies.
+    /// With `untar`, the archive is validated and all its files, subcharts under `charts/`
+    /// included, are written to `<dest>/<chart name>/` (which must not exist yet) instead, as
+    /// `helm pull --untar` does; the archive is not kept.
     ///
     /// A progress bar is drawn on stderr when stderr is a terminal.
     ///
@@ -219,12 +218,6 @@ fn untar_chart(bytes: &[u8], dest: &Path, file_name: &str) -> Result<PathBuf, Cl
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
         return Err(ClientError::new(ErrorKind::Integrity, format!("{file_name}: unusable chart name {name:?}")));
     }
-    if !loaded.metadata.dependencies.is_empty() {
-        tracing::warn!(
-            chart = %name,
-            "subcharts under charts/ are not extracted by --untar: run `helm dependency build` in the folder"
-        );
-    }
     let target = dest.join(&name);
     if std::fs::symlink_metadata(&target).is_ok() {
         return Err(ClientError::new(
@@ -232,7 +225,7 @@ fn untar_chart(bytes: &[u8], dest: &Path, file_name: &str) -> Result<PathBuf, Cl
             format!("cannot untar: {} already exists", target.display()),
         ));
     }
-    let files = extract_files(bytes, &limits, |_| true).map_err(invalid)?;
+    let files = extract_all(bytes, &limits).map_err(invalid)?;
     let io_err = |p: &Path, e: std::io::Error| ClientError::other(format!("cannot write {}: {e}", p.display()));
     let staging = tempfile::Builder::new().prefix(".chartroom-untar-").tempdir_in(dest).map_err(|e| io_err(dest, e))?;
     for f in &files {

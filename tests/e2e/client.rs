@@ -320,3 +320,42 @@ async fn pull_failures_have_distinct_exit_codes_and_leave_nothing() {
     let left: Vec<_> = fs::read_dir(&dest).expect("dest").flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "nothing may be left in the destination: {left:?}");
 }
+
+/// Helm's own packaging and a cm-push-style multipart upload, then `chartroom pull`: the bytes
+/// Helm produced come back unchanged and Helm renders them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_of_charts_packaged_by_helm_and_uploaded_like_cm_push() {
+    let server = Server::start(&[]).await;
+    let env = ClientEnv::empty();
+    let url = server.repo_url();
+    for (i, version) in BOTH_HELMS.iter().enumerate() {
+        let helm = Helm::new(*version);
+        let work = tempfile::tempdir().expect("tempdir");
+        let name = format!("made-by-{}", helm.label());
+        helm.run_in(Some(work.path()), &["create", &name]);
+        helm.run_in(Some(work.path()), &["package", &name, "--version", &format!("0.{i}.0")]);
+        let file = format!("{name}-0.{i}.0.tgz");
+        let packaged = fs::read(work.path().join(&file)).expect("helm package output");
+        server.upload_multipart(Some((&file, packaged.clone())), None, "").await.assert_status(201);
+
+        let dest = work.path().join("pulled");
+        let out = env.ok(&["pull", &name, "--repo", &url, "-d", p(&dest)]);
+        assert!(out.starts_with(&format!("Pulled: {name}-0.{i}.0\n")), "{out}");
+        let pulled = read_single(&dest, &file);
+        assert_eq!(sha256_hex(&pulled), sha256_hex(&packaged), "{}: pulled bytes are the uploaded ones", helm.label());
+        let rendered = helm.run(&["template", "rel", p(&dest.join(&file))]);
+        assert!(rendered.contains("kind: Deployment"), "{}: {rendered}", helm.label());
+    }
+
+    // --untar expands subcharts too, like `helm pull --untar` (Helm's frobnitz fixture has a
+    // directory subchart and a packaged one).
+    let frobnitz = read_testdata("helm/pkg/chart/v2/loader/testdata/frobnitz-1.2.3.tgz");
+    server.upload_raw(frobnitz).await.assert_status(201);
+    let work = tempfile::tempdir().expect("tempdir");
+    env.ok(&["pull", "frobnitz", "--repo", &url, "--untar", "-d", p(work.path())]);
+    let root = work.path().join("frobnitz");
+    assert!(root.join("charts/alpine/Chart.yaml").is_file(), "directory subchart extracted");
+    assert!(root.join("charts/mariner-4.3.2.tgz").is_file(), "packaged subchart extracted");
+    let shown = Helm::new(BOTH_HELMS[1]).run(&["show", "chart", p(&root)]);
+    assert!(shown.contains("name: frobnitz"), "{shown}");
+}

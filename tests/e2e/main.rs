@@ -26,14 +26,23 @@
 //! * `client`: `chartroom search` and `chartroom pull` (by URL and by `helm repo add` name,
 //!   version selection, JSON output, ETag-revalidated index cache, digests checked, archives and
 //!   `--untar` folders loaded by both Helms, failures with distinct exit codes).
+//! * `install`: `chartroom install` of a chart whose dependencies (and theirs) are not in its
+//!   archive: a self-contained folder that both Helms render with the server stopped; tampered
+//!   dependency (7, nothing left), existing folder (4), unknown chart (3).
+//! * `deps`: `chartroom dependency update|build` (URL, `@alias` and `file://` dependencies with
+//!   alias, condition and tags): Chart.lock accepted unchanged by both Helms' `dependency build`
+//!   and theirs by `chartroom dependency build`, same digest and text; out-of-sync (2),
+//!   unsatisfiable (3) and unknown alias (3) failures; `package --dependency-update`.
 
 mod api;
 mod bad_input;
 mod client;
 mod client_push;
 mod concurrency;
+mod deps;
 mod helm;
 mod helm_chart;
+mod install;
 mod migration;
 mod package;
 mod shutdown;
