@@ -142,7 +142,7 @@ impl Client {
 }
 
 /// A progress bar on stderr when stderr is a terminal, else a hidden one.
-fn progress_bar(len: Option<u64>, url: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(len: Option<u64>, url: &str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }

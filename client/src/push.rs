@@ -143,7 +143,17 @@ pub async fn push(
     }
 
     let file_name = format!("{name}-{version}.tgz");
-    let chart_part = reqwest::multipart::Part::bytes(chart_tgz)
+    // Streamed in chunks so a progress bar can follow the upload (drawn only on a terminal).
+    let total = chart_tgz.len() as u64;
+    let bar = crate::pull::progress_bar(Some(total), &file_name);
+    let chunks: Vec<bytes::Bytes> =
+        bytes::Bytes::from(chart_tgz).chunks(64 * 1024).map(bytes::Bytes::copy_from_slice).collect();
+    let progress = bar.clone();
+    let stream = futures::stream::iter(chunks.into_iter().map(move |chunk| {
+        progress.inc(chunk.len() as u64);
+        Ok::<_, std::io::Error>(chunk)
+    }));
+    let chart_part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), total)
         .file_name(file_name.clone())
         .mime_str("application/octet-stream")
         .map_err(|e| ClientError::other(format!("building the upload: {e}")))?;
@@ -162,6 +172,7 @@ pub async fn push(
         .send()
         .await
         .map_err(|e| ClientError::network(format!("cannot reach {url_used}: {}", error_reason(&e))))?;
+    bar.finish_and_clear();
     let status = response.status();
     if status == StatusCode::CREATED || status == StatusCode::ACCEPTED {
         return Ok(PushOutcome { name, version, url_used, warnings });
