@@ -137,10 +137,16 @@ pub fn load_archive(bytes: &[u8], limits: &Limits) -> Result<LoadedChart, Archiv
 
 /// Fast path for archives already in storage: the same path rules and bounds, but only
 /// `Chart.yaml` (and a legacy `requirements.yaml`, whose dependencies Helm merges into the
-/// metadata) are parsed; other files and subcharts are not validated.
+/// metadata) are parsed; other files and subcharts are not validated. For charts whose
+/// `apiVersion` is not v1, decompression stops right after `Chart.yaml` (usually the first
+/// entry), so indexing costs little more than reading that one file.
 pub fn read_metadata(bytes: &[u8], limits: &Limits) -> Result<LoadedChart, ArchiveError> {
     let shared = Shared::new(limits);
-    let files = scan(bytes, &shared, &|p: &str| p == "Chart.yaml" || p == "requirements.yaml")?;
+    // Only v1 charts can carry dependencies in requirements.yaml: for any other apiVersion the
+    // archive is read no further than Chart.yaml (usually its first entry).
+    let files = scan_until(bytes, &shared, &|p: &str| p == "Chart.yaml" || p == "requirements.yaml", &|f| {
+        f.path == "Chart.yaml" && f.data.as_deref().is_some_and(|d| !declares_api_v1(d))
+    })?;
     let ctx = Ctx { shared: &shared, archive_depth: 0, dir_depth: 0 };
     let metadata = load_files(&as_refs(&files), &ctx, false)?;
     Ok(loaded(bytes, metadata))
@@ -171,6 +177,21 @@ pub fn extract_all(bytes: &[u8], limits: &Limits) -> Result<Vec<ChartFile>, Arch
     let shared = Shared::new(limits);
     let files = scan(bytes, &shared, &|_| true)?;
     Ok(files.into_iter().filter_map(|f| f.data.map(|data| ChartFile { path: f.path, data })).collect())
+}
+
+/// Whether a Chart.yaml is (or may be) `apiVersion: v1`; unreadable ones count as v1 so that the
+/// full scan reports their problem.
+fn declares_api_v1(chart_yaml: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Api {
+        #[serde(rename = "apiVersion", default)]
+        api_version: Option<String>,
+    }
+    let text = chart_yaml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chart_yaml);
+    match serde_saphyr::from_slice::<Api>(text) {
+        Ok(api) => api.api_version.as_deref().is_none_or(|v| v.is_empty() || v == "v1"),
+        Err(_) => true,
+    }
 }
 
 fn loaded(bytes: &[u8], metadata: Metadata) -> LoadedChart {
@@ -270,6 +291,17 @@ fn as_refs(files: &[RawFile]) -> Vec<FileRef<'_>> {
 
 /// Decompress and walk the archive, enforcing path rules, entry types and limits.
 fn scan(bytes: &[u8], shared: &Shared<'_>, keep: &dyn Fn(&str) -> bool) -> Result<Vec<RawFile>, ArchiveError> {
+    scan_until(bytes, shared, keep, &|_| false)
+}
+
+/// [`scan`] that stops reading as soon as `stop` says the files kept so far are enough (the rest
+/// of the archive is then neither decompressed nor checked).
+fn scan_until(
+    bytes: &[u8],
+    shared: &Shared<'_>,
+    keep: &dyn Fn(&str) -> bool,
+    stop: &dyn Fn(&RawFile) -> bool,
+) -> Result<Vec<RawFile>, ArchiveError> {
     if bytes.is_empty() {
         return Err(ArchiveError::Empty);
     }
@@ -362,7 +394,12 @@ fn scan(bytes: &[u8], shared: &Shared<'_>, keep: &dyn Fn(&str) -> bool) -> Resul
                 drain_entry(&mut entry, &name, limits, shared)?;
                 None
             };
-            files.push(RawFile { path: rel, data });
+            let file = RawFile { path: rel, data };
+            let enough = stop(&file);
+            files.push(file);
+            if enough {
+                return Ok(files);
+            }
         }
     }
 

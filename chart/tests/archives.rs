@@ -450,7 +450,10 @@ fn reject_decompression_bomb_past_total() {
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::TooLarge { .. }), "{e}");
     assert!(e.to_string().contains("104857600"), "{e}");
-    assert!(matches!(read_metadata(&bytes, &Limits::default()), Err(ArchiveError::TooLarge { .. })));
+    // Indexing a stored archive reads only up to its (v2) Chart.yaml, so the bomb behind it is
+    // never inflated; uploads (above) validate the whole archive.
+    let r = read_metadata(&bytes, &Limits::default());
+    assert_eq!(r.map(|l| l.metadata.name).ok().as_deref(), Some("demo"));
     // 19 of them (95 MiB) are fine.
     load(&zero_bomb(19, 5 * 1024 * 1024)).unwrap();
 }

@@ -283,6 +283,9 @@ struct Writer {
 
 const MAX_BATCH: usize = 1024;
 
+/// Archives up to this size are parsed on the runtime thread that read them.
+const INLINE_PARSE_MAX: usize = 64 * 1024;
+
 impl Writer {
     async fn run(mut self, persist_now: bool) {
         if persist_now {
@@ -568,6 +571,11 @@ async fn reconcile(
                     return Ok((obj, known, Err("archive is larger than the decompressed size limit".to_owned())));
                 }
                 let result = match storage.read(&obj.file).await {
+                    // A typical chart parses in tens of microseconds: inline on the runtime is
+                    // cheaper than a hop to the blocking pool. Big archives still move off it.
+                    Ok(bytes) if bytes.len() <= INLINE_PARSE_MAX => {
+                        archive::read_metadata(&bytes, &limits).map_err(|e| e.to_string())
+                    }
                     Ok(bytes) => tokio::task::spawn_blocking(move || {
                         archive::read_metadata(&bytes, &limits).map_err(|e| e.to_string())
                     })
