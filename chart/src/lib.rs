@@ -7,6 +7,7 @@
 //! * [`metadata`]: the `Chart.yaml` model, parsing and Helm's validation rules.
 //! * [`archive`]: bounded validation of uploaded `.tgz` archives and file extraction.
 //! * [`provenance`]: reading the identity out of a `.prov` clear-signed message.
+//! * [`yaml`]: YAML scalars that every reader takes back as the same strings.
 //! * [`gojson`]: JSON written the way Go's `encoding/json` writes it (HTML escaping).
 //! * [`helmignore`]: Helm's `.helmignore` rules (Go `filepath.Match` globs, Helm's negation).
 //! * [`package`]: a chart folder's files into a reproducible `.tgz`, the way `helm package` does.
@@ -19,3 +20,4 @@ pub mod metadata;
 pub mod package;
 pub mod provenance;
 pub mod version;
+pub mod yaml;

@@ -514,63 +514,9 @@ fn scalar(value: &Value) -> String {
 
 /// A string as a YAML scalar: plain when unambiguous, else double-quoted.
 fn string_scalar(s: &str) -> String {
-    if is_plain_safe(s) { s.to_owned() } else { double_quoted(s) }
-}
-
-/// Starts with an ASCII letter, continues with letters, digits, ` ._/+-()`, does not end with
-/// a space, and is not one of YAML 1.1's boolean or null words. Such a scalar is a string for
-/// every YAML reader (no number, date, indicator, comment or key separator can be formed).
-fn is_plain_safe(s: &str) -> bool {
-    let b = s.as_bytes();
-    let Some(first) = b.first() else { return false };
-    if !first.is_ascii_alphabetic() || b.last() == Some(&b' ') {
-        return false;
-    }
-    if !b
-        .iter()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b' ' | b'.' | b'_' | b'/' | b'+' | b'-' | b'(' | b')'))
-    {
-        return false;
-    }
-    let lower = s.to_ascii_lowercase();
-    !matches!(lower.as_str(), "y" | "yes" | "n" | "no" | "true" | "false" | "on" | "off" | "null")
-}
-
-/// A YAML double-quoted scalar; characters a YAML reader would refuse or fold (controls, line
-/// and paragraph separators, BOM, non-characters) are escaped.
-fn double_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if needs_escape(c) => {
-                let u = c as u32;
-                if u <= 0xFFFF {
-                    out.push_str(&format!("\\u{u:04X}"));
-                } else {
-                    out.push_str(&format!("\\U{u:08X}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::yaml::scalar(&mut out, s);
     out
-}
-
-fn needs_escape(c: char) -> bool {
-    let u = c as u32;
-    u < 0x20
-        || (0x7F..=0xA0).contains(&u)
-        || u == 0x2028
-        || u == 0x2029
-        || u == 0xFEFF
-        || (0xFFFE..=0xFFFF).contains(&u)
 }
 
 #[cfg(test)]
@@ -642,7 +588,7 @@ mod tests {
         let chart_yaml = &entries(&p.bytes)[0].1;
         assert_eq!(
             String::from_utf8_lossy(chart_yaml),
-            "apiVersion: v2\nappVersion: \"1.16.0\"\ndescription: A demo chart\nname: demo\nversion: \"0.1.0\"\n"
+            "apiVersion: v2\nappVersion: 1.16.0\ndescription: A demo chart\nname: demo\nversion: 0.1.0\n"
         );
         // gzip header: no name, mtime 0, OS 255.
         assert_eq!(&p.bytes[..10], &[0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x02, 0xff]);
@@ -755,7 +701,9 @@ mod tests {
         );
         let chart_yaml = String::from_utf8(entries(&p.bytes)[0].1.clone()).unwrap();
         assert!(
-            chart_yaml.contains("dependencies:\n- name: packed\n  repository: \"\"\n  version: \"0.2.0\"\n- alias: other\n  name: inner\n"),
+            chart_yaml.contains(
+                "dependencies:\n- name: packed\n  repository: \"\"\n  version: 0.2.0\n- alias: other\n  name: inner\n"
+            ),
             "{chart_yaml}"
         );
         assert_eq!(p.metadata.dependencies.len(), 2);
@@ -913,8 +861,8 @@ mod tests {
             }
             assert_eq!(back["annotations"][s], serde_json::Value::String(s.to_owned()), "{s:?}\n{y}");
         }
-        assert!(is_plain_safe("A Helm chart for Kubernetes"));
-        assert!(!is_plain_safe("Yes"));
+        assert_eq!(string_scalar("A Helm chart for Kubernetes"), "A Helm chart for Kubernetes");
+        assert_eq!(string_scalar("Yes"), "\"Yes\"");
     }
 
     #[test]
@@ -926,7 +874,7 @@ mod tests {
         let y = chart_yaml(&md).unwrap();
         assert_eq!(
             y,
-            "apiVersion: v2\ndependencies:\n- import-values:\n  - child: a.b\n    parent: c\n  - plain\n  name: d\n  repository: \"\"\n  tags:\n  - t1\n  - t2\nkeywords:\n- k1\n- \"\"\nmaintainers:\n- email: \"a@b.c\"\n  name: a\n- {}\nname: x\nversion: \"1.0.0\"\n"
+            "apiVersion: v2\ndependencies:\n- import-values:\n  - child: a.b\n    parent: c\n  - plain\n  name: d\n  repository: \"\"\n  tags:\n  - t1\n  - t2\nkeywords:\n- k1\n- \"\"\nmaintainers:\n- email: \"a@b.c\"\n  name: a\n- {}\nname: x\nversion: 1.0.0\n"
         );
         let back = Metadata::from_yaml(y.as_bytes()).unwrap();
         assert_eq!(back, md);

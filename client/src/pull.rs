@@ -179,31 +179,11 @@ fn expected_digest(digest: &str) -> Option<String> {
 fn file_name_of(url: &str) -> Result<String, ClientError> {
     let parsed = Url::parse(url).map_err(|e| ClientError::other(format!("invalid chart URL {url:?}: {e}")))?;
     let last = parsed.path().rsplit('/').next().unwrap_or("");
-    let name = percent_decode(last);
+    let name = crate::repo::percent_decode(last);
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
         return Err(ClientError::other(format!("chart URL {url} does not end in a file name")));
     }
     Ok(name)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(h) = b.get(i + 1..i + 3)
-            && let Ok(h) = std::str::from_utf8(h)
-            && let Ok(v) = u8::from_str_radix(h, 16)
-        {
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Validates the archive and writes its top-level chart files to `<dest>/<chart name>/`,

@@ -311,32 +311,12 @@ fn parse_repo_url(raw: &str, what: &str) -> Result<Target, ClientError> {
             url.scheme()
         )));
     }
-    let username = Some(percent_decode(url.username())).filter(|u| !u.is_empty());
-    let password = url.password().map(percent_decode);
+    let username = Some(crate::repo::percent_decode(url.username())).filter(|u| !u.is_empty());
+    let password = url.password().map(crate::repo::percent_decode);
     // Cannot fail for http(s) URLs, which always have a host.
     let _ = url.set_username("");
     let _ = url.set_password(None);
     Ok(Target { url, username, password })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The credentials sent, chosen like `helm cm-push`.

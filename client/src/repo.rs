@@ -148,7 +148,7 @@ fn is_http_url(s: &str) -> bool {
 }
 
 /// Percent-decoding of URL userinfo (invalid sequences are kept as they are).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -10,7 +10,6 @@ pub mod model;
 pub mod repo;
 pub mod snapshot;
 pub mod state;
-mod yaml;
 
 pub use model::{Entry, EntryError, Index, RenderConfig, StoredObject};
 pub use repo::{RepoError, RepoOptions, Repository, ResyncReport};

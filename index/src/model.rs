@@ -12,7 +12,7 @@ use chartroom_chart::version::Version;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use crate::yaml;
+use chartroom_chart::yaml;
 
 /// How entries are rendered. URLs are derived here, at render time, never persisted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! A small YAML emitter for index entries.
+//! YAML scalars written so that every reader, Helm's YAML 1.1 one included, reads them back as
+//! the same strings (used for `index.yaml` entries and for packaged `Chart.yaml` files).
 //!
 //! Helm reads `index.yaml` with go-yaml (YAML 1.1) and coerces scalars, so every string that
 //! could resolve to anything but a string (`yes`, `1.10`, `2024-01-01`, `null`, ...) must be quoted.
@@ -26,19 +27,30 @@ pub fn quoted(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20
-                || c == '\u{7f}'
-                || c == '\u{85}'
-                || c == '\u{2028}'
-                || c == '\u{2029}'
-                || c == '\u{feff}' =>
-            {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+            c if needs_escape(c) => {
+                let u = c as u32;
+                if u <= 0xFFFF {
+                    let _ = write!(out, "\\u{u:04x}");
+                } else {
+                    let _ = write!(out, "\\U{u:08x}");
+                }
             }
             c => out.push(c),
         }
     }
     out.push('"');
+}
+
+/// Characters a YAML reader refuses or folds in a double-quoted scalar: controls, NEL and the
+/// C1 range, line and paragraph separators, the BOM and non-characters.
+fn needs_escape(c: char) -> bool {
+    let u = c as u32;
+    u < 0x20
+        || (0x7F..=0xA0).contains(&u)
+        || u == 0x2028
+        || u == 0x2029
+        || u == 0xFEFF
+        || (0xFFFE..=0xFFFF).contains(&u)
 }
 
 fn is_plain_safe(s: &str) -> bool {
