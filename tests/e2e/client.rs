@@ -5,101 +5,12 @@
 //! their exit codes (unknown chart 3, no matching version 3, unknown repository 3, malformed
 //! reference 2, unreachable repository 5, digest mismatch 7 leaving no file).
 
-use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
 use crate::support::*;
-
-/// Environment for a `chartroom` client run: a Helm instance's homes, or a fresh empty home.
-struct ClientEnv {
-    vars: Vec<(OsString, Option<OsString>)>,
-    _home: Option<tempfile::TempDir>,
-}
-
-impl ClientEnv {
-    /// The same HELM_* homes (and proxy settings) as `helm`, so its `repo add` is visible.
-    fn of(helm: &Helm) -> ClientEnv {
-        let template = helm.command(&[]);
-        let vars = template.get_envs().map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned()))).collect();
-        ClientEnv { vars, _home: None }
-    }
-
-    /// Empty Helm homes (no configured repositories).
-    fn empty() -> ClientEnv {
-        let home = tempfile::Builder::new().prefix("chartroom-e2e-client-").tempdir().expect("tempdir");
-        let h = home.path();
-        let mut vars: Vec<(OsString, Option<OsString>)> = vec![
-            ("HELM_CONFIG_HOME".into(), Some(h.join("config").into())),
-            ("HELM_CACHE_HOME".into(), Some(h.join("cache").into())),
-            ("HELM_DATA_HOME".into(), Some(h.join("data").into())),
-            ("HOME".into(), Some(h.into())),
-            ("NO_PROXY".into(), Some("127.0.0.1,localhost".into())),
-        ];
-        for k in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "HELM_REPOSITORY_CONFIG",
-            "HELM_REPOSITORY_CACHE",
-        ] {
-            vars.push((k.into(), None));
-        }
-        ClientEnv { vars, _home: Some(home) }
-    }
-
-    fn cache_dir(&self) -> std::path::PathBuf {
-        let cache = self.vars.iter().find(|(k, _)| k == "HELM_CACHE_HOME").and_then(|(_, v)| v.clone()).expect("cache");
-        Path::new(&cache).join("repository")
-    }
-
-    fn output(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartroom"));
-        for (k, v) in &self.vars {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        cmd.args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run chartroom {args:?}: {e}"))
-    }
-
-    /// Runs chartroom, asserts success, returns stdout.
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.output(args, &[]);
-        assert!(out.status.success(), "chartroom {args:?} failed: {}", describe(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Runs chartroom, asserts the exit code, returns stderr.
-    #[track_caller]
-    fn fail(&self, args: &[&str], code: i32) -> String {
-        let out = self.output(args, &[]);
-        assert_eq!(out.status.code(), Some(code), "chartroom {args:?}: {}", describe(&out));
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(err.starts_with("Error: "), "chartroom {args:?}: stderr should start with Error: {err:?}");
-        assert!(out.stdout.is_empty(), "chartroom {args:?}: nothing on stdout on failure: {}", describe(&out));
-        err
-    }
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
@@ -152,7 +63,7 @@ async fn server_with_charts() -> Server {
 async fn search_by_url_and_by_helm_repo_name_with_etag_cache() {
     let server = server_with_charts().await;
     let url = server.repo_url();
-    let env = ClientEnv::empty();
+    let env = Cli::empty();
 
     // Table: newest stable version per chart, sorted by name.
     let out = env.ok(&["search", &url]);
@@ -185,20 +96,20 @@ async fn search_by_url_and_by_helm_repo_name_with_etag_cache() {
         .collect();
     assert!(names.iter().any(|n| n.starts_with("chartroom-") && n.ends_with("-index.yaml")), "{names:?}");
     assert!(names.iter().any(|n| n.starts_with("chartroom-") && n.ends_with("-index.yaml.etag")), "{names:?}");
-    let out = env.output(&["search", &url, "-o", "json"], &[("CHARTROOM_LOG", "chartroom_client=debug")]);
-    assert!(out.status.success(), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("index not modified"), "{}", describe(&out));
+    let out = env.output_with(&["search", &url, "-o", "json"], &[("CHARTROOM_LOG", "chartroom_client=debug")]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("index not modified"), "{}", describe_output(&out));
     server.upload_ok(chart_tgz("web", "1.2.0", &[])).await;
-    let out = env.output(&["search", &url, "web", "-o", "json"], &[("CHARTROOM_LOG", "chartroom_client=debug")]);
-    assert!(out.status.success(), "{}", describe(&out));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("index not modified"), "{}", describe(&out));
+    let out = env.output_with(&["search", &url, "web", "-o", "json"], &[("CHARTROOM_LOG", "chartroom_client=debug")]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("index not modified"), "{}", describe_output(&out));
     assert_eq!(json_rows(&String::from_utf8_lossy(&out.stdout)), rows(&[("web", "1.2.0")]));
 
     // By the name given to `helm repo add` (both Helms write repositories.yaml).
     for version in BOTH_HELMS {
         let helm = Helm::new(version);
         helm.repo_add("myrepo", &url);
-        let env = ClientEnv::of(&helm);
+        let env = Cli::like(&helm);
         let out = env.ok(&["search", "myrepo", "--output", "json"]);
         assert_eq!(json_rows(&out), rows(&[("myrepo/db", "0.1.0"), ("myrepo/web", "1.2.0")]), "{}", helm.label());
         let out = env.ok(&["search", "myrepo", "web"]);
@@ -226,7 +137,7 @@ async fn pull_selects_verifies_and_helm_loads_the_result() {
     let digest_of = |v: &str| index.expect_entry("web", v).digest().trim_start_matches("sha256:").to_owned();
     let helms: Vec<Helm> = BOTH_HELMS.iter().map(|v| Helm::new(*v)).collect();
     helms[0].repo_add("cr", &url);
-    let env = ClientEnv::of(&helms[0]);
+    let env = Cli::like(&helms[0]);
     let work = tempfile::tempdir().expect("tempdir");
 
     // (arguments, expected version): exact, constraint, latest stable, --devel, --repo URL.
@@ -278,7 +189,7 @@ async fn pull_selects_verifies_and_helm_loads_the_result() {
 async fn pull_failures_have_distinct_exit_codes_and_leave_nothing() {
     let server = server_with_charts().await;
     let url = server.repo_url();
-    let env = ClientEnv::empty();
+    let env = Cli::empty();
     let work = tempfile::tempdir().expect("tempdir");
     let dest = work.path().join("dest");
     let d = p(&dest);
@@ -326,7 +237,7 @@ async fn pull_failures_have_distinct_exit_codes_and_leave_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_of_charts_packaged_by_helm_and_uploaded_like_cm_push() {
     let server = Server::start(&[]).await;
-    let env = ClientEnv::empty();
+    let env = Cli::empty();
     let url = server.repo_url();
     for (i, version) in BOTH_HELMS.iter().enumerate() {
         let helm = Helm::new(*version);

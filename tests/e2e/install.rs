@@ -7,88 +7,10 @@
 //! (exit 3). A chart shipping all its subcharts, packaged inside packaged ones, installs with no
 //! download beyond its own and its nested archives become folders.
 
-use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use crate::support::*;
-
-/// Runs `chartroom` with the environment of a Helm instance (its HELM_* homes), or with fresh
-/// empty homes.
-struct Chartroom {
-    vars: Vec<(OsString, Option<OsString>)>,
-    _home: Option<tempfile::TempDir>,
-}
-
-impl Chartroom {
-    fn like(helm: &Helm) -> Chartroom {
-        let template = helm.command(&[]);
-        let vars = template.get_envs().map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned()))).collect();
-        Chartroom { vars, _home: None }
-    }
-
-    fn with_empty_home() -> Chartroom {
-        let home = tempfile::Builder::new().prefix("chartroom-e2e-install-").tempdir().expect("tempdir");
-        let h = home.path();
-        let mut vars: Vec<(OsString, Option<OsString>)> = vec![
-            ("HELM_CONFIG_HOME".into(), Some(h.join("config").into())),
-            ("HELM_CACHE_HOME".into(), Some(h.join("cache").into())),
-            ("HELM_DATA_HOME".into(), Some(h.join("data").into())),
-            ("HOME".into(), Some(h.into())),
-            ("NO_PROXY".into(), Some("127.0.0.1,localhost".into())),
-        ];
-        for k in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "HELM_REPOSITORY_CONFIG",
-            "HELM_REPOSITORY_CACHE",
-        ] {
-            vars.push((k.into(), None));
-        }
-        Chartroom { vars, _home: Some(home) }
-    }
-
-    fn output(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartroom"));
-        for (k, v) in &self.vars {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        cmd.args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run chartroom {args:?}: {e}"))
-    }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.output(args);
-        assert!(out.status.success(), "chartroom {args:?} failed: {}", describe(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    #[track_caller]
-    fn fail(&self, args: &[&str], code: i32) -> String {
-        let out = self.output(args);
-        assert_eq!(out.status.code(), Some(code), "chartroom {args:?}: {}", describe(&out));
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(err.starts_with("Error: "), "chartroom {args:?}: stderr should start with Error: {err:?}");
-        assert!(out.stdout.is_empty(), "chartroom {args:?}: nothing on stdout on failure: {}", describe(&out));
-        err
-    }
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
@@ -161,8 +83,8 @@ async fn installed_folder_renders_offline_with_both_helms() {
     let work = tempfile::tempdir().expect("tempdir");
     let helm3 = Helm::new(HelmVersion::V3);
     helm3.repo_add("cr", &url);
-    let configured = Chartroom::like(&helm3);
-    let unconfigured = Chartroom::with_empty_home();
+    let configured = Cli::like(&helm3);
+    let unconfigured = Cli::empty();
 
     let by_name = work.path().join("by-name");
     let out = configured.ok(&["install", "cr/parent", p(&by_name)]);
@@ -245,7 +167,7 @@ async fn vendored_subcharts_are_unpacked_without_fetching() {
         ]))
         .await;
     let work = tempfile::tempdir().expect("tempdir");
-    let out = Chartroom::with_empty_home().ok(&["install", "outer", "--repo", &server.repo_url(), p(work.path())]);
+    let out = Cli::empty().ok(&["install", "outer", "--repo", &server.repo_url(), p(work.path())]);
     assert!(out.contains("Dependencies:\n  middle 0.2.0\n  inner 0.3.0\n"), "{out}");
     let folder = work.path().join("outer");
     assert_eq!(listing(&folder.join("charts")), ["middle"]);
@@ -266,7 +188,7 @@ async fn vendored_subcharts_are_unpacked_without_fetching() {
 async fn install_failures_have_exit_codes_and_leave_nothing() {
     let server = repository().await;
     let url = server.repo_url();
-    let env = Chartroom::with_empty_home();
+    let env = Cli::empty();
     let work = tempfile::tempdir().expect("tempdir");
 
     // Unknown chart: 3, and no destination folder created.

@@ -1175,3 +1175,82 @@ fn harness_archives_are_what_they_claim() {
     assert_eq!(base64_decode("aGVsbG8gd29ybGQ="), b"hello world");
     assert_eq!(base64_decode("YWI="), b"ab");
 }
+
+// ---- chartroom as a client ------------------------------------------------------------------
+
+/// Runs the `chartroom` binary as a client with a Helm instance's environment (its HELM_* homes,
+/// so repositories added with `helm repo add` are visible), or with fresh empty homes.
+pub struct Cli {
+    vars: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)>,
+    /// Keeps the empty homes alive for [`Cli::empty`].
+    _homes: Option<Helm>,
+}
+
+impl Cli {
+    pub fn like(helm: &Helm) -> Cli {
+        let template = helm.command(&[]);
+        let vars = template.get_envs().map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned()))).collect();
+        Cli { vars, _homes: None }
+    }
+
+    /// Empty Helm homes (no configured repositories), isolated like a fresh Helm's.
+    pub fn empty() -> Cli {
+        let helm = Helm::new(HelmVersion::V4);
+        let cli = Cli::like(&helm);
+        Cli { _homes: Some(helm), ..cli }
+    }
+
+    /// Helm's repository cache folder of these homes.
+    pub fn cache_dir(&self) -> PathBuf {
+        let cache = self.vars.iter().find(|(k, _)| k == "HELM_CACHE_HOME").and_then(|(_, v)| v.clone()).expect("cache");
+        Path::new(&cache).join("repository")
+    }
+
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.output_with(args, &[])
+    }
+
+    pub fn output_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartroom"));
+        for (k, v) in &self.vars {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run chartroom {args:?}: {e}"))
+    }
+
+    /// Runs chartroom, asserts success, returns stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.output(args);
+        assert!(out.status.success(), "chartroom {args:?} failed: {}", describe_output(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs chartroom, asserts the exit code and an `Error: ` message with nothing on stdout;
+    /// returns stderr.
+    #[track_caller]
+    pub fn fail(&self, args: &[&str], code: i32) -> String {
+        let out = self.output(args);
+        assert_eq!(out.status.code(), Some(code), "chartroom {args:?}: {}", describe_output(&out));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(err.starts_with("Error: "), "chartroom {args:?}: stderr should start with Error: {err:?}");
+        assert!(out.stdout.is_empty(), "chartroom {args:?}: nothing on stdout on failure: {}", describe_output(&out));
+        err
+    }
+}
+
+/// A subprocess's exit status and output, for assertion messages.
+pub fn describe_output(out: &Output) -> String {
+    format!(
+        "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
