@@ -94,14 +94,7 @@ struct RawLock {
     dependencies: Option<Vec<Option<Dependency>>>,
 }
 
-fn scalar(v: Option<serde_json::Value>) -> String {
-    match v {
-        Some(serde_json::Value::String(s)) => s,
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        Some(serde_json::Value::Bool(b)) => b.to_string(),
-        _ => String::new(),
-    }
-}
+use crate::index::scalar;
 
 impl ChartLock {
     /// Parses `Chart.lock` bytes (unknown keys ignored, scalars taken as written).
@@ -288,19 +281,6 @@ fn url_equal(a: &str, b: &str) -> bool {
     }
 }
 
-fn repo_from_entry(entry: &RepoEntry) -> Result<Repository, ClientError> {
-    let mut repo = Repository::from_url(&entry.url)
-        .map_err(|e| ClientError::usage(format!("repository {:?}: {}", entry.name, e.message)))?;
-    repo.name = Some(entry.name.clone());
-    if !entry.username.is_empty() {
-        repo.username = Some(entry.username.clone());
-    }
-    if !entry.password.is_empty() {
-        repo.password = Some(entry.password.clone());
-    }
-    Ok(repo)
-}
-
 /// Helm's `resolveRepoNames`: where each dependency comes from; `@name` / `alias:name`
 /// repositories are rewritten to the configured URL in place.
 fn plan(deps: &mut [Dependency], chart_dir: &Path, repos: &[RepoEntry]) -> Result<Vec<Source>, ClientError> {
@@ -332,7 +312,7 @@ fn plan(deps: &mut [Dependency], chart_dir: &Path, repos: &[RepoEntry]) -> Resul
                 if alias.is_some() {
                     d.repository = entry.url.clone();
                 }
-                sources.push(Source::Http(repo_from_entry(entry)?));
+                sources.push(Source::Http(Repository::from_entry(entry)?));
             }
             None if alias.is_none() && has_scheme(r) => sources.push(Source::Http(Repository::from_url(r)?)),
             None => {

@@ -83,7 +83,7 @@ struct RawEntry {
 }
 
 /// A scalar as text (`1.0` written unquoted is still a version string).
-fn scalar(v: Option<serde_json::Value>) -> String {
+pub(crate) fn scalar(v: Option<serde_json::Value>) -> String {
     match v {
         Some(serde_json::Value::String(s)) => s,
         Some(serde_json::Value::Number(n)) => n.to_string(),

@@ -5,6 +5,7 @@ use reqwest::Url;
 
 use crate::error::ClientError;
 use crate::helm_env::HelmEnv;
+use crate::helm_env::RepoEntry;
 
 /// A repository to talk to: its base URL (no trailing `/`, no userinfo) and credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +52,13 @@ impl Repository {
             };
             return Err(ClientError::not_found(format!("repository {spec:?} not found ({known})")));
         };
+        Repository::from_entry(entry)
+    }
+
+    /// A repository configured in Helm's `repositories.yaml`, with its credentials.
+    pub fn from_entry(entry: &RepoEntry) -> Result<Repository, ClientError> {
         let mut repo = Repository::from_url(&entry.url)
-            .map_err(|e| ClientError::usage(format!("repository {spec:?}: {}", e.message)))?;
+            .map_err(|e| ClientError::usage(format!("repository {:?}: {}", entry.name, e.message)))?;
         repo.name = Some(entry.name.clone());
         if !entry.username.is_empty() {
             repo.username = Some(entry.username.clone());
