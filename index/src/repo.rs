@@ -18,6 +18,7 @@ use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::changelog::{self, Change};
 use crate::model::{Entry, EntryError, Index, RenderConfig, StoredObject};
 use crate::snapshot::Snapshot;
 use crate::state;
@@ -37,6 +38,10 @@ pub struct RepoOptions {
     pub persist_idle: Duration,
     /// ...or at the latest this long after the first unpersisted change.
     pub persist_max_delay: Duration,
+    /// How often peers' change logs are polled; `None` disables polling (a lone replica).
+    pub poll_interval: Option<Duration>,
+    /// Change-log records older than this are pruned (every replica polls far more often).
+    pub log_retention: Duration,
 }
 
 impl Default for RepoOptions {
@@ -49,6 +54,8 @@ impl Default for RepoOptions {
             resync_interval: Some(Duration::from_secs(300)),
             persist_idle: Duration::from_secs(1),
             persist_max_delay: Duration::from_secs(10),
+            poll_interval: Some(Duration::from_millis(500)),
+            log_retention: Duration::from_secs(600),
         }
     }
 }
@@ -84,19 +91,22 @@ impl ResyncReport {
     }
 }
 
-enum Command {
+pub(crate) enum Command {
     Upsert(Box<Entry>, oneshot::Sender<()>),
     Remove(String, String, oneshot::Sender<Option<Arc<Entry>>>),
     RemoveChart(String, oneshot::Sender<Vec<Arc<Entry>>>),
     Resync(Option<oneshot::Sender<Result<ResyncReport, RepoError>>>),
+    /// Peers' changes, checked against storage by the poller.
+    Apply(Vec<crate::peers::Resolved>),
     Shutdown(oneshot::Sender<()>),
 }
 
-struct Shared {
-    storage: Storage,
-    index: RwLock<Index>,
+pub(crate) struct Shared {
+    pub(crate) replica: String,
+    pub(crate) storage: Storage,
+    pub(crate) index: RwLock<Index>,
     snapshot: ArcSwap<Snapshot>,
-    options: RepoOptions,
+    pub(crate) options: RepoOptions,
 }
 
 /// Handle to a running repository (cheap to clone).
@@ -136,6 +146,9 @@ impl Repository {
                 }
             }
         };
+        // Peers' log heads are taken before the chart listing: every record after them describes
+        // a change the listing may miss, and is polled; anything before is in the listing.
+        let log_heads = storage.list_log_records(None).await?;
         let (listing, saved) = tokio::join!(storage.list_charts(), read_state);
         let listing = listing?;
         let loaded_ms = started.elapsed().as_millis() as u64;
@@ -177,26 +190,39 @@ impl Repository {
         };
         let index = RwLock::new(index);
         let mut skipped = HashMap::new();
-        let report = reconcile(&storage, &options, &index, listing, &mut skipped, &cm_created).await?;
+        let mut touched = Vec::new();
+        let report = reconcile(&storage, &options, &index, listing, &mut skipped, &cm_created, &mut touched).await?;
         let mut index = index.into_inner().unwrap_or_else(|p| p.into_inner());
         match generated {
             Some(t) if !report.changed() => index.set_generated(t),
             _ => index.set_generated(Timestamp::now()),
         }
         let snapshot = ArcSwap::from_pointee(Snapshot::build(&mut index));
-        let shared = Arc::new(Shared { storage, index: RwLock::new(index), snapshot, options });
+        let replica = changelog::new_replica_id();
+        let shared = Arc::new(Shared { replica, storage, index: RwLock::new(index), snapshot, options });
         let (tx, rx) = mpsc::channel(4096);
-        let writer = Writer {
+        let mut writer = Writer {
             shared: Arc::clone(&shared),
             rx,
             skipped,
             dirty_since: None,
             last_change: Instant::now(),
             persist_task: None,
+            next_seq: 1,
+            pending: Vec::new(),
+            recent_local: HashMap::new(),
         };
+        // What this start found that the bucket's state did not record (an upload interrupted by
+        // a crash, files copied in by hand) is announced, so running peers converge too.
+        writer.announce(touched, Instant::now());
         // A fresh build (no usable state) is persisted right away, so the next start is fast.
         let persist_now = shared.options.statefiles && report.changed();
         tokio::spawn(writer.run(persist_now));
+        if let Some(every) = shared.options.poll_interval {
+            let poller = crate::peers::Poller::new(Arc::clone(&shared), tx.clone(), &log_heads);
+            tokio::spawn(poller.run(every));
+        }
+        tracing::info!(replica = %shared.replica, peers = crate::peers::replica_count(&log_heads), "replica change log ready");
         Ok((Repository { shared, tx }, report))
     }
 
@@ -212,6 +238,11 @@ impl Repository {
 
     pub fn storage(&self) -> &Storage {
         &self.shared.storage
+    }
+
+    /// This process's replica id (the folder of its change log).
+    pub fn replica_id(&self) -> &str {
+        &self.shared.replica
     }
 
     pub fn options(&self) -> &RepoOptions {
@@ -279,9 +310,24 @@ struct Writer {
     dirty_since: Option<Instant>,
     last_change: Instant,
     persist_task: Option<JoinHandle<()>>,
+    /// Sequence number of this replica's next change-log record.
+    next_seq: u64,
+    /// Changes applied here but not yet announced in the change log (retried until written).
+    pending: Vec<Change>,
+    /// When each file last changed through this replica, so a peer change checked against
+    /// storage before that moment cannot undo it.
+    recent_local: HashMap<String, Instant>,
 }
 
 const MAX_BATCH: usize = 1024;
+/// How soon a failed change-log append is retried.
+const LOG_RETRY: Duration = Duration::from_millis(500);
+/// Changes per change-log record.
+const MAX_RECORD_CHANGES: usize = 1000;
+/// A resync that finds more than this is not announced: peers find the same at their own resync.
+const MAX_ANNOUNCED: usize = 1000;
+/// How long a local change shields its file from older peer observations.
+const LOCAL_SHIELD: Duration = Duration::from_secs(60);
 
 /// Archives up to this size are parsed on the runtime thread that read them.
 const INLINE_PARSE_MAX: usize = 64 * 1024;
@@ -318,9 +364,58 @@ impl Writer {
                 _ = tokio::time::sleep_until(persist_at.unwrap_or_else(Instant::now).into()), if persist_at.is_some() => {
                     self.persist(false).await;
                 }
+                _ = tokio::time::sleep(LOG_RETRY), if !self.pending.is_empty() => {
+                    self.flush_log().await;
+                }
             }
         }
         self.persist(true).await;
+    }
+
+    /// Queues changes found by a resync (or at start) for the change log.
+    fn announce(&mut self, touched: Vec<Change>, listed_at: Instant) {
+        for change in &touched {
+            let at = self.recent_local.entry(change.file().to_owned()).or_insert(listed_at);
+            *at = (*at).max(listed_at);
+        }
+        if touched.len() > MAX_ANNOUNCED {
+            tracing::info!(
+                changes = touched.len(),
+                "not announcing a large resync in the change log; peers find the same changes at their own resync"
+            );
+            return;
+        }
+        self.pending.extend(touched);
+    }
+
+    /// Writes pending changes to this replica's change log. On failure they stay pending and are
+    /// retried: the changes themselves are already in storage and in this replica's index.
+    async fn flush_log(&mut self) {
+        while !self.pending.is_empty() {
+            let take = self.pending.len().min(MAX_RECORD_CHANGES);
+            let seq = self.next_seq;
+            let bytes = match changelog::encode(&self.shared.replica, seq, Timestamp::now(), &self.pending[..take]) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot encode a change-log record; dropping it");
+                    self.pending.drain(..take);
+                    continue;
+                }
+            };
+            match self.shared.storage.put_log_record(&self.shared.replica, seq, bytes.into()).await {
+                Ok(()) => {
+                    self.next_seq += 1;
+                    self.pending.drain(..take);
+                }
+                // An earlier attempt that timed out did land: its changes are these (or a prefix
+                // of them); writing them again under the next number is harmless.
+                Err(StorageError::AlreadyExists(_)) => self.next_seq += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, pending = self.pending.len(), "cannot append to the change log; will retry");
+                    return;
+                }
+            }
+        }
     }
 
     fn persist_deadline(&self) -> Option<Instant> {
@@ -337,8 +432,15 @@ impl Writer {
         for cmd in batch {
             match cmd {
                 Command::Upsert(entry, ack) => {
-                    self.skipped.remove(&entry.object.file);
-                    self.write().insert(*entry);
+                    let file = entry.object.file.clone();
+                    self.skipped.remove(&file);
+                    let inserted = {
+                        let mut index = self.write();
+                        index.insert(*entry);
+                        index.by_file(&file).cloned()
+                    };
+                    self.pending.extend(inserted.map(Change::Put));
+                    self.recent_local.insert(file, Instant::now());
                     changed = true;
                     acks.push(Box::new(move || {
                         let _ = ack.send(());
@@ -347,6 +449,7 @@ impl Writer {
                 Command::Remove(name, version, ack) => {
                     let removed = self.write().remove(&name, &version);
                     changed |= removed.is_some();
+                    self.local_removals(removed.iter());
                     acks.push(Box::new(move || {
                         let _ = ack.send(removed);
                     }));
@@ -354,6 +457,7 @@ impl Writer {
                 Command::RemoveChart(name, ack) => {
                     let removed = self.write().remove_chart(&name);
                     changed |= !removed.is_empty();
+                    self.local_removals(removed.iter());
                     acks.push(Box::new(move || {
                         let _ = ack.send(removed);
                     }));
@@ -361,6 +465,7 @@ impl Writer {
                 Command::Resync(ack) => {
                     let started = Instant::now();
                     let listing = self.shared.storage.list_charts().await;
+                    let mut touched = Vec::new();
                     let result = match listing {
                         Ok(listing) => {
                             reconcile(
@@ -370,11 +475,13 @@ impl Writer {
                                 listing,
                                 &mut self.skipped,
                                 &HashMap::new(),
+                                &mut touched,
                             )
                             .await
                         }
                         Err(e) => Err(e.into()),
                     };
+                    self.announce(touched, started);
                     match &result {
                         Ok(report) => {
                             changed |= report.changed();
@@ -396,6 +503,9 @@ impl Writer {
                         }));
                     }
                 }
+                Command::Apply(resolved) => {
+                    changed |= self.apply_peer_changes(resolved);
+                }
                 Command::Shutdown(ack) => {
                     keep_running = false;
                     acks.push(Box::new(move || {
@@ -407,6 +517,11 @@ impl Writer {
         if changed {
             self.publish();
         }
+        // Acknowledged only once announced (or queued for retry): a 201 from any replica means
+        // the others learn of the chart within a poll interval while the store is reachable.
+        if !self.pending.is_empty() {
+            self.flush_log().await;
+        }
         if !keep_running {
             self.persist(true).await;
         }
@@ -414,6 +529,61 @@ impl Writer {
             ack();
         }
         keep_running
+    }
+
+    fn local_removals<'a>(&mut self, removed: impl Iterator<Item = &'a Arc<Entry>>) {
+        let now = Instant::now();
+        for e in removed {
+            self.recent_local.insert(e.object.file.clone(), now);
+            self.pending.push(Change::Delete {
+                file: e.object.file.clone(),
+                name: e.name().to_owned(),
+                version: e.version().to_owned(),
+            });
+        }
+    }
+
+    /// Applies what storage held for files that peers changed. Returns whether the index changed.
+    fn apply_peer_changes(&mut self, resolved: Vec<crate::peers::Resolved>) -> bool {
+        use crate::peers::Observed;
+        self.recent_local.retain(|_, at| at.elapsed() < LOCAL_SHIELD);
+        let mut changed = false;
+        let mut index = self.shared.index.write().unwrap_or_else(|p| p.into_inner());
+        for r in resolved {
+            if self.recent_local.get(&r.file).is_some_and(|at| *at > r.observed_at) {
+                continue;
+            }
+            match r.observed {
+                Observed::Absent => {
+                    if let Some(e) = index.by_file(&r.file).cloned() {
+                        index.remove(e.name(), e.version());
+                        changed = true;
+                    }
+                }
+                Observed::Present(entry) => {
+                    let entry = *entry;
+                    if index.by_file(&r.file).is_some_and(|e| e.object == entry.object && e.digest == entry.digest) {
+                        continue;
+                    }
+                    let canonical = chartroom_storage::chart_file(entry.name(), entry.version());
+                    if let Some(existing) = index.get(entry.name(), entry.version())
+                        && existing.object.file != r.file
+                        && (existing.object.file == canonical || r.file != canonical)
+                    {
+                        continue;
+                    }
+                    if let Some(old) = index.by_file(&r.file).cloned()
+                        && (old.name() != entry.name() || old.version() != entry.version())
+                    {
+                        index.remove(old.name(), old.version());
+                    }
+                    self.skipped.remove(&r.file);
+                    index.insert(entry);
+                    changed = true;
+                }
+            }
+        }
+        changed
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
@@ -532,6 +702,7 @@ async fn reconcile(
     listing: Vec<ObjectInfo>,
     skipped: &mut HashMap<String, (u64, Option<String>)>,
     cm_created: &HashMap<(String, String, String), Timestamp>,
+    touched: &mut Vec<Change>,
 ) -> Result<ResyncReport, RepoError> {
     let mut report = ResyncReport::default();
     let mut to_read = Vec::new();
@@ -597,6 +768,7 @@ async fn reconcile(
             if index.get(&name, &version).is_some_and(|e| e.object.file == file) {
                 index.remove(&name, &version);
                 report.removed += 1;
+                touched.push(Change::Delete { file, name, version });
             }
         }
     }
@@ -604,7 +776,7 @@ async fn reconcile(
         let batch: Vec<(ObjectInfo, bool, Result<LoadedChart, String>)> =
             batch.into_iter().collect::<Result<_, StorageError>>()?;
         let mut index = index.write().unwrap_or_else(|p| p.into_inner());
-        apply_loaded(&mut index, batch, options, skipped, cm_created, &mut report);
+        apply_loaded(&mut index, batch, options, skipped, cm_created, &mut report, touched);
     }
     Ok(report)
 }
@@ -616,6 +788,7 @@ fn apply_loaded(
     skipped: &mut HashMap<String, (u64, Option<String>)>,
     cm_created: &HashMap<(String, String, String), Timestamp>,
     report: &mut ResyncReport,
+    touched: &mut Vec<Change>,
 ) {
     for (obj, known, result) in batch {
         let loaded = match result {
@@ -625,6 +798,11 @@ fn apply_loaded(
                 if let Some(e) = index.by_file(&obj.file).cloned() {
                     index.remove(e.name(), e.version());
                     report.removed += 1;
+                    touched.push(Change::Delete {
+                        file: obj.file.clone(),
+                        name: e.name().to_owned(),
+                        version: e.version().to_owned(),
+                    });
                 }
                 skipped.insert(obj.file.clone(), (obj.size, obj.e_tag.clone()));
                 report.skipped += 1;
@@ -665,6 +843,7 @@ fn apply_loaded(
             index.remove(old.name(), old.version());
         }
         index.insert(entry);
+        touched.extend(index.by_file(&obj.file).cloned().map(Change::Put));
         if known {
             report.updated += 1;
         } else {

@@ -53,21 +53,30 @@ pub fn encode(generated: Timestamp, entries: &[Arc<Entry>]) -> Result<Vec<u8>, s
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"file\":");
-        serde_json::to_writer(&mut out, &e.object.file)?;
-        out.extend_from_slice(format!(",\"size\":{}", e.object.size).as_bytes());
-        if let Some(etag) = &e.object.etag {
-            out.extend_from_slice(b",\"etag\":");
-            serde_json::to_writer(&mut out, etag)?;
-        }
-        out.extend_from_slice(
-            format!(",\"digest\":\"{}\",\"created\":\"{}\",\"metadata\":", e.digest, e.created).as_bytes(),
-        );
-        out.extend_from_slice(e.json().as_bytes());
-        out.push(b'}');
+        write_entry(&mut out, e, "")?;
     }
     out.extend_from_slice(b"]}");
     Ok(out)
+}
+
+/// One entry as a JSON object: `{<head>"file":…,"size":…,"etag":…,"digest":…,"created":…,"metadata":{…}}`.
+/// `head` is raw JSON members (each followed by a comma) put first; the change log adds `"op"`.
+pub(crate) fn write_entry(out: &mut Vec<u8>, e: &Entry, head: &str) -> Result<(), serde_json::Error> {
+    out.push(b'{');
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(b"\"file\":");
+    serde_json::to_writer(&mut *out, &e.object.file)?;
+    out.extend_from_slice(format!(",\"size\":{}", e.object.size).as_bytes());
+    if let Some(etag) = &e.object.etag {
+        out.extend_from_slice(b",\"etag\":");
+        serde_json::to_writer(&mut *out, etag)?;
+    }
+    out.extend_from_slice(
+        format!(",\"digest\":\"{}\",\"created\":\"{}\",\"metadata\":", e.digest, e.created).as_bytes(),
+    );
+    out.extend_from_slice(e.json().as_bytes());
+    out.push(b'}');
+    Ok(())
 }
 
 pub fn decode(bytes: &[u8]) -> Result<State, StateError> {

@@ -22,8 +22,21 @@ use crate::{AppState, query_map};
 
 const JSON: &str = "application/json; charset=utf-8";
 
-pub async fn health() -> impl IntoResponse {
-    Json(json!({ "healthy": true }))
+/// Liveness and readiness in one view. Always 200 while the process serves: during an object
+/// store outage the index is still served from memory, so taking replicas out of a load balancer
+/// would turn a partial outage (no uploads) into a full one. `status` says `degraded` then, with
+/// the storage error, for alerting and for operators.
+pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let repo = state.repo();
+    let storage = repo.storage().health();
+    let status = if storage.reachable { "ok" } else { "degraded" };
+    Json(json!({
+        "healthy": true,
+        "status": status,
+        "replica": repo.replica_id(),
+        "storage": storage,
+        "storageRequests": repo.storage().request_counts(),
+    }))
 }
 
 pub async fn info() -> impl IntoResponse {

@@ -228,3 +228,231 @@ async fn replacing_a_chart_drops_a_provenance_file_that_no_longer_matches() {
     assert_eq!(upload("?force", vec![("chart", chart("signtest", "0.1.0", "other"))]).await, StatusCode::CREATED);
     assert!(!has_prov().await, "a provenance file for other bytes must not survive the replacement");
 }
+
+// ---- several replicas on one store ---------------------------------------------------------
+//
+// `InMemory` makes create-only writes atomic, as S3, GCS and Azure do; these tests run several
+// complete apps (their own index, writer, poller and change log) over one shared store.
+
+mod replicas {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use object_store::memory::InMemory;
+
+    use super::*;
+
+    const POLL: Duration = Duration::from_millis(50);
+
+    struct Replica {
+        router: axum::Router,
+        repo: Repository,
+    }
+
+    async fn replica(store: &Arc<InMemory>, args: ServeArgs) -> Replica {
+        let config = Config::from_args(&args).unwrap();
+        let storage = Storage::new(store.clone(), "", "shared memory".into());
+        let mut options = repo_options(&config);
+        options.poll_interval = Some(POLL);
+        let (repo, _) = Repository::open(storage, options).await.unwrap();
+        Replica { router: app(AppState::new(repo.clone(), Settings::from_config(&config))), repo }
+    }
+
+    impl Replica {
+        async fn send(&self, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, String) {
+            let req = Request::builder().method(method).uri(uri).body(Body::from(body)).unwrap();
+            let r = self.router.clone().oneshot(req).await.unwrap();
+            let status = r.status();
+            (status, body_text(r).await)
+        }
+        async fn upload(&self, bytes: Vec<u8>) -> StatusCode {
+            self.send(Method::POST, "/api/charts", bytes).await.0
+        }
+        fn versions(&self) -> Vec<(String, String)> {
+            let mut v: Vec<(String, String)> =
+                self.repo.index().entries().map(|e| (e.name().to_owned(), e.version().to_owned())).collect();
+            v.sort();
+            v
+        }
+    }
+
+    /// Waits until `check` holds for every replica; panics after `limit`.
+    async fn converge(
+        replicas: &[&Replica],
+        limit: Duration,
+        what: &str,
+        check: impl Fn(&Replica) -> bool,
+    ) -> Duration {
+        let started = Instant::now();
+        loop {
+            if replicas.iter().all(|r| check(r)) {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < limit, "replicas did not converge within {limit:?}: {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uploads_and_deletes_propagate_to_every_replica() {
+        let store = Arc::new(InMemory::new());
+        let (a, b, c) = (
+            replica(&store, ServeArgs::default()).await,
+            replica(&store, ServeArgs::default()).await,
+            replica(&store, ServeArgs::default()).await,
+        );
+        assert_eq!(a.upload(chart("demo", "1.0.0", "one")).await, StatusCode::CREATED);
+        converge(&[&b, &c], Duration::from_secs(2), "upload through a", |r| r.versions().len() == 1).await;
+        let (status, body) = b.send(Method::GET, "/api/charts/demo/1.0.0", Vec::new()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("\"description\":\"one\""), "metadata travels with the record: {body}");
+        // The index served by b is the same document as a's apart from `generated`.
+        let strip = |s: String| s.lines().filter(|l| !l.starts_with("generated:")).collect::<Vec<_>>().join("\n");
+        assert_eq!(
+            strip(b.send(Method::GET, "/index.yaml", vec![]).await.1),
+            strip(a.send(Method::GET, "/index.yaml", vec![]).await.1)
+        );
+
+        // A replica that starts later sees everything.
+        let d = replica(&store, ServeArgs::default()).await;
+        assert_eq!(d.versions(), a.versions());
+
+        let (status, _) = c.send(Method::DELETE, "/api/charts/demo/1.0.0", Vec::new()).await;
+        assert_eq!(status, StatusCode::OK);
+        converge(&[&a, &b, &d], Duration::from_secs(2), "delete through c", |r| r.versions().is_empty()).await;
+
+        // A version uploaded through one replica conflicts through another even before it has
+        // propagated: storage, not the local index, decides.
+        assert_eq!(d.upload(chart("demo", "2.0.0", "two")).await, StatusCode::CREATED);
+        assert_eq!(a.upload(chart("demo", "2.0.0", "other")).await, StatusCode::CONFLICT);
+        converge(&[&a, &b, &c], Duration::from_secs(2), "second upload", |r| r.versions().len() == 1).await;
+        let (_, body) = a.send(Method::GET, "/api/charts/demo/2.0.0", Vec::new()).await;
+        assert!(body.contains("\"description\":\"two\""), "{body}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn simultaneous_uploads_of_one_version_through_two_replicas_give_one_201_and_one_409() {
+        let store = Arc::new(InMemory::new());
+        let (a, b) = (replica(&store, ServeArgs::default()).await, replica(&store, ServeArgs::default()).await);
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        for i in 0..40 {
+            let version = format!("1.0.{i}");
+            let (one, two) = (chart("race", &version, "from a"), chart("race", &version, "from b"));
+            let (ra, rb) = tokio::join!(
+                tokio::spawn({
+                    let a = a.clone();
+                    async move { a.upload(one).await }
+                }),
+                tokio::spawn({
+                    let b = b.clone();
+                    async move { b.upload(two).await }
+                })
+            );
+            let mut got = [ra.unwrap(), rb.unwrap()];
+            got.sort();
+            assert_eq!(got, [StatusCode::CREATED, StatusCode::CONFLICT], "version {version}");
+        }
+        converge(&[&a, &b], Duration::from_secs(2), "40 raced versions", |r| r.versions().len() == 40).await;
+        // Both replicas index the bytes that won, whichever replica took them.
+        for i in 0..40 {
+            let uri = format!("/api/charts/race/1.0.{i}");
+            assert_eq!(a.send(Method::GET, &uri, vec![]).await.1, b.send(Method::GET, &uri, vec![]).await.1);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_uploads_across_replicas_are_never_lost_or_duplicated() {
+        let store = Arc::new(InMemory::new());
+        let mut replicas = Vec::new();
+        for _ in 0..3 {
+            replicas.push(Arc::new(replica(&store, ServeArgs::default()).await));
+        }
+        let total = 300;
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut clients = Vec::new();
+        for client in 0..24 {
+            let (replicas, next) = (replicas.clone(), next.clone());
+            clients.push(tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= total {
+                        return statuses;
+                    }
+                    let target = &replicas[(i + client) % replicas.len()];
+                    statuses.push(target.upload(chart(&format!("c{}", i % 7), &format!("1.{i}.0"), "x")).await);
+                }
+            }));
+        }
+        for c in clients {
+            assert!(c.await.unwrap().iter().all(|s| *s == StatusCode::CREATED));
+        }
+        let refs: Vec<&Replica> = replicas.iter().map(|r| r.as_ref()).collect();
+        converge(&refs, Duration::from_secs(2), "300 uploads", |r| r.versions().len() == total).await;
+        let first = replicas[0].versions();
+        let unique: std::collections::BTreeSet<_> = first.iter().collect();
+        assert_eq!(unique.len(), total, "no duplicates");
+        for r in &replicas {
+            assert_eq!(r.versions(), first);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chart_stored_without_a_record_is_announced_by_the_next_start() {
+        // What a replica killed between storing a chart and writing its record leaves behind.
+        let store = Arc::new(InMemory::new());
+        let a = replica(&store, ServeArgs::default()).await;
+        let raw = Storage::new(store.clone(), "", "raw".into());
+        raw.put_new("orphan-1.0.0.tgz", chart("orphan", "1.0.0", "o").into()).await.unwrap();
+        tokio::time::sleep(POLL * 4).await;
+        assert!(a.versions().is_empty(), "nothing announced it yet");
+        let restarted = replica(&store, ServeArgs::default()).await;
+        assert_eq!(restarted.versions(), vec![("orphan".to_owned(), "1.0.0".to_owned())]);
+        converge(&[&a], Duration::from_secs(2), "orphan announced at start", |r| r.versions().len() == 1).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stale_announcement_never_resurrects_a_deleted_chart() {
+        let store = Arc::new(InMemory::new());
+        let a = replica(&store, ServeArgs::default()).await;
+        let b = replica(&store, ServeArgs::default()).await;
+        assert_eq!(a.upload(chart("gone", "1.0.0", "g")).await, StatusCode::CREATED);
+        converge(&[&b], Duration::from_secs(2), "upload", |r| r.versions().len() == 1).await;
+        // The chart is deleted behind everyone's back, then a record announcing it arrives late
+        // (a replay of a's own record under another replica's log).
+        let raw = Storage::new(store.clone(), "", "raw".into());
+        raw.delete("gone-1.0.0.tgz").await.unwrap();
+        let record = raw.get_log_record(a.repo.replica_id(), 1).await.unwrap().expect("a's first record");
+        assert!(String::from_utf8_lossy(&record).contains("gone-1.0.0.tgz"));
+        raw.put_log_record("late-peer", 1, record).await.unwrap();
+        // Both check storage instead of trusting the record: the chart is gone everywhere.
+        converge(&[&a, &b], Duration::from_secs(2), "stale record", |r| r.versions().is_empty()).await;
+    }
+
+    #[tokio::test]
+    async fn an_upload_costs_two_store_requests_and_index_reads_cost_none() {
+        let store = Arc::new(InMemory::new());
+        let config = Config::from_args(&ServeArgs::default()).unwrap();
+        let storage = Storage::new(store.clone(), "", "shared memory".into());
+        let mut options = repo_options(&config);
+        options.poll_interval = None;
+        // No background state writes in the middle of the counting.
+        options.statefiles = false;
+        let (repo, _) = Repository::open(storage.clone(), options).await.unwrap();
+        let lone = Replica { router: app(AppState::new(repo.clone(), Settings::from_config(&config))), repo };
+        for i in 0..50 {
+            let before = storage.request_counts();
+            assert_eq!(lone.upload(chart("cost", &format!("1.0.{i}"), "c")).await, StatusCode::CREATED);
+            let after = storage.request_counts();
+            // The chart (create-only) and this replica's change-log record; nothing else,
+            // however many versions the repository holds.
+            assert_eq!((after.put - before.put, after.total() - before.total()), (2, 2), "upload {i}");
+        }
+        let before = storage.request_counts();
+        for _ in 0..20 {
+            assert_eq!(lone.send(Method::GET, "/index.yaml", vec![]).await.0, StatusCode::OK);
+            assert_eq!(lone.send(Method::GET, "/api/charts", vec![]).await.0, StatusCode::OK);
+        }
+        assert_eq!(storage.request_counts(), before, "index reads are served from memory");
+    }
+}

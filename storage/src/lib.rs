@@ -9,6 +9,7 @@
 
 use std::path::Path as FsPath;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -22,6 +23,8 @@ use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
 pub const STATE_DIR: &str = ".chartroom";
 /// ChartMuseum's state file, read (never written) to keep `created` times when migrating.
 pub const CHARTMUSEUM_STATEFILE: &str = "index-cache.yaml";
+/// The folder (under [`STATE_DIR`]) that holds the replicas' change logs, one folder per replica.
+pub const LOG_DIR: &str = "log";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -64,17 +67,123 @@ pub struct ObjectStream {
     pub body: BoxStream<'static, Result<Bytes, StorageError>>,
 }
 
+/// Object-store requests issued through one [`Storage`], by kind (for `/health` and benchmarks).
+#[derive(Debug, Default)]
+struct Counters {
+    get: AtomicU64,
+    head: AtomicU64,
+    put: AtomicU64,
+    delete: AtomicU64,
+    list: AtomicU64,
+    health: std::sync::Mutex<StorageHealth>,
+}
+
+/// Whether the object store answers, as seen by the requests made through one [`Storage`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StorageHealth {
+    /// False when the latest request failed for a reason other than the object's state
+    /// (unreachable, timeout, denied, server error).
+    pub reachable: bool,
+    /// Since when requests have been failing (`reachable == false` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<jiff::Timestamp>,
+    /// The latest failure, whether or not it has recovered since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<jiff::Timestamp>,
+}
+
+impl Default for StorageHealth {
+    fn default() -> Self {
+        Self { reachable: true, failing_since: None, last_error: None, last_success: None }
+    }
+}
+
+/// A snapshot of the object-store requests issued so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    pub get: u64,
+    pub head: u64,
+    pub put: u64,
+    pub delete: u64,
+    pub list: u64,
+}
+
+impl RequestCounts {
+    pub fn total(&self) -> u64 {
+        self.get + self.head + self.put + self.delete + self.list
+    }
+}
+
+/// One entry of a replica's change log, as a listing reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecordInfo {
+    pub replica: String,
+    pub seq: u64,
+    pub last_modified: std::time::SystemTime,
+}
+
 /// One repository's storage: a store and the prefix under which its charts live.
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     description: String,
+    counters: Arc<Counters>,
 }
 
 impl Storage {
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, description: String) -> Self {
-        Self { store, prefix: Path::from(prefix), description }
+        Self { store, prefix: Path::from(prefix), description, counters: Arc::default() }
+    }
+
+    /// Object-store requests issued so far through this storage (and its clones).
+    pub fn request_counts(&self) -> RequestCounts {
+        let c = &self.counters;
+        RequestCounts {
+            get: c.get.load(Ordering::Relaxed),
+            head: c.head.load(Ordering::Relaxed),
+            put: c.put.load(Ordering::Relaxed),
+            delete: c.delete.load(Ordering::Relaxed),
+            list: c.list.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The store's health as seen by the latest requests.
+    pub fn health(&self) -> StorageHealth {
+        self.counters.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn succeeded(&self) {
+        let mut h = self.counters.health.lock().unwrap_or_else(|p| p.into_inner());
+        if !h.reachable && h.failing_since.is_some() {
+            tracing::info!("object store reachable again");
+        }
+        h.reachable = true;
+        h.failing_since = None;
+        h.last_success = Some(jiff::Timestamp::now());
+    }
+
+    /// Converts an object-store error, noting whether the store itself failed or merely answered
+    /// about the object (missing, already there, changed).
+    fn failed(&self, err: object_store::Error, key: &str) -> StorageError {
+        let err = StorageError::from_store(err, key);
+        if let StorageError::Backend(e) = &err {
+            let mut h = self.counters.health.lock().unwrap_or_else(|p| p.into_inner());
+            if h.reachable || h.failing_since.is_none() {
+                h.failing_since = Some(jiff::Timestamp::now());
+            }
+            h.reachable = false;
+            h.last_error = Some(e.to_string());
+        } else {
+            self.succeeded();
+        }
+        err
+    }
+
+    fn count(&self, counter: fn(&Counters) -> &AtomicU64) {
+        counter(&self.counters).fetch_add(1, Ordering::Relaxed);
     }
 
     /// Local directory storage (created if missing).
@@ -126,39 +235,45 @@ impl Storage {
     async fn put(&self, file: &str, data: Bytes, mode: PutMode) -> Result<ObjectInfo, StorageError> {
         let key = self.key(file)?;
         let size = data.len() as u64;
+        self.count(|c| &c.put);
         let result = self
             .store
             .put_opts(&key, PutPayload::from_bytes(data), PutOptions { mode, ..Default::default() })
             .await
-            .map_err(|e| StorageError::from_store(e, file))?;
+            .map_err(|e| self.failed(e, file))?;
+        self.succeeded();
         Ok(ObjectInfo { file: file.to_owned(), size, e_tag: result.e_tag, last_modified: std::time::SystemTime::now() })
     }
 
     pub async fn exists(&self, file: &str) -> Result<bool, StorageError> {
+        self.count(|c| &c.head);
         match self.store.head(&self.key(file)?).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(StorageError::from_store(e, file)),
+            Err(e) => Err(self.failed(e, file)),
         }
     }
 
     pub async fn head(&self, file: &str) -> Result<ObjectInfo, StorageError> {
-        let meta = self.store.head(&self.key(file)?).await.map_err(|e| StorageError::from_store(e, file))?;
+        self.count(|c| &c.head);
+        let meta = self.store.head(&self.key(file)?).await.map_err(|e| self.failed(e, file))?;
+        self.succeeded();
         Ok(info(file, &meta))
     }
 
     /// Whole object in memory (charts are small and bounded by the upload limit).
     pub async fn read(&self, file: &str) -> Result<Bytes, StorageError> {
         let key = self.key(file)?;
-        let got = self.store.get(&key).await.map_err(|e| StorageError::from_store(e, file))?;
-        got.bytes().await.map_err(|e| StorageError::from_store(e, file))
+        self.count(|c| &c.get);
+        let got = self.store.get(&key).await.map_err(|e| self.failed(e, file))?;
+        got.bytes().await.map_err(|e| self.failed(e, file))
     }
 
     /// Streamed object: the body is never buffered whole.
     pub async fn stream(&self, file: &str) -> Result<ObjectStream, StorageError> {
         let key = self.key(file)?;
-        let got =
-            self.store.get_opts(&key, GetOptions::default()).await.map_err(|e| StorageError::from_store(e, file))?;
+        self.count(|c| &c.get);
+        let got = self.store.get_opts(&key, GetOptions::default()).await.map_err(|e| self.failed(e, file))?;
         let info = info(file, &got.meta);
         let name = file.to_owned();
         let body = got.into_stream().map_err(move |e| StorageError::from_store(e, &name)).boxed();
@@ -168,24 +283,24 @@ impl Storage {
     /// Deletes an object; [`StorageError::NotFound`] if it does not exist (the same answer on every backend).
     pub async fn delete(&self, file: &str) -> Result<(), StorageError> {
         let key = self.key(file)?;
+        self.count(|c| &c.head);
         match self.store.head(&key).await {
             Ok(_) => {}
-            Err(e) => return Err(StorageError::from_store(e, file)),
+            Err(e) => return Err(self.failed(e, file)),
         }
+        self.count(|c| &c.delete);
         match self.store.delete(&key).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(StorageError::from_store(e, file)),
+            Err(e) => Err(self.failed(e, file)),
         }
     }
 
     /// Every `.tgz` directly under the repository prefix (no recursion into tenants or state).
     pub async fn list_charts(&self) -> Result<Vec<ObjectInfo>, StorageError> {
         let prefix = if self.prefix.as_ref().is_empty() { None } else { Some(&self.prefix) };
-        let listing = self
-            .store
-            .list_with_delimiter(prefix)
-            .await
-            .map_err(|e| StorageError::from_store(e, self.prefix.as_ref()))?;
+        self.count(|c| &c.list);
+        let listing = self.store.list_with_delimiter(prefix).await.map_err(|e| self.failed(e, self.prefix.as_ref()))?;
+        self.succeeded();
         let mut charts: Vec<ObjectInfo> = listing
             .objects
             .iter()
@@ -201,21 +316,101 @@ impl Storage {
     /// Reads a state object under `.chartroom/`; `None` if it does not exist.
     pub async fn read_state(&self, file: &str) -> Result<Option<Bytes>, StorageError> {
         let key = self.state_key(file)?;
+        self.count(|c| &c.get);
         match self.store.get(&key).await {
-            Ok(got) => got.bytes().await.map(Some).map_err(|e| StorageError::from_store(e, file)),
+            Ok(got) => got.bytes().await.map(Some).map_err(|e| self.failed(e, file)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(StorageError::from_store(e, file)),
+            Err(e) => Err(self.failed(e, file)),
         }
     }
 
     /// Atomically replaces a state object under `.chartroom/`.
     pub async fn write_state(&self, file: &str, data: Bytes) -> Result<(), StorageError> {
         let key = self.state_key(file)?;
+        self.count(|c| &c.put);
         self.store
             .put_opts(&key, PutPayload::from_bytes(data), PutOptions::default())
             .await
             .map(|_| ())
-            .map_err(|e| StorageError::from_store(e, file))
+            .map_err(|e| self.failed(e, file))
+    }
+
+    /// `.chartroom/log/` under the repository prefix.
+    fn log_root(&self) -> Result<Path, StorageError> {
+        Ok(self.key(STATE_DIR)?.join(LOG_DIR))
+    }
+
+    fn log_key(&self, replica: &str, seq: u64) -> Result<Path, StorageError> {
+        let replica = self.key(replica)?.filename().unwrap_or(replica).to_owned();
+        Ok(self.log_root()?.join(replica).join(log_record_name(seq)))
+    }
+
+    /// Appends record `seq` to `replica`'s change log, create-only: [`StorageError::AlreadyExists`]
+    /// if that sequence number is taken (an earlier attempt that timed out may have succeeded).
+    pub async fn put_log_record(&self, replica: &str, seq: u64, data: Bytes) -> Result<(), StorageError> {
+        let key = self.log_key(replica, seq)?;
+        self.count(|c| &c.put);
+        self.store
+            .put_opts(&key, PutPayload::from_bytes(data), PutOptions { mode: PutMode::Create, ..Default::default() })
+            .await
+            .map(|_| ())
+            .map_err(|e| self.failed(e, key.as_ref()))
+    }
+
+    /// Reads record `seq` of `replica`'s change log; `None` if it does not exist (yet).
+    pub async fn get_log_record(&self, replica: &str, seq: u64) -> Result<Option<Bytes>, StorageError> {
+        let key = self.log_key(replica, seq)?;
+        self.count(|c| &c.get);
+        match self.store.get(&key).await {
+            Ok(got) => got.bytes().await.map(Some).map_err(|e| self.failed(e, key.as_ref())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.failed(e, key.as_ref())),
+        }
+    }
+
+    /// The replicas that have a change log (one LIST request with a delimiter).
+    pub async fn list_log_replicas(&self) -> Result<Vec<String>, StorageError> {
+        let root = self.log_root()?;
+        self.count(|c| &c.list);
+        let listing = self.store.list_with_delimiter(Some(&root)).await.map_err(|e| self.failed(e, root.as_ref()))?;
+        self.succeeded();
+        let mut replicas: Vec<String> =
+            listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_owned)).collect();
+        replicas.sort();
+        Ok(replicas)
+    }
+
+    /// Every record of every replica's change log, or of one replica's, in (replica, seq) order.
+    pub async fn list_log_records(&self, replica: Option<&str>) -> Result<Vec<LogRecordInfo>, StorageError> {
+        let root = self.log_root()?;
+        let prefix = match replica {
+            Some(r) => root.clone().join(self.key(r)?.filename().unwrap_or(r)),
+            None => root.clone(),
+        };
+        self.count(|c| &c.list);
+        let objects: Vec<ObjectMeta> =
+            self.store.list(Some(&prefix)).try_collect().await.map_err(|e| self.failed(e, prefix.as_ref()))?;
+        let mut records: Vec<LogRecordInfo> = objects
+            .iter()
+            .filter_map(|meta| {
+                let mut parts = meta.location.prefix_match(&root)?;
+                let replica = parts.next()?.as_ref().to_owned();
+                let seq = parse_log_record_name(parts.next()?.as_ref())?;
+                parts.next().is_none().then(|| LogRecordInfo { replica, seq, last_modified: meta.last_modified.into() })
+            })
+            .collect();
+        records.sort_by(|a, b| (&a.replica, a.seq).cmp(&(&b.replica, b.seq)));
+        Ok(records)
+    }
+
+    /// Deletes one change-log record (pruning); a record already gone is not an error.
+    pub async fn delete_log_record(&self, replica: &str, seq: u64) -> Result<(), StorageError> {
+        let key = self.log_key(replica, seq)?;
+        self.count(|c| &c.delete);
+        match self.store.delete(&key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.failed(e, key.as_ref())),
+        }
     }
 
     /// Reads ChartMuseum's `index-cache.yaml` if present (migration aid only).
@@ -235,6 +430,16 @@ fn info(file: &str, meta: &ObjectMeta) -> ObjectInfo {
         e_tag: meta.e_tag.clone(),
         last_modified: meta.last_modified.into(),
     }
+}
+
+/// Zero-padded so that a listing's lexical order is the sequence order.
+fn log_record_name(seq: u64) -> String {
+    format!("{seq:020}.json")
+}
+
+fn parse_log_record_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
 }
 
 /// The storage file name of a chart: `<name>-<version>.tgz`, as ChartMuseum writes it.
@@ -273,6 +478,43 @@ mod tests {
         for bad in ["", "..", "a/b", "a\\b", "x\u{0}"] {
             assert!(matches!(storage.read(bad).await, Err(StorageError::InvalidKey(_))), "{bad:?}");
         }
+    }
+
+    async fn log_roundtrip(storage: Storage) {
+        assert!(storage.list_log_replicas().await.unwrap().is_empty());
+        storage.put_log_record("r1", 1, Bytes::from_static(b"a")).await.unwrap();
+        storage.put_log_record("r1", 2, Bytes::from_static(b"b")).await.unwrap();
+        storage.put_log_record("r2", 7, Bytes::from_static(b"c")).await.unwrap();
+        let again = storage.put_log_record("r1", 2, Bytes::from_static(b"x")).await;
+        assert!(matches!(again, Err(StorageError::AlreadyExists(_))), "{again:?}");
+        assert_eq!(storage.get_log_record("r1", 2).await.unwrap(), Some(Bytes::from_static(b"b")));
+        assert_eq!(storage.get_log_record("r1", 3).await.unwrap(), None);
+        assert_eq!(storage.list_log_replicas().await.unwrap(), vec!["r1".to_owned(), "r2".to_owned()]);
+        let all: Vec<(String, u64)> =
+            storage.list_log_records(None).await.unwrap().into_iter().map(|r| (r.replica, r.seq)).collect();
+        assert_eq!(all, vec![("r1".into(), 1), ("r1".into(), 2), ("r2".into(), 7)]);
+        let one: Vec<u64> = storage.list_log_records(Some("r2")).await.unwrap().into_iter().map(|r| r.seq).collect();
+        assert_eq!(one, vec![7]);
+        storage.delete_log_record("r1", 1).await.unwrap();
+        storage.delete_log_record("r1", 1).await.unwrap();
+        assert_eq!(storage.list_log_records(Some("r1")).await.unwrap().len(), 1);
+        assert!(storage.list_charts().await.unwrap().is_empty(), "log records are not charts");
+        assert!(matches!(storage.put_log_record("../x", 1, Bytes::new()).await, Err(StorageError::InvalidKey(_))));
+        let before = storage.request_counts();
+        storage.get_log_record("r1", 9).await.unwrap();
+        assert_eq!(storage.request_counts().get, before.get + 1);
+        assert_eq!(storage.request_counts().total(), before.total() + 1);
+    }
+
+    #[tokio::test]
+    async fn memory_log() {
+        log_roundtrip(Storage::memory()).await;
+    }
+
+    #[tokio::test]
+    async fn local_log() {
+        let dir = tempfile::tempdir().unwrap();
+        log_roundtrip(Storage::local(dir.path()).unwrap()).await;
     }
 
     #[tokio::test]

@@ -835,7 +835,12 @@ async fn service_routes() {
     r.assert_status(200);
     assert!(r.header("content-type").unwrap_or_default().starts_with("text/html"), "welcome page is HTML");
     assert!(r.text().contains("helm repo add"), "welcome page mentions helm repo add");
-    server.get("/health").await.assert_status(200).assert_json(json!({"healthy": true}));
+    let health = server.get("/health").await;
+    health.assert_status(200);
+    let health = health.json();
+    assert_eq!(health["healthy"], json!(true), "{health}");
+    assert_eq!(health["status"], json!("ok"), "{health}");
+    assert_eq!(health["storage"]["reachable"], json!(true), "{health}");
     let r = server.get("/info").await;
     r.assert_status(200);
     assert!(r.json()["version"].as_str().is_some_and(|s| !s.is_empty()), "/info has a version: {}", r.text());

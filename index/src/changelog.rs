@@ -1,0 +1,165 @@
+//! The change log that keeps replicas on one bucket in step, with no service but the object store.
+//!
+//! Every replica appends records to its own log, `.chartroom/log/<replica>/<seq>.json`, written
+//! create-only by a single writer, so appends never contend (and never depend on the store making
+//! conditional writes atomic across clients). A record lists the chart objects the replica changed
+//! (stored, replaced or deleted), written only *after* those changes are in storage.
+//!
+//! Peers poll each log for its next sequence number. A record is a hint, not the truth: a peer
+//! checks every file it names against storage (one HEAD) and indexes what storage holds *now*.
+//! That makes application order-independent: two replicas changing the same version concurrently
+//! cannot leave indexes that disagree with the bucket, whatever order their records are read in.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use crate::model::Entry;
+use crate::state::{self, StoredEntry};
+
+const FORMAT: u32 = 1;
+
+/// A change to announce: an indexed entry (stored or replaced) or a removed file.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Put(Arc<Entry>),
+    Delete { file: String, name: String, version: String },
+}
+
+impl Change {
+    pub fn file(&self) -> &str {
+        match self {
+            Change::Put(e) => &e.object.file,
+            Change::Delete { file, .. } => file,
+        }
+    }
+}
+
+/// A change read from a peer's record.
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum PeerChange {
+    /// The metadata lets a peer index the chart without downloading it when storage still holds
+    /// exactly this object (same size and ETag).
+    Put(Box<StoredEntry>),
+    Delete {
+        file: String,
+    },
+}
+
+impl PeerChange {
+    pub fn file(&self) -> &str {
+        match self {
+            PeerChange::Put(e) => &e.object.file,
+            PeerChange::Delete { file } => file,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PeerRecord {
+    format: u32,
+    pub replica: String,
+    pub seq: u64,
+    pub time: Timestamp,
+    pub changes: Vec<PeerChange>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("unreadable change-log record: {0}")]
+    Parse(#[from] serde_json::Error),
+    #[error("change-log record has unsupported format {0}")]
+    Format(u32),
+}
+
+/// Serializes one record.
+pub fn encode(replica: &str, seq: u64, time: Timestamp, changes: &[Change]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(256 + changes.len() * 256);
+    out.extend_from_slice(format!("{{\"format\":{FORMAT},\"replica\":").as_bytes());
+    serde_json::to_writer(&mut out, replica)?;
+    out.extend_from_slice(format!(",\"seq\":{seq},\"time\":\"{time}\",\"changes\":[").as_bytes());
+    for (i, change) in changes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match change {
+            Change::Put(entry) => state::write_entry(&mut out, entry, "\"op\":\"put\",")?,
+            Change::Delete { file, name, version } => {
+                let value = serde_json::json!({ "op": "delete", "file": file, "name": name, "version": version });
+                serde_json::to_writer(&mut out, &value)?;
+            }
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
+}
+
+pub fn decode(bytes: &[u8]) -> Result<PeerRecord, RecordError> {
+    let record: PeerRecord = serde_json::from_slice(bytes)?;
+    if record.format != FORMAT {
+        return Err(RecordError::Format(record.format));
+    }
+    Ok(record)
+}
+
+/// A random replica id for this process: a restarted replica is a new writer with a new log.
+pub fn new_replica_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Timestamp::now().as_nanosecond() as u128);
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RenderConfig, StoredObject};
+    use chartroom_chart::metadata::Metadata;
+
+    #[test]
+    fn record_roundtrip() {
+        let metadata = Metadata {
+            name: "a".into(),
+            version: "1.0.0".into(),
+            api_version: "v2".into(),
+            description: "quote \" and \\ and é".into(),
+            ..Default::default()
+        };
+        let created: Timestamp = "2024-05-01T10:00:00.5Z".parse().unwrap();
+        let object = StoredObject { file: "a-1.0.0.tgz".into(), size: 3, etag: Some("\"e\"".into()) };
+        let entry =
+            Entry::new(metadata.clone(), "ab".repeat(32), created, object.clone(), &RenderConfig::default()).unwrap();
+        let changes = vec![
+            Change::Put(Arc::new(entry)),
+            Change::Delete { file: "b-2.0.0.tgz".into(), name: "b".into(), version: "2.0.0".into() },
+        ];
+        let bytes = encode("r1", 42, Timestamp::UNIX_EPOCH, &changes).unwrap();
+        let record = decode(&bytes).unwrap();
+        assert_eq!((record.replica.as_str(), record.seq, record.time), ("r1", 42, Timestamp::UNIX_EPOCH));
+        assert_eq!(record.changes.len(), 2);
+        match &record.changes[0] {
+            PeerChange::Put(e) => {
+                assert_eq!(e.object, object);
+                assert_eq!(e.metadata, metadata);
+                assert_eq!(e.created, created);
+                assert_eq!(e.digest, "ab".repeat(32));
+            }
+            PeerChange::Delete { .. } => panic!("expected a put"),
+        }
+        assert_eq!(record.changes[1].file(), "b-2.0.0.tgz");
+        assert!(
+            decode(b"{\"format\":2,\"replica\":\"r\",\"seq\":1,\"time\":\"1970-01-01T00:00:00Z\",\"changes\":[]}")
+                .is_err()
+        );
+        assert!(decode(b"not json").is_err());
+    }
+
+    #[test]
+    fn replica_ids_differ() {
+        assert_ne!(new_replica_id(), new_replica_id());
+        assert_eq!(new_replica_id().len(), 16);
+    }
+}

@@ -1,0 +1,258 @@
+//! Following the other replicas: poll their change logs, check what they name against storage,
+//! hand the result to the writer. Runs beside the writer so network round trips never delay the
+//! local upload path.
+//!
+//! Cost while nothing changes: one LIST (which replicas have logs) plus one GET per peer (its
+//! next record, usually a 404) per poll interval. Per change made by a peer: its share of one
+//! record GET, one HEAD of the chart, and a GET of the archive only when the record's metadata
+//! does not describe the object storage now holds.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use chartroom_chart::archive;
+use chartroom_storage::{LogRecordInfo, StorageError};
+use futures::StreamExt;
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::changelog::{self, PeerChange};
+use crate::model::{Entry, StoredObject};
+use crate::repo::{Command, Shared};
+
+/// What storage held for a file, and when that was observed.
+pub(crate) struct Resolved {
+    pub file: String,
+    pub observed_at: Instant,
+    pub observed: Observed,
+}
+
+pub(crate) enum Observed {
+    Present(Box<Entry>),
+    Absent,
+}
+
+/// How often old change-log records are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// The newest record of a log is kept (it marks the log's head) unless it is this old: its
+/// replica has been gone that long.
+const DEAD_LOG_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Files checked against storage at once.
+const CHECK_CONCURRENCY: usize = 16;
+
+pub(crate) fn replica_count(records: &[LogRecordInfo]) -> usize {
+    records.iter().map(|r| r.replica.as_str()).collect::<HashSet<_>>().len()
+}
+
+pub(crate) struct Poller {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Command>,
+    /// Next sequence number to read, per peer.
+    peers: HashMap<String, u64>,
+    failing: bool,
+    last_prune: Instant,
+}
+
+impl Poller {
+    /// `heads`: the records that existed when the index was built from a listing; the poller
+    /// starts after them.
+    pub(crate) fn new(shared: Arc<Shared>, tx: mpsc::Sender<Command>, heads: &[LogRecordInfo]) -> Self {
+        let mut peers = HashMap::new();
+        for r in heads {
+            let next = peers.entry(r.replica.clone()).or_insert(0);
+            *next = (*next).max(r.seq + 1);
+        }
+        Self { shared, tx, peers, failing: false, last_prune: Instant::now() }
+    }
+
+    pub(crate) async fn run(mut self, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.tx.is_closed() {
+                return;
+            }
+            match self.poll().await {
+                Ok(resolved) => {
+                    if self.failing {
+                        self.failing = false;
+                        // Records may have been pruned while this replica could not read them.
+                        tracing::info!("object store reachable again; resyncing the index with storage");
+                        if self.tx.send(Command::Resync(None)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if !resolved.is_empty() && self.tx.send(Command::Apply(resolved)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    if !self.failing {
+                        tracing::warn!(error = %e, "cannot poll the other replicas' change logs; serving the index from memory");
+                    }
+                    self.failing = true;
+                }
+            }
+            if !self.failing && self.last_prune.elapsed() >= PRUNE_EVERY {
+                self.last_prune = Instant::now();
+                self.prune().await;
+            }
+        }
+    }
+
+    /// Reads every peer record not seen yet and checks the files they name. Positions advance
+    /// only when everything succeeded, so a failed poll is simply repeated.
+    async fn poll(&mut self) -> Result<Vec<Resolved>, StorageError> {
+        let storage = &self.shared.storage;
+        let replicas = storage.list_log_replicas().await?;
+        let mut next = HashMap::with_capacity(replicas.len());
+        let mut changes: Vec<PeerChange> = Vec::new();
+        for replica in replicas.into_iter().filter(|r| *r != self.shared.replica) {
+            let mut seq = match self.peers.get(&replica) {
+                Some(seq) => *seq,
+                // A replica that started after us: everything it wrote is new to us.
+                None => storage.list_log_records(Some(&replica)).await?.first().map_or(1, |r| r.seq),
+            };
+            while let Some(bytes) = storage.get_log_record(&replica, seq).await? {
+                match changelog::decode(&bytes) {
+                    Ok(record) => changes.extend(record.changes),
+                    Err(e) => tracing::warn!(%replica, seq, error = %e, "skipping an unreadable change-log record"),
+                }
+                seq += 1;
+            }
+            next.insert(replica, seq);
+        }
+        let resolved = self.check(changes).await?;
+        self.peers = next;
+        Ok(resolved)
+    }
+
+    /// Checks each named file against storage; the latest change per file carries the metadata.
+    async fn check(&self, changes: Vec<PeerChange>) -> Result<Vec<Resolved>, StorageError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut latest: HashMap<String, PeerChange> = HashMap::with_capacity(changes.len());
+        for change in changes {
+            latest.insert(change.file().to_owned(), change);
+        }
+        let shared = &self.shared;
+        let results: Vec<Result<Option<Resolved>, StorageError>> = futures::stream::iter(latest)
+            .map(|(file, change)| async move {
+                let observed_at = Instant::now();
+                let observed = observe(shared, &file, change).await?;
+                Ok(observed.map(|observed| Resolved { file, observed_at, observed }))
+            })
+            .buffer_unordered(CHECK_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes records older than the retention, except each log's newest (its head), which
+    /// goes only when its replica has been silent for a day. Every replica prunes; deleting a
+    /// record twice is harmless.
+    async fn prune(&self) {
+        let storage = &self.shared.storage;
+        let Ok(records) = storage.list_log_records(None).await else { return };
+        let now = SystemTime::now();
+        let age = |r: &LogRecordInfo| now.duration_since(r.last_modified).unwrap_or_default();
+        let mut newest: HashMap<&str, u64> = HashMap::new();
+        for r in &records {
+            let seq = newest.entry(r.replica.as_str()).or_insert(0);
+            *seq = (*seq).max(r.seq);
+        }
+        let doomed: Vec<(String, u64)> = records
+            .iter()
+            .filter(|r| {
+                let is_head = newest.get(r.replica.as_str()) == Some(&r.seq);
+                if is_head {
+                    r.replica != self.shared.replica && age(r) > DEAD_LOG_AGE
+                } else {
+                    age(r) > self.shared.options.log_retention
+                }
+            })
+            .map(|r| (r.replica.clone(), r.seq))
+            .collect();
+        if doomed.is_empty() {
+            return;
+        }
+        let deleted = futures::stream::iter(doomed)
+            .map(|(replica, seq)| async move { storage.delete_log_record(&replica, seq).await.is_ok() })
+            .buffer_unordered(8)
+            .filter(|ok| std::future::ready(*ok))
+            .count()
+            .await;
+        tracing::debug!(deleted, "pruned old change-log records");
+    }
+}
+
+/// What storage holds for `file` now, as an index entry; `None` when the index already has
+/// exactly that object or it cannot be indexed (left to the periodic resync, which logs why).
+async fn observe(shared: &Shared, file: &str, change: PeerChange) -> Result<Option<Observed>, StorageError> {
+    let storage = &shared.storage;
+    let info = match storage.head(file).await {
+        Ok(info) => info,
+        Err(StorageError::NotFound(_)) => return Ok(Some(Observed::Absent)),
+        Err(e) => return Err(e),
+    };
+    let same_object =
+        |object: &StoredObject| object.size == info.size && info.e_tag.is_some() && object.etag == info.e_tag;
+    let known_created = {
+        let index = shared.index.read().unwrap_or_else(|p| p.into_inner());
+        match index.by_file(file) {
+            Some(e) if same_object(&e.object) => return Ok(None),
+            Some(e) => Some((e.digest.clone(), e.created)),
+            None => None,
+        }
+    };
+    let object = StoredObject { file: file.to_owned(), size: info.size, etag: info.e_tag.clone() };
+    let render = &shared.options.render;
+    if let PeerChange::Put(stored) = change
+        && same_object(&stored.object)
+    {
+        let stored = *stored;
+        return Ok(match Entry::new(stored.metadata, stored.digest, stored.created, object, render) {
+            Ok(entry) => Some(Observed::Present(Box::new(entry))),
+            Err(e) => {
+                tracing::warn!(%file, error = %e, "a peer announced a chart this replica cannot index");
+                None
+            }
+        });
+    }
+    // The record does not describe what is stored now (changed again since): read the archive.
+    let bytes = match storage.read(file).await {
+        Ok(bytes) => bytes,
+        Err(StorageError::NotFound(_)) => return Ok(Some(Observed::Absent)),
+        Err(e) => return Err(e),
+    };
+    let limits = shared.options.limits.clone();
+    let loaded = match tokio::task::spawn_blocking(move || archive::read_metadata(&bytes, &limits)).await {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(e)) => {
+            tracing::warn!(%file, error = %e, "invalid package in storage; not indexed");
+            return Ok(None);
+        }
+        Err(e) => {
+            tracing::warn!(%file, error = %e, "archive check failed");
+            return Ok(None);
+        }
+    };
+    let created = known_created
+        .filter(|(digest, _)| *digest == loaded.digest)
+        .map(|(_, created)| created)
+        .unwrap_or_else(|| Timestamp::try_from(info.last_modified).unwrap_or_else(|_| Timestamp::now()));
+    Ok(match Entry::new(loaded.metadata, loaded.digest, created, object, render) {
+        Ok(entry) => Some(Observed::Present(Box::new(entry))),
+        Err(e) => {
+            tracing::warn!(%file, error = %e, "invalid package in storage; not indexed");
+            None
+        }
+    })
+}
