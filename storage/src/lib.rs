@@ -80,6 +80,7 @@ struct Counters {
 
 /// Whether the object store answers, as seen by the requests made through one [`Storage`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StorageHealth {
     /// False when the latest request failed for a reason other than the object's state
     /// (unreachable, timeout, denied, server error).

@@ -45,5 +45,6 @@ mod helm_chart;
 mod install;
 mod migration;
 mod package;
+mod replicas;
 mod shutdown;
 mod support;
