@@ -24,9 +24,17 @@ scripts/install-test-tools.sh
 
 cargo build --release --locked --bin chartroom
 mkdir -p target/bench-data
+if [ "${1:-}" = "replication" ]; then
+  shift
+  cargo bench --locked --bench replication -- --server target/release/chartroom --s3s-fs .tools/bin/s3s-fs "$@" \
+    | tee target/bench-data/last-run-replication.md
+  exit 0
+fi
 cargo bench --locked --bench repository -- \
   --server target/release/chartroom \
   --helm .tools/bin/helm3 \
   --wrk "$(command -v wrk)" \
   --nginx "$nginx_bin" \
   "$@" | tee target/bench-data/last-run.md
+cargo bench --locked --bench replication -- --server target/release/chartroom --s3s-fs .tools/bin/s3s-fs \
+  | tee target/bench-data/last-run-replication.md
