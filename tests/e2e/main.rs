@@ -20,7 +20,7 @@
 //! * `helm_chart`: the deployment chart in `helm-chart/` (lint, rendered objects, replica rules,
 //!   notes) and its dogfood round trip through a running Chartroom.
 //! * `api`: the ChartMuseum HTTP API over raw HTTP (uploads, overwrite matrix, delete, resync,
-//!   restart, caching headers, gzip, pagination, lookups).
+//!   restart, crash (SIGKILL) recovery, caching headers, gzip, pagination, lookups).
 //! * `client_push`: `chartroom push` (the `helm cm-push` protocol) of a `.tgz` or a folder, by URL
 //!   or `helm repo add` name, context path discovery, `--force`, `--prov` verified by both Helms;
 //!   409/401/413/unreachable/invalid-archive failures with their exit codes.
