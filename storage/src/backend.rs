@@ -626,7 +626,8 @@ fn detail(err: &object_store::Error) -> String {
         }
         source = e.source();
     }
-    text
+    // Cloud error bodies are multi-line XML; keep the message on one log line.
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
