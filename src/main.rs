@@ -4,8 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use chartroom_server::{AppState, Config, ServeArgs, Settings, StorageConfig};
-use chartroom_storage::Storage;
+use chartroom_server::{AppState, Config, ServeArgs, Settings};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -302,11 +301,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for (key, value, source) in config.describe() {
         tracing::debug!(key, value, source, "configuration");
     }
-    let storage = match &config.storage {
-        StorageConfig::Local { root } => {
-            Storage::local(root).with_context(|| format!("opening local storage at {}", root.display()))?
-        }
-    };
+    // Fails fast (bucket reachable, credentials work, create-only writes honoured) before the
+    // index is built or the port is opened.
+    let storage = chartroom_storage::backend::open(&config.storage)
+        .await
+        .with_context(|| format!("opening the {} storage backend", config.storage.name()))?;
     let started = Instant::now();
     let (repo, report) = chartroom_index::Repository::open(storage.clone(), chartroom_server::repo_options(&config))
         .await

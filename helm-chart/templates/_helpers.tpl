@@ -284,10 +284,9 @@ env.existingSecretMappings, then extraEnv.
 - name: STORAGE_AMAZON_SSE
   value: {{ .sse | quote }}
 {{- end }}
-{{- if .forcePathStyle }}
+{{- /* Always rendered: the server's default (true) must not silently override `false`. */}}
 - name: STORAGE_AMAZON_FORCE_PATH_STYLE
-  value: "true"
-{{- end }}
+  value: {{ ternary "true" "false" (ne (toString .forcePathStyle) "false") | quote }}
 {{- if .existingSecret }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:

@@ -160,11 +160,7 @@ impl Repository {
             let valid: Vec<state::StoredEntry> = saved
                 .entries
                 .into_iter()
-                .filter(|e| {
-                    listed
-                        .get(e.object.file.as_str())
-                        .is_some_and(|o| o.size == e.object.size && o.e_tag == e.object.etag)
-                })
+                .filter(|e| listed.get(e.object.file.as_str()).is_some_and(|o| still_the_same(&e.object, o)))
                 .collect();
             for entry in render_entries(valid, &options.render)? {
                 index.insert(entry);
@@ -712,7 +708,7 @@ async fn reconcile(
         let listed: HashSet<&str> = listing.iter().map(|o| o.file.as_str()).collect();
         for obj in &listing {
             match index.by_file(&obj.file) {
-                Some(e) if e.object.size == obj.size && e.object.etag == obj.e_tag => report.unchanged += 1,
+                Some(e) if still_the_same(&e.object, obj) => report.unchanged += 1,
                 known => {
                     if known.is_none() && skipped.get(&obj.file) == Some(&(obj.size, obj.e_tag.clone())) {
                         report.skipped += 1;
@@ -854,4 +850,35 @@ fn apply_loaded(
 
 fn to_timestamp(t: SystemTime) -> Timestamp {
     Timestamp::try_from(t).unwrap_or_else(|_| Timestamp::now())
+}
+
+/// Whether a listed object is still the archive an entry was read from: same size, and the same
+/// ETag when the listing reports one. Some S3 servers (s3s-fs among them) list objects without
+/// ETags although their PUT answers carry one; for those the recorded ETag cannot be checked and
+/// the size decides, or every uploaded chart would be re-read at each start and resync.
+fn still_the_same(recorded: &StoredObject, listed: &ObjectInfo) -> bool {
+    recorded.size == listed.size && (listed.e_tag.is_none() || listed.e_tag == recorded.etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_object_compares_etag_only_when_listed() {
+        let recorded = StoredObject { file: "a-1.0.0.tgz".into(), size: 3, etag: Some("\"e1\"".into()) };
+        let listed = |size, e_tag: Option<&str>| ObjectInfo {
+            file: "a-1.0.0.tgz".into(),
+            size,
+            e_tag: e_tag.map(str::to_owned),
+            last_modified: SystemTime::UNIX_EPOCH,
+        };
+        assert!(still_the_same(&recorded, &listed(3, Some("\"e1\""))));
+        assert!(!still_the_same(&recorded, &listed(3, Some("\"e2\""))), "another ETag is another archive");
+        assert!(!still_the_same(&recorded, &listed(4, Some("\"e1\""))));
+        assert!(still_the_same(&recorded, &listed(3, None)), "a listing without ETags is checked on size");
+        assert!(!still_the_same(&recorded, &listed(4, None)));
+        let unknown = StoredObject { etag: None, ..recorded };
+        assert!(!still_the_same(&unknown, &listed(3, Some("\"e1\""))), "a store that now lists ETags is re-read");
+    }
 }

@@ -11,7 +11,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chartroom_storage::backend::{self, Environment};
 use serde_json::Value;
+
+pub use chartroom_storage::backend::{AmazonConfig, BackendConfig, GoogleConfig, MicrosoftConfig};
 
 const DEFAULT_LISTEN_HOST: &str = "0.0.0.0";
 const DEFAULT_PORT: u16 = 8080;
@@ -24,9 +27,13 @@ const DEFAULT_CACHE_INTERVAL: &str = "5m";
 /// `--index-limit 0` (the default) means this many parallel archive reads.
 const DEFAULT_INDEX_LIMIT: usize = 16;
 const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// How often replicas poll shared storage for changes made by others.
+const DEFAULT_STORAGE_POLL_INTERVAL: &str = "500ms";
 
-/// Storage backends that exist in ChartMuseum and are planned for Chartroom.
-const PLANNED_BACKENDS: &[&str] = &["amazon", "google", "microsoft"];
+/// Storage backends Chartroom implements (`--storage`).
+const BACKENDS: &[&str] = &["local", "amazon", "google", "microsoft"];
+/// ChartMuseum storage backends Chartroom does not implement (yet).
+const CHARTMUSEUM_ONLY_BACKENDS: &[&str] = &["alibaba", "openstack", "oracle", "baidu", "tencent", "etcd"];
 
 const SOURCE_ARG: &str = "flag/env";
 const SOURCE_FILE: &str = "file";
@@ -52,13 +59,64 @@ pub struct ServeArgs {
           value_parser = uint_arg::<u16>("PORT", "an integer from 0 to 65535"))]
     pub port: Option<u16>,
 
-    /// Storage backend; only "local" is supported for now [default: local]
+    /// Storage backend: local, amazon, google or microsoft [default: local]
     #[arg(long = "storage", env = "STORAGE", value_name = "BACKEND")]
     pub storage: Option<String>,
 
     /// Root directory of the local storage backend [default: ./chartroom-data]
     #[arg(long = "storage-local-rootdir", env = "STORAGE_LOCAL_ROOTDIR", value_name = "DIR")]
     pub storage_local_rootdir: Option<PathBuf>,
+
+    /// S3 bucket of the amazon backend (required for amazon) [default: none]
+    #[arg(long = "storage-amazon-bucket", env = "STORAGE_AMAZON_BUCKET", value_name = "BUCKET")]
+    pub storage_amazon_bucket: Option<String>,
+
+    /// Object name prefix in the S3 bucket [default: none, the bucket root]
+    #[arg(long = "storage-amazon-prefix", env = "STORAGE_AMAZON_PREFIX", value_name = "PREFIX")]
+    pub storage_amazon_prefix: Option<String>,
+
+    /// S3 region; falls back to AWS_REGION, AWS_DEFAULT_REGION and the AWS profile, and to
+    /// us-east-1 when an endpoint is set [default: none]
+    #[arg(long = "storage-amazon-region", env = "STORAGE_AMAZON_REGION", value_name = "REGION")]
+    pub storage_amazon_region: Option<String>,
+
+    /// Endpoint of an S3-compatible server, e.g. http://minio:9000 (http:// is allowed)
+    /// [default: none, AWS]
+    #[arg(long = "storage-amazon-endpoint", env = "STORAGE_AMAZON_ENDPOINT", value_name = "URL")]
+    pub storage_amazon_endpoint: Option<String>,
+
+    /// S3 server-side encryption: AES256, aws:kms (key id from AWS_SSE_KMS_KEY_ID),
+    /// aws:kms:dsse or sse-c [default: none]
+    #[arg(long = "storage-amazon-sse", env = "STORAGE_AMAZON_SSE", value_name = "ALGORITHM")]
+    pub storage_amazon_sse: Option<String>,
+
+    /// Path-style S3 requests (endpoint/bucket/key) instead of virtual-hosted (bucket.endpoint/key)
+    /// [default: true]
+    #[arg(long = "storage-amazon-force-path-style", env = "STORAGE_AMAZON_FORCE_PATH_STYLE", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = bool_arg("STORAGE_AMAZON_FORCE_PATH_STYLE"))]
+    pub storage_amazon_force_path_style: Option<bool>,
+
+    /// GCS bucket of the google backend (required for google) [default: none]
+    #[arg(long = "storage-google-bucket", env = "STORAGE_GOOGLE_BUCKET", value_name = "BUCKET")]
+    pub storage_google_bucket: Option<String>,
+
+    /// Object name prefix in the GCS bucket [default: none, the bucket root]
+    #[arg(long = "storage-google-prefix", env = "STORAGE_GOOGLE_PREFIX", value_name = "PREFIX")]
+    pub storage_google_prefix: Option<String>,
+
+    /// Azure Blob container of the microsoft backend (required for microsoft) [default: none]
+    #[arg(long = "storage-microsoft-container", env = "STORAGE_MICROSOFT_CONTAINER", value_name = "CONTAINER")]
+    pub storage_microsoft_container: Option<String>,
+
+    /// Blob name prefix in the Azure container [default: none, the container root]
+    #[arg(long = "storage-microsoft-prefix", env = "STORAGE_MICROSOFT_PREFIX", value_name = "PREFIX")]
+    pub storage_microsoft_prefix: Option<String>,
+
+    /// How often to poll storage for changes made by other replicas, as a Go duration (must be
+    /// greater than 0) [default: 500ms]
+    #[arg(long = "storage-poll-interval", env = "STORAGE_POLL_INTERVAL", value_name = "DURATION")]
+    pub storage_poll_interval: Option<String>,
 
     /// Allow uploads to overwrite an existing chart version without ?force [default: false]
     #[arg(long = "allow-overwrite", env = "ALLOW_OVERWRITE", value_name = "BOOL",
@@ -163,12 +221,8 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Where charts are stored.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StorageConfig {
-    /// A directory on the local file system.
-    Local { root: PathBuf },
-}
+/// Where charts are stored (the storage crate's plain configuration).
+pub type StorageConfig = BackendConfig;
 
 /// The validated server configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +233,9 @@ pub struct Config {
     pub port: u16,
     /// `--storage` / `STORAGE` / `storage.backend` and the backend's own options.
     pub storage: StorageConfig,
+    /// `--storage-poll-interval`, `STORAGE_POLL_INTERVAL`, key `storage.pollinterval`: how often
+    /// to look for changes made by other replicas (> 0).
+    pub storage_poll_interval: Duration,
     /// `--allow-overwrite`, `ALLOW_OVERWRITE`, key `allowoverwrite`.
     pub allow_overwrite: bool,
     /// `--disable-force-overwrite`, `DISABLE_FORCE_OVERWRITE`, key `disableforceoverwrite`.
@@ -275,6 +332,22 @@ pub enum ConfigError {
          refusing to start (unset it to run without that feature)"
     )]
     UnsupportedEnv { name: String },
+    /// A required option is missing.
+    #[error(
+        "missing required option {flag} (env {env}, config key `{key}`{}): {reason}",
+        file.as_ref().map(|p| format!(" in config file {}", p.display())).unwrap_or_default()
+    )]
+    Missing {
+        flag: &'static str,
+        env: &'static str,
+        key: &'static str,
+        /// The config file, when one was given (it lacks the key too).
+        file: Option<PathBuf>,
+        reason: String,
+    },
+    /// A storage credential variable is unusable (a `<NAME>_FILE` secret, an AWS profile).
+    #[error("storage credentials: {0}")]
+    StorageEnv(#[source] backend::OpenError),
     /// The same key twice (for example nested and dotted, or in different letter case).
     #[error("config file {}: key `{key}` is set more than once", path.display())]
     DuplicateKey { path: PathBuf, key: String },
@@ -303,6 +376,21 @@ const LISTEN_HOST: Opt = opt("listen.host", "--listen-host", "LISTEN_HOST");
 const PORT: Opt = opt("port", "--port", "PORT");
 const STORAGE: Opt = opt("storage.backend", "--storage", "STORAGE");
 const STORAGE_LOCAL_ROOTDIR: Opt = opt("storage.local.rootdir", "--storage-local-rootdir", "STORAGE_LOCAL_ROOTDIR");
+const STORAGE_AMAZON_BUCKET: Opt = opt("storage.amazon.bucket", "--storage-amazon-bucket", "STORAGE_AMAZON_BUCKET");
+const STORAGE_AMAZON_PREFIX: Opt = opt("storage.amazon.prefix", "--storage-amazon-prefix", "STORAGE_AMAZON_PREFIX");
+const STORAGE_AMAZON_REGION: Opt = opt("storage.amazon.region", "--storage-amazon-region", "STORAGE_AMAZON_REGION");
+const STORAGE_AMAZON_ENDPOINT: Opt =
+    opt("storage.amazon.endpoint", "--storage-amazon-endpoint", "STORAGE_AMAZON_ENDPOINT");
+const STORAGE_AMAZON_SSE: Opt = opt("storage.amazon.sse", "--storage-amazon-sse", "STORAGE_AMAZON_SSE");
+const STORAGE_AMAZON_FORCE_PATH_STYLE: Opt =
+    opt("storage.amazon.forcepathstyle", "--storage-amazon-force-path-style", "STORAGE_AMAZON_FORCE_PATH_STYLE");
+const STORAGE_GOOGLE_BUCKET: Opt = opt("storage.google.bucket", "--storage-google-bucket", "STORAGE_GOOGLE_BUCKET");
+const STORAGE_GOOGLE_PREFIX: Opt = opt("storage.google.prefix", "--storage-google-prefix", "STORAGE_GOOGLE_PREFIX");
+const STORAGE_MICROSOFT_CONTAINER: Opt =
+    opt("storage.microsoft.container", "--storage-microsoft-container", "STORAGE_MICROSOFT_CONTAINER");
+const STORAGE_MICROSOFT_PREFIX: Opt =
+    opt("storage.microsoft.prefix", "--storage-microsoft-prefix", "STORAGE_MICROSOFT_PREFIX");
+const STORAGE_POLL_INTERVAL: Opt = opt("storage.pollinterval", "--storage-poll-interval", "STORAGE_POLL_INTERVAL");
 const ALLOW_OVERWRITE: Opt = opt("allowoverwrite", "--allow-overwrite", "ALLOW_OVERWRITE");
 const DISABLE_FORCE_OVERWRITE: Opt =
     opt("disableforceoverwrite", "--disable-force-overwrite", "DISABLE_FORCE_OVERWRITE");
@@ -332,6 +420,17 @@ const FILE_OPTS: &[Opt] = &[
     PORT,
     STORAGE,
     STORAGE_LOCAL_ROOTDIR,
+    STORAGE_AMAZON_BUCKET,
+    STORAGE_AMAZON_PREFIX,
+    STORAGE_AMAZON_REGION,
+    STORAGE_AMAZON_ENDPOINT,
+    STORAGE_AMAZON_SSE,
+    STORAGE_AMAZON_FORCE_PATH_STYLE,
+    STORAGE_GOOGLE_BUCKET,
+    STORAGE_GOOGLE_PREFIX,
+    STORAGE_MICROSOFT_CONTAINER,
+    STORAGE_MICROSOFT_PREFIX,
+    STORAGE_POLL_INTERVAL,
     ALLOW_OVERWRITE,
     DISABLE_FORCE_OVERWRITE,
     DISABLE_DELETE,
@@ -386,10 +485,6 @@ const CHARTMUSEUM_ONLY_KEYS: &[&str] = &[
     "storage.timestamptolerance",
 ];
 
-/// ChartMuseum storage backends whose `storage.<name>.*` keys Chartroom does not implement.
-const CHARTMUSEUM_ONLY_BACKENDS: &[&str] =
-    &["amazon", "google", "microsoft", "alibaba", "openstack", "oracle", "baidu", "tencent", "etcd"];
-
 /// Source of each value, by option key. Compares equal to any other `Sources`, so that
 /// `Config == Config` compares values only.
 #[derive(Debug, Clone, Default)]
@@ -438,7 +533,19 @@ pub fn check_unsupported_env(vars: impl IntoIterator<Item = (String, String)>) -
 
 impl Config {
     /// Resolve: flag or env var > YAML config file (--config) > default; validate everything once.
+    /// Storage credentials are read from the process environment (see [`Config::from_args_with_env`]).
     pub fn from_args(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Config::from_args_with_env(args, vars)
+    }
+
+    /// [`Config::from_args`] with an explicit environment for what storage reads beside the
+    /// options: `<NAME>_FILE` secrets (checked here, so that a broken secret stops the start
+    /// before anything else) and the AWS region (`AWS_REGION`, `AWS_DEFAULT_REGION`, profile).
+    pub fn from_args_with_env(
+        args: &ServeArgs,
+        env_vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let file = match &args.config {
             Some(path) => Some(ConfigFile::load(path)?),
             None => None,
@@ -457,20 +564,31 @@ impl Config {
 
         let (raw, o) = r.take(STORAGE, args.storage.clone(), file_string, DEFAULT_STORAGE.to_owned())?;
         let backend = parse_backend(&raw).map_err(|e| r.invalid(STORAGE, o, &raw, e))?;
-        let storage = match backend {
-            Backend::Local => {
-                let (root, o) = r.take(
-                    STORAGE_LOCAL_ROOTDIR,
-                    args.storage_local_rootdir.clone(),
-                    |v| file_string(v).map(PathBuf::from),
-                    PathBuf::from(DEFAULT_LOCAL_ROOTDIR),
-                )?;
-                if root.as_os_str().is_empty() {
-                    return Err(r.invalid(STORAGE_LOCAL_ROOTDIR, o, "", "must not be empty"));
-                }
-                StorageConfig::Local { root }
-            }
-        };
+        let storage = r.storage(backend, args)?;
+        let env = Environment::from_vars(&storage, env_vars).map_err(ConfigError::StorageEnv)?;
+        if let StorageConfig::Amazon(amazon) = &storage
+            && amazon.region.is_none()
+            && amazon.endpoint.is_none()
+            && backend::amazon_env_region(&env).map_err(ConfigError::StorageEnv)?.is_none()
+        {
+            return Err(r.missing(
+                STORAGE_AMAZON_REGION,
+                "the amazon backend needs a region: set it, or AWS_REGION / AWS_DEFAULT_REGION, or \
+                 region in the AWS profile (with --storage-amazon-endpoint it defaults to us-east-1)",
+            ));
+        }
+
+        let (raw, o) = r.take(
+            STORAGE_POLL_INTERVAL,
+            args.storage_poll_interval.clone(),
+            file_duration_string,
+            DEFAULT_STORAGE_POLL_INTERVAL.to_owned(),
+        )?;
+        let storage_poll_interval =
+            parse_go_duration(&raw).map_err(|e| r.invalid(STORAGE_POLL_INTERVAL, o, &raw, e))?;
+        if storage_poll_interval.is_zero() {
+            return Err(r.invalid(STORAGE_POLL_INTERVAL, o, &raw, "must be greater than 0"));
+        }
 
         let allow_overwrite = r.flag(ALLOW_OVERWRITE, args.allow_overwrite)?;
         let disable_force_overwrite = r.flag(DISABLE_FORCE_OVERWRITE, args.disable_force_overwrite)?;
@@ -547,6 +665,7 @@ impl Config {
             listen_host,
             port,
             storage,
+            storage_poll_interval,
             allow_overwrite,
             disable_force_overwrite,
             disable_delete,
@@ -585,13 +704,30 @@ impl Config {
     pub fn describe(&self) -> Vec<(&'static str, String, &'static str)> {
         let source = |o: Opt| self.sources.0.get(o.key).copied().unwrap_or(SOURCE_DEFAULT);
         let row = |o: Opt, value: String| (o.key, value, source(o));
-        let mut rows = vec![row(LISTEN_HOST, self.listen_host.clone()), row(PORT, self.port.to_string())];
+        let mut rows = vec![
+            row(LISTEN_HOST, self.listen_host.clone()),
+            row(PORT, self.port.to_string()),
+            row(STORAGE, self.storage.name().to_owned()),
+        ];
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
         match &self.storage {
-            StorageConfig::Local { root } => {
-                rows.push(row(STORAGE, "local".to_owned()));
-                rows.push(row(STORAGE_LOCAL_ROOTDIR, root.display().to_string()));
-            }
+            StorageConfig::Local { root } => rows.push(row(STORAGE_LOCAL_ROOTDIR, root.display().to_string())),
+            StorageConfig::Amazon(c) => rows.extend([
+                row(STORAGE_AMAZON_BUCKET, c.bucket.clone()),
+                row(STORAGE_AMAZON_PREFIX, c.prefix.clone()),
+                row(STORAGE_AMAZON_REGION, text(&c.region)),
+                row(STORAGE_AMAZON_ENDPOINT, text(&c.endpoint)),
+                row(STORAGE_AMAZON_SSE, text(&c.sse)),
+                row(STORAGE_AMAZON_FORCE_PATH_STYLE, c.force_path_style.to_string()),
+            ]),
+            StorageConfig::Google(c) => rows
+                .extend([row(STORAGE_GOOGLE_BUCKET, c.bucket.clone()), row(STORAGE_GOOGLE_PREFIX, c.prefix.clone())]),
+            StorageConfig::Microsoft(c) => rows.extend([
+                row(STORAGE_MICROSOFT_CONTAINER, c.container.clone()),
+                row(STORAGE_MICROSOFT_PREFIX, c.prefix.clone()),
+            ]),
         }
+        rows.push(row(STORAGE_POLL_INTERVAL, format_go_duration(self.storage_poll_interval)));
         rows.extend([
             row(ALLOW_OVERWRITE, self.allow_overwrite.to_string()),
             row(DISABLE_FORCE_OVERWRITE, self.disable_force_overwrite.to_string()),
@@ -653,6 +789,84 @@ impl Resolver<'_> {
         Ok((default, Origin::Default))
     }
 
+    /// The selected backend's options (other backends' options are ignored, as in ChartMuseum).
+    fn storage(&mut self, backend: Backend, args: &ServeArgs) -> Result<StorageConfig, ConfigError> {
+        Ok(match backend {
+            Backend::Local => {
+                let (root, o) = self.take(
+                    STORAGE_LOCAL_ROOTDIR,
+                    args.storage_local_rootdir.clone(),
+                    |v| file_string(v).map(PathBuf::from),
+                    PathBuf::from(DEFAULT_LOCAL_ROOTDIR),
+                )?;
+                if root.as_os_str().is_empty() {
+                    return Err(self.invalid(STORAGE_LOCAL_ROOTDIR, o, "", "must not be empty"));
+                }
+                StorageConfig::Local { root }
+            }
+            Backend::Amazon => {
+                let bucket = self.required(STORAGE_AMAZON_BUCKET, &args.storage_amazon_bucket, "bucket")?;
+                let prefix = self.prefix(STORAGE_AMAZON_PREFIX, &args.storage_amazon_prefix)?;
+                let region = self.optional(STORAGE_AMAZON_REGION, &args.storage_amazon_region)?.map(|(v, _)| v);
+                let endpoint = match self.optional(STORAGE_AMAZON_ENDPOINT, &args.storage_amazon_endpoint)? {
+                    Some((raw, o)) => Some(
+                        backend::normalize_endpoint(&raw)
+                            .map_err(|e| self.invalid(STORAGE_AMAZON_ENDPOINT, o, &raw, e))?,
+                    ),
+                    None => None,
+                };
+                let sse = match self.optional(STORAGE_AMAZON_SSE, &args.storage_amazon_sse)? {
+                    Some((raw, o)) if !backend::AMAZON_SSE_VALUES.contains(&raw.as_str()) => {
+                        return Err(self.invalid(
+                            STORAGE_AMAZON_SSE,
+                            o,
+                            &raw,
+                            format!("expected one of {}", backend::AMAZON_SSE_VALUES.join(", ")),
+                        ));
+                    }
+                    other => other.map(|(v, _)| v),
+                };
+                // ChartMuseum's default: path-style, which every S3-compatible server supports.
+                let (force_path_style, _) =
+                    self.take(STORAGE_AMAZON_FORCE_PATH_STYLE, args.storage_amazon_force_path_style, file_bool, true)?;
+                StorageConfig::Amazon(AmazonConfig { bucket, prefix, region, endpoint, sse, force_path_style })
+            }
+            Backend::Google => StorageConfig::Google(GoogleConfig {
+                bucket: self.required(STORAGE_GOOGLE_BUCKET, &args.storage_google_bucket, "bucket")?,
+                prefix: self.prefix(STORAGE_GOOGLE_PREFIX, &args.storage_google_prefix)?,
+            }),
+            Backend::Microsoft => StorageConfig::Microsoft(MicrosoftConfig {
+                container: self.required(
+                    STORAGE_MICROSOFT_CONTAINER,
+                    &args.storage_microsoft_container,
+                    "container",
+                )?,
+                prefix: self.prefix(STORAGE_MICROSOFT_PREFIX, &args.storage_microsoft_prefix)?,
+            }),
+        })
+    }
+
+    /// A string option where empty means unset (ChartMuseum's defaults are empty strings).
+    fn optional(&mut self, opt: Opt, arg: &Option<String>) -> Result<Option<(String, Origin)>, ConfigError> {
+        let (value, o) = self.take(opt, arg.clone(), file_string, String::new())?;
+        let value = value.trim();
+        Ok((!value.is_empty()).then(|| (value.to_owned(), o)))
+    }
+
+    fn required(&mut self, opt: Opt, arg: &Option<String>, what: &str) -> Result<String, ConfigError> {
+        match self.optional(opt, arg)? {
+            Some((v, _)) => Ok(v),
+            None => Err(self.missing(opt, &format!("the selected storage backend needs a {what}"))),
+        }
+    }
+
+    fn prefix(&mut self, opt: Opt, arg: &Option<String>) -> Result<String, ConfigError> {
+        match self.optional(opt, arg)? {
+            Some((raw, o)) => backend::normalize_prefix(&raw).map_err(|e| self.invalid(opt, o, &raw, e)),
+            None => Ok(String::new()),
+        }
+    }
+
     fn flag(&mut self, opt: Opt, arg: Option<bool>) -> Result<bool, ConfigError> {
         Ok(self.take(opt, arg, file_bool, false)?.0)
     }
@@ -672,6 +886,16 @@ impl Resolver<'_> {
             Origin::Default => SOURCE_DEFAULT,
         };
         self.sources.0.insert(opt.key, source);
+    }
+
+    fn missing(&self, opt: Opt, reason: &str) -> ConfigError {
+        ConfigError::Missing {
+            flag: opt.flag,
+            env: opt.env,
+            key: opt.key,
+            file: self.file.map(|f| f.path.clone()),
+            reason: reason.to_owned(),
+        }
     }
 
     fn invalid(&self, opt: Opt, origin: Origin, value: &str, reason: impl Into<String>) -> ConfigError {
@@ -878,21 +1102,34 @@ where
     move |s: &str| s.trim().parse::<T>().map_err(|_| format!("expected {want} (env {env})"))
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Backend {
     Local,
+    Amazon,
+    Google,
+    Microsoft,
 }
 
+/// `--storage`, case-insensitive as in ChartMuseum.
 fn parse_backend(raw: &str) -> Result<Backend, String> {
     let name = raw.trim().to_ascii_lowercase();
-    if name == "local" {
-        return Ok(Backend::Local);
+    match name.as_str() {
+        "local" => return Ok(Backend::Local),
+        "amazon" => return Ok(Backend::Amazon),
+        "google" => return Ok(Backend::Google),
+        "microsoft" => return Ok(Backend::Microsoft),
+        _ => {}
     }
-    if PLANNED_BACKENDS.contains(&name.as_str()) {
-        return Err(format!("storage backend {name:?} is not supported yet; supported backends: local"));
+    if CHARTMUSEUM_ONLY_BACKENDS.contains(&name.as_str()) {
+        return Err(format!(
+            "storage backend {name:?} is not supported yet; supported backends: {}",
+            BACKENDS.join(", ")
+        ));
     }
     Err(format!(
-        "unsupported storage backend; supported backends: local ({} are planned but not supported yet)",
-        PLANNED_BACKENDS.join(", ")
+        "unsupported storage backend; supported backends: {} (ChartMuseum's {} are not supported yet)",
+        BACKENDS.join(", "),
+        CHARTMUSEUM_ONLY_BACKENDS.join(", ")
     ))
 }
 
@@ -1147,6 +1384,7 @@ mod tests {
             listen_host: "0.0.0.0".into(),
             port: 8080,
             storage: StorageConfig::Local { root: PathBuf::from("./chartroom-data") },
+            storage_poll_interval: Duration::from_millis(500),
             allow_overwrite: false,
             disable_force_overwrite: false,
             disable_delete: false,
@@ -1244,11 +1482,14 @@ mod tests {
             "5",
             "--write-timeout",
             "7",
+            "--storage-poll-interval",
+            "250ms",
         ]);
         let want = Config {
             listen_host: "127.0.0.1".into(),
             port: 9000,
             storage: StorageConfig::Local { root: PathBuf::from("/srv/charts") },
+            storage_poll_interval: Duration::from_millis(250),
             allow_overwrite: true,
             disable_force_overwrite: true,
             disable_delete: true,
@@ -1338,9 +1579,12 @@ mod tests {
             ("DEBUG", "true"),
             ("READ_TIMEOUT", "11"),
             ("WRITE_TIMEOUT", "12"),
+            ("STORAGE_POLL_INTERVAL", "2s"),
             ("CONFIG", file.to_str().unwrap()),
         ];
-        assert_eq!(vars.len(), env_names().len(), "every variable is exercised");
+        // The other backends' variables are exercised by `cloud_backends_from_environment`.
+        let local_names = env_names().into_iter().filter(|n| !is_cloud_storage_env(n)).count();
+        assert_eq!(vars.len(), local_names, "every variable is exercised");
         for (k, v) in vars {
             env.set(k, v);
         }
@@ -1349,6 +1593,7 @@ mod tests {
             listen_host: "::1".into(),
             port: 9100,
             storage: StorageConfig::Local { root: PathBuf::from("/data") },
+            storage_poll_interval: Duration::from_secs(2),
             allow_overwrite: true,
             disable_force_overwrite: true,
             disable_delete: true,
@@ -1530,7 +1775,25 @@ readtimeout: 3
             ("storage:\n  local:\n    root: x\n", &["unknown key `storage.local.root`"]),
             ("port:\n  number: 1\n", &["unknown key `port.number`"]),
             ("basicauth:\n  user: admin\n", &["`basicauth.user`", "does not support yet"]),
-            ("storage.amazon.bucket: b\n", &["`storage.amazon.bucket`", "does not support yet"]),
+            ("storage.alibaba.bucket: b\n", &["`storage.alibaba.bucket`", "does not support yet"]),
+            ("storage:\n  amazon:\n    bucketname: b\n", &["unknown key `storage.amazon.bucketname`"]),
+            ("storage.pollinterval: 0\n", &["key `storage.pollinterval`", "--storage-poll-interval", "greater than 0"]),
+            ("storage.pollinterval: 5\n", &["key `storage.pollinterval`", "unit"]),
+            ("storage: {backend: amazon}\n", &["--storage-amazon-bucket", "STORAGE_AMAZON_BUCKET", "bucket"]),
+            (
+                "storage: {backend: amazon, amazon: {bucket: b, region: r, sse: AES128}}\n",
+                &["key `storage.amazon.sse`", "AES256, aws:kms"],
+            ),
+            (
+                "storage: {backend: amazon, amazon: {bucket: b, endpoint: 'ftp://x'}}\n",
+                &["key `storage.amazon.endpoint`", "\"ftp\""],
+            ),
+            ("storage: {backend: google, google: {prefix: a/../b}}\n", &["--storage-google-bucket"]),
+            ("storage: {backend: microsoft}\n", &["--storage-microsoft-container", "STORAGE_MICROSOFT_CONTAINER"]),
+            (
+                "storage: {backend: amazon, amazon: {bucket: b, region: r, forcepathstyle: sometimes}}\n",
+                &["key `storage.amazon.forcepathstyle`", "--storage-amazon-force-path-style"],
+            ),
             ("depth: 1\n", &["`depth`", "does not support yet"]),
             ("storage.backend: local\nstorage:\n  backend: local\n", &["`storage.backend` is set more than once"]),
             ("port: 1\nPort: 2\n", &["`port` is set more than once"]),
@@ -1542,7 +1805,7 @@ readtimeout: 3
             ("cacheinterval: soon\n", &["key `cacheinterval`", "\"soon\""]),
             ("contextpath: /a/../b\n", &["key `contextpath`", "--context-path", "CONTEXT_PATH", "\"..\""]),
             ("charturl: ftp://x\n", &["key `charturl`", "--chart-url", "CHART_URL", "http"]),
-            ("storage: {backend: amazon}\n", &["key `storage.backend`", "not supported yet"]),
+            ("storage: {backend: alibaba}\n", &["key `storage.backend`", "not supported yet"]),
             ("listen: {host: true}\n", &["key `listen.host`", "quote"]),
         ];
         for (text, wants) in cases {
@@ -1640,7 +1903,7 @@ readtimeout: 3
             |a| a.storage = s("s3"),
             &["--storage", "STORAGE", "\"s3\"", "local", "amazon, google, microsoft", "not supported yet"],
         );
-        check(|a| a.storage = s("Amazon"), &["--storage", "STORAGE", "\"Amazon\"", "not supported yet", "local"]);
+        check(|a| a.storage = s("Alibaba"), &["--storage", "STORAGE", "\"Alibaba\"", "not supported yet", "local"]);
         check(
             |a| a.storage_local_rootdir = Some(PathBuf::new()),
             &["--storage-local-rootdir", "STORAGE_LOCAL_ROOTDIR", "empty"],
@@ -1715,7 +1978,7 @@ readtimeout: 3
         let c = from(args).unwrap();
         let rows = c.describe();
         let keys: Vec<&str> = rows.iter().map(|(k, _, _)| *k).collect();
-        let mut want: Vec<&str> = FILE_OPTS.iter().map(|o| o.key).collect();
+        let mut want: Vec<&str> = FILE_OPTS.iter().map(|o| o.key).filter(|k| !is_cloud_storage_key(k)).collect();
         want.push("config");
         assert_eq!(keys, want);
         let row = |k: &str| rows.iter().find(|(key, _, _)| *key == k).cloned().unwrap();
@@ -1751,6 +2014,298 @@ readtimeout: 3
         let with_env = cmd.get_arguments().filter(|a| a.get_env().is_some()).count();
         assert_eq!(with_env, env_names().len());
         drop(env);
+    }
+
+    fn is_cloud_storage_key(key: &str) -> bool {
+        ["storage.amazon.", "storage.google.", "storage.microsoft."].iter().any(|p| key.starts_with(p))
+    }
+
+    fn is_cloud_storage_env(name: &str) -> bool {
+        ["STORAGE_AMAZON_", "STORAGE_GOOGLE_", "STORAGE_MICROSOFT_"].iter().any(|p| name.starts_with(p))
+    }
+
+    /// Storage-related variables for [`Config::from_args_with_env`]; HOME points nowhere so that
+    /// a developer's ~/.aws cannot change the outcome.
+    fn storage_env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        std::iter::once(("HOME", "/nonexistent-chartroom-test-home"))
+            .chain(pairs.iter().copied())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    fn amazon(c: &Config) -> &AmazonConfig {
+        match &c.storage {
+            StorageConfig::Amazon(a) => a,
+            other => panic!("not amazon: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn amazon_from_flags() {
+        let env = env();
+        let args = env
+            .parse(&[
+                "--storage",
+                "Amazon",
+                "--storage-amazon-bucket",
+                "charts",
+                "--storage-amazon-prefix",
+                "/team/a/",
+                "--storage-amazon-region",
+                "eu-west-1",
+                "--storage-amazon-endpoint",
+                "minio.internal:9000/",
+                "--storage-amazon-sse",
+                "aws:kms",
+                "--storage-amazon-force-path-style=false",
+            ])
+            .unwrap();
+        let c = Config::from_args_with_env(&args, storage_env(&[])).unwrap();
+        assert_eq!(
+            c.storage,
+            StorageConfig::Amazon(AmazonConfig {
+                bucket: "charts".into(),
+                prefix: "team/a".into(),
+                region: Some("eu-west-1".into()),
+                endpoint: Some("https://minio.internal:9000".into()),
+                sse: Some("aws:kms".into()),
+                force_path_style: false,
+            })
+        );
+        let rows = c.describe();
+        let keys: Vec<&str> = rows.iter().map(|(k, _, _)| *k).collect();
+        assert!(keys.contains(&"storage.amazon.forcepathstyle") && !keys.contains(&"storage.local.rootdir"));
+        assert_eq!(source_of(&c, "storage.amazon.bucket"), "flag/env");
+        // The bare flag means true; the default is true (ChartMuseum's).
+        let args = env.parse(&["--storage=amazon", "--storage-amazon-bucket=b", "--storage-amazon-region=r"]).unwrap();
+        assert!(amazon(&Config::from_args_with_env(&args, storage_env(&[])).unwrap()).force_path_style);
+        let args = env
+            .parse(&[
+                "--storage=amazon",
+                "--storage-amazon-bucket=b",
+                "--storage-amazon-region=r",
+                "--storage-amazon-force-path-style",
+            ])
+            .unwrap();
+        assert!(amazon(&Config::from_args_with_env(&args, storage_env(&[])).unwrap()).force_path_style);
+    }
+
+    #[test]
+    fn cloud_backends_from_environment() {
+        let env = env();
+        for (k, v) in [
+            ("STORAGE", "amazon"),
+            ("STORAGE_AMAZON_BUCKET", "env-bucket"),
+            ("STORAGE_AMAZON_PREFIX", "p"),
+            ("STORAGE_AMAZON_REGION", "ap-south-1"),
+            ("STORAGE_AMAZON_ENDPOINT", "http://127.0.0.1:9000"),
+            ("STORAGE_AMAZON_SSE", "AES256"),
+            ("STORAGE_AMAZON_FORCE_PATH_STYLE", "false"),
+            ("STORAGE_GOOGLE_BUCKET", "g-bucket"),
+            ("STORAGE_GOOGLE_PREFIX", "g/p/"),
+            ("STORAGE_MICROSOFT_CONTAINER", "m-container"),
+            ("STORAGE_MICROSOFT_PREFIX", "/m"),
+        ] {
+            env.set(k, v);
+        }
+        let exercised = 10;
+        assert_eq!(env_names().into_iter().filter(|n| is_cloud_storage_env(n)).count(), exercised);
+        let config = |env: &Env| Config::from_args_with_env(&env.parse(&[]).unwrap(), storage_env(&[])).unwrap();
+        let c = config(&env);
+        assert_eq!(
+            amazon(&c),
+            &AmazonConfig {
+                bucket: "env-bucket".into(),
+                prefix: "p".into(),
+                region: Some("ap-south-1".into()),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                sse: Some("AES256".into()),
+                force_path_style: false,
+            }
+        );
+        env.set("STORAGE", "google");
+        assert_eq!(
+            config(&env).storage,
+            StorageConfig::Google(GoogleConfig { bucket: "g-bucket".into(), prefix: "g/p".into() })
+        );
+        env.set("STORAGE", "MICROSOFT");
+        assert_eq!(
+            config(&env).storage,
+            StorageConfig::Microsoft(MicrosoftConfig { container: "m-container".into(), prefix: "m".into() })
+        );
+    }
+
+    #[test]
+    fn cloud_backends_precedence_flag_env_file() {
+        let env = env();
+        let text = "\
+storage:
+  backend: amazon
+  amazon:
+    bucket: file-bucket
+    prefix: file/prefix
+    region: file-region
+    forcepathstyle: false
+  google: {bucket: file-g}
+  microsoft.container: file-m
+  pollinterval: 1s
+";
+        let (_dir, args) = with_file(text);
+        let path = args.config.clone().unwrap();
+        let p = path.to_str().unwrap();
+        let from = |argv: &[&str]| {
+            let mut all = vec!["--config", p];
+            all.extend_from_slice(argv);
+            Config::from_args_with_env(&env.parse(&all).unwrap(), storage_env(&[])).unwrap()
+        };
+        let c = from(&[]);
+        let a = amazon(&c);
+        assert_eq!(
+            (a.bucket.as_str(), a.prefix.as_str(), a.region.as_deref()),
+            ("file-bucket", "file/prefix", Some("file-region"))
+        );
+        assert!(!a.force_path_style);
+        assert_eq!(c.storage_poll_interval, Duration::from_secs(1));
+        assert_eq!(source_of(&c, "storage.amazon.bucket"), "file");
+        assert_eq!(source_of(&c, "storage.pollinterval"), "file");
+
+        env.set("STORAGE_AMAZON_BUCKET", "env-bucket");
+        let c = from(&[]);
+        assert_eq!(amazon(&c).bucket, "env-bucket");
+        assert_eq!(amazon(&c).region.as_deref(), Some("file-region"));
+        assert_eq!(source_of(&c, "storage.amazon.bucket"), "flag/env");
+        let c = from(&["--storage-amazon-bucket", "flag-bucket", "--storage-poll-interval", "100ms"]);
+        assert_eq!(amazon(&c).bucket, "flag-bucket");
+        assert_eq!(c.storage_poll_interval, Duration::from_millis(100));
+
+        env.set("STORAGE", "google");
+        assert_eq!(
+            from(&[]).storage,
+            StorageConfig::Google(GoogleConfig { bucket: "file-g".into(), prefix: String::new() })
+        );
+        let c = from(&["--storage", "microsoft"]);
+        assert_eq!(
+            c.storage,
+            StorageConfig::Microsoft(MicrosoftConfig { container: "file-m".into(), prefix: String::new() })
+        );
+    }
+
+    #[test]
+    fn amazon_region_rule() {
+        let env = env();
+        let base = ["--storage", "amazon", "--storage-amazon-bucket", "b"];
+        let try_with = |extra: &[&str], vars: &[(&str, &str)]| {
+            let argv: Vec<&str> = base.iter().chain(extra).copied().collect();
+            Config::from_args_with_env(&env.parse(&argv).unwrap(), storage_env(vars)).map_err(|e| e.to_string())
+        };
+        let e = try_with(&[], &[]).unwrap_err();
+        for want in
+            ["--storage-amazon-region", "STORAGE_AMAZON_REGION", "storage.amazon.region", "AWS_REGION", "us-east-1"]
+        {
+            assert!(e.contains(want), "{e}\nmissing {want:?}");
+        }
+        // An endpoint: open() uses us-east-1 unless the environment has a region.
+        let c = try_with(&["--storage-amazon-endpoint", "http://127.0.0.1:9000"], &[]).unwrap();
+        assert_eq!(amazon(&c).region, None);
+        assert!(try_with(&[], &[("AWS_REGION", "eu-west-1")]).is_ok());
+        assert!(try_with(&[], &[("AWS_DEFAULT_REGION", "eu-west-1")]).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let profile = write_file(&dir, "config", "[profile ci]\nregion = sa-east-1\n");
+        let profile = profile.to_str().unwrap();
+        assert!(try_with(&[], &[("AWS_CONFIG_FILE", profile), ("AWS_PROFILE", "ci")]).is_ok());
+        assert!(try_with(&[], &[("AWS_CONFIG_FILE", profile)]).is_err(), "no default profile, no region");
+        let e = try_with(&[], &[("AWS_CONFIG_FILE", profile), ("AWS_PROFILE", "other")]).unwrap_err();
+        assert!(e.contains("\"other\"") && e.contains(profile), "{e}");
+        // An empty value is unset, as in ChartMuseum.
+        assert!(try_with(&["--storage-amazon-region", ""], &[]).is_err());
+    }
+
+    #[test]
+    fn missing_bucket_or_container() {
+        let env = env();
+        for (argv, wants) in [
+            (
+                &["--storage", "amazon"][..],
+                ["--storage-amazon-bucket", "STORAGE_AMAZON_BUCKET", "storage.amazon.bucket"],
+            ),
+            (
+                &["--storage", "amazon", "--storage-amazon-bucket", " "][..],
+                ["--storage-amazon-bucket", "STORAGE_AMAZON_BUCKET", "bucket"],
+            ),
+            (
+                &["--storage", "google"][..],
+                ["--storage-google-bucket", "STORAGE_GOOGLE_BUCKET", "storage.google.bucket"],
+            ),
+            (
+                &["--storage", "microsoft"][..],
+                ["--storage-microsoft-container", "STORAGE_MICROSOFT_CONTAINER", "storage.microsoft.container"],
+            ),
+        ] {
+            let e = Config::from_args_with_env(&env.parse(argv).unwrap(), storage_env(&[])).unwrap_err().to_string();
+            assert!(e.starts_with("missing required option"), "{e}");
+            for want in wants {
+                assert!(e.contains(want), "{argv:?}: {e}\nmissing {want:?}");
+            }
+        }
+        let e = Config::from_args_with_env(
+            &env.parse(&["--storage", "google", "--storage-google-bucket", "b", "--storage-google-prefix", "a/../b"])
+                .unwrap(),
+            storage_env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--storage-google-prefix") && e.contains("\"..\""), "{e}");
+    }
+
+    #[test]
+    fn file_secrets_are_checked_at_startup() {
+        let env = env();
+        let dir = tempfile::tempdir().unwrap();
+        let secret = write_file(&dir, "secret", "SK\n");
+        let secret = secret.to_str().unwrap();
+        let missing = dir.path().join("missing");
+        let missing = missing.to_str().unwrap();
+        let amazon_args = env
+            .parse(&["--storage", "amazon", "--storage-amazon-bucket", "b", "--storage-amazon-region", "r"])
+            .unwrap();
+        let azure_args = env.parse(&["--storage", "microsoft", "--storage-microsoft-container", "c"]).unwrap();
+        let check = |args: &ServeArgs, vars: &[(&str, &str)]| {
+            Config::from_args_with_env(args, storage_env(vars)).map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert_eq!(check(&amazon_args, &[("AWS_SECRET_ACCESS_KEY_FILE", secret)]), Ok(()));
+        let e =
+            check(&amazon_args, &[("AWS_SECRET_ACCESS_KEY_FILE", secret), ("AWS_SECRET_ACCESS_KEY", "x")]).unwrap_err();
+        assert!(e.contains("AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE") && e.contains("only one"), "{e}");
+        let e = check(&amazon_args, &[("AWS_ACCESS_KEY_ID_FILE", missing)]).unwrap_err();
+        assert!(e.contains("AWS_ACCESS_KEY_ID_FILE") && e.contains(missing), "{e}");
+        let e = check(&azure_args, &[("AZURE_STORAGE_ACCESS_KEY_FILE", missing)]).unwrap_err();
+        assert!(e.contains("AZURE_STORAGE_ACCESS_KEY_FILE") && e.contains(missing), "{e}");
+        let e =
+            check(&azure_args, &[("AZURE_STORAGE_ACCOUNT_FILE", secret), ("AZURE_STORAGE_ACCOUNT", "a")]).unwrap_err();
+        assert!(e.contains("AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_ACCOUNT_FILE"), "{e}");
+        // Another backend's secrets do not matter.
+        assert_eq!(check(&env.parse(&[]).unwrap(), &[("AWS_ACCESS_KEY_ID_FILE", missing)]), Ok(()));
+        assert_eq!(check(&azure_args, &[("AWS_ACCESS_KEY_ID_FILE", missing)]), Ok(()));
+    }
+
+    #[test]
+    fn storage_poll_interval() {
+        for (raw, want) in
+            [("500ms", Duration::from_millis(500)), ("2s", Duration::from_secs(2)), ("1m", Duration::from_secs(60))]
+        {
+            let c = from(ServeArgs { storage_poll_interval: Some(raw.into()), ..ServeArgs::default() }).unwrap();
+            assert_eq!(c.storage_poll_interval, want, "{raw}");
+        }
+        assert_eq!(from(ServeArgs::default()).unwrap().storage_poll_interval, Duration::from_millis(500));
+        for raw in ["0", "0s", "abc", "5"] {
+            let e = err(ServeArgs { storage_poll_interval: Some(raw.into()), ..ServeArgs::default() });
+            assert!(e.contains("--storage-poll-interval") && e.contains("STORAGE_POLL_INTERVAL"), "{raw}: {e}");
+        }
+        let e = err(ServeArgs { storage_poll_interval: Some("0".into()), ..ServeArgs::default() });
+        assert!(e.contains("greater than 0"), "{e}");
+        let c = from(ServeArgs::default()).unwrap();
+        let row = c.describe().into_iter().find(|(k, _, _)| *k == "storage.pollinterval").unwrap();
+        assert_eq!((row.1.as_str(), row.2), ("500ms", "default"));
     }
 
     #[test]

@@ -19,6 +19,8 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+pub mod backend;
+
 /// The folder (relative to a repository's prefix) that holds Chartroom's own state.
 pub const STATE_DIR: &str = ".chartroom";
 /// ChartMuseum's state file, read (never written) to keep `created` times when migrating.

@@ -488,6 +488,34 @@ async fn restart_keeps_index_byte_identical() {
     assert!(server.index_bytes().await == before2, "second restart: index changed");
 }
 
+/// A crash (SIGKILL: no graceful shutdown, the persisted state is older than the last changes)
+/// loses no acknowledged upload or delete: the next start reconciles the stale state with storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_change() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut server = Server::start(&[]).await;
+    let kept = chart_tgz("crash", "1.0.0", &[]);
+    server.upload_ok(kept.clone()).await;
+    server.upload_ok(chart_tgz("crash", "1.1.0", &[])).await;
+    // The state is persisted in the background shortly after a change.
+    let state = server.storage_dir().join(".chartroom/index-state.json");
+    let persisted = eventually(Duration::from_secs(10), || async { state.is_file() }).await;
+    assert!(persisted, "{} written after the uploads", state.display());
+    server.delete("/api/charts/crash/1.1.0").await.assert_status(200);
+    let last = chart_tgz("crash", "2.0.0", &[]);
+    server.upload_ok(last.clone()).await;
+
+    let st = server.kill9();
+    assert_eq!(st.signal(), Some(9), "killed by SIGKILL: {st}");
+    server.spawn_and_wait().await;
+    let idx = server.index().await;
+    assert_eq!(idx.versions("crash"), ["2.0.0", "1.0.0"], "every 201 and 200 survives the crash");
+    assert_eq!(idx.expect_entry("crash", "1.0.0").digest(), sha256_hex(&kept));
+    assert_eq!(idx.expect_entry("crash", "2.0.0").digest(), sha256_hex(&last));
+    assert_files(&server, &["crash-1.0.0.tgz", "crash-2.0.0.tgz"]);
+    server.get("/charts/crash-2.0.0.tgz").await.assert_status(200);
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP caching, HEAD, gzip
 // ---------------------------------------------------------------------------------------------

@@ -362,10 +362,12 @@ fn s3_with_three_replicas_renders_hpa_pdb_and_secret_env() {
             ("STORAGE_AMAZON_PREFIX", "prod"),
             ("STORAGE_AMAZON_REGION", "eu-west-1"),
             ("STORAGE_AMAZON_SSE", "AES256"),
+            // Always rendered, so that `forcePathStyle: false` reaches the server (whose default is true).
+            ("STORAGE_AMAZON_FORCE_PATH_STYLE", "true"),
         ] {
             assert_eq!(r.env_value(k).as_deref(), Some(want), "{label}: env {k}");
         }
-        for k in ["STORAGE_LOCAL_ROOTDIR", "STORAGE_AMAZON_ENDPOINT", "STORAGE_AMAZON_FORCE_PATH_STYLE"] {
+        for k in ["STORAGE_LOCAL_ROOTDIR", "STORAGE_AMAZON_ENDPOINT"] {
             assert!(!env.contains_key(k), "{label}: {k} must not be set");
         }
         for (k, secret, key) in [

@@ -6,14 +6,21 @@
 //! `scripts/install-test-tools.sh`; overridable with `CHARTROOM_HELM3` / `CHARTROOM_HELM4`).
 //! A missing Helm binary fails the test: it is never skipped.
 //!
+//! The suite runs on the storage `CHARTROOM_E2E_STORAGE` names: `local` (default, a temporary
+//! folder) or `s3` (`--storage amazon` on a real S3 server: `.tools/bin/s3s-fs` 0.14.1, or
+//! `CHARTROOM_S3S_FS`, one per server, bucket `chartroom-e2e`, prefix `charts`). s3s-fs stores each
+//! object as a plain file, so tests that look into or change storage work in both modes.
+//! `scripts/test.sh` runs the suite in both modes.
+//!
 //! Modules:
-//! * `support`: server harness, HTTP helpers, chart/tar builders, index parsing, Helm runner.
+//! * `support`: server harness (local or S3 storage targets, the s3s-fs process), HTTP helpers,
+//!   chart/tar builders, index parsing, Helm runner.
 //! * `helm`: Helm 3 and Helm 4 user flows (repo add/update, search, pull, show, template,
 //!   dependency update, provenance verification, context path, JSON index).
 //! * `helm_chart`: the deployment chart in `helm-chart/` (lint, rendered objects, replica rules,
 //!   notes) and its dogfood round trip through a running Chartroom.
 //! * `api`: the ChartMuseum HTTP API over raw HTTP (uploads, overwrite matrix, delete, resync,
-//!   restart, caching headers, gzip, pagination, lookups).
+//!   restart, crash (SIGKILL) recovery, caching headers, gzip, pagination, lookups).
 //! * `client_push`: `chartroom push` (the `helm cm-push` protocol) of a `.tgz` or a folder, by URL
 //!   or `helm repo add` name, context path discovery, `--force`, `--prov` verified by both Helms;
 //!   409/401/413/unreachable/invalid-archive failures with their exit codes.

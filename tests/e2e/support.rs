@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
@@ -51,10 +53,12 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// One running `chartroom serve` process with its own temporary folder.
 ///
-/// Layout of the temporary folder: `storage/` (the `--storage-local-rootdir`), `server-<n>.log`
-/// (stdout and stderr of the n-th start). The log is printed when a test panics.
+/// Layout of the temporary folder: `storage/` (the `--storage-local-rootdir` of a local target),
+/// `server-<n>.log` (stdout and stderr of the n-th start). The log is printed when a test panics.
 pub struct Server {
     dir: TempDir,
+    target: StorageTarget,
+    env: Vec<(String, String)>,
     args: Vec<String>,
     context_path: String,
     child: Option<Child>,
@@ -153,10 +157,18 @@ pub fn new_client() -> reqwest::Client {
 }
 
 impl Server {
-    /// Starts `chartroom serve` with local storage in a fresh temporary folder plus `extra` flags.
+    /// Starts `chartroom serve` plus `extra` flags on the storage chosen by
+    /// `CHARTROOM_E2E_STORAGE` (see [`e2e_storage`] and [`StorageTarget::from_env`]): a fresh
+    /// temporary folder, or a fresh s3s-fs server and bucket with the prefix [`E2E_S3_PREFIX`].
     pub async fn start(extra: &[&str]) -> Server {
+        Server::start_with(StorageTarget::from_env(), extra, &[]).await
+    }
+
+    /// Starts `chartroom serve` on `target` with `extra` flags and `env` variables added to the
+    /// process environment (after the storage variables, so they can override them). Several
+    /// servers may share one S3 target (replicas on one bucket).
+    pub async fn start_with(target: StorageTarget, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::Builder::new().prefix("chartroom-e2e-").tempdir().expect("tempdir");
-        fs::create_dir_all(dir.path().join("storage")).expect("create storage dir");
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let context_path = args
             .iter()
@@ -170,6 +182,8 @@ impl Server {
         let mut s = Server {
             log: dir.path().join("server-0.log"),
             dir,
+            target,
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             args,
             context_path,
             child: None,
@@ -177,8 +191,16 @@ impl Server {
             starts: 0,
             client: new_client(),
         };
+        // The storage folder exists before the first start in both modes, so tests can put
+        // files into it (for S3: the folder s3s-fs maps `<prefix>/` of the bucket to).
+        fs::create_dir_all(s.storage_dir()).expect("create storage dir");
         s.spawn_and_wait().await;
         s
+    }
+
+    /// Where this server keeps its charts.
+    pub fn storage_target(&self) -> &StorageTarget {
+        &self.target
     }
 
     pub fn port(&self) -> u16 {
@@ -204,8 +226,20 @@ impl Server {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
 
+    /// The folder holding the charts: `storage/` of the temporary folder for a local target;
+    /// for S3 the folder s3s-fs keeps the objects `<prefix>/...` of the bucket in
+    /// (`<s3 root>/<bucket>/<prefix>`), where files can be read, written and removed directly.
     pub fn storage_dir(&self) -> PathBuf {
-        self.dir.path().join("storage")
+        match &self.target {
+            StorageTarget::Local => self.dir.path().join("storage"),
+            StorageTarget::S3 { s3, bucket, prefix } => {
+                let mut p = s3.bucket_dir(bucket);
+                for seg in prefix.split('/').filter(|s| !s.is_empty()) {
+                    p.push(seg);
+                }
+                p
+            }
+        }
     }
 
     pub fn temp_dir(&self) -> &Path {
@@ -224,14 +258,38 @@ impl Server {
             .arg("127.0.0.1")
             .arg("--port")
             .arg(self.port.to_string())
-            .arg("--storage")
-            .arg("local")
-            .arg("--storage-local-rootdir")
-            .arg(self.storage_dir())
-            .args(&self.args)
             .stdin(Stdio::null());
         for k in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"] {
             cmd.env_remove(k);
+        }
+        // Storage comes from the target only, never from the environment the tests run in.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("STORAGE") || k.starts_with("AWS_") {
+                cmd.env_remove(&*k);
+            }
+        }
+        match &self.target {
+            StorageTarget::Local => {
+                cmd.arg("--storage").arg("local").arg("--storage-local-rootdir").arg(self.storage_dir());
+            }
+            StorageTarget::S3 { s3, bucket, prefix } => {
+                cmd.arg("--storage")
+                    .arg("amazon")
+                    .env("STORAGE_AMAZON_BUCKET", bucket)
+                    .env("STORAGE_AMAZON_REGION", "us-east-1")
+                    .env("STORAGE_AMAZON_ENDPOINT", s3.endpoint())
+                    .env("STORAGE_AMAZON_FORCE_PATH_STYLE", "true")
+                    .env("AWS_ACCESS_KEY_ID", s3.access_key())
+                    .env("AWS_SECRET_ACCESS_KEY", s3.secret_key());
+                if !prefix.is_empty() {
+                    cmd.env("STORAGE_AMAZON_PREFIX", prefix);
+                }
+            }
+        }
+        cmd.args(&self.args);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
         }
         cmd
     }
@@ -293,13 +351,13 @@ impl Server {
         }
     }
 
-    /// Sends SIGTERM and waits (up to 15 s) for the process to exit; returns its exit status.
     /// Sends SIGTERM without waiting (see [`Server::stop`]).
     pub fn send_sigterm(&self) {
         let pid = self.child.as_ref().expect("server is not running").id().to_string();
         let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
     }
 
+    /// Sends SIGTERM and waits (up to 15 s) for the process to exit; returns its exit status.
     pub fn stop(&mut self) -> ExitStatus {
         self.send_sigterm();
         self.wait_for_exit()
@@ -322,8 +380,17 @@ impl Server {
         }
     }
 
-    /// Graceful stop (asserting a successful exit) and start again on the same storage folder,
-    /// with the same flags, on a new port.
+    /// SIGKILL: the process dies at once, without a graceful shutdown (no drained requests, no
+    /// state written at exit). Returns its exit status; [`Server::spawn_and_wait`] starts it again.
+    pub fn kill9(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is not running");
+        // `Child::kill` is SIGKILL on Unix.
+        let _ = child.kill();
+        child.wait().expect("wait for the killed server")
+    }
+
+    /// Graceful stop (asserting a successful exit) and start again on the same storage (folder
+    /// or bucket and prefix), with the same flags and environment, on a new port.
     pub async fn restart(&mut self) {
         let st = self.stop();
         assert!(st.success(), "chartroom should exit successfully on SIGTERM, got {st}; log:\n{}", self.log());
@@ -453,7 +520,8 @@ impl Drop for Server {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "----- chartroom log (args {:?}, port {}, start #{}) -----\n{}\n----- end of chartroom log -----",
+                "----- chartroom log (storage {:?}, args {:?}, port {}, start #{}) -----\n{}\n----- end of chartroom log -----",
+                self.target,
                 self.args,
                 self.port,
                 self.starts,
@@ -465,7 +533,10 @@ impl Drop for Server {
 }
 
 /// All regular files under `dir` (recursive), keyed by path relative to `dir`, skipping the
-/// top-level `.chartroom` folder.
+/// top-level `.chartroom` folder. For an S3 target `dir` is inside a bucket folder of s3s-fs,
+/// which holds nothing but the objects: s3s-fs keeps its own files (`.tmp.<n>.internal.part`
+/// while an object is written, `.bucket-*.object-*.metadata.json` and `.internal.json` per
+/// object, `.upload-*` for multipart uploads) at its root, beside the bucket folders.
 pub fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         let Ok(rd) = fs::read_dir(dir) else { return };
@@ -492,6 +563,270 @@ pub fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage targets and the S3 server (s3s-fs)
+// ---------------------------------------------------------------------------------------------
+
+/// The bucket of the S3 target [`Server::start`] creates in `CHARTROOM_E2E_STORAGE=s3` mode.
+pub const E2E_S3_BUCKET: &str = "chartroom-e2e";
+/// The prefix every server started by [`Server::start`] in `s3` mode uses, so that prefix
+/// handling is exercised by the whole suite.
+pub const E2E_S3_PREFIX: &str = "charts";
+
+/// The storage the suite runs against: `CHARTROOM_E2E_STORAGE` = `local` (default) or `s3`.
+/// Any other value fails the test.
+pub fn e2e_storage() -> &'static str {
+    static MODE: OnceLock<&'static str> = OnceLock::new();
+    MODE.get_or_init(|| match std::env::var("CHARTROOM_E2E_STORAGE").as_deref() {
+        Err(_) | Ok("") | Ok("local") => "local",
+        Ok("s3") => "s3",
+        Ok(other) => panic!("CHARTROOM_E2E_STORAGE must be `local` or `s3`, not {other:?}"),
+    })
+}
+
+/// Where a [`Server`] keeps its charts.
+#[derive(Clone)]
+pub enum StorageTarget {
+    /// `--storage local` on the `storage/` folder of the server's temporary folder.
+    Local,
+    /// `--storage amazon` on `bucket` of `s3` under `prefix` (no leading or trailing `/`;
+    /// empty for none), with the ChartMuseum environment variables.
+    S3 { s3: Arc<S3Server>, bucket: String, prefix: String },
+}
+
+impl StorageTarget {
+    /// What [`Server::start`] uses: [`StorageTarget::Local`], or with `CHARTROOM_E2E_STORAGE=s3`
+    /// a fresh s3s-fs with bucket [`E2E_S3_BUCKET`] and prefix [`E2E_S3_PREFIX`].
+    pub fn from_env() -> StorageTarget {
+        match e2e_storage() {
+            "s3" => StorageTarget::fresh_s3(E2E_S3_PREFIX),
+            _ => StorageTarget::Local,
+        }
+    }
+
+    /// A new s3s-fs server with one new bucket ([`E2E_S3_BUCKET`]), used with `prefix`.
+    pub fn fresh_s3(prefix: &str) -> StorageTarget {
+        let s3 = S3Server::start();
+        s3.create_bucket(E2E_S3_BUCKET);
+        StorageTarget::S3 { s3, bucket: E2E_S3_BUCKET.to_owned(), prefix: prefix.to_owned() }
+    }
+
+    /// The S3 server of an S3 target.
+    pub fn s3(&self) -> Option<&Arc<S3Server>> {
+        match self {
+            StorageTarget::Local => None,
+            StorageTarget::S3 { s3, .. } => Some(s3),
+        }
+    }
+}
+
+impl std::fmt::Debug for StorageTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageTarget::Local => f.write_str("local"),
+            StorageTarget::S3 { s3, bucket, prefix } => {
+                write!(f, "s3 {} bucket {bucket:?} prefix {prefix:?} (root {})", s3.endpoint(), s3.root().display())
+            }
+        }
+    }
+}
+
+/// One `s3s-fs` process: a real S3 protocol server (SigV4 authentication with
+/// [`S3Server::access_key`]/[`S3Server::secret_key`], path-style requests) on a free loopback
+/// port, storing object `<key>` of bucket `<b>` as the plain file `<root>/<b>/<key>`.
+///
+/// Layout of its temporary folder: `data/` (the root) and `s3s-fs-<n>.log` (output of the n-th
+/// start; log level from `CHARTROOM_S3S_FS_LOG`, default `warn`; printed when a test panics).
+/// s3s-fs keeps its own files at the root only: `.tmp.<n>.internal.part` while an object is
+/// written (removed when it starts), `.bucket-<b64>.object-<b64>.metadata.json` and
+/// `.internal.json` per object, `.upload-*` / `.upload_id-*` for multipart uploads.
+///
+/// Shared as `Arc<S3Server>` by the servers of one test; the process is killed on drop.
+pub struct S3Server {
+    dir: TempDir,
+    root: PathBuf,
+    port: AtomicU16,
+    child: Mutex<Option<Child>>,
+    starts: AtomicUsize,
+}
+
+impl S3Server {
+    const ACCESS_KEY: &str = "chartroom-e2e-access";
+    const SECRET_KEY: &str = "chartroom-e2e-secret";
+
+    /// The binary: `$CHARTROOM_S3S_FS`, else `.tools/bin/s3s-fs`. Panics (fails the test) when it
+    /// does not exist.
+    pub fn binary() -> PathBuf {
+        let p = match std::env::var_os("CHARTROOM_S3S_FS") {
+            Some(v) if !v.is_empty() => PathBuf::from(v),
+            _ => manifest_dir().join(".tools/bin/s3s-fs"),
+        };
+        assert!(
+            p.is_file(),
+            "s3s-fs not found at {} (s3s-fs 0.14.1 is required by the S3 end-to-end tests; \
+             run scripts/install-test-tools.sh or set CHARTROOM_S3S_FS)",
+            p.display()
+        );
+        p
+    }
+
+    /// Starts s3s-fs on a free loopback port with a new empty root, and waits until the port
+    /// accepts connections.
+    pub fn start() -> Arc<S3Server> {
+        let dir = tempfile::Builder::new().prefix("chartroom-e2e-s3-").tempdir().expect("s3 tempdir");
+        let root = dir.path().join("data");
+        fs::create_dir_all(&root).expect("create s3 root");
+        let s3 = S3Server { dir, root, port: AtomicU16::new(0), child: Mutex::new(None), starts: AtomicUsize::new(0) };
+        for _attempt in 0..5 {
+            s3.port.store(free_port(), Ordering::SeqCst);
+            // Exited early (maybe the port was taken meanwhile): retry on another port.
+            if s3.spawn() {
+                return Arc::new(s3);
+            }
+        }
+        panic!("s3s-fs exited before accepting connections (5 attempts); last log:\n{}", s3.log());
+    }
+
+    /// Starts s3s-fs again after [`S3Server::kill`], on the same port and root (retrying for up
+    /// to 10 s while the port is not free yet).
+    pub fn start_again(&self) {
+        assert!(!self.is_running(), "s3s-fs is still running on port {}", self.port());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.spawn() {
+            assert!(
+                Instant::now() < deadline,
+                "s3s-fs could not start again on port {}; log:\n{}",
+                self.port(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Spawns the process on `self.port` and waits until the port accepts connections: true
+    /// then, false when the process exited first. Panics when it neither exits nor listens
+    /// within 20 s.
+    fn spawn(&self) -> bool {
+        let n = self.starts.fetch_add(1, Ordering::SeqCst) + 1;
+        let log = self.dir.path().join(format!("s3s-fs-{n}.log"));
+        let out = File::create(&log).expect("create s3s-fs log");
+        let err = out.try_clone().expect("clone log file");
+        let bin = S3Server::binary();
+        let log_level = std::env::var("CHARTROOM_S3S_FS_LOG").unwrap_or_else(|_| "warn".to_owned());
+        let mut child = Command::new(&bin)
+            .arg("--host")
+            .arg("127.0.0.1")
+            .arg("--port")
+            .arg(self.port().to_string())
+            .arg("--access-key")
+            .arg(Self::ACCESS_KEY)
+            .arg("--secret-key")
+            .arg(Self::SECRET_KEY)
+            .arg(&self.root)
+            .env("RUST_LOG", log_level)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port())).is_ok() {
+                *self.child.lock().expect("s3s-fs child lock") = Some(child);
+                return true;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("s3s-fs did not listen on port {} within 20 s; log:\n{}", self.port(), self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the process (SIGKILL) and waits for it to be gone; the root is kept. Nothing
+    /// happens when it is not running.
+    pub fn kill(&self) {
+        if let Some(mut child) = self.child.lock().expect("s3s-fs child lock").take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        let mut guard = self.child.lock().expect("s3s-fs child lock");
+        match guard.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.load(Ordering::SeqCst)
+    }
+
+    /// `http://127.0.0.1:<port>` — `STORAGE_AMAZON_ENDPOINT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
+    }
+
+    /// The folder s3s-fs serves: one folder per bucket.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates bucket `name` (a folder under the root) unless it exists; returns its folder.
+    pub fn create_bucket(&self, name: &str) -> PathBuf {
+        assert!(!name.is_empty() && !name.starts_with('.') && !name.contains('/'), "invalid bucket name {name:?}");
+        let p = self.bucket_dir(name);
+        fs::create_dir_all(&p).expect("create bucket folder");
+        p
+    }
+
+    /// The folder of `bucket`: object `<key>` is the file `<bucket dir>/<key>`.
+    pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
+        self.root.join(bucket)
+    }
+
+    /// `AWS_ACCESS_KEY_ID` the server accepts.
+    pub fn access_key(&self) -> &str {
+        Self::ACCESS_KEY
+    }
+
+    /// `AWS_SECRET_ACCESS_KEY` the server accepts.
+    pub fn secret_key(&self) -> &str {
+        Self::SECRET_KEY
+    }
+
+    /// What s3s-fs printed during its current (or last) start.
+    pub fn log(&self) -> String {
+        let n = self.starts.load(Ordering::SeqCst);
+        fs::read(self.dir.path().join(format!("s3s-fs-{n}.log")))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            if !log.trim().is_empty() {
+                eprintln!(
+                    "----- s3s-fs log (port {}, root {}) -----\n{}\n----- end of s3s-fs log -----",
+                    self.port(),
+                    self.root.display(),
+                    truncate(&log, 20_000)
+                );
+            }
+        }
+        self.kill();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1174,6 +1509,38 @@ fn harness_archives_are_what_they_claim() {
     assert_eq!(&raw[512 + 512..512 + 512 + 5], b"/abs\0");
     assert_eq!(base64_decode("aGVsbG8gd29ybGQ="), b"hello world");
     assert_eq!(base64_decode("YWI="), b"ab");
+}
+
+/// The S3 harness itself: s3s-fs demands signed requests, `kill` closes the port, `start_again`
+/// serves the same root on the same port. Runs in both modes (it needs s3s-fs, like the S3 run).
+#[test]
+fn s3_server_kill_and_start_again() {
+    fn unsigned_get(port: u16, path: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to s3s-fs");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    }
+    let s3 = S3Server::start();
+    let bucket = s3.create_bucket("harness");
+    assert_eq!(bucket, s3.root().join("harness"));
+    fs::write(bucket.join("object.txt"), "x").expect("write object file");
+    let port = s3.port();
+    assert_eq!(s3.endpoint(), format!("http://127.0.0.1:{port}"));
+    let r = unsigned_get(port, "/harness/object.txt");
+    assert!(r.starts_with("HTTP/1.1 403"), "an unsigned request is refused: {r}");
+    assert!(r.contains("AccessDenied"), "S3 error body: {r}");
+
+    s3.kill();
+    assert!(!s3.is_running());
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "port {port} closed after kill");
+    s3.start_again();
+    assert!(s3.is_running());
+    assert_eq!(s3.port(), port, "same port");
+    assert!(unsigned_get(port, "/harness/object.txt").starts_with("HTTP/1.1 403"));
+    assert_eq!(fs::read(bucket.join("object.txt")).expect("object survives"), b"x");
 }
 
 // ---- chartroom as a client ------------------------------------------------------------------
