@@ -83,7 +83,16 @@ fn start_s3(opts: &Opts, root: &Path) -> Res<(Proc, String)> {
     let port = free_port()?;
     std::fs::create_dir_all(root.join(BUCKET)).map_err(|e| e.to_string())?;
     let child = Command::new(&opts.s3s_fs)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--access-key",
+            ACCESS_KEY,
+            "--secret-key",
+            SECRET_KEY,
+        ])
         .arg(root)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -209,7 +218,8 @@ fn ms(d: Duration) -> String {
 }
 
 async fn run(opts: Opts) -> Res<()> {
-    let scratch = tempfile::Builder::new().prefix("chartroom-replication-bench-").tempdir().map_err(|e| e.to_string())?;
+    let scratch =
+        tempfile::Builder::new().prefix("chartroom-replication-bench-").tempdir().map_err(|e| e.to_string())?;
     let http = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(64)
@@ -283,9 +293,18 @@ async fn run(opts: Opts) -> Res<()> {
         ms(pct(&convergence, 0.99)),
         ms(*convergence.last().unwrap_or(&Duration::ZERO))
     );
-    println!("| store requests per upload, uploading replica (idle polling subtracted) | {} |", fmt_requests(up_net, n));
-    println!("| store requests per upload, each other replica (idle polling subtracted) | {} |", fmt_requests(peer_net, n));
-    println!("| store requests per second per replica while idle (polling 2 peers) | {} |", fmt_requests(idle, idle_secs));
+    println!(
+        "| store requests per upload, uploading replica (idle polling subtracted) | {} |",
+        fmt_requests(up_net, n)
+    );
+    println!(
+        "| store requests per upload, each other replica (idle polling subtracted) | {} |",
+        fmt_requests(peer_net, n)
+    );
+    println!(
+        "| store requests per second per replica while idle (polling 2 peers) | {} |",
+        fmt_requests(idle, idle_secs)
+    );
 
     // Concurrent uploads spread over the three replicas.
     let next = Arc::new(AtomicUsize::new(0));
@@ -300,7 +319,8 @@ async fn run(opts: Opts) -> Res<()> {
                 if i >= total {
                     return Ok::<(), String>(());
                 }
-                upload(&http, &bases[(i + c) % bases.len()], chart(&format!("conc{}", i % 30), &format!("2.{i}.0"))).await?;
+                upload(&http, &bases[(i + c) % bases.len()], chart(&format!("conc{}", i % 30), &format!("2.{i}.0")))
+                    .await?;
             }
         }));
     }
@@ -321,7 +341,8 @@ async fn run(opts: Opts) -> Res<()> {
                 .json()
                 .await
                 .map_err(|e| e.to_string())?;
-            let count: usize = body.as_object().map_or(0, |m| m.values().filter_map(Value::as_array).map(Vec::len).sum());
+            let count: usize =
+                body.as_object().map_or(0, |m| m.values().filter_map(Value::as_array).map(Vec::len).sum());
             if count == expected {
                 break;
             }

@@ -39,7 +39,12 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// replica has been gone that long.
 const DEAD_LOG_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Files checked against storage at once.
-const CHECK_CONCURRENCY: usize = 16;
+const CHECK_CONCURRENCY: usize = 32;
+/// Records read from one peer per round, so a busy peer's changes arrive in steady steps instead
+/// of one long catch-up; the next round starts at once when a peer had more.
+const RECORDS_PER_ROUND: u64 = 64;
+/// Records of one peer fetched concurrently while catching up.
+const READ_WINDOW: usize = 8;
 
 pub(crate) fn replica_count(records: &[LogRecordInfo]) -> usize {
     records.iter().map(|r| r.replica.as_str()).collect::<HashSet<_>>().len()
@@ -69,13 +74,18 @@ impl Poller {
     pub(crate) async fn run(mut self, every: Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut more = false;
         loop {
-            tick.tick().await;
+            if !more {
+                tick.tick().await;
+            }
+            more = false;
             if self.tx.is_closed() {
                 return;
             }
             match self.poll().await {
-                Ok(resolved) => {
+                Ok((resolved, unread)) => {
+                    more = unread;
                     if self.failing {
                         self.failing = false;
                         // Records may have been pruned while this replica could not read them.
@@ -104,29 +114,63 @@ impl Poller {
 
     /// Reads every peer record not seen yet and checks the files they name. Positions advance
     /// only when everything succeeded, so a failed poll is simply repeated.
-    async fn poll(&mut self) -> Result<Vec<Resolved>, StorageError> {
+    async fn poll(&mut self) -> Result<(Vec<Resolved>, bool), StorageError> {
+        let started = Instant::now();
         let storage = &self.shared.storage;
         let replicas = storage.list_log_replicas().await?;
         let mut next = HashMap::with_capacity(replicas.len());
         let mut changes: Vec<PeerChange> = Vec::new();
+        let mut unread = false;
         for replica in replicas.into_iter().filter(|r| *r != self.shared.replica) {
             let mut seq = match self.peers.get(&replica) {
                 Some(seq) => *seq,
                 // A replica that started after us: everything it wrote is new to us.
                 None => storage.list_log_records(Some(&replica)).await?.first().map_or(1, |r| r.seq),
             };
-            while let Some(bytes) = storage.get_log_record(&replica, seq).await? {
-                match changelog::decode(&bytes) {
-                    Ok(record) => changes.extend(record.changes),
-                    Err(e) => tracing::warn!(%replica, seq, error = %e, "skipping an unreadable change-log record"),
+            // One GET when nothing is new (the idle cost); when there is, the following records
+            // are fetched a window at a time, concurrently.
+            let mut window = 1;
+            let end = seq + RECORDS_PER_ROUND;
+            'read: while seq < end {
+                let wanted: Vec<u64> = (seq..(seq + window).min(end)).collect();
+                let fetched: Vec<Result<Option<bytes::Bytes>, StorageError>> = futures::stream::iter(wanted)
+                    .map(|n| {
+                        let replica = replica.clone();
+                        async move { storage.get_log_record(&replica, n).await }
+                    })
+                    .buffered(READ_WINDOW)
+                    .collect()
+                    .await;
+                for got in fetched {
+                    let Some(bytes) = got? else { break 'read };
+                    match changelog::decode(&bytes) {
+                        Ok(record) => changes.extend(record.changes),
+                        Err(e) => tracing::warn!(%replica, seq, error = %e, "skipping an unreadable change-log record"),
+                    }
+                    seq += 1;
                 }
-                seq += 1;
+                window = READ_WINDOW as u64;
             }
+            unread |= seq == end;
             next.insert(replica, seq);
         }
+        tracing::trace!(?next, "polled peers");
+        let records: u64 = next.iter().map(|(r, seq)| seq - self.peers.get(r).copied().unwrap_or(*seq)).sum();
+        let named = changes.len();
+        let read_ms = started.elapsed().as_millis() as u64;
         let resolved = self.check(changes).await?;
+        if named > 0 {
+            tracing::debug!(
+                records,
+                named,
+                applied = resolved.len(),
+                read_ms,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "read peers' change-log records"
+            );
+        }
         self.peers = next;
-        Ok(resolved)
+        Ok((resolved, unread))
     }
 
     /// Checks each named file against storage; the latest change per file carries the metadata.
@@ -227,6 +271,7 @@ async fn observe(shared: &Shared, file: &str, change: PeerChange) -> Result<Opti
         });
     }
     // The record does not describe what is stored now (changed again since): read the archive.
+    tracing::trace!(%file, head_etag = ?info.e_tag, "reading an archive a peer changed");
     let bytes = match storage.read(file).await {
         Ok(bytes) => bytes,
         Err(StorageError::NotFound(_)) => return Ok(Some(Observed::Absent)),

@@ -84,6 +84,7 @@ pub fn repo_options(config: &Config) -> RepoOptions {
         read_concurrency: if config.index_limit == 0 { 16 } else { config.index_limit },
         limits: Limits::default(),
         resync_interval: config.cache_interval,
+        poll_interval: Some(config.storage_poll_interval),
         ..RepoOptions::default()
     }
 }

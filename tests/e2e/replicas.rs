@@ -238,11 +238,13 @@ async fn a_replica_killed_mid_upload_leaves_no_partial_chart_and_converges_when_
         })
         .collect();
     let refs: Vec<&Server> = servers.iter().collect();
-    converge(&refs, Duration::from_secs(2), "after restart", |l| l.keys().cloned().collect::<BTreeSet<_>>() == in_bucket)
-        .await;
+    converge(&refs, Duration::from_secs(2), "after restart", |l| {
+        l.keys().cloned().collect::<BTreeSet<_>>() == in_bucket
+    })
+    .await;
     let first = listed(&servers[0]).await;
-    assert_eq!(listed(b).await, first);
-    assert_eq!(listed(c).await, first);
+    assert_eq!(listed(&servers[1]).await, first);
+    assert_eq!(listed(&servers[2]).await, first);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
