@@ -5,7 +5,7 @@
 //! Options (all optional):
 //!   --server PATH      chartroom binary                     [target/release/chartroom]
 //!   --s3s-fs PATH      s3s-fs binary                        [.tools/bin/s3s-fs]
-//!   --uploads N        sequential uploads per measurement   [200]
+//!   --uploads N        sequential uploads per measurement   [100]
 //!   --conc-uploads N   uploads in the concurrent run        [600]
 //!   --conc-clients N   clients in the concurrent run        [24]
 //!   --poll-ms N        --storage-poll-interval of replicas  [500]
@@ -39,7 +39,7 @@ fn parse_opts() -> Res<Opts> {
     let mut o = Opts {
         server: root.join("target/release/chartroom"),
         s3s_fs: root.join(".tools/bin/s3s-fs"),
-        uploads: 200,
+        uploads: 100,
         conc_uploads: 600,
         conc_clients: 24,
         poll_ms: 500,
@@ -233,8 +233,13 @@ async fn run(opts: Opts) -> Res<()> {
     }
     println!("## Replication on S3 (s3s-fs 0.14.1 on loopback, 3 replicas, poll interval {} ms)\n", opts.poll_ms);
 
-    // Idle polling cost, per replica per second.
-    let idle_secs = 4.0;
+    // Idle polling cost, per replica per second, once every replica has a change log.
+    for (i, r) in replicas.iter().enumerate() {
+        upload(&http, &r.base, chart("warmup", &format!("0.0.{i}"))).await?;
+    }
+    // Past the persisted state's debounce, so only polling remains.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let idle_secs = 5.0;
     let before = requests(&http, &replicas[0].base).await?;
     tokio::time::sleep(Duration::from_secs_f64(idle_secs)).await;
     let idle = diff(before, requests(&http, &replicas[0].base).await?);
@@ -247,6 +252,10 @@ async fn run(opts: Opts) -> Res<()> {
     let before_peer = requests(&http, &replicas[1].base).await?;
     let started = Instant::now();
     for i in 0..opts.uploads {
+        // Uploads arrive at random moments relative to the peers' poll ticks (a fixed rhythm
+        // would lock onto them and measure one phase only).
+        let jitter = (i as u64).wrapping_mul(2_654_435_761) % (opts.poll_ms * 1000);
+        tokio::time::sleep(Duration::from_micros(jitter)).await;
         let (name, version) = (format!("seq{}", i % 20), format!("1.{i}.0"));
         let bytes = chart(&name, &version);
         let t = Instant::now();
@@ -329,7 +338,7 @@ async fn run(opts: Opts) -> Res<()> {
     }
     let last_201 = Instant::now();
     let upload_secs = (last_201 - started).as_secs_f64();
-    let expected = opts.uploads + opts.conc_uploads;
+    let expected = opts.uploads + opts.conc_uploads + replicas.len();
     let mut all_listed = Duration::ZERO;
     for r in &replicas {
         loop {

@@ -127,9 +127,10 @@ impl Poller {
                 // A replica that started after us: everything it wrote is new to us.
                 None => storage.list_log_records(Some(&replica)).await?.first().map_or(1, |r| r.seq),
             };
-            // One GET when nothing is new (the idle cost); when there is, the following records
-            // are fetched a window at a time, concurrently.
+            // One GET when nothing is new (the idle cost); while a peer has more, its following
+            // records are fetched in growing windows, concurrently.
             let mut window = 1;
+            let start = seq;
             let end = seq + RECORDS_PER_ROUND;
             'read: while seq < end {
                 let wanted: Vec<u64> = (seq..(seq + window).min(end)).collect();
@@ -149,7 +150,9 @@ impl Poller {
                     }
                     seq += 1;
                 }
-                window = READ_WINDOW as u64;
+                // Widen with what this round found so far: a peer writing now and then costs one
+                // GET per record plus the one 404 that ends the round (the idle poll's GET).
+                window = (seq - start).clamp(1, READ_WINDOW as u64);
             }
             unread |= seq == end;
             next.insert(replica, seq);
