@@ -179,15 +179,12 @@ async fn has_version(http: &reqwest::Client, base: &str, name: &str, version: &s
     http.get(format!("{base}/api/charts/{name}/{version}")).send().await.is_ok_and(|r| r.status() == 200)
 }
 
+async fn get_json(http: &reqwest::Client, url: String) -> Res<Value> {
+    http.get(url).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())
+}
+
 async fn requests(http: &reqwest::Client, base: &str) -> Res<[u64; 5]> {
-    let h: Value = http
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let h = get_json(http, format!("{base}/health")).await?;
     let r = &h["storageRequests"];
     let n = |k: &str| r[k].as_u64().unwrap_or(0);
     Ok([n("get"), n("head"), n("put"), n("delete"), n("list")])
@@ -342,14 +339,7 @@ async fn run(opts: Opts) -> Res<()> {
     let mut all_listed = Duration::ZERO;
     for r in &replicas {
         loop {
-            let body: Value = http
-                .get(format!("{}/api/charts", r.base))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
+            let body = get_json(&http, format!("{}/api/charts", r.base)).await?;
             let count: usize =
                 body.as_object().map_or(0, |m| m.values().filter_map(Value::as_array).map(Vec::len).sum());
             if count == expected {
