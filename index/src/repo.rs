@@ -370,16 +370,16 @@ impl Writer {
 
     /// Queues changes found by a resync (or at start) for the change log.
     fn announce(&mut self, touched: Vec<Change>, listed_at: Instant) {
-        for change in &touched {
-            let at = self.recent_local.entry(change.file().to_owned()).or_insert(listed_at);
-            *at = (*at).max(listed_at);
-        }
         if touched.len() > MAX_ANNOUNCED {
             tracing::info!(
                 changes = touched.len(),
                 "not announcing a large resync in the change log; peers find the same changes at their own resync"
             );
             return;
+        }
+        for change in &touched {
+            let at = self.recent_local.entry(change.file().to_owned()).or_insert(listed_at);
+            *at = (*at).max(listed_at);
         }
         self.pending.extend(touched);
     }
