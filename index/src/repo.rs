@@ -148,9 +148,12 @@ impl Repository {
         };
         // Peers' log heads are taken before the chart listing: every record after them describes
         // a change the listing may miss, and is polled; anything before is in the listing.
-        let log_heads = storage.list_log_records(None).await?;
-        let (listing, saved) = tokio::join!(storage.list_charts(), read_state);
-        let listing = listing?;
+        let heads_then_listing = async {
+            let heads = storage.list_log_records(None).await?;
+            Ok::<_, StorageError>((heads, storage.list_charts().await?))
+        };
+        let (listed, saved) = tokio::join!(heads_then_listing, read_state);
+        let (log_heads, listing) = listed?;
         let loaded_ms = started.elapsed().as_millis() as u64;
         let mut generated = None;
         let from_state = saved.is_some();
