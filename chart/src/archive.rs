@@ -549,16 +549,6 @@ struct Ctx<'s, 'l> {
     dir_depth: u32,
 }
 
-#[derive(Deserialize)]
-struct Requirements {
-    #[serde(default, deserialize_with = "de_some_dependencies")]
-    dependencies: Option<Vec<Dependency>>,
-}
-
-fn de_some_dependencies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Dependency>>, D::Error> {
-    metadata::de_dependencies(d).map(Some)
-}
-
 /// `Chart.lock` / `requirements.lock` (Helm `chart.Lock`); content is only type-checked.
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -590,8 +580,8 @@ fn load_files(files: &[FileRef<'_>], ctx: &Ctx<'_, '_>, full: bool) -> Result<Me
         let data = f.data.unwrap_or_default();
         match f.path {
             "requirements.yaml" => {
-                let req =
-                    metadata::parse_yaml_doc::<Option<Requirements>>(data).map_err(|e| invalid_file(f.path, e))?;
+                let req = metadata::parse_yaml_doc::<Option<metadata::Requirements>>(data)
+                    .map_err(|e| invalid_file(f.path, e))?;
                 if let Some(deps) = req.and_then(|r| r.dependencies) {
                     md.dependencies = deps;
                     md.validate()?;

@@ -480,6 +480,17 @@ fn de_maintainers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Maintainer>, D:
     de_non_null_seq(d, "maintainers")
 }
 
+/// `requirements.yaml` of an apiVersion v1 chart: only its dependency list matters.
+#[derive(Deserialize)]
+pub(crate) struct Requirements {
+    #[serde(default, deserialize_with = "de_some_dependencies")]
+    pub(crate) dependencies: Option<Vec<Dependency>>,
+}
+
+fn de_some_dependencies<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Dependency>>, D::Error> {
+    de_dependencies(d).map(Some)
+}
+
 pub(crate) fn de_dependencies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Dependency>, D::Error> {
     de_non_null_seq(d, "dependencies")
 }

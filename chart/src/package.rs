@@ -36,11 +36,10 @@ use std::cmp::Ordering;
 use std::io::Write;
 
 use flate2::{Compression, GzBuilder};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::archive::{ArchiveError, Limits, load_archive};
-use crate::metadata::{self, Dependency, MapOrNull, Metadata, MetadataError};
+use crate::metadata::{self, MapOrNull, Metadata, MetadataError};
 
 /// Modification time of every tar entry (seconds since the epoch).
 pub const MTIME: u64 = 0;
@@ -238,16 +237,6 @@ impl Subchart {
     }
 }
 
-#[derive(Deserialize)]
-struct Requirements {
-    #[serde(default, deserialize_with = "de_some_dependencies")]
-    dependencies: Option<Vec<Dependency>>,
-}
-
-fn de_some_dependencies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Dependency>>, D::Error> {
-    metadata::de_dependencies(d).map(Some)
-}
-
 /// Helm's `LoadFiles` for one level; `at` is the level's path for messages ("" at the top).
 fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str) -> Result<ChartDir, PackageError> {
     files.sort_by(|a, b| path_order(&a.path, &b.path));
@@ -271,7 +260,7 @@ fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str) -> Result<ChartDir, Pac
             "Chart.yaml" => {}
             "Chart.lock" => chart.lock = Some(f.data),
             "requirements.yaml" => {
-                let req = metadata::parse_yaml_doc::<Option<Requirements>>(&f.data)
+                let req = metadata::parse_yaml_doc::<Option<metadata::Requirements>>(&f.data)
                     .map_err(|e| PackageError::InvalidFile { path: "requirements.yaml".into(), reason: e })?;
                 if let Some(deps) = req.and_then(|r| r.dependencies) {
                     metadata.dependencies = deps;

@@ -249,6 +249,9 @@ async fn observe(shared: &Shared, file: &str, change: PeerChange) -> Result<Opti
         Err(StorageError::NotFound(_)) => return Ok(Some(Observed::Absent)),
         Err(e) => return Err(e),
     };
+    // Stricter than the start-up listing check (`still_the_same`, which falls back to the size
+    // when a listing carries no ETag): a HEAD always has the ETag on S3, GCS, Azure and local
+    // files, and without one the archive is read rather than trusting a size match.
     let same_object =
         |object: &StoredObject| object.size == info.size && info.e_tag.is_some() && object.etag == info.e_tag;
     let known_created = {

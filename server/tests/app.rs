@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
-use chartroom_index::Repository;
+use chartroom_index::{RepoOptions, Repository};
 use chartroom_server::{AppState, Config, ServeArgs, Settings, app, repo_options};
 use chartroom_storage::Storage;
 use http_body_util::BodyExt;
@@ -33,24 +33,30 @@ fn chart(name: &str, version: &str, description: &str) -> Vec<u8> {
 struct TestApp {
     router: axum::Router,
     storage: Storage,
+    repo: Repository,
 }
 
 async fn test_app(args: ServeArgs) -> TestApp {
     let config = Config::from_args(&args).unwrap();
-    let storage = Storage::memory();
-    let (repo, _) = Repository::open(storage.clone(), repo_options(&config)).await.unwrap();
-    TestApp { router: app(AppState::new(repo, Settings::from_config(&config))), storage }
+    TestApp::open(&config, Storage::memory(), repo_options(&config)).await
 }
 
 impl TestApp {
+    async fn open(config: &Config, storage: Storage, options: RepoOptions) -> TestApp {
+        let (repo, _) = Repository::open(storage.clone(), options).await.unwrap();
+        TestApp { router: app(AppState::new(repo.clone(), Settings::from_config(config))), storage, repo }
+    }
     async fn send(&self, method: Method, uri: &str, body: Vec<u8>) -> Response {
         let req = Request::builder().method(method).uri(uri).body(Body::from(body)).unwrap();
         self.router.clone().oneshot(req).await.unwrap()
     }
-    async fn get(&self, uri: &str) -> (StatusCode, String) {
-        let r = self.send(Method::GET, uri, Vec::new()).await;
+    async fn request(&self, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, String) {
+        let r = self.send(method, uri, body).await;
         let status = r.status();
         (status, body_text(r).await)
+    }
+    async fn get(&self, uri: &str) -> (StatusCode, String) {
+        self.request(Method::GET, uri, Vec::new()).await
     }
 }
 
@@ -244,29 +250,19 @@ mod replicas {
 
     const POLL: Duration = Duration::from_millis(50);
 
-    struct Replica {
-        router: axum::Router,
-        repo: Repository,
-    }
+    /// One replica: a complete app with its own index, writer, poller and change log.
+    type Replica = TestApp;
 
     async fn replica(store: &Arc<InMemory>, args: ServeArgs) -> Replica {
         let config = Config::from_args(&args).unwrap();
-        let storage = Storage::new(store.clone(), "", "shared memory".into());
         let mut options = repo_options(&config);
         options.poll_interval = Some(POLL);
-        let (repo, _) = Repository::open(storage, options).await.unwrap();
-        Replica { router: app(AppState::new(repo.clone(), Settings::from_config(&config))), repo }
+        TestApp::open(&config, Storage::new(store.clone(), "", "shared memory".into()), options).await
     }
 
-    impl Replica {
-        async fn send(&self, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, String) {
-            let req = Request::builder().method(method).uri(uri).body(Body::from(body)).unwrap();
-            let r = self.router.clone().oneshot(req).await.unwrap();
-            let status = r.status();
-            (status, body_text(r).await)
-        }
+    impl TestApp {
         async fn upload(&self, bytes: Vec<u8>) -> StatusCode {
-            self.send(Method::POST, "/api/charts", bytes).await.0
+            self.request(Method::POST, "/api/charts", bytes).await.0
         }
         fn versions(&self) -> Vec<(String, String)> {
             let mut v: Vec<(String, String)> =
@@ -303,21 +299,21 @@ mod replicas {
         );
         assert_eq!(a.upload(chart("demo", "1.0.0", "one")).await, StatusCode::CREATED);
         converge(&[&b, &c], Duration::from_secs(2), "upload through a", |r| r.versions().len() == 1).await;
-        let (status, body) = b.send(Method::GET, "/api/charts/demo/1.0.0", Vec::new()).await;
+        let (status, body) = b.request(Method::GET, "/api/charts/demo/1.0.0", Vec::new()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.contains("\"description\":\"one\""), "metadata travels with the record: {body}");
         // The index served by b is the same document as a's apart from `generated`.
         let strip = |s: String| s.lines().filter(|l| !l.starts_with("generated:")).collect::<Vec<_>>().join("\n");
         assert_eq!(
-            strip(b.send(Method::GET, "/index.yaml", vec![]).await.1),
-            strip(a.send(Method::GET, "/index.yaml", vec![]).await.1)
+            strip(b.request(Method::GET, "/index.yaml", vec![]).await.1),
+            strip(a.request(Method::GET, "/index.yaml", vec![]).await.1)
         );
 
         // A replica that starts later sees everything.
         let d = replica(&store, ServeArgs::default()).await;
         assert_eq!(d.versions(), a.versions());
 
-        let (status, _) = c.send(Method::DELETE, "/api/charts/demo/1.0.0", Vec::new()).await;
+        let (status, _) = c.request(Method::DELETE, "/api/charts/demo/1.0.0", Vec::new()).await;
         assert_eq!(status, StatusCode::OK);
         converge(&[&a, &b, &d], Duration::from_secs(2), "delete through c", |r| r.versions().is_empty()).await;
 
@@ -326,7 +322,7 @@ mod replicas {
         assert_eq!(d.upload(chart("demo", "2.0.0", "two")).await, StatusCode::CREATED);
         assert_eq!(a.upload(chart("demo", "2.0.0", "other")).await, StatusCode::CONFLICT);
         converge(&[&a, &b, &c], Duration::from_secs(2), "second upload", |r| r.versions().len() == 1).await;
-        let (_, body) = a.send(Method::GET, "/api/charts/demo/2.0.0", Vec::new()).await;
+        let (_, body) = a.request(Method::GET, "/api/charts/demo/2.0.0", Vec::new()).await;
         assert!(body.contains("\"description\":\"two\""), "{body}");
     }
 
@@ -356,7 +352,7 @@ mod replicas {
         // Both replicas index the bytes that won, whichever replica took them.
         for i in 0..40 {
             let uri = format!("/api/charts/race/1.0.{i}");
-            assert_eq!(a.send(Method::GET, &uri, vec![]).await.1, b.send(Method::GET, &uri, vec![]).await.1);
+            assert_eq!(a.request(Method::GET, &uri, vec![]).await.1, b.request(Method::GET, &uri, vec![]).await.1);
         }
     }
 
@@ -438,8 +434,7 @@ mod replicas {
         options.poll_interval = None;
         // No background state writes in the middle of the counting.
         options.statefiles = false;
-        let (repo, _) = Repository::open(storage.clone(), options).await.unwrap();
-        let lone = Replica { router: app(AppState::new(repo.clone(), Settings::from_config(&config))), repo };
+        let lone = TestApp::open(&config, storage.clone(), options).await;
         for i in 0..50 {
             let before = storage.request_counts();
             assert_eq!(lone.upload(chart("cost", &format!("1.0.{i}"), "c")).await, StatusCode::CREATED);
@@ -450,8 +445,8 @@ mod replicas {
         }
         let before = storage.request_counts();
         for _ in 0..20 {
-            assert_eq!(lone.send(Method::GET, "/index.yaml", vec![]).await.0, StatusCode::OK);
-            assert_eq!(lone.send(Method::GET, "/api/charts", vec![]).await.0, StatusCode::OK);
+            assert_eq!(lone.request(Method::GET, "/index.yaml", vec![]).await.0, StatusCode::OK);
+            assert_eq!(lone.request(Method::GET, "/api/charts", vec![]).await.0, StatusCode::OK);
         }
         assert_eq!(storage.request_counts(), before, "index reads are served from memory");
     }
