@@ -310,7 +310,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (repo, report) = chartroom_index::Repository::open(storage.clone(), chartroom_server::repo_options(&config))
         .await
         .with_context(|| format!("building the index from {}", storage.describe()))?;
-    let snapshot = repo.snapshot();
+    let snapshot = repo.snapshot(&chartroom_index::Tenant::root())?;
     tracing::info!(
         storage = storage.describe(),
         versions = snapshot.versions,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use crate::model::Entry;
+use crate::entry::Entry;
 use crate::state::{self, StoredEntry};
 
 const FORMAT: u32 = 1;
@@ -60,8 +60,13 @@ impl PeerChange {
 #[derive(Deserialize)]
 pub struct PeerRecord {
     format: u32,
+    /// Who wrote the record, which number it has and when: redundant with its key and
+    /// timestamp in storage, kept for whoever reads a bucket by hand. Peers only apply `changes`.
+    #[allow(dead_code)]
     pub replica: String,
+    #[allow(dead_code)]
     pub seq: u64,
+    #[allow(dead_code)]
     pub time: Timestamp,
     pub changes: Vec<PeerChange>,
 }
@@ -116,7 +121,7 @@ pub fn new_replica_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{RenderConfig, StoredObject};
+    use crate::entry::{RenderConfig, StoredObject};
     use chartroom_chart::metadata::Metadata;
 
     #[test]

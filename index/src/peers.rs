@@ -11,27 +11,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use chartroom_chart::archive;
 use chartroom_storage::{LogRecordInfo, StorageError};
 use futures::StreamExt;
-use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::changelog::{self, PeerChange};
-use crate::model::{Entry, StoredObject};
-use crate::repo::{Command, Shared};
-
-/// What storage held for a file, and when that was observed.
-pub(crate) struct Resolved {
-    pub file: String,
-    pub observed_at: Instant,
-    pub observed: Observed,
-}
-
-pub(crate) enum Observed {
-    Present(Box<Entry>),
-    Absent,
-}
+use crate::entry::{Entry, StoredObject};
+use crate::ingest::{self, Archive};
+use crate::writer::{Command, Observed, Resolved, Shared};
 
 /// How often old change-log records are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -278,28 +265,16 @@ async fn observe(shared: &Shared, file: &str, change: PeerChange) -> Result<Opti
     }
     // The record does not describe what is stored now (changed again since): read the archive.
     tracing::trace!(%file, head_etag = ?info.e_tag, "reading an archive a peer changed");
-    let bytes = match storage.read(file).await {
-        Ok(bytes) => bytes,
-        Err(StorageError::NotFound(_)) => return Ok(Some(Observed::Absent)),
-        Err(e) => return Err(e),
-    };
-    let limits = shared.options.limits.clone();
-    let loaded = match tokio::task::spawn_blocking(move || archive::read_metadata(&bytes, &limits)).await {
-        Ok(Ok(loaded)) => loaded,
-        Ok(Err(e)) => {
-            tracing::warn!(%file, error = %e, "invalid package in storage; not indexed");
-            return Ok(None);
-        }
-        Err(e) => {
-            tracing::warn!(%file, error = %e, "archive check failed");
+    let loaded = match ingest::read_archive(&shared.storage, file, info.size, &shared.options.limits).await? {
+        Archive::Loaded(loaded) => *loaded,
+        Archive::Missing => return Ok(Some(Observed::Absent)),
+        Archive::Invalid(reason) => {
+            tracing::warn!(%file, %reason, "invalid package in storage; not indexed");
             return Ok(None);
         }
     };
-    let created = known_created
-        .filter(|(digest, _)| *digest == loaded.digest)
-        .map(|(_, created)| created)
-        .unwrap_or_else(|| Timestamp::try_from(info.last_modified).unwrap_or_else(|_| Timestamp::now()));
-    Ok(match Entry::new(loaded.metadata, loaded.digest, created, object, render) {
+    let known = known_created.as_ref().map(|(digest, created)| (digest.as_str(), *created));
+    Ok(match ingest::archive_entry(loaded, object, info.last_modified, known, None, render) {
         Ok(entry) => Some(Observed::Present(Box::new(entry))),
         Err(e) => {
             tracing::warn!(%file, error = %e, "invalid package in storage; not indexed");

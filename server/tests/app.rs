@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
-use chartroom_index::{RepoOptions, Repository};
+use chartroom_index::{RepoOptions, Repository, Tenant};
 use chartroom_server::{AppState, Config, ServeArgs, Settings, app, repo_options};
 use chartroom_storage::Storage;
 use http_body_util::BodyExt;
@@ -265,8 +265,13 @@ mod replicas {
             self.request(Method::POST, "/api/charts", bytes).await.0
         }
         fn versions(&self) -> Vec<(String, String)> {
-            let mut v: Vec<(String, String)> =
-                self.repo.index().entries().map(|e| (e.name().to_owned(), e.version().to_owned())).collect();
+            let mut v: Vec<(String, String)> = self
+                .repo
+                .index(&Tenant::root())
+                .unwrap()
+                .entries()
+                .map(|e| (e.name().to_owned(), e.version().to_owned()))
+                .collect();
             v.sort();
             v
         }
