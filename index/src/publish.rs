@@ -272,3 +272,125 @@ async fn delete_files(storage: &Storage, file: &str, name: &str, version: &str) 
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+    use crate::options::RepoOptions;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/");
+
+    fn fixture(file: &str) -> Bytes {
+        Bytes::from(std::fs::read(format!("{FIXTURES}{file}")).unwrap())
+    }
+
+    fn signtest() -> Bytes {
+        fixture("signtest-0.1.0.tgz")
+    }
+
+    fn signtest_prov() -> Bytes {
+        fixture("signtest-0.1.0.tgz.prov")
+    }
+
+    /// The same chart in other bytes (compressed again): another digest.
+    fn signtest_recompressed() -> Bytes {
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&signtest()[..]).read_to_end(&mut tar).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&tar).unwrap();
+        Bytes::from(gz.finish().unwrap())
+    }
+
+    async fn open() -> (Repository, Storage) {
+        let storage = Storage::memory();
+        let options =
+            RepoOptions { poll_interval: None, resync_interval: None, statefiles: false, ..Default::default() };
+        let (repo, _) = Repository::open(storage.clone(), options).await.unwrap();
+        (repo, storage)
+    }
+
+    async fn exists(storage: &Storage, file: &str) -> bool {
+        match storage.head(file).await {
+            Ok(_) => true,
+            Err(StorageError::NotFound(_)) => false,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn publish_stores_and_indexes_and_unpublish_removes() {
+        let (repo, storage) = open().await;
+        let root = Tenant::root();
+        let published = repo.publish(&root, signtest(), Some(signtest_prov()), false).await.unwrap();
+        assert_eq!((published.name.as_str(), published.version.as_str()), ("signtest", "0.1.0"));
+        assert_eq!(published.file, "signtest-0.1.0.tgz");
+        let indexed = repo.index(&root).unwrap().get("signtest", "0.1.0").map(|e| e.digest.clone());
+        assert_eq!(indexed, Some(published.digest));
+        assert!(exists(&storage, "signtest-0.1.0.tgz.prov").await);
+
+        let again = repo.publish(&root, signtest(), None, false).await;
+        assert!(matches!(&again, Err(PublishError::Exists(f)) if f == "signtest-0.1.0.tgz"), "{again:?}");
+        // Forced with the same bytes: the provenance file still vouches for them and stays.
+        repo.publish(&root, signtest(), None, true).await.unwrap();
+        assert!(exists(&storage, "signtest-0.1.0.tgz.prov").await);
+        // Forced with other bytes: it would fail `helm --verify`, so it goes.
+        repo.publish(&root, signtest_recompressed(), None, true).await.unwrap();
+        assert!(!exists(&storage, "signtest-0.1.0.tgz.prov").await);
+
+        repo.unpublish(&root, "signtest", "0.1.0").await.unwrap();
+        assert!(!exists(&storage, "signtest-0.1.0.tgz").await);
+        assert!(repo.index(&root).unwrap().is_empty());
+        let gone = repo.unpublish(&root, "signtest", "0.1.0").await;
+        assert!(matches!(gone, Err(UnpublishError::VersionNotFound { .. })), "{gone:?}");
+        let gone = repo.unpublish_chart(&root, "signtest").await;
+        assert!(matches!(gone, Err(UnpublishError::ChartNotFound(_))), "{gone:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_provenance_write_takes_the_chart_back_out() {
+        let (repo, storage) = open().await;
+        storage.put_new("signtest-0.1.0.tgz.prov", Bytes::from_static(b"left over")).await.unwrap();
+        let refused = repo.publish(&Tenant::root(), signtest(), Some(signtest_prov()), false).await;
+        assert!(matches!(&refused, Err(PublishError::Exists(f)) if f == "signtest-0.1.0.tgz.prov"), "{refused:?}");
+        assert!(!exists(&storage, "signtest-0.1.0.tgz").await, "the chart is rolled back");
+        assert!(repo.index(&Tenant::root()).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_provenance_file_must_vouch_for_its_chart() {
+        let (repo, storage) = open().await;
+        let root = Tenant::root();
+        let refused = repo.publish(&root, signtest_recompressed(), Some(signtest_prov()), false).await;
+        assert!(
+            matches!(&refused, Err(PublishError::Provenance(ProvenanceRejected::OtherArchive { .. }))),
+            "{refused:?}"
+        );
+        assert!(storage.list_charts().await.unwrap().is_empty(), "nothing stored");
+
+        repo.publish(&root, signtest_recompressed(), None, false).await.unwrap();
+        let refused = repo.put_provenance(&root, signtest_prov(), false).await;
+        assert!(
+            matches!(&refused, Err(PublishError::Provenance(ProvenanceRejected::OtherStoredArchive { .. }))),
+            "{refused:?}"
+        );
+        assert!(!exists(&storage, "signtest-0.1.0.tgz.prov").await);
+        let empty = repo.put_provenance(&root, Bytes::new(), false).await;
+        assert!(matches!(empty, Err(PublishError::Provenance(ProvenanceRejected::Empty))));
+        let empty = repo.publish(&root, Bytes::new(), None, false).await;
+        assert!(matches!(empty, Err(PublishError::EmptyChart)));
+    }
+
+    #[tokio::test]
+    async fn other_tenants_are_refused_until_they_are_served() {
+        let (repo, storage) = open().await;
+        let team = Tenant::parse("org/team").unwrap();
+        let refused = repo.publish(&team, signtest(), None, false).await;
+        assert!(matches!(refused, Err(PublishError::Repo(RepoError::UnknownTenant(_)))));
+        assert!(matches!(repo.put_provenance(&team, signtest_prov(), false).await, Err(PublishError::Repo(_))));
+        assert!(matches!(repo.unpublish(&team, "signtest", "0.1.0").await, Err(UnpublishError::Repo(_))));
+        assert!(repo.snapshot(&team).is_err() && repo.index(&team).is_err());
+        assert!(storage.list_charts().await.unwrap().is_empty());
+    }
+}
