@@ -89,7 +89,7 @@ impl Entry {
         self.version.original()
     }
 
-    pub fn parsed_version(&self) -> &Version {
+    pub(crate) fn parsed_version(&self) -> &Version {
         &self.version
     }
 

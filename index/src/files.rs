@@ -21,7 +21,7 @@ pub enum FileKind {
 impl FileKind {
     /// What `file` is, if it is a file the repository serves: an archive or a provenance file at
     /// the top of the repository (never a folder, never Chartroom's own `.chartroom/` state).
-    pub fn of(file: &str) -> Option<FileKind> {
+    pub(crate) fn of(file: &str) -> Option<FileKind> {
         if file.starts_with('.') || file.contains(['/', '\\']) {
             None
         } else if file.ends_with(".tgz") {

@@ -187,7 +187,7 @@ impl Index {
         }
     }
 
-    pub fn config(&self) -> &RenderConfig {
+    pub(crate) fn config(&self) -> &RenderConfig {
         &self.config
     }
 
@@ -199,7 +199,7 @@ impl Index {
         self.len == 0
     }
 
-    pub fn generated(&self) -> Timestamp {
+    pub(crate) fn generated(&self) -> Timestamp {
         self.generated
     }
 
@@ -255,7 +255,7 @@ impl Index {
         self.charts.get(&ChartName(name.to_owned()))?.get(&key)
     }
 
-    pub fn by_file(&self, file: &str) -> Option<&Arc<Entry>> {
+    pub(crate) fn by_file(&self, file: &str) -> Option<&Arc<Entry>> {
         self.by_file.get(file)
     }
 

@@ -32,7 +32,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn build(index: &mut Index) -> Snapshot {
+    pub(crate) fn build(index: &mut Index) -> Snapshot {
         let rendered = index.render();
         let digest = hex::encode(rendered.digest);
         let secs = index.generated().as_second().max(0) as u64;
@@ -52,7 +52,8 @@ impl Snapshot {
     }
 
     /// The whole body in one buffer (copies; serving streams [`Snapshot::chunks`]).
-    pub fn body(&self) -> Bytes {
+    #[cfg(test)]
+    fn body(&self) -> Bytes {
         if let [only] = self.chunks.as_slice() {
             return only.clone();
         }
@@ -64,7 +65,8 @@ impl Snapshot {
     }
 
     /// The gzip variant if it has been computed.
-    pub fn gzip(&self) -> Option<&Bytes> {
+    #[cfg(test)]
+    fn gzip(&self) -> Option<&Bytes> {
         self.gzip.get()
     }
 
