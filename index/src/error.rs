@@ -3,6 +3,7 @@
 use chartroom_storage::StorageError;
 
 use crate::entry::EntryError;
+use crate::tenancy::Tenancy;
 use crate::tenant::Tenant;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,9 +12,11 @@ pub enum RepoError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Entry(#[from] EntryError),
-    /// A tenant this server does not serve.
-    #[error("no repository {0}")]
-    UnknownTenant(Tenant),
+    /// A tenant path this server's layout does not serve (a tenant of another depth, or any
+    /// tenant but the root on a single-repository server). Valid tenants without charts are
+    /// served, as empty repositories.
+    #[error("no repository {tenant}: {tenancy}")]
+    NotServed { tenant: Tenant, tenancy: Tenancy },
     #[error("the repository is shutting down")]
     Closed,
 }

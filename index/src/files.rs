@@ -69,20 +69,23 @@ pub enum ArchiveReadError {
     Repo(#[from] RepoError),
 }
 
+/// Files are read from storage whether or not the index has them (as ChartMuseum does): a chart
+/// a peer stored moments ago downloads before this replica has polled its record. A tenant
+/// without charts costs one request per read and nothing in memory.
 impl Repository {
     /// A chart file's body, streamed from storage, with its metadata.
     pub async fn open_file(&self, tenant: &Tenant, file: &str) -> Result<(FileKind, ObjectStream), FileError> {
         let kind = FileKind::of(file).ok_or_else(|| FileError::NotServed(file.to_owned()))?;
-        let storage = &self.tenant(tenant)?.storage;
-        let stream = storage.stream(file).await.map_err(|e| FileError::from_storage(e, file))?;
+        let place = self.locate(tenant)?.place;
+        let stream = place.storage.stream(file).await.map_err(|e| FileError::from_storage(e, file))?;
         Ok((kind, stream))
     }
 
     /// A chart file's metadata (one HEAD request).
     pub async fn file_info(&self, tenant: &Tenant, file: &str) -> Result<(FileKind, ObjectInfo), FileError> {
         let kind = FileKind::of(file).ok_or_else(|| FileError::NotServed(file.to_owned()))?;
-        let storage = &self.tenant(tenant)?.storage;
-        let info = storage.head(file).await.map_err(|e| FileError::from_storage(e, file))?;
+        let place = self.locate(tenant)?.place;
+        let info = place.storage.head(file).await.map_err(|e| FileError::from_storage(e, file))?;
         Ok((kind, info))
     }
 
@@ -94,9 +97,9 @@ impl Repository {
         entry: &Entry,
         wanted: fn(&str) -> bool,
     ) -> Result<Vec<ChartFile>, ArchiveReadError> {
-        let shared = self.tenant(tenant)?;
-        let bytes = shared.storage.read(&entry.object.file).await.map_err(RepoError::from)?;
-        let limits = shared.options.limits.clone();
+        let place = self.locate(tenant)?.place;
+        let bytes = place.storage.read(&entry.object.file).await.map_err(RepoError::from)?;
+        let limits = self.shared.options.limits.clone();
         tokio::task::spawn_blocking(move || archive::extract_files(&bytes, &limits, wanted))
             .await
             .map_err(|e| ArchiveReadError::Aborted(e.to_string()))?

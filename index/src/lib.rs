@@ -1,12 +1,15 @@
 //! The Helm repository index of a running repository, and the one write path to it.
 //!
-//! * [`Repository`] (`repo`): the handle: opening (state, listing, reconciliation), lock-free
-//!   snapshot reads, resync, shutdown.
+//! * [`Repository`] (`repo`): the handle: opening (`startup`: one listing, every tenant's state,
+//!   reconciliation), lock-free snapshot reads, resync, shutdown.
+//! * Tenants: [`Tenant`] (a validated path), [`Tenancy`] (which tenants are served, and the pure
+//!   rules mapping storage keys to tenants, `tenancy`), `tenants` (each tenant's index and
+//!   snapshot in one map; tenants without charts share one empty index).
 //! * `publish`: every change to the charts: [`Repository::publish`],
 //!   [`Repository::put_provenance`], [`Repository::unpublish`], [`Repository::unpublish_chart`].
 //! * `files`: reading chart files and archive contents.
-//! * `writer`: the task that owns every index change, publishes snapshots, appends the change
-//!   log and persists state; `reconcile` (listing → index) and `ingest` (archive → entry) are
+//! * `writer`: the one task that owns every index change of every tenant, publishes snapshots,
+//!   appends the change log and persists state (`persist`, debounced per tenant); `reconcile` (listing → index) and `ingest` (archive → entry) are
 //!   its rules; `peers` follows the other replicas' change logs.
 //! * [`Index`] (`index`) and [`Entry`] (`entry`): entries keyed by Chart.yaml name and version,
 //!   each with pre-serialized YAML and JSON fragments; the served body is their concatenation.
@@ -23,12 +26,18 @@ mod ingest;
 mod locks;
 mod options;
 mod peers;
+mod persist;
 mod publish;
 mod reconcile;
 mod repo;
 mod snapshot;
+mod startup;
 mod state;
+mod tenancy;
 mod tenant;
+#[cfg(test)]
+mod tenant_tests;
+mod tenants;
 mod writer;
 
 pub use entry::{Entry, EntryError, RenderConfig, StoredObject};
@@ -40,4 +49,6 @@ pub use publish::{ProvenanceRejected, PublishError, Published, UnpublishError};
 pub use reconcile::ResyncReport;
 pub use repo::Repository;
 pub use snapshot::Snapshot;
+pub use tenancy::Tenancy;
 pub use tenant::{Tenant, TenantError};
+pub use tenants::IndexGuard;

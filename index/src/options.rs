@@ -5,16 +5,21 @@ use std::time::Duration;
 use chartroom_chart::archive::Limits;
 
 use crate::entry::RenderConfig;
+use crate::tenancy::Tenancy;
 
 /// How a repository is served and maintained.
 #[derive(Debug, Clone)]
 pub struct RepoOptions {
+    /// Which tenants are served, and so where charts are looked for in storage.
+    pub tenancy: Tenancy,
+    /// How entries are rendered (a tenant's chart URLs get its path after `chart_url`).
     pub render: RenderConfig,
     /// Which writes may replace a stored chart.
     pub overwrite: OverwritePolicy,
     /// Persist index state under `.chartroom/` (and read it at start).
     pub statefiles: bool,
-    /// Maximum archives read in parallel when (re)building.
+    /// Maximum archives read in parallel when (re)building, across all tenants; also the number
+    /// of tenants' state files read at once at start.
     pub read_concurrency: usize,
     /// Bounds on the archives accepted by uploads and read from storage.
     pub limits: Limits,
@@ -33,6 +38,7 @@ pub struct RepoOptions {
 impl Default for RepoOptions {
     fn default() -> Self {
         Self {
+            tenancy: Tenancy::default(),
             render: RenderConfig::default(),
             overwrite: OverwritePolicy::default(),
             statefiles: true,

@@ -8,16 +8,15 @@
 //! change log announces it.
 
 use bytes::Bytes;
-use chartroom_chart::archive::{self, ArchiveError, LoadedChart};
+use chartroom_chart::archive::{self, ArchiveError, Limits, LoadedChart};
 use chartroom_chart::provenance::{self, Provenance, ProvenanceError, Vouch};
 use chartroom_storage::{ObjectInfo, Storage, StorageError, chart_file, prov_file};
 use jiff::Timestamp;
 
-use crate::entry::{Entry, EntryError, StoredObject};
+use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
 use crate::error::RepoError;
 use crate::repo::Repository;
 use crate::tenant::Tenant;
-use crate::writer::Shared;
 
 /// A chart version stored and indexed by [`Repository::publish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,15 +109,15 @@ impl Repository {
         prov: Option<Bytes>,
         force: bool,
     ) -> Result<Published, PublishError> {
-        let shared = self.tenant(tenant)?;
-        let chart = validate_chart(shared, bytes.clone()).await?;
+        let place = self.locate(tenant)?.place;
+        let chart = validate_chart(&self.shared.options.limits, bytes.clone()).await?;
         if let Some(prov) = &prov {
             check_provenance_for(&parse_provenance(prov)?, &chart)?;
         }
         let (name, version) = (chart.metadata.name.clone(), chart.metadata.version.clone());
         let file = chart_file(&name, &version);
-        let overwrite = shared.options.overwrite.allows(force);
-        let storage = &shared.storage;
+        let overwrite = self.shared.options.overwrite.allows(force);
+        let storage = &place.storage;
         let _guard = self.locks.lock(tenant, &file).await;
         let stored = write(storage, &file, bytes, overwrite).await?;
         if let Some(prov) = prov {
@@ -132,72 +131,68 @@ impl Repository {
             drop_stale_provenance(storage, &name, &version, &chart.digest).await;
         }
         let digest = chart.digest.clone();
-        let entry = uploaded_entry(shared, chart, &stored)?;
-        self.upsert(entry).await?;
-        tracing::info!(chart = %name, %version, "chart stored and indexed");
+        let entry = uploaded_entry(&place.render, chart, &stored)?;
+        self.upsert(&place, entry).await?;
+        tracing::info!(%tenant, chart = %name, %version, "chart stored and indexed");
         Ok(Published { name, version, digest, file })
     }
 
     /// Stores a provenance file on its own, as `<name>-<version>.tgz.prov` for the chart it names.
     /// When that chart is indexed, the file must vouch for its bytes.
     pub async fn put_provenance(&self, tenant: &Tenant, bytes: Bytes, force: bool) -> Result<(), PublishError> {
-        let shared = self.tenant(tenant)?;
+        let located = self.locate(tenant)?;
         let prov = parse_provenance(&bytes)?;
         let chart_key = chart_file(&prov.name, &prov.version);
         let _guard = self.locks.lock(tenant, &chart_key).await;
-        let indexed_digest = shared.index().get(&prov.name, &prov.version).map(|e| e.digest.clone());
+        let indexed_digest = located.entry(&prov.name, &prov.version).map(|e| e.digest.clone());
         if let Some(digest) = indexed_digest
             && let Vouch::Differs { recorded } = prov.vouches_for(&chart_key, &digest)
         {
             let recorded = recorded.to_owned();
             return Err(ProvenanceRejected::OtherStoredArchive { recorded, file: chart_key, digest }.into());
         }
-        let overwrite = shared.options.overwrite.allows(force);
-        write(&shared.storage, &prov_file(&prov.name, &prov.version), bytes, overwrite).await?;
+        let overwrite = self.shared.options.overwrite.allows(force);
+        write(&located.place.storage, &prov_file(&prov.name, &prov.version), bytes, overwrite).await?;
         Ok(())
     }
 
     /// Deletes one version: its archive, its provenance file, its index entry.
     pub async fn unpublish(&self, tenant: &Tenant, name: &str, version: &str) -> Result<(), UnpublishError> {
-        let shared = self.tenant(tenant)?;
-        let file = shared.index().get(name, version).map(|e| e.object.file.clone());
+        let located = self.locate(tenant)?;
+        let file = located.entry(name, version).map(|e| e.object.file.clone());
         let file = file.unwrap_or_else(|| chart_file(name, version));
         let _guard = self.locks.lock(tenant, &chart_file(name, version)).await;
-        delete_files(&shared.storage, &file, name, version).await?;
-        self.remove(name, version).await?;
+        delete_files(&located.place.storage, &file, name, version).await?;
+        self.remove(&located.place, name, version, &file).await?;
         Ok(())
     }
 
     /// Deletes every version of a chart (ChartMuseum lacks this). A version whose archive is
     /// already gone from storage is still taken out of the index.
     pub async fn unpublish_chart(&self, tenant: &Tenant, name: &str) -> Result<(), UnpublishError> {
-        let shared = self.tenant(tenant)?;
-        let versions: Vec<(String, String)> = shared
-            .index()
-            .versions(name)
-            .map(|v| v.map(|e| (e.version().to_owned(), e.object.file.clone())).collect())
-            .unwrap_or_default();
+        let located = self.locate(tenant)?;
+        let versions = located.versions(name);
         if versions.is_empty() {
             return Err(UnpublishError::ChartNotFound(name.to_owned()));
         }
         for (version, file) in &versions {
             let _guard = self.locks.lock(tenant, &chart_file(name, version)).await;
-            match delete_files(&shared.storage, file, name, version).await {
+            match delete_files(&located.place.storage, file, name, version).await {
                 Ok(()) | Err(UnpublishError::VersionNotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
-            self.remove(name, version).await?;
+            self.remove(&located.place, name, version, file).await?;
         }
         Ok(())
     }
 }
 
 /// The archive check, on the blocking pool (it decompresses the whole archive).
-async fn validate_chart(shared: &Shared, bytes: Bytes) -> Result<LoadedChart, PublishError> {
+async fn validate_chart(limits: &Limits, bytes: Bytes) -> Result<LoadedChart, PublishError> {
     if bytes.is_empty() {
         return Err(PublishError::EmptyChart);
     }
-    let limits = shared.options.limits.clone();
+    let limits = limits.clone();
     tokio::task::spawn_blocking(move || archive::load_archive(&bytes, &limits))
         .await
         .map_err(|e| PublishError::ValidationAborted(e.to_string()))?
@@ -253,9 +248,9 @@ async fn write(storage: &Storage, file: &str, data: Bytes, overwrite: bool) -> R
 }
 
 /// The entry of a chart just stored by an upload: published now.
-fn uploaded_entry(shared: &Shared, chart: LoadedChart, stored: &ObjectInfo) -> Result<Entry, EntryError> {
+fn uploaded_entry(render: &RenderConfig, chart: LoadedChart, stored: &ObjectInfo) -> Result<Entry, EntryError> {
     let object = StoredObject { file: stored.file.clone(), size: stored.size, etag: stored.e_tag.clone() };
-    Entry::new(chart.metadata, chart.digest, Timestamp::now(), object, &shared.options.render)
+    Entry::new(chart.metadata, chart.digest, Timestamp::now(), object, render)
 }
 
 /// Deletes a version's archive, then its provenance file if there is one.
@@ -383,14 +378,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_tenants_are_refused_until_they_are_served() {
+    async fn tenants_outside_the_layout_are_refused_before_storage_is_touched() {
         let (repo, storage) = open().await;
         let team = Tenant::parse("org/team").unwrap();
+        let before = storage.request_counts();
         let refused = repo.publish(&team, signtest(), None, false).await;
-        assert!(matches!(refused, Err(PublishError::Repo(RepoError::UnknownTenant(_)))));
+        assert!(matches!(refused, Err(PublishError::Repo(RepoError::NotServed { .. }))), "{refused:?}");
         assert!(matches!(repo.put_provenance(&team, signtest_prov(), false).await, Err(PublishError::Repo(_))));
         assert!(matches!(repo.unpublish(&team, "signtest", "0.1.0").await, Err(UnpublishError::Repo(_))));
-        assert!(repo.snapshot(&team).is_err() && repo.index(&team).is_err());
-        assert!(storage.list_charts().await.unwrap().is_empty());
+        assert!(matches!(repo.unpublish_chart(&team, "signtest").await, Err(UnpublishError::Repo(_))));
+        assert!(repo.snapshot(&team).is_err() && repo.index(&team).is_err() && repo.resync(&team).await.is_err());
+        assert_eq!(storage.request_counts(), before, "refused before any request");
+        assert_eq!(repo.tenants(), [Tenant::root()], "a single-repository server serves the root");
     }
 }

@@ -1,10 +1,11 @@
-//! Bringing the index in line with a storage listing (at start and at each resync), and rendering
-//! persisted entries at start.
+//! Bringing tenants' indexes in line with a storage listing (at start and at each resync), and
+//! rendering persisted entries at start.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
+use std::ops::AddAssign;
+use std::sync::Arc;
 
-use chartroom_storage::{ObjectInfo, Storage, StorageError};
+use chartroom_storage::{ObjectInfo, StorageError};
 use futures::StreamExt;
 
 use crate::changelog::Change;
@@ -14,6 +15,8 @@ use crate::index::{Admission, Index};
 use crate::ingest::{self, Archive, ChartMuseumTimes};
 use crate::options::RepoOptions;
 use crate::state;
+use crate::tenant::Tenant;
+use crate::tenants::{Place, TenantState};
 
 /// What a resync (or the initial build) found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -36,6 +39,16 @@ impl ResyncReport {
     }
 }
 
+impl AddAssign<&ResyncReport> for ResyncReport {
+    fn add_assign(&mut self, other: &ResyncReport) {
+        self.added += other.added;
+        self.updated += other.updated;
+        self.removed += other.removed;
+        self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
+    }
+}
+
 /// Archives that could not be indexed, with the listing data they had (size, ETag), so a resync
 /// does not re-read them until they change.
 pub(crate) type Skipped = HashMap<String, (u64, Option<String>)>;
@@ -43,81 +56,112 @@ pub(crate) type Skipped = HashMap<String, (u64, Option<String>)>;
 /// An archive read for the index: its listing, whether the index knew its file, what reading gave.
 type Read = (ObjectInfo, bool, Result<chartroom_chart::archive::LoadedChart, String>);
 
-/// Brings `index` in line with `listing`: archives it does not know (or that changed) are read,
-/// Chart.yaml only, with bounded concurrency; entries whose archive is gone are removed. What
-/// changed is added to `touched`, for the change log.
-pub(crate) async fn reconcile(
-    storage: &Storage,
-    options: &RepoOptions,
-    index: &RwLock<Index>,
-    listing: Vec<ObjectInfo>,
-    skipped: &mut Skipped,
-    chartmuseum: &ChartMuseumTimes,
-    touched: &mut Vec<Change>,
-) -> Result<ResyncReport, RepoError> {
-    let mut report = ResyncReport::default();
-    let mut to_read = Vec::new();
-    let mut gone = Vec::new();
-    {
-        let index = index.read().unwrap_or_else(|p| p.into_inner());
-        let listed: HashSet<&str> = listing.iter().map(|o| o.file.as_str()).collect();
-        for obj in &listing {
-            match index.by_file(&obj.file) {
-                Some(e) if still_the_same(&e.object, obj) => report.unchanged += 1,
-                known => {
-                    if known.is_none() && skipped.get(&obj.file) == Some(&(obj.size, obj.e_tag.clone())) {
-                        report.skipped += 1;
-                    } else {
-                        to_read.push((obj.clone(), known.is_some()));
-                    }
-                }
-            }
-        }
-        for e in index.entries() {
-            if !listed.contains(e.object.file.as_str()) {
-                gone.push((e.name().to_owned(), e.version().to_owned(), e.object.file.clone()));
-            }
-        }
-        skipped.retain(|file, _| listed.contains(file.as_str()));
+/// One tenant's part of a reconciliation: its state, what storage lists for it now, the archives
+/// it could not index, and (at start) ChartMuseum's `created` times; `report` is what was found.
+pub(crate) struct Target {
+    pub state: Arc<TenantState>,
+    pub listing: Vec<ObjectInfo>,
+    pub skipped: Skipped,
+    pub chartmuseum: ChartMuseumTimes,
+    pub report: ResyncReport,
+}
+
+impl Target {
+    pub(crate) fn new(state: Arc<TenantState>, listing: Vec<ObjectInfo>, skipped: Skipped) -> Target {
+        Target { state, listing, skipped, chartmuseum: ChartMuseumTimes::new(), report: ResyncReport::default() }
     }
 
+    pub(crate) fn tenant(&self) -> &Tenant {
+        &self.state.place.tenant
+    }
+}
+
+/// Brings each target's index in line with its listing: archives it does not know (or that
+/// changed) are read, Chart.yaml only, with one bound on concurrent reads across all targets;
+/// entries whose archive is gone are removed. What changed is added to `touched`, for the change
+/// log.
+pub(crate) async fn reconcile(
+    options: &RepoOptions,
+    targets: &mut [Target],
+    touched: &mut Vec<Change>,
+) -> Result<(), RepoError> {
+    let mut to_read = Vec::new();
+    for (at, target) in targets.iter_mut().enumerate() {
+        let gone = plan(target, |obj, known| to_read.push((at, obj.clone(), known)));
+        let tenant = target.state.place.tenant.clone();
+        let mut index = target.state.index.write();
+        for (name, version, file) in gone {
+            if index.get(&name, &version).is_some_and(|e| e.object.file == file) {
+                index.remove(&name, &version);
+                target.report.removed += 1;
+                touched.push(Change::delete(&tenant, file, name, version));
+            }
+        }
+    }
+
+    let places: Vec<Arc<Place>> = targets.iter().map(|t| Arc::clone(&t.state.place)).collect();
     let limits = &options.limits;
+    let places = &places;
     let mut loaded = futures::stream::iter(to_read)
-        .map(|(obj, known)| async move {
-            let result = match ingest::read_archive(storage, &obj.file, obj.size, limits).await? {
+        .map(|(at, obj, known)| async move {
+            let result = match ingest::read_archive(&places[at].storage, &obj.file, obj.size, limits).await? {
                 Archive::Loaded(loaded) => Ok(*loaded),
                 Archive::Missing => Err("disappeared while reading".to_owned()),
                 Archive::Invalid(reason) => Err(reason),
             };
-            Ok::<Read, StorageError>((obj, known, result))
+            Ok::<(usize, Read), StorageError>((at, (obj, known, result)))
         })
         .buffer_unordered(options.read_concurrency.max(1))
         // Applied in batches as archives arrive, so a cold build never holds every parsed chart.
         .chunks(256);
+    while let Some(batch) = loaded.next().await {
+        let batch: Vec<(usize, Read)> = batch.into_iter().collect::<Result<_, StorageError>>()?;
+        for (at, read) in batch {
+            let target = &mut targets[at];
+            let tenant = &target.state.place.tenant;
+            let mut index = target.state.index.write();
+            let mut apply = Apply {
+                tenant,
+                index: &mut index,
+                skipped: &mut target.skipped,
+                report: &mut target.report,
+                touched: &mut *touched,
+            };
+            apply.one(read, &target.state.place.render, &target.chartmuseum);
+        }
+    }
+    Ok(())
+}
 
-    {
-        let mut index = index.write().unwrap_or_else(|p| p.into_inner());
-        for (name, version, file) in gone {
-            if index.get(&name, &version).is_some_and(|e| e.object.file == file) {
-                index.remove(&name, &version);
-                report.removed += 1;
-                touched.push(Change::Delete { file, name, version });
+/// Compares a target's index with its listing: archives to read go to `read` (with whether the
+/// index knew the file); returns the entries whose archive is gone. Counts unchanged and
+/// still-skipped archives, and forgets skipped files that are no longer listed.
+fn plan(target: &mut Target, mut read: impl FnMut(&ObjectInfo, bool)) -> Vec<(String, String, String)> {
+    let index = target.state.index.read();
+    let listed: HashSet<&str> = target.listing.iter().map(|o| o.file.as_str()).collect();
+    for obj in &target.listing {
+        match index.by_file(&obj.file) {
+            Some(e) if still_the_same(&e.object, obj) => target.report.unchanged += 1,
+            known => {
+                if known.is_none() && target.skipped.get(&obj.file) == Some(&(obj.size, obj.e_tag.clone())) {
+                    target.report.skipped += 1;
+                } else {
+                    read(obj, known.is_some());
+                }
             }
         }
     }
-    while let Some(batch) = loaded.next().await {
-        let batch: Vec<Read> = batch.into_iter().collect::<Result<_, StorageError>>()?;
-        let mut index = index.write().unwrap_or_else(|p| p.into_inner());
-        let mut apply = Apply { index: &mut index, skipped, report: &mut report, touched };
-        for read in batch {
-            apply.one(read, &options.render, chartmuseum);
-        }
-    }
-    Ok(report)
+    target.skipped.retain(|file, _| listed.contains(file.as_str()));
+    index
+        .entries()
+        .filter(|e| !listed.contains(e.object.file.as_str()))
+        .map(|e| (e.name().to_owned(), e.version().to_owned(), e.object.file.clone()))
+        .collect()
 }
 
-/// Applies archives read during a reconciliation to the index.
+/// Applies archives read during a reconciliation to one tenant's index.
 struct Apply<'a> {
+    tenant: &'a Tenant,
     index: &'a mut Index,
     skipped: &'a mut Skipped,
     report: &'a mut ResyncReport,
@@ -129,22 +173,19 @@ impl Apply<'_> {
         let loaded = match result {
             Ok(loaded) => loaded,
             Err(reason) => {
-                tracing::warn!(file = %obj.file, %reason, "invalid package in storage; not indexed");
+                tracing::warn!(tenant = %self.tenant, file = %obj.file, %reason, "invalid package in storage; not indexed");
                 if let Some(e) = self.index.by_file(&obj.file).cloned() {
                     self.index.remove(e.name(), e.version());
                     self.report.removed += 1;
-                    self.touched.push(Change::Delete {
-                        file: obj.file.clone(),
-                        name: e.name().to_owned(),
-                        version: e.version().to_owned(),
-                    });
+                    let (name, version) = (e.name().to_owned(), e.version().to_owned());
+                    self.touched.push(Change::delete(self.tenant, obj.file.clone(), name, version));
                 }
                 return self.skip(&obj);
             }
         };
         let (name, version) = (loaded.metadata.name.clone(), loaded.metadata.version.clone());
         if let Admission::Duplicate { kept } = self.index.admission(&name, &version, &obj.file) {
-            tracing::warn!(file = %obj.file, other = %kept, "archive duplicates an indexed chart version; not indexed");
+            tracing::warn!(tenant = %self.tenant, file = %obj.file, other = %kept, "archive duplicates an indexed chart version; not indexed");
             return self.skip(&obj);
         }
         let indexed = self.index.get(&name, &version).map(|e| (e.digest.clone(), e.created));
@@ -153,12 +194,13 @@ impl Apply<'_> {
         let entry = match ingest::archive_entry(loaded, object, obj.last_modified, known, Some(chartmuseum), render) {
             Ok(entry) => entry,
             Err(e) => {
-                tracing::warn!(file = %obj.file, error = %e, "invalid package in storage; not indexed");
+                tracing::warn!(tenant = %self.tenant, file = %obj.file, error = %e, "invalid package in storage; not indexed");
                 return self.skip(&obj);
             }
         };
         self.index.admit(entry);
-        self.touched.extend(self.index.by_file(&obj.file).cloned().map(Change::Put));
+        let tenant = self.tenant;
+        self.touched.extend(self.index.by_file(&obj.file).cloned().map(|e| Change::put(tenant, e)));
         if was_indexed {
             self.report.updated += 1;
         } else {

@@ -3,8 +3,8 @@
 use std::fmt;
 
 /// A repository served by this server: the root repository, or a tenant below it named by a
-/// path such as `org/team` (ChartMuseum's multitenancy). Every repository operation takes one,
-/// so that serving several tenants changes what a tenant resolves to, not the operations.
+/// path such as `org/team` (ChartMuseum's multitenancy). Every repository operation takes one;
+/// which tenants a server serves is its [`Tenancy`](crate::Tenancy).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tenant(String);
 
@@ -15,14 +15,18 @@ pub struct TenantError {
     reason: &'static str,
 }
 
+/// The longest segment of a tenant path.
+pub const MAX_SEGMENT_LEN: usize = 64;
+
 impl Tenant {
     /// The root repository, the tenant `""`.
     pub fn root() -> Tenant {
         Tenant(String::new())
     }
 
-    /// A tenant path: `/`-separated segments of ASCII letters, digits, `-`, `_` and `.`, none of
-    /// them empty, `.` or `..` (each is a folder in storage). `""` is the root.
+    /// A tenant path: `/`-separated segments, each a folder in storage: 1 to 64 ASCII letters,
+    /// digits, `-`, `_` and `.`, not starting with `.` (so never `.` or `..`, and never
+    /// `.chartroom`, where Chartroom keeps its state). `""` is the root.
     pub fn parse(path: &str) -> Result<Tenant, TenantError> {
         let refuse = |reason| Err(TenantError { path: path.to_owned(), reason });
         if path.is_empty() {
@@ -30,13 +34,19 @@ impl Tenant {
         }
         for segment in path.split('/') {
             if segment.is_empty() {
-                return refuse("empty segment");
+                return refuse("a path segment is empty (a leading, trailing or doubled '/')");
+            }
+            if segment.len() > MAX_SEGMENT_LEN {
+                return refuse("each path segment must be 1 to 64 characters long");
             }
             if segment == "." || segment == ".." {
                 return refuse("'.' and '..' are not repository names");
             }
+            if segment.starts_with('.') {
+                return refuse("a path segment must not start with '.' (reserved for Chartroom's state, .chartroom)");
+            }
             if !segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-                return refuse("only ASCII letters, digits, '-', '_' and '.' are allowed");
+                return refuse("a path segment may contain only ASCII letters, digits, '-', '_' and '.'");
             }
         }
         Ok(Tenant(path.to_owned()))
@@ -49,6 +59,11 @@ impl Tenant {
     /// The path (`""` for the root).
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// How many path segments the tenant has (0 for the root).
+    pub fn depth(&self) -> usize {
+        if self.is_root() { 0 } else { self.0.split('/').count() }
     }
 }
 
@@ -66,13 +81,37 @@ mod tests {
     fn paths() {
         assert!(Tenant::parse("").unwrap().is_root());
         assert_eq!(Tenant::parse("").unwrap(), Tenant::root());
-        for ok in ["org", "org/team", "a.b/c-d/e_f"] {
+        let longest = "x".repeat(64);
+        for ok in ["org", "org/team", "a.b/c-d/e_f", "a..b", "v1.2", longest.as_str()] {
             assert_eq!(Tenant::parse(ok).unwrap().as_str(), ok);
-        }
-        for bad in ["/", "org/", "/org", "a//b", "..", "a/../b", "a/.", "a b", "a\\b", "ä"] {
-            assert!(Tenant::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Tenant::root().to_string(), "(root)");
         assert_eq!(Tenant::parse("org/team").unwrap().to_string(), "\"org/team\"");
+        assert_eq!((Tenant::root().depth(), Tenant::parse("a/b/c").unwrap().depth()), (0, 3));
+    }
+
+    #[test]
+    fn refusals_name_the_rule() {
+        let too_long = format!("org/{}", "x".repeat(65));
+        // (path, words the message must contain)
+        for (bad, rule) in [
+            ("/", "empty"),
+            ("org/", "empty"),
+            ("/org", "empty"),
+            ("a//b", "empty"),
+            (too_long.as_str(), "1 to 64 characters"),
+            ("..", "'.' and '..'"),
+            ("a/../b", "'.' and '..'"),
+            ("a/.", "'.' and '..'"),
+            (".chartroom", "must not start with '.'"),
+            ("team/.hidden", "must not start with '.'"),
+            ("a b", "ASCII letters"),
+            ("a\\b", "ASCII letters"),
+            ("a%2Fb", "ASCII letters"),
+            ("ä", "ASCII letters"),
+        ] {
+            let err = Tenant::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(rule) && err.contains(&format!("{bad:?}")), "{bad:?}: {err}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
-use chartroom_index::{RepoOptions, Repository, Tenant};
+use chartroom_index::{RepoOptions, Repository, Tenancy, Tenant};
 use chartroom_server::{AppState, Config, ServeArgs, Settings, app, repo_options};
 use chartroom_storage::Storage;
 use http_body_util::BodyExt;
@@ -428,6 +428,128 @@ mod replicas {
         raw.put_log_record("late-peer", 1, record).await.unwrap();
         // Both check storage instead of trusting the record: the chart is gone everywhere.
         converge(&[&a, &b], Duration::from_secs(2), "stale record", |r| r.versions().is_empty()).await;
+    }
+
+    // ---- tenants (ChartMuseum's --depth 1): one writer, one change log, one poller per replica
+    // for all tenants. Uploads and deletes go through the repository's write path, as the
+    // handlers do (tenant routes are wired separately).
+
+    async fn tenant_replica(store: &Arc<InMemory>) -> Replica {
+        let config = Config::from_args(&ServeArgs::default()).unwrap();
+        let mut options = repo_options(&config);
+        options.poll_interval = Some(POLL);
+        options.tenancy = Tenancy::Depth(1);
+        TestApp::open(&config, Storage::new(store.clone(), "", "shared memory".into()), options).await
+    }
+
+    fn tenant(name: &str) -> Tenant {
+        Tenant::parse(name).unwrap()
+    }
+
+    /// Per tenant: (name, version, description) of every indexed version.
+    type Catalogue = Vec<(String, Vec<(String, String, String)>)>;
+
+    impl TestApp {
+        async fn push(&self, to: &str, name: &str, version: &str, description: &str) -> Result<(), String> {
+            let bytes = chart(name, version, description).into();
+            self.repo.publish(&tenant(to), bytes, None, false).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+        fn catalogue(&self) -> Catalogue {
+            self.repo
+                .tenants()
+                .into_iter()
+                .map(|t| {
+                    let index = self.repo.index(&t).unwrap();
+                    let versions = index
+                        .entries()
+                        .map(|e| {
+                            let json: serde_json::Value = serde_json::from_str(e.json()).unwrap();
+                            let description = json["description"].as_str().unwrap_or_default().to_owned();
+                            (e.name().to_owned(), e.version().to_owned(), description)
+                        })
+                        .collect();
+                    (t.as_str().to_owned(), versions)
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uploads_to_tenants_through_different_replicas_converge_per_tenant() {
+        let store = Arc::new(InMemory::new());
+        let replicas = [tenant_replica(&store).await, tenant_replica(&store).await, tenant_replica(&store).await];
+        let teams = ["team-0", "team-1", "team-2", "team-3", "team-4"];
+        // The same version of the same chart in every tenant, each through another replica, at once.
+        let pushes = teams.iter().enumerate().map(|(i, team)| {
+            let replica = &replicas[i % replicas.len()];
+            async move { replica.push(team, "demo", "1.0.0", &format!("demo of {team}")).await }
+        });
+        for result in futures::future::join_all(pushes).await {
+            result.unwrap();
+        }
+        replicas[1].push("team-0", "extra", "0.1.0", "only in team-0").await.unwrap();
+        let expected = |without_team_0_demo: bool| -> Catalogue {
+            teams
+                .iter()
+                .map(|team| {
+                    let mut versions = Vec::new();
+                    if !(without_team_0_demo && *team == "team-0") {
+                        versions.push(("demo".to_owned(), "1.0.0".to_owned(), format!("demo of {team}")));
+                    }
+                    if *team == "team-0" {
+                        versions.push(("extra".to_owned(), "0.1.0".to_owned(), "only in team-0".to_owned()));
+                    }
+                    (team.to_string(), versions)
+                })
+                .collect()
+        };
+        let refs: Vec<&Replica> = replicas.iter().collect();
+        converge(&refs, Duration::from_secs(2), "uploads to five tenants", |r| r.catalogue() == expected(false)).await;
+        // Another tenant's copy is no conflict; the same tenant's is, through any replica.
+        let again = replicas[2].push("team-1", "demo", "1.0.0", "again").await;
+        assert!(again.is_err_and(|e| e.contains("already exists")));
+
+        // A replica that starts later sees every tenant.
+        let late = tenant_replica(&store).await;
+        assert_eq!(late.catalogue(), expected(false));
+
+        // A delete in one tenant leaves the same chart in the others.
+        replicas[2].repo.unpublish(&tenant("team-0"), "demo", "1.0.0").await.unwrap();
+        let all: Vec<&Replica> = replicas.iter().chain([&late]).collect();
+        converge(&all, Duration::from_secs(2), "delete in team-0", |r| r.catalogue() == expected(true)).await;
+        // A tenant's last chart takes the tenant with it, everywhere.
+        late.repo.unpublish_chart(&tenant("team-0"), "extra").await.unwrap();
+        converge(&all, Duration::from_secs(2), "team-0 emptied", |r| {
+            r.repo.tenants() == teams[1..].iter().map(|t| tenant(t)).collect::<Vec<_>>()
+        })
+        .await;
+        for r in &all {
+            assert!(r.repo.index(&tenant("team-0")).unwrap().is_empty());
+            assert_eq!(r.repo.index(&tenant("team-1")).unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stale_record_never_resurrects_a_tenants_chart() {
+        let store = Arc::new(InMemory::new());
+        let (a, b) = (tenant_replica(&store).await, tenant_replica(&store).await);
+        a.push("team-a", "gone", "1.0.0", "a").await.unwrap();
+        a.push("team-b", "gone", "1.0.0", "b").await.unwrap();
+        converge(&[&b], Duration::from_secs(2), "uploads", |r| r.repo.tenants().len() == 2).await;
+        // team-a's copy is deleted behind everyone's back; a's record announcing both arrives
+        // again, late, under another replica's log.
+        let raw = Storage::new(store.clone(), "", "raw".into());
+        raw.scoped("team-a").unwrap().delete("gone-1.0.0.tgz").await.unwrap();
+        let mut seq = 1;
+        while let Some(record) = raw.get_log_record(a.repo.replica_id(), seq).await.unwrap() {
+            raw.put_log_record("late-peer", seq, record).await.unwrap();
+            seq += 1;
+        }
+        assert!(seq > 1, "a wrote records");
+        converge(&[&a, &b], Duration::from_secs(2), "stale record", |r| r.repo.tenants() == [tenant("team-b")]).await;
+        for r in [&a, &b] {
+            assert_eq!(r.catalogue(), [("team-b".to_owned(), vec![("gone".into(), "1.0.0".into(), "b".into())])]);
+        }
     }
 
     #[tokio::test]

@@ -1,8 +1,10 @@
 //! Storage for Chartroom: an [`ObjectStore`] plus the ChartMuseum-compatible key layout.
 //!
-//! Charts live at `<prefix>/<name>-<version>.tgz` and `<prefix>/<name>-<version>.tgz.prov`,
-//! exactly where ChartMuseum puts them, so an existing ChartMuseum directory or bucket is served
-//! as it is. Chartroom's own derived state lives under `<prefix>/.chartroom/`.
+//! Charts live at `<prefix>/<name>-<version>.tgz` and `<prefix>/<name>-<version>.tgz.prov`, and a
+//! tenant's at `<prefix>/<tenant>/<name>-<version>.tgz`, exactly where ChartMuseum puts them, so
+//! an existing ChartMuseum directory or bucket is served as it is. Chartroom's own derived state
+//! lives under `.chartroom/` beside the charts (`<prefix>/.chartroom/`,
+//! `<prefix>/<tenant>/.chartroom/`); the replicas' change logs only under the root's.
 //!
 //! Charts are written create-only ([`PutMode::Create`]): two concurrent uploads of the same
 //! version give one success and one [`StorageError::AlreadyExists`], on every backend.
@@ -135,6 +137,30 @@ impl Storage {
         &self.description
     }
 
+    /// The storage of the folder `folder` (`/`-separated segments, `""` for this one) below this
+    /// storage's prefix: a tenant's files. Shares this storage's store and request statistics;
+    /// costs no request.
+    pub fn scoped(&self, folder: &str) -> Result<Storage, StorageError> {
+        if folder.is_empty() {
+            return Ok(self.clone());
+        }
+        let mut path = Path::default();
+        for segment in folder.split('/') {
+            check_file_name(segment).map_err(|_| StorageError::InvalidKey(folder.to_owned()))?;
+            path = path.join(segment);
+        }
+        let mut prefix = self.prefix.clone();
+        for part in path.parts() {
+            prefix = prefix.join(part);
+        }
+        Ok(Self {
+            store: Arc::new(PrefixStore::new(Arc::clone(&self.store), path)),
+            prefix,
+            description: self.description.clone(),
+            stats: Arc::clone(&self.stats),
+        })
+    }
+
     /// A file name relative to the repository (one path segment, no traversal) as a key.
     fn key(&self, file: &str) -> Result<Path, StorageError> {
         check_file_name(file)?;
@@ -220,6 +246,22 @@ impl Storage {
         Ok(charts)
     }
 
+    /// Every object below the prefix, at any depth, that `keep` accepts, by its path relative to
+    /// the prefix (`team/a-1.0.0.tgz`), in path order: one recursive LIST (as many pages as it
+    /// takes). `keep` sees each path once; what it refuses is never held in memory.
+    pub async fn list_tree(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<ObjectInfo>, StorageError> {
+        let mut listing = self.store.list(None);
+        let mut kept = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(|e| StorageError::from_store(e, self.prefix.as_ref()))?;
+            if keep(meta.location.as_ref()) {
+                kept.push(info(meta.location.as_ref(), &meta));
+            }
+        }
+        kept.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(kept)
+    }
+
     /// Reads a state object under `.chartroom/`; `None` if it does not exist.
     pub async fn read_state(&self, file: &str) -> Result<Option<Bytes>, StorageError> {
         let key = self.state_key(file)?;
@@ -238,6 +280,15 @@ impl Storage {
             .await
             .map(|_| ())
             .map_err(|e| StorageError::from_store(e, file))
+    }
+
+    /// Deletes a state object under `.chartroom/`; one already gone is not an error.
+    pub async fn delete_state(&self, file: &str) -> Result<(), StorageError> {
+        let key = self.state_key(file)?;
+        match self.store.delete(&key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StorageError::from_store(e, file)),
+        }
     }
 
     /// `.chartroom/log/`: one folder per replica.
@@ -450,6 +501,51 @@ mod tests {
         let other = Storage::new(store, "team/b", "memory".into());
         assert!(other.list_charts().await.unwrap().is_empty());
         assert!(other.list_log_replicas().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn scoped_storage_is_a_folder_of_the_same_store() {
+        let store = Arc::new(InMemory::new());
+        let root = Storage::new(store.clone(), "charts", "memory".into());
+        let team = root.scoped("org/team").unwrap();
+        roundtrip(team.clone()).await;
+        team.put_new("b-1.0.0.tgz", Bytes::from_static(b"b")).await.unwrap();
+        team.write_state("index-state.json", Bytes::from_static(b"{}")).await.unwrap();
+        root.put_new("r-1.0.0.tgz", Bytes::from_static(b"r")).await.unwrap();
+        root.scoped("org").unwrap().put_new("o-1.0.0.tgz", Bytes::from_static(b"o")).await.unwrap();
+        let raw: Vec<String> = store.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+        assert!(raw.contains(&"charts/org/team/b-1.0.0.tgz".to_owned()), "{raw:?}");
+        assert!(raw.contains(&"charts/org/team/.chartroom/index-state.json".to_owned()), "{raw:?}");
+        // The delimiter listing of a folder sees its own charts only, never deeper folders.
+        let files = |l: Vec<ObjectInfo>| l.into_iter().map(|o| o.file).collect::<Vec<_>>();
+        assert_eq!(files(root.list_charts().await.unwrap()), ["r-1.0.0.tgz"]);
+        assert_eq!(files(root.scoped("org").unwrap().list_charts().await.unwrap()), ["o-1.0.0.tgz"]);
+        assert_eq!(files(team.list_charts().await.unwrap()), ["b-1.0.0.tgz"]);
+        // The tree listing sees every depth, relative to the prefix, filtered by the caller.
+        let tree = root.list_tree(|key| key.ends_with(".tgz") || key.ends_with("index-state.json")).await.unwrap();
+        assert_eq!(
+            files(tree),
+            ["org/o-1.0.0.tgz", "org/team/.chartroom/index-state.json", "org/team/b-1.0.0.tgz", "r-1.0.0.tgz"]
+        );
+        team.delete_state("index-state.json").await.unwrap();
+        team.delete_state("index-state.json").await.unwrap();
+        assert!(team.read_state("index-state.json").await.unwrap().is_none());
+        assert_eq!(team.request_counts(), root.request_counts(), "one set of statistics");
+        for bad in ["/", "a/", "/a", "a//b", "..", "a/../b", "a\\b"] {
+            assert!(matches!(root.scoped(bad), Err(StorageError::InvalidKey(_))), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn local_tree_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Storage::local(dir.path()).unwrap();
+        root.scoped("a/b").unwrap().put_new("x-1.0.0.tgz", Bytes::from_static(b"x")).await.unwrap();
+        root.put_new("y-1.0.0.tgz", Bytes::from_static(b"y")).await.unwrap();
+        let tree = root.list_tree(|key| key.ends_with(".tgz")).await.unwrap();
+        let files: Vec<&str> = tree.iter().map(|o| o.file.as_str()).collect();
+        assert_eq!(files, ["a/b/x-1.0.0.tgz", "y-1.0.0.tgz"]);
+        assert!(dir.path().join("a/b/x-1.0.0.tgz").exists());
     }
 
     #[tokio::test]

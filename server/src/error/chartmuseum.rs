@@ -175,7 +175,7 @@ impl From<RepoError> for ChartMuseumError {
         match err {
             RepoError::Storage(e) => e.into(),
             RepoError::Entry(e) => ChartMuseumError::InvalidEntry(e),
-            RepoError::UnknownTenant(tenant) => ChartMuseumError::UnknownRepository(tenant),
+            RepoError::NotServed { tenant, .. } => ChartMuseumError::UnknownRepository(tenant),
             RepoError::Closed => CommonError::ShuttingDown.into(),
         }
     }
