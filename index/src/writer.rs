@@ -315,6 +315,8 @@ impl Writer {
             let skipped = self.skipped.remove(&tenant).unwrap_or_default();
             targets.push(Target::new(state, found.charts, skipped));
         }
+        // What is left was skipped in folders that hold no archive any more.
+        self.skipped.clear();
         Ok(targets)
     }
 
