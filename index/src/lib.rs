@@ -9,8 +9,9 @@
 //!   [`Repository::put_provenance`], [`Repository::unpublish`], [`Repository::unpublish_chart`].
 //! * `files`: reading chart files and archive contents.
 //! * `writer`: the one task that owns every index change of every tenant, publishes snapshots,
-//!   appends the change log and persists state (`persist`, debounced per tenant); `reconcile` (listing → index) and `ingest` (archive → entry) are
-//!   its rules; `peers` follows the other replicas' change logs.
+//!   appends the change log and persists state (`persist`, debounced per tenant); `reconcile`
+//!   (listing → index) and `ingest` (archive → entry) are its rules; `peers` follows the other
+//!   replicas' change logs.
 //! * [`Index`] (`index`) and [`Entry`] (`entry`): entries keyed by Chart.yaml name and version,
 //!   each with pre-serialized YAML and JSON fragments; the served body is their concatenation.
 //! * [`Snapshot`]: immutable served bodies with strong ETag, Last-Modified and a gzip variant.

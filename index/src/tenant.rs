@@ -16,7 +16,7 @@ pub struct TenantError {
 }
 
 /// The longest segment of a tenant path.
-pub const MAX_SEGMENT_LEN: usize = 64;
+const MAX_SEGMENT_LEN: usize = 64;
 
 impl Tenant {
     /// The root repository, the tenant `""`.
