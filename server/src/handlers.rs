@@ -133,7 +133,7 @@ fn file_headers(state: &AppState, response: &mut Response, info: &ObjectInfo, co
     }
     // Immutable only when no request can ever replace a published version's bytes.
     let cache =
-        if state.settings().charts_immutable() { "public, max-age=31536000, immutable" } else { "public, no-cache" };
+        if state.overwrite().charts_immutable() { "public, max-age=31536000, immutable" } else { "public, no-cache" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
 }
 

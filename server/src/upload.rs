@@ -174,7 +174,7 @@ async fn store(
     let (name, version) = (chart.metadata.name.clone(), chart.metadata.version.clone());
     let file = chart_file(&name, &version);
     let storage = state.repo().storage();
-    let overwrite = state.settings().overwrite_allowed(force);
+    let overwrite = state.overwrite().allows(force);
     let _guard = state.lock_key(&file).await;
     let put = |file: String, data: Bytes| async move {
         if overwrite { storage.put_replace(&file, data).await } else { storage.put_new(&file, data).await }
@@ -234,7 +234,7 @@ async fn store_prov(state: &AppState, bytes: Bytes, force: bool, conflict_text: 
         )));
     }
     let file = prov_file(&prov.name, &prov.version);
-    let result = if state.settings().overwrite_allowed(force) {
+    let result = if state.overwrite().allows(force) {
         storage.put_replace(&file, bytes).await
     } else {
         storage.put_new(&file, bytes).await
