@@ -3,6 +3,7 @@
 # and GnuPG from apt when it is missing.
 # s3s-fs 0.14.1 (the S3 server of the S3 end-to-end run) is built from crates.io with cargo.
 # Helm 3.17.2 and Helm 4.1.4 come from the npm registry (AWS CDK kubectl layers ship them).
+# htpasswd and openssl (for the auth crate's tests) are Debian packages, installed with apt-get.
 # Idempotent: a tool already present at the right version is reused.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -79,3 +80,28 @@ install_azurite() { # <version>
 }
 
 install_azurite 3.37.0
+
+# htpasswd (Debian apache2-utils) and openssl: the auth crate's tests hash passwords with the real
+# `htpasswd -B` and make JWT keys and certificates with `openssl`. Debian packages, installed with
+# apt-get when missing (the project's machines and CI run as root); a tool that cannot be
+# installed stops here, and the tests that need it fail rather than skip.
+install_debian_tool() { # <command> <package>
+  local command="$1" package="$2"
+  if command -v "$command" >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing $command: install the Debian package $package" >&2
+    exit 1
+  fi
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+  if ! command -v "$command" >/dev/null 2>&1; then
+    echo "installing $package did not provide $command" >&2
+    exit 1
+  fi
+  echo "installed $package ($command)"
+}
+
+install_debian_tool htpasswd apache2-utils
+install_debian_tool openssl openssl
