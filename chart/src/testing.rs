@@ -115,8 +115,8 @@ impl ChartBuilder {
     }
 
     /// A regular file at `path` under the top folder; replaces a file of that path added before.
-    pub fn file(mut self, path: &str, data: impl Into<Vec<u8>>) -> ChartBuilder {
-        let data = data.into();
+    pub fn file(mut self, path: &str, data: impl AsRef<[u8]>) -> ChartBuilder {
+        let data = data.as_ref().to_vec();
         match self.items.iter_mut().find(|i| matches!(i, Item::File { path: p, .. } if p == path)) {
             Some(Item::File { data: old, .. }) => *old = data,
             _ => self.items.push(Item::File { path: path.to_owned(), data }),
@@ -165,7 +165,7 @@ impl ChartBuilder {
                 Item::File { path, data } => {
                     let name =
                         if self.top_folder.is_empty() { path.clone() } else { format!("{}/{path}", self.top_folder) };
-                    TarEntry::file(name, data.clone()).write(&mut out, self.mtime)
+                    TarEntry::file(name, data).write(&mut out, self.mtime)
                 }
                 Item::Raw(entry) => entry.write(&mut out, self.mtime),
             };
@@ -201,8 +201,8 @@ impl TarEntry {
     }
 
     /// A regular file.
-    pub fn file(name: impl AsRef<[u8]>, data: impl Into<Vec<u8>>) -> TarEntry {
-        TarEntry::new(name, tar::EntryType::Regular, Data::Bytes(data.into()), None)
+    pub fn file(name: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> TarEntry {
+        TarEntry::new(name, tar::EntryType::Regular, Data::Bytes(data.as_ref().to_vec()), None)
     }
 
     /// A regular file of `n` zero bytes, streamed into the archive (a decompression bomb).

@@ -354,7 +354,7 @@ fn reject_gzip_of_non_tar() {
 
 #[test]
 fn reject_truncated_tar_inside_valid_gzip() {
-    let mut tar = ChartBuilder::new().file("demo/Chart.yaml", CHART).file("demo/big.txt", &[b'a'; 4000]).tar();
+    let mut tar = ChartBuilder::new().file("demo/Chart.yaml", CHART).file("demo/big.txt", [b'a'; 4000]).tar();
     tar.truncate(512 + 512 + 512 + 1000);
     let e = load(&gzip(&tar)).unwrap_err();
     assert!(matches!(e, ArchiveError::Truncated { .. } | ArchiveError::Tar(_)), "{e}");
