@@ -48,6 +48,8 @@ impl Helm {
 
     /// The Helm binary `bin` (a benchmark's `--helm`), which must report `version`.
     pub fn with_binary(version: HelmVersion, bin: PathBuf) -> Helm {
+        // Absolute, so that runs in another working folder find it too.
+        let bin = std::path::absolute(&bin).unwrap_or(bin);
         let home = tempfile::Builder::new()
             .prefix(&format!("chartroom-e2e-{}-", version.label()))
             .tempdir()

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::index::Index;
 use crate::server::Server;
+use crate::tools::{SIGNTEST_PROV, SIGNTEST_TGZ, read_testdata};
 
 /// A fully read HTTP response.
 #[derive(Debug)]
@@ -94,6 +95,17 @@ pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().expect("reqwest client")
 }
 
+/// The benchmarks' load generator: like [`new_client`], keeping up to 64 idle connections per
+/// server (so concurrent clients reuse them) and giving up after 30 s.
+pub fn load_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(64)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client")
+}
+
 impl Server {
     pub async fn send(&self, what: String, rb: reqwest::RequestBuilder) -> Resp {
         let r = rb.send().await.unwrap_or_else(|e| panic!("{what}: request failed: {e:?}"));
@@ -174,6 +186,17 @@ impl Server {
         let path = format!("/api/charts{query}");
         let rb = self.req(Method::POST, &path).multipart(form);
         self.send(format!("POST {path} multipart [{}]", desc.join(", ")), rb).await
+    }
+
+    /// Uploads Helm's signed test chart with its provenance file (multipart) and asserts 201.
+    pub async fn upload_signtest(&self) {
+        self.upload_multipart(
+            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
+            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
+            "",
+        )
+        .await
+        .assert_status(201);
     }
 
     /// Uploads a chart (raw) and asserts 201 {"saved":true}.

@@ -43,7 +43,7 @@ pub use cli::{Cli, Run, describe_output};
 pub use data::{base64_decode, eventually, gunzip, noise, noise_text, sha256_hex};
 pub use files::{copy_tree, read_single, snapshot_dir};
 pub use helm::{BOTH_HELMS, Helm, HelmVersion};
-pub use http::{Resp, new_client, truncate};
+pub use http::{Resp, load_client, new_client, truncate};
 pub use index::{Index, IndexEntry};
 pub use process::free_port;
 pub use s3::S3Server;

@@ -45,6 +45,7 @@ impl S3Server {
     /// Starts the s3s-fs binary `bin` on a free loopback port with a new empty root, and waits
     /// until the port accepts connections.
     pub fn start_binary(bin: PathBuf) -> Arc<S3Server> {
+        let bin = std::path::absolute(&bin).unwrap_or(bin);
         let dir = tempfile::Builder::new().prefix("chartroom-e2e-s3-").tempdir().expect("s3 tempdir");
         let root = dir.path().join("data");
         fs::create_dir_all(&root).expect("create s3 root");

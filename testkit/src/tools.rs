@@ -37,6 +37,7 @@ static CHARTROOM: OnceLock<PathBuf> = OnceLock::new();
 /// the first server or CLI run; panics if another binary is already in use.
 pub fn use_chartroom_binary(bin: impl Into<PathBuf>) {
     let bin = bin.into();
+    let bin = std::path::absolute(&bin).unwrap_or(bin);
     let used = CHARTROOM.get_or_init(|| bin.clone());
     assert_eq!(*used, bin, "the toolkit already runs another chartroom binary");
 }

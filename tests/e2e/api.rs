@@ -272,14 +272,7 @@ async fn overwrite_flag_matrix() {
 async fn delete_version_and_all_versions() {
     let server = Server::start(&[]).await;
     let helms: Vec<Helm> = BOTH_HELMS.iter().map(|v| Helm::new(*v)).collect();
-    server
-        .upload_multipart(
-            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
-            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
-            "",
-        )
-        .await
-        .assert_status(201);
+    server.upload_signtest().await;
     for v in ["1.0.0", "1.1.0", "2.0.0"] {
         server.upload_ok(ChartBuilder::chart("del", v).build()).await;
     }
@@ -439,14 +432,7 @@ async fn restart_keeps_index_byte_identical() {
     server.upload_ok(ChartBuilder::chart("rich", "1.2.3").file("Chart.yaml", rich_chart_yaml).build()).await;
     server.upload_ok(ChartBuilder::chart("plain", "0.1.0").build()).await;
     server.upload_ok(ChartBuilder::chart("plain", "0.2.0-alpha.1").build()).await;
-    server
-        .upload_multipart(
-            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
-            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
-            "",
-        )
-        .await
-        .assert_status(201);
+    server.upload_signtest().await;
     // One chart that arrived out of band, picked up by a resync.
     copy_into_storage(&server, "scanned-1.0.0.tgz", &ChartBuilder::chart("scanned", "1.0.0").build());
     server.post("/api/resync", "application/json", Vec::new()).await.assert_status(200);
@@ -569,14 +555,7 @@ async fn head_matches_get() {
     let server = Server::start(&[]).await;
     let tgz = ChartBuilder::chart("headc", "1.0.0").build();
     server.upload_ok(tgz.clone()).await;
-    server
-        .upload_multipart(
-            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
-            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
-            "",
-        )
-        .await
-        .assert_status(201);
+    server.upload_signtest().await;
 
     for path in ["/index.yaml", "/charts/headc-1.0.0.tgz", "/charts/signtest-0.1.0.tgz.prov"] {
         let g = server.get(path).await;

@@ -444,14 +444,7 @@ async fn malformed_requests_are_rejected_and_change_nothing() {
     // Some state to protect.
     server.upload_ok(ChartBuilder::chart("base", "1.0.0").build()).await;
     server.upload_ok(ChartBuilder::chart("base", "1.1.0").build()).await;
-    server
-        .upload_multipart(
-            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
-            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
-            "",
-        )
-        .await
-        .assert_status(201);
+    server.upload_signtest().await;
     let index_before = server.index_bytes().await;
     let storage_before = server.storage_snapshot();
 
