@@ -43,15 +43,27 @@ pub fn use_chartroom_binary(bin: impl Into<PathBuf>) {
 }
 
 /// The `chartroom` binary under test: the one given to [`use_chartroom_binary`], else
-/// `CARGO_BIN_EXE_chartroom`, which cargo sets when it builds and runs the root package's tests
-/// and benchmarks (only they can name the binary: this crate cannot).
+/// `CARGO_BIN_EXE_chartroom`, which cargo (1.94 and later) sets when it runs the root package's
+/// tests and benchmarks (only they can name the binary at build time: this crate cannot), else
+/// the `chartroom` beside the folder of the running test executable, where older cargo puts it
+/// (`target/<profile>/deps/<test>-<hash>` runs, `target/<profile>/chartroom` is the binary). The
+/// end-to-end suite checks that this is the binary cargo built for it.
 pub fn chartroom_binary() -> &'static Path {
-    CHARTROOM.get_or_init(|| match std::env::var_os("CARGO_BIN_EXE_chartroom") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => panic!(
-            "CARGO_BIN_EXE_chartroom is not set: run the tests through `cargo test` (or benchmarks through \
-             `cargo bench`), or call chartroom_testkit::use_chartroom_binary"
-        ),
+    CHARTROOM.get_or_init(|| {
+        if let Some(p) = std::env::var_os("CARGO_BIN_EXE_chartroom").filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+        let beside = std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.join(format!("chartroom{}", std::env::consts::EXE_SUFFIX))));
+        match beside {
+            Some(p) if p.is_file() => p,
+            _ => panic!(
+                "the chartroom binary is unknown: CARGO_BIN_EXE_chartroom is not set and no chartroom sits beside \
+                 the test executable's folder; run the tests through `cargo test` (or benchmarks through \
+                 `cargo bench`), or call chartroom_testkit::use_chartroom_binary"
+            ),
+        }
     })
 }
 
