@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::Res;
 use crate::charts::VERSIONS_PER_NAME;
-use crate::external::{WrkResult, machine};
-use crate::measure::{Mem, Stats, mib, ms, secs_list, summary};
+use crate::external::machine;
+use crate::measure::{Stats, mib, ms, secs_list, summary};
 use crate::scenarios::{Bench, Cold, Concurrent, HelmIndex, Large, Restarts, Serving};
 
 /// Everything the scenarios measured.
@@ -23,93 +23,8 @@ pub struct Figures {
     pub large: Large,
 }
 
-/// The figures of the large repository's run.
-pub struct LargeRun {
-    pub n: usize,
-    pub nb: usize,
-    pub gen_time: Duration,
-    pub link_time: Duration,
-    pub big_bytes: u64,
-    pub cold: Duration,
-    pub cold_ready: Option<String>,
-    pub restarts: Vec<Duration>,
-    pub med: Duration,
-    pub ready: Option<String>,
-    pub body_len: usize,
-    pub body2_len: usize,
-    pub mem_cold: Mem,
-    pub mem_pre: Mem,
-    pub mem: Mem,
-    pub wrk: WrkResult,
-    pub uploads: usize,
-    pub up: Stats,
-    pub mem_end: Mem,
-}
-
 fn verdict(ok: bool) -> &'static str {
     if ok { "**met**" } else { "**NOT met**" }
-}
-
-/// The rows of the large repository.
-pub fn large_rows(r: &LargeRun) -> Vec<[String; 3]> {
-    let (n, nb) = (r.n, r.nb);
-    let [p50, p90, p99, max] = summary(&r.up.visible);
-    vec![
-        [
-            format!("generate charts {n}..{nb} (cache)"),
-            if r.gen_time.is_zero() { "cached".into() } else { format!("{:.1} s", r.gen_time.as_secs_f64()) },
-            format!(
-                "hard-linking {nb} files into the repo: {:.1} s; {:.0} MiB of .tgz",
-                r.link_time.as_secs_f64(),
-                r.big_bytes as f64 / 1048576.0
-            ),
-        ],
-        [
-            format!("cold start, {nb} versions, no state"),
-            format!("{:.3} s", r.cold.as_secs_f64()),
-            format!("index ready: {}", r.cold_ready.clone().unwrap_or_default()),
-        ],
-        [
-            format!("restart with persisted state, {nb} versions (median of {})", r.restarts.len()),
-            format!("{:.3} s", r.med.as_secs_f64()),
-            format!("all: {} s; index ready: {}", secs_list(&r.restarts), r.ready.clone().unwrap_or_default()),
-        ],
-        [
-            format!("index body, {nb} versions"),
-            format!("{} bytes", r.body2_len),
-            format!("{:.1} MiB (cold start body {} bytes)", r.body2_len as f64 / 1048576.0, r.body_len),
-        ],
-        [
-            format!("server RSS, {nb} versions, after restart + 3 s wrk"),
-            mib(r.mem.rss_kb),
-            format!(
-                "{:.2}x the index; before the wrk {} ({:.2}x); peak (VmHWM) {}; after cold build: RSS {} / peak {}",
-                r.mem.rss_kb as f64 * 1024.0 / r.body2_len as f64,
-                mib(r.mem_pre.rss_kb),
-                r.mem_pre.rss_kb as f64 * 1024.0 / r.body2_len as f64,
-                mib(r.mem.hwm_kb),
-                mib(r.mem_cold.rss_kb),
-                mib(r.mem_cold.hwm_kb)
-            ),
-        ],
-        [
-            format!("GET /index.yaml, {nb} versions (wrk -t2 -c64, 3 s)"),
-            format!("{:.1} req/s", r.wrk.rps),
-            format!("{}; non-2xx: {}; {}", r.wrk.latency_line, r.wrk.non_2xx, r.wrk.socket_errors),
-        ],
-        [
-            format!("upload -> visible, {nb}-version repo ({} sequential)", r.uploads),
-            format!("p50 {} ms", ms(p50)),
-            format!(
-                "p90 {} / p99 {} / max {} ms; POST alone p50 {} ms; RSS after: {}",
-                ms(p90),
-                ms(p99),
-                ms(max),
-                ms(summary(&r.up.post)[0]),
-                mib(r.mem_end.rss_kb)
-            ),
-        ],
-    ]
 }
 
 /// Prints the report to stdout.

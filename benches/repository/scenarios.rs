@@ -9,7 +9,9 @@ use chartroom_testkit::{Helm, HelmVersion, Launch, Server, StorageTarget, load_c
 
 use crate::charts::{self, Upload, base_files, tgz_name};
 use crate::external::{self, Nginx, WrkResult};
-use crate::measure::{self, Conc, Mem, Stats, check_exact, get_index, index_ready_ms, read_mem, secs_list};
+use crate::measure::{
+    self, Conc, Mem, Stats, check_exact, get_index, index_ready_ms, mib, ms, read_mem, secs_list, summary,
+};
 use crate::{Opts, Res, log};
 
 /// What every scenario shares: options, the client, the scratch folder, the charts.
@@ -319,27 +321,63 @@ impl Bench {
         let mut sorted = restarts.clone();
         sorted.sort();
         let med = sorted[sorted.len() / 2];
-        large.rows = crate::report::large_rows(&crate::report::LargeRun {
-            n,
-            nb,
-            gen_time,
-            link_time,
-            big_bytes,
-            cold,
-            cold_ready,
-            restarts,
-            med,
-            ready,
-            body_len: body.len(),
-            body2_len: body2.len(),
-            mem_cold,
-            mem_pre,
-            mem,
-            wrk,
-            uploads: up_set.len(),
-            up,
-            mem_end,
-        });
+        let [p50, p90, p99, max] = summary(&up.visible);
+        large.rows = vec![
+            [
+                format!("generate charts {n}..{nb} (cache)"),
+                if gen_time.is_zero() { "cached".into() } else { format!("{:.1} s", gen_time.as_secs_f64()) },
+                format!(
+                    "hard-linking {nb} files into the repo: {:.1} s; {:.0} MiB of .tgz",
+                    link_time.as_secs_f64(),
+                    big_bytes as f64 / 1048576.0
+                ),
+            ],
+            [
+                format!("cold start, {nb} versions, no state"),
+                format!("{:.3} s", cold.as_secs_f64()),
+                format!("index ready: {}", cold_ready.unwrap_or_default()),
+            ],
+            [
+                format!("restart with persisted state, {nb} versions (median of {})", restarts.len()),
+                format!("{:.3} s", med.as_secs_f64()),
+                format!("all: {} s; index ready: {}", secs_list(&restarts), ready.unwrap_or_default()),
+            ],
+            [
+                format!("index body, {nb} versions"),
+                format!("{} bytes", body2.len()),
+                format!("{:.1} MiB (cold start body {} bytes)", body2.len() as f64 / 1048576.0, body.len()),
+            ],
+            [
+                format!("server RSS, {nb} versions, after restart + 3 s wrk"),
+                mib(mem.rss_kb),
+                format!(
+                    "{:.2}x the index; before the wrk {} ({:.2}x); peak (VmHWM) {}; after cold build: RSS {} / peak {}",
+                    mem.rss_kb as f64 * 1024.0 / body2.len() as f64,
+                    mib(mem_pre.rss_kb),
+                    mem_pre.rss_kb as f64 * 1024.0 / body2.len() as f64,
+                    mib(mem.hwm_kb),
+                    mib(mem_cold.rss_kb),
+                    mib(mem_cold.hwm_kb)
+                ),
+            ],
+            [
+                format!("GET /index.yaml, {nb} versions (wrk -t2 -c64, 3 s)"),
+                format!("{:.1} req/s", wrk.rps),
+                format!("{}; non-2xx: {}; {}", wrk.latency_line, wrk.non_2xx, wrk.socket_errors),
+            ],
+            [
+                format!("upload -> visible, {nb}-version repo ({} sequential)", up_set.len()),
+                format!("p50 {} ms", ms(p50)),
+                format!(
+                    "p90 {} / p99 {} / max {} ms; POST alone p50 {} ms; RSS after: {}",
+                    ms(p90),
+                    ms(p99),
+                    ms(max),
+                    ms(summary(&up.post)[0]),
+                    mib(mem_end.rss_kb)
+                ),
+            ],
+        ];
         large.targets = Some((med, mem, body2.len()));
         Ok(large)
     }
