@@ -3,6 +3,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
+use chartroom_chart::testing::ChartBuilder;
 use chartroom_index::{RepoOptions, Repository, Tenant};
 use chartroom_server::config::{ArgValues, options};
 use chartroom_server::{AppState, Config, app};
@@ -11,24 +12,13 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 fn chart(name: &str, version: &str, description: &str) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    let files = [
-        ("Chart.yaml", format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: {description}\n")),
-        ("values.yaml", "replicas: 1\n".to_owned()),
-        ("templates/cm.yaml", "kind: ConfigMap\n".to_owned()),
-    ];
-    for (path, data) in files {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
+    ChartBuilder::new()
         // The top folder need not match the chart name (Helm strips it whatever it is).
-        tar.append_data(&mut h, format!("src/{path}"), data.as_bytes()).unwrap();
-    }
-    let raw = tar.into_inner().unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &raw).unwrap();
-    gz.finish().unwrap()
+        .top_folder("src")
+        .file("Chart.yaml", format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: {description}\n"))
+        .file("values.yaml", "replicas: 1\n")
+        .file("templates/cm.yaml", "kind: ConfigMap\n")
+        .build()
 }
 
 struct TestApp {
