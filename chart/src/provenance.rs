@@ -126,7 +126,15 @@ pub fn parse(bytes: &[u8]) -> Result<Provenance, ProvenanceError> {
     }
     let text = std::str::from_utf8(bytes).map_err(|_| ProvenanceError::NotUtf8)?;
     let signed = clearsign_text(text)?;
+    parse_message_block(&signed)
+}
 
+/// Parse a provenance message block: the signed text of a `.prov` (dash-escaping undone, `\n`
+/// line ends), that is `Chart.yaml`, a `\n...\n` separator, then the `files:` section.
+///
+/// The signature crate calls this on the text its OpenPGP implementation verified, so that
+/// what is read is exactly what was signed.
+pub fn parse_message_block(signed: &str) -> Result<Provenance, ProvenanceError> {
     let (meta_part, files_part) = signed.split_once("\n...\n").ok_or(ProvenanceError::MissingSeparator)?;
 
     let meta =

@@ -21,61 +21,11 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chartroom_chart::archive::Limits;
-use chartroom_index::{OverwritePolicy, RenderConfig, RepoOptions, Repository};
+use chartroom_index::Repository;
 use tokio::net::TcpListener;
 
-pub use config::{Config, ServeArgs, StorageConfig};
+pub use config::{Config, HttpSettings};
 pub use error::{ChartMuseumError, CommonError};
-
-/// Request-handling settings derived from the configuration.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub disable_delete: bool,
-    pub disable_api: bool,
-    pub context_path: String,
-    pub max_upload_size: u64,
-    pub chart_form_field: String,
-    pub prov_form_field: String,
-    pub log_health: bool,
-    pub read_timeout: Duration,
-    pub write_timeout: Duration,
-}
-
-impl Settings {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            disable_delete: config.disable_delete,
-            disable_api: config.disable_api,
-            context_path: config.context_path.clone(),
-            max_upload_size: config.max_upload_size,
-            chart_form_field: config.chart_form_field.clone(),
-            prov_form_field: config.prov_form_field.clone(),
-            log_health: config.log_health,
-            read_timeout: config.read_timeout,
-            write_timeout: config.write_timeout,
-        }
-    }
-}
-
-/// Repository options derived from the configuration.
-pub fn repo_options(config: &Config) -> RepoOptions {
-    let chart_url =
-        config.chart_url.as_ref().map(|base| format!("{}{}", base.trim_end_matches('/'), config.context_path));
-    RepoOptions {
-        render: RenderConfig { chart_url, context_path: config.context_path.clone(), json: config.json_index },
-        overwrite: OverwritePolicy {
-            allow_overwrite: config.allow_overwrite,
-            disable_force_overwrite: config.disable_force_overwrite,
-        },
-        statefiles: !config.disable_statefiles,
-        read_concurrency: if config.index_limit == 0 { 16 } else { config.index_limit },
-        limits: Limits::default(),
-        resync_interval: config.cache_interval,
-        poll_interval: Some(config.storage_poll_interval),
-        ..RepoOptions::default()
-    }
-}
 
 /// Shared state of the HTTP server.
 #[derive(Clone)]
@@ -85,17 +35,18 @@ pub struct AppState {
 
 struct Inner {
     repo: Repository,
-    settings: Settings,
+    settings: HttpSettings,
 }
 
 impl AppState {
-    pub fn new(repo: Repository, settings: Settings) -> Self {
-        Self { inner: Arc::new(Inner { repo, settings }) }
+    /// The state for `repo`, served with `config`'s HTTP settings.
+    pub fn new(repo: Repository, config: &Config) -> Self {
+        Self { inner: Arc::new(Inner { repo, settings: config.http.clone() }) }
     }
     pub fn repo(&self) -> &Repository {
         &self.inner.repo
     }
-    pub fn settings(&self) -> &Settings {
+    pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
     }
 }
