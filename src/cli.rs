@@ -206,6 +206,7 @@ fn server_arg(option: &'static OptionSpec) -> Arg {
         .env(option.env)
         .value_name(option.value_name)
         .help(option.help_line())
+        .hide_env_values(option.secret)
         .action(ArgAction::Set);
     let arg = match option.short {
         Some(short) => arg.short(short),

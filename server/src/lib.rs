@@ -1,14 +1,20 @@
-//! The Chartroom HTTP server: ChartMuseum's API and repository routes over one repository.
+//! The Chartroom HTTP server: ChartMuseum's API and repository routes over one repository and
+//! its tenants.
 //!
 //! `app(state)` builds the router; `run(listener, state, shutdown)` serves it until `shutdown`
-//! resolves, lets in-flight requests finish, then persists the index state. Handlers parse
-//! requests and call the repository (`chartroom-index`), which owns every write; their errors
-//! leave through one wire-error type per protocol (`error`).
+//! resolves, lets in-flight requests finish, then persists the index state. Every request passes
+//! the gate (`gate.rs`: the route table of `routing`, authentication and authorization, one
+//! place); handlers parse requests and call the repository (`chartroom-index`), which owns every
+//! write; their errors leave through one wire-error type per protocol (`error`). What the gate
+//! learned (route template, tenant, identity) is in `request_info`, for logs and metrics.
 
 pub mod config;
 mod error;
+mod gate;
 mod handlers;
 mod http_util;
+pub mod request_info;
+pub mod routing;
 mod upload;
 
 use std::future::Future;
@@ -17,15 +23,19 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chartroom_auth::Auth;
 use chartroom_index::Repository;
 use tokio::net::TcpListener;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub use config::{Config, HttpSettings};
 pub use error::{ChartMuseumError, CommonError};
+use request_info::{RequestIdentity, RequestTenant, RouteTemplate};
+use routing::RouteTable;
 
 /// Shared state of the HTTP server.
 #[derive(Clone)]
@@ -36,12 +46,19 @@ pub struct AppState {
 struct Inner {
     repo: Repository,
     settings: HttpSettings,
+    auth: Auth,
+    routes: RouteTable,
 }
 
 impl AppState {
-    /// The state for `repo`, served with `config`'s HTTP settings.
-    pub fn new(repo: Repository, config: &Config) -> Self {
-        Self { inner: Arc::new(Inner { repo, settings: config.http.clone() }) }
+    /// The state for `repo`, served with `config`'s HTTP settings and `auth` deciding access
+    /// (`config.auth()`, or `Auth::new(AuthSettings::default())` for an open server). The
+    /// tenants served are the repository's (`Repository::tenancy`).
+    pub fn new(repo: Repository, config: &Config, auth: Auth) -> Self {
+        let settings = config.http.clone();
+        let routes =
+            RouteTable::new(&settings.context_path, repo.tenancy(), !settings.disable_api, !settings.disable_delete);
+        Self { inner: Arc::new(Inner { repo, settings, auth, routes }) }
     }
     pub fn repo(&self) -> &Repository {
         &self.inner.repo
@@ -49,46 +66,38 @@ impl AppState {
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
     }
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+    pub fn routes(&self) -> &RouteTable {
+        &self.inner.routes
+    }
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings().clone();
-    let mut routes = Router::new()
+    // Canonical (depth-0) paths only: the gate has routed, checked and rewritten the request.
+    let handlers = Router::new()
         .route("/", get(handlers::welcome))
         .route("/health", get(handlers::health))
         .route("/info", get(handlers::info))
         .route("/index.yaml", get(handlers::index_yaml))
-        .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head));
-    if !settings.disable_api {
-        let mut chart = get(handlers::get_chart);
-        let mut version = get(handlers::get_version);
-        if !settings.disable_delete {
-            chart = chart.delete(handlers::delete_chart);
-            version = version.delete(handlers::delete_version);
-        }
-        routes = routes
-            .route("/api/charts", get(handlers::list_charts).post(upload::upload_chart))
-            .route("/api/charts/{name}", chart)
-            .route("/api/charts/{name}/{version}", version)
-            .route("/api/charts/{name}/{version}/templates", get(handlers::templates))
-            .route("/api/charts/{name}/{version}/values", get(handlers::values))
-            .route("/api/prov", post(upload::upload_prov))
-            .route("/api/resync", post(handlers::resync));
-    }
-    let routes = routes.fallback(not_found).with_state(state.clone());
-    let routes = if settings.context_path.is_empty() {
-        routes
-    } else {
-        // ChartMuseum maps both the bare prefix and the prefix with a trailing '/' to '/'.
-        let welcome_slash = format!("{}/", settings.context_path);
-        Router::new()
-            .route(&welcome_slash, get(handlers::welcome).with_state(state.clone()))
-            .nest(&settings.context_path, routes)
-            .fallback(not_found)
-    };
+        .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head))
+        .route("/api/tenants", get(handlers::tenants))
+        .route("/api/charts", get(handlers::list_charts).post(upload::upload_chart))
+        .route("/api/charts/{name}", get(handlers::get_chart).delete(handlers::delete_chart))
+        .route("/api/charts/{name}/{version}", get(handlers::get_version).delete(handlers::delete_version))
+        .route("/api/charts/{name}/{version}/templates", get(handlers::templates))
+        .route("/api/charts/{name}/{version}/values", get(handlers::values))
+        .route("/api/prov", post(upload::upload_prov))
+        .route("/api/resync", post(handlers::resync))
+        .fallback(not_found)
+        .with_state(state.clone());
     let write_timeout = settings.write_timeout;
-    routes
+    Router::new()
+        .fallback_service(handlers)
+        .layer(middleware::from_fn_with_state(state, gate::gate))
         .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
@@ -96,6 +105,7 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn(move |req, next| request_timeout(write_timeout, req, next)))
         .layer(middleware::from_fn(move |req, next| access_log(settings.log_health, req, next)))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::PROXY_AUTHORIZATION]))
 }
 
 async fn not_found() -> ChartMuseumError {
@@ -157,12 +167,16 @@ async fn access_log(log_health: bool, req: Request, next: Next) -> Response {
     if path.ends_with("/health") && !log_health {
         return response;
     }
+    let facts = response.extensions();
+    let route = facts.get::<RouteTemplate>().map_or("", |t| t.0);
+    let tenant = facts.get::<RequestTenant>().map_or("", |t| t.0.as_str());
+    let identity = facts.get::<RequestIdentity>().map_or("", |i| i.0.as_str());
     if status >= 500 {
-        tracing::error!(%method, %path, status, latency_us, request_id = %id, "request served");
+        tracing::error!(%method, %path, route, tenant, identity, status, latency_us, request_id = %id, "request served");
     } else if status >= 400 && status != 404 {
-        tracing::warn!(%method, %path, status, latency_us, request_id = %id, "request served");
+        tracing::warn!(%method, %path, route, tenant, identity, status, latency_us, request_id = %id, "request served");
     } else {
-        tracing::info!(%method, %path, status, latency_us, request_id = %id, "request served");
+        tracing::info!(%method, %path, route, tenant, identity, status, latency_us, request_id = %id, "request served");
     }
     response
 }

@@ -1,5 +1,6 @@
-//! `chartroom serve`: resolve the configuration, set up logging, open storage and the index,
-//! then serve until SIGINT or SIGTERM.
+//! `chartroom serve`: resolve the configuration, set up logging, load the auth configuration,
+//! open storage and the index, then serve until SIGINT or SIGTERM (SIGHUP reloads the auth
+//! configuration).
 
 use std::time::Instant;
 
@@ -47,6 +48,10 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
         tracing::debug!(target: LOG_TARGET, key, value, source, "configuration");
     }
     let config = resolved.config;
+    // The auth files are read before anything else is opened: a malformed one stops the start
+    // with its line and problem.
+    let auth = config.auth().context("loading the authentication configuration")?;
+    log_auth(&config, &auth);
     // Fails fast (bucket reachable, credentials work, create-only writes honoured) before the
     // index is built or the port is opened.
     let storage = chartroom_storage::backend::open(&config.storage.backend)
@@ -56,12 +61,18 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     let (repo, report) = chartroom_index::Repository::open(storage.clone(), config.repo_options())
         .await
         .with_context(|| format!("building the index from {}", storage.describe()))?;
-    let snapshot = repo.snapshot(&chartroom_index::Tenant::root())?;
+    let tenants = repo.tenants();
+    let (versions, charts) = tenants
+        .iter()
+        .filter_map(|t| repo.snapshot(t).ok())
+        .fold((0, 0), |(v, c), snapshot| (v + snapshot.versions, c + snapshot.charts));
     tracing::info!(
         target: LOG_TARGET,
         storage = storage.describe(),
-        versions = snapshot.versions,
-        charts = snapshot.charts,
+        tenancy = ?config.repository.tenancy,
+        tenants = tenants.len(),
+        versions,
+        charts,
         opened = report.added + report.updated,
         reused = report.unchanged,
         skipped = report.skipped,
@@ -71,10 +82,65 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     let address = config.listen.addr();
     let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
     tracing::info!(target: LOG_TARGET, address = %listener.local_addr()?, context_path = %config.http.context_path, "serving");
-    let state = AppState::new(repo, &config);
+    let _watcher = config.auth.config_poll_interval.and_then(|every| auth.spawn_watcher(every));
+    #[cfg(unix)]
+    tokio::spawn(reload_on_sighup(auth.clone()));
+    let state = AppState::new(repo, &config, auth);
     chartroom_server::run(listener, state, shutdown_signal()).await.context("serving HTTP")?;
     tracing::info!(target: LOG_TARGET, "stopped");
     Ok(())
+}
+
+/// What decides access, once at start (names and counts, never a secret).
+fn log_auth(config: &chartroom_server::Config, auth: &chartroom_auth::Auth) {
+    let settings = &config.auth;
+    if !auth.is_enabled() {
+        if settings.anonymous_get {
+            tracing::warn!(
+                target: LOG_TARGET,
+                "AUTH_ANONYMOUS_GET is set but no authentication is configured (no BASIC_AUTH_USER, \
+                 --auth-config or BEARER_AUTH): everyone may pull, push and delete"
+            );
+        } else {
+            tracing::info!(target: LOG_TARGET, "no authentication configured: everyone may pull, push and delete");
+        }
+        return;
+    }
+    tracing::info!(
+        target: LOG_TARGET,
+        chartmuseum_user = settings.chartmuseum_user.as_ref().map_or("", |u| u.user.as_str()),
+        auth_config = %settings.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        bearer_jwt = settings.bearer.is_some(),
+        anonymous_get = settings.anonymous_get,
+        "authentication on"
+    );
+}
+
+/// SIGHUP re-reads the auth config; an invalid file keeps the one in force and says why.
+#[cfg(unix)]
+async fn reload_on_sighup(auth: chartroom_auth::Auth) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!(target: LOG_TARGET, "cannot listen for SIGHUP: the auth config is reloaded only when it changes");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let reloading = auth.clone();
+        match tokio::task::spawn_blocking(move || reloading.reload()).await {
+            Ok(Ok(summary)) => tracing::info!(
+                target: LOG_TARGET,
+                users = summary.users,
+                tokens = summary.tokens,
+                grants = summary.grants,
+                "SIGHUP: auth config reloaded"
+            ),
+            Ok(Err(error)) => tracing::error!(
+                target: LOG_TARGET,
+                %error,
+                "SIGHUP: auth config not reloaded; the previous configuration stays in force"
+            ),
+            Err(error) => tracing::error!(target: LOG_TARGET, %error, "SIGHUP: auth config reload failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

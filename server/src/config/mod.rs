@@ -37,6 +37,6 @@ pub use error::ConfigError;
 pub use options::{Kind, OPTIONS, OptionSpec};
 pub use resolve::{ArgValues, Resolved, Source, Sources, resolve};
 pub use settings::{
-    AmazonConfig, BackendConfig, Config, GoogleConfig, HttpSettings, ListenSettings, LogSettings, MicrosoftConfig,
-    OverwritePolicy, RepositorySettings, StorageSettings,
+    AmazonConfig, AuthSettings, BASIC_AUTH_PASS_FILE, BackendConfig, Config, GoogleConfig, HttpSettings,
+    ListenSettings, LogSettings, MicrosoftConfig, OverwritePolicy, RepositorySettings, StorageSettings, Tenancy,
 };
