@@ -102,6 +102,22 @@ pub struct PushArgs {
     pub context_path: Option<String>,
 }
 
+/// Credentials for the repository named on the command line, instead of the ones
+/// `helm repo add` stored for it (the variables are `helm cm-push`'s).
+#[derive(clap::Args, Clone, Default)]
+pub struct RepoCredentials {
+    /// User name for Basic authentication (with --password).
+    #[arg(long, env = "HELM_REPO_USERNAME")]
+    pub username: Option<String>,
+    /// Password (or a Chartroom token, with its name as --username) for Basic authentication.
+    #[arg(long, env = "HELM_REPO_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Token sent as `Authorization: Bearer <token>` when no user name is given (a Chartroom
+    /// token or a JWT).
+    #[arg(long, alias = "access-token", env = "HELM_REPO_ACCESS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
 #[derive(clap::Args)]
 pub struct SearchArgs {
     /// The repository: its URL (`https://[user:pass@]host[:port]/path`) or the name given to
@@ -121,6 +137,8 @@ pub struct SearchArgs {
     /// Output format.
     #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "json"])]
     pub output: String,
+    #[command(flatten)]
+    pub credentials: RepoCredentials,
 }
 
 #[derive(clap::Args)]
@@ -143,6 +161,8 @@ pub struct PullArgs {
     /// Folder to write into (created when missing; default: the current folder).
     #[arg(short = 'd', long)]
     pub destination: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: RepoCredentials,
 }
 
 #[derive(clap::Args)]
@@ -162,6 +182,8 @@ pub struct InstallArgs {
     /// Include pre-release versions when no --version is given (`>0.0.0-0`).
     #[arg(long)]
     pub devel: bool,
+    #[command(flatten)]
+    pub credentials: RepoCredentials,
 }
 
 #[derive(clap::Args)]

@@ -28,6 +28,7 @@ use crate::routing::{MatchError, Route};
 
 /// Routes, authenticates and authorizes one request, then hands it to the handlers.
 pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let unread_body = has_body(&req);
     let table = state.routes();
     let matched = match table.find(req.method(), req.uri().path()) {
         Ok(matched) => matched,
@@ -36,7 +37,7 @@ pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: 
                 MatchError::NotFound => ChartMuseumError::RouteNotFound,
                 MatchError::InvalidTenant(e) => ChartMuseumError::InvalidTenant(e),
             };
-            let mut response = refusal.into_response();
+            let mut response = refuse(refusal, unread_body);
             response.extensions_mut().insert(RouteTemplate::UNMATCHED);
             return response;
         }
@@ -55,7 +56,7 @@ pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: 
     let identity = match checked {
         Ok(identity) => identity,
         Err(refusal) => {
-            let mut response = refusal.into_response();
+            let mut response = refuse(refusal, unread_body);
             copy_facts(req.extensions(), response.extensions_mut());
             return response;
         }
@@ -65,13 +66,34 @@ pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: 
         req.extensions_mut().insert(identity);
     }
     if let Err(refusal) = set_path(&mut req, &matched.canonical_path) {
-        return refusal.into_response();
+        return refuse(refusal, unread_body);
     }
     req.extensions_mut().insert(route);
     req.extensions_mut().insert(tenant);
     let facts = req.extensions().clone();
     let mut response = next.run(req).await;
     copy_facts(&facts, response.extensions_mut());
+    response
+}
+
+/// Whether the request carries a body (which a refusal leaves unread).
+fn has_body(req: &Request) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().parse::<u64>().map_or(true, |n| n > 0))
+}
+
+/// The refusal as a response. A body the client is still sending is never read (an
+/// unauthenticated upload is not worth receiving), so the connection cannot serve another
+/// request: `Connection: close` tells the client not to reuse it.
+fn refuse(refusal: ChartMuseumError, unread_body: bool) -> Response {
+    let mut response = refusal.into_response();
+    if unread_body {
+        response.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
     response
 }
 

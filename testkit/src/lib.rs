@@ -2,6 +2,8 @@
 //! dev-dependency only).
 //!
 //! One helper per file:
+//! * [`auth`]: credentials for servers with authentication: bcrypt and `htpasswd` hashes,
+//!   token digests, `Authorization` headers, a JWT issuer with a key made by `openssl`.
 //! * [`server`]: [`Server`], a `chartroom serve` process on a free loopback port, started as a
 //!   [`Launch`] says (storage, flags, environment), restarted, stopped (SIGTERM) or killed
 //!   (SIGKILL); its log is printed when a test panics.
@@ -24,6 +26,7 @@
 //! (`CARGO_BIN_EXE_chartroom`, see [`tools::chartroom_binary`]); a benchmark may name another
 //! with [`use_chartroom_binary`].
 
+pub mod auth;
 pub mod cli;
 pub mod data;
 pub mod files;
@@ -36,6 +39,7 @@ pub mod server;
 pub mod storage;
 pub mod tools;
 
+pub use auth::{JwtIssuer, basic, bcrypt_hash, bearer, chartmuseum_claims, htpasswd_line, token_digest};
 pub use chartroom_chart::testing::{
     CONFIGMAP_TEMPLATE, ChartBuilder, TarEntry, default_chart_yaml, default_values_yaml, gzip,
 };

@@ -189,7 +189,8 @@ impl Server {
         fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
-    /// Storage contents (relative path → bytes), excluding Chartroom's `.chartroom/` folder.
+    /// Storage contents (relative path → bytes), excluding Chartroom's `.chartroom/` folders
+    /// (the root's and the tenants').
     pub fn storage_snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         snapshot_dir(&self.storage_dir())
     }

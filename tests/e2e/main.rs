@@ -43,6 +43,7 @@
 //!   unsatisfiable (3) and unknown alias (3) failures; `package --dependency-update`.
 
 mod api;
+mod auth;
 mod bad_input;
 mod client;
 mod client_push;
@@ -56,3 +57,4 @@ mod package;
 mod replicas;
 mod shutdown;
 mod support;
+mod tenants;

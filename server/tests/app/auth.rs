@@ -121,6 +121,13 @@ async fn refusals_carry_the_challenge_and_a_json_error() {
         assert!(body.starts_with(r#"{"error":"unauthorized"#), "{bad}: {body}");
         assert!(!body.contains("alice") && !body.contains("nobody"), "no user names in answers: {body}");
     }
+    // A refused upload is never read: the connection is closed after the answer, so that the
+    // client does not send its next request into the rest of the body.
+    let r = app.send_with(Method::POST, "/api/team-a/charts", &[("content-length", "9")], b"123456789".to_vec()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()[header::CONNECTION], "close");
+    let r = app.send(Method::GET, "/team-a/index.yaml", Vec::new()).await;
+    assert!(!r.headers().contains_key(header::CONNECTION), "requests without a body keep their connection");
     // Not even a header of bytes: 401 too.
     let req = Request::builder()
         .uri("/public/index.yaml")
