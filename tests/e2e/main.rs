@@ -26,6 +26,13 @@
 //!   or `helm repo add` name, context path discovery, `--force`, `--prov` verified by both Helms;
 //!   409/401/413/unreachable/invalid-archive failures with their exit codes.
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
+//! * `tenants`: `--depth N` with both Helms per tenant, `helm cm-push`-exact and `chartroom push`
+//!   uploads into tenants, hostile tenant names over raw TCP (400, nothing written), 100,000 reads
+//!   of tenants that do not exist (RSS measured), three replicas on one S3 bucket per tenant.
+//! * `auth`: authentication and per-tenant grants: Helm `repo add --username/--password` per
+//!   tenant, Basic and bearer pushes, JWTs (allowed, wrong tenant, expired, wrong audience), the
+//!   isolation matrix (3 tenants × 5 identities × 4 actions), the client with stored credentials,
+//!   secrets kept out of the log, SIGHUP and watcher reloads, ChartMuseum's single user.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
