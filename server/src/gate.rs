@@ -15,7 +15,7 @@
 //!    [`crate::request_info`], which are copied onto the response for the outer layers.
 
 use axum::extract::{Request, State};
-use axum::http::{Uri, header};
+use axum::http::{Extensions, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chartroom_auth::{Action, Decision, Identity, Reason};
@@ -23,7 +23,7 @@ use chartroom_index::Tenant;
 
 use crate::AppState;
 use crate::error::{ChartMuseumError, CommonError};
-use crate::request_info::{RequestIdentity, RequestTenant, RouteTemplate, copy_facts};
+use crate::request_info::{RequestIdentity, RequestTenant, RouteTemplate};
 use crate::routing::{MatchError, Route};
 
 /// Routes, authenticates and authorizes one request, then hands it to the handlers.
@@ -43,37 +43,70 @@ pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: 
         }
     };
     let (route, tenant) = (matched.route, matched.tenant);
-    req.extensions_mut().insert(RouteTemplate(route.template(table.has_tenants())));
-    req.extensions_mut().insert(RequestTenant(tenant.clone()));
+    let mut facts = Facts {
+        template: RouteTemplate(route.template(table.has_tenants())),
+        tenant: RequestTenant(tenant.clone()),
+        identity: None,
+    };
 
-    let checked = if route.is_open() {
-        Ok(None)
+    let identity = if route.is_open() {
+        None
     } else {
         // Owned: a borrowed request cannot be held across the authentication's await.
         let header = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().map(str::to_owned).map_err(|_| ()));
-        check_access(&state, header, route, &tenant).await.map(Some)
-    };
-    let identity = match checked {
-        Ok(identity) => identity,
-        Err(refusal) => {
-            let mut response = refuse(refusal, unread_body);
-            copy_facts(req.extensions(), response.extensions_mut());
-            return response;
+        match check_access(&state, header, route, &tenant).await {
+            Ok(identity) => Some(identity),
+            Err(Refusal { error, identity }) => {
+                facts.identity = identity.map(RequestIdentity);
+                let mut response = refuse(error, unread_body);
+                facts.insert_into(response.extensions_mut());
+                return response;
+            }
         }
     };
-    if let Some(identity) = identity {
-        req.extensions_mut().insert(RequestIdentity(identity.name().to_owned()));
-        req.extensions_mut().insert(identity);
-    }
+    facts.identity = identity.as_ref().map(|i| RequestIdentity(i.name().to_owned()));
     if let Err(refusal) = set_path(&mut req, &matched.canonical_path) {
         return refuse(refusal, unread_body);
     }
+    facts.clone().insert_into(req.extensions_mut());
     req.extensions_mut().insert(route);
     req.extensions_mut().insert(tenant);
-    let facts = req.extensions().clone();
+    if let Some(identity) = identity {
+        req.extensions_mut().insert(identity);
+    }
     let mut response = next.run(req).await;
-    copy_facts(&facts, response.extensions_mut());
+    facts.insert_into(response.extensions_mut());
     response
+}
+
+/// What the gate learned, for the request (handlers) and the response (outer layers).
+#[derive(Clone)]
+struct Facts {
+    template: RouteTemplate,
+    tenant: RequestTenant,
+    identity: Option<RequestIdentity>,
+}
+
+impl Facts {
+    fn insert_into(self, extensions: &mut Extensions) {
+        extensions.insert(self.template);
+        extensions.insert(self.tenant);
+        if let Some(identity) = self.identity {
+            extensions.insert(identity);
+        }
+    }
+}
+
+/// A refused request: the answer, and who asked when the credentials were valid.
+struct Refusal {
+    error: ChartMuseumError,
+    identity: Option<String>,
+}
+
+impl From<ChartMuseumError> for Refusal {
+    fn from(error: ChartMuseumError) -> Self {
+        Refusal { error, identity: None }
+    }
 }
 
 /// Whether the request carries a body (which a refusal leaves unread).
@@ -104,7 +137,7 @@ async fn check_access(
     header: Option<Result<String, ()>>,
     route: Route,
     tenant: &Tenant,
-) -> Result<Identity, ChartMuseumError> {
+) -> Result<Identity, Refusal> {
     let auth = state.auth();
     if !auth.is_enabled() {
         // ChartMuseum without auth settings ignores credentials; so does Chartroom.
@@ -113,48 +146,44 @@ async fn check_access(
     let authorizer = auth.authorizer();
     // The challenge of a refusal asks for the route's action (a read for `/api/tenants`).
     let asked = route.action().unwrap_or(Action::Pull);
-    let unauthorized =
-        |reason| ChartMuseumError::Unauthorized { reason, challenge: authorizer.challenge(tenant.as_str(), asked) };
+    let unauthorized = |reason: Reason| {
+        log_refusal(reason, route, tenant, None);
+        ChartMuseumError::Unauthorized { reason, challenge: authorizer.challenge(tenant.as_str(), asked) }
+    };
     let header = match header {
         None => None,
         Some(Ok(value)) => Some(value),
-        Some(Err(())) => return Err(refused(unauthorized(Reason::MalformedHeader), route, tenant, None)),
+        Some(Err(())) => return Err(unauthorized(Reason::MalformedHeader).into()),
     };
     let identity = match auth.authenticator().authenticate_async(header.as_deref()).await {
         Ok(identity) => identity,
         Err(e) if e.reason == Reason::Internal => {
-            return Err(CommonError::Internal("authentication did not complete".to_owned()).into());
+            return Err(ChartMuseumError::from(CommonError::Internal("authentication did not complete".into())).into());
         }
-        Err(e) => return Err(refused(unauthorized(e.reason), route, tenant, None)),
+        Err(e) => return Err(unauthorized(e.reason).into()),
     };
     let Some(action) = route.action() else { return Ok(identity) };
     match authorizer.allowed(&identity, tenant.as_str(), action) {
         Decision::Allow => Ok(identity),
-        Decision::Unauthenticated => {
-            Err(refused(unauthorized(Reason::MissingCredentials), route, tenant, Some(&identity)))
-        }
+        Decision::Unauthenticated => Err(unauthorized(Reason::MissingCredentials).into()),
         Decision::Forbidden => {
-            let forbidden =
-                ChartMuseumError::Forbidden { identity: identity.name().to_owned(), action, tenant: tenant.clone() };
-            Err(refused(forbidden, route, tenant, Some(&identity)))
+            log_refusal(Reason::Forbidden, route, tenant, Some(&identity));
+            let name = identity.name().to_owned();
+            let error = ChartMuseumError::Forbidden { identity: name.clone(), action, tenant: tenant.clone() };
+            Err(Refusal { error, identity: Some(name) })
         }
     }
 }
 
-/// Logs a refusal with its fixed reason label (never the credentials) and returns it.
-fn refused(error: ChartMuseumError, route: Route, tenant: &Tenant, identity: Option<&Identity>) -> ChartMuseumError {
-    let reason = match &error {
-        ChartMuseumError::Unauthorized { reason, .. } => reason.as_str(),
-        _ => Reason::Forbidden.as_str(),
-    };
+/// Logs a refusal with its fixed reason label (never the credentials).
+fn log_refusal(reason: Reason, route: Route, tenant: &Tenant, identity: Option<&Identity>) {
     tracing::info!(
         identity = identity.map_or("", Identity::name),
         tenant = tenant.as_str(),
         route = route.template(true),
-        reason,
+        reason = reason.as_str(),
         "access refused"
     );
-    error
 }
 
 /// Replaces the request's path with `path`, keeping its query.

@@ -9,8 +9,6 @@
 //! segment) but is still the client's choice: use it as a metric label only for tenants that
 //! exist (`Repository::tenants`).
 
-use axum::http::Extensions;
-
 use chartroom_index::Tenant;
 
 /// The route template of the endpoint (`/api/:repo/charts/:name`, `/index.yaml`), or
@@ -33,16 +31,3 @@ pub struct RequestTenant(pub Tenant);
 /// (`/health`, `/info`) and when the credentials did not check out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestIdentity(pub String);
-
-/// Copies the facts of `from` (a request's extensions) into `to` (its response's).
-pub(crate) fn copy_facts(from: &Extensions, to: &mut Extensions) {
-    if let Some(template) = from.get::<RouteTemplate>() {
-        to.insert(*template);
-    }
-    if let Some(tenant) = from.get::<RequestTenant>() {
-        to.insert(tenant.clone());
-    }
-    if let Some(identity) = from.get::<RequestIdentity>() {
-        to.insert(identity.clone());
-    }
-}
