@@ -75,6 +75,13 @@ impl Authenticator {
             Step::Verify(pending) => pending,
         };
         let _permit = self.shared.verify_permits.acquire().await.map_err(|_| AuthError::new(Reason::Internal))?;
+        // A request with the same credentials may have been verified while this one waited for
+        // its permit: a burst of identical first requests (`helm repo update` with many
+        // connections) pays for at most `max_concurrent_verifications` hashes, not one each.
+        if pending.known_user && self.shared.cache.hit(&pending.key) {
+            self.shared.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Identity::new(&pending.user, IdentityKind::User));
+        }
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.verify(pending))
             .await
