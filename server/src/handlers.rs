@@ -299,8 +299,9 @@ fn parse_values(data: &[u8]) -> Result<serde_json::Value, ApiError> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Value::Object(Default::default()));
     }
-    let value: Option<serde_json::Value> = serde_saphyr::from_slice(data)
-        .map_err(|e| ApiError::internal(format!("stored values.yaml is unreadable: {e}")))?;
+    let value: Option<serde_json::Value> =
+        serde_saphyr::from_slice_with_options(data, chartroom_chart::yaml::read_options())
+            .map_err(|e| ApiError::internal(format!("stored values.yaml is unreadable: {e}")))?;
     Ok(value.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
 }
 
