@@ -7,8 +7,11 @@
 //! picks the entry Helm picks. A stable sort would agree only for short lists (Go sorts up to 12
 //! elements by insertion, which is stable).
 //!
-//! The functions mirror `sort/zsortinterface.go` and `sort/sort.go`; `less(v, i, j)` is Go's
-//! `data.Less(i, j)`.
+//! The functions mirror `sort/zsortinterface.go` and `sort/sort.go` of Go 1.24 and later (Helm
+//! 4, and Helm 3 since it is built with Go 1.24): Go 1.24 changed the pseudo-random generator of
+//! the pattern-breaking step (see [`break_patterns`]), so Helm builds made with an older Go can
+//! order the copies of a repeated version differently in the lists where that step runs.
+//! `less(v, i, j)` is Go's `data.Less(i, j)`.
 
 /// Go's `sort.Sort(data)` on `v` with `data.Less(i, j) = less(&v[i], &v[j])`.
 pub(crate) fn sort_like_go<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
@@ -244,7 +247,9 @@ fn break_patterns<T, F: Fn(&T, &T) -> bool>(data: &mut Data<'_, T, F>, a: usize,
         let modulus = 1usize << bit_len(length);
         let start = a + (length / 4) * 2 - 1;
         for idx in start..=start + 2 {
-            // Go's xorshift `Next`.
+            // `xorshift.Next` of Go 1.24 and later (13, 7, 17). Go 1.19 to 1.23 shifted by 13, 17,
+            // 5 (golang/go#70144), so Helm built with those (Helm 3.17 and older) may order the
+            // copies of a repeated version differently when this path is taken.
             random ^= random << 13;
             random ^= random >> 7;
             random ^= random << 17;
@@ -345,6 +350,20 @@ mod tests {
             sort_like_go(&mut desc, |a, b| a < b);
             assert!(desc.windows(2).all(|w| w[0] <= w[1]));
         }
+    }
+
+    /// Observed with `helm pull --version 1.22.0` on an index listing these versions in this order:
+    /// Helm 4.1 (Go 1.25) takes the first copy of 1.22.0, Helm 3.17 (Go 1.23) the second. Sorting
+    /// it takes the pattern-breaking path, so it fails with any other generator than Go 1.24's.
+    #[test]
+    fn helm_picks_this_copy() {
+        let minors = [8, 22, 7, 22, 21, 3, 4, 9, 0, 19, 23, 18, 16, 1, 11, 17, 14, 12, 2, 10, 20, 13, 5, 15, 6, 24];
+        let mut v: Vec<(u32, usize)> = minors.iter().copied().zip(0..).collect();
+        // Helm: sort.Sort(sort.Reverse(versions)).
+        sort_like_go(&mut v, |a, b| b.0 < a.0);
+        let copies: Vec<usize> = v.iter().filter(|x| x.0 == 22).map(|x| x.1).collect();
+        assert_eq!(copies, [1, 3]);
+        assert!(v.windows(2).all(|w| w[0].0 >= w[1].0));
     }
 
     #[test]

@@ -329,38 +329,61 @@ fn available(versions: &[IndexEntry]) -> String {
 }
 
 /// Search results as `helm search repo` prints them: `NAME`, `CHART VERSION`, `APP VERSION`,
-/// `DESCRIPTION` columns padded with spaces and separated by tabs, descriptions cut at 50
-/// characters; `No results found` when empty.
+/// `DESCRIPTION` columns padded with spaces and separated by tabs, cells longer than 50 columns cut
+/// with `...`, widths measured in terminal columns (an emoji or a CJK character takes two), as
+/// Helm's table writer does; `No results found` when empty.
 pub fn format_table(hits: &[SearchHit]) -> String {
     if hits.is_empty() {
         return "No results found\n".to_owned();
     }
     const MAX_WIDTH: usize = 50;
-    let cut = |s: &str| -> String {
-        if s.chars().count() > MAX_WIDTH {
-            format!("{}...", s.chars().take(MAX_WIDTH - 3).collect::<String>())
-        } else {
-            s.to_owned()
-        }
-    };
     let mut rows = vec![["NAME".to_owned(), "CHART VERSION".into(), "APP VERSION".into(), "DESCRIPTION".into()]];
-    rows.extend(
-        hits.iter()
-            .map(|h| [cut(&h.name), cut(&h.version), cut(&h.app_version), cut(&h.description.replace('\n', " "))]),
-    );
+    rows.extend(hits.iter().map(|h| {
+        [
+            cut(&h.name, MAX_WIDTH),
+            cut(&h.version, MAX_WIDTH),
+            cut(&h.app_version, MAX_WIDTH),
+            cut(&h.description.replace('\n', " "), MAX_WIDTH),
+        ]
+    }));
     let mut widths = [0usize; 4];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(columns(cell));
         }
     }
     let mut out = String::new();
     for row in &rows {
         let line: Vec<String> =
-            row.iter().zip(widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count()))).collect();
+            row.iter().zip(widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w - columns(cell)))).collect();
         out.push_str(line.join("\t").trim_end_matches(' '));
         out.push('\n');
     }
+    out
+}
+
+/// Terminal columns of `s` (go-runewidth's `StringWidth`: wide characters 2, control 0).
+fn columns(s: &str) -> usize {
+    s.chars().map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)).sum()
+}
+
+/// uitable's `strutil.Resize` for a cell wider than `max` columns: characters are kept until their
+/// width reaches `max - 3` (the one that reaches it included), then `...`.
+fn cut(s: &str, max: usize) -> String {
+    if columns(s) <= max {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut width = 0;
+    for c in s.chars() {
+        out.push(c);
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if width + w >= max - 3 {
+            break;
+        }
+        width += w;
+    }
+    out.push_str("...");
     out
 }
 
@@ -784,6 +807,31 @@ serverInfo:
         let e = client.fetch_index(&Repository::from_url(&url).expect("repo")).await.expect_err("503");
         assert_eq!(e.kind, ErrorKind::Network);
         assert!(e.message.contains("503"), "{}", e.message);
+    }
+
+    /// grafana's pyroscope description, as `helm search repo` shows it: the emoji takes two columns.
+    #[test]
+    fn table_cells_are_cut_by_terminal_columns() {
+        let hit = |description: &str| SearchHit {
+            name: "g/pyroscope".into(),
+            version: "1.3.1".into(),
+            app_version: "1.2.1".into(),
+            description: description.into(),
+        };
+        let table = format_table(&[hit(
+            "🔥 horizontally-scalable, highly-available, multi-tenant continuous profiling aggregation system",
+        )]);
+        assert_eq!(
+            table.lines().nth(1),
+            Some("g/pyroscope\t1.3.1        \t1.2.1      \t🔥 horizontally-scalable, highly-available, mul...")
+        );
+        // A wide character that reaches the limit is kept, so the cell may take 51 columns.
+        assert_eq!(cut(&"界".repeat(30), 50), format!("{}...", "界".repeat(24)));
+        assert_eq!(cut(&"a".repeat(50), 50), "a".repeat(50));
+        assert_eq!(cut(&"a".repeat(51), 50), format!("{}...", "a".repeat(47)));
+        // Padding counts columns too.
+        let table = format_table(&[hit("x"), SearchHit { name: "g/界界".into(), ..hit("y") }]);
+        assert!(table.contains("\ng/界界     \t"), "{table}");
     }
 
     #[test]
