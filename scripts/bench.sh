@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark command (see BENCHMARKS.md). Installs what it drives (wrk and nginx from apt,
 # Helm 3.17 via scripts/install-test-tools.sh), builds the release binary, then runs the bench
-# binary (benches/repository.rs), which prints a Markdown report. Extra arguments are passed to the
+# binary (benches/repository/), which prints a Markdown report. Extra arguments are passed to the
 # bench binary, e.g. `scripts/bench.sh --big-versions 0` to skip the 100,000-version test.
 # The report is also written to target/bench-data/last-run.md.
 set -euo pipefail

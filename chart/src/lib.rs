@@ -11,6 +11,8 @@
 //! * [`gojson`]: JSON written the way Go's `encoding/json` writes it (HTML escaping).
 //! * [`helmignore`]: Helm's `.helmignore` rules (Go `filepath.Match` globs, Helm's negation).
 //! * [`package`]: a chart folder's files into a reproducible `.tgz`, the way `helm package` does.
+//! * `testing` (feature `test-support`, for tests and benchmarks only): `ChartBuilder`, which
+//!   writes well-formed and malformed chart archives.
 
 pub mod archive;
 pub mod constraint;
@@ -19,5 +21,7 @@ pub mod helmignore;
 pub mod metadata;
 pub mod package;
 pub mod provenance;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod version;
 pub mod yaml;

@@ -27,6 +27,39 @@ pub struct Provenance {
     pub files: BTreeMap<String, String>,
 }
 
+/// What a provenance file says about one archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vouch<'a> {
+    /// It records exactly this digest for the archive.
+    Matches,
+    /// It does not list the archive.
+    Silent,
+    /// It records another digest for the archive.
+    Differs {
+        /// `sha256:<hex>` as recorded.
+        recorded: &'a str,
+    },
+}
+
+impl Provenance {
+    /// Whether this provenance file vouches for the archive `file` whose sha256 is `digest`
+    /// (hex): `helm --verify` checks exactly this after the signature.
+    pub fn vouches_for(&self, file: &str, digest: &str) -> Vouch<'_> {
+        match self.files.get(file) {
+            None => Vouch::Silent,
+            Some(sum) if sum.strip_prefix("sha256:").is_some_and(|hex| hex.eq_ignore_ascii_case(digest)) => {
+                Vouch::Matches
+            }
+            Some(sum) => Vouch::Differs { recorded: sum },
+        }
+    }
+
+    /// Whether this provenance file is for the chart `name` at `version`.
+    pub fn is_for(&self, name: &str, version: &str) -> bool {
+        self.name == name && self.version == version
+    }
+}
+
 /// Why a provenance file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProvenanceError {
@@ -93,7 +126,15 @@ pub fn parse(bytes: &[u8]) -> Result<Provenance, ProvenanceError> {
     }
     let text = std::str::from_utf8(bytes).map_err(|_| ProvenanceError::NotUtf8)?;
     let signed = clearsign_text(text)?;
+    parse_message_block(&signed)
+}
 
+/// Parse a provenance message block: the signed text of a `.prov` (dash-escaping undone, `\n`
+/// line ends), that is `Chart.yaml`, a `\n...\n` separator, then the `files:` section.
+///
+/// The signature crate calls this on the text its OpenPGP implementation verified, so that
+/// what is read is exactly what was signed.
+pub fn parse_message_block(signed: &str) -> Result<Provenance, ProvenanceError> {
     let (meta_part, files_part) = signed.split_once("\n...\n").ok_or(ProvenanceError::MissingSeparator)?;
 
     let meta =
@@ -261,6 +302,28 @@ mod tests {
             format!("name: x\nversion: 1.0.0\nkeywords:\n- - a\n- - b\n...\nfiles:\n  x-1.0.0.tgz: sha256:{DIGEST}");
         let p = parse(prov(&body).replace('\n', "\r\n").as_bytes()).unwrap();
         assert_eq!(p.name, "x");
+    }
+
+    #[test]
+    fn vouching_for_an_archive() {
+        let p = parse(
+            prov(&format!("name: x\nversion: 1.0.0\n...\nfiles:\n  x-1.0.0.tgz: sha256:{}", DIGEST.to_uppercase()))
+                .as_bytes(),
+        )
+        .unwrap();
+        let other = "ab".repeat(32);
+        let recorded = format!("sha256:{DIGEST}");
+        for (file, digest, expected) in [
+            ("x-1.0.0.tgz", DIGEST, Vouch::Matches),
+            ("x-1.0.0.tgz", &DIGEST.to_uppercase(), Vouch::Matches),
+            ("x-1.0.0.tgz", &other, Vouch::Differs { recorded: &recorded }),
+            ("x-1.0.0.tgz", "", Vouch::Differs { recorded: &recorded }),
+            ("y-1.0.0.tgz", DIGEST, Vouch::Silent),
+        ] {
+            assert_eq!(p.vouches_for(file, digest), expected, "{file} {digest}");
+        }
+        assert!(p.is_for("x", "1.0.0"));
+        assert!(!p.is_for("x", "1.0.1") && !p.is_for("y", "1.0.0"));
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! Archive validation against Helm's fixtures and against hand-built malformed archives.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use chartroom_chart::archive::{ArchiveError, Limits, extract_all, extract_files, load_archive, read_metadata};
 use chartroom_chart::metadata::MetadataError;
 use chartroom_chart::provenance;
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use chartroom_chart::testing::{ChartBuilder, TarEntry, gzip};
 use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------------------------------------
@@ -225,11 +223,11 @@ fn extract_all_includes_subcharts() {
     let big = chart_with(&[("demo/charts/sub/big", &[0u8; 2048])]);
     let small = Limits { max_file: 1024, ..Limits::default() };
     assert!(matches!(extract_all(&big, &small), Err(ArchiveError::FileTooLarge { .. })));
-    let dup = Tar::new()
-        .file("demo/Chart.yaml", CHART.as_bytes())
+    let dup = ChartBuilder::new()
+        .file("demo/Chart.yaml", CHART)
         .file("demo/charts/sub/Chart.yaml", b"a")
-        .file("demo/charts/sub/Chart.yaml", b"b")
-        .tgz();
+        .entry(TarEntry::file("demo/charts/sub/Chart.yaml", b"b"))
+        .build();
     assert!(matches!(extract_all(&dup, &Limits::default()), Err(ArchiveError::DuplicateEntry { .. })));
 }
 
@@ -255,90 +253,25 @@ fn provenance_fixtures_parse() {
     // The bare message block is not a clear-signed message.
     let e = provenance::parse(&testdata("pkg/provenance/testdata/msgblock.yaml")).unwrap_err();
     assert!(e.to_string().starts_with("invalid provenance file: "));
+    insta::assert_snapshot!(e.to_string(), @r#"invalid provenance file: does not start with "-----BEGIN PGP SIGNED MESSAGE-----""#);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Building archives by hand (raw headers: tar-rs refuses to write `..` or absolute names).
-
-const REG: u8 = b'0';
-
-struct Tar(Vec<u8>);
-
-impl Tar {
-    fn new() -> Self {
-        Tar(Vec::new())
-    }
-
-    fn raw(mut self, name: &[u8], kind: u8, size: u64, data: &[u8]) -> Self {
-        let mut h = tar::Header::new_ustar();
-        {
-            let old = h.as_old_mut();
-            assert!(name.len() <= old.name.len());
-            old.name[..name.len()].copy_from_slice(name);
-        }
-        h.set_mode(0o644);
-        h.set_size(size);
-        h.set_entry_type(tar::EntryType::new(kind));
-        if kind == b'2' || kind == b'1' {
-            h.set_link_name("target").unwrap();
-        }
-        h.set_cksum();
-        self.0.extend_from_slice(h.as_bytes());
-        self.0.extend_from_slice(data);
-        let pad = (512 - data.len() % 512) % 512;
-        self.0.extend(std::iter::repeat_n(0u8, pad));
-        self
-    }
-
-    fn file(self, name: &str, data: &[u8]) -> Self {
-        self.raw(name.as_bytes(), REG, data.len() as u64, data)
-    }
-
-    fn entry(self, name: &str, kind: u8) -> Self {
-        self.raw(name.as_bytes(), kind, 0, b"")
-    }
-
-    fn pax(self, records: &[(&str, &str)]) -> Self {
-        let mut body = Vec::new();
-        for (k, v) in records {
-            let rest = format!(" {k}={v}\n");
-            let mut len = rest.len() + 1;
-            while format!("{len}{rest}").len() != len {
-                len += 1;
-            }
-            body.extend_from_slice(format!("{len}{rest}").as_bytes());
-        }
-        self.raw(b"PaxHeaders/x", b'x', body.len() as u64, &body)
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        self.0.extend(std::iter::repeat_n(0u8, 1024));
-        self.0
-    }
-
-    fn tgz(self) -> Vec<u8> {
-        gz(&self.finish())
-    }
-}
-
-fn gz(data: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    enc.write_all(data).unwrap();
-    enc.finish().unwrap()
-}
+// Archives built by hand (`ChartBuilder` writes raw headers: tar-rs refuses `..` or absolute
+// names).
 
 const CHART: &str = "apiVersion: v2\nname: demo\nversion: 0.1.0\n";
 
+/// `demo/Chart.yaml` ([`CHART`]) followed by `extra` entries, named as given (duplicates kept).
 fn chart_with(extra: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut t = Tar::new().file("demo/Chart.yaml", CHART.as_bytes());
-    for (name, data) in extra {
-        t = t.file(name, data);
-    }
-    t.tgz()
+    ChartBuilder::new()
+        .file("demo/Chart.yaml", CHART)
+        .entries(extra.iter().map(|(name, data)| TarEntry::file(name, *data)))
+        .build()
 }
 
 fn chart_yaml(body: &str) -> Vec<u8> {
-    Tar::new().file("demo/Chart.yaml", body.as_bytes()).tgz()
+    ChartBuilder::new().file("demo/Chart.yaml", body).build()
 }
 
 fn load(bytes: &[u8]) -> Result<chartroom_chart::archive::LoadedChart, ArchiveError> {
@@ -381,8 +314,11 @@ fn zero_padding_after_gzip_is_fine_garbage_is_not() {
 
 #[test]
 fn directory_entries_and_dot_slash_top() {
-    let bytes =
-        Tar::new().entry("demo/", b'5').entry("demo/templates/", b'5').file("demo/Chart.yaml", CHART.as_bytes()).tgz();
+    let bytes = ChartBuilder::new()
+        .entry(TarEntry::dir("demo/"))
+        .entry(TarEntry::dir("demo/templates/"))
+        .file("demo/Chart.yaml", CHART)
+        .build();
     load(&bytes).unwrap();
 }
 
@@ -391,6 +327,7 @@ fn reject_not_gzip() {
     let e = load(b"this is not a gzip file").unwrap_err();
     assert!(matches!(e, ArchiveError::NotGzip), "{e}");
     assert!(e.to_string().contains("gzip"));
+    insta::assert_snapshot!(e.to_string(), @"not a gzipped archive (expected the gzip magic bytes 1f 8b 08)");
 }
 
 #[test]
@@ -409,37 +346,27 @@ fn reject_truncated_gzip() {
 
 #[test]
 fn reject_gzip_of_non_tar() {
-    let e = load(&gz(&b"hello world, not a tar archive at all\n".repeat(20))).unwrap_err();
+    let e = load(&gzip(&b"hello world, not a tar archive at all\n".repeat(20))).unwrap_err();
     assert!(matches!(e, ArchiveError::Tar(_)), "{e}");
-    let e = load(&gz(b"short")).unwrap_err();
+    let e = load(&gzip(b"short")).unwrap_err();
     assert!(matches!(e, ArchiveError::Tar(_)), "{e}");
 }
 
 #[test]
 fn reject_truncated_tar_inside_valid_gzip() {
-    let mut tar = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).file("demo/big.txt", &[b'a'; 4000]).finish();
+    let mut tar = ChartBuilder::new().file("demo/Chart.yaml", CHART).file("demo/big.txt", [b'a'; 4000]).tar();
     tar.truncate(512 + 512 + 512 + 1000);
-    let e = load(&gz(&tar)).unwrap_err();
+    let e = load(&gzip(&tar)).unwrap_err();
     assert!(matches!(e, ArchiveError::Truncated { .. } | ArchiveError::Tar(_)), "{e}");
 }
 
 /// Stream `count` files of `size` zero bytes into a fast gzip, without building the tar in memory.
 fn zero_bomb(count: usize, size: usize) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-    enc.write_all(&Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).0).unwrap();
-    let block = vec![0u8; 1 << 16];
-    for i in 0..count {
-        let header = Tar::new().raw(format!("demo/zeros{i}").as_bytes(), REG, size as u64, b"");
-        enc.write_all(&header.0[..512]).unwrap();
-        let mut left = size.div_ceil(512) * 512;
-        while left > 0 {
-            let n = left.min(block.len());
-            enc.write_all(&block[..n]).unwrap();
-            left -= n;
-        }
-    }
-    enc.write_all(&[0u8; 1024]).unwrap();
-    enc.finish().unwrap()
+    ChartBuilder::new()
+        .file("demo/Chart.yaml", CHART)
+        .entries((0..count).map(|i| TarEntry::zeros(format!("demo/zeros{i}"), size as u64)))
+        .gzip_level(1)
+        .build()
 }
 
 #[test]
@@ -450,6 +377,7 @@ fn reject_decompression_bomb_past_total() {
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::TooLarge { .. }), "{e}");
     assert!(e.to_string().contains("104857600"), "{e}");
+    insta::assert_snapshot!(e.to_string(), @"decompressed chart is larger than the maximum size of 104857600 bytes");
     // Indexing a stored archive reads only up to its (v2) Chart.yaml, so the bomb behind it is
     // never inflated; uploads (above) validate the whole archive.
     let r = read_metadata(&bytes, &Limits::default());
@@ -460,8 +388,8 @@ fn reject_decompression_bomb_past_total() {
 
 #[test]
 fn total_limit_is_exclusive() {
-    let tar = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).finish();
-    let bytes = gz(&tar);
+    let tar = ChartBuilder::new().file("demo/Chart.yaml", CHART).tar();
+    let bytes = gzip(&tar);
     let exact = Limits { max_decompressed: tar.len() as u64, ..Limits::default() };
     assert!(matches!(load_archive(&bytes, &exact), Err(ArchiveError::TooLarge { .. })));
     let above = Limits { max_decompressed: tar.len() as u64 + 1, ..Limits::default() };
@@ -487,11 +415,12 @@ fn reject_parent_directory() {
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::ParentDirectory { .. }), "{e}");
     assert!(e.to_string().contains("demo/../../etc/passwd"));
+    insta::assert_snapshot!(e.to_string(), @r#"entry "demo/../../etc/passwd": chart illegally references parent directory"#);
 }
 
 #[test]
 fn reject_absolute_path() {
-    let bytes = Tar::new().file("/demo/Chart.yaml", CHART.as_bytes()).tgz();
+    let bytes = ChartBuilder::new().file("/demo/Chart.yaml", CHART).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::AbsolutePath { .. }), "{e}");
 }
@@ -505,43 +434,46 @@ fn reject_drive_letter() {
 
 #[test]
 fn reject_symlink() {
-    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/link", b'2').tgz();
+    let bytes =
+        ChartBuilder::new().file("demo/Chart.yaml", CHART).entry(TarEntry::symlink("demo/link", "target")).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "symlink"), "{e}");
     assert!(e.to_string().contains("demo/link"));
+    insta::assert_snapshot!(e.to_string(), @r#"entry "demo/link": symlink entries are not allowed in a chart archive"#);
 }
 
 #[test]
 fn reject_hardlink() {
-    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/link", b'1').tgz();
+    let bytes =
+        ChartBuilder::new().file("demo/Chart.yaml", CHART).entry(TarEntry::hardlink("demo/link", "target")).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "hard link"), "{e}");
 }
 
 #[test]
 fn reject_char_device() {
-    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/null", b'3').tgz();
+    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).entry(TarEntry::char_device("demo/null")).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "character device"), "{e}");
 }
 
 #[test]
 fn reject_block_device() {
-    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/sda", b'4').tgz();
+    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).entry(TarEntry::block_device("demo/sda")).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "block device"), "{e}");
 }
 
 #[test]
 fn reject_fifo() {
-    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).entry("demo/pipe", b'6').tgz();
+    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).entry(TarEntry::fifo("demo/pipe")).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(&e, ArchiveError::ForbiddenEntryType { kind, .. } if kind == "fifo"), "{e}");
 }
 
 #[test]
 fn reject_missing_chart_yaml() {
-    let bytes = Tar::new().file("demo/values.yaml", b"a: 1\n").tgz();
+    let bytes = ChartBuilder::new().file("demo/values.yaml", b"a: 1\n").build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::ChartYamlMissing), "{e}");
     assert_eq!(e.to_string(), "Chart.yaml file is missing");
@@ -549,21 +481,21 @@ fn reject_missing_chart_yaml() {
 
 #[test]
 fn reject_two_chart_yaml_entries() {
-    let bytes = Tar::new()
-        .file("demo/Chart.yaml", CHART.as_bytes())
-        .file("demo/Chart.yaml", b"name: evil\nversion: 6.6.6\n")
-        .tgz();
+    let bytes = ChartBuilder::new()
+        .file("demo/Chart.yaml", CHART)
+        .entry(TarEntry::file("demo/Chart.yaml", b"name: evil\nversion: 6.6.6\n"))
+        .build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::DuplicateEntry { .. }), "{e}");
     // Also when the duplicate is spelled differently but normalizes to the same path.
     let evil = b"apiVersion: v2\nname: evil\nversion: 6.6.6\n";
-    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).file("demo/./Chart.yaml", evil).tgz();
+    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).file("demo/./Chart.yaml", &evil[..]).build();
     assert!(matches!(load(&bytes), Err(ArchiveError::DuplicateEntry { .. })));
 }
 
 #[test]
 fn reject_chart_yaml_at_root() {
-    let bytes = Tar::new().file("Chart.yaml", CHART.as_bytes()).tgz();
+    let bytes = ChartBuilder::new().file("Chart.yaml", CHART).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::ChartYamlAtRoot { .. }), "{e}");
 }
@@ -571,14 +503,14 @@ fn reject_chart_yaml_at_root() {
 #[test]
 fn reject_file_at_top_level() {
     let bytes =
-        Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).file("demo", b"a file named like the top directory").tgz();
+        ChartBuilder::new().file("demo/Chart.yaml", CHART).file("demo", b"a file named like the top directory").build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::OutsideBaseDirectory { .. }), "{e}");
 }
 
 #[test]
 fn reject_two_top_level_directories() {
-    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).file("other/Chart.yaml", CHART.as_bytes()).tgz();
+    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).file("other/Chart.yaml", CHART).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::MultipleTopLevelDirectories { .. }), "{e}");
 }
@@ -588,6 +520,7 @@ fn reject_invalid_yaml() {
     let e = load(&chart_yaml("name: demo\n\tversion: [1\n")).unwrap_err();
     assert!(matches!(e, ArchiveError::Metadata(MetadataError::Yaml(_))), "{e}");
     assert!(e.to_string().starts_with("Chart.yaml: "));
+    insta::assert_snapshot!(e.to_string(), @"Chart.yaml: invalid YAML: while scanning a plain scalar, found a tab at line 1, column 7");
 }
 
 #[test]
@@ -601,6 +534,7 @@ fn reject_alias_bomb_in_values_yaml() {
     let e = load(&chart_with(&[("demo/values.yaml", alias_bomb().as_bytes())])).unwrap_err();
     assert!(matches!(&e, ArchiveError::InvalidFile { path, .. } if path == "values.yaml"), "{e}");
     assert!(e.to_string().starts_with("cannot load values.yaml: "));
+    insta::assert_snapshot!(e.to_string(), @"cannot load values.yaml: budget breached: Nodes { nodes: 250001 } at line 1, column 12 (defined at line 5, column 9) (used at line 6, column 14)");
 }
 
 #[test]
@@ -696,38 +630,37 @@ fn reject_invalid_chart_lock() {
 
 #[test]
 fn reject_pax_size_mismatch() {
-    let bytes = Tar::new()
-        .file("demo/Chart.yaml", CHART.as_bytes())
-        .pax(&[("size", "10")])
+    let bytes = ChartBuilder::new()
+        .file("demo/Chart.yaml", CHART)
+        .entry(TarEntry::pax(&[("size", "10")]))
         .file("demo/values.yaml", b"a: 1\n")
-        .tgz();
+        .build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::PaxSizeMismatch { .. }), "{e}");
     // A matching PAX size is fine.
-    let bytes = Tar::new()
-        .file("demo/Chart.yaml", CHART.as_bytes())
-        .pax(&[("size", "5")])
+    let bytes = ChartBuilder::new()
+        .file("demo/Chart.yaml", CHART)
+        .entry(TarEntry::pax(&[("size", "5")]))
         .file("demo/values.yaml", b"a: 1\n")
-        .tgz();
+        .build();
     load(&bytes).unwrap();
 }
 
 #[test]
 fn reject_too_many_entries() {
-    let mut t = Tar::new().file("demo/Chart.yaml", CHART.as_bytes());
-    for i in 0..20_000 {
-        t = t.file(&format!("demo/f{i}"), b"");
-    }
-    let e = load(&t.tgz()).unwrap_err();
+    let t = ChartBuilder::new()
+        .file("demo/Chart.yaml", CHART)
+        .entries((0..20_000).map(|i| TarEntry::file(format!("demo/f{i}"), "")));
+    let e = load(&t.build()).unwrap_err();
     assert!(matches!(e, ArchiveError::TooManyEntries { limit: 20_000 }), "{e}");
 }
 
 #[test]
 fn reject_archive_without_files() {
-    let bytes = Tar::new().entry("demo/", b'5').tgz();
+    let bytes = ChartBuilder::new().entry(TarEntry::dir("demo/")).build();
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::NoFiles), "{e}");
-    let e = load(&gz(&[0u8; 1024])).unwrap_err();
+    let e = load(&gzip(&[0u8; 1024])).unwrap_err();
     assert!(matches!(e, ArchiveError::NoFiles), "{e}");
 }
 
@@ -739,25 +672,23 @@ fn reject_duplicate_file() {
 
 #[test]
 fn reject_non_utf8_name() {
-    let bytes = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).raw(b"demo/\xff\xfe", REG, 0, b"").tgz();
+    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).entry(TarEntry::file(b"demo/\xff\xfe", "")).build();
     assert!(matches!(load(&bytes), Err(ArchiveError::NonUtf8Name { .. })));
 }
 
 #[test]
 fn reject_data_after_tar_end() {
-    let mut tar = Tar::new().file("demo/Chart.yaml", CHART.as_bytes()).finish();
+    let mut tar = ChartBuilder::new().file("demo/Chart.yaml", CHART).tar();
     tar.extend_from_slice(b"hidden payload");
-    let e = load(&gz(&tar)).unwrap_err();
+    let e = load(&gzip(&tar)).unwrap_err();
     assert!(matches!(e, ArchiveError::TrailingTarData), "{e}");
 }
 
 fn packaged(name: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut t = Tar::new()
-        .file(&format!("{name}/Chart.yaml"), format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n").as_bytes());
-    for (n, d) in extra {
-        t = t.file(&format!("{name}/{n}"), d);
-    }
-    t.tgz()
+    let chart = ChartBuilder::new()
+        .top_folder(name)
+        .file("Chart.yaml", format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n"));
+    extra.iter().fold(chart, |chart, (n, d)| chart.file(n, *d)).build()
 }
 
 #[test]
@@ -775,16 +706,20 @@ fn subcharts_are_validated() {
     let e = load(&chart_with(&[("demo/charts/sub-1.0.0.tgz", &bad)])).unwrap_err();
     assert!(matches!(e, ArchiveError::Subchart { .. }), "{e}");
     assert!(e.to_string().contains("charts/sub-1.0.0.tgz"), "{e}");
+    insta::assert_snapshot!(e.to_string(), @"subchart charts/sub-1.0.0.tgz: cannot load values.yaml: invalid type: sequence, expected a mapping");
 
     // A subchart archive that is not gzip.
     let e = load(&chart_with(&[("demo/charts/sub-1.0.0.tgz", b"nope")])).unwrap_err();
     assert!(e.to_string().contains("not a gzipped archive"), "{e}");
+    insta::assert_snapshot!(e.to_string(), @"subchart charts/sub-1.0.0.tgz: not a gzipped archive (expected the gzip magic bytes 1f 8b 08)");
 
     // A bad directory subchart, and one without Chart.yaml.
     let e = load(&chart_with(&[("demo/charts/dir/Chart.yaml", b"name: dir\nversion: nope\n")])).unwrap_err();
     assert!(e.to_string().contains("charts/dir"), "{e}");
+    insta::assert_snapshot!(e.to_string(), @r#"subchart charts/dir: Chart.yaml: version "nope" is not a valid semantic version"#);
     let e = load(&chart_with(&[("demo/charts/dir/values.yaml", b"a: 1\n")])).unwrap_err();
     assert!(e.to_string().contains("Chart.yaml file is missing"), "{e}");
+    insta::assert_snapshot!(e.to_string(), @"subchart charts/dir: Chart.yaml file is missing");
 
     // Ignored names: still no validation.
     load(&chart_with(&[("demo/charts/_skip/values.yaml", b"- x\n")])).unwrap();
@@ -862,7 +797,7 @@ fn garbage_never_panics() {
             let i = (seed as usize) % m.len();
             m[i] = (seed >> 32) as u8;
         }
-        let _ = load_archive(&gz(&m), &limits);
+        let _ = load_archive(&gzip(&m), &limits);
     }
 }
 
@@ -887,26 +822,18 @@ fn deep_nesting_fails_cleanly() {
 #[test]
 fn long_names_via_gnu_and_pax_headers() {
     let long = format!("demo/templates/{}.yaml", "x".repeat(150));
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_size(CHART.len() as u64);
-    h.set_mode(0o644);
-    b.append_data(&mut h, "demo/Chart.yaml", CHART.as_bytes()).unwrap();
-    let mut h = tar::Header::new_gnu();
-    h.set_size(3);
-    h.set_mode(0o644);
-    b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
-    let bytes = gz(&b.into_inner().unwrap());
+    // A name over 100 bytes goes into a GNU long-name record.
+    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).file(&long, "abc").build();
     load(&bytes).unwrap();
     let files = extract_files(&bytes, &Limits::default(), |p| p.starts_with("templates/")).unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].path, &long["demo/".len()..]);
 
     // A PAX path record overrides the header name, and is checked like any name.
-    let bytes = Tar::new()
-        .file("demo/Chart.yaml", CHART.as_bytes())
-        .pax(&[("path", "demo/../../escape")])
+    let bytes = ChartBuilder::new()
+        .file("demo/Chart.yaml", CHART)
+        .entry(TarEntry::pax(&[("path", "demo/../../escape")]))
         .file("demo/harmless", b"x")
-        .tgz();
+        .build();
     assert!(matches!(load(&bytes), Err(ArchiveError::ParentDirectory { .. })));
 }

@@ -1,20 +1,55 @@
-//! The Helm repository index of one repository.
+//! The Helm repository index of a running repository, and the one write path to it.
 //!
-//! * [`model`]: entries keyed by Chart.yaml name and version, each with pre-serialized YAML and
-//!   JSON fragments; the served body is their concatenation, in Helm's order.
-//! * [`snapshot`]: immutable served bodies with strong ETag, Last-Modified and a gzip variant.
-//! * [`state`]: persisted state for fast restarts (a validated cache, never the truth).
-//! * [`repo`]: the running repository: one writer task, lock-free snapshot reads, resync.
-//! * [`changelog`] and `peers`: replicas on one bucket announce their changes in per-replica
-//!   change logs and follow each other's.
+//! * [`Repository`] (`repo`): the handle: opening (`startup`: one listing, every tenant's state,
+//!   reconciliation), lock-free snapshot reads, resync, shutdown.
+//! * Tenants: [`Tenant`] (a validated path), [`Tenancy`] (which tenants are served, and the pure
+//!   rules mapping storage keys to tenants, `tenancy`), `tenants` (each tenant's index and
+//!   snapshot in one map; tenants without charts share one empty index).
+//! * `publish`: every change to the charts: [`Repository::publish`],
+//!   [`Repository::put_provenance`], [`Repository::unpublish`], [`Repository::unpublish_chart`].
+//! * `files`: reading chart files and archive contents.
+//! * `writer`: the one task that owns every index change of every tenant, publishes snapshots,
+//!   appends the change log and persists state (`persist`, debounced per tenant); `reconcile`
+//!   (listing → index) and `ingest` (archive → entry) are its rules; `peers` follows the other
+//!   replicas' change logs.
+//! * [`Index`] (`index`) and [`Entry`] (`entry`): entries keyed by Chart.yaml name and version,
+//!   each with pre-serialized YAML and JSON fragments; the served body is their concatenation.
+//! * [`Snapshot`]: immutable served bodies with strong ETag, Last-Modified and a gzip variant.
+//! * `state` (persisted state for fast restarts, a validated cache) and `changelog` (the
+//!   replicas' record format) are private formats.
 
-pub mod changelog;
-pub mod model;
+mod changelog;
+mod entry;
+mod error;
+mod files;
+mod index;
+mod ingest;
+mod locks;
+mod options;
 mod peers;
-pub mod repo;
-pub mod snapshot;
-pub mod state;
+mod persist;
+mod publish;
+mod reconcile;
+mod repo;
+mod snapshot;
+mod startup;
+mod state;
+mod tenancy;
+mod tenant;
+#[cfg(test)]
+mod tenant_tests;
+mod tenants;
+mod writer;
 
-pub use model::{Entry, EntryError, Index, RenderConfig, StoredObject};
-pub use repo::{RepoError, RepoOptions, Repository, ResyncReport};
+pub use entry::{Entry, EntryError, RenderConfig, StoredObject};
+pub use error::RepoError;
+pub use files::{ArchiveReadError, FileError, FileKind};
+pub use index::Index;
+pub use options::{OverwritePolicy, RepoOptions};
+pub use publish::{ProvenanceRejected, PublishError, Published, UnpublishError};
+pub use reconcile::ResyncReport;
+pub use repo::Repository;
 pub use snapshot::Snapshot;
+pub use tenancy::Tenancy;
+pub use tenant::{Tenant, TenantError};
+pub use tenants::IndexGuard;

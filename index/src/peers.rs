@@ -2,8 +2,9 @@
 //! hand the result to the writer. Runs beside the writer so network round trips never delay the
 //! local upload path.
 //!
-//! Cost while nothing changes: one LIST (which replicas have logs) plus one GET per peer (its
-//! next record, usually a 404) per poll interval. Per change made by a peer: its share of one
+//! One poller for all tenants: records name each change's tenant. Cost while nothing changes:
+//! one LIST (which replicas have logs) plus one GET per peer (its next record, usually a 404) per
+//! poll interval, however many tenants there are. Per change made by a peer: its share of one
 //! record GET, one HEAD of the chart, and a GET of the archive only when the record's metadata
 //! does not describe the object storage now holds.
 
@@ -11,27 +12,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use chartroom_chart::archive;
 use chartroom_storage::{LogRecordInfo, StorageError};
 use futures::StreamExt;
-use jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::changelog::{self, PeerChange};
-use crate::model::{Entry, StoredObject};
-use crate::repo::{Command, Shared};
-
-/// What storage held for a file, and when that was observed.
-pub(crate) struct Resolved {
-    pub file: String,
-    pub observed_at: Instant,
-    pub observed: Observed,
-}
-
-pub(crate) enum Observed {
-    Present(Box<Entry>),
-    Absent,
-}
+use crate::changelog::{self, PeerChange, PeerOp};
+use crate::entry::{Entry, StoredObject};
+use crate::ingest::{self, Archive};
+use crate::tenant::Tenant;
+use crate::tenants::{Located, Shared};
+use crate::writer::{Command, Observed, Resolved};
 
 /// How often old change-log records are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -90,7 +80,7 @@ impl Poller {
                         self.failing = false;
                         // Records may have been pruned while this replica could not read them.
                         tracing::info!("object store reachable again; resyncing the index with storage");
-                        if self.tx.send(Command::Resync(None)).await.is_err() {
+                        if self.tx.send(Command::Resync(None, None)).await.is_err() {
                             return;
                         }
                     }
@@ -181,16 +171,19 @@ impl Poller {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut latest: HashMap<String, PeerChange> = HashMap::with_capacity(changes.len());
+        let mut latest: HashMap<(String, String), PeerChange> = HashMap::with_capacity(changes.len());
         for change in changes {
-            latest.insert(change.file().to_owned(), change);
+            latest.insert((change.tenant.clone(), change.file().to_owned()), change);
         }
         let shared = &self.shared;
         let results: Vec<Result<Option<Resolved>, StorageError>> = futures::stream::iter(latest)
-            .map(|(file, change)| async move {
+            .filter_map(|((tenant, file), change)| {
+                std::future::ready(locate(shared, &tenant).map(|l| (l, file, change)))
+            })
+            .map(|(located, file, change)| async move {
                 let observed_at = Instant::now();
-                let observed = observe(shared, &file, change).await?;
-                Ok(observed.map(|observed| Resolved { file, observed_at, observed }))
+                let observed = observe(shared, &located, &file, change.op).await?;
+                Ok(observed.map(|observed| Resolved { place: located.place, file, observed_at, observed }))
             })
             .buffer_unordered(CHECK_CONCURRENCY)
             .collect()
@@ -240,10 +233,28 @@ impl Poller {
     }
 }
 
+/// The tenant a peer's change names, if this server serves it: a peer configured with another
+/// layout (or a damaged record) names tenants this one ignores.
+fn locate(shared: &Shared, tenant: &str) -> Option<Located> {
+    let parsed = Tenant::parse(tenant).map_err(|e| e.to_string());
+    match parsed.and_then(|t| shared.locate(&t).map_err(|e| e.to_string())) {
+        Ok(located) => Some(located),
+        Err(reason) => {
+            tracing::debug!(%tenant, %reason, "ignoring a peer's change to a tenant this server does not serve");
+            None
+        }
+    }
+}
+
 /// What storage holds for `file` now, as an index entry; `None` when the index already has
 /// exactly that object or it cannot be indexed (left to the periodic resync, which logs why).
-async fn observe(shared: &Shared, file: &str, change: PeerChange) -> Result<Option<Observed>, StorageError> {
-    let storage = &shared.storage;
+async fn observe(
+    shared: &Shared,
+    located: &Located,
+    file: &str,
+    change: PeerOp,
+) -> Result<Option<Observed>, StorageError> {
+    let storage = &located.place.storage;
     let info = match storage.head(file).await {
         Ok(info) => info,
         Err(StorageError::NotFound(_)) => return Ok(Some(Observed::Absent)),
@@ -254,55 +265,43 @@ async fn observe(shared: &Shared, file: &str, change: PeerChange) -> Result<Opti
     // files, and without one the archive is read rather than trusting a size match.
     let same_object =
         |object: &StoredObject| object.size == info.size && info.e_tag.is_some() && object.etag == info.e_tag;
-    let known_created = {
-        let index = shared.index.read().unwrap_or_else(|p| p.into_inner());
-        match index.by_file(file) {
+    let known_created = match &located.state {
+        Some(state) => match state.index.read().by_file(file) {
             Some(e) if same_object(&e.object) => return Ok(None),
             Some(e) => Some((e.digest.clone(), e.created)),
             None => None,
-        }
+        },
+        None => None,
     };
     let object = StoredObject { file: file.to_owned(), size: info.size, etag: info.e_tag.clone() };
-    let render = &shared.options.render;
-    if let PeerChange::Put(stored) = change
+    let render = &located.place.render;
+    if let PeerOp::Put(stored) = change
         && same_object(&stored.object)
     {
         let stored = *stored;
         return Ok(match Entry::new(stored.metadata, stored.digest, stored.created, object, render) {
             Ok(entry) => Some(Observed::Present(Box::new(entry))),
             Err(e) => {
-                tracing::warn!(%file, error = %e, "a peer announced a chart this replica cannot index");
+                tracing::warn!(tenant = %located.place.tenant, %file, error = %e, "a peer announced a chart this replica cannot index");
                 None
             }
         });
     }
     // The record does not describe what is stored now (changed again since): read the archive.
     tracing::trace!(%file, head_etag = ?info.e_tag, "reading an archive a peer changed");
-    let bytes = match storage.read(file).await {
-        Ok(bytes) => bytes,
-        Err(StorageError::NotFound(_)) => return Ok(Some(Observed::Absent)),
-        Err(e) => return Err(e),
-    };
-    let limits = shared.options.limits.clone();
-    let loaded = match tokio::task::spawn_blocking(move || archive::read_metadata(&bytes, &limits)).await {
-        Ok(Ok(loaded)) => loaded,
-        Ok(Err(e)) => {
-            tracing::warn!(%file, error = %e, "invalid package in storage; not indexed");
-            return Ok(None);
-        }
-        Err(e) => {
-            tracing::warn!(%file, error = %e, "archive check failed");
+    let loaded = match ingest::read_archive(storage, file, info.size, &shared.options.limits).await? {
+        Archive::Loaded(loaded) => *loaded,
+        Archive::Missing => return Ok(Some(Observed::Absent)),
+        Archive::Invalid(reason) => {
+            tracing::warn!(tenant = %located.place.tenant, %file, %reason, "invalid package in storage; not indexed");
             return Ok(None);
         }
     };
-    let created = known_created
-        .filter(|(digest, _)| *digest == loaded.digest)
-        .map(|(_, created)| created)
-        .unwrap_or_else(|| Timestamp::try_from(info.last_modified).unwrap_or_else(|_| Timestamp::now()));
-    Ok(match Entry::new(loaded.metadata, loaded.digest, created, object, render) {
+    let known = known_created.as_ref().map(|(digest, created)| (digest.as_str(), *created));
+    Ok(match ingest::archive_entry(loaded, object, info.last_modified, known, None, render) {
         Ok(entry) => Some(Observed::Present(Box::new(entry))),
         Err(e) => {
-            tracing::warn!(%file, error = %e, "invalid package in storage; not indexed");
+            tracing::warn!(tenant = %located.place.tenant, %file, error = %e, "invalid package in storage; not indexed");
             None
         }
     })

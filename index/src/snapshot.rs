@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::model::Index;
+use crate::index::Index;
 
 /// One published version of the index body with its precomputed validators.
 #[derive(Debug)]
@@ -17,6 +17,9 @@ pub struct Snapshot {
     pub len: usize,
     /// Strong ETag, quoted: `"<sha256 of body>"`.
     pub etag: String,
+    /// Strong ETag of the gzip variant, quoted: `"<sha256 of body>-gz"`. Another representation
+    /// of the same body, so another validator.
+    pub gzip_etag: String,
     /// `Last-Modified` value (HTTP date of `generated`).
     pub last_modified: String,
     pub last_modified_time: SystemTime,
@@ -29,15 +32,16 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn build(index: &mut Index) -> Snapshot {
+    pub(crate) fn build(index: &mut Index) -> Snapshot {
         let rendered = index.render();
-        let etag = format!("\"{}\"", hex::encode(rendered.digest));
+        let digest = hex::encode(rendered.digest);
         let secs = index.generated().as_second().max(0) as u64;
         let last_modified_time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
         Snapshot {
             chunks: rendered.chunks,
             len: rendered.len,
-            etag,
+            etag: format!("\"{digest}\""),
+            gzip_etag: format!("\"{digest}-gz\""),
             last_modified: httpdate::fmt_http_date(last_modified_time),
             last_modified_time,
             versions: index.len(),
@@ -48,7 +52,8 @@ impl Snapshot {
     }
 
     /// The whole body in one buffer (copies; serving streams [`Snapshot::chunks`]).
-    pub fn body(&self) -> Bytes {
+    #[cfg(test)]
+    fn body(&self) -> Bytes {
         if let [only] = self.chunks.as_slice() {
             return only.clone();
         }
@@ -60,7 +65,8 @@ impl Snapshot {
     }
 
     /// The gzip variant if it has been computed.
-    pub fn gzip(&self) -> Option<&Bytes> {
+    #[cfg(test)]
+    fn gzip(&self) -> Option<&Bytes> {
         self.gzip.get()
     }
 
@@ -82,7 +88,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RenderConfig;
+    use crate::entry::RenderConfig;
 
     #[test]
     fn etag_follows_bytes_and_gzip_roundtrips() {
@@ -91,6 +97,7 @@ mod tests {
         let a = Snapshot::build(&mut index);
         let b = Snapshot::build(&mut index);
         assert_eq!(a.etag, b.etag);
+        assert_eq!(a.gzip_etag, format!("{}-gz\"", a.etag.trim_end_matches('"')));
         index.set_generated(jiff::Timestamp::from_second(1).unwrap());
         let c = Snapshot::build(&mut index);
         assert_ne!(a.etag, c.etag);

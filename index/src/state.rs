@@ -11,7 +11,7 @@ use chartroom_chart::metadata::Metadata;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use crate::model::{Entry, StoredObject};
+use crate::entry::{Entry, StoredObject};
 
 /// Name of the state object under the repository's `.chartroom/` folder.
 pub const STATE_FILE: &str = "index-state.json";
@@ -127,7 +127,7 @@ pub fn chartmuseum_created(bytes: &[u8]) -> HashMap<(String, String, String), Ti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RenderConfig;
+    use crate::entry::RenderConfig;
 
     #[test]
     fn state_roundtrip() {

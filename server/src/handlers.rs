@@ -1,5 +1,5 @@
-//! Read, delete and service handlers. Thin: domain work lives in `chartroom-index`,
-//! `chartroom-chart` and `chartroom-storage`.
+//! Read, delete and service handlers: each parses its request, asks the repository
+//! (`chartroom-index`) and shapes the response; deletes go through the repository's write path.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,13 +12,13 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use chartroom_chart::archive;
 use chartroom_chart::constraint;
-use chartroom_index::Entry;
-use chartroom_storage::{ObjectInfo, StorageError, prov_file};
+use chartroom_index::{Entry, FileKind, Tenant};
+use chartroom_storage::ObjectInfo;
 use serde_json::json;
 
-use crate::error::ApiError;
-use crate::http_util::{accepts_gzip, not_modified};
-use crate::{AppState, query_map};
+use crate::AppState;
+use crate::error::ChartMuseumError;
+use crate::http_util::{accepts_gzip, not_modified, query_map};
 
 const JSON: &str = "application/json; charset=utf-8";
 
@@ -28,14 +28,14 @@ const JSON: &str = "application/json; charset=utf-8";
 /// the storage error, for alerting and for operators.
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let repo = state.repo();
-    let storage = repo.storage().health();
+    let storage = repo.storage_health();
     let status = if storage.reachable { "ok" } else { "degraded" };
     Json(json!({
         "healthy": true,
         "status": status,
         "replica": repo.replica_id(),
         "storage": storage,
-        "storageRequests": repo.storage().request_counts(),
+        "storageRequests": repo.storage_requests(),
     }))
 }
 
@@ -43,30 +43,32 @@ pub async fn info() -> impl IntoResponse {
     Json(json!({ "version": env!("CARGO_PKG_VERSION"), "server": "chartroom" }))
 }
 
-pub async fn welcome(State(state): State<AppState>, headers: HeaderMap) -> Html<String> {
+pub async fn welcome(State(state): State<AppState>, headers: HeaderMap) -> Result<Html<String>, ChartMuseumError> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost:8080");
     let host: String =
         host.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']')).collect();
     let url = format!("http://{host}{}", state.settings().context_path);
-    let snapshot = state.repo().snapshot();
-    Html(format!(
+    let snapshot = state.repo().snapshot(&Tenant::root())?;
+    Ok(Html(format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Chartroom</title></head>\n<body>\n\
          <h1>Chartroom</h1>\n<p>A Helm chart repository serving {versions} chart versions of {charts} charts.</p>\n\
          <p>Add it to Helm:</p>\n<pre>helm repo add chartroom {url}\nhelm repo update\nhelm search repo chartroom/</pre>\n\
          <p>Upload a chart:</p>\n<pre>curl --data-binary @mychart-0.1.0.tgz {url}/api/charts</pre>\n</body></html>\n",
         versions = snapshot.versions,
         charts = snapshot.charts,
-    ))
+    )))
 }
 
 /// `GET|HEAD /index.yaml`: precomputed bytes from memory, strong ETag, 304, gzip on request.
-pub async fn index_yaml(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Response {
-    let snapshot = state.repo().snapshot();
-    // The gzip variant is another representation, so it has its own strong validator.
-    let gzip_etag = format!("{}-gz\"", snapshot.etag.trim_end_matches('"'));
+pub async fn index_yaml(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ChartMuseumError> {
+    let snapshot = state.repo().snapshot(&Tenant::root())?;
     let wants_gzip = accepts_gzip(&headers);
     let (mut response, served_gzip) =
-        if not_modified(&headers, &[&snapshot.etag, &gzip_etag], Some(snapshot.last_modified_time)) {
+        if not_modified(&headers, &[&snapshot.etag, &snapshot.gzip_etag], Some(snapshot.last_modified_time)) {
             (StatusCode::NOT_MODIFIED.into_response(), wants_gzip)
         } else {
             // Compressed once per snapshot, by the first request that asks (Helm never does).
@@ -94,7 +96,7 @@ pub async fn index_yaml(State(state): State<AppState>, method: Method, headers: 
             (response, gzip.is_some())
         };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(if served_gzip { &gzip_etag } else { &snapshot.etag }) {
+    if let Ok(v) = HeaderValue::from_str(if served_gzip { &snapshot.gzip_etag } else { &snapshot.etag }) {
         h.insert(header::ETAG, v);
     }
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-yaml"));
@@ -103,24 +105,19 @@ pub async fn index_yaml(State(state): State<AppState>, method: Method, headers: 
     if let Ok(v) = HeaderValue::from_str(&snapshot.last_modified) {
         h.insert(header::LAST_MODIFIED, v);
     }
-    response
+    Ok(response)
 }
 
-fn chart_content_type(file: &str) -> Option<&'static str> {
-    if file.starts_with('.') || file.contains(['/', '\\']) {
-        None
-    } else if file.ends_with(".tgz") {
-        Some("application/gzip")
-    } else if file.ends_with(".tgz.prov") {
-        Some("application/pgp-signature")
-    } else {
-        None
+fn content_type(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Archive => "application/gzip",
+        FileKind::Provenance => "application/pgp-signature",
     }
 }
 
-fn file_headers(state: &AppState, response: &mut Response, info: &ObjectInfo, content_type: &'static str) {
+fn file_headers(state: &AppState, response: &mut Response, info: &ObjectInfo, kind: FileKind) {
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(kind)));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(info.size));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
     if let Some(tag) = object_etag(info)
@@ -133,7 +130,7 @@ fn file_headers(state: &AppState, response: &mut Response, info: &ObjectInfo, co
     }
     // Immutable only when no request can ever replace a published version's bytes.
     let cache =
-        if state.settings().charts_immutable() { "public, max-age=31536000, immutable" } else { "public, no-cache" };
+        if state.repo().charts_immutable() { "public, max-age=31536000, immutable" } else { "public, no-cache" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
 }
 
@@ -142,25 +139,13 @@ fn object_etag(info: &ObjectInfo) -> Option<String> {
     (!tag.is_empty() && tag.bytes().all(|b| b.is_ascii_graphic() && b != b'"')).then(|| format!("\"{tag}\""))
 }
 
-fn unsupported_file(file: &str) -> ApiError {
-    ApiError::not_found(format!("not found: {file:?} is not a chart file (expected <name>-<version>.tgz or .tgz.prov)"))
-}
-
-fn file_not_found(err: StorageError) -> ApiError {
-    match err {
-        StorageError::NotFound(_) | StorageError::InvalidKey(_) => ApiError::not_found("object not found"),
-        other => other.into(),
-    }
-}
-
 /// `GET /charts/<file>`: streamed from storage, never buffered or re-encoded.
 pub async fn chart_file(
     State(state): State<AppState>,
     Path(file): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let content_type = chart_content_type(&file).ok_or_else(|| unsupported_file(&file))?;
-    let object = state.repo().storage().stream(&file).await.map_err(file_not_found)?;
+) -> Result<Response, ChartMuseumError> {
+    let (kind, object) = state.repo().open_file(&Tenant::root(), &file).await?;
     let etag = object_etag(&object.info);
     let mut response = if not_modified(
         &headers,
@@ -171,7 +156,7 @@ pub async fn chart_file(
     } else {
         Response::new(Body::from_stream(object.body))
     };
-    file_headers(&state, &mut response, &object.info, content_type);
+    file_headers(&state, &mut response, &object.info, kind);
     if response.status() == StatusCode::NOT_MODIFIED {
         response.headers_mut().remove(header::CONTENT_LENGTH);
     }
@@ -183,9 +168,8 @@ pub async fn chart_file_head(
     State(state): State<AppState>,
     Path(file): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let content_type = chart_content_type(&file).ok_or_else(|| unsupported_file(&file))?;
-    let info = state.repo().storage().head(&file).await.map_err(file_not_found)?;
+) -> Result<Response, ChartMuseumError> {
+    let (kind, info) = state.repo().file_info(&Tenant::root(), &file).await?;
     let etag = object_etag(&info);
     let status =
         if not_modified(&headers, &etag.iter().map(String::as_str).collect::<Vec<_>>(), Some(info.last_modified)) {
@@ -194,7 +178,7 @@ pub async fn chart_file_head(
             StatusCode::OK
         };
     let mut response = status.into_response();
-    file_headers(&state, &mut response, &info, content_type);
+    file_headers(&state, &mut response, &info, kind);
     Ok(response)
 }
 
@@ -208,22 +192,20 @@ fn json_response(method: &Method, body: String) -> Response {
 }
 
 /// `GET /api/charts[?offset=N&limit=M]`: pagination over chart names in index order.
-pub async fn list_charts(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
-    let query = query_map(uri.query());
+pub async fn list_charts(State(state): State<AppState>, uri: Uri) -> Result<Response, ChartMuseumError> {
+    let query = query_map(&uri);
     let offset = match query.get("offset") {
         None => 0,
-        Some(v) => {
-            v.parse::<usize>().map_err(|_| ApiError::bad_request("offset is not a valid non-negative integer"))?
-        }
+        Some(v) => v.parse::<usize>().map_err(|_| ChartMuseumError::InvalidOffset)?,
     };
     let limit = match query.get("limit") {
         None => usize::MAX,
         Some(v) => match v.parse::<usize>() {
             Ok(n) if n > 0 => n,
-            _ => return Err(ApiError::bad_request("limit is not a valid positive integer")),
+            _ => return Err(ChartMuseumError::InvalidLimit),
         },
     };
-    let body = state.repo().index().entries_json(offset, limit);
+    let body = state.repo().index(&Tenant::root())?.entries_json(offset, limit);
     Ok(json_response(&Method::GET, body))
 }
 
@@ -232,23 +214,21 @@ pub async fn get_chart(
     State(state): State<AppState>,
     method: Method,
     Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    let body = state.repo().index().chart_json(&name).ok_or_else(|| ApiError::not_found("chart not found"))?;
+) -> Result<Response, ChartMuseumError> {
+    let body = state.repo().index(&Tenant::root())?.chart_json(&name).ok_or(ChartMuseumError::ChartNotFound)?;
     Ok(json_response(&method, body))
 }
 
 /// Helm's `IndexFile.Get` semantics: exact version first, else a Masterminds constraint
 /// (`latest` = any non-prerelease), newest first.
-fn resolve(state: &AppState, name: &str, version: &str) -> Result<Arc<Entry>, ApiError> {
-    let index = state.repo().index();
-    let versions: Vec<Arc<Entry>> =
-        index.versions(name).ok_or_else(|| ApiError::not_found("no chart name found"))?.cloned().collect();
+fn resolve(state: &AppState, name: &str, version: &str) -> Result<Arc<Entry>, ChartMuseumError> {
+    let index = state.repo().index(&Tenant::root())?;
+    let versions: Vec<Arc<Entry>> = index.versions(name).ok_or(ChartMuseumError::NoChartName)?.cloned().collect();
     drop(index);
     let requested = if version == "latest" { "" } else { version };
-    match constraint::select(&versions, |e| e.version(), requested) {
-        Ok(Some(entry)) => Ok(Arc::clone(entry)),
-        Ok(None) => Err(ApiError::not_found(format!("no chart version found for {name}-{version}"))),
-        Err(e) => Err(ApiError::bad_request(e.to_string())),
+    match constraint::select(&versions, |e| e.version(), requested)? {
+        Some(entry) => Ok(Arc::clone(entry)),
+        None => Err(ChartMuseumError::NoChartVersion { name: name.to_owned(), version: version.to_owned() }),
     }
 }
 
@@ -257,7 +237,7 @@ pub async fn get_version(
     State(state): State<AppState>,
     method: Method,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ChartMuseumError> {
     let entry = resolve(&state, &name, &version)?;
     Ok(json_response(&method, entry.json().to_owned()))
 }
@@ -266,20 +246,15 @@ async fn chart_files(
     state: &AppState,
     entry: &Entry,
     wanted: fn(&str) -> bool,
-) -> Result<Vec<archive::ChartFile>, ApiError> {
-    let bytes = state.repo().storage().read(&entry.object.file).await?;
-    let limits = state.settings().limits.clone();
-    tokio::task::spawn_blocking(move || archive::extract_files(&bytes, &limits, wanted))
-        .await
-        .map_err(|e| ApiError::internal(format!("archive reader failed: {e}")))?
-        .map_err(|e| ApiError::internal(format!("stored archive {} is unreadable: {e}", entry.object.file)))
+) -> Result<Vec<archive::ChartFile>, ChartMuseumError> {
+    Ok(state.repo().archive_files(&Tenant::root(), entry, wanted).await?)
 }
 
 /// `GET /api/charts/<name>/<version>/templates`
 pub async fn templates(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ChartMuseumError> {
     let entry = resolve(&state, &name, &version)?;
     let files = chart_files(&state, &entry, |p| p.starts_with("templates/") || p == "values.yaml").await?;
     let mut templates = Vec::new();
@@ -295,13 +270,13 @@ pub async fn templates(
     Ok(json_response(&Method::GET, json!({ "templates": templates, "values": values }).to_string()))
 }
 
-fn parse_values(data: &[u8]) -> Result<serde_json::Value, ApiError> {
+fn parse_values(data: &[u8]) -> Result<serde_json::Value, ChartMuseumError> {
     if data.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Value::Object(Default::default()));
     }
     let value: Option<serde_json::Value> =
         serde_saphyr::from_slice_with_options(data, chartroom_chart::yaml::read_options())
-            .map_err(|e| ApiError::internal(format!("stored values.yaml is unreadable: {e}")))?;
+            .map_err(|e| ChartMuseumError::UnreadableValues(e.to_string()))?;
     Ok(value.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
 }
 
@@ -309,72 +284,35 @@ fn parse_values(data: &[u8]) -> Result<serde_json::Value, ApiError> {
 pub async fn values(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, ChartMuseumError> {
     let entry = resolve(&state, &name, &version)?;
     let mut files = chart_files(&state, &entry, |p| p == "values.yaml").await?;
-    let file = files.pop().ok_or_else(|| ApiError::not_found("values.yaml not found"))?;
+    let file = files.pop().ok_or(ChartMuseumError::ValuesNotFound)?;
     let mut response = Response::new(Body::from(file.data));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"));
     Ok(response)
-}
-
-async fn delete_files(state: &AppState, entry_file: &str, name: &str, version: &str) -> Result<(), ApiError> {
-    let storage = state.repo().storage();
-    match storage.delete(entry_file).await {
-        Ok(()) => {}
-        Err(StorageError::NotFound(_)) => {
-            return Err(ApiError::not_found(format!("chart {name} version {version} not found")));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    match storage.delete(&prov_file(name, version)).await {
-        Ok(()) | Err(StorageError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// `DELETE /api/charts/<name>/<version>`: the archive, its `.prov`, and the index entry.
 pub async fn delete_version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let file = state
-        .repo()
-        .index()
-        .get(&name, &version)
-        .map(|e| e.object.file.clone())
-        .unwrap_or_else(|| chartroom_storage::chart_file(&name, &version));
-    let _guard = state.lock_key(&chartroom_storage::chart_file(&name, &version)).await;
-    delete_files(&state, &file, &name, &version).await?;
-    state.repo().remove(&name, &version).await?;
+) -> Result<Response, ChartMuseumError> {
+    state.repo().unpublish(&Tenant::root(), &name, &version).await?;
     Ok(Json(json!({ "deleted": true })).into_response())
 }
 
 /// `DELETE /api/charts/<name>`: every version (ChartMuseum lacks this).
-pub async fn delete_chart(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let versions: Vec<(String, String)> = state
-        .repo()
-        .index()
-        .versions(&name)
-        .map(|v| v.map(|e| (e.version().to_owned(), e.object.file.clone())).collect())
-        .unwrap_or_default();
-    if versions.is_empty() {
-        return Err(ApiError::not_found("chart not found"));
-    }
-    for (version, file) in &versions {
-        let _guard = state.lock_key(&chartroom_storage::chart_file(&name, version)).await;
-        match delete_files(&state, file, &name, version).await {
-            Ok(()) => {}
-            Err(e) if e.status == StatusCode::NOT_FOUND => {}
-            Err(e) => return Err(e),
-        }
-        state.repo().remove(&name, version).await?;
-    }
+pub async fn delete_chart(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ChartMuseumError> {
+    state.repo().unpublish_chart(&Tenant::root(), &name).await?;
     Ok(Json(json!({ "deleted": true })).into_response())
 }
 
 /// `POST /api/resync`: reconcile the index with storage now (files added or removed by other tools).
-pub async fn resync(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let report = state.repo().resync().await?;
+pub async fn resync(State(state): State<AppState>) -> Result<Response, ChartMuseumError> {
+    let report = state.repo().resync(&Tenant::root()).await?;
     Ok(Json(json!({ "resynced": true, "report": report })).into_response())
 }

@@ -1,9 +1,11 @@
-//! Small HTTP helpers: conditional requests, content negotiation, percent-decoding.
+//! Small HTTP helpers: conditional requests, content negotiation, query strings.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
-use axum::http::HeaderMap;
+use axum::extract::Query;
 use axum::http::header::{ACCEPT_ENCODING, IF_MODIFIED_SINCE, IF_NONE_MATCH};
+use axum::http::{HeaderMap, Uri};
 
 /// Whether the request's validators say the client's copy is current (→ 304).
 /// `If-None-Match` wins over `If-Modified-Since` (RFC 9110 §13.2.2); weak comparison.
@@ -40,37 +42,10 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     })
 }
 
-/// Decodes `%XX` escapes and `+` (form encoding) in a query component.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// A request's query parameters, form-decoded (`%XX` escapes and `+`; last value wins); keys
+/// without `=` map to "".
+pub fn query_map(uri: &Uri) -> HashMap<String, String> {
+    Query::<HashMap<String, String>>::try_from_uri(uri).map(|q| q.0).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -106,8 +81,14 @@ mod tests {
 
     #[test]
     fn decoding() {
+        let percent_decode = |s: &str| {
+            let uri: Uri = format!("/?k={s}").parse().unwrap();
+            query_map(&uri).remove("k").unwrap()
+        };
         assert_eq!(percent_decode("%5E1.0"), "^1.0");
         assert_eq!(percent_decode("a+b%"), "a b%");
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        let query = query_map(&"/api/charts?force&offset=1&offset=2".parse().unwrap());
+        assert_eq!((query.get("force"), query.get("offset")), (Some(&String::new()), Some(&"2".to_owned())));
     }
 }

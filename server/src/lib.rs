@@ -1,7 +1,9 @@
 //! The Chartroom HTTP server: ChartMuseum's API and repository routes over one repository.
 //!
 //! `app(state)` builds the router; `run(listener, state, shutdown)` serves it until `shutdown`
-//! resolves, lets in-flight requests finish, then persists the index state.
+//! resolves, lets in-flight requests finish, then persists the index state. Handlers parse
+//! requests and call the repository (`chartroom-index`), which owns every write; their errors
+//! leave through one wire-error type per protocol (`error`).
 
 pub mod config;
 mod error;
@@ -9,7 +11,6 @@ mod handlers;
 mod http_util;
 mod upload;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,74 +21,11 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chartroom_chart::archive::Limits;
-use chartroom_index::{RenderConfig, RepoOptions, Repository};
+use chartroom_index::Repository;
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use config::{Config, ServeArgs, StorageConfig};
-pub use error::ApiError;
-
-/// Request-handling settings derived from the configuration.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub allow_overwrite: bool,
-    pub disable_force_overwrite: bool,
-    pub disable_delete: bool,
-    pub disable_api: bool,
-    pub context_path: String,
-    pub max_upload_size: u64,
-    pub chart_form_field: String,
-    pub prov_form_field: String,
-    pub log_health: bool,
-    pub read_timeout: Duration,
-    pub write_timeout: Duration,
-    pub limits: Limits,
-}
-
-impl Settings {
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            allow_overwrite: config.allow_overwrite,
-            disable_force_overwrite: config.disable_force_overwrite,
-            disable_delete: config.disable_delete,
-            disable_api: config.disable_api,
-            context_path: config.context_path.clone(),
-            max_upload_size: config.max_upload_size,
-            chart_form_field: config.chart_form_field.clone(),
-            prov_form_field: config.prov_form_field.clone(),
-            log_health: config.log_health,
-            read_timeout: config.read_timeout,
-            write_timeout: config.write_timeout,
-            limits: Limits::default(),
-        }
-    }
-
-    /// ChartMuseum's overwrite matrix: may an existing object be replaced by this request?
-    pub fn overwrite_allowed(&self, force: bool) -> bool {
-        self.allow_overwrite || (force && !self.disable_force_overwrite)
-    }
-
-    /// Whether a stored chart's bytes can ever change (decides its caching headers).
-    pub fn charts_immutable(&self) -> bool {
-        !self.allow_overwrite && self.disable_force_overwrite
-    }
-}
-
-/// Repository options derived from the configuration.
-pub fn repo_options(config: &Config) -> RepoOptions {
-    let chart_url =
-        config.chart_url.as_ref().map(|base| format!("{}{}", base.trim_end_matches('/'), config.context_path));
-    RepoOptions {
-        render: RenderConfig { chart_url, context_path: config.context_path.clone(), json: config.json_index },
-        statefiles: !config.disable_statefiles,
-        read_concurrency: if config.index_limit == 0 { 16 } else { config.index_limit },
-        limits: Limits::default(),
-        resync_interval: config.cache_interval,
-        poll_interval: Some(config.storage_poll_interval),
-        ..RepoOptions::default()
-    }
-}
+pub use config::{Config, HttpSettings};
+pub use error::{ChartMuseumError, CommonError};
 
 /// Shared state of the HTTP server.
 #[derive(Clone)]
@@ -97,45 +35,19 @@ pub struct AppState {
 
 struct Inner {
     repo: Repository,
-    settings: Settings,
-    key_locks: KeyLocks,
+    settings: HttpSettings,
 }
 
 impl AppState {
-    pub fn new(repo: Repository, settings: Settings) -> Self {
-        Self { inner: Arc::new(Inner { repo, settings, key_locks: KeyLocks::default() }) }
+    /// The state for `repo`, served with `config`'s HTTP settings.
+    pub fn new(repo: Repository, config: &Config) -> Self {
+        Self { inner: Arc::new(Inner { repo, settings: config.http.clone() }) }
     }
     pub fn repo(&self) -> &Repository {
         &self.inner.repo
     }
-    pub fn settings(&self) -> &Settings {
+    pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
-    }
-    /// Serializes writes to one storage key (upload vs delete of the same version), so storage
-    /// and index change together for that key.
-    pub(crate) async fn lock_key(&self, key: &str) -> OwnedMutexGuard<()> {
-        self.inner.key_locks.lock(key).await
-    }
-}
-
-/// Striped per-key locks: bounded memory, no cleanup needed.
-struct KeyLocks {
-    stripes: Vec<Arc<Mutex<()>>>,
-}
-
-impl Default for KeyLocks {
-    fn default() -> Self {
-        Self { stripes: (0..256).map(|_| Arc::new(Mutex::new(()))).collect() }
-    }
-}
-
-impl KeyLocks {
-    async fn lock(&self, key: &str) -> OwnedMutexGuard<()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        key.hash(&mut h);
-        let stripe = (h.finish() as usize) % self.stripes.len();
-        Arc::clone(&self.stripes[stripe]).lock_owned().await
     }
 }
 
@@ -180,14 +92,14 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            error::error_body(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+            ChartMuseumError::from(CommonError::Internal("internal server error".to_owned())).into_response()
         }))
         .layer(middleware::from_fn(move |req, next| request_timeout(write_timeout, req, next)))
         .layer(middleware::from_fn(move |req, next| access_log(settings.log_health, req, next)))
 }
 
-async fn not_found() -> ApiError {
-    ApiError::route_not_found()
+async fn not_found() -> ChartMuseumError {
+    ChartMuseumError::RouteNotFound
 }
 
 /// Every error leaves as JSON `{"error": ...}`: ChartMuseum answers a method mismatch with 404
@@ -197,7 +109,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        return ApiError::route_not_found().into_response();
+        return ChartMuseumError::RouteNotFound.into_response();
     }
     let is_json = response
         .headers()
@@ -210,17 +122,13 @@ async fn json_errors(req: Request, next: Next) -> Response {
     let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
     let message = if text.trim().is_empty() { status.canonical_reason().unwrap_or("error") } else { text.trim() };
-    error::error_body(status, message)
+    ChartMuseumError::Rejected { status, message: message.to_owned() }.into_response()
 }
 
 async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("request not completed within {}s (--write-timeout)", limit.as_secs()),
-        )
-        .into_response(),
+        Err(_) => ChartMuseumError::from(CommonError::WriteTimeout(limit)).into_response(),
     }
 }
 
@@ -270,14 +178,4 @@ pub async fn run(
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     repo.shutdown().await;
     Ok(())
-}
-
-/// Parses a raw query string into a map (last value wins); keys without `=` map to "".
-pub(crate) fn query_map(query: Option<&str>) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.insert(http_util::percent_decode(k), http_util::percent_decode(v));
-    }
-    out
 }

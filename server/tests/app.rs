@@ -3,31 +3,22 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::Response;
-use chartroom_index::{RepoOptions, Repository};
-use chartroom_server::{AppState, Config, ServeArgs, Settings, app, repo_options};
+use chartroom_chart::testing::ChartBuilder;
+use chartroom_index::{RepoOptions, Repository, Tenancy, Tenant};
+use chartroom_server::config::{ArgValues, options};
+use chartroom_server::{AppState, Config, app};
 use chartroom_storage::Storage;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 fn chart(name: &str, version: &str, description: &str) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    let files = [
-        ("Chart.yaml", format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: {description}\n")),
-        ("values.yaml", "replicas: 1\n".to_owned()),
-        ("templates/cm.yaml", "kind: ConfigMap\n".to_owned()),
-    ];
-    for (path, data) in files {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
+    ChartBuilder::new()
         // The top folder need not match the chart name (Helm strips it whatever it is).
-        tar.append_data(&mut h, format!("src/{path}"), data.as_bytes()).unwrap();
-    }
-    let raw = tar.into_inner().unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &raw).unwrap();
-    gz.finish().unwrap()
+        .top_folder("src")
+        .file("Chart.yaml", format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: {description}\n"))
+        .file("values.yaml", "replicas: 1\n")
+        .file("templates/cm.yaml", "kind: ConfigMap\n")
+        .build()
 }
 
 struct TestApp {
@@ -36,15 +27,20 @@ struct TestApp {
     repo: Repository,
 }
 
-async fn test_app(args: ServeArgs) -> TestApp {
-    let config = Config::from_args(&args).unwrap();
-    TestApp::open(&config, Storage::memory(), repo_options(&config)).await
+/// The configuration of `chartroom serve` given these flags (and nothing from the environment).
+fn config(args: ArgValues) -> Config {
+    chartroom_server::config::resolve(&args, []).unwrap().config
+}
+
+async fn test_app(args: ArgValues) -> TestApp {
+    let config = config(args);
+    TestApp::open(&config, Storage::memory(), config.repo_options()).await
 }
 
 impl TestApp {
     async fn open(config: &Config, storage: Storage, options: RepoOptions) -> TestApp {
         let (repo, _) = Repository::open(storage.clone(), options).await.unwrap();
-        TestApp { router: app(AppState::new(repo.clone(), Settings::from_config(config))), storage, repo }
+        TestApp { router: app(AppState::new(repo.clone(), config)), storage, repo }
     }
     async fn send(&self, method: Method, uri: &str, body: Vec<u8>) -> Response {
         let req = Request::builder().method(method).uri(uri).body(Body::from(body)).unwrap();
@@ -66,7 +62,7 @@ async fn body_text(r: Response) -> String {
 
 #[tokio::test]
 async fn upload_is_visible_before_the_201_and_conflicts_follow_the_overwrite_matrix() {
-    let app = test_app(ServeArgs::default()).await;
+    let app = test_app(ArgValues::default()).await;
     let r = app.send(Method::POST, "/api/charts", chart("demo", "1.0.0", "first")).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(body_text(r).await, r#"{"saved":true}"#);
@@ -88,7 +84,7 @@ async fn upload_is_visible_before_the_201_and_conflicts_follow_the_overwrite_mat
 
 #[tokio::test]
 async fn force_is_refused_when_disabled() {
-    let app = test_app(ServeArgs { disable_force_overwrite: Some(true), ..Default::default() }).await;
+    let app = test_app(ArgValues::new().with(&options::DISABLE_FORCE_OVERWRITE, "true")).await;
     assert_eq!(app.send(Method::POST, "/api/charts", chart("a", "1.0.0", "x")).await.status(), StatusCode::CREATED);
     assert_eq!(
         app.send(Method::POST, "/api/charts?force", chart("a", "1.0.0", "y")).await.status(),
@@ -100,7 +96,7 @@ async fn force_is_refused_when_disabled() {
 
 #[tokio::test]
 async fn bad_uploads_are_400_and_change_nothing() {
-    let app = test_app(ServeArgs::default()).await;
+    let app = test_app(ArgValues::default()).await;
     let (_, before) = app.get("/index.yaml").await;
     for (body, needle) in [
         (Vec::new(), "empty"),
@@ -119,7 +115,7 @@ async fn bad_uploads_are_400_and_change_nothing() {
 
 #[tokio::test]
 async fn lookups_delete_and_routing() {
-    let app = test_app(ServeArgs { context_path: Some("/helm".into()), ..Default::default() }).await;
+    let app = test_app(ArgValues::new().with(&options::CONTEXT_PATH, "/helm")).await;
     for v in ["1.0.0", "1.2.0", "2.0.0-rc.1"] {
         assert_eq!(
             app.send(Method::POST, "/helm/api/charts", chart("demo", v, "d")).await.status(),
@@ -171,7 +167,7 @@ async fn lookups_delete_and_routing() {
 
 #[tokio::test]
 async fn index_validators_and_head() {
-    let app = test_app(ServeArgs::default()).await;
+    let app = test_app(ArgValues::default()).await;
     app.send(Method::POST, "/api/charts", chart("a", "1.0.0", "x")).await;
     let get = app.send(Method::GET, "/index.yaml", Vec::new()).await;
     let etag = get.headers()[header::ETAG].clone();
@@ -210,7 +206,7 @@ async fn replacing_a_chart_drops_a_provenance_file_that_no_longer_matches() {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/");
     let tgz = std::fs::read(format!("{fixtures}signtest-0.1.0.tgz")).unwrap();
     let prov = std::fs::read(format!("{fixtures}signtest-0.1.0.tgz.prov")).unwrap();
-    let app = test_app(ServeArgs::default()).await;
+    let app = test_app(ArgValues::default()).await;
     let upload = |query: &'static str, parts: Vec<(&'static str, Vec<u8>)>| {
         let router = app.router.clone();
         async move {
@@ -223,7 +219,7 @@ async fn replacing_a_chart_drops_a_provenance_file_that_no_longer_matches() {
             router.oneshot(req).await.unwrap().status()
         }
     };
-    let has_prov = || async { app.storage.exists("signtest-0.1.0.tgz.prov").await.unwrap() };
+    let has_prov = || async { app.storage.head("signtest-0.1.0.tgz.prov").await.is_ok() };
 
     assert_eq!(upload("", vec![("chart", tgz.clone()), ("prov", prov.clone())]).await, StatusCode::CREATED);
     assert!(has_prov().await);
@@ -253,9 +249,9 @@ mod replicas {
     /// One replica: a complete app with its own index, writer, poller and change log.
     type Replica = TestApp;
 
-    async fn replica(store: &Arc<InMemory>, args: ServeArgs) -> Replica {
-        let config = Config::from_args(&args).unwrap();
-        let mut options = repo_options(&config);
+    async fn replica(store: &Arc<InMemory>, args: ArgValues) -> Replica {
+        let config = config(args);
+        let mut options = config.repo_options();
         options.poll_interval = Some(POLL);
         TestApp::open(&config, Storage::new(store.clone(), "", "shared memory".into()), options).await
     }
@@ -265,8 +261,13 @@ mod replicas {
             self.request(Method::POST, "/api/charts", bytes).await.0
         }
         fn versions(&self) -> Vec<(String, String)> {
-            let mut v: Vec<(String, String)> =
-                self.repo.index().entries().map(|e| (e.name().to_owned(), e.version().to_owned())).collect();
+            let mut v: Vec<(String, String)> = self
+                .repo
+                .index(&Tenant::root())
+                .unwrap()
+                .entries()
+                .map(|e| (e.name().to_owned(), e.version().to_owned()))
+                .collect();
             v.sort();
             v
         }
@@ -293,9 +294,9 @@ mod replicas {
     async fn uploads_and_deletes_propagate_to_every_replica() {
         let store = Arc::new(InMemory::new());
         let (a, b, c) = (
-            replica(&store, ServeArgs::default()).await,
-            replica(&store, ServeArgs::default()).await,
-            replica(&store, ServeArgs::default()).await,
+            replica(&store, ArgValues::default()).await,
+            replica(&store, ArgValues::default()).await,
+            replica(&store, ArgValues::default()).await,
         );
         assert_eq!(a.upload(chart("demo", "1.0.0", "one")).await, StatusCode::CREATED);
         converge(&[&b, &c], Duration::from_secs(2), "upload through a", |r| r.versions().len() == 1).await;
@@ -310,7 +311,7 @@ mod replicas {
         );
 
         // A replica that starts later sees everything.
-        let d = replica(&store, ServeArgs::default()).await;
+        let d = replica(&store, ArgValues::default()).await;
         assert_eq!(d.versions(), a.versions());
 
         let (status, _) = c.request(Method::DELETE, "/api/charts/demo/1.0.0", Vec::new()).await;
@@ -329,7 +330,7 @@ mod replicas {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn simultaneous_uploads_of_one_version_through_two_replicas_give_one_201_and_one_409() {
         let store = Arc::new(InMemory::new());
-        let (a, b) = (replica(&store, ServeArgs::default()).await, replica(&store, ServeArgs::default()).await);
+        let (a, b) = (replica(&store, ArgValues::default()).await, replica(&store, ArgValues::default()).await);
         let (a, b) = (Arc::new(a), Arc::new(b));
         for i in 0..40 {
             let version = format!("1.0.{i}");
@@ -361,7 +362,7 @@ mod replicas {
         let store = Arc::new(InMemory::new());
         let mut replicas = Vec::new();
         for _ in 0..3 {
-            replicas.push(Arc::new(replica(&store, ServeArgs::default()).await));
+            replicas.push(Arc::new(replica(&store, ArgValues::default()).await));
         }
         let total = 300;
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -397,12 +398,12 @@ mod replicas {
     async fn a_chart_stored_without_a_record_is_announced_by_the_next_start() {
         // What a replica killed between storing a chart and writing its record leaves behind.
         let store = Arc::new(InMemory::new());
-        let a = replica(&store, ServeArgs::default()).await;
+        let a = replica(&store, ArgValues::default()).await;
         let raw = Storage::new(store.clone(), "", "raw".into());
         raw.put_new("orphan-1.0.0.tgz", chart("orphan", "1.0.0", "o").into()).await.unwrap();
         tokio::time::sleep(POLL * 4).await;
         assert!(a.versions().is_empty(), "nothing announced it yet");
-        let restarted = replica(&store, ServeArgs::default()).await;
+        let restarted = replica(&store, ArgValues::default()).await;
         assert_eq!(restarted.versions(), vec![("orphan".to_owned(), "1.0.0".to_owned())]);
         converge(&[&a], Duration::from_secs(2), "orphan announced at start", |r| r.versions().len() == 1).await;
     }
@@ -410,8 +411,8 @@ mod replicas {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stale_announcement_never_resurrects_a_deleted_chart() {
         let store = Arc::new(InMemory::new());
-        let a = replica(&store, ServeArgs::default()).await;
-        let b = replica(&store, ServeArgs::default()).await;
+        let a = replica(&store, ArgValues::default()).await;
+        let b = replica(&store, ArgValues::default()).await;
         assert_eq!(a.upload(chart("gone", "1.0.0", "g")).await, StatusCode::CREATED);
         converge(&[&b], Duration::from_secs(2), "upload", |r| r.versions().len() == 1).await;
         // The chart is deleted behind everyone's back, then a record announcing it arrives late
@@ -425,12 +426,134 @@ mod replicas {
         converge(&[&a, &b], Duration::from_secs(2), "stale record", |r| r.versions().is_empty()).await;
     }
 
+    // ---- tenants (ChartMuseum's --depth 1): one writer, one change log, one poller per replica
+    // for all tenants. Uploads and deletes go through the repository's write path, as the
+    // handlers do (tenant routes are wired separately).
+
+    async fn tenant_replica(store: &Arc<InMemory>) -> Replica {
+        let config = config(ArgValues::default());
+        let mut options = config.repo_options();
+        options.poll_interval = Some(POLL);
+        options.tenancy = Tenancy::Depth(1);
+        TestApp::open(&config, Storage::new(store.clone(), "", "shared memory".into()), options).await
+    }
+
+    fn tenant(name: &str) -> Tenant {
+        Tenant::parse(name).unwrap()
+    }
+
+    /// Per tenant: (name, version, description) of every indexed version.
+    type Catalogue = Vec<(String, Vec<(String, String, String)>)>;
+
+    impl TestApp {
+        async fn push(&self, to: &str, name: &str, version: &str, description: &str) -> Result<(), String> {
+            let bytes = chart(name, version, description).into();
+            self.repo.publish(&tenant(to), bytes, None, false).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+        fn catalogue(&self) -> Catalogue {
+            self.repo
+                .tenants()
+                .into_iter()
+                .map(|t| {
+                    let index = self.repo.index(&t).unwrap();
+                    let versions = index
+                        .entries()
+                        .map(|e| {
+                            let json: serde_json::Value = serde_json::from_str(e.json()).unwrap();
+                            let description = json["description"].as_str().unwrap_or_default().to_owned();
+                            (e.name().to_owned(), e.version().to_owned(), description)
+                        })
+                        .collect();
+                    (t.as_str().to_owned(), versions)
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn uploads_to_tenants_through_different_replicas_converge_per_tenant() {
+        let store = Arc::new(InMemory::new());
+        let replicas = [tenant_replica(&store).await, tenant_replica(&store).await, tenant_replica(&store).await];
+        let teams = ["team-0", "team-1", "team-2", "team-3", "team-4"];
+        // The same version of the same chart in every tenant, each through another replica, at once.
+        let pushes = teams.iter().enumerate().map(|(i, team)| {
+            let replica = &replicas[i % replicas.len()];
+            async move { replica.push(team, "demo", "1.0.0", &format!("demo of {team}")).await }
+        });
+        for result in futures::future::join_all(pushes).await {
+            result.unwrap();
+        }
+        replicas[1].push("team-0", "extra", "0.1.0", "only in team-0").await.unwrap();
+        let expected = |without_team_0_demo: bool| -> Catalogue {
+            teams
+                .iter()
+                .map(|team| {
+                    let mut versions = Vec::new();
+                    if !(without_team_0_demo && *team == "team-0") {
+                        versions.push(("demo".to_owned(), "1.0.0".to_owned(), format!("demo of {team}")));
+                    }
+                    if *team == "team-0" {
+                        versions.push(("extra".to_owned(), "0.1.0".to_owned(), "only in team-0".to_owned()));
+                    }
+                    (team.to_string(), versions)
+                })
+                .collect()
+        };
+        let refs: Vec<&Replica> = replicas.iter().collect();
+        converge(&refs, Duration::from_secs(2), "uploads to five tenants", |r| r.catalogue() == expected(false)).await;
+        // Another tenant's copy is no conflict; the same tenant's is, through any replica.
+        let again = replicas[2].push("team-1", "demo", "1.0.0", "again").await;
+        assert!(again.is_err_and(|e| e.contains("already exists")));
+
+        // A replica that starts later sees every tenant.
+        let late = tenant_replica(&store).await;
+        assert_eq!(late.catalogue(), expected(false));
+
+        // A delete in one tenant leaves the same chart in the others.
+        replicas[2].repo.unpublish(&tenant("team-0"), "demo", "1.0.0").await.unwrap();
+        let all: Vec<&Replica> = replicas.iter().chain([&late]).collect();
+        converge(&all, Duration::from_secs(2), "delete in team-0", |r| r.catalogue() == expected(true)).await;
+        // A tenant's last chart takes the tenant with it, everywhere.
+        late.repo.unpublish_chart(&tenant("team-0"), "extra").await.unwrap();
+        converge(&all, Duration::from_secs(2), "team-0 emptied", |r| {
+            r.repo.tenants() == teams[1..].iter().map(|t| tenant(t)).collect::<Vec<_>>()
+        })
+        .await;
+        for r in &all {
+            assert!(r.repo.index(&tenant("team-0")).unwrap().is_empty());
+            assert_eq!(r.repo.index(&tenant("team-1")).unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stale_record_never_resurrects_a_tenants_chart() {
+        let store = Arc::new(InMemory::new());
+        let (a, b) = (tenant_replica(&store).await, tenant_replica(&store).await);
+        a.push("team-a", "gone", "1.0.0", "a").await.unwrap();
+        a.push("team-b", "gone", "1.0.0", "b").await.unwrap();
+        converge(&[&b], Duration::from_secs(2), "uploads", |r| r.repo.tenants().len() == 2).await;
+        // team-a's copy is deleted behind everyone's back; a's record announcing both arrives
+        // again, late, under another replica's log.
+        let raw = Storage::new(store.clone(), "", "raw".into());
+        raw.scoped("team-a").unwrap().delete("gone-1.0.0.tgz").await.unwrap();
+        let mut seq = 1;
+        while let Some(record) = raw.get_log_record(a.repo.replica_id(), seq).await.unwrap() {
+            raw.put_log_record("late-peer", seq, record).await.unwrap();
+            seq += 1;
+        }
+        assert!(seq > 1, "a wrote records");
+        converge(&[&a, &b], Duration::from_secs(2), "stale record", |r| r.repo.tenants() == [tenant("team-b")]).await;
+        for r in [&a, &b] {
+            assert_eq!(r.catalogue(), [("team-b".to_owned(), vec![("gone".into(), "1.0.0".into(), "b".into())])]);
+        }
+    }
+
     #[tokio::test]
     async fn an_upload_costs_two_store_requests_and_index_reads_cost_none() {
         let store = Arc::new(InMemory::new());
-        let config = Config::from_args(&ServeArgs::default()).unwrap();
+        let config = config(ArgValues::default());
         let storage = Storage::new(store.clone(), "", "shared memory".into());
-        let mut options = repo_options(&config);
+        let mut options = config.repo_options();
         options.poll_interval = None;
         // No background state writes in the middle of the counting.
         options.statefiles = false;

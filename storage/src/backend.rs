@@ -25,9 +25,10 @@ use futures::StreamExt;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::path::Path;
 use object_store::{ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 
-pub use env::{AMAZON_SECRET_VARS, Environment, GOOGLE_SECRET_VARS, MICROSOFT_SECRET_VARS, secret_vars};
+pub use env::{AMAZON_SECRET_VARS, Environment, GOOGLE_SECRET_VARS, MICROSOFT_SECRET_VARS, parse_bool, secret_vars};
 
 use crate::{STATE_DIR, Storage, StorageError};
 
@@ -528,15 +529,17 @@ fn microsoft(cfg: &MicrosoftConfig, env: &Environment) -> Result<Storage, OpenEr
 
 /// The fail-fast checks: LIST, then the create-only write probe.
 async fn check(storage: &Storage, hint: &'static str) -> Result<(), OpenError> {
+    // The storage's own store: the prefix applied, the requests counted like any other.
     let store = &storage.store;
     let what = storage.describe().to_owned();
-    let prefix = (!storage.prefix.as_ref().is_empty()).then(|| storage.prefix.clone());
     // One page is enough: the first response proves reachability, credentials and the bucket.
-    if let Some(Err(e)) = store.list(prefix.as_ref()).next().await {
+    if let Some(Err(e)) = store.list(None).next().await {
         return Err(classify(e, &what, "list objects", hint));
     }
 
-    let probe = storage.prefix.clone().join(STATE_DIR).join("probe").join(probe_name());
+    let probe = Path::default().join(STATE_DIR).join("probe").join(probe_name());
+    // Where the probe is in the bucket, for messages.
+    let probe_in_bucket = storage.prefix.parts().chain(probe.parts()).collect::<Path>();
     let create = || {
         store.put_opts(
             &probe,
@@ -551,11 +554,11 @@ async fn check(storage: &Storage, hint: &'static str) -> Result<(), OpenError> {
     if let Err(e) = store.delete(&probe).await {
         // Not fatal: a leftover probe is harmless, and a store where deletes are forbidden still
         // serves and accepts charts (deletes and overwrites will fail and say so).
-        tracing::warn!(storage = %what, probe = %probe, error = %e, "could not delete the write probe");
+        tracing::warn!(storage = %what, probe = %probe_in_bucket, error = %e, "could not delete the write probe");
     }
     match second {
         Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
-        Ok(_) => Err(OpenError::ConditionalWritesIgnored { what, probe: probe.to_string() }),
+        Ok(_) => Err(OpenError::ConditionalWritesIgnored { what, probe: probe_in_bucket.to_string() }),
         Err(e @ object_store::Error::NotImplemented { .. }) | Err(e @ object_store::Error::NotSupported { .. }) => {
             Err(OpenError::ConditionalWritesUnsupported { what, detail: detail(&e) })
         }

@@ -1,15 +1,20 @@
 //! Storage for Chartroom: an [`ObjectStore`] plus the ChartMuseum-compatible key layout.
 //!
-//! Charts live at `<prefix>/<name>-<version>.tgz` and `<prefix>/<name>-<version>.tgz.prov`,
-//! exactly where ChartMuseum puts them, so an existing ChartMuseum directory or bucket is served
-//! as it is. Chartroom's own derived state lives under `<prefix>/.chartroom/`.
+//! Charts live at `<prefix>/<name>-<version>.tgz` and `<prefix>/<name>-<version>.tgz.prov`, and a
+//! tenant's at `<prefix>/<tenant>/<name>-<version>.tgz`, exactly where ChartMuseum puts them, so
+//! an existing ChartMuseum directory or bucket is served as it is. Chartroom's own derived state
+//! lives under `.chartroom/` beside the charts (`<prefix>/.chartroom/`,
+//! `<prefix>/<tenant>/.chartroom/`); the replicas' change logs only under the root's.
 //!
 //! Charts are written create-only ([`PutMode::Create`]): two concurrent uploads of the same
 //! version give one success and one [`StorageError::AlreadyExists`], on every backend.
+//!
+//! A [`Storage`] knows file names and the three namespaces (charts, `.chartroom/` state, change
+//! logs); the prefix is applied by [`PrefixStore`], and every request is counted and judged by
+//! the [`instrumented`] decorator underneath.
 
 use std::path::Path as FsPath;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -17,9 +22,14 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 pub mod backend;
+pub mod instrumented;
+
+use instrumented::{Instrumented, RequestStats};
+pub use instrumented::{RequestCounts, StorageHealth};
 
 /// The folder (relative to a repository's prefix) that holds Chartroom's own state.
 pub const STATE_DIR: &str = ".chartroom";
@@ -69,56 +79,6 @@ pub struct ObjectStream {
     pub body: BoxStream<'static, Result<Bytes, StorageError>>,
 }
 
-/// Object-store requests issued through one [`Storage`], by kind (for `/health` and benchmarks).
-#[derive(Debug, Default)]
-struct Counters {
-    get: AtomicU64,
-    head: AtomicU64,
-    put: AtomicU64,
-    delete: AtomicU64,
-    list: AtomicU64,
-    health: std::sync::Mutex<StorageHealth>,
-}
-
-/// Whether the object store answers, as seen by the requests made through one [`Storage`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StorageHealth {
-    /// False when the latest request failed for a reason other than the object's state
-    /// (unreachable, timeout, denied, server error).
-    pub reachable: bool,
-    /// Since when requests have been failing (`reachable == false` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failing_since: Option<jiff::Timestamp>,
-    /// The latest failure, whether or not it has recovered since.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_success: Option<jiff::Timestamp>,
-}
-
-impl Default for StorageHealth {
-    fn default() -> Self {
-        Self { reachable: true, failing_since: None, last_error: None, last_success: None }
-    }
-}
-
-/// A snapshot of the object-store requests issued so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RequestCounts {
-    pub get: u64,
-    pub head: u64,
-    pub put: u64,
-    pub delete: u64,
-    pub list: u64,
-}
-
-impl RequestCounts {
-    pub fn total(&self) -> u64 {
-        self.get + self.head + self.put + self.delete + self.list
-    }
-}
-
 /// One entry of a replica's change log, as a listing reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecordInfo {
@@ -130,63 +90,32 @@ pub struct LogRecordInfo {
 /// One repository's storage: a store and the prefix under which its charts live.
 #[derive(Clone, Debug)]
 pub struct Storage {
+    /// The store as seen from the prefix (keys are file names relative to it), instrumented.
     store: Arc<dyn ObjectStore>,
+    /// Where the repository lives in the bucket (for messages; `store` applies it).
     prefix: Path,
     description: String,
-    counters: Arc<Counters>,
+    stats: Arc<RequestStats>,
 }
 
 impl Storage {
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, description: String) -> Self {
-        Self { store, prefix: Path::from(prefix), description, counters: Arc::default() }
+        let prefix = Path::from(prefix);
+        let stats = Arc::new(RequestStats::default());
+        let scoped: Arc<dyn ObjectStore> =
+            if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix.clone())) };
+        let store = Arc::new(Instrumented::new(scoped, stats.clone()));
+        Self { store, prefix, description, stats }
     }
 
     /// Object-store requests issued so far through this storage (and its clones).
     pub fn request_counts(&self) -> RequestCounts {
-        let c = &self.counters;
-        RequestCounts {
-            get: c.get.load(Ordering::Relaxed),
-            head: c.head.load(Ordering::Relaxed),
-            put: c.put.load(Ordering::Relaxed),
-            delete: c.delete.load(Ordering::Relaxed),
-            list: c.list.load(Ordering::Relaxed),
-        }
+        self.stats.counts()
     }
 
     /// The store's health as seen by the latest requests.
     pub fn health(&self) -> StorageHealth {
-        self.counters.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn succeeded(&self) {
-        let mut h = self.counters.health.lock().unwrap_or_else(|p| p.into_inner());
-        if !h.reachable && h.failing_since.is_some() {
-            tracing::info!("object store reachable again");
-        }
-        h.reachable = true;
-        h.failing_since = None;
-        h.last_success = Some(jiff::Timestamp::now());
-    }
-
-    /// Converts an object-store error, noting whether the store itself failed or merely answered
-    /// about the object (missing, already there, changed).
-    fn failed(&self, err: object_store::Error, key: &str) -> StorageError {
-        let err = StorageError::from_store(err, key);
-        if let StorageError::Backend(e) = &err {
-            let mut h = self.counters.health.lock().unwrap_or_else(|p| p.into_inner());
-            if h.reachable || h.failing_since.is_none() {
-                h.failing_since = Some(jiff::Timestamp::now());
-            }
-            h.reachable = false;
-            h.last_error = Some(e.to_string());
-        } else {
-            self.succeeded();
-        }
-        err
-    }
-
-    fn count(&self, counter: fn(&Counters) -> &AtomicU64) {
-        counter(&self.counters).fetch_add(1, Ordering::Relaxed);
+        self.stats.health()
     }
 
     /// Local directory storage (created if missing).
@@ -208,21 +137,40 @@ impl Storage {
         &self.description
     }
 
-    /// Validates a file name relative to the repository (one path segment, no traversal).
-    fn key(&self, file: &str) -> Result<Path, StorageError> {
-        let valid = !file.is_empty()
-            && file != "."
-            && file != ".."
-            && !file.contains(['/', '\\'])
-            && !file.chars().any(char::is_control);
-        if !valid {
-            return Err(StorageError::InvalidKey(file.to_owned()));
+    /// The storage of the folder `folder` (`/`-separated segments, `""` for this one) below this
+    /// storage's prefix: a tenant's files. Shares this storage's store and request statistics;
+    /// costs no request.
+    pub fn scoped(&self, folder: &str) -> Result<Storage, StorageError> {
+        if folder.is_empty() {
+            return Ok(self.clone());
         }
-        Ok(self.prefix.clone().join(file))
+        let mut path = Path::default();
+        for segment in folder.split('/') {
+            check_file_name(segment).map_err(|_| StorageError::InvalidKey(folder.to_owned()))?;
+            path = path.join(segment);
+        }
+        let mut prefix = self.prefix.clone();
+        for part in path.parts() {
+            prefix = prefix.join(part);
+        }
+        Ok(Self {
+            store: Arc::new(PrefixStore::new(Arc::clone(&self.store), path)),
+            prefix,
+            description: self.description.clone(),
+            stats: Arc::clone(&self.stats),
+        })
     }
 
+    /// A file name relative to the repository (one path segment, no traversal) as a key.
+    fn key(&self, file: &str) -> Result<Path, StorageError> {
+        check_file_name(file)?;
+        Ok(Path::default().join(file))
+    }
+
+    /// A file under `.chartroom/`.
     fn state_key(&self, file: &str) -> Result<Path, StorageError> {
-        Ok(self.key(STATE_DIR)?.join(self.key(file)?.filename().unwrap_or(file)))
+        check_file_name(file)?;
+        Ok(Path::default().join(STATE_DIR).join(file))
     }
 
     /// Create-only write: fails with [`StorageError::AlreadyExists`] if the object exists.
@@ -238,45 +186,31 @@ impl Storage {
     async fn put(&self, file: &str, data: Bytes, mode: PutMode) -> Result<ObjectInfo, StorageError> {
         let key = self.key(file)?;
         let size = data.len() as u64;
-        self.count(|c| &c.put);
         let result = self
             .store
             .put_opts(&key, PutPayload::from_bytes(data), PutOptions { mode, ..Default::default() })
             .await
-            .map_err(|e| self.failed(e, file))?;
-        self.succeeded();
+            .map_err(|e| StorageError::from_store(e, file))?;
         Ok(ObjectInfo { file: file.to_owned(), size, e_tag: result.e_tag, last_modified: std::time::SystemTime::now() })
     }
 
-    pub async fn exists(&self, file: &str) -> Result<bool, StorageError> {
-        self.count(|c| &c.head);
-        match self.store.head(&self.key(file)?).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(self.failed(e, file)),
-        }
-    }
-
     pub async fn head(&self, file: &str) -> Result<ObjectInfo, StorageError> {
-        self.count(|c| &c.head);
-        let meta = self.store.head(&self.key(file)?).await.map_err(|e| self.failed(e, file))?;
-        self.succeeded();
+        let meta = self.store.head(&self.key(file)?).await.map_err(|e| StorageError::from_store(e, file))?;
         Ok(info(file, &meta))
     }
 
     /// Whole object in memory (charts are small and bounded by the upload limit).
     pub async fn read(&self, file: &str) -> Result<Bytes, StorageError> {
         let key = self.key(file)?;
-        self.count(|c| &c.get);
-        let got = self.store.get(&key).await.map_err(|e| self.failed(e, file))?;
-        got.bytes().await.map_err(|e| self.failed(e, file))
+        let got = self.store.get(&key).await.map_err(|e| StorageError::from_store(e, file))?;
+        got.bytes().await.map_err(|e| StorageError::from_store(e, file))
     }
 
     /// Streamed object: the body is never buffered whole.
     pub async fn stream(&self, file: &str) -> Result<ObjectStream, StorageError> {
         let key = self.key(file)?;
-        self.count(|c| &c.get);
-        let got = self.store.get_opts(&key, GetOptions::default()).await.map_err(|e| self.failed(e, file))?;
+        let got =
+            self.store.get_opts(&key, GetOptions::default()).await.map_err(|e| StorageError::from_store(e, file))?;
         let info = info(file, &got.meta);
         let name = file.to_owned();
         let body = got.into_stream().map_err(move |e| StorageError::from_store(e, &name)).boxed();
@@ -286,24 +220,20 @@ impl Storage {
     /// Deletes an object; [`StorageError::NotFound`] if it does not exist (the same answer on every backend).
     pub async fn delete(&self, file: &str) -> Result<(), StorageError> {
         let key = self.key(file)?;
-        self.count(|c| &c.head);
-        match self.store.head(&key).await {
-            Ok(_) => {}
-            Err(e) => return Err(self.failed(e, file)),
-        }
-        self.count(|c| &c.delete);
+        self.store.head(&key).await.map_err(|e| StorageError::from_store(e, file))?;
         match self.store.delete(&key).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.failed(e, file)),
+            Err(e) => Err(StorageError::from_store(e, file)),
         }
     }
 
     /// Every `.tgz` directly under the repository prefix (no recursion into tenants or state).
     pub async fn list_charts(&self) -> Result<Vec<ObjectInfo>, StorageError> {
-        let prefix = if self.prefix.as_ref().is_empty() { None } else { Some(&self.prefix) };
-        self.count(|c| &c.list);
-        let listing = self.store.list_with_delimiter(prefix).await.map_err(|e| self.failed(e, self.prefix.as_ref()))?;
-        self.succeeded();
+        let listing = self
+            .store
+            .list_with_delimiter(None)
+            .await
+            .map_err(|e| StorageError::from_store(e, self.prefix.as_ref()))?;
         let mut charts: Vec<ObjectInfo> = listing
             .objects
             .iter()
@@ -316,67 +246,90 @@ impl Storage {
         Ok(charts)
     }
 
+    /// Every object below the prefix, at any depth, that `keep` accepts, by its path relative to
+    /// the prefix (`team/a-1.0.0.tgz`), in path order: one recursive LIST (as many pages as it
+    /// takes). `keep` sees each path once; what it refuses is never held in memory.
+    pub async fn list_tree(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<ObjectInfo>, StorageError> {
+        let mut listing = self.store.list(None);
+        let mut kept = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(|e| StorageError::from_store(e, self.prefix.as_ref()))?;
+            if keep(meta.location.as_ref()) {
+                kept.push(info(meta.location.as_ref(), &meta));
+            }
+        }
+        kept.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(kept)
+    }
+
     /// Reads a state object under `.chartroom/`; `None` if it does not exist.
     pub async fn read_state(&self, file: &str) -> Result<Option<Bytes>, StorageError> {
         let key = self.state_key(file)?;
-        self.count(|c| &c.get);
         match self.store.get(&key).await {
-            Ok(got) => got.bytes().await.map(Some).map_err(|e| self.failed(e, file)),
+            Ok(got) => got.bytes().await.map(Some).map_err(|e| StorageError::from_store(e, file)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.failed(e, file)),
+            Err(e) => Err(StorageError::from_store(e, file)),
         }
     }
 
     /// Atomically replaces a state object under `.chartroom/`.
     pub async fn write_state(&self, file: &str, data: Bytes) -> Result<(), StorageError> {
         let key = self.state_key(file)?;
-        self.count(|c| &c.put);
         self.store
             .put_opts(&key, PutPayload::from_bytes(data), PutOptions::default())
             .await
             .map(|_| ())
-            .map_err(|e| self.failed(e, file))
+            .map_err(|e| StorageError::from_store(e, file))
     }
 
-    /// `.chartroom/log/` under the repository prefix.
-    fn log_root(&self) -> Result<Path, StorageError> {
-        Ok(self.key(STATE_DIR)?.join(LOG_DIR))
+    /// Deletes a state object under `.chartroom/`; one already gone is not an error.
+    pub async fn delete_state(&self, file: &str) -> Result<(), StorageError> {
+        let key = self.state_key(file)?;
+        match self.store.delete(&key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StorageError::from_store(e, file)),
+        }
+    }
+
+    /// `.chartroom/log/`: one folder per replica.
+    fn log_root() -> Path {
+        Path::default().join(STATE_DIR).join(LOG_DIR)
     }
 
     fn log_key(&self, replica: &str, seq: u64) -> Result<Path, StorageError> {
-        let replica = self.key(replica)?.filename().unwrap_or(replica).to_owned();
-        Ok(self.log_root()?.join(replica).join(log_record_name(seq)))
+        check_file_name(replica)?;
+        Ok(Self::log_root().join(replica).join(log_record_name(seq)))
     }
 
     /// Appends record `seq` to `replica`'s change log, create-only: [`StorageError::AlreadyExists`]
     /// if that sequence number is taken (an earlier attempt that timed out may have succeeded).
     pub async fn put_log_record(&self, replica: &str, seq: u64, data: Bytes) -> Result<(), StorageError> {
         let key = self.log_key(replica, seq)?;
-        self.count(|c| &c.put);
         self.store
             .put_opts(&key, PutPayload::from_bytes(data), PutOptions { mode: PutMode::Create, ..Default::default() })
             .await
             .map(|_| ())
-            .map_err(|e| self.failed(e, key.as_ref()))
+            .map_err(|e| StorageError::from_store(e, key.as_ref()))
     }
 
     /// Reads record `seq` of `replica`'s change log; `None` if it does not exist (yet).
     pub async fn get_log_record(&self, replica: &str, seq: u64) -> Result<Option<Bytes>, StorageError> {
         let key = self.log_key(replica, seq)?;
-        self.count(|c| &c.get);
         match self.store.get(&key).await {
-            Ok(got) => got.bytes().await.map(Some).map_err(|e| self.failed(e, key.as_ref())),
+            Ok(got) => got.bytes().await.map(Some).map_err(|e| StorageError::from_store(e, key.as_ref())),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.failed(e, key.as_ref())),
+            Err(e) => Err(StorageError::from_store(e, key.as_ref())),
         }
     }
 
     /// The replicas that have a change log (one LIST request with a delimiter).
     pub async fn list_log_replicas(&self) -> Result<Vec<String>, StorageError> {
-        let root = self.log_root()?;
-        self.count(|c| &c.list);
-        let listing = self.store.list_with_delimiter(Some(&root)).await.map_err(|e| self.failed(e, root.as_ref()))?;
-        self.succeeded();
+        let root = Self::log_root();
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&root))
+            .await
+            .map_err(|e| StorageError::from_store(e, root.as_ref()))?;
         let mut replicas: Vec<String> =
             listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_owned)).collect();
         replicas.sort();
@@ -385,14 +338,20 @@ impl Storage {
 
     /// Every record of every replica's change log, or of one replica's, in (replica, seq) order.
     pub async fn list_log_records(&self, replica: Option<&str>) -> Result<Vec<LogRecordInfo>, StorageError> {
-        let root = self.log_root()?;
+        let root = Self::log_root();
         let prefix = match replica {
-            Some(r) => root.clone().join(self.key(r)?.filename().unwrap_or(r)),
+            Some(r) => {
+                check_file_name(r)?;
+                root.clone().join(r)
+            }
             None => root.clone(),
         };
-        self.count(|c| &c.list);
-        let objects: Vec<ObjectMeta> =
-            self.store.list(Some(&prefix)).try_collect().await.map_err(|e| self.failed(e, prefix.as_ref()))?;
+        let objects: Vec<ObjectMeta> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| StorageError::from_store(e, prefix.as_ref()))?;
         let mut records: Vec<LogRecordInfo> = objects
             .iter()
             .filter_map(|meta| {
@@ -409,10 +368,9 @@ impl Storage {
     /// Deletes one change-log record (pruning); a record already gone is not an error.
     pub async fn delete_log_record(&self, replica: &str, seq: u64) -> Result<(), StorageError> {
         let key = self.log_key(replica, seq)?;
-        self.count(|c| &c.delete);
         match self.store.delete(&key).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.failed(e, key.as_ref())),
+            Err(e) => Err(StorageError::from_store(e, key.as_ref())),
         }
     }
 
@@ -424,6 +382,16 @@ impl Storage {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A file name relative to the repository: one path segment, no traversal, no control characters.
+fn check_file_name(file: &str) -> Result<(), StorageError> {
+    let valid = !file.is_empty()
+        && file != "."
+        && file != ".."
+        && !file.contains(['/', '\\'])
+        && !file.chars().any(char::is_control);
+    if valid { Ok(()) } else { Err(StorageError::InvalidKey(file.to_owned())) }
 }
 
 fn info(file: &str, meta: &ObjectMeta) -> ObjectInfo {
@@ -518,6 +486,66 @@ mod tests {
     async fn local_log() {
         let dir = tempfile::tempdir().unwrap();
         log_roundtrip(Storage::local(dir.path()).unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn prefixed_storage_keeps_everything_under_its_prefix() {
+        let store = Arc::new(InMemory::new());
+        let storage = Storage::new(store.clone(), "team/a", "memory".into());
+        roundtrip(storage.clone()).await;
+        log_roundtrip(storage.clone()).await;
+        storage.put_new("b-1.0.0.tgz", Bytes::from_static(b"b")).await.unwrap();
+        let raw: Vec<String> = store.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+        assert!(!raw.is_empty() && raw.iter().all(|p| p.starts_with("team/a/")), "{raw:?}");
+        assert!(raw.contains(&"team/a/b-1.0.0.tgz".to_owned()), "{raw:?}");
+        let other = Storage::new(store, "team/b", "memory".into());
+        assert!(other.list_charts().await.unwrap().is_empty());
+        assert!(other.list_log_replicas().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn scoped_storage_is_a_folder_of_the_same_store() {
+        let store = Arc::new(InMemory::new());
+        let root = Storage::new(store.clone(), "charts", "memory".into());
+        let team = root.scoped("org/team").unwrap();
+        roundtrip(team.clone()).await;
+        team.put_new("b-1.0.0.tgz", Bytes::from_static(b"b")).await.unwrap();
+        team.write_state("index-state.json", Bytes::from_static(b"{}")).await.unwrap();
+        root.put_new("r-1.0.0.tgz", Bytes::from_static(b"r")).await.unwrap();
+        root.scoped("org").unwrap().put_new("o-1.0.0.tgz", Bytes::from_static(b"o")).await.unwrap();
+        let raw: Vec<String> = store.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+        assert!(raw.contains(&"charts/org/team/b-1.0.0.tgz".to_owned()), "{raw:?}");
+        assert!(raw.contains(&"charts/org/team/.chartroom/index-state.json".to_owned()), "{raw:?}");
+        // The delimiter listing of a folder sees its own charts only, never deeper folders.
+        let files = |l: Vec<ObjectInfo>| l.into_iter().map(|o| o.file).collect::<Vec<_>>();
+        assert_eq!(files(root.list_charts().await.unwrap()), ["r-1.0.0.tgz"]);
+        assert_eq!(files(root.scoped("org").unwrap().list_charts().await.unwrap()), ["o-1.0.0.tgz"]);
+        assert_eq!(files(team.list_charts().await.unwrap()), ["b-1.0.0.tgz"]);
+        // The tree listing sees every depth, relative to the prefix, filtered by the caller.
+        let tree = root.list_tree(|key| key.ends_with(".tgz") || key.ends_with("index-state.json")).await.unwrap();
+        assert_eq!(
+            files(tree),
+            ["org/o-1.0.0.tgz", "org/team/.chartroom/index-state.json", "org/team/b-1.0.0.tgz", "r-1.0.0.tgz"]
+        );
+        team.delete_state("index-state.json").await.unwrap();
+        team.delete_state("index-state.json").await.unwrap();
+        assert!(team.read_state("index-state.json").await.unwrap().is_none());
+        assert_eq!(team.request_counts(), root.request_counts(), "one set of statistics");
+        for bad in ["/", "a/", "/a", "a//b", "..", "a/../b", "a\\b"] {
+            assert!(matches!(root.scoped(bad), Err(StorageError::InvalidKey(_))), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn local_tree_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Storage::local(dir.path()).unwrap();
+        root.scoped("a/b").unwrap().put_new("x-1.0.0.tgz", Bytes::from_static(b"x")).await.unwrap();
+        root.put_new("y-1.0.0.tgz", Bytes::from_static(b"y")).await.unwrap();
+        let tree = root.list_tree(|key| key.ends_with(".tgz")).await.unwrap();
+        let files: Vec<&str> = tree.iter().map(|o| o.file.as_str()).collect();
+        assert_eq!(files, ["a/b/x-1.0.0.tgz", "y-1.0.0.tgz"]);
+        assert!(dir.path().join("a/b/x-1.0.0.tgz").exists());
     }
 
     #[tokio::test]

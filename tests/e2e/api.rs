@@ -70,14 +70,14 @@ async fn raw_and_multipart_uploads() {
     server.get("/api/charts").await.assert_status(200).assert_json(json!({}));
 
     // Raw body, curl's default content type.
-    let raw1 = chart_tgz("upl", "1.0.0", &[]);
+    let raw1 = ChartBuilder::chart("upl", "1.0.0").build();
     server.upload_ok(raw1.clone()).await;
     // Read-your-writes, no sleep.
     let idx = server.index().await;
     assert_eq!(idx.expect_entry("upl", "1.0.0").digest(), sha256_hex(&raw1));
 
     // Raw body, application/octet-stream.
-    let raw2 = chart_tgz("upl", "1.1.0", &[]);
+    let raw2 = ChartBuilder::chart("upl", "1.1.0").build();
     server
         .post("/api/charts", "application/octet-stream", raw2.clone())
         .await
@@ -86,7 +86,7 @@ async fn raw_and_multipart_uploads() {
     assert_eq!(server.index().await.versions("upl"), ["1.1.0", "1.0.0"]);
 
     // Multipart with chart only.
-    let mp = chart_tgz("upl", "2.0.0", &[]);
+    let mp = ChartBuilder::chart("upl", "2.0.0").build();
     server
         .upload_multipart(Some(("upl-2.0.0.tgz", mp.clone())), None, "")
         .await
@@ -96,7 +96,7 @@ async fn raw_and_multipart_uploads() {
 
     // Like `helm cm-push`: chunked multipart (no Content-Length), the part's file name is a
     // full temporary path that must not be trusted.
-    let pushed = chart_tgz("upl", "3.0.0", &[]);
+    let pushed = ChartBuilder::chart("upl", "3.0.0").build();
     let stream = futures::stream::iter(
         pushed.chunks(100).map(|c| Ok::<Vec<u8>, std::io::Error>(c.to_vec())).collect::<Vec<_>>(),
     );
@@ -174,12 +174,12 @@ async fn raw_and_multipart_uploads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reupload_conflict_and_force() {
     let server = Server::start(&[]).await;
-    let v1 = chart_tgz("ow", "1.0.0", &[]);
-    let v2 = chart_tgz("ow", "1.0.0", &[("README.md", "second build\n")]);
-    let v3 = chart_tgz("ow", "1.0.0", &[("README.md", "third build\n")]);
+    let v1 = ChartBuilder::chart("ow", "1.0.0").build();
+    let v2 = ChartBuilder::chart("ow", "1.0.0").file("README.md", "second build\n").build();
+    let v3 = ChartBuilder::chart("ow", "1.0.0").file("README.md", "third build\n").build();
     assert_ne!(sha256_hex(&v1), sha256_hex(&v2));
     server.upload_ok(v1.clone()).await;
-    server.upload_ok(chart_tgz("ow", "0.9.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("ow", "0.9.0").build()).await;
     let before = server.index_bytes().await;
     let snap = server.storage_snapshot();
 
@@ -223,8 +223,9 @@ async fn overwrite_flag_matrix() {
     ];
     for (flags, plain, forced) in cases {
         let server = Server::start(flags).await;
-        let builds: Vec<Vec<u8>> =
-            (0..3).map(|i| chart_tgz("mx", "1.0.0", &[("README.md", &format!("build {i}\n"))])).collect();
+        let builds: Vec<Vec<u8>> = (0..3)
+            .map(|i| ChartBuilder::chart("mx", "1.0.0").file("README.md", format!("build {i}\n")).build())
+            .collect();
         server.upload_ok(builds[0].clone()).await;
         let mut current = builds[0].clone();
         for (attempt, (query, expected)) in [("", plain), ("?force", forced)].into_iter().enumerate() {
@@ -249,7 +250,7 @@ async fn overwrite_flag_matrix() {
             );
         }
         // Multipart follows the same rules.
-        let mp = chart_tgz("mx", "1.0.0", &[("README.md", "multipart\n")]);
+        let mp = ChartBuilder::chart("mx", "1.0.0").file("README.md", "multipart\n").build();
         let r = server.upload_multipart(Some(("mx-1.0.0.tgz", mp.clone())), None, "").await;
         assert_eq!(r.status, plain, "flags {flags:?}, multipart re-upload: {}", r.text());
         if plain == 409 {
@@ -271,18 +272,11 @@ async fn overwrite_flag_matrix() {
 async fn delete_version_and_all_versions() {
     let server = Server::start(&[]).await;
     let helms: Vec<Helm> = BOTH_HELMS.iter().map(|v| Helm::new(*v)).collect();
-    server
-        .upload_multipart(
-            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
-            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
-            "",
-        )
-        .await
-        .assert_status(201);
+    server.upload_signtest().await;
     for v in ["1.0.0", "1.1.0", "2.0.0"] {
-        server.upload_ok(chart_tgz("del", v, &[])).await;
+        server.upload_ok(ChartBuilder::chart("del", v).build()).await;
     }
-    server.upload_ok(chart_tgz("other", "1.0.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("other", "1.0.0").build()).await;
     for h in &helms {
         h.repo_add("cr", &server.repo_url());
         assert_eq!(h.searched_versions("cr", "del", false), ["2.0.0", "1.1.0", "1.0.0"]);
@@ -344,7 +338,7 @@ async fn delete_version_and_all_versions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_delete() {
     let server = Server::start(&["--disable-delete"]).await;
-    server.upload_ok(chart_tgz("keep", "1.0.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("keep", "1.0.0").build()).await;
     let before = server.index_bytes().await;
     for path in ["/api/charts/keep/1.0.0", "/api/charts/keep"] {
         let r = server.delete(path).await;
@@ -369,13 +363,13 @@ fn copy_into_storage(server: &Server, name: &str, bytes: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resync_picks_up_out_of_band_changes() {
     let server = Server::start(&[]).await;
-    server.upload_ok(chart_tgz("kept", "1.0.0", &[])).await;
-    server.upload_ok(chart_tgz("gone", "1.0.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("kept", "1.0.0").build()).await;
+    server.upload_ok(ChartBuilder::chart("gone", "1.0.0").build()).await;
 
-    let oob = chart_tgz("oob", "1.0.0", &[]);
+    let oob = ChartBuilder::chart("oob", "1.0.0").build();
     copy_into_storage(&server, "oob-1.0.0.tgz", &oob);
     // A file name that is ambiguous to parse: chart `xxxx`, version `3.0.0-12`.
-    let amb = chart_tgz("xxxx", "3.0.0-12", &[]);
+    let amb = ChartBuilder::chart("xxxx", "3.0.0-12").build();
     copy_into_storage(&server, "xxxx-3.0.0-12.tgz", &amb);
     // Something that is not a chart at all must not break the resync.
     copy_into_storage(&server, "broken-1.0.0.tgz", b"definitely not a gzip file");
@@ -416,8 +410,8 @@ async fn resync_picks_up_out_of_band_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periodic_resync_with_cache_interval() {
     let server = Server::start(&["--cache-interval", "1s"]).await;
-    server.upload_ok(chart_tgz("anchor", "1.0.0", &[])).await;
-    let tick = chart_tgz("tick", "1.0.0", &[]);
+    server.upload_ok(ChartBuilder::chart("anchor", "1.0.0").build()).await;
+    let tick = ChartBuilder::chart("tick", "1.0.0").build();
     copy_into_storage(&server, "tick-1.0.0.tgz", &tick);
     let appeared =
         eventually(Duration::from_secs(10), || async { server.index().await.entry("tick", "1.0.0").is_some() }).await;
@@ -435,19 +429,12 @@ async fn periodic_resync_with_cache_interval() {
 async fn restart_keeps_index_byte_identical() {
     let mut server = Server::start(&[]).await;
     let rich_chart_yaml = "apiVersion: v2\nname: rich\nversion: 1.2.3\nappVersion: \"2024.1\"\ndescription: \"Quotes \\\" <tags> & ampersands, ünïcödé\"\nhome: https://example.invalid/rich\nkeywords:\n  - one\n  - two\nmaintainers:\n  - name: Jane Doe\n    email: jane@example.invalid\nannotations:\n  example.invalid/key: value with spaces\nkubeVersion: \">=1.20.0-0\"\ndeprecated: false\ntype: application\n";
-    server.upload_ok(chart_tgz("rich", "1.2.3", &[("Chart.yaml", rich_chart_yaml)])).await;
-    server.upload_ok(chart_tgz("plain", "0.1.0", &[])).await;
-    server.upload_ok(chart_tgz("plain", "0.2.0-alpha.1", &[])).await;
-    server
-        .upload_multipart(
-            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
-            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
-            "",
-        )
-        .await
-        .assert_status(201);
+    server.upload_ok(ChartBuilder::chart("rich", "1.2.3").file("Chart.yaml", rich_chart_yaml).build()).await;
+    server.upload_ok(ChartBuilder::chart("plain", "0.1.0").build()).await;
+    server.upload_ok(ChartBuilder::chart("plain", "0.2.0-alpha.1").build()).await;
+    server.upload_signtest().await;
     // One chart that arrived out of band, picked up by a resync.
-    copy_into_storage(&server, "scanned-1.0.0.tgz", &chart_tgz("scanned", "1.0.0", &[]));
+    copy_into_storage(&server, "scanned-1.0.0.tgz", &ChartBuilder::chart("scanned", "1.0.0").build());
     server.post("/api/resync", "application/json", Vec::new()).await.assert_status(200);
 
     let before = server.index_bytes().await;
@@ -468,7 +455,7 @@ async fn restart_keeps_index_byte_identical() {
     assert_eq!(after_api.json(), before_api.json(), "/api/charts after restart");
 
     // And the restarted server keeps working incrementally; old entries keep `created`.
-    server.upload_ok(chart_tgz("plain", "0.3.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("plain", "0.3.0").build()).await;
     let idx2 = server.index().await;
     assert_eq!(idx2.versions("plain"), ["0.3.0", "0.2.0-alpha.1", "0.1.0"]);
     for (name, list) in &idx.entries {
@@ -494,15 +481,15 @@ async fn restart_keeps_index_byte_identical() {
 async fn sigkill_loses_no_acknowledged_change() {
     use std::os::unix::process::ExitStatusExt;
     let mut server = Server::start(&[]).await;
-    let kept = chart_tgz("crash", "1.0.0", &[]);
+    let kept = ChartBuilder::chart("crash", "1.0.0").build();
     server.upload_ok(kept.clone()).await;
-    server.upload_ok(chart_tgz("crash", "1.1.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("crash", "1.1.0").build()).await;
     // The state is persisted in the background shortly after a change.
     let state = server.storage_dir().join(".chartroom/index-state.json");
     let persisted = eventually(Duration::from_secs(10), || async { state.is_file() }).await;
     assert!(persisted, "{} written after the uploads", state.display());
     server.delete("/api/charts/crash/1.1.0").await.assert_status(200);
-    let last = chart_tgz("crash", "2.0.0", &[]);
+    let last = ChartBuilder::chart("crash", "2.0.0").build();
     server.upload_ok(last.clone()).await;
 
     let st = server.kill9();
@@ -523,7 +510,7 @@ async fn sigkill_loses_no_acknowledged_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn index_etag_and_conditional_get() {
     let server = Server::start(&[]).await;
-    server.upload_ok(chart_tgz("etag", "1.0.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("etag", "1.0.0").build()).await;
     let r1 = server.get("/index.yaml").await;
     r1.assert_status(200);
     let etag = r1.header("etag").expect("GET /index.yaml has an ETag");
@@ -552,7 +539,7 @@ async fn index_etag_and_conditional_get() {
     assert!(rest.is_empty(), "raw 304 carried {} body bytes", rest.len());
 
     // A change produces a new ETag; the old one no longer matches.
-    server.upload_ok(chart_tgz("etag", "1.1.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("etag", "1.1.0").build()).await;
     let r3 = server.get_with("/index.yaml", &[("If-None-Match", &etag)]).await;
     r3.assert_status(200);
     let etag3 = r3.header("etag").expect("ETag");
@@ -566,16 +553,9 @@ async fn index_etag_and_conditional_get() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_matches_get() {
     let server = Server::start(&[]).await;
-    let tgz = chart_tgz("headc", "1.0.0", &[]);
+    let tgz = ChartBuilder::chart("headc", "1.0.0").build();
     server.upload_ok(tgz.clone()).await;
-    server
-        .upload_multipart(
-            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
-            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
-            "",
-        )
-        .await
-        .assert_status(201);
+    server.upload_signtest().await;
 
     for path in ["/index.yaml", "/charts/headc-1.0.0.tgz", "/charts/signtest-0.1.0.tgz.prov"] {
         let g = server.get(path).await;
@@ -613,9 +593,9 @@ async fn head_matches_get() {
 async fn gzip_only_when_asked() {
     let server = Server::start(&[]).await;
     for i in 0..20 {
-        server.upload_ok(chart_tgz("gz", &format!("1.{i}.0"), &[])).await;
+        server.upload_ok(ChartBuilder::chart("gz", &format!("1.{i}.0")).build()).await;
     }
-    let tgz = chart_tgz("gzc", "1.0.0", &[]);
+    let tgz = ChartBuilder::chart("gzc", "1.0.0").build();
     server.upload_ok(tgz.clone()).await;
 
     let plain = server.get("/index.yaml").await;
@@ -700,9 +680,9 @@ async fn api_charts_listing_and_pagination() {
     let server = Server::start(&[]).await;
     // Uploaded out of alphabetical order.
     for name in ["echo", "alpha", "delta", "charlie", "bravo"] {
-        server.upload_ok(chart_tgz(name, "1.0.0", &[])).await;
-        server.upload_ok(chart_tgz(name, "1.10.0", &[])).await;
-        server.upload_ok(chart_tgz(name, "1.9.0", &[])).await;
+        server.upload_ok(ChartBuilder::chart(name, "1.0.0").build()).await;
+        server.upload_ok(ChartBuilder::chart(name, "1.10.0").build()).await;
+        server.upload_ok(ChartBuilder::chart(name, "1.9.0").build()).await;
     }
     let all = server.get("/api/charts").await;
     all.assert_status(200);
@@ -717,7 +697,7 @@ async fn api_charts_listing_and_pagination() {
     assert_eq!(e["name"], "alpha");
     assert_eq!(e["apiVersion"], "v2");
     assert_eq!(e["urls"], json!(["charts/alpha-1.10.0.tgz"]));
-    assert_eq!(e["digest"], sha256_hex(&chart_tgz("alpha", "1.10.0", &[])));
+    assert_eq!(e["digest"], sha256_hex(&ChartBuilder::chart("alpha", "1.10.0").build()));
     assert!(e["created"].is_string());
 
     let page = |q: &'static str| {
@@ -760,7 +740,7 @@ async fn api_charts_listing_and_pagination() {
 async fn api_version_lookup_latest_and_constraints() {
     let server = Server::start(&[]).await;
     for v in ["0.9.0", "1.0.0", "1.1.0", "1.2.0-beta.1", "2.0.0-rc.1"] {
-        server.upload_ok(chart_tgz("look", v, &[])).await;
+        server.upload_ok(ChartBuilder::chart("look", v).build()).await;
     }
     let version_of = |path: String| {
         let server = &server;
@@ -776,7 +756,7 @@ async fn api_version_lookup_latest_and_constraints() {
     assert_eq!(e["name"], "look");
     assert_eq!(e["version"], "1.0.0");
     assert_eq!(e["urls"], json!(["charts/look-1.0.0.tgz"]));
-    assert_eq!(e["digest"], sha256_hex(&chart_tgz("look", "1.0.0", &[])));
+    assert_eq!(e["digest"], sha256_hex(&ChartBuilder::chart("look", "1.0.0").build()));
     assert_eq!(e["description"], "Test chart look");
 
     assert_eq!(version_of("/api/charts/look/latest".into()).await, "1.1.0", "latest skips prereleases");
@@ -804,7 +784,7 @@ async fn api_version_lookup_latest_and_constraints() {
     r.assert_status(404);
 
     // A `v` prefix is kept as written, and still orders and matches as semver.
-    let vtgz = chart_tgz("look", "v3.1.0", &[]);
+    let vtgz = ChartBuilder::chart("look", "v3.1.0").build();
     server.upload_ok(vtgz.clone()).await;
     let idx = server.index().await;
     assert_eq!(idx.versions("look")[0], "v3.1.0", "indexed exactly as written, newest first");
@@ -820,8 +800,15 @@ async fn templates_and_values() {
     let server = Server::start(&[]).await;
     let values = "marker: tv-values\nnested:\n  key: 42\nlist:\n  - a\n  - b\n";
     let helpers = "{{- define \"tv.name\" -}}tv{{- end -}}\n";
-    server.upload_ok(chart_tgz("tv", "1.0.0", &[("values.yaml", values), ("templates/_helpers.tpl", helpers)])).await;
-    server.upload_ok(chart_tgz("tv", "0.1.0", &[])).await;
+    server
+        .upload_ok(
+            ChartBuilder::chart("tv", "1.0.0")
+                .file("values.yaml", values)
+                .file("templates/_helpers.tpl", helpers)
+                .build(),
+        )
+        .await;
+    server.upload_ok(ChartBuilder::chart("tv", "0.1.0").build()).await;
 
     let r = server.get("/api/charts/tv/1.0.0/templates").await;
     r.assert_status(200);
@@ -894,7 +881,7 @@ async fn service_routes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_url_option() {
     let server = Server::start(&["--chart-url", "http://cdn.example.invalid/base/"]).await;
-    let tgz = chart_tgz("cu", "1.0.0", &[]);
+    let tgz = ChartBuilder::chart("cu", "1.0.0").build();
     server.upload_ok(tgz.clone()).await;
     let idx = server.index().await;
     assert_eq!(idx.expect_entry("cu", "1.0.0").urls, ["http://cdn.example.invalid/base/charts/cu-1.0.0.tgz"]);
@@ -908,4 +895,37 @@ async fn chart_url_option() {
     let r = server.get("/api/charts/cu/1.0.0/values").await;
     r.assert_status(200);
     assert_eq!(r.text(), default_values_yaml("cu", "1.0.0"));
+}
+
+/// The served index of one chart, in full (fields, order, quoting), with the two times that
+/// change from run to run replaced by placeholders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_of_one_chart_snapshot() {
+    let server = Server::start(&[]).await;
+    server.upload_ok(ChartBuilder::chart("snap", "1.0.0").build()).await;
+    let index = String::from_utf8(server.index_bytes().await).expect("UTF-8 index");
+    let stable: String = index
+        .lines()
+        .map(|l| match l.split_once(": ") {
+            Some((key, _)) if key.trim_start() == "created" || key == "generated" => format!("{key}: <time>\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    insta::assert_snapshot!(stable, @r#"
+    apiVersion: v1
+    entries:
+      snap:
+      - apiVersion: v2
+        appVersion: "1.0"
+        created: <time>
+        description: Test chart snap
+        digest: c1547adc5b92fdb45d61c4f9835ecbdceed287c2820dbca456ca8d44c6d7fa94
+        name: snap
+        type: application
+        urls:
+        - charts/snap-1.0.0.tgz
+        version: 1.0.0
+    generated: <time>
+    serverInfo: {}
+    "#);
 }

@@ -40,16 +40,14 @@ fn case(name: &'static str, req: Req, status: &'static [u16], keywords: &'static
 /// The usual chart files under `dir/`, with `chart_yaml` as Chart.yaml, plus `extra` entries.
 fn chart_entries(dir: &str, chart_yaml: &str) -> Vec<TarEntry> {
     vec![
-        TarEntry::file(&format!("{dir}/Chart.yaml"), chart_yaml),
-        TarEntry::file(&format!("{dir}/values.yaml"), "marker: bad\n"),
-        TarEntry::file(&format!("{dir}/templates/configmap.yaml"), CONFIGMAP_TEMPLATE),
+        TarEntry::file(format!("{dir}/Chart.yaml"), chart_yaml),
+        TarEntry::file(format!("{dir}/values.yaml"), "marker: bad\n"),
+        TarEntry::file(format!("{dir}/templates/configmap.yaml"), CONFIGMAP_TEMPLATE),
     ]
 }
 
 fn chart_with(dir: &str, chart_yaml: &str, extra: Vec<TarEntry>) -> Vec<u8> {
-    let mut e = chart_entries(dir, chart_yaml);
-    e.extend(extra);
-    tgz(&e)
+    ChartBuilder::new().entries(chart_entries(dir, chart_yaml)).entries(extra).build()
 }
 
 fn yaml_for(name: &str, version: &str) -> String {
@@ -70,30 +68,28 @@ fn billion_laughs() -> String {
 
 /// A tar whose first header has a wrong checksum, gzip-compressed.
 fn bad_checksum_tgz() -> Vec<u8> {
-    let mut tar = write_tar(Vec::new(), &chart_entries("cks", &yaml_for("cks", "1.0.0")));
+    let mut tar = ChartBuilder::new().entries(chart_entries("cks", &yaml_for("cks", "1.0.0"))).tar();
     // The checksum field is bytes 148..156 of the first header.
     tar[148..154].copy_from_slice(b"000001");
     gzip(&tar)
 }
 
 fn cases() -> Vec<Case> {
-    let good = chart_tgz("base", "2.0.0", &[]);
-    let mut truncated = chart_tgz("trunc", "1.0.0", &[("README.md", &noise_text(4000, 7))]);
+    let good = ChartBuilder::chart("base", "2.0.0").build();
+    let mut truncated = ChartBuilder::chart("trunc", "1.0.0").file("README.md", noise_text(4000, 7)).build();
     truncated.truncate(truncated.len() / 2);
     let signtest_prov = read_testdata(SIGNTEST_PROV);
 
     // Decompression bombs, built streaming (a few hundred KB compressed).
-    let mut bomb_total = chart_entries("bombt", &yaml_for("bombt", "1.0.0"));
-    for i in 0..26 {
-        bomb_total.push(TarEntry::zeros(&format!("bombt/files/z{i}.bin"), 4 << 20));
-    }
-    let bomb_total = tgz(&bomb_total);
-    let mut bomb_single = chart_entries("bombs", &yaml_for("bombs", "1.0.0"));
-    bomb_single.push(TarEntry::zeros("bombs/big.bin", 101 << 20));
-    let bomb_single = tgz(&bomb_single);
-    let mut big_file = chart_entries("bigf", &yaml_for("bigf", "1.0.0"));
-    big_file.push(TarEntry::zeros("bigf/templates/big.yaml", 6 << 20));
-    let big_file = tgz(&big_file);
+    let bomb_total = chart_with(
+        "bombt",
+        &yaml_for("bombt", "1.0.0"),
+        (0..26).map(|i| TarEntry::zeros(format!("bombt/files/z{i}.bin"), 4 << 20)).collect(),
+    );
+    let bomb_single =
+        chart_with("bombs", &yaml_for("bombs", "1.0.0"), vec![TarEntry::zeros("bombs/big.bin", 101 << 20)]);
+    let big_file =
+        chart_with("bigf", &yaml_for("bigf", "1.0.0"), vec![TarEntry::zeros("bigf/templates/big.yaml", 6 << 20)]);
 
     const SIZE: &[&str] = &["size", "large", "limit", "exceed", "too big", "too much", "bomb"];
     const LINK: &[&str] = &["link"];
@@ -115,7 +111,12 @@ fn cases() -> Vec<Case> {
             &[&["gzip", "truncat", "eof", "end of", "corrupt", "unexpected", "incomplete"]],
         ),
         case("gzip of garbage", Req::Raw(gzip(&noise(5000, 3))), B400, &[&["tar", "archive"]]),
-        case("gzip of an empty tar", Req::Raw(tgz(&[])), B400, &[&["empty", "no files", "chart.yaml"]]),
+        case(
+            "gzip of an empty tar",
+            Req::Raw(ChartBuilder::new().entries([]).build()),
+            B400,
+            &[&["empty", "no files", "chart.yaml"]],
+        ),
         case(
             "tar header with a bad checksum",
             Req::Raw(bad_checksum_tgz()),
@@ -147,7 +148,7 @@ fn cases() -> Vec<Case> {
             Req::Raw(chart_with(
                 "sl",
                 &yaml_for("sl", "1.0.0"),
-                vec![TarEntry::special("sl/templates/passwd.yaml", tar::EntryType::Symlink, Some("/etc/passwd"))],
+                vec![TarEntry::symlink("sl/templates/passwd.yaml", "/etc/passwd")],
             )),
             B400,
             &[LINK],
@@ -157,38 +158,34 @@ fn cases() -> Vec<Case> {
             Req::Raw(chart_with(
                 "hl",
                 &yaml_for("hl", "1.0.0"),
-                vec![TarEntry::special("hl/templates/hard.yaml", tar::EntryType::Link, Some("hl/values.yaml"))],
+                vec![TarEntry::hardlink("hl/templates/hard.yaml", "hl/values.yaml")],
             )),
             B400,
             &[LINK],
         ),
         case(
             "character device entry",
-            Req::Raw(chart_with(
-                "cdev",
-                &yaml_for("cdev", "1.0.0"),
-                vec![TarEntry::special("cdev/null", tar::EntryType::Char, None)],
-            )),
+            Req::Raw(chart_with("cdev", &yaml_for("cdev", "1.0.0"), vec![TarEntry::char_device("cdev/null")])),
             B400,
             &[&["device", "special", "unsupported", "regular"]],
         ),
         case(
             "fifo entry",
-            Req::Raw(chart_with(
-                "ff",
-                &yaml_for("ff", "1.0.0"),
-                vec![TarEntry::special("ff/pipe", tar::EntryType::Fifo, None)],
-            )),
+            Req::Raw(chart_with("ff", &yaml_for("ff", "1.0.0"), vec![TarEntry::fifo("ff/pipe")])),
             B400,
             &[&["fifo", "pipe", "device", "special", "unsupported", "regular"]],
         ),
         // --- Chart.yaml placement ------------------------------------------------------------
         case(
             "no Chart.yaml",
-            Req::Raw(tgz(&[
-                TarEntry::file("nochart/values.yaml", "a: 1\n"),
-                TarEntry::file("nochart/templates/cm.yaml", CONFIGMAP_TEMPLATE),
-            ])),
+            Req::Raw(
+                ChartBuilder::new()
+                    .entries([
+                        TarEntry::file("nochart/values.yaml", "a: 1\n"),
+                        TarEntry::file("nochart/templates/cm.yaml", CONFIGMAP_TEMPLATE),
+                    ])
+                    .build(),
+            ),
             B400,
             &[CHART_YAML],
         ),
@@ -204,29 +201,30 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "two top-level folders with a Chart.yaml each",
-            Req::Raw({
-                let mut e = chart_entries("one", &yaml_for("one", "1.0.0"));
-                e.extend(chart_entries("two", &yaml_for("two", "1.0.0")));
-                tgz(&e)
-            }),
+            Req::Raw(chart_with("one", &yaml_for("one", "1.0.0"), chart_entries("two", &yaml_for("two", "1.0.0")))),
             B400,
             &[&["chart.yaml", "top-level", "directory", "directories", "more than one", "multiple", "folder"]],
         ),
         case(
             "Chart.yaml at the archive root",
-            Req::Raw(tgz(&[
-                TarEntry::file("Chart.yaml", yaml_for("rootc", "1.0.0")),
-                TarEntry::file("values.yaml", "a: 1\n"),
-            ])),
+            Req::Raw(
+                ChartBuilder::new()
+                    .entries([
+                        TarEntry::file("Chart.yaml", yaml_for("rootc", "1.0.0")),
+                        TarEntry::file("values.yaml", "a: 1\n"),
+                    ])
+                    .build(),
+            ),
             B400,
             &[&["chart.yaml", "directory", "base", "root", "top-level", "folder"]],
         ),
         case(
             "Chart.yaml is a directory",
-            Req::Raw(tgz(&[
-                TarEntry::special("dirc/Chart.yaml/", tar::EntryType::Directory, None),
-                TarEntry::file("dirc/values.yaml", "a: 1\n"),
-            ])),
+            Req::Raw(
+                ChartBuilder::new()
+                    .entries([TarEntry::dir("dirc/Chart.yaml/"), TarEntry::file("dirc/values.yaml", "a: 1\n")])
+                    .build(),
+            ),
             B400,
             &[CHART_YAML],
         ),
@@ -278,10 +276,14 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "invalid YAML in values.yaml",
-            Req::Raw(tgz(&[
-                TarEntry::file("badv/Chart.yaml", yaml_for("badv", "1.0.0")),
-                TarEntry::file("badv/values.yaml", "key: [unclosed\n"),
-            ])),
+            Req::Raw(
+                ChartBuilder::new()
+                    .entries([
+                        TarEntry::file("badv/Chart.yaml", yaml_for("badv", "1.0.0")),
+                        TarEntry::file("badv/values.yaml", "key: [unclosed\n"),
+                    ])
+                    .build(),
+            ),
             B400,
             &[&["values"]],
         ),
@@ -440,16 +442,9 @@ fn check(c: &Case, r: &Resp) -> Option<String> {
 async fn malformed_requests_are_rejected_and_change_nothing() {
     let server = Server::start(&[]).await;
     // Some state to protect.
-    server.upload_ok(chart_tgz("base", "1.0.0", &[])).await;
-    server.upload_ok(chart_tgz("base", "1.1.0", &[])).await;
-    server
-        .upload_multipart(
-            Some(("signtest-0.1.0.tgz", read_testdata(SIGNTEST_TGZ))),
-            Some(("signtest-0.1.0.tgz.prov", read_testdata(SIGNTEST_PROV))),
-            "",
-        )
-        .await
-        .assert_status(201);
+    server.upload_ok(ChartBuilder::chart("base", "1.0.0").build()).await;
+    server.upload_ok(ChartBuilder::chart("base", "1.1.0").build()).await;
+    server.upload_signtest().await;
     let index_before = server.index_bytes().await;
     let storage_before = server.storage_snapshot();
 
@@ -490,7 +485,7 @@ async fn malformed_requests_are_rejected_and_change_nothing() {
 
     // The server survived everything and still accepts good uploads.
     server.get("/health").await.assert_status(200);
-    server.upload_ok(chart_tgz("base", "3.0.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("base", "3.0.0").build()).await;
     assert_eq!(server.index().await.versions("base"), ["3.0.0", "1.1.0", "1.0.0"]);
 
     assert!(
@@ -506,13 +501,13 @@ async fn malformed_requests_are_rejected_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_over_max_upload_size_get_413() {
     let server = Server::start(&["--max-upload-size", "4096"]).await;
-    let small = chart_tgz("small", "1.0.0", &[]);
+    let small = ChartBuilder::chart("small", "1.0.0").build();
     assert!(small.len() < 2048);
     server.upload_ok(small).await;
     let index_before = server.index_bytes().await;
     let storage_before = server.storage_snapshot();
 
-    let big = chart_tgz("big", "1.0.0", &[("README.md", &noise_text(16 * 1024, 11))]);
+    let big = ChartBuilder::chart("big", "1.0.0").file("README.md", noise_text(16 * 1024, 11)).build();
     assert!(big.len() > 8192, "test chart must exceed the limit clearly");
     let mut big_prov = b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: big\nversion: 1.0.0\n".to_vec();
     big_prov.extend_from_slice(noise_text(16 * 1024, 5).as_bytes());
@@ -543,7 +538,7 @@ async fn uploads_over_max_upload_size_get_413() {
     }
     // Still serving, still accepting bodies under the limit.
     server
-        .upload_multipart(Some(("small-1.1.0.tgz", chart_tgz("small", "1.1.0", &[]))), None, "")
+        .upload_multipart(Some(("small-1.1.0.tgz", ChartBuilder::chart("small", "1.1.0").build())), None, "")
         .await
         .assert_status(201)
         .assert_json(json!({"saved": true}));

@@ -54,7 +54,7 @@ async fn server_with_charts() -> Server {
         let extra = format!(
             "apiVersion: v2\nname: {name}\nversion: {version}\ndescription: The {name} chart, for tests\nappVersion: \"{version}-app\"\n"
         );
-        server.upload_ok(chart_tgz(name, version, &[("Chart.yaml", &extra)])).await;
+        server.upload_ok(ChartBuilder::chart(name, version).file("Chart.yaml", &extra).build()).await;
     }
     server
 }
@@ -99,7 +99,7 @@ async fn search_by_url_and_by_helm_repo_name_with_etag_cache() {
     let out = env.output_with(&["search", &url, "-o", "json"], &[("CHARTROOM_LOG", "chartroom_client=debug")]);
     assert!(out.status.success(), "{}", describe_output(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("index not modified"), "{}", describe_output(&out));
-    server.upload_ok(chart_tgz("web", "1.2.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("web", "1.2.0").build()).await;
     let out = env.output_with(&["search", &url, "web", "-o", "json"], &[("CHARTROOM_LOG", "chartroom_client=debug")]);
     assert!(out.status.success(), "{}", describe_output(&out));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("index not modified"), "{}", describe_output(&out));
@@ -210,7 +210,7 @@ async fn pull_failures_have_distinct_exit_codes_and_leave_nothing() {
     // Digest mismatch: the stored archive is replaced behind the server's back (no resync), so
     // the index keeps the old digest while the new bytes are served.
     let indexed = server.index().await.expect_entry("db", "0.1.0").digest().trim_start_matches("sha256:").to_owned();
-    let altered = chart_tgz("db", "0.1.0", &[("README.md", "tampered")]);
+    let altered = ChartBuilder::chart("db", "0.1.0").file("README.md", "tampered").build();
     let stored = server.storage_dir().join("db-0.1.0.tgz");
     assert!(stored.is_file(), "storage holds {:?}", server.storage_files());
     fs::write(&stored, &altered).expect("overwrite stored chart");

@@ -9,7 +9,6 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,52 +18,9 @@ fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
 
-/// What one `chartroom` run printed and how it exited.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// A `chartroom` command with an environment that cannot leak the developer's Helm setup or
-/// proxies into the test.
-fn chartroom_command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartroom"));
-    cmd.args(args);
-    for k in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "HELM_REPO_USERNAME",
-        "HELM_REPO_PASSWORD",
-        "HELM_REPO_ACCESS_TOKEN",
-        "HELM_REPO_AUTH_HEADER",
-        "HELM_REPO_CONTEXT_PATH",
-        "HELM_REPOSITORY_CONFIG",
-        "HELM_CONFIG_HOME",
-    ] {
-        cmd.env_remove(k);
-    }
-    cmd
-}
-
-fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// `chartroom push <args>`.
 fn push(args: &[&str]) -> Run {
-    let mut all = vec!["push"];
-    all.extend(args);
-    run(chartroom_command(&all))
+    Cli::new().run(&[&["push"], args].concat())
 }
 
 #[track_caller]
@@ -102,19 +58,6 @@ fn helm_pull_matches(helm: &Helm, chart: &str, version: &str, expected: &[u8], d
     assert!(got == expected, "{}: pulled {chart} differs from the pushed bytes", helm.label());
 }
 
-/// Pseudo-random hex text (does not compress below half its size).
-fn noise(len: usize) -> String {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from_digit((x % 16) as u32, 16).expect("hex digit")
-        })
-        .collect()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Successful pushes
 // ---------------------------------------------------------------------------------------------
@@ -124,7 +67,7 @@ fn noise(len: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_tgz_by_url_then_both_helms_pull_it() {
     let server = Server::start(&[]).await;
-    let tgz = chart_tgz("pushed", "1.2.3", &[]);
+    let tgz = ChartBuilder::chart("pushed", "1.2.3").build();
     let file = write_file(server.temp_dir(), "pushed-1.2.3.tgz", &tgz);
 
     let r = push(&[p(&file), &server.repo_url()]);
@@ -168,7 +111,7 @@ async fn push_chart_directory() {
 
     // The same bytes as `chartroom package` of the folder.
     let dest = server.temp_dir().join("packaged");
-    let pkg = run(chartroom_command(&["package", p(&dir), "-d", p(&dest)]));
+    let pkg = Cli::new().run(&["package", p(&dir), "-d", p(&dest)]);
     assert_eq!(pkg.code, 0, "chartroom package: {pkg:?}");
     let packaged = read_single(&dest, "folder-0.3.0.tgz");
     let stored = fs::read(server.storage_dir().join("folder-0.3.0.tgz")).expect("stored archive");
@@ -190,7 +133,7 @@ async fn push_chart_directory() {
 async fn push_discovers_the_context_path_from_the_index() {
     let server = Server::start(&["--context-path", "/helm/v1"]).await;
     assert_eq!(server.index().await.context_path.as_deref(), Some("/helm/v1"));
-    let tgz = chart_tgz("ctx", "1.0.0", &[]);
+    let tgz = ChartBuilder::chart("ctx", "1.0.0").build();
     let file = write_file(server.temp_dir(), "ctx.tgz", &tgz);
 
     let r = push(&[p(&file), &server.repo_url()]);
@@ -198,14 +141,13 @@ async fn push_discovers_the_context_path_from_the_index() {
     assert_eq!(server.index().await.expect_entry("ctx", "1.0.0").digest(), sha256_hex(&tgz));
 
     // Given explicitly (and through the environment, like cm-push), the same.
-    let tgz2 = chart_tgz("ctx", "1.0.1", &[]);
+    let tgz2 = ChartBuilder::chart("ctx", "1.0.1").build();
     let file2 = write_file(server.temp_dir(), "ctx2.tgz", &tgz2);
-    let mut cmd = chartroom_command(&["push", p(&file2), &server.repo_url()]);
-    cmd.env("HELM_REPO_CONTEXT_PATH", "/helm/v1");
-    assert_pushed(&run(cmd), "ctx-1.0.1", &server.root_url("/helm/v1/api/charts"));
+    let r = Cli::new().run_with(&["push", p(&file2), &server.repo_url()], &[("HELM_REPO_CONTEXT_PATH", "/helm/v1")]);
+    assert_pushed(&r, "ctx-1.0.1", &server.root_url("/helm/v1/api/charts"));
 
     // A wrong context path: no upload API there.
-    let tgz3 = chart_tgz("ctx", "1.0.2", &[]);
+    let tgz3 = ChartBuilder::chart("ctx", "1.0.2").build();
     let file3 = write_file(server.temp_dir(), "ctx3.tgz", &tgz3);
     let r = push(&[p(&file3), &server.repo_url(), "--context-path", "/wrong"]);
     assert_failed(&r, 3, &["no upload API at", "/wrong/api/helm/v1/charts", "is the context path right?"]);
@@ -219,21 +161,11 @@ async fn push_to_a_repository_named_with_helm_repo_add() {
     let server = Server::start(&["--context-path", "/charts-here"]).await;
     let helm = Helm::new(HelmVersion::V4);
     helm.repo_add("cr", &server.repo_url());
-    let tgz = chart_tgz("named", "2.0.0", &[]);
+    let tgz = ChartBuilder::chart("named", "2.0.0").build();
     let file = write_file(server.temp_dir(), "named.tgz", &tgz);
 
     // The chartroom process gets exactly this Helm's environment (HOME, HELM_CONFIG_HOME, ...).
-    let helm_env = helm.command(&[]);
-    let with_helm_env = |args: &[&str]| {
-        let mut cmd = chartroom_command(args);
-        for (k, v) in helm_env.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        run(cmd)
-    };
+    let with_helm_env = |args: &[&str]| Cli::like(&helm).run(args);
     let r = with_helm_env(&["push", p(&file), "cr"]);
     assert_pushed(&r, "named-2.0.0", &server.root_url("/charts-here/api/charts"));
 
@@ -256,8 +188,8 @@ async fn push_to_a_repository_named_with_helm_repo_add() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repush_conflicts_and_force_replaces() {
     let server = Server::start(&[]).await;
-    let first = chart_tgz("dup", "1.0.0", &[]);
-    let second = chart_tgz("dup", "1.0.0", &[("README.md", "second build")]);
+    let first = ChartBuilder::chart("dup", "1.0.0").build();
+    let second = ChartBuilder::chart("dup", "1.0.0").file("README.md", "second build").build();
     let f1 = write_file(server.temp_dir(), "first.tgz", &first);
     let f2 = write_file(server.temp_dir(), "second.tgz", &second);
 
@@ -296,7 +228,7 @@ async fn push_with_provenance_then_helm_pull_verify() {
 
     // Something that is not a provenance file is refused locally.
     let bogus = write_file(server.temp_dir(), "bogus.prov", b"hello");
-    let other = write_file(server.temp_dir(), "other.tgz", &chart_tgz("other", "1.0.0", &[]));
+    let other = write_file(server.temp_dir(), "other.tgz", &ChartBuilder::chart("other", "1.0.0").build());
     let r = push(&[p(&other), &server.repo_url(), "--prov", p(&bogus)]);
     assert_failed(&r, 2, &["not a provenance file"]);
     assert!(server.index().await.versions("other").is_empty());
@@ -310,8 +242,8 @@ async fn push_with_provenance_then_helm_pull_verify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_large_names_the_limit() {
     let server = Server::start(&["--max-upload-size", "1000"]).await;
-    let big = noise(6000);
-    let tgz = chart_tgz("big", "1.0.0", &[("data.txt", big.as_str())]);
+    let big = noise_text(6000, 1);
+    let tgz = ChartBuilder::chart("big", "1.0.0").file("data.txt", big.as_str()).build();
     assert!(tgz.len() > 2000, "the test chart must exceed the limit: {} bytes", tgz.len());
     let file = write_file(server.temp_dir(), "big.tgz", &tgz);
     let r = push(&[p(&file), &server.repo_url()]);
@@ -323,7 +255,7 @@ async fn too_large_names_the_limit() {
 #[tokio::test]
 async fn unreachable_repository_is_a_network_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_file(dir.path(), "c.tgz", &chart_tgz("c", "1.0.0", &[]));
+    let file = write_file(dir.path(), "c.tgz", &ChartBuilder::chart("c", "1.0.0").build());
     let url = format!("http://127.0.0.1:{}/repo", free_port());
     let r = push(&[p(&file), &url]);
     // cm-push's URL: the repository path goes after `/api`.
@@ -340,7 +272,7 @@ async fn invalid_archive_is_refused_locally() {
     let r = push(&[p(&garbage), &server.repo_url()]);
     assert_failed(&r, 2, &["not a valid chart archive"]);
 
-    let no_chart_yaml = tgz(&[TarEntry::file("x/values.yaml", "a: 1\n")]);
+    let no_chart_yaml = ChartBuilder::new().entries([TarEntry::file("x/values.yaml", "a: 1\n")]).build();
     let file = write_file(server.temp_dir(), "no-chart-yaml.tgz", &no_chart_yaml);
     let r = push(&[p(&file), &server.repo_url()]);
     assert_failed(&r, 2, &["not a valid chart archive"]);
@@ -417,7 +349,7 @@ fn start_401_responder() -> (String, Arc<Mutex<Vec<String>>>) {
 async fn unauthorized_names_the_credentials_tried() {
     let (base, seen) = start_401_responder();
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_file(dir.path(), "c.tgz", &chart_tgz("c", "1.0.0", &[]));
+    let file = write_file(dir.path(), "c.tgz", &ChartBuilder::chart("c", "1.0.0").build());
     let repo = format!("{base}/team");
 
     let r = push(&[p(&file), &repo, "--username", "alice", "--password", "secret"]);
@@ -432,9 +364,8 @@ async fn unauthorized_names_the_credentials_tried() {
         assert!(post.to_ascii_lowercase().contains("content-type: multipart/form-data"), "{post}");
     }
 
-    let mut cmd = chartroom_command(&["push", p(&file), &repo]);
-    cmd.env("HELM_REPO_ACCESS_TOKEN", "tok");
-    assert_failed(&run(cmd), 6, &["a bearer token"]);
+    let r = Cli::new().run_with(&["push", p(&file), &repo], &[("HELM_REPO_ACCESS_TOKEN", "tok")]);
+    assert_failed(&r, 6, &["a bearer token"]);
     assert!(seen.lock().expect("lock").iter().any(|h| h.contains("uthorization: Bearer tok\r\n")));
 
     let r = push(&[p(&file), &repo, "--token", "tok", "--auth-header", "X-Api-Key"]);
@@ -454,7 +385,6 @@ async fn unauthorized_names_the_credentials_tried() {
         "repositories.yaml",
         format!("apiVersion: \"\"\ngenerated: \"0001-01-01T00:00:00Z\"\nrepositories:\n- name: locked\n  url: {repo}\n  username: bob\n  password: hunter2\n  insecure_skip_tls_verify: false\n  pass_credentials_all: false\n").as_bytes(),
     );
-    let mut cmd = chartroom_command(&["push", p(&file), "locked"]);
-    cmd.env("HELM_REPOSITORY_CONFIG", &config);
-    assert_failed(&run(cmd), 6, &["basic auth as user \"bob\""]);
+    let r = Cli::new().run_with(&["push", p(&file), "locked"], &[("HELM_REPOSITORY_CONFIG", p(&config))]);
+    assert_failed(&r, 6, &["basic auth as user \"bob\""]);
 }

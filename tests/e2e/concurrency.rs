@@ -24,7 +24,7 @@ async fn concurrent_uploads_lose_and_duplicate_nothing() {
         for v in 0..VERSIONS {
             let name = format!("conc{c:02}");
             let version = format!("1.{v}.0");
-            let bytes = chart_tgz(&name, &version, &[]);
+            let bytes = ChartBuilder::chart(&name, &version).build();
             work.push((name, version, bytes));
         }
     }
@@ -168,7 +168,7 @@ async fn concurrent_uploads_of_the_same_version_have_one_winner() {
     let mut tasks = Vec::new();
     for i in 0..CLIENTS {
         let server = server.clone();
-        let bytes = chart_tgz("race", "1.0.0", &[("README.md", &format!("client {i}\n"))]);
+        let bytes = ChartBuilder::chart("race", "1.0.0").file("README.md", format!("client {i}\n")).build();
         tasks.push(tokio::spawn(async move {
             let client = new_client();
             let r = client

@@ -19,7 +19,6 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use crate::support::*;
 
@@ -27,51 +26,9 @@ fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Runs `chartroom` with the Helm instance's homes (so its `helm repo add` is visible).
-fn chartroom(helm: &Helm, args: &[&str]) -> Output {
-    let template = helm.command(&[]);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartroom"));
-    for (k, v) in template.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd.args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run chartroom {args:?}: {e}"))
-}
-
-#[track_caller]
-fn chartroom_ok(helm: &Helm, args: &[&str]) -> String {
-    let out = chartroom(helm, args);
-    assert!(out.status.success(), "chartroom {args:?} failed: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn write(path: &Path, data: &str) {
     fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     fs::write(path, data).expect("write");
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// The names of the files (not folders) in `dir`.
@@ -142,10 +99,10 @@ async fn dependency_update_and_build_interoperate_with_helm() {
     let server = Server::start(&[]).await;
     let url = server.repo_url();
     for v in ["1.0.0", "1.2.0", "2.0.0"] {
-        server.upload_ok(chart_tgz("common", v, &[])).await;
+        server.upload_ok(ChartBuilder::chart("common", v).build()).await;
     }
     for v in ["1.0.0", "1.1.0", "2.1.0"] {
-        server.upload_ok(chart_tgz("redis", v, &[])).await;
+        server.upload_ok(ChartBuilder::chart("redis", v).build()).await;
     }
     let helms: Vec<Helm> = BOTH_HELMS.iter().map(|v| Helm::new(*v)).collect();
     for h in &helms {
@@ -157,7 +114,7 @@ async fn dependency_update_and_build_interoperate_with_helm() {
 
     // 1. chartroom dependency update.
     let base = source_tree(&work.join("base"), &url);
-    let out = chartroom_ok(helm3, &["dependency", "update", p(&base)]);
+    let out = Cli::like(helm3).ok(&["dependency", "update", p(&base)]);
     assert!(out.contains("Wrote"), "{out}");
     assert_archives(&base);
     let lock = fs::read_to_string(base.join("Chart.lock")).expect("Chart.lock");
@@ -172,9 +129,9 @@ async fn dependency_update_and_build_interoperate_with_helm() {
     assert_renders(helm3, &base);
 
     // A second update keeps the lock, removes an outdated archive, leaves other files alone.
-    fs::write(base.join("charts/common-1.0.0.tgz"), chart_tgz("common", "1.0.0", &[])).expect("write");
+    fs::write(base.join("charts/common-1.0.0.tgz"), ChartBuilder::chart("common", "1.0.0").build()).expect("write");
     fs::write(base.join("charts/README.txt"), "not a chart\n").expect("write");
-    let out = chartroom_ok(helm3, &["dependency", "update", p(&base)]);
+    let out = Cli::like(helm3).ok(&["dependency", "update", p(&base)]);
     assert!(out.contains("up to date"), "{out}");
     assert_eq!(fs::read_to_string(base.join("Chart.lock")).expect("lock"), lock, "the lock must not change");
     let names = file_names(&base.join("charts"));
@@ -207,7 +164,7 @@ async fn dependency_update_and_build_interoperate_with_helm() {
         assert_eq!(digest_of(&helm_lock), digest, "{label}: same dependencies, same digest\n{helm_lock}");
         assert_eq!(without_generated(&helm_lock), without_generated(&lock), "{label}: same Chart.lock text");
         fs::remove_dir_all(parent.join("charts")).expect("rm charts");
-        let out = chartroom_ok(helm, &["dependency", "build", p(&parent)]);
+        let out = Cli::like(helm).ok(&["dependency", "build", p(&parent)]);
         assert!(out.contains("Built from"), "{out}");
         assert_eq!(fs::read_to_string(parent.join("Chart.lock")).expect("lock"), helm_lock, "{label}: lock changed");
         assert_archives(&parent);
@@ -220,19 +177,19 @@ async fn dependency_update_and_build_interoperate_with_helm() {
     let parent = copy.join("parent");
     let chart_yaml = fs::read_to_string(parent.join("Chart.yaml")).expect("read");
     fs::write(parent.join("Chart.yaml"), chart_yaml.replace("\"^1.0\"", "\"~1.2\"")).expect("write");
-    let out = chartroom(helm3, &["dependency", "build", p(&parent)]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = Cli::like(helm3).output(&["dependency", "build", p(&parent)]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe_output(&out));
     assert!(
-        text(&out).contains(
+        describe_output(&out).contains(
             "the lock file (Chart.lock) is out of sync with the dependencies file (Chart.yaml). Please update the dependencies"
         ),
         "{}",
-        text(&out)
+        describe_output(&out)
     );
     let out = helm3.run_fail(&["dependency", "build", p(&parent)]);
     assert!(out.contains("out of sync"), "Helm agrees: {out}");
     // update resolves it and rewrites the lock.
-    chartroom_ok(helm3, &["dependency", "update", p(&parent)]);
+    Cli::like(helm3).ok(&["dependency", "update", p(&parent)]);
     let new_lock = fs::read_to_string(parent.join("Chart.lock")).expect("lock");
     assert_ne!(digest_of(&new_lock), digest);
     helm3.run(&["dependency", "build", p(&parent)]);
@@ -243,9 +200,9 @@ async fn dependency_update_and_build_interoperate_with_helm() {
     let parent = copy.join("parent");
     fs::write(parent.join("Chart.yaml"), chart_yaml.replace("\"^1.0\"", "\"^3.0\"")).expect("write");
     let before = snapshot_dir(&parent);
-    let out = chartroom(helm3, &["dependency", "update", p(&parent)]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let all = text(&out);
+    let out = Cli::like(helm3).output(&["dependency", "update", p(&parent)]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe_output(&out));
+    let all = describe_output(&out);
     assert!(
         all.contains(&format!(
             "can't get a valid version for 1 subchart(s): \"common\" (repository \"{url}/\", version \"^3.0\")"
@@ -256,14 +213,14 @@ async fn dependency_update_and_build_interoperate_with_helm() {
 
     // An unknown @alias: exit 3.
     fs::write(parent.join("Chart.yaml"), chart_yaml.replace("@myrepo", "@nope")).expect("write");
-    let out = chartroom(helm3, &["dependency", "update", p(&parent)]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(text(&out).contains("no repository definition for @nope"), "{}", text(&out));
+    let out = Cli::like(helm3).output(&["dependency", "update", p(&parent)]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe_output(&out));
+    assert!(describe_output(&out).contains("no repository definition for @nope"), "{}", describe_output(&out));
 
     // 6. chartroom package --dependency-update.
     let parent = source_tree(&work.join("package"), &url);
     let dest = work.join("package-dest");
-    let out = chartroom_ok(helm3, &["package", p(&parent), "-d", p(&dest), "--dependency-update"]);
+    let out = Cli::like(helm3).ok(&["package", p(&parent), "-d", p(&dest), "--dependency-update"]);
     assert!(out.contains("Successfully packaged chart"), "{out}");
     assert!(parent.join("Chart.lock").is_file());
     let tgz = dest.join("parent-0.1.0.tgz");

@@ -40,10 +40,10 @@ async fn repository_flows(v: HelmVersion) {
     assert!(helm.search_versions("cr/", true).is_empty(), "empty repository should list nothing");
 
     // Uploads: raw (curl --data-binary) and multipart (curl -F chart=@...).
-    let a100 = chart_tgz("alpha", "1.0.0", &[]);
-    let a120 = chart_tgz("alpha", "1.2.0", &[]);
-    let a130rc = chart_tgz("alpha", "1.3.0-rc.1", &[]);
-    let a200 = chart_tgz("alpha", "2.0.0", &[]);
+    let a100 = ChartBuilder::chart("alpha", "1.0.0").build();
+    let a120 = ChartBuilder::chart("alpha", "1.2.0").build();
+    let a130rc = ChartBuilder::chart("alpha", "1.3.0-rc.1").build();
+    let a200 = ChartBuilder::chart("alpha", "2.0.0").build();
     server.upload_ok(a100.clone()).await;
     server
         .upload_multipart(Some(("alpha-1.2.0.tgz", a120.clone())), None, "")
@@ -188,8 +188,8 @@ async fn context_path_flows(v: HelmVersion) {
         .await;
     r.assert_status(404);
 
-    let c100 = chart_tgz("ctxchart", "1.0.0", &[]);
-    let c110 = chart_tgz("ctxchart", "1.1.0", &[]);
+    let c100 = ChartBuilder::chart("ctxchart", "1.0.0").build();
+    let c110 = ChartBuilder::chart("ctxchart", "1.1.0").build();
     server.upload_ok(c100.clone()).await; // POST /helm/v1/api/charts
     server.upload_multipart(Some(("ctxchart-1.1.0.tgz", c110.clone())), None, "").await.assert_status(201);
 
@@ -213,8 +213,8 @@ async fn context_path_flows(v: HelmVersion) {
     assert!(out.contains("chartVersion: \"1.1.0\""), "{out}");
 
     // Dependency on a chart under the context path.
-    let a120 = chart_tgz("alpha", "1.2.0", &[]);
-    server.upload_ok(chart_tgz("alpha", "1.0.0", &[])).await;
+    let a120 = ChartBuilder::chart("alpha", "1.2.0").build();
+    server.upload_ok(ChartBuilder::chart("alpha", "1.0.0").build()).await;
     server.upload_ok(a120.clone()).await;
     let digest = server.index().await.expect_entry("alpha", "1.2.0").digest().to_owned();
     helm.repo_update();
@@ -262,7 +262,7 @@ async fn verify_provenance(v: HelmVersion) {
         server.storage_files()
     );
     // An unsigned chart next to it.
-    server.upload_ok(chart_tgz("unsigned", "1.0.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("unsigned", "1.0.0").build()).await;
 
     helm.repo_add("cr", &server.repo_url());
     let d = helm.work_dir("verify");
@@ -313,8 +313,8 @@ async fn helm4_verify_provenance() {
 async fn json_index(v: HelmVersion) {
     let helm = Helm::new(v);
     let server = Server::start(&["--json-index"]).await;
-    let j100 = chart_tgz("jsonchart", "1.0.0", &[]);
-    let j200 = chart_tgz("jsonchart", "2.0.0", &[]);
+    let j100 = ChartBuilder::chart("jsonchart", "1.0.0").build();
+    let j200 = ChartBuilder::chart("jsonchart", "2.0.0").build();
     server.upload_ok(j100.clone()).await;
     server.upload_ok(j200.clone()).await;
 
@@ -333,7 +333,7 @@ async fn json_index(v: HelmVersion) {
     helm.repo_add("js", &server.repo_url());
     assert_eq!(helm.searched_versions("js", "jsonchart", false), ["2.0.0", "1.0.0"]);
     // An upload after `repo add` shows up after `repo update`.
-    server.upload_ok(chart_tgz("jsonchart", "3.0.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("jsonchart", "3.0.0").build()).await;
     helm.repo_update();
     assert_eq!(helm.searched_versions("js", "jsonchart", false), ["3.0.0", "2.0.0", "1.0.0"]);
     let d = helm.work_dir("json-pull");
@@ -430,9 +430,9 @@ async fn index_matches_helm_repo_index(v: HelmVersion) {
     let server = Server::start(&[]).await;
     let rich = "apiVersion: v2\nname: rich\nversion: 1.2.3\nappVersion: \"2024.1\"\ndescription: \"Quotes \\\" <tags> & ampersands, ünïcödé\"\nhome: https://example.invalid/rich\nicon: https://example.invalid/icon.png\nsources:\n  - https://example.invalid/src\nkeywords:\n  - one\n  - two\nmaintainers:\n  - name: Jane Doe\n    email: jane@example.invalid\nannotations:\n  example.invalid/key: value with spaces\nkubeVersion: \">=1.20.0-0\"\ndeprecated: true\ntype: application\ndependencies:\n  - name: alpha\n    version: \"^1.0\"\n    repository: https://example.invalid/charts\n    condition: alpha.enabled\n";
     let archives: Vec<(String, Vec<u8>)> = vec![
-        ("rich-1.2.3.tgz".into(), chart_tgz("rich", "1.2.3", &[("Chart.yaml", rich)])),
-        ("plain-0.1.0.tgz".into(), chart_tgz("plain", "0.1.0", &[])),
-        ("plain-0.2.0-rc.1.tgz".into(), chart_tgz("plain", "0.2.0-rc.1", &[])),
+        ("rich-1.2.3.tgz".into(), ChartBuilder::chart("rich", "1.2.3").file("Chart.yaml", rich).build()),
+        ("plain-0.1.0.tgz".into(), ChartBuilder::chart("plain", "0.1.0").build()),
+        ("plain-0.2.0-rc.1.tgz".into(), ChartBuilder::chart("plain", "0.2.0-rc.1").build()),
         ("frobnitz-1.2.3.tgz".into(), read_testdata("helm/pkg/chart/v2/loader/testdata/frobnitz-1.2.3.tgz")),
     ];
     let dir = helm.work_dir("repo-index");

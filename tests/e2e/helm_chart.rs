@@ -59,7 +59,7 @@ const RWO_MESSAGE: &str = "chartroom: local storage on a ReadWriteOnce volume su
                            use storage.type=amazon|google|microsoft for several replicas (replicaCount=2)";
 
 fn chart_dir() -> PathBuf {
-    manifest_dir().join("helm-chart")
+    workspace_dir().join("helm-chart")
 }
 
 fn p(path: &Path) -> &str {
@@ -586,11 +586,8 @@ async fn dogfood_chart_is_served_by_chartroom_and_renders_from_it() {
     // Packaged by Chartroom's own packager, as users of Chartroom would.
     let out_dir = tempfile::tempdir().expect("tempdir");
     let chart = chart_dir();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_chartroom"))
-        .args(["package", p(&chart), "-d", p(out_dir.path())])
-        .status()
-        .expect("run chartroom package");
-    assert!(status.success(), "chartroom package of helm-chart/ failed: {status}");
+    let out = Cli::new().output(&["package", p(&chart), "-d", p(out_dir.path())]);
+    assert!(out.status.success(), "chartroom package of helm-chart/ failed: {}", describe_output(&out));
     let tgz = read_single(out_dir.path(), "chartroom-0.1.0.tgz");
     server.upload_raw(tgz.clone()).await.assert_status(201).assert_json(json!({"saved": true}));
     let idx = server.index().await;

@@ -35,28 +35,30 @@ const CHILD_CM: &str =
 async fn repository() -> Server {
     let server = Server::start(&[]).await;
     let url = server.repo_url();
-    server.upload_ok(chart_tgz("grandchild", "0.1.0", &[])).await;
+    server.upload_ok(ChartBuilder::chart("grandchild", "0.1.0").build()).await;
     for version in ["1.0.0", "2.0.0"] {
         server.upload_ok(child_tgz(&url, version)).await;
     }
     let parent_yaml = format!(
         "apiVersion: v2\nname: parent\nversion: 1.0.0\ndescription: needs child\ndependencies:\n  - name: child\n    version: ^1.0\n    repository: {url}\n"
     );
-    let parent = tgz(&[
-        TarEntry::file("parent/Chart.yaml", parent_yaml),
-        TarEntry::file("parent/values.yaml", "marker: parent-values\nchild:\n  cmName: named-by-parent\n"),
-        TarEntry::file("parent/templates/configmap.yaml", CONFIGMAP_TEMPLATE),
-    ]);
+    let parent = ChartBuilder::new()
+        .top_folder("parent")
+        .file("Chart.yaml", parent_yaml)
+        .file("values.yaml", "marker: parent-values\nchild:\n  cmName: named-by-parent\n")
+        .file("templates/configmap.yaml", CONFIGMAP_TEMPLATE)
+        .build();
     server.upload_ok(parent).await;
     let bundle_yaml = format!(
         "apiVersion: v2\nname: bundle\nversion: 1.0.0\ndependencies:\n  - name: child\n    version: ^1.0\n    repository: {url}\n"
     );
-    let bundle = tgz(&[
-        TarEntry::file("bundle/Chart.yaml", bundle_yaml),
-        TarEntry::file("bundle/values.yaml", "marker: bundle-values\n"),
-        TarEntry::file("bundle/templates/configmap.yaml", CONFIGMAP_TEMPLATE),
-        TarEntry::file("bundle/charts/child-1.0.0.tgz", child_tgz(&url, "1.0.0")),
-    ]);
+    let bundle = ChartBuilder::new()
+        .top_folder("bundle")
+        .file("Chart.yaml", bundle_yaml)
+        .file("values.yaml", "marker: bundle-values\n")
+        .file("templates/configmap.yaml", CONFIGMAP_TEMPLATE)
+        .file("charts/child-1.0.0.tgz", child_tgz(&url, "1.0.0"))
+        .build();
     server.upload_ok(bundle).await;
     server
 }
@@ -65,15 +67,11 @@ fn child_tgz(url: &str, version: &str) -> Vec<u8> {
     let yaml = format!(
         "apiVersion: v2\nname: child\nversion: {version}\ndependencies:\n  - name: grandchild\n    version: \"~0.1\"\n    repository: {url}\n"
     );
-    chart_tgz(
-        "child",
-        version,
-        &[
-            ("Chart.yaml", &yaml),
-            ("values.yaml", &format!("marker: child-{version}-values\ncmName: child-default-name\n")),
-            ("templates/cm.yaml", CHILD_CM),
-        ],
-    )
+    ChartBuilder::chart("child", version)
+        .file("Chart.yaml", &yaml)
+        .file("values.yaml", format!("marker: child-{version}-values\ncmName: child-default-name\n"))
+        .file("templates/cm.yaml", CHILD_CM)
+        .build()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,22 +147,20 @@ async fn vendored_subcharts_are_unpacked_without_fetching() {
     let mut server = Server::start(&[]).await;
     let unused = format!("http://127.0.0.1:{}/unused", free_port());
     let dep = |name: &str| format!("dependencies:\n  - name: {name}\n    version: \"*\"\n    repository: {unused}\n");
-    let inner = chart_tgz("inner", "0.3.0", &[]);
+    let inner = ChartBuilder::chart("inner", "0.3.0").build();
     let middle_yaml = format!("{}{}", default_chart_yaml("middle", "0.2.0"), dep("inner"));
-    let middle = tgz(&[
-        TarEntry::file("middle/Chart.yaml", middle_yaml),
-        TarEntry::file("middle/values.yaml", default_values_yaml("middle", "0.2.0")),
-        TarEntry::file("middle/templates/configmap.yaml", CONFIGMAP_TEMPLATE),
-        TarEntry::file("middle/charts/inner-0.3.0.tgz", inner),
-    ]);
+    let middle = ChartBuilder::chart("middle", "0.2.0")
+        .file("Chart.yaml", middle_yaml)
+        .file("charts/inner-0.3.0.tgz", inner)
+        .build();
     let outer_yaml = format!("{}{}", default_chart_yaml("outer", "0.1.0"), dep("middle"));
     server
-        .upload_ok(tgz(&[
-            TarEntry::file("outer/Chart.yaml", outer_yaml),
-            TarEntry::file("outer/values.yaml", default_values_yaml("outer", "0.1.0")),
-            TarEntry::file("outer/templates/configmap.yaml", CONFIGMAP_TEMPLATE),
-            TarEntry::file("outer/charts/middle-0.2.0.tgz", middle),
-        ]))
+        .upload_ok(
+            ChartBuilder::chart("outer", "0.1.0")
+                .file("Chart.yaml", outer_yaml)
+                .file("charts/middle-0.2.0.tgz", middle)
+                .build(),
+        )
         .await;
     let work = tempfile::tempdir().expect("tempdir");
     let out = Cli::empty().ok(&["install", "outer", "--repo", &server.repo_url(), p(work.path())]);
@@ -209,7 +205,7 @@ async fn install_failures_have_exit_codes_and_leave_nothing() {
     // Archives altered in storage behind the server's back: the index keeps the old digest, the
     // download is refused (7) and nothing is left in the destination. First the chart itself...
     let stored = server.storage_dir().join("bundle-1.0.0.tgz");
-    fs::write(&stored, chart_tgz("bundle", "1.0.0", &[])).expect("overwrite stored chart");
+    fs::write(&stored, ChartBuilder::chart("bundle", "1.0.0").build()).expect("overwrite stored chart");
     let dest = work.path().join("tampered-chart");
     fs::create_dir_all(&dest).expect("mkdir");
     let err = env.fail(&["install", "bundle", "--repo", &url, p(&dest)], 7);
@@ -219,7 +215,8 @@ async fn install_failures_have_exit_codes_and_leave_nothing() {
     // ... then a dependency fetched for it.
     let stored = server.storage_dir().join("child-1.0.0.tgz");
     assert!(stored.is_file(), "storage holds {:?}", server.storage_files());
-    fs::write(&stored, chart_tgz("child", "1.0.0", &[("README.md", "tampered")])).expect("overwrite stored chart");
+    fs::write(&stored, ChartBuilder::chart("child", "1.0.0").file("README.md", "tampered").build())
+        .expect("overwrite stored chart");
     let dest = work.path().join("tampered");
     fs::create_dir_all(&dest).expect("mkdir");
     let err = env.fail(&["install", "parent", "--repo", &url, p(&dest)], 7);

@@ -13,8 +13,9 @@
 //! `scripts/test.sh` runs the suite in both modes.
 //!
 //! Modules:
-//! * `support`: server harness (local or S3 storage targets, the s3s-fs process), HTTP helpers,
-//!   chart/tar builders, index parsing, Helm runner.
+//! * `support`: imports the toolkit (`testkit/`, crate `chartroom-testkit`, shared with the
+//!   benchmarks: server harness on local or S3 storage, the s3s-fs process, HTTP helpers, index
+//!   parser, Helm and `chartroom` CLI runners) and `chartroom_chart::testing::ChartBuilder`.
 //! * `helm`: Helm 3 and Helm 4 user flows (repo add/update, search, pull, show, template,
 //!   dependency update, provenance verification, context path, JSON index).
 //! * `helm_chart`: the deployment chart in `helm-chart/` (lint, rendered objects, replica rules,

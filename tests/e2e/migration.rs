@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::support::{BOTH_HELMS, Helm, Server, chart_tgz, sha256_hex};
+use crate::support::{BOTH_HELMS, ChartBuilder, Helm, Server, sha256_hex};
 
 #[tokio::test]
 async fn chartmuseum_folder_is_served_as_is_with_its_created_times() {
@@ -11,8 +11,8 @@ async fn chartmuseum_folder_is_served_as_is_with_its_created_times() {
     server.stop();
     let dir = server.storage_dir();
     let _ = fs::remove_dir_all(dir.join(".chartroom"));
-    let alpha = chart_tgz("alpha", "1.0.0", &[]);
-    let beta = chart_tgz("beta", "0.1.0", &[]);
+    let alpha = ChartBuilder::chart("alpha", "1.0.0").build();
+    let beta = ChartBuilder::chart("beta", "0.1.0").build();
     fs::write(dir.join("alpha-1.0.0.tgz"), &alpha).unwrap();
     fs::write(dir.join("beta-0.1.0.tgz"), &beta).unwrap();
     // ChartMuseum's statefile is the index it served. beta's digest there is stale (the file was

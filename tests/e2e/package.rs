@@ -9,19 +9,12 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::support::*;
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
-}
-
-fn chartroom(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chartroom"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run chartroom {args:?}: {e}"))
 }
 
 fn text(out: &Output) -> String {
@@ -52,7 +45,7 @@ fn only_file(dir: &Path) -> PathBuf {
 fn chartroom_package(chart: &Path, dest: &Path, extra: &[&str]) -> PathBuf {
     let mut args = vec!["package", p(chart), "-d", p(dest)];
     args.extend(extra);
-    let out = chartroom(&args);
+    let out = Cli::new().output(&args);
     let all = text(&out);
     assert!(out.status.success(), "chartroom {args:?} failed: {all}");
     let line = all.lines().find_map(|l| l.strip_prefix("Successfully packaged chart and saved it to: "));
@@ -125,19 +118,6 @@ fn tgz_names(path: &Path) -> Vec<String> {
 
 fn both_helms() -> Vec<Helm> {
     BOTH_HELMS.into_iter().map(Helm::new).collect()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 #[test]
@@ -374,7 +354,7 @@ fn failures_are_clear_and_leave_no_file() {
     for (name, files, message) in cases {
         let chart = write_tree(&work.join(name), &base);
         write_tree(&chart, files);
-        let out = chartroom(&["package", p(&chart), "-d", p(&dest)]);
+        let out = Cli::new().output(&["package", p(&chart), "-d", p(&dest)]);
         let all = text(&out);
         assert!(!out.status.success(), "{name}: chartroom package succeeded: {all}");
         assert!(all.contains(message), "{name}: expected {message:?} in: {all}");
@@ -390,7 +370,7 @@ fn failures_are_clear_and_leave_no_file() {
         &work.join("dep-update"),
         &[("Chart.yaml", b"apiVersion: v2\nname: dep-update\nversion: 1.0.0\n"), ("values.yaml", b"a: 1\n")],
     );
-    let out = chartroom(&["package", p(&chart), "-d", p(&dest), "--dependency-update"]);
+    let out = Cli::new().output(&["package", p(&chart), "-d", p(&dest), "--dependency-update"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(dest.join("dep-update-1.0.0.tgz").is_file(), "{}", text(&out));
 }

@@ -99,7 +99,7 @@ async fn six_hundred_uploads_from_24_clients_over_three_replicas_are_all_listed_
                     return failures;
                 }
                 let server = &servers[(i + client_no) % servers.len()];
-                let bytes = chart_tgz(&format!("app{:02}", i % 30), &format!("1.{}.0", i / 30), &[]);
+                let bytes = ChartBuilder::chart(&format!("app{:02}", i % 30), &format!("1.{}.0", i / 30)).build();
                 let r = client
                     .post(server.url("/api/charts"))
                     .header("Content-Type", "application/octet-stream")
@@ -134,7 +134,7 @@ async fn six_hundred_uploads_from_24_clients_over_three_replicas_are_all_listed_
 async fn uploads_and_deletes_propagate_between_replicas_within_2s() {
     let (_s3, _target, servers) = replicas(3).await;
     let (a, b, c) = (&servers[0], &servers[1], &servers[2]);
-    let bytes = chart_tgz("prop", "1.0.0", &[]);
+    let bytes = ChartBuilder::chart("prop", "1.0.0").build();
     a.upload_ok(bytes.clone()).await;
     converge(&[b, c], Duration::from_secs(2), "upload through a", |l| l.len() == 1).await;
     let entry = b.index().await.expect_entry("prop", "1.0.0").clone();
@@ -144,7 +144,9 @@ async fn uploads_and_deletes_propagate_between_replicas_within_2s() {
     got.assert_status(200);
     assert_eq!(got.body, bytes);
     // The version exists in the bucket: through any replica, a second upload is a 409.
-    c.upload_raw(chart_tgz("prop", "1.0.0", &[("README.md", "other bytes")])).await.assert_status(409);
+    c.upload_raw(ChartBuilder::chart("prop", "1.0.0").file("README.md", "other bytes").build())
+        .await
+        .assert_status(409);
 
     b.delete("/api/charts/prop/1.0.0").await.assert_status(200);
     converge(&[a, c], Duration::from_secs(2), "delete through b", |l| l.is_empty()).await;
@@ -172,7 +174,7 @@ async fn a_replica_killed_mid_upload_leaves_no_partial_chart_and_converges_when_
                 let (name, version) = (format!("kill{}", i % 10), format!("2.{i}.0"));
                 // Big enough that some uploads are in flight when the process dies.
                 let noise = noise_text(200_000, i as u64);
-                let bytes = chart_tgz(&name, &version, &[("blob.txt", noise.as_str())]);
+                let bytes = ChartBuilder::chart(&name, &version).file("blob.txt", noise.as_str()).build();
                 match client.post(&url).body(bytes.clone()).send().await {
                     Ok(r) if r.status().as_u16() == 201 => acknowledged.push(((name, version), sha256_hex(&bytes))),
                     Ok(r) => panic!("upload {i}: unexpected {}", r.status()),
@@ -252,13 +254,13 @@ async fn during_an_object_store_outage_uploads_get_503_reads_are_served_and_ever
     let (s3, _target, servers) = replicas(2).await;
     let (a, b) = (&servers[0], &servers[1]);
     for v in 0..5 {
-        a.upload_ok(chart_tgz("steady", &format!("1.{v}.0"), &[])).await;
+        a.upload_ok(ChartBuilder::chart("steady", &format!("1.{v}.0")).build()).await;
     }
     converge(&[b], Duration::from_secs(2), "before the outage", |l| l.len() == 5).await;
     let index_before = b.index_bytes().await;
 
     s3.kill();
-    let r = a.upload_raw(chart_tgz("steady", "9.0.0", &[])).await;
+    let r = a.upload_raw(ChartBuilder::chart("steady", "9.0.0").build()).await;
     r.assert_status(503);
     let message = r.error_message();
     assert!(message.contains("unavailable"), "a clear message: {message}");
@@ -292,7 +294,7 @@ async fn during_an_object_store_outage_uploads_get_503_reads_are_served_and_ever
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    b.upload_ok(chart_tgz("steady", "9.0.0", &[])).await;
+    b.upload_ok(ChartBuilder::chart("steady", "9.0.0").build()).await;
     converge(&[a, b], Duration::from_secs(2), "after the outage", |l| l.len() == 6).await;
     // Nothing lost: the five from before the outage are intact on both.
     for s in [a, b] {

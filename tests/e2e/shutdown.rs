@@ -5,12 +5,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::support::{Server, chart_tgz};
+use crate::support::{ChartBuilder, Server};
 
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_upload_finish() {
     let mut server = Server::start(&[]).await;
-    let tgz = chart_tgz("inflight", "1.0.0", &[]);
+    let tgz = ChartBuilder::chart("inflight", "1.0.0").build();
     let mut sock = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let head = format!(

@@ -36,6 +36,19 @@ pub fn secret_vars(cfg: &BackendConfig) -> &'static [&'static str] {
     }
 }
 
+/// The one boolean reader of the workspace (storage variables, `chartroom serve` options and the
+/// check for unsupported ChartMuseum variables all use it), as ChartMuseum's environment accepts
+/// booleans plus yes/no/on/off: `true`, `t`, `1`, `yes`, `y`, `on` are true; `false`, `f`, `0`,
+/// `no`, `n`, `off` and the empty string are false; case and surrounding blanks do not matter.
+/// Anything else is `None`.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "t" | "1" | "yes" | "y" | "on" => Some(true),
+        "false" | "f" | "0" | "no" | "n" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
 /// A snapshot of environment variables with `<NAME>_FILE` secrets resolved: for each secret name
 /// of the backend, `NAME_FILE` names a file whose content (without trailing line breaks) is the
 /// value of `NAME`. Setting both is an error, as is an unreadable file. Empty values count as unset
@@ -88,9 +101,9 @@ impl Environment {
         self.vars.get(name).map(String::as_str)
     }
 
-    /// Whether a boolean variable is set to a true value (`true`, `1`, `yes`, `on`).
+    /// Whether a boolean variable is set to a true value (see [`parse_bool`]).
     pub(crate) fn flag(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| ["true", "1", "yes", "on", "t", "y"].iter().any(|t| v.eq_ignore_ascii_case(t)))
+        self.get(name).and_then(parse_bool) == Some(true)
     }
 
     /// Variables whose name starts with `prefix`.
@@ -189,5 +202,18 @@ mod tests {
         assert!(env.flag("A") && env.flag("B") && env.flag("E"));
         assert!(!env.flag("C") && !env.flag("D") && !env.flag("MISSING"));
         assert_eq!(env.with_prefix("B").count(), 1);
+    }
+
+    #[test]
+    fn booleans() {
+        for t in ["true", "TRUE", "t", "1", "yes", "Y", "on", " On "] {
+            assert_eq!(parse_bool(t), Some(true), "{t:?}");
+        }
+        for f in ["false", "F", "0", "no", "n", "OFF", "", "  "] {
+            assert_eq!(parse_bool(f), Some(false), "{f:?}");
+        }
+        for other in ["maybe", "2", "truee", "-1"] {
+            assert_eq!(parse_bool(other), None, "{other:?}");
+        }
     }
 }

@@ -7,282 +7,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chartroom_chart::metadata::{Dependency, Metadata};
 use chartroom_chart::version::Version;
+use chartroom_chart::yaml;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use chartroom_chart::yaml;
-
-/// How entries are rendered. URLs are derived here, at render time, never persisted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RenderConfig {
-    /// Absolute base for chart URLs (`--chart-url` plus context path), without trailing `/`.
-    /// `None` gives ChartMuseum's relative `charts/<file>` URLs.
-    pub chart_url: Option<String>,
-    /// `serverInfo.contextPath` (`""` renders `serverInfo: {}`).
-    pub context_path: String,
-    /// Serve the index body as JSON instead of YAML.
-    pub json: bool,
-}
-
-/// Where an entry's archive lives, and what a listing said about it (to notice changes).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StoredObject {
-    pub file: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-}
-
-/// One chart version in the index.
-#[derive(Debug)]
-pub struct Entry {
-    name: Box<str>,
-    /// Lowercase hex sha256 of the archive.
-    pub digest: String,
-    pub created: Timestamp,
-    pub object: StoredObject,
-    version: Version,
-    json: Box<str>,
-    yaml: Box<str>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EntryError {
-    #[error("chart {name} has an invalid version {version:?}: {reason}")]
-    Version { name: String, version: String, reason: String },
-    #[error("cannot serialize the entry for {0}: {1}")]
-    Serialize(String, String),
-}
-
-impl Entry {
-    pub fn new(
-        metadata: Metadata,
-        digest: String,
-        created: Timestamp,
-        object: StoredObject,
-        config: &RenderConfig,
-    ) -> Result<Entry, EntryError> {
-        let version = Version::parse(&metadata.version).map_err(|e| EntryError::Version {
-            name: metadata.name.clone(),
-            version: metadata.version.clone(),
-            reason: e.to_string(),
-        })?;
-        let url = match &config.chart_url {
-            Some(base) => format!("{base}/charts/{}", object.file),
-            None => format!("charts/{}", object.file),
-        };
-        let created_text = format_time(created);
-        let json = chart_version_json(&metadata, &url, &created_text, &digest)
-            .map_err(|e| EntryError::Serialize(metadata.name.clone(), e.to_string()))?;
-        let yaml = if config.json { String::new() } else { yaml_fragment(&metadata, &url, &created_text, &digest) };
-        Ok(Entry {
-            name: metadata.name.into_boxed_str(),
-            digest,
-            created,
-            object,
-            version,
-            json: json.into_boxed_str(),
-            yaml: yaml.into_boxed_str(),
-        })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The version exactly as written in Chart.yaml.
-    pub fn version(&self) -> &str {
-        self.version.original()
-    }
-
-    pub fn parsed_version(&self) -> &Version {
-        &self.version
-    }
-
-    /// Helm's `repo.ChartVersion` as JSON, in Go field order (the ChartMuseum API body).
-    pub fn json(&self) -> &str {
-        &self.json
-    }
-
-    fn key(&self) -> VersionKey {
-        VersionKey { version: self.version.clone(), text: self.version.original().to_owned() }
-    }
-}
-
-/// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`), in UTC.
-pub fn format_time(t: Timestamp) -> String {
-    t.to_string()
-}
-
-#[derive(serde::Serialize)]
-struct ChartVersionJson<'a> {
-    #[serde(flatten)]
-    metadata: &'a Metadata,
-    urls: [&'a str; 1],
-    created: &'a str,
-    digest: &'a str,
-}
-
-fn chart_version_json(
-    metadata: &Metadata,
-    url: &str,
-    created: &str,
-    digest: &str,
-) -> Result<String, serde_json::Error> {
-    chartroom_chart::gojson::to_string(&ChartVersionJson { metadata, urls: [url], created, digest })
-}
-
-/// One `entries.<name>` sequence item, keys in the order Helm writes them (alphabetical).
-fn yaml_fragment(m: &Metadata, url: &str, created: &str, digest: &str) -> String {
-    let mut out = String::with_capacity(384);
-    let mut first = true;
-    let mut key = |out: &mut String, k: &str| {
-        out.push_str(if first { "  - " } else { "    " });
-        first = false;
-        out.push_str(k);
-        out.push(':');
-    };
-    let str_field = |out: &mut String, key: &mut dyn FnMut(&mut String, &str), k: &str, v: &str| {
-        if !v.is_empty() {
-            key(out, k);
-            out.push(' ');
-            yaml::scalar(out, v);
-            out.push('\n');
-        }
-    };
-    let list_field = |out: &mut String, key: &mut dyn FnMut(&mut String, &str), k: &str, v: &[String]| {
-        if !v.is_empty() {
-            key(out, k);
-            out.push('\n');
-            for item in v {
-                out.push_str("    - ");
-                yaml::scalar(out, item);
-                out.push('\n');
-            }
-        }
-    };
-    if !m.annotations.is_empty() {
-        key(&mut out, "annotations");
-        out.push('\n');
-        for (k, v) in &m.annotations {
-            out.push_str("      ");
-            yaml::scalar(&mut out, k);
-            out.push_str(": ");
-            yaml::scalar(&mut out, v);
-            out.push('\n');
-        }
-    }
-    str_field(&mut out, &mut key, "apiVersion", &m.api_version);
-    str_field(&mut out, &mut key, "appVersion", &m.app_version);
-    str_field(&mut out, &mut key, "condition", &m.condition);
-    key(&mut out, "created");
-    out.push(' ');
-    yaml::quoted(&mut out, created);
-    out.push('\n');
-    if !m.dependencies.is_empty() {
-        key(&mut out, "dependencies");
-        out.push('\n');
-        for d in &m.dependencies {
-            dependency_yaml(&mut out, d);
-        }
-    }
-    if m.deprecated {
-        key(&mut out, "deprecated");
-        out.push_str(" true\n");
-    }
-    str_field(&mut out, &mut key, "description", &m.description);
-    str_field(&mut out, &mut key, "digest", digest);
-    str_field(&mut out, &mut key, "home", &m.home);
-    str_field(&mut out, &mut key, "icon", &m.icon);
-    list_field(&mut out, &mut key, "keywords", &m.keywords);
-    str_field(&mut out, &mut key, "kubeVersion", &m.kube_version);
-    if !m.maintainers.is_empty() {
-        key(&mut out, "maintainers");
-        out.push('\n');
-        for mt in &m.maintainers {
-            let mut item = ItemWriter::new(&mut out, "    ");
-            item.str("email", &mt.email);
-            item.str("name", &mt.name);
-            item.str("url", &mt.url);
-            item.finish_empty();
-        }
-    }
-    str_field(&mut out, &mut key, "name", &m.name);
-    list_field(&mut out, &mut key, "sources", &m.sources);
-    str_field(&mut out, &mut key, "tags", &m.tags);
-    str_field(&mut out, &mut key, "type", &m.chart_type);
-    key(&mut out, "urls");
-    out.push_str("\n    - ");
-    yaml::scalar(&mut out, url);
-    out.push('\n');
-    str_field(&mut out, &mut key, "version", &m.version);
-    out
-}
-
-fn dependency_yaml(out: &mut String, d: &Dependency) {
-    let mut item = ItemWriter::new(out, "    ");
-    item.str("alias", &d.alias);
-    item.str("condition", &d.condition);
-    if d.enabled {
-        item.raw("enabled", "true");
-    }
-    if !d.import_values.is_empty() {
-        // Arbitrary values: JSON flow style is valid YAML and keeps them exact.
-        let flow = serde_json::to_string(&d.import_values).unwrap_or_else(|_| "[]".to_owned());
-        item.raw("import-values", &flow);
-    }
-    item.str_always("name", &d.name);
-    item.str_always("repository", &d.repository);
-    if !d.tags.is_empty() {
-        let flow = serde_json::to_string(&d.tags).unwrap_or_else(|_| "[]".to_owned());
-        item.raw("tags", &flow);
-    }
-    item.str("version", &d.version);
-    item.finish_empty();
-}
-
-/// Writes one block-sequence item (`- k: v` then aligned `  k: v`) at a given indentation.
-struct ItemWriter<'a> {
-    out: &'a mut String,
-    indent: &'static str,
-    started: bool,
-}
-
-impl<'a> ItemWriter<'a> {
-    fn new(out: &'a mut String, indent: &'static str) -> Self {
-        Self { out, indent, started: false }
-    }
-    fn key(&mut self, k: &str) {
-        self.out.push_str(self.indent);
-        self.out.push_str(if self.started { "  " } else { "- " });
-        self.started = true;
-        self.out.push_str(k);
-        self.out.push_str(": ");
-    }
-    fn str(&mut self, k: &str, v: &str) {
-        if !v.is_empty() {
-            self.str_always(k, v);
-        }
-    }
-    fn str_always(&mut self, k: &str, v: &str) {
-        self.key(k);
-        yaml::scalar(self.out, v);
-        self.out.push('\n');
-    }
-    fn raw(&mut self, k: &str, v: &str) {
-        self.key(k);
-        self.out.push_str(v);
-        self.out.push('\n');
-    }
-    fn finish_empty(self) {
-        if !self.started {
-            self.out.push_str(self.indent);
-            self.out.push_str("- {}\n");
-        }
-    }
-}
+use crate::entry::{Entry, RenderConfig, format_time};
 
 /// Versions sort newest first (Helm's `SortEntries`); equal precedence falls back to the text,
 /// so `1.0.0` and `1.0.0+build` are distinct, deterministically ordered entries.
@@ -290,6 +20,12 @@ impl<'a> ItemWriter<'a> {
 struct VersionKey {
     version: Version,
     text: String,
+}
+
+impl VersionKey {
+    fn of(entry: &Entry) -> VersionKey {
+        VersionKey { version: entry.parsed_version().clone(), text: entry.version().to_owned() }
+    }
 }
 
 impl Ord for VersionKey {
@@ -309,8 +45,8 @@ impl PartialEq for VersionKey {
 }
 impl Eq for VersionKey {}
 
-/// A chart name ordered as go-yaml orders map keys (letters before... digits runs numerically),
-/// so `entries` come out in the order `helm repo index` writes them.
+/// A chart name ordered as go-yaml orders map keys (a non-letter before a letter, runs of digits
+/// by their numeric value), so `entries` come out in the order `helm repo index` writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ChartName(String);
 
@@ -376,6 +112,22 @@ fn go_yaml_key_order(a: &str, b: &str) -> Ordering {
     ar.len().cmp(&br.len())
 }
 
+/// What the index does with a chart version found in storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Index it, replacing the entry this name and version had (if any).
+    Admit,
+    /// Another file holds the same name and version and keeps it; this copy is not indexed.
+    Duplicate { kept: String },
+}
+
+/// Which copy of a chart version wins when two files hold the same name and version (a copy
+/// made by hand, a renamed archive): the one at ChartMuseum's canonical file name
+/// `<name>-<version>.tgz`, else the one indexed first. The same file is never its own duplicate.
+fn existing_copy_wins(existing: &str, candidate: &str, canonical: &str) -> bool {
+    existing != candidate && (existing == canonical || candidate != canonical)
+}
+
 type Versions = BTreeMap<VersionKey, Arc<Entry>>;
 
 /// The whole index of one repository.
@@ -415,7 +167,7 @@ impl Page {
 
 /// A rendered index body: chunks to send in order, total length, and a content hash.
 #[derive(Debug, Clone)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub chunks: Vec<Bytes>,
     pub len: usize,
     /// sha256 over the header, every page's sha256 and the footer: changes exactly when the bytes do.
@@ -423,7 +175,7 @@ pub struct Rendered {
 }
 
 impl Index {
-    pub fn new(config: RenderConfig) -> Self {
+    pub(crate) fn new(config: RenderConfig) -> Self {
         Self {
             charts: BTreeMap::new(),
             by_file: HashMap::new(),
@@ -435,7 +187,7 @@ impl Index {
         }
     }
 
-    pub fn config(&self) -> &RenderConfig {
+    pub(crate) fn config(&self) -> &RenderConfig {
         &self.config
     }
 
@@ -447,20 +199,20 @@ impl Index {
         self.len == 0
     }
 
-    pub fn generated(&self) -> Timestamp {
+    pub(crate) fn generated(&self) -> Timestamp {
         self.generated
     }
 
-    pub fn set_generated(&mut self, t: Timestamp) {
+    pub(crate) fn set_generated(&mut self, t: Timestamp) {
         self.generated = t;
     }
 
     /// Inserts or replaces the entry with the same name and version; returns the replaced one.
-    pub fn insert(&mut self, entry: Entry) -> Option<Arc<Entry>> {
+    pub(crate) fn insert(&mut self, entry: Entry) -> Option<Arc<Entry>> {
         let entry = Arc::new(entry);
         self.touch(entry.name());
         let versions = self.charts.entry(ChartName(entry.name().to_owned())).or_default();
-        let old = versions.insert(entry.key(), Arc::clone(&entry));
+        let old = versions.insert(VersionKey::of(&entry), Arc::clone(&entry));
         if let Some(old) = &old {
             self.by_file.remove(&old.object.file);
         } else {
@@ -470,7 +222,7 @@ impl Index {
         old
     }
 
-    pub fn remove(&mut self, name: &str, version: &str) -> Option<Arc<Entry>> {
+    pub(crate) fn remove(&mut self, name: &str, version: &str) -> Option<Arc<Entry>> {
         let key = VersionKey { version: Version::parse(version).ok()?, text: version.to_owned() };
         let chart = ChartName(name.to_owned());
         let versions = self.charts.get_mut(&chart)?;
@@ -484,7 +236,10 @@ impl Index {
         Some(removed)
     }
 
-    pub fn remove_chart(&mut self, name: &str) -> Vec<Arc<Entry>> {
+    /// Removes every version of a chart (the repository removes them one by one, each with its
+    /// files; this checks the bookkeeping of a bulk removal).
+    #[cfg(test)]
+    pub(crate) fn remove_chart(&mut self, name: &str) -> Vec<Arc<Entry>> {
         let Some(versions) = self.charts.remove(&ChartName(name.to_owned())) else { return Vec::new() };
         self.touch(name);
         let removed: Vec<Arc<Entry>> = versions.into_values().collect();
@@ -500,7 +255,7 @@ impl Index {
         self.charts.get(&ChartName(name.to_owned()))?.get(&key)
     }
 
-    pub fn by_file(&self, file: &str) -> Option<&Arc<Entry>> {
+    pub(crate) fn by_file(&self, file: &str) -> Option<&Arc<Entry>> {
         self.by_file.get(file)
     }
 
@@ -517,6 +272,29 @@ impl Index {
         self.charts.values().flat_map(|v| v.values())
     }
 
+    /// Whether a chart version found at `file` may be indexed (see [`Admission`]).
+    pub(crate) fn admission(&self, name: &str, version: &str, file: &str) -> Admission {
+        match self.get(name, version) {
+            Some(existing)
+                if existing_copy_wins(&existing.object.file, file, &chartroom_storage::chart_file(name, version)) =>
+            {
+                Admission::Duplicate { kept: existing.object.file.clone() }
+            }
+            _ => Admission::Admit,
+        }
+    }
+
+    /// Indexes an admitted entry at its file: whatever that file held before, even under another
+    /// name or version, is replaced.
+    pub(crate) fn admit(&mut self, entry: Entry) {
+        if let Some(old) = self.by_file(&entry.object.file).cloned()
+            && (old.name() != entry.name() || old.version() != entry.version())
+        {
+            self.remove(old.name(), old.version());
+        }
+        self.insert(entry);
+    }
+
     fn touch(&mut self, name: &str) {
         if !self.pages.is_empty() {
             self.dirty.insert(ChartName(name.to_owned()));
@@ -526,7 +304,7 @@ impl Index {
     /// The served index body (YAML, or JSON with `RenderConfig::json`), as chunks to send in
     /// order. Only the pages holding charts changed since the last call are re-rendered, so the
     /// cost of a change does not grow with the size of the repository.
-    pub fn render(&mut self) -> Rendered {
+    pub(crate) fn render(&mut self) -> Rendered {
         self.refresh_pages();
         let (header, footer) = self.header_footer();
         let mut hasher = Sha256::new();
@@ -545,8 +323,9 @@ impl Index {
         Rendered { chunks, len, digest: hasher.finalize().into() }
     }
 
-    /// The whole body in one buffer (tests and tools; serving uses [`Index::render`]).
-    pub fn render_bytes(&mut self) -> Bytes {
+    /// The whole body in one buffer (serving uses [`Index::render`]).
+    #[cfg(test)]
+    fn render_bytes(&mut self) -> Bytes {
         let rendered = self.render();
         let mut out = Vec::with_capacity(rendered.len);
         for c in &rendered.chunks {
@@ -640,7 +419,7 @@ impl Index {
                 yaml::scalar(&mut current, &name.0);
                 current.push_str(":\n");
                 for e in versions.values() {
-                    current.push_str(&e.yaml);
+                    current.push_str(e.yaml());
                 }
             }
         }
@@ -683,7 +462,7 @@ fn write_versions_json<'a>(out: &mut String, versions: impl Iterator<Item = &'a 
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&e.json);
+        out.push_str(e.json());
     }
     out.push(']');
 }
@@ -695,6 +474,8 @@ fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::StoredObject;
+    use chartroom_chart::metadata::Metadata;
 
     pub(crate) fn meta(name: &str, version: &str) -> Metadata {
         Metadata {
@@ -804,7 +585,7 @@ serverInfo: {}
                 yaml::scalar(&mut out, &name.0);
                 out.push_str(":\n");
                 for e in versions.values() {
-                    out.push_str(&e.yaml);
+                    out.push_str(e.yaml());
                 }
             }
         }
@@ -862,6 +643,42 @@ serverInfo: {}
             }
             assert_eq!(String::from_utf8(index.render_bytes().to_vec()).unwrap(), naive(&index));
         }
+    }
+
+    #[test]
+    fn which_copy_of_a_duplicate_version_wins() {
+        let canonical = "a-1.0.0.tgz";
+        // (indexed copy, candidate copy, does the indexed copy keep the version?)
+        for (existing, candidate, kept) in [
+            ("a-1.0.0.tgz", "a-1.0.0.tgz", false),
+            ("a-1.0.0.tgz", "copy.tgz", true),
+            ("copy.tgz", "a-1.0.0.tgz", false),
+            ("copy.tgz", "other.tgz", true),
+            ("copy.tgz", "copy.tgz", false),
+        ] {
+            assert_eq!(existing_copy_wins(existing, candidate, canonical), kept, "{existing} vs {candidate}");
+        }
+    }
+
+    #[test]
+    fn admission_and_replacement_at_a_file() {
+        let config = RenderConfig::default();
+        let mut index = Index::new(config.clone());
+        let at = |name: &str, version: &str, file: &str| {
+            let object = StoredObject { file: file.into(), size: 1, etag: None };
+            Entry::new(meta(name, version), "ab".repeat(32), Timestamp::UNIX_EPOCH, object, &config).unwrap()
+        };
+        assert_eq!(index.admission("a", "1.0.0", "copy.tgz"), Admission::Admit);
+        index.admit(at("a", "1.0.0", "copy.tgz"));
+        assert_eq!(index.admission("a", "1.0.0", "other.tgz"), Admission::Duplicate { kept: "copy.tgz".into() });
+        assert_eq!(index.admission("a", "1.0.0", "a-1.0.0.tgz"), Admission::Admit);
+        index.admit(at("a", "1.0.0", "a-1.0.0.tgz"));
+        assert_eq!(index.get("a", "1.0.0").map(|e| e.object.file.as_str()), Some("a-1.0.0.tgz"));
+        assert!(index.by_file("copy.tgz").is_none(), "the replaced copy is no longer indexed");
+        // A file now holding another version: its old entry goes.
+        index.admit(at("a", "2.0.0", "a-1.0.0.tgz"));
+        assert!(index.get("a", "1.0.0").is_none());
+        assert_eq!(index.len(), 1);
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! Chartroom repository benchmark (`cargo bench --bench repository`, normally via `scripts/bench.sh`).
+//!
+//! Drives the release binary over loopback HTTP and prints a Markdown report. What it measures
+//! and why is described in `BENCHMARKS.md`. Everything talks to 127.0.0.1 only; generated charts
+//! are cached in `target/bench-data/charts-v1` and reused across runs.
+//!
+//! The chartroom and Helm processes are the test toolkit's (`chartroom-testkit`: `Server`,
+//! `Helm`), the charts come from `ChartBuilder`. Files:
+//! * `main.rs`: options, the watchdog, the order of the scenarios;
+//! * `scenarios.rs`: one function per measured scenario, each returning its figures;
+//! * `charts.rs`: the generated charts (cache, repositories of hard links, upload sets);
+//! * `measure.rs`: uploads, index checks, percentiles, memory of a process;
+//! * `external.rs`: wrk, nginx, `helm repo index`, the machine description;
+//! * `report.rs`: the Markdown report from the scenarios' figures.
+
+mod charts;
+mod external;
+mod measure;
+mod report;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use chartroom_testkit::process::kill_all;
+use clap::Parser;
+
+type Res<T> = Result<T, String>;
+
+/// Options (all optional). `cargo bench` adds `--bench`, which is accepted and ignored.
+#[derive(Parser, Clone, Debug)]
+#[command(about = "Chartroom repository benchmark (see BENCHMARKS.md)")]
+struct Opts {
+    /// Cache and scratch folder
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-data"))]
+    data_dir: PathBuf,
+    /// chartroom binary
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/chartroom"))]
+    server: PathBuf,
+    /// Helm 3.17 binary
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/bin/helm3"))]
+    helm: PathBuf,
+    /// wrk binary
+    #[arg(long, default_value = "wrk")]
+    wrk: PathBuf,
+    /// nginx binary
+    #[arg(long, default_value = "nginx")]
+    nginx: PathBuf,
+    /// Versions in the main repository
+    #[arg(long, default_value_t = 10_000)]
+    versions: usize,
+    /// Versions for the large restart test, 0 = skip
+    #[arg(long, default_value_t = 100_000)]
+    big_versions: usize,
+    /// Skip the large test if generating its charts would exceed this many seconds
+    #[arg(long = "big-budget-secs", default_value = "240", value_parser = secs)]
+    big_budget: Duration,
+    /// Sequential uploads per repository
+    #[arg(long, default_value_t = 300)]
+    seq_uploads: usize,
+    /// Concurrent upload clients (at least 1)
+    #[arg(long, default_value_t = 16)]
+    conc_clients: usize,
+    /// Concurrent uploads in total
+    #[arg(long, default_value_t = 1600)]
+    conc_uploads: usize,
+    /// wrk duration in seconds
+    #[arg(long, default_value_t = 10)]
+    wrk_secs: u32,
+    /// Timed restarts with persisted state (at least 1)
+    #[arg(long, default_value_t = 3)]
+    restarts: usize,
+    /// Hard limit for the whole run, in seconds
+    #[arg(long = "deadline-secs", default_value = "570", value_parser = secs)]
+    deadline: Duration,
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn secs(s: &str) -> Result<Duration, String> {
+    s.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("{s}: {e}"))
+}
+
+fn main() {
+    let mut opts = Opts::parse();
+    opts.conc_clients = opts.conc_clients.max(1);
+    opts.restarts = opts.restarts.max(1);
+    let deadline = opts.deadline;
+    std::thread::spawn(move || {
+        std::thread::sleep(deadline);
+        eprintln!("bench: deadline of {} s reached; killing children and exiting", deadline.as_secs());
+        kill_all();
+        std::process::exit(3);
+    });
+    // A single-threaded client runtime keeps the load generator's CPU share small: client and
+    // server share the same cores.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    if let Err(e) = rt.block_on(run(opts)) {
+        eprintln!("bench: FAILED: {e}");
+        kill_all();
+        std::process::exit(1);
+    }
+}
+
+static START: OnceLock<Instant> = OnceLock::new();
+
+fn log(msg: impl AsRef<str>) {
+    eprintln!("[bench {:>7.1}s] {}", START.get_or_init(Instant::now).elapsed().as_secs_f64(), msg.as_ref());
+}
+
+async fn run(opts: Opts) -> Res<()> {
+    START.get_or_init(Instant::now);
+    let run_started = Instant::now();
+    for (what, p) in [("server", &opts.server), ("helm", &opts.helm)] {
+        if !p.exists() {
+            return Err(format!("{what} binary {} not found", p.display()));
+        }
+    }
+    chartroom_testkit::use_chartroom_binary(&opts.server);
+    let bench = scenarios::Bench::prepare(opts)?;
+
+    // The order matters: the server cold-started in 3b serves 2, restarts in 4a and takes the
+    // uploads of 1b and 6.
+    let empty = bench.empty_repo_uploads().await?;
+    let helm_index = bench.helm_repo_index()?;
+    let (mut srv, cold) = bench.cold_starts().await?;
+    let serving = bench.serving(&srv, &cold.index_body).await?;
+    let restarts = bench.restarts(&mut srv).await?;
+    let full = bench.full_repo_uploads(&srv).await?;
+    let concurrent = bench.concurrent_uploads(srv).await?;
+    let large = bench.large_repo(run_started).await?;
+    bench.clean_up();
+
+    let figures = report::Figures { empty, helm_index, cold, serving, restarts, full, concurrent, large };
+    report::print(&bench, &figures, run_started)
+}

@@ -1,0 +1,278 @@
+//! One chart version in the index: its identity, where its archive is stored, and its
+//! pre-serialized YAML and JSON fragments, rendered once when the entry is made.
+
+use chartroom_chart::metadata::{Dependency, Metadata};
+use chartroom_chart::version::Version;
+use chartroom_chart::yaml;
+use jiff::Timestamp;
+
+/// How entries are rendered. URLs are derived here, at render time, never persisted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderConfig {
+    /// Absolute base for chart URLs (`--chart-url` plus context path), without trailing `/`.
+    /// `None` gives ChartMuseum's relative `charts/<file>` URLs.
+    pub chart_url: Option<String>,
+    /// `serverInfo.contextPath` (`""` renders `serverInfo: {}`).
+    pub context_path: String,
+    /// Serve the index body as JSON instead of YAML.
+    pub json: bool,
+}
+
+/// Where an entry's archive lives, and what a listing said about it (to notice changes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredObject {
+    pub file: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+/// One chart version in the index.
+#[derive(Debug)]
+pub struct Entry {
+    name: Box<str>,
+    /// Lowercase hex sha256 of the archive.
+    pub digest: String,
+    pub created: Timestamp,
+    pub object: StoredObject,
+    version: Version,
+    json: Box<str>,
+    yaml: Box<str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("chart {name} has an invalid version {version:?}: {reason}")]
+    Version { name: String, version: String, reason: String },
+    #[error("cannot serialize the entry for {0}: {1}")]
+    Serialize(String, String),
+}
+
+impl Entry {
+    pub(crate) fn new(
+        metadata: Metadata,
+        digest: String,
+        created: Timestamp,
+        object: StoredObject,
+        config: &RenderConfig,
+    ) -> Result<Entry, EntryError> {
+        let version = Version::parse(&metadata.version).map_err(|e| EntryError::Version {
+            name: metadata.name.clone(),
+            version: metadata.version.clone(),
+            reason: e.to_string(),
+        })?;
+        let url = match &config.chart_url {
+            Some(base) => format!("{base}/charts/{}", object.file),
+            None => format!("charts/{}", object.file),
+        };
+        let created_text = format_time(created);
+        let json = chart_version_json(&metadata, &url, &created_text, &digest)
+            .map_err(|e| EntryError::Serialize(metadata.name.clone(), e.to_string()))?;
+        let yaml = if config.json { String::new() } else { yaml_fragment(&metadata, &url, &created_text, &digest) };
+        Ok(Entry {
+            name: metadata.name.into_boxed_str(),
+            digest,
+            created,
+            object,
+            version,
+            json: json.into_boxed_str(),
+            yaml: yaml.into_boxed_str(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The version exactly as written in Chart.yaml.
+    pub fn version(&self) -> &str {
+        self.version.original()
+    }
+
+    pub(crate) fn parsed_version(&self) -> &Version {
+        &self.version
+    }
+
+    /// Helm's `repo.ChartVersion` as JSON, in Go field order (the ChartMuseum API body).
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The YAML fragment of this entry in `index.yaml` (empty when the index is served as JSON).
+    pub(crate) fn yaml(&self) -> &str {
+        &self.yaml
+    }
+}
+
+/// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`), in UTC.
+pub(crate) fn format_time(t: Timestamp) -> String {
+    t.to_string()
+}
+
+#[derive(serde::Serialize)]
+struct ChartVersionJson<'a> {
+    #[serde(flatten)]
+    metadata: &'a Metadata,
+    urls: [&'a str; 1],
+    created: &'a str,
+    digest: &'a str,
+}
+
+fn chart_version_json(
+    metadata: &Metadata,
+    url: &str,
+    created: &str,
+    digest: &str,
+) -> Result<String, serde_json::Error> {
+    chartroom_chart::gojson::to_string(&ChartVersionJson { metadata, urls: [url], created, digest })
+}
+
+/// One `entries.<name>` sequence item, keys in the order Helm writes them (alphabetical).
+fn yaml_fragment(m: &Metadata, url: &str, created: &str, digest: &str) -> String {
+    let mut out = String::with_capacity(384);
+    let mut first = true;
+    let mut key = |out: &mut String, k: &str| {
+        out.push_str(if first { "  - " } else { "    " });
+        first = false;
+        out.push_str(k);
+        out.push(':');
+    };
+    let str_field = |out: &mut String, key: &mut dyn FnMut(&mut String, &str), k: &str, v: &str| {
+        if !v.is_empty() {
+            key(out, k);
+            out.push(' ');
+            yaml::scalar(out, v);
+            out.push('\n');
+        }
+    };
+    let list_field = |out: &mut String, key: &mut dyn FnMut(&mut String, &str), k: &str, v: &[String]| {
+        if !v.is_empty() {
+            key(out, k);
+            out.push('\n');
+            for item in v {
+                out.push_str("    - ");
+                yaml::scalar(out, item);
+                out.push('\n');
+            }
+        }
+    };
+    if !m.annotations.is_empty() {
+        key(&mut out, "annotations");
+        out.push('\n');
+        for (k, v) in &m.annotations {
+            out.push_str("      ");
+            yaml::scalar(&mut out, k);
+            out.push_str(": ");
+            yaml::scalar(&mut out, v);
+            out.push('\n');
+        }
+    }
+    str_field(&mut out, &mut key, "apiVersion", &m.api_version);
+    str_field(&mut out, &mut key, "appVersion", &m.app_version);
+    str_field(&mut out, &mut key, "condition", &m.condition);
+    key(&mut out, "created");
+    out.push(' ');
+    yaml::quoted(&mut out, created);
+    out.push('\n');
+    if !m.dependencies.is_empty() {
+        key(&mut out, "dependencies");
+        out.push('\n');
+        for d in &m.dependencies {
+            dependency_yaml(&mut out, d);
+        }
+    }
+    if m.deprecated {
+        key(&mut out, "deprecated");
+        out.push_str(" true\n");
+    }
+    str_field(&mut out, &mut key, "description", &m.description);
+    str_field(&mut out, &mut key, "digest", digest);
+    str_field(&mut out, &mut key, "home", &m.home);
+    str_field(&mut out, &mut key, "icon", &m.icon);
+    list_field(&mut out, &mut key, "keywords", &m.keywords);
+    str_field(&mut out, &mut key, "kubeVersion", &m.kube_version);
+    if !m.maintainers.is_empty() {
+        key(&mut out, "maintainers");
+        out.push('\n');
+        for mt in &m.maintainers {
+            let mut item = ItemWriter::new(&mut out, "    ");
+            item.str("email", &mt.email);
+            item.str("name", &mt.name);
+            item.str("url", &mt.url);
+            item.finish_empty();
+        }
+    }
+    str_field(&mut out, &mut key, "name", &m.name);
+    list_field(&mut out, &mut key, "sources", &m.sources);
+    str_field(&mut out, &mut key, "tags", &m.tags);
+    str_field(&mut out, &mut key, "type", &m.chart_type);
+    key(&mut out, "urls");
+    out.push_str("\n    - ");
+    yaml::scalar(&mut out, url);
+    out.push('\n');
+    str_field(&mut out, &mut key, "version", &m.version);
+    out
+}
+
+fn dependency_yaml(out: &mut String, d: &Dependency) {
+    let mut item = ItemWriter::new(out, "    ");
+    item.str("alias", &d.alias);
+    item.str("condition", &d.condition);
+    if d.enabled {
+        item.raw("enabled", "true");
+    }
+    if !d.import_values.is_empty() {
+        // Arbitrary values: JSON flow style is valid YAML and keeps them exact.
+        let flow = serde_json::to_string(&d.import_values).unwrap_or_else(|_| "[]".to_owned());
+        item.raw("import-values", &flow);
+    }
+    item.str_always("name", &d.name);
+    item.str_always("repository", &d.repository);
+    if !d.tags.is_empty() {
+        let flow = serde_json::to_string(&d.tags).unwrap_or_else(|_| "[]".to_owned());
+        item.raw("tags", &flow);
+    }
+    item.str("version", &d.version);
+    item.finish_empty();
+}
+
+/// Writes one block-sequence item (`- k: v` then aligned `  k: v`) at a given indentation.
+struct ItemWriter<'a> {
+    out: &'a mut String,
+    indent: &'static str,
+    started: bool,
+}
+
+impl<'a> ItemWriter<'a> {
+    fn new(out: &'a mut String, indent: &'static str) -> Self {
+        Self { out, indent, started: false }
+    }
+    fn key(&mut self, k: &str) {
+        self.out.push_str(self.indent);
+        self.out.push_str(if self.started { "  " } else { "- " });
+        self.started = true;
+        self.out.push_str(k);
+        self.out.push_str(": ");
+    }
+    fn str(&mut self, k: &str, v: &str) {
+        if !v.is_empty() {
+            self.str_always(k, v);
+        }
+    }
+    fn str_always(&mut self, k: &str, v: &str) {
+        self.key(k);
+        yaml::scalar(self.out, v);
+        self.out.push('\n');
+    }
+    fn raw(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.out.push_str(v);
+        self.out.push('\n');
+    }
+    fn finish_empty(self) {
+        if !self.started {
+            self.out.push_str(self.indent);
+            self.out.push_str("- {}\n");
+        }
+    }
+}

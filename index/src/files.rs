@@ -1,0 +1,129 @@
+//! Reading a repository's files: downloads of archives and provenance files, and the archive
+//! contents the API shows (templates, values).
+
+use chartroom_chart::archive::{self, ArchiveError, ChartFile};
+use chartroom_storage::{ObjectInfo, ObjectStream, StorageError};
+
+use crate::entry::Entry;
+use crate::error::RepoError;
+use crate::repo::Repository;
+use crate::tenant::Tenant;
+
+/// The files a repository serves under `charts/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// `<name>-<version>.tgz`
+    Archive,
+    /// `<name>-<version>.tgz.prov`
+    Provenance,
+}
+
+impl FileKind {
+    /// What `file` is, if it is a file the repository serves: an archive or a provenance file at
+    /// the top of the repository (never a folder, never Chartroom's own `.chartroom/` state).
+    pub(crate) fn of(file: &str) -> Option<FileKind> {
+        if file.starts_with('.') || file.contains(['/', '\\']) {
+            None
+        } else if file.ends_with(".tgz") {
+            Some(FileKind::Archive)
+        } else if file.ends_with(".tgz.prov") {
+            Some(FileKind::Provenance)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{0:?} is not a chart file")]
+    NotServed(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl FileError {
+    fn from_storage(err: StorageError, file: &str) -> Self {
+        match err {
+            StorageError::NotFound(_) | StorageError::InvalidKey(_) => FileError::NotFound(file.to_owned()),
+            other => FileError::Repo(other.into()),
+        }
+    }
+}
+
+/// Why an indexed archive's contents could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveReadError {
+    #[error("stored archive {file} is unreadable: {source}")]
+    Unreadable {
+        file: String,
+        #[source]
+        source: ArchiveError,
+    },
+    /// The extraction did not complete (its task panicked or was cancelled).
+    #[error("archive reader failed: {0}")]
+    Aborted(String),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Files are read from storage whether or not the index has them (as ChartMuseum does): a chart
+/// a peer stored moments ago downloads before this replica has polled its record. A tenant
+/// without charts costs one request per read and nothing in memory.
+impl Repository {
+    /// A chart file's body, streamed from storage, with its metadata.
+    pub async fn open_file(&self, tenant: &Tenant, file: &str) -> Result<(FileKind, ObjectStream), FileError> {
+        let kind = FileKind::of(file).ok_or_else(|| FileError::NotServed(file.to_owned()))?;
+        let place = self.locate(tenant)?.place;
+        let stream = place.storage.stream(file).await.map_err(|e| FileError::from_storage(e, file))?;
+        Ok((kind, stream))
+    }
+
+    /// A chart file's metadata (one HEAD request).
+    pub async fn file_info(&self, tenant: &Tenant, file: &str) -> Result<(FileKind, ObjectInfo), FileError> {
+        let kind = FileKind::of(file).ok_or_else(|| FileError::NotServed(file.to_owned()))?;
+        let place = self.locate(tenant)?.place;
+        let info = place.storage.head(file).await.map_err(|e| FileError::from_storage(e, file))?;
+        Ok((kind, info))
+    }
+
+    /// The files of an indexed chart's archive whose paths `wanted` accepts (read and extracted
+    /// off the async runtime).
+    pub async fn archive_files(
+        &self,
+        tenant: &Tenant,
+        entry: &Entry,
+        wanted: fn(&str) -> bool,
+    ) -> Result<Vec<ChartFile>, ArchiveReadError> {
+        let place = self.locate(tenant)?.place;
+        let bytes = place.storage.read(&entry.object.file).await.map_err(RepoError::from)?;
+        let limits = self.shared.options.limits.clone();
+        tokio::task::spawn_blocking(move || archive::extract_files(&bytes, &limits, wanted))
+            .await
+            .map_err(|e| ArchiveReadError::Aborted(e.to_string()))?
+            .map_err(|source| ArchiveReadError::Unreadable { file: entry.object.file.clone(), source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_files() {
+        for (file, kind) in [
+            ("a-1.0.0.tgz", Some(FileKind::Archive)),
+            ("a-1.0.0.tgz.prov", Some(FileKind::Provenance)),
+            ("index.yaml", None),
+            (".chartroom", None),
+            (".hidden.tgz", None),
+            ("a/b.tgz", None),
+            ("a\\b.tgz", None),
+            ("a-1.0.0.tar.gz", None),
+        ] {
+            assert_eq!(FileKind::of(file), kind, "{file}");
+        }
+    }
+}

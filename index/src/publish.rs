@@ -1,0 +1,394 @@
+//! The write path: every change to a repository's charts, whatever the front door (the
+//! ChartMuseum API today; OCI pushes, retention and webhooks later).
+//!
+//! Each operation takes the per-version lock, writes storage create-only unless the overwrite
+//! policy allows replacing, keeps a chart and its provenance file consistent (rollback of a failed
+//! second write, removal of a provenance file that no longer vouches for replaced bytes), then
+//! hands the change to the writer and returns once the served index has it and this replica's
+//! change log announces it.
+
+use bytes::Bytes;
+use chartroom_chart::archive::{self, ArchiveError, Limits, LoadedChart};
+use chartroom_chart::provenance::{self, Provenance, ProvenanceError, Vouch};
+use chartroom_storage::{ObjectInfo, Storage, StorageError, chart_file, prov_file};
+use jiff::Timestamp;
+
+use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
+use crate::error::RepoError;
+use crate::repo::Repository;
+use crate::tenant::Tenant;
+
+/// A chart version stored and indexed by [`Repository::publish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub name: String,
+    pub version: String,
+    /// Lowercase hex sha256 of the archive.
+    pub digest: String,
+    /// The archive's file in the repository.
+    pub file: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("the chart archive is empty")]
+    EmptyChart,
+    #[error(transparent)]
+    InvalidChart(ArchiveError),
+    #[error(transparent)]
+    Provenance(#[from] ProvenanceRejected),
+    /// A create-only write found the object already stored (and the policy does not allow
+    /// replacing it).
+    #[error("{0} already exists")]
+    Exists(String),
+    /// The archive check did not complete (its task panicked or was cancelled).
+    #[error("chart validation failed: {0}")]
+    ValidationAborted(String),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<StorageError> for PublishError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::AlreadyExists(file) => PublishError::Exists(file),
+            other => PublishError::Repo(other.into()),
+        }
+    }
+}
+
+impl From<EntryError> for PublishError {
+    fn from(err: EntryError) -> Self {
+        PublishError::Repo(err.into())
+    }
+}
+
+/// Why a provenance file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvenanceRejected {
+    #[error("invalid provenance file: empty body")]
+    Empty,
+    #[error(transparent)]
+    Invalid(#[from] ProvenanceError),
+    #[error("provenance file is for {prov_name}-{prov_version} but the chart is {name}-{version}")]
+    OtherChart { prov_name: String, prov_version: String, name: String, version: String },
+    #[error("provenance file does not match the chart: it records {recorded} for {file}, the chart is sha256:{digest}")]
+    OtherArchive { recorded: String, file: String, digest: String },
+    #[error(
+        "provenance file does not match the stored chart: it records {recorded} for {file}, the chart is sha256:{digest}"
+    )]
+    OtherStoredArchive { recorded: String, file: String, digest: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnpublishError {
+    #[error("chart {name} version {version} not found")]
+    VersionNotFound { name: String, version: String },
+    #[error("chart {0} not found")]
+    ChartNotFound(String),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl From<StorageError> for UnpublishError {
+    fn from(err: StorageError) -> Self {
+        UnpublishError::Repo(err.into())
+    }
+}
+
+impl Repository {
+    /// Validates a chart archive (and its provenance file), stores it as `<name>-<version>.tgz`
+    /// (and `.tgz.prov`) and indexes it. `force` is the request's wish to replace an existing
+    /// version; whether it may is the repository's [`OverwritePolicy`](crate::OverwritePolicy).
+    /// Nothing is stored for a chart that fails validation, and a failed provenance write takes
+    /// the chart back out.
+    pub async fn publish(
+        &self,
+        tenant: &Tenant,
+        bytes: Bytes,
+        prov: Option<Bytes>,
+        force: bool,
+    ) -> Result<Published, PublishError> {
+        let place = self.locate(tenant)?.place;
+        let chart = validate_chart(&self.shared.options.limits, bytes.clone()).await?;
+        if let Some(prov) = &prov {
+            check_provenance_for(&parse_provenance(prov)?, &chart)?;
+        }
+        let (name, version) = (chart.metadata.name.clone(), chart.metadata.version.clone());
+        let file = chart_file(&name, &version);
+        let overwrite = self.shared.options.overwrite.allows(force);
+        let storage = &place.storage;
+        let _guard = self.locks.lock(tenant, &file).await;
+        let stored = write(storage, &file, bytes, overwrite).await?;
+        if let Some(prov) = prov {
+            if let Err(e) = write(storage, &prov_file(&name, &version), prov, overwrite).await {
+                if !overwrite && let Err(rollback) = storage.delete(&file).await {
+                    tracing::error!(%file, error = %rollback, "cannot roll back a chart whose provenance file failed to store");
+                }
+                return Err(e.into());
+            }
+        } else if overwrite {
+            drop_stale_provenance(storage, &name, &version, &chart.digest).await;
+        }
+        let digest = chart.digest.clone();
+        let entry = uploaded_entry(&place.render, chart, &stored)?;
+        self.upsert(&place, entry).await?;
+        tracing::info!(%tenant, chart = %name, %version, "chart stored and indexed");
+        Ok(Published { name, version, digest, file })
+    }
+
+    /// Stores a provenance file on its own, as `<name>-<version>.tgz.prov` for the chart it names.
+    /// When that chart is indexed, the file must vouch for its bytes.
+    pub async fn put_provenance(&self, tenant: &Tenant, bytes: Bytes, force: bool) -> Result<(), PublishError> {
+        let located = self.locate(tenant)?;
+        let prov = parse_provenance(&bytes)?;
+        let chart_key = chart_file(&prov.name, &prov.version);
+        let _guard = self.locks.lock(tenant, &chart_key).await;
+        let indexed_digest = located.entry(&prov.name, &prov.version).map(|e| e.digest.clone());
+        if let Some(digest) = indexed_digest
+            && let Vouch::Differs { recorded } = prov.vouches_for(&chart_key, &digest)
+        {
+            let recorded = recorded.to_owned();
+            return Err(ProvenanceRejected::OtherStoredArchive { recorded, file: chart_key, digest }.into());
+        }
+        let overwrite = self.shared.options.overwrite.allows(force);
+        write(&located.place.storage, &prov_file(&prov.name, &prov.version), bytes, overwrite).await?;
+        Ok(())
+    }
+
+    /// Deletes one version: its archive, its provenance file, its index entry.
+    pub async fn unpublish(&self, tenant: &Tenant, name: &str, version: &str) -> Result<(), UnpublishError> {
+        let located = self.locate(tenant)?;
+        let file = located.entry(name, version).map(|e| e.object.file.clone());
+        let file = file.unwrap_or_else(|| chart_file(name, version));
+        let _guard = self.locks.lock(tenant, &chart_file(name, version)).await;
+        delete_files(&located.place.storage, &file, name, version).await?;
+        self.remove(&located.place, name, version, &file).await?;
+        Ok(())
+    }
+
+    /// Deletes every version of a chart (ChartMuseum lacks this). A version whose archive is
+    /// already gone from storage is still taken out of the index.
+    pub async fn unpublish_chart(&self, tenant: &Tenant, name: &str) -> Result<(), UnpublishError> {
+        let located = self.locate(tenant)?;
+        let versions = located.versions(name);
+        if versions.is_empty() {
+            return Err(UnpublishError::ChartNotFound(name.to_owned()));
+        }
+        for (version, file) in &versions {
+            let _guard = self.locks.lock(tenant, &chart_file(name, version)).await;
+            match delete_files(&located.place.storage, file, name, version).await {
+                Ok(()) | Err(UnpublishError::VersionNotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            self.remove(&located.place, name, version, file).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The archive check, on the blocking pool (it decompresses the whole archive).
+async fn validate_chart(limits: &Limits, bytes: Bytes) -> Result<LoadedChart, PublishError> {
+    if bytes.is_empty() {
+        return Err(PublishError::EmptyChart);
+    }
+    let limits = limits.clone();
+    tokio::task::spawn_blocking(move || archive::load_archive(&bytes, &limits))
+        .await
+        .map_err(|e| PublishError::ValidationAborted(e.to_string()))?
+        .map_err(PublishError::InvalidChart)
+}
+
+fn parse_provenance(bytes: &[u8]) -> Result<Provenance, ProvenanceRejected> {
+    if bytes.is_empty() {
+        return Err(ProvenanceRejected::Empty);
+    }
+    Ok(provenance::parse(bytes)?)
+}
+
+/// A provenance file uploaded with a chart must describe that chart, or `helm --verify` fails
+/// later. One that does not list the archive at all is accepted.
+fn check_provenance_for(prov: &Provenance, chart: &LoadedChart) -> Result<(), ProvenanceRejected> {
+    let (name, version) = (&chart.metadata.name, &chart.metadata.version);
+    if !prov.is_for(name, version) {
+        return Err(ProvenanceRejected::OtherChart {
+            prov_name: prov.name.clone(),
+            prov_version: prov.version.clone(),
+            name: name.clone(),
+            version: version.clone(),
+        });
+    }
+    let file = chart_file(name, version);
+    match prov.vouches_for(&file, &chart.digest) {
+        Vouch::Differs { recorded } => {
+            Err(ProvenanceRejected::OtherArchive { recorded: recorded.to_owned(), file, digest: chart.digest.clone() })
+        }
+        Vouch::Matches | Vouch::Silent => Ok(()),
+    }
+}
+
+/// A replaced chart must not keep a provenance file that does not vouch for its new bytes:
+/// `helm --verify` would fail on it. One that still does (same bytes re-uploaded) is kept.
+async fn drop_stale_provenance(storage: &Storage, name: &str, version: &str, digest: &str) {
+    let file = prov_file(name, version);
+    let Ok(bytes) = storage.read(&file).await else { return };
+    let vouches = provenance::parse(&bytes)
+        .is_ok_and(|p| matches!(p.vouches_for(&chart_file(name, version), digest), Vouch::Matches));
+    if !vouches {
+        match storage.delete(&file).await {
+            Ok(()) => tracing::info!(%file, "removed a provenance file that no longer matches the replaced chart"),
+            Err(e) => tracing::warn!(%file, error = %e, "cannot remove a stale provenance file"),
+        }
+    }
+}
+
+/// Writes create-only, or replacing when the policy allows it for this request.
+async fn write(storage: &Storage, file: &str, data: Bytes, overwrite: bool) -> Result<ObjectInfo, StorageError> {
+    if overwrite { storage.put_replace(file, data).await } else { storage.put_new(file, data).await }
+}
+
+/// The entry of a chart just stored by an upload: published now.
+fn uploaded_entry(render: &RenderConfig, chart: LoadedChart, stored: &ObjectInfo) -> Result<Entry, EntryError> {
+    let object = StoredObject { file: stored.file.clone(), size: stored.size, etag: stored.e_tag.clone() };
+    Entry::new(chart.metadata, chart.digest, Timestamp::now(), object, render)
+}
+
+/// Deletes a version's archive, then its provenance file if there is one.
+async fn delete_files(storage: &Storage, file: &str, name: &str, version: &str) -> Result<(), UnpublishError> {
+    match storage.delete(file).await {
+        Ok(()) => {}
+        Err(StorageError::NotFound(_)) => {
+            return Err(UnpublishError::VersionNotFound { name: name.to_owned(), version: version.to_owned() });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    match storage.delete(&prov_file(name, version)).await {
+        Ok(()) | Err(StorageError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+    use crate::options::RepoOptions;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/");
+
+    fn fixture(file: &str) -> Bytes {
+        Bytes::from(std::fs::read(format!("{FIXTURES}{file}")).unwrap())
+    }
+
+    fn signtest() -> Bytes {
+        fixture("signtest-0.1.0.tgz")
+    }
+
+    fn signtest_prov() -> Bytes {
+        fixture("signtest-0.1.0.tgz.prov")
+    }
+
+    /// The same chart in other bytes (compressed again): another digest.
+    fn signtest_recompressed() -> Bytes {
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&signtest()[..]).read_to_end(&mut tar).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&tar).unwrap();
+        Bytes::from(gz.finish().unwrap())
+    }
+
+    async fn open() -> (Repository, Storage) {
+        let storage = Storage::memory();
+        let options =
+            RepoOptions { poll_interval: None, resync_interval: None, statefiles: false, ..Default::default() };
+        let (repo, _) = Repository::open(storage.clone(), options).await.unwrap();
+        (repo, storage)
+    }
+
+    async fn exists(storage: &Storage, file: &str) -> bool {
+        match storage.head(file).await {
+            Ok(_) => true,
+            Err(StorageError::NotFound(_)) => false,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn publish_stores_and_indexes_and_unpublish_removes() {
+        let (repo, storage) = open().await;
+        let root = Tenant::root();
+        let published = repo.publish(&root, signtest(), Some(signtest_prov()), false).await.unwrap();
+        assert_eq!((published.name.as_str(), published.version.as_str()), ("signtest", "0.1.0"));
+        assert_eq!(published.file, "signtest-0.1.0.tgz");
+        let indexed = repo.index(&root).unwrap().get("signtest", "0.1.0").map(|e| e.digest.clone());
+        assert_eq!(indexed, Some(published.digest));
+        assert!(exists(&storage, "signtest-0.1.0.tgz.prov").await);
+
+        let again = repo.publish(&root, signtest(), None, false).await;
+        assert!(matches!(&again, Err(PublishError::Exists(f)) if f == "signtest-0.1.0.tgz"), "{again:?}");
+        // Forced with the same bytes: the provenance file still vouches for them and stays.
+        repo.publish(&root, signtest(), None, true).await.unwrap();
+        assert!(exists(&storage, "signtest-0.1.0.tgz.prov").await);
+        // Forced with other bytes: it would fail `helm --verify`, so it goes.
+        repo.publish(&root, signtest_recompressed(), None, true).await.unwrap();
+        assert!(!exists(&storage, "signtest-0.1.0.tgz.prov").await);
+
+        repo.unpublish(&root, "signtest", "0.1.0").await.unwrap();
+        assert!(!exists(&storage, "signtest-0.1.0.tgz").await);
+        assert!(repo.index(&root).unwrap().is_empty());
+        let gone = repo.unpublish(&root, "signtest", "0.1.0").await;
+        assert!(matches!(gone, Err(UnpublishError::VersionNotFound { .. })), "{gone:?}");
+        let gone = repo.unpublish_chart(&root, "signtest").await;
+        assert!(matches!(gone, Err(UnpublishError::ChartNotFound(_))), "{gone:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_provenance_write_takes_the_chart_back_out() {
+        let (repo, storage) = open().await;
+        storage.put_new("signtest-0.1.0.tgz.prov", Bytes::from_static(b"left over")).await.unwrap();
+        let refused = repo.publish(&Tenant::root(), signtest(), Some(signtest_prov()), false).await;
+        assert!(matches!(&refused, Err(PublishError::Exists(f)) if f == "signtest-0.1.0.tgz.prov"), "{refused:?}");
+        assert!(!exists(&storage, "signtest-0.1.0.tgz").await, "the chart is rolled back");
+        assert!(repo.index(&Tenant::root()).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_provenance_file_must_vouch_for_its_chart() {
+        let (repo, storage) = open().await;
+        let root = Tenant::root();
+        let refused = repo.publish(&root, signtest_recompressed(), Some(signtest_prov()), false).await;
+        assert!(
+            matches!(&refused, Err(PublishError::Provenance(ProvenanceRejected::OtherArchive { .. }))),
+            "{refused:?}"
+        );
+        assert!(storage.list_charts().await.unwrap().is_empty(), "nothing stored");
+
+        repo.publish(&root, signtest_recompressed(), None, false).await.unwrap();
+        let refused = repo.put_provenance(&root, signtest_prov(), false).await;
+        assert!(
+            matches!(&refused, Err(PublishError::Provenance(ProvenanceRejected::OtherStoredArchive { .. }))),
+            "{refused:?}"
+        );
+        assert!(!exists(&storage, "signtest-0.1.0.tgz.prov").await);
+        let empty = repo.put_provenance(&root, Bytes::new(), false).await;
+        assert!(matches!(empty, Err(PublishError::Provenance(ProvenanceRejected::Empty))));
+        let empty = repo.publish(&root, Bytes::new(), None, false).await;
+        assert!(matches!(empty, Err(PublishError::EmptyChart)));
+    }
+
+    #[tokio::test]
+    async fn tenants_outside_the_layout_are_refused_before_storage_is_touched() {
+        let (repo, storage) = open().await;
+        let team = Tenant::parse("org/team").unwrap();
+        let before = storage.request_counts();
+        let refused = repo.publish(&team, signtest(), None, false).await;
+        assert!(matches!(refused, Err(PublishError::Repo(RepoError::NotServed { .. }))), "{refused:?}");
+        assert!(matches!(repo.put_provenance(&team, signtest_prov(), false).await, Err(PublishError::Repo(_))));
+        assert!(matches!(repo.unpublish(&team, "signtest", "0.1.0").await, Err(UnpublishError::Repo(_))));
+        assert!(matches!(repo.unpublish_chart(&team, "signtest").await, Err(UnpublishError::Repo(_))));
+        assert!(repo.snapshot(&team).is_err() && repo.index(&team).is_err() && repo.resync(&team).await.is_err());
+        assert_eq!(storage.request_counts(), before, "refused before any request");
+        assert_eq!(repo.tenants(), [Tenant::root()], "a single-repository server serves the root");
+    }
+}

@@ -1,0 +1,285 @@
+//! Bringing tenants' indexes in line with a storage listing (at start and at each resync), and
+//! rendering persisted entries at start.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::AddAssign;
+use std::sync::Arc;
+
+use chartroom_storage::{ObjectInfo, StorageError};
+use futures::StreamExt;
+
+use crate::changelog::Change;
+use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
+use crate::error::RepoError;
+use crate::index::{Admission, Index};
+use crate::ingest::{self, Archive, ChartMuseumTimes};
+use crate::options::RepoOptions;
+use crate::state;
+use crate::tenant::Tenant;
+use crate::tenants::{Place, TenantState};
+
+/// What a resync (or the initial build) found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ResyncReport {
+    /// Archives in storage that the index did not know, now indexed.
+    pub added: usize,
+    /// Indexed archives whose object changed in storage, re-read.
+    pub updated: usize,
+    /// Index entries whose archive disappeared from storage.
+    pub removed: usize,
+    /// Archives matched without being opened.
+    pub unchanged: usize,
+    /// Archives in storage that cannot be indexed (invalid, or a duplicate name and version).
+    pub skipped: usize,
+}
+
+impl ResyncReport {
+    pub(crate) fn changed(&self) -> bool {
+        self.added + self.updated + self.removed > 0
+    }
+}
+
+impl AddAssign<&ResyncReport> for ResyncReport {
+    fn add_assign(&mut self, other: &ResyncReport) {
+        self.added += other.added;
+        self.updated += other.updated;
+        self.removed += other.removed;
+        self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
+    }
+}
+
+/// Archives that could not be indexed, with the listing data they had (size, ETag), so a resync
+/// does not re-read them until they change.
+pub(crate) type Skipped = HashMap<String, (u64, Option<String>)>;
+
+/// An archive read for the index: its listing, whether the index knew its file, what reading gave.
+type Read = (ObjectInfo, bool, Result<chartroom_chart::archive::LoadedChart, String>);
+
+/// One tenant's part of a reconciliation: its state, what storage lists for it now, the archives
+/// it could not index, and (at start) ChartMuseum's `created` times; `report` is what was found.
+pub(crate) struct Target {
+    pub state: Arc<TenantState>,
+    pub listing: Vec<ObjectInfo>,
+    pub skipped: Skipped,
+    pub chartmuseum: ChartMuseumTimes,
+    pub report: ResyncReport,
+}
+
+impl Target {
+    pub(crate) fn new(state: Arc<TenantState>, listing: Vec<ObjectInfo>, skipped: Skipped) -> Target {
+        Target { state, listing, skipped, chartmuseum: ChartMuseumTimes::new(), report: ResyncReport::default() }
+    }
+
+    pub(crate) fn tenant(&self) -> &Tenant {
+        &self.state.place.tenant
+    }
+}
+
+/// Brings each target's index in line with its listing: archives it does not know (or that
+/// changed) are read, Chart.yaml only, with one bound on concurrent reads across all targets;
+/// entries whose archive is gone are removed. What changed is added to `touched`, for the change
+/// log.
+pub(crate) async fn reconcile(
+    options: &RepoOptions,
+    targets: &mut [Target],
+    touched: &mut Vec<Change>,
+) -> Result<(), RepoError> {
+    let mut to_read = Vec::new();
+    for (at, target) in targets.iter_mut().enumerate() {
+        let gone = plan(target, |obj, known| to_read.push((at, obj.clone(), known)));
+        let tenant = target.state.place.tenant.clone();
+        let mut index = target.state.index.write();
+        for (name, version, file) in gone {
+            if index.get(&name, &version).is_some_and(|e| e.object.file == file) {
+                index.remove(&name, &version);
+                target.report.removed += 1;
+                touched.push(Change::delete(&tenant, file, name, version));
+            }
+        }
+    }
+
+    let places: Vec<Arc<Place>> = targets.iter().map(|t| Arc::clone(&t.state.place)).collect();
+    let limits = &options.limits;
+    let places = &places;
+    let mut loaded = futures::stream::iter(to_read)
+        .map(|(at, obj, known)| async move {
+            let result = match ingest::read_archive(&places[at].storage, &obj.file, obj.size, limits).await? {
+                Archive::Loaded(loaded) => Ok(*loaded),
+                Archive::Missing => Err("disappeared while reading".to_owned()),
+                Archive::Invalid(reason) => Err(reason),
+            };
+            Ok::<(usize, Read), StorageError>((at, (obj, known, result)))
+        })
+        .buffer_unordered(options.read_concurrency.max(1))
+        // Applied in batches as archives arrive, so a cold build never holds every parsed chart.
+        .chunks(256);
+    while let Some(batch) = loaded.next().await {
+        let batch: Vec<(usize, Read)> = batch.into_iter().collect::<Result<_, StorageError>>()?;
+        for (at, read) in batch {
+            let target = &mut targets[at];
+            let tenant = &target.state.place.tenant;
+            let mut index = target.state.index.write();
+            let mut apply = Apply {
+                tenant,
+                index: &mut index,
+                skipped: &mut target.skipped,
+                report: &mut target.report,
+                touched: &mut *touched,
+            };
+            apply.one(read, &target.state.place.render, &target.chartmuseum);
+        }
+    }
+    Ok(())
+}
+
+/// Compares a target's index with its listing: archives to read go to `read` (with whether the
+/// index knew the file); returns the entries whose archive is gone. Counts unchanged and
+/// still-skipped archives, and forgets skipped files that are no longer listed.
+fn plan(target: &mut Target, mut read: impl FnMut(&ObjectInfo, bool)) -> Vec<(String, String, String)> {
+    let index = target.state.index.read();
+    let listed: HashSet<&str> = target.listing.iter().map(|o| o.file.as_str()).collect();
+    for obj in &target.listing {
+        match index.by_file(&obj.file) {
+            Some(e) if still_the_same(&e.object, obj) => target.report.unchanged += 1,
+            known => {
+                if known.is_none() && target.skipped.get(&obj.file) == Some(&(obj.size, obj.e_tag.clone())) {
+                    target.report.skipped += 1;
+                } else {
+                    read(obj, known.is_some());
+                }
+            }
+        }
+    }
+    target.skipped.retain(|file, _| listed.contains(file.as_str()));
+    index
+        .entries()
+        .filter(|e| !listed.contains(e.object.file.as_str()))
+        .map(|e| (e.name().to_owned(), e.version().to_owned(), e.object.file.clone()))
+        .collect()
+}
+
+/// Applies archives read during a reconciliation to one tenant's index.
+struct Apply<'a> {
+    tenant: &'a Tenant,
+    index: &'a mut Index,
+    skipped: &'a mut Skipped,
+    report: &'a mut ResyncReport,
+    touched: &'a mut Vec<Change>,
+}
+
+impl Apply<'_> {
+    fn one(&mut self, (obj, was_indexed, result): Read, render: &RenderConfig, chartmuseum: &ChartMuseumTimes) {
+        let loaded = match result {
+            Ok(loaded) => loaded,
+            Err(reason) => {
+                tracing::warn!(tenant = %self.tenant, file = %obj.file, %reason, "invalid package in storage; not indexed");
+                if let Some(e) = self.index.by_file(&obj.file).cloned() {
+                    self.index.remove(e.name(), e.version());
+                    self.report.removed += 1;
+                    let (name, version) = (e.name().to_owned(), e.version().to_owned());
+                    self.touched.push(Change::delete(self.tenant, obj.file.clone(), name, version));
+                }
+                return self.skip(&obj);
+            }
+        };
+        let (name, version) = (loaded.metadata.name.clone(), loaded.metadata.version.clone());
+        if let Admission::Duplicate { kept } = self.index.admission(&name, &version, &obj.file) {
+            tracing::warn!(tenant = %self.tenant, file = %obj.file, other = %kept, "archive duplicates an indexed chart version; not indexed");
+            return self.skip(&obj);
+        }
+        let indexed = self.index.get(&name, &version).map(|e| (e.digest.clone(), e.created));
+        let object = StoredObject { file: obj.file.clone(), size: obj.size, etag: obj.e_tag.clone() };
+        let known = indexed.as_ref().map(|(digest, created)| (digest.as_str(), *created));
+        let entry = match ingest::archive_entry(loaded, object, obj.last_modified, known, Some(chartmuseum), render) {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::warn!(tenant = %self.tenant, file = %obj.file, error = %e, "invalid package in storage; not indexed");
+                return self.skip(&obj);
+            }
+        };
+        self.index.admit(entry);
+        let tenant = self.tenant;
+        self.touched.extend(self.index.by_file(&obj.file).cloned().map(|e| Change::put(tenant, e)));
+        if was_indexed {
+            self.report.updated += 1;
+        } else {
+            self.report.added += 1;
+        }
+    }
+
+    fn skip(&mut self, obj: &ObjectInfo) {
+        self.skipped.insert(obj.file.clone(), (obj.size, obj.e_tag.clone()));
+        self.report.skipped += 1;
+    }
+}
+
+/// Renders persisted entries, spread over the available cores (rendering is the bulk of a restart).
+pub(crate) fn render_entries(stored: Vec<state::StoredEntry>, render: &RenderConfig) -> Result<Vec<Entry>, EntryError> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+    if threads == 1 || stored.len() < 2048 {
+        return stored.into_iter().map(|e| Entry::new(e.metadata, e.digest, e.created, e.object, render)).collect();
+    }
+    let per_thread = stored.len().div_ceil(threads);
+    let mut parts: Vec<Vec<state::StoredEntry>> = Vec::with_capacity(threads);
+    let mut rest = stored;
+    while rest.len() > per_thread {
+        let tail = rest.split_off(per_thread);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|e| Entry::new(e.metadata, e.digest, e.created, e.object, render))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => out.extend(part?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Whether a listed object is still the archive an entry was read from: same size, and the same
+/// ETag when the listing reports one. Some S3 servers (s3s-fs among them) list objects without
+/// ETags although their PUT answers carry one; for those the recorded ETag cannot be checked and
+/// the size decides, or every uploaded chart would be re-read at each start and resync.
+pub(crate) fn still_the_same(recorded: &StoredObject, listed: &ObjectInfo) -> bool {
+    recorded.size == listed.size && (listed.e_tag.is_none() || listed.e_tag == recorded.etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+
+    #[test]
+    fn listed_object_compares_etag_only_when_listed() {
+        let recorded = StoredObject { file: "a-1.0.0.tgz".into(), size: 3, etag: Some("\"e1\"".into()) };
+        let listed = |size, e_tag: Option<&str>| ObjectInfo {
+            file: "a-1.0.0.tgz".into(),
+            size,
+            e_tag: e_tag.map(str::to_owned),
+            last_modified: SystemTime::UNIX_EPOCH,
+        };
+        assert!(still_the_same(&recorded, &listed(3, Some("\"e1\""))));
+        assert!(!still_the_same(&recorded, &listed(3, Some("\"e2\""))), "another ETag is another archive");
+        assert!(!still_the_same(&recorded, &listed(4, Some("\"e1\""))));
+        assert!(still_the_same(&recorded, &listed(3, None)), "a listing without ETags is checked on size");
+        assert!(!still_the_same(&recorded, &listed(4, None)));
+        let unknown = StoredObject { etag: None, ..recorded };
+        assert!(!still_the_same(&unknown, &listed(3, Some("\"e1\""))), "a store that now lists ETags is re-read");
+    }
+}

@@ -1,0 +1,281 @@
+//! Opening a repository: one listing of storage for every tenant, each tenant's persisted state
+//! read and validated against its share of the listing, then one reconciliation of them all.
+//!
+//! A single-repository server lists the root folder with one delimiter LIST and reads the root's
+//! state meanwhile, as before tenants. With tenants, one recursive LIST of the prefix finds every
+//! tenant's charts and which tenants have state files; the state files are read concurrently
+//! (bounded by `read_concurrency`) and decoded, checked and rendered on the blocking pool, so
+//! start time grows with the number of files, not with round trips per tenant. The archives that
+//! the states do not describe are read with the same bound across all tenants.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use chartroom_storage::{LogRecordInfo, ObjectInfo, Storage, StorageError};
+use futures::StreamExt;
+use jiff::Timestamp;
+
+use crate::changelog::Change;
+use crate::entry::RenderConfig;
+use crate::error::RepoError;
+use crate::index::Index;
+use crate::ingest::ChartMuseumTimes;
+use crate::options::RepoOptions;
+use crate::reconcile::{self, ResyncReport, Skipped, Target};
+use crate::snapshot::Snapshot;
+use crate::state;
+use crate::tenancy::{self, Found};
+use crate::tenant::Tenant;
+use crate::tenants::{Place, TenantState, render_for};
+
+/// Tenants' snapshots built per blocking task at start.
+const SNAPSHOTS_PER_TASK: usize = 64;
+
+/// What opening found.
+pub(crate) struct Loaded {
+    /// Tenants with charts (on a single-repository server: none; the root is `pinned`).
+    pub states: Vec<Arc<TenantState>>,
+    pub pinned: Option<Arc<TenantState>>,
+    /// The index and snapshot of tenants without charts.
+    pub empty: (Index, Arc<Snapshot>),
+    pub skipped: HashMap<Tenant, Skipped>,
+    pub report: ResyncReport,
+    /// What storage held that the states did not record, for the change log.
+    pub touched: Vec<Change>,
+    /// Tenants whose state must be written at once (built afresh).
+    pub fresh: Vec<Arc<Place>>,
+    /// Peers' change-log records that existed before the listing.
+    pub log_heads: Vec<LogRecordInfo>,
+}
+
+/// One tenant restored from its state, before reconciliation.
+struct Prepared {
+    place: Arc<Place>,
+    index: Index,
+    listing: Vec<ObjectInfo>,
+    /// The state's `generated`, when every entry it recorded is still in storage.
+    generated: Option<Timestamp>,
+    chartmuseum: ChartMuseumTimes,
+}
+
+pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loaded, RepoError> {
+    let started = Instant::now();
+    let tenancy = options.tenancy;
+    let place = |tenant: &Tenant| -> Result<Arc<Place>, RepoError> {
+        Ok(Arc::new(Place {
+            tenant: tenant.clone(),
+            storage: storage.scoped(tenant.as_str())?,
+            render: render_for(&options.render, tenant),
+        }))
+    };
+    let prepared: Vec<Prepared>;
+    let log_heads;
+    if tenancy.is_single() {
+        let root = place(&Tenant::root())?;
+        // Peers' log heads are taken before the chart listing: every record after them describes
+        // a change the listing may miss, and is polled; anything before is in the listing. The
+        // state is independent of both: read meanwhile.
+        let heads_then_listing = async {
+            let heads = storage.list_log_records(None).await?;
+            Ok::<_, StorageError>((heads, storage.list_charts().await?))
+        };
+        let (listed, saved) = tokio::join!(heads_then_listing, read_state(&root, options.statefiles));
+        let (heads, charts) = listed?;
+        log_heads = heads;
+        let found = Found { charts, state: true, chartmuseum: true };
+        prepared = vec![prepare(root, found, saved).await?];
+    } else {
+        log_heads = storage.list_log_records(None).await?;
+        let listing = storage.list_tree(|key| tenancy::classify(key, tenancy).is_some()).await?;
+        let grouped = tenancy::group(listing, tenancy);
+        let places: Vec<(Arc<Place>, Found)> = grouped
+            .into_iter()
+            .map(|(tenant, found)| Ok((place(&tenant)?, found)))
+            .collect::<Result<_, RepoError>>()?;
+        prepared = futures::stream::iter(places)
+            .map(|(place, found)| async move {
+                let saved = if found.state { read_state(&place, options.statefiles).await } else { None };
+                prepare(place, found, saved).await
+            })
+            .buffer_unordered(options.read_concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, RepoError>>()?;
+    }
+    let listed: usize = prepared.iter().map(|p| p.listing.len()).sum();
+    let from_state: usize = prepared.iter().map(|p| p.index.len()).sum();
+    tracing::debug!(
+        tenants = prepared.len(),
+        listed,
+        from_state,
+        list_and_state_ms = started.elapsed().as_millis() as u64,
+        "loaded persisted index state"
+    );
+
+    let mut targets = Vec::with_capacity(prepared.len());
+    let mut generated = Vec::with_capacity(prepared.len());
+    let mut empty_index = Index::new(options.render.clone());
+    let empty_snapshot = Arc::new(Snapshot::build(&mut empty_index));
+    for p in prepared {
+        let state = Arc::new(TenantState::new(p.place, p.index, Arc::clone(&empty_snapshot)));
+        let mut target = Target::new(state, p.listing, Skipped::new());
+        target.chartmuseum = p.chartmuseum;
+        targets.push(target);
+        generated.push(p.generated);
+    }
+    let mut touched = Vec::new();
+    reconcile::reconcile(options, &mut targets, &mut touched).await?;
+
+    let mut loaded = Loaded {
+        states: Vec::with_capacity(targets.len()),
+        pinned: None,
+        empty: (empty_index, empty_snapshot),
+        skipped: HashMap::new(),
+        report: ResyncReport::default(),
+        touched,
+        fresh: Vec::new(),
+        log_heads,
+    };
+    let now = Timestamp::now();
+    for (target, generated) in targets.into_iter().zip(generated) {
+        loaded.report += &target.report;
+        let mut index = target.state.index.write();
+        match generated {
+            Some(t) if !target.report.changed() => index.set_generated(t),
+            _ => index.set_generated(now),
+        }
+        let empty = index.is_empty();
+        drop(index);
+        if target.report.changed() {
+            loaded.fresh.push(Arc::clone(&target.state.place));
+        }
+        if !target.skipped.is_empty() {
+            loaded.skipped.insert(target.tenant().clone(), target.skipped);
+        }
+        if tenancy.is_single() {
+            loaded.pinned = Some(target.state);
+        } else if !empty {
+            loaded.states.push(target.state);
+        }
+    }
+    build_snapshots(loaded.states.iter().chain(&loaded.pinned).cloned().collect()).await;
+    Ok(loaded)
+}
+
+/// Reads a tenant's persisted state; `None` (and a warning) when it cannot be read.
+async fn read_state(place: &Place, statefiles: bool) -> Option<Bytes> {
+    if !statefiles {
+        return None;
+    }
+    match place.storage.read_state(state::STATE_FILE).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(tenant = %place.tenant, error = %e, "cannot read persisted index state; rebuilding from storage");
+            None
+        }
+    }
+}
+
+/// Restores a tenant's index from its state (off the runtime), and reads its ChartMuseum state
+/// file when there is no usable state of ours and it has one.
+async fn prepare(place: Arc<Place>, found: Found, saved: Option<Bytes>) -> Result<Prepared, RepoError> {
+    let listing = found.charts;
+    let render = place.render.clone();
+    let tenant = place.tenant.clone();
+    let (restored, listing) = tokio::task::spawn_blocking(move || {
+        // The listing comes back whatever happens: a state that cannot be used is rebuilt from it.
+        let restored =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| restore(saved, &listing, &render, &tenant)))
+                .unwrap_or_else(|_| {
+                    tracing::warn!(%tenant, "cannot decode persisted index state; rebuilding from storage");
+                    Ok(Restored::none(&render))
+                });
+        (restored, listing)
+    })
+    .await
+    .map_err(|_| RepoError::Closed)?;
+    let restored = restored?;
+    let chartmuseum = if restored.from_state || !found.chartmuseum {
+        ChartMuseumTimes::new()
+    } else {
+        match place.storage.read_chartmuseum_statefile().await {
+            Ok(Some(bytes)) => state::chartmuseum_created(&bytes),
+            _ => ChartMuseumTimes::new(),
+        }
+    };
+    Ok(Prepared { place, index: restored.index, listing, generated: restored.generated, chartmuseum })
+}
+
+struct Restored {
+    index: Index,
+    generated: Option<Timestamp>,
+    /// Whether a state was decoded (then ChartMuseum's state file is not needed).
+    from_state: bool,
+}
+
+impl Restored {
+    fn none(render: &RenderConfig) -> Restored {
+        Restored { index: Index::new(render.clone()), generated: None, from_state: false }
+    }
+}
+
+/// The entries of a decoded state that storage still holds exactly (same file, size, ETag),
+/// rendered; the rest is left for the reconciliation to read.
+fn restore(
+    saved: Option<Bytes>,
+    listing: &[ObjectInfo],
+    render: &RenderConfig,
+    tenant: &Tenant,
+) -> Result<Restored, RepoError> {
+    let mut restored = Restored::none(render);
+    let Some(bytes) = saved else { return Ok(restored) };
+    let saved = match state::decode(&bytes) {
+        Ok(saved) => saved,
+        Err(e) => {
+            tracing::warn!(%tenant, error = %e, "ignoring persisted index state; rebuilding from storage");
+            return Ok(restored);
+        }
+    };
+    let listed: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.file.as_str(), o)).collect();
+    let total = saved.entries.len();
+    let valid: Vec<state::StoredEntry> = saved
+        .entries
+        .into_iter()
+        .filter(|e| listed.get(e.object.file.as_str()).is_some_and(|o| reconcile::still_the_same(&e.object, o)))
+        .collect();
+    for entry in reconcile::render_entries(valid, render)? {
+        restored.index.insert(entry);
+    }
+    if restored.index.len() == total {
+        restored.generated = Some(saved.generated);
+    }
+    restored.from_state = true;
+    Ok(restored)
+}
+
+/// Builds every tenant's first snapshot, spread over the blocking pool.
+async fn build_snapshots(states: Vec<Arc<TenantState>>) {
+    let build = |chunk: Vec<Arc<TenantState>>| {
+        for state in chunk {
+            let snapshot = Snapshot::build(&mut state.index.write());
+            state.snapshot.store(Arc::new(snapshot));
+        }
+    };
+    if states.len() <= 1 {
+        return build(states);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+    let chunks: Vec<Vec<Arc<TenantState>>> = states.chunks(SNAPSHOTS_PER_TASK).map(<[_]>::to_vec).collect();
+    futures::stream::iter(chunks)
+        .map(|chunk| tokio::task::spawn_blocking(move || build(chunk)))
+        .buffer_unordered(threads)
+        .for_each(|done| async move {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "building a snapshot failed");
+            }
+        })
+        .await;
+}

@@ -1,0 +1,117 @@
+//! Which repository an operation is about.
+
+use std::fmt;
+
+/// A repository served by this server: the root repository, or a tenant below it named by a
+/// path such as `org/team` (ChartMuseum's multitenancy). Every repository operation takes one;
+/// which tenants a server serves is its [`Tenancy`](crate::Tenancy).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tenant(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid repository path {path:?}: {reason}")]
+pub struct TenantError {
+    path: String,
+    reason: &'static str,
+}
+
+/// The longest segment of a tenant path.
+const MAX_SEGMENT_LEN: usize = 64;
+
+impl Tenant {
+    /// The root repository, the tenant `""`.
+    pub fn root() -> Tenant {
+        Tenant(String::new())
+    }
+
+    /// A tenant path: `/`-separated segments, each a folder in storage: 1 to 64 ASCII letters,
+    /// digits, `-`, `_` and `.`, not starting with `.` (so never `.` or `..`, and never
+    /// `.chartroom`, where Chartroom keeps its state). `""` is the root.
+    pub fn parse(path: &str) -> Result<Tenant, TenantError> {
+        let refuse = |reason| Err(TenantError { path: path.to_owned(), reason });
+        if path.is_empty() {
+            return Ok(Tenant::root());
+        }
+        for segment in path.split('/') {
+            if segment.is_empty() {
+                return refuse("a path segment is empty (a leading, trailing or doubled '/')");
+            }
+            if segment.len() > MAX_SEGMENT_LEN {
+                return refuse("each path segment must be 1 to 64 characters long");
+            }
+            if segment == "." || segment == ".." {
+                return refuse("'.' and '..' are not repository names");
+            }
+            if segment.starts_with('.') {
+                return refuse("a path segment must not start with '.' (reserved for Chartroom's state, .chartroom)");
+            }
+            if !segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+                return refuse("a path segment may contain only ASCII letters, digits, '-', '_' and '.'");
+            }
+        }
+        Ok(Tenant(path.to_owned()))
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The path (`""` for the root).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// How many path segments the tenant has (0 for the root).
+    pub fn depth(&self) -> usize {
+        if self.is_root() { 0 } else { self.0.split('/').count() }
+    }
+}
+
+impl fmt::Display for Tenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() { f.write_str("(root)") } else { write!(f, "{:?}", self.0) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        assert!(Tenant::parse("").unwrap().is_root());
+        assert_eq!(Tenant::parse("").unwrap(), Tenant::root());
+        let longest = "x".repeat(64);
+        for ok in ["org", "org/team", "a.b/c-d/e_f", "a..b", "v1.2", longest.as_str()] {
+            assert_eq!(Tenant::parse(ok).unwrap().as_str(), ok);
+        }
+        assert_eq!(Tenant::root().to_string(), "(root)");
+        assert_eq!(Tenant::parse("org/team").unwrap().to_string(), "\"org/team\"");
+        assert_eq!((Tenant::root().depth(), Tenant::parse("a/b/c").unwrap().depth()), (0, 3));
+    }
+
+    #[test]
+    fn refusals_name_the_rule() {
+        let too_long = format!("org/{}", "x".repeat(65));
+        // (path, words the message must contain)
+        for (bad, rule) in [
+            ("/", "empty"),
+            ("org/", "empty"),
+            ("/org", "empty"),
+            ("a//b", "empty"),
+            (too_long.as_str(), "1 to 64 characters"),
+            ("..", "'.' and '..'"),
+            ("a/../b", "'.' and '..'"),
+            ("a/.", "'.' and '..'"),
+            (".chartroom", "must not start with '.'"),
+            ("team/.hidden", "must not start with '.'"),
+            ("a b", "ASCII letters"),
+            ("a\\b", "ASCII letters"),
+            ("a%2Fb", "ASCII letters"),
+            ("ä", "ASCII letters"),
+        ] {
+            let err = Tenant::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(rule) && err.contains(&format!("{bad:?}")), "{bad:?}: {err}");
+        }
+    }
+}

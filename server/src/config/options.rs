@@ -1,0 +1,387 @@
+//! The option table: every `chartroom serve` option declared once.
+//!
+//! Each entry gives the option's names (config-file key, long flag, ChartMuseum environment
+//! variable), its value shape ([`Kind`]), its default and its help line. Everything else is
+//! derived from [`OPTIONS`]: the binary's clap arguments and `--help`, the keys a config file may
+//! hold, the did-you-mean hints for unknown keys, the rows of the startup log
+//! ([`Resolved::describe`](super::Resolved::describe)) and the checks against ChartMuseum's
+//! unsupported options. A new option is one entry here plus the code that resolves and uses its
+//! value (a field of one of the settings structs in `settings.rs`).
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use super::values::{parse_bool_text, parse_uint_text};
+
+/// How an option's value is written. It decides the command-line shape (a bare `--flag` is
+/// `true` for [`Kind::Bool`]) and how flag, environment and config-file values are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Any text.
+    Text,
+    /// A file-system path (need not be UTF-8; never empty on the command line).
+    Path,
+    /// `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`; a bare flag means `true`.
+    Bool,
+    /// A non-negative integer up to `max`; `want` names the expected value in command-line errors.
+    UInt { max: u64, want: &'static str },
+    /// A Go duration (`30s`, `5m`, `1h30m`, `0`).
+    Duration,
+}
+
+/// One option, declared once.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSpec {
+    /// ChartMuseum's config-file key (`helm/chartmuseum:pkg/config/vars.go`), lower case, dotted
+    /// for nested keys. Also the option's name in the startup log and in [`ArgValues`](super::ArgValues).
+    pub key: &'static str,
+    /// The long flag, with its dashes (`--port`).
+    pub flag: &'static str,
+    /// A one-letter flag, if any.
+    pub short: Option<char>,
+    /// ChartMuseum's environment variable.
+    pub env: &'static str,
+    /// The placeholder for the value in `--help` (`<PORT>`).
+    pub value_name: &'static str,
+    pub kind: Kind,
+    /// The default, written as it would be on the command line (`""` is unset).
+    pub default: &'static str,
+    /// What `--help` shows as the default when the raw default says too little (`none, AWS`).
+    pub default_help: Option<&'static str>,
+    /// The help line, without the default.
+    pub help: &'static str,
+    /// Whether a config file may set it (only `--config` itself may not).
+    pub in_file: bool,
+}
+
+impl OptionSpec {
+    /// What `--help` shows after the help line: `[default: ...]` (`none` for an empty default).
+    pub fn default_shown(&self) -> &'static str {
+        match (self.default_help, self.default) {
+            (Some(shown), _) => shown,
+            (None, "") => "none",
+            (None, raw) => raw,
+        }
+    }
+
+    /// The whole help line: the text and the default.
+    pub fn help_line(&self) -> String {
+        format!("{} [default: {}]", self.help, self.default_shown())
+    }
+
+    /// Checks a flag or environment value the way the command line must refuse it at once
+    /// (booleans and integers; the other kinds are checked when the configuration is resolved).
+    /// The message says what was expected, without naming the option.
+    pub fn check_arg(&self, raw: &str) -> Result<(), String> {
+        match self.kind {
+            Kind::Bool => parse_bool_text(raw).map(|_| ()),
+            Kind::UInt { max, want } => parse_uint_text(raw, max, want).map(|_| ()),
+            Kind::Text | Kind::Path | Kind::Duration => Ok(()),
+        }
+    }
+}
+
+/// The value shapes as types, so that the resolver reads each option the way it is declared
+/// (`Resolver::uint` takes only an `Opt<kind::UInt>`).
+pub mod kind {
+    pub struct Text;
+    pub struct Path;
+    pub struct Bool;
+    pub struct UInt;
+    pub struct Duration;
+}
+
+/// An option with its value shape in the type. Dereferences to its [`OptionSpec`].
+#[derive(Debug)]
+pub struct Opt<K> {
+    spec: OptionSpec,
+    kind: PhantomData<K>,
+}
+
+impl<K> Deref for Opt<K> {
+    type Target = OptionSpec;
+    fn deref(&self) -> &OptionSpec {
+        &self.spec
+    }
+}
+
+impl Opt<kind::Text> {
+    const fn text(spec: OptionSpec) -> Self {
+        Opt { spec: OptionSpec { kind: Kind::Text, ..spec }, kind: PhantomData }
+    }
+}
+
+impl Opt<kind::Path> {
+    const fn path(spec: OptionSpec) -> Self {
+        Opt { spec: OptionSpec { kind: Kind::Path, ..spec }, kind: PhantomData }
+    }
+}
+
+impl Opt<kind::Bool> {
+    const fn bool(spec: OptionSpec) -> Self {
+        Opt { spec: OptionSpec { kind: Kind::Bool, value_name: "BOOL", ..spec }, kind: PhantomData }
+    }
+}
+
+impl Opt<kind::UInt> {
+    const fn uint(max: u64, want: &'static str, spec: OptionSpec) -> Self {
+        Opt { spec: OptionSpec { kind: Kind::UInt { max, want }, ..spec }, kind: PhantomData }
+    }
+}
+
+impl Opt<kind::Duration> {
+    const fn duration(spec: OptionSpec) -> Self {
+        Opt { spec: OptionSpec { kind: Kind::Duration, value_name: "DURATION", ..spec }, kind: PhantomData }
+    }
+}
+
+/// The fields every entry leaves as they are unless it says otherwise.
+const BASE: OptionSpec = OptionSpec {
+    key: "",
+    flag: "",
+    short: None,
+    env: "",
+    value_name: "",
+    kind: Kind::Text,
+    default: "",
+    default_help: None,
+    help: "",
+    in_file: true,
+};
+
+/// Declares the options and [`OPTIONS`], their list in `--help` order.
+macro_rules! options {
+    ($( $(#[$meta:meta])* pub const $name:ident: $ty:ty = $value:expr; )*) => {
+        $( $(#[$meta])* pub const $name: $ty = $value; )*
+        /// Every option, in `--help` and startup-log order.
+        pub const OPTIONS: &[&OptionSpec] = &[$(&$name.spec),*];
+    };
+}
+
+options! {
+    pub const LISTEN_HOST: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "listen.host", flag: "--listen-host", env: "LISTEN_HOST", value_name: "HOST",
+        default: "0.0.0.0",
+        help: "Host or IP address to listen on",
+        ..BASE
+    });
+    pub const PORT: Opt<kind::UInt> = Opt::uint(u16::MAX as u64, "an integer from 0 to 65535", OptionSpec {
+        key: "port", flag: "--port", env: "PORT", value_name: "PORT",
+        default: "8080",
+        help: "Port to listen on; 0 picks a free port",
+        ..BASE
+    });
+    pub const STORAGE: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.backend", flag: "--storage", env: "STORAGE", value_name: "BACKEND",
+        default: "local",
+        help: "Storage backend: local, amazon, google or microsoft",
+        ..BASE
+    });
+    pub const STORAGE_LOCAL_ROOTDIR: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "storage.local.rootdir", flag: "--storage-local-rootdir", env: "STORAGE_LOCAL_ROOTDIR", value_name: "DIR",
+        default: "./chartroom-data",
+        help: "Root directory of the local storage backend",
+        ..BASE
+    });
+    pub const STORAGE_AMAZON_BUCKET: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.amazon.bucket", flag: "--storage-amazon-bucket", env: "STORAGE_AMAZON_BUCKET",
+        value_name: "BUCKET",
+        help: "S3 bucket of the amazon backend (required for amazon)",
+        ..BASE
+    });
+    pub const STORAGE_AMAZON_PREFIX: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.amazon.prefix", flag: "--storage-amazon-prefix", env: "STORAGE_AMAZON_PREFIX",
+        value_name: "PREFIX",
+        default_help: Some("none, the bucket root"),
+        help: "Object name prefix in the S3 bucket",
+        ..BASE
+    });
+    pub const STORAGE_AMAZON_REGION: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.amazon.region", flag: "--storage-amazon-region", env: "STORAGE_AMAZON_REGION",
+        value_name: "REGION",
+        help: "S3 region; falls back to AWS_REGION, AWS_DEFAULT_REGION and the AWS profile, and to \
+               us-east-1 when an endpoint is set",
+        ..BASE
+    });
+    pub const STORAGE_AMAZON_ENDPOINT: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.amazon.endpoint", flag: "--storage-amazon-endpoint", env: "STORAGE_AMAZON_ENDPOINT",
+        value_name: "URL",
+        default_help: Some("none, AWS"),
+        help: "Endpoint of an S3-compatible server, e.g. http://minio:9000 (http:// is allowed)",
+        ..BASE
+    });
+    pub const STORAGE_AMAZON_SSE: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.amazon.sse", flag: "--storage-amazon-sse", env: "STORAGE_AMAZON_SSE", value_name: "ALGORITHM",
+        help: "S3 server-side encryption: AES256, aws:kms (key id from AWS_SSE_KMS_KEY_ID), aws:kms:dsse or sse-c",
+        ..BASE
+    });
+    /// ChartMuseum's default: path-style, which every S3-compatible server supports.
+    pub const STORAGE_AMAZON_FORCE_PATH_STYLE: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "storage.amazon.forcepathstyle", flag: "--storage-amazon-force-path-style",
+        env: "STORAGE_AMAZON_FORCE_PATH_STYLE",
+        default: "true",
+        help: "Path-style S3 requests (endpoint/bucket/key) instead of virtual-hosted (bucket.endpoint/key)",
+        ..BASE
+    });
+    pub const STORAGE_GOOGLE_BUCKET: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.google.bucket", flag: "--storage-google-bucket", env: "STORAGE_GOOGLE_BUCKET",
+        value_name: "BUCKET",
+        help: "GCS bucket of the google backend (required for google)",
+        ..BASE
+    });
+    pub const STORAGE_GOOGLE_PREFIX: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.google.prefix", flag: "--storage-google-prefix", env: "STORAGE_GOOGLE_PREFIX",
+        value_name: "PREFIX",
+        default_help: Some("none, the bucket root"),
+        help: "Object name prefix in the GCS bucket",
+        ..BASE
+    });
+    pub const STORAGE_MICROSOFT_CONTAINER: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.microsoft.container", flag: "--storage-microsoft-container",
+        env: "STORAGE_MICROSOFT_CONTAINER", value_name: "CONTAINER",
+        help: "Azure Blob container of the microsoft backend (required for microsoft)",
+        ..BASE
+    });
+    pub const STORAGE_MICROSOFT_PREFIX: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "storage.microsoft.prefix", flag: "--storage-microsoft-prefix", env: "STORAGE_MICROSOFT_PREFIX",
+        value_name: "PREFIX",
+        default_help: Some("none, the container root"),
+        help: "Blob name prefix in the Azure container",
+        ..BASE
+    });
+    pub const STORAGE_POLL_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "storage.pollinterval", flag: "--storage-poll-interval", env: "STORAGE_POLL_INTERVAL",
+        default: "500ms",
+        help: "How often to poll storage for changes made by other replicas, as a Go duration (must be \
+               greater than 0)",
+        ..BASE
+    });
+    pub const ALLOW_OVERWRITE: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "allowoverwrite", flag: "--allow-overwrite", env: "ALLOW_OVERWRITE",
+        default: "false",
+        help: "Allow uploads to overwrite an existing chart version without ?force",
+        ..BASE
+    });
+    pub const DISABLE_FORCE_OVERWRITE: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "disableforceoverwrite", flag: "--disable-force-overwrite", env: "DISABLE_FORCE_OVERWRITE",
+        default: "false",
+        help: "Refuse to overwrite an existing chart version even with ?force",
+        ..BASE
+    });
+    pub const DISABLE_DELETE: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "disabledelete", flag: "--disable-delete", env: "DISABLE_DELETE",
+        default: "false",
+        help: "Remove the DELETE chart route",
+        ..BASE
+    });
+    pub const DISABLE_API: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "disableapi", flag: "--disable-api", env: "DISABLE_API",
+        default: "false",
+        help: "Remove all /api routes",
+        ..BASE
+    });
+    pub const DISABLE_STATEFILES: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "disablestatefiles", flag: "--disable-statefiles", env: "DISABLE_STATEFILES",
+        default: "false",
+        help: "Do not persist index state in storage",
+        ..BASE
+    });
+    pub const CONTEXT_PATH: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "contextpath", flag: "--context-path", env: "CONTEXT_PATH", value_name: "PATH",
+        help: "Serve all routes under this URL path prefix, e.g. /charts",
+        ..BASE
+    });
+    pub const CHART_URL: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "charturl", flag: "--chart-url", env: "CHART_URL", value_name: "URL",
+        default_help: Some("none, URLs relative to the repository"),
+        help: "Absolute http(s) base URL for chart URLs in index.yaml, e.g. https://charts.example.com",
+        ..BASE
+    });
+    pub const MAX_UPLOAD_SIZE: Opt<kind::UInt> = Opt::uint(u64::MAX, "a number of bytes", OptionSpec {
+        key: "maxuploadsize", flag: "--max-upload-size", env: "MAX_UPLOAD_SIZE", value_name: "BYTES",
+        default: "20971520",
+        help: "Largest accepted request body, in bytes",
+        ..BASE
+    });
+    pub const CHART_FORM_FIELD: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "chartpostformfieldname", flag: "--chart-post-form-field-name", env: "CHART_POST_FORM_FIELD_NAME",
+        value_name: "NAME",
+        default: "chart",
+        help: "Multipart form field name of the chart archive in uploads",
+        ..BASE
+    });
+    pub const PROV_FORM_FIELD: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "provpostformfieldname", flag: "--prov-post-form-field-name", env: "PROV_POST_FORM_FIELD_NAME",
+        value_name: "NAME",
+        default: "prov",
+        help: "Multipart form field name of the provenance file in uploads",
+        ..BASE
+    });
+    pub const CACHE_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "cacheinterval", flag: "--cache-interval", env: "CACHE_INTERVAL",
+        default: "5m",
+        help: "How often to rescan storage for changes, as a Go duration (30s, 5m, 1h30m); 0 never rescans",
+        ..BASE
+    });
+    pub const INDEX_LIMIT: Opt<kind::UInt> = Opt::uint(usize::MAX as u64, "a non-negative integer", OptionSpec {
+        key: "indexlimit", flag: "--index-limit", env: "INDEX_LIMIT", value_name: "N",
+        default: "0",
+        help: "Maximum parallel chart archive reads when (re)building the index; 0 means the built-in \
+               bound of 16",
+        ..BASE
+    });
+    pub const JSON_INDEX: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "json-index", flag: "--json-index", env: "JSON_INDEX",
+        default: "false",
+        help: "Serve the index as compact JSON instead of YAML",
+        ..BASE
+    });
+    pub const LOG_JSON: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "logjson", flag: "--log-json", env: "LOG_JSON",
+        default: "false",
+        help: "Write logs as JSON lines",
+        ..BASE
+    });
+    pub const LOG_HEALTH: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "loghealth", flag: "--log-health", env: "LOG_HEALTH",
+        default: "false",
+        help: "Log requests to /health",
+        ..BASE
+    });
+    pub const DEBUG: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "debug", flag: "--debug", env: "DEBUG",
+        default: "false",
+        help: "Debug logging",
+        ..BASE
+    });
+    pub const READ_TIMEOUT: Opt<kind::UInt> = Opt::uint(u64::MAX, "a whole number of seconds", OptionSpec {
+        key: "readtimeout", flag: "--read-timeout", env: "READ_TIMEOUT", value_name: "SECONDS",
+        default: "30",
+        help: "Server read timeout, in whole seconds",
+        ..BASE
+    });
+    pub const WRITE_TIMEOUT: Opt<kind::UInt> = Opt::uint(u64::MAX, "a whole number of seconds", OptionSpec {
+        key: "writetimeout", flag: "--write-timeout", env: "WRITE_TIMEOUT", value_name: "SECONDS",
+        default: "30",
+        help: "Server write timeout, in whole seconds",
+        ..BASE
+    });
+    /// The config file itself: a flag and a variable, never a key (`config` names it in the log).
+    pub const CONFIG: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "config", flag: "--config", short: Some('c'), env: "CONFIG", value_name: "FILE",
+        help: "YAML config file (ChartMuseum keys, nested or dotted); flags and environment variables \
+               override its values",
+        in_file: false,
+        ..BASE
+    });
+}
+
+/// The options a config file may set.
+pub fn file_options() -> impl Iterator<Item = &'static OptionSpec> {
+    OPTIONS.iter().copied().filter(|o| o.in_file)
+}
+
+/// The option with this config-file key.
+pub fn by_key(key: &str) -> Option<&'static OptionSpec> {
+    OPTIONS.iter().copied().find(|o| o.key == key)
+}

@@ -1,0 +1,295 @@
+//! The validated configuration, one struct per concern, each resolved from its options.
+//!
+//! Later concerns get their own struct and `resolve` here the same way (authentication, TLS,
+//! OCI, metrics), so that the code that serves a feature only sees that feature's settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chartroom_chart::archive::Limits;
+pub use chartroom_index::OverwritePolicy;
+use chartroom_index::{RenderConfig, RepoOptions};
+use chartroom_storage::backend::{self, Environment};
+
+use super::error::ConfigError;
+use super::options::*;
+use super::resolve::Resolver;
+use super::values::{
+    Backend, check_form_field, normalize_chart_url, normalize_context_path, normalize_host, parse_backend,
+};
+
+pub use chartroom_storage::backend::{AmazonConfig, BackendConfig, GoogleConfig, MicrosoftConfig};
+
+/// `--index-limit 0` (the default) means this many parallel archive reads.
+const DEFAULT_INDEX_LIMIT: usize = 16;
+
+/// The validated server configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: ListenSettings,
+    pub storage: StorageSettings,
+    pub repository: RepositorySettings,
+    pub http: HttpSettings,
+    pub log: LogSettings,
+    /// `--config` / `-c`, `CONFIG`: the file the other values were read from, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+/// Where the server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSettings {
+    /// `--listen-host`, `LISTEN_HOST`, key `listen.host`; IPv6 addresses without brackets.
+    pub host: String,
+    /// `--port`, `PORT`, key `port`.
+    pub port: u16,
+}
+
+/// Where charts are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageSettings {
+    /// `--storage` / `STORAGE` / `storage.backend` and the backend's own options.
+    pub backend: BackendConfig,
+    /// `--storage-poll-interval`, `STORAGE_POLL_INTERVAL`, key `storage.pollinterval`: how often
+    /// to look for changes made by other replicas (> 0).
+    pub poll_interval: Duration,
+}
+
+/// The repository and its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositorySettings {
+    pub overwrite: OverwritePolicy,
+    /// `--chart-url`, `CHART_URL`, key `charturl`: `http(s)://...` without trailing slash.
+    pub chart_url: Option<String>,
+    /// The context path (see [`HttpSettings::context_path`]), for `serverInfo` and chart URLs.
+    pub context_path: String,
+    /// `--json-index`, `JSON_INDEX`, key `json-index`.
+    pub json_index: bool,
+    /// Not `--disable-statefiles` (`DISABLE_STATEFILES`, key `disablestatefiles`): persist the
+    /// index state in storage.
+    pub statefiles: bool,
+    /// `--index-limit`, `INDEX_LIMIT`, key `indexlimit`: max parallel archive reads when
+    /// (re)building the index. Always >= 1: a configured 0 resolves to the built-in bound (16).
+    pub index_limit: usize,
+    /// `--cache-interval`, `CACHE_INTERVAL`, key `cacheinterval`; `None` = never rescan.
+    pub cache_interval: Option<Duration>,
+    /// Bounds applied to every archive read.
+    pub limits: Limits,
+}
+
+/// The HTTP API and how requests are handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// `--context-path`, `CONTEXT_PATH`, key `contextpath`: `""` or `/a/b` (no trailing slash).
+    pub context_path: String,
+    /// `--disable-api`, `DISABLE_API`, key `disableapi`.
+    pub disable_api: bool,
+    /// `--disable-delete`, `DISABLE_DELETE`, key `disabledelete`.
+    pub disable_delete: bool,
+    /// `--chart-post-form-field-name`, `CHART_POST_FORM_FIELD_NAME`, key `chartpostformfieldname`.
+    pub chart_form_field: String,
+    /// `--prov-post-form-field-name`, `PROV_POST_FORM_FIELD_NAME`, key `provpostformfieldname`.
+    pub prov_form_field: String,
+    /// `--max-upload-size`, `MAX_UPLOAD_SIZE`, key `maxuploadsize`, in bytes (> 0).
+    pub max_upload_size: u64,
+    /// `--read-timeout`, `READ_TIMEOUT`, key `readtimeout` (whole seconds, >= 1).
+    pub read_timeout: Duration,
+    /// `--write-timeout`, `WRITE_TIMEOUT`, key `writetimeout` (whole seconds, >= 1).
+    pub write_timeout: Duration,
+    /// `--log-health`, `LOG_HEALTH`, key `loghealth`.
+    pub log_health: bool,
+    /// Bounds applied to uploaded archives (the repository's [`RepositorySettings::limits`]).
+    pub limits: Limits,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `--log-json`, `LOG_JSON`, key `logjson`.
+    pub json: bool,
+    /// `--debug`, `DEBUG`, key `debug`.
+    pub debug: bool,
+}
+
+impl Config {
+    /// Each concern in turn; `env` is what storage reads beside its options.
+    pub(crate) fn resolve(r: &mut Resolver<'_>, env: Vec<(String, String)>) -> Result<Config, ConfigError> {
+        let listen = ListenSettings::resolve(r)?;
+        let storage = StorageSettings::resolve(r, env)?;
+        let limits = Limits::default();
+        let http = HttpSettings::resolve(r, limits.clone())?;
+        let repository = RepositorySettings::resolve(r, &http.context_path, limits)?;
+        let log = LogSettings { json: r.bool(&LOG_JSON)?, debug: r.bool(&DEBUG)? };
+        let config_file = r.path(&CONFIG, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
+        Ok(Config { listen, storage, repository, http, log, config_file })
+    }
+
+    /// What the index needs: the one mapping from these settings to [`RepoOptions`].
+    pub fn repo_options(&self) -> RepoOptions {
+        let repo = &self.repository;
+        let chart_url = repo.chart_url.as_ref().map(|base| format!("{base}{}", repo.context_path));
+        RepoOptions {
+            render: RenderConfig { chart_url, context_path: repo.context_path.clone(), json: repo.json_index },
+            overwrite: repo.overwrite,
+            statefiles: repo.statefiles,
+            read_concurrency: repo.index_limit,
+            limits: repo.limits.clone(),
+            resync_interval: repo.cache_interval,
+            poll_interval: Some(self.storage.poll_interval),
+            ..RepoOptions::default()
+        }
+    }
+}
+
+impl ListenSettings {
+    fn resolve(r: &mut Resolver<'_>) -> Result<Self, ConfigError> {
+        let host = r.text(&LISTEN_HOST, normalize_host)?;
+        let port = r.uint(&PORT, |n| u16::try_from(n).map_err(|_| format!("must be at most {}", u16::MAX)))?;
+        Ok(ListenSettings { host, port })
+    }
+
+    /// `host:port`, with IPv6 hosts bracketed (`[::1]:8080`).
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl StorageSettings {
+    fn resolve(r: &mut Resolver<'_>, env: Vec<(String, String)>) -> Result<Self, ConfigError> {
+        let backend = match r.text(&STORAGE, parse_backend)? {
+            Backend::Local => {
+                let root = r.path(&STORAGE_LOCAL_ROOTDIR, |root| {
+                    if root.as_os_str().is_empty() { Err("must not be empty".to_owned()) } else { Ok(root) }
+                })?;
+                BackendConfig::Local { root }
+            }
+            Backend::Amazon => {
+                let bucket = required(r, &STORAGE_AMAZON_BUCKET, "bucket")?;
+                let prefix = prefix(r, &STORAGE_AMAZON_PREFIX)?;
+                let region = r.optional(&STORAGE_AMAZON_REGION, |v| Ok(v.to_owned()))?;
+                let endpoint = r.optional(&STORAGE_AMAZON_ENDPOINT, backend::normalize_endpoint)?;
+                let sse = r.optional(&STORAGE_AMAZON_SSE, |v| match backend::AMAZON_SSE_VALUES.contains(&v) {
+                    true => Ok(v.to_owned()),
+                    false => Err(format!("expected one of {}", backend::AMAZON_SSE_VALUES.join(", "))),
+                })?;
+                let force_path_style = r.bool(&STORAGE_AMAZON_FORCE_PATH_STYLE)?;
+                BackendConfig::Amazon(AmazonConfig { bucket, prefix, region, endpoint, sse, force_path_style })
+            }
+            Backend::Google => BackendConfig::Google(GoogleConfig {
+                bucket: required(r, &STORAGE_GOOGLE_BUCKET, "bucket")?,
+                prefix: prefix(r, &STORAGE_GOOGLE_PREFIX)?,
+            }),
+            Backend::Microsoft => BackendConfig::Microsoft(MicrosoftConfig {
+                container: required(r, &STORAGE_MICROSOFT_CONTAINER, "container")?,
+                prefix: prefix(r, &STORAGE_MICROSOFT_PREFIX)?,
+            }),
+        };
+        let env = Environment::from_vars(&backend, env).map_err(ConfigError::StorageEnv)?;
+        if let BackendConfig::Amazon(amazon) = &backend
+            && amazon.region.is_none()
+            && amazon.endpoint.is_none()
+            && backend::amazon_env_region(&env).map_err(ConfigError::StorageEnv)?.is_none()
+        {
+            return Err(r.missing(
+                &STORAGE_AMAZON_REGION,
+                "the amazon backend needs a region: set it, or AWS_REGION / AWS_DEFAULT_REGION, or \
+                 region in the AWS profile (with --storage-amazon-endpoint it defaults to us-east-1)",
+            ));
+        }
+        let poll_interval = r.duration(&STORAGE_POLL_INTERVAL, |d| match d.is_zero() {
+            true => Err("must be greater than 0".to_owned()),
+            false => Ok(d),
+        })?;
+        Ok(StorageSettings { backend, poll_interval })
+    }
+}
+
+/// A bucket or container: the selected backend cannot work without it.
+fn required(r: &mut Resolver<'_>, opt: &Opt<kind::Text>, what: &str) -> Result<String, ConfigError> {
+    match r.optional(opt, |v| Ok(v.to_owned()))? {
+        Some(v) => Ok(v),
+        None => Err(r.missing(opt, &format!("the selected storage backend needs a {what}"))),
+    }
+}
+
+/// An object name prefix; none is the bucket or container root.
+fn prefix(r: &mut Resolver<'_>, opt: &Opt<kind::Text>) -> Result<String, ConfigError> {
+    Ok(r.optional(opt, backend::normalize_prefix)?.unwrap_or_default())
+}
+
+impl RepositorySettings {
+    fn resolve(r: &mut Resolver<'_>, context_path: &str, limits: Limits) -> Result<Self, ConfigError> {
+        let overwrite = OverwritePolicy {
+            allow_overwrite: r.bool(&ALLOW_OVERWRITE)?,
+            disable_force_overwrite: r.bool(&DISABLE_FORCE_OVERWRITE)?,
+        };
+        let statefiles = !r.bool(&DISABLE_STATEFILES)?;
+        let chart_url = r.text(&CHART_URL, normalize_chart_url)?;
+        let cache_interval = r.duration(&CACHE_INTERVAL, |d| Ok((!d.is_zero()).then_some(d)))?;
+        let index_limit = r.uint(&INDEX_LIMIT, |n| match usize::try_from(n) {
+            Ok(0) => Ok(DEFAULT_INDEX_LIMIT),
+            Ok(n) => Ok(n),
+            Err(_) => Err("too large".to_owned()),
+        })?;
+        let json_index = r.bool(&JSON_INDEX)?;
+        Ok(RepositorySettings {
+            overwrite,
+            chart_url,
+            context_path: context_path.to_owned(),
+            json_index,
+            statefiles,
+            index_limit,
+            cache_interval,
+            limits,
+        })
+    }
+}
+
+impl HttpSettings {
+    fn resolve(r: &mut Resolver<'_>, limits: Limits) -> Result<Self, ConfigError> {
+        let disable_delete = r.bool(&DISABLE_DELETE)?;
+        let disable_api = r.bool(&DISABLE_API)?;
+        let context_path = r.text(&CONTEXT_PATH, normalize_context_path)?;
+        let max_upload_size = r.uint(&MAX_UPLOAD_SIZE, |n| match n {
+            0 => Err("must be at least 1 byte".to_owned()),
+            n => Ok(n),
+        })?;
+        let chart_form_field = r.text(&CHART_FORM_FIELD, check_form_field)?;
+        let prov_form_field = r.text(&PROV_FORM_FIELD, |name| {
+            let name = check_form_field(name)?;
+            if name == chart_form_field {
+                return Err(format!(
+                    "must differ from the chart form field name ({} / {})",
+                    CHART_FORM_FIELD.flag, CHART_FORM_FIELD.env
+                ));
+            }
+            Ok(name)
+        })?;
+        let log_health = r.bool(&LOG_HEALTH)?;
+        let read_timeout = r.uint(&READ_TIMEOUT, whole_seconds)?;
+        let write_timeout = r.uint(&WRITE_TIMEOUT, whole_seconds)?;
+        Ok(HttpSettings {
+            context_path,
+            disable_api,
+            disable_delete,
+            chart_form_field,
+            prov_form_field,
+            max_upload_size,
+            read_timeout,
+            write_timeout,
+            log_health,
+            limits,
+        })
+    }
+}
+
+/// A timeout of at least one second.
+fn whole_seconds(secs: u64) -> Result<Duration, String> {
+    match secs {
+        0 => Err("must be at least 1 second".to_owned()),
+        secs => Ok(Duration::from_secs(secs)),
+    }
+}

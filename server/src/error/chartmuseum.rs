@@ -1,0 +1,235 @@
+//! ChartMuseum's API error: `{"error": "<message>"}`. Status codes and messages are a
+//! compatibility feature (Helm plugins and scripts match on them): [`ChartMuseumError::parts`] is
+//! their specification, and `snapshots/` holds every variant's rendering for review.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chartroom_chart::archive::ArchiveError;
+use chartroom_chart::constraint::ConstraintError;
+use chartroom_index::{
+    ArchiveReadError, EntryError, FileError, ProvenanceRejected, PublishError, RepoError, Tenant, UnpublishError,
+};
+use chartroom_storage::StorageError;
+
+use super::CommonError;
+
+#[derive(Debug)]
+pub enum ChartMuseumError {
+    Common(CommonError),
+    /// No route for this method and path (ChartMuseum never answers 405).
+    RouteNotFound,
+    /// A rejection by the HTTP framework itself (an undecodable path parameter, ...), with the
+    /// status it chose.
+    Rejected {
+        status: StatusCode,
+        message: String,
+    },
+    UnknownRepository(Tenant),
+    // --- reading
+    /// `GET /api/charts/<name>`, `DELETE /api/charts/<name>`.
+    ChartNotFound,
+    /// `GET /api/charts/<name>/<version>` for a name the index does not have.
+    NoChartName,
+    /// `GET /api/charts/<name>/<version>`: no version satisfies the request.
+    NoChartVersion {
+        name: String,
+        version: String,
+    },
+    /// `DELETE /api/charts/<name>/<version>`: nothing stored for that version.
+    ChartVersionNotFound {
+        name: String,
+        version: String,
+    },
+    /// A request for a stored object that does not exist.
+    ObjectNotFound,
+    /// `GET /charts/<file>` for a file that is not an archive or provenance file.
+    NotAChartFile(String),
+    ValuesNotFound,
+    /// The version in the path is neither a version nor a valid constraint.
+    ImproperConstraint(ConstraintError),
+    InvalidOffset,
+    InvalidLimit,
+    InvalidFileName(String),
+    /// An indexed archive cannot be read back.
+    UnreadableArchive(ArchiveReadError),
+    UnreadableValues(String),
+    // --- uploading
+    /// A create-only write found the object (raw upload, `POST /api/prov`).
+    FileExists,
+    /// A create-only write found the object (multipart upload).
+    ChartExists,
+    EmptyChart,
+    InvalidArchive(ArchiveError),
+    InvalidProvenance(ProvenanceRejected),
+    InvalidEntry(EntryError),
+    UnreadableBody(String),
+    InvalidMultipart(String),
+    InvalidMultipartField {
+        field: String,
+        reason: String,
+    },
+    DuplicateFormFile(String),
+    NoFormFiles {
+        chart_field: String,
+        prov_field: String,
+    },
+}
+
+impl ChartMuseumError {
+    /// Status code and message of every error: the one place they are chosen.
+    fn parts(&self) -> (StatusCode, String) {
+        use ChartMuseumError as E;
+        use StatusCode as S;
+        match self {
+            E::Common(common) => common.status_and_message(),
+            E::RouteNotFound => (S::NOT_FOUND, "not found".into()),
+            E::Rejected { status, message } => (*status, message.clone()),
+            E::UnknownRepository(tenant) => (S::NOT_FOUND, format!("no repository {tenant}")),
+            E::ChartNotFound => (S::NOT_FOUND, "chart not found".into()),
+            E::NoChartName => (S::NOT_FOUND, "no chart name found".into()),
+            E::NoChartVersion { name, version } => {
+                (S::NOT_FOUND, format!("no chart version found for {name}-{version}"))
+            }
+            E::ChartVersionNotFound { name, version } => {
+                (S::NOT_FOUND, format!("chart {name} version {version} not found"))
+            }
+            E::ObjectNotFound => (S::NOT_FOUND, "object not found".into()),
+            E::NotAChartFile(file) => (
+                S::NOT_FOUND,
+                format!("not found: {file:?} is not a chart file (expected <name>-<version>.tgz or .tgz.prov)"),
+            ),
+            E::ValuesNotFound => (S::NOT_FOUND, "values.yaml not found".into()),
+            E::ImproperConstraint(e) => (S::BAD_REQUEST, e.to_string()),
+            E::InvalidOffset => (S::BAD_REQUEST, "offset is not a valid non-negative integer".into()),
+            E::InvalidLimit => (S::BAD_REQUEST, "limit is not a valid positive integer".into()),
+            E::InvalidFileName(file) => (S::BAD_REQUEST, format!("invalid file name {file:?}")),
+            E::UnreadableArchive(e) => (S::INTERNAL_SERVER_ERROR, e.to_string()),
+            E::UnreadableValues(e) => (S::INTERNAL_SERVER_ERROR, format!("stored values.yaml is unreadable: {e}")),
+            E::FileExists => (S::CONFLICT, "file already exists".into()),
+            E::ChartExists => (S::CONFLICT, "chart already exists".into()),
+            E::EmptyChart => (S::BAD_REQUEST, "empty request body: expected a chart archive (.tgz)".into()),
+            E::InvalidArchive(e) => (S::BAD_REQUEST, e.to_string()),
+            E::InvalidProvenance(e) => (S::BAD_REQUEST, e.to_string()),
+            E::InvalidEntry(e) => (S::BAD_REQUEST, e.to_string()),
+            E::UnreadableBody(e) => (S::BAD_REQUEST, format!("cannot read request body: {e}")),
+            E::InvalidMultipart(e) => (S::BAD_REQUEST, format!("invalid multipart body: {e}")),
+            E::InvalidMultipartField { field, reason } => {
+                (S::BAD_REQUEST, format!("invalid multipart field {field:?}: {reason}"))
+            }
+            E::DuplicateFormFile(field) => (S::BAD_REQUEST, format!("more than one {field:?} file in the form")),
+            E::NoFormFiles { chart_field, prov_field } => (
+                S::BAD_REQUEST,
+                format!("no package or provenance file found in form fields {chart_field} and {prov_field}"),
+            ),
+        }
+    }
+
+    /// The same error, as a multipart upload words it: ChartMuseum answers "chart already
+    /// exists" there and "file already exists" to a raw upload.
+    pub fn in_multipart_form(self) -> Self {
+        match self {
+            ChartMuseumError::FileExists => ChartMuseumError::ChartExists,
+            other => other,
+        }
+    }
+}
+
+/// JSON body `{"error": ...}`.
+fn error_body(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message }).to_string();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    response
+}
+
+impl IntoResponse for ChartMuseumError {
+    fn into_response(self) -> Response {
+        let (status, message) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %message, "request failed");
+        }
+        error_body(status, &message)
+    }
+}
+
+impl From<CommonError> for ChartMuseumError {
+    fn from(err: CommonError) -> Self {
+        ChartMuseumError::Common(err)
+    }
+}
+
+impl From<StorageError> for ChartMuseumError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            // Never leak backend text or local paths for a plain miss.
+            StorageError::NotFound(_) => ChartMuseumError::ObjectNotFound,
+            StorageError::InvalidKey(key) => ChartMuseumError::InvalidFileName(key),
+            StorageError::AlreadyExists(_) => ChartMuseumError::FileExists,
+            other => CommonError::StorageUnavailable(other).into(),
+        }
+    }
+}
+
+impl From<RepoError> for ChartMuseumError {
+    fn from(err: RepoError) -> Self {
+        match err {
+            RepoError::Storage(e) => e.into(),
+            RepoError::Entry(e) => ChartMuseumError::InvalidEntry(e),
+            RepoError::NotServed { tenant, .. } => ChartMuseumError::UnknownRepository(tenant),
+            RepoError::Closed => CommonError::ShuttingDown.into(),
+        }
+    }
+}
+
+impl From<PublishError> for ChartMuseumError {
+    fn from(err: PublishError) -> Self {
+        match err {
+            PublishError::EmptyChart => ChartMuseumError::EmptyChart,
+            PublishError::InvalidChart(e) => ChartMuseumError::InvalidArchive(e),
+            PublishError::Provenance(e) => ChartMuseumError::InvalidProvenance(e),
+            PublishError::Exists(_) => ChartMuseumError::FileExists,
+            e @ PublishError::ValidationAborted(_) => CommonError::Internal(e.to_string()).into(),
+            PublishError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<UnpublishError> for ChartMuseumError {
+    fn from(err: UnpublishError) -> Self {
+        match err {
+            UnpublishError::VersionNotFound { name, version } => {
+                ChartMuseumError::ChartVersionNotFound { name, version }
+            }
+            UnpublishError::ChartNotFound(_) => ChartMuseumError::ChartNotFound,
+            UnpublishError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<FileError> for ChartMuseumError {
+    fn from(err: FileError) -> Self {
+        match err {
+            FileError::NotServed(file) => ChartMuseumError::NotAChartFile(file),
+            FileError::NotFound(_) => ChartMuseumError::ObjectNotFound,
+            FileError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<ArchiveReadError> for ChartMuseumError {
+    fn from(err: ArchiveReadError) -> Self {
+        match err {
+            ArchiveReadError::Repo(e) => e.into(),
+            other => ChartMuseumError::UnreadableArchive(other),
+        }
+    }
+}
+
+impl From<ConstraintError> for ChartMuseumError {
+    fn from(err: ConstraintError) -> Self {
+        ChartMuseumError::ImproperConstraint(err)
+    }
+}
+
+#[cfg(test)]
+mod tests;

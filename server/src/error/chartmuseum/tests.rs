@@ -1,0 +1,156 @@
+//! Every ChartMuseum error as it leaves the server: status, content type and body.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chartroom_chart::archive::{self, Limits};
+use chartroom_chart::constraint;
+use chartroom_chart::provenance;
+use http_body_util::BodyExt;
+
+use super::*;
+
+/// One example of every variant (and of every [`CommonError`] and [`ProvenanceRejected`]).
+fn examples() -> Vec<ChartMuseumError> {
+    use ChartMuseumError as E;
+    let archive_error = || archive::load_archive(b"not a chart", &Limits::default()).unwrap_err();
+    let backend = object_store::Error::Generic { store: "S3", source: "connection refused".into() };
+    let constraint_error = constraint::select(&["1.0.0"], |v| v, ">=foo").unwrap_err();
+    let (name, version) = ("demo".to_owned(), "1.0.0".to_owned());
+    vec![
+        E::Common(CommonError::StorageUnavailable(StorageError::Backend(backend))),
+        E::Common(CommonError::ShuttingDown),
+        E::Common(CommonError::ReadTimeout(Duration::from_secs(60))),
+        E::Common(CommonError::WriteTimeout(Duration::from_secs(300))),
+        E::Common(CommonError::PayloadTooLarge(20 * 1024 * 1024)),
+        E::Common(CommonError::Internal("internal server error".into())),
+        E::RouteNotFound,
+        E::Rejected { status: StatusCode::BAD_REQUEST, message: "Invalid URL: Cannot parse `%FF`".into() },
+        E::UnknownRepository(Tenant::parse("org/team").unwrap()),
+        E::ChartNotFound,
+        E::NoChartName,
+        E::NoChartVersion { name: name.clone(), version: "9.9.9".into() },
+        E::ChartVersionNotFound { name: name.clone(), version: version.clone() },
+        E::ObjectNotFound,
+        E::NotAChartFile("index.json".into()),
+        E::ValuesNotFound,
+        E::ImproperConstraint(constraint_error),
+        E::InvalidOffset,
+        E::InvalidLimit,
+        E::InvalidFileName("a/b-1.0.0.tgz".into()),
+        E::UnreadableArchive(ArchiveReadError::Unreadable { file: "demo-1.0.0.tgz".into(), source: archive_error() }),
+        E::UnreadableArchive(ArchiveReadError::Aborted("task 7 panicked".into())),
+        E::UnreadableValues("invalid YAML at line 1".into()),
+        E::FileExists,
+        E::ChartExists,
+        E::EmptyChart,
+        E::InvalidArchive(archive_error()),
+        E::InvalidProvenance(ProvenanceRejected::Empty),
+        E::InvalidProvenance(ProvenanceRejected::Invalid(provenance::parse(b"hello").unwrap_err())),
+        E::InvalidProvenance(ProvenanceRejected::OtherChart {
+            prov_name: "other".into(),
+            prov_version: "2.0.0".into(),
+            name: name.clone(),
+            version: version.clone(),
+        }),
+        E::InvalidProvenance(ProvenanceRejected::OtherArchive {
+            recorded: format!("sha256:{}", "ab".repeat(32)),
+            file: "demo-1.0.0.tgz".into(),
+            digest: "cd".repeat(32),
+        }),
+        E::InvalidProvenance(ProvenanceRejected::OtherStoredArchive {
+            recorded: format!("sha256:{}", "ab".repeat(32)),
+            file: "demo-1.0.0.tgz".into(),
+            digest: "cd".repeat(32),
+        }),
+        E::InvalidEntry(EntryError::Version { name, version: "x".into(), reason: "not a version".into() }),
+        E::UnreadableBody("connection reset".into()),
+        E::InvalidMultipart("missing boundary".into()),
+        E::InvalidMultipartField { field: "chart".into(), reason: "stream ended early".into() },
+        E::DuplicateFormFile("chart".into()),
+        E::NoFormFiles { chart_field: "chart".into(), prov_field: "prov".into() },
+    ]
+}
+
+/// Lists every variant: adding one without an example above stops this from compiling.
+fn variant(e: &ChartMuseumError) -> &'static str {
+    use ChartMuseumError as E;
+    match e {
+        E::Common(CommonError::StorageUnavailable(_)) => "Common(StorageUnavailable)",
+        E::Common(CommonError::ShuttingDown) => "Common(ShuttingDown)",
+        E::Common(CommonError::ReadTimeout(_)) => "Common(ReadTimeout)",
+        E::Common(CommonError::WriteTimeout(_)) => "Common(WriteTimeout)",
+        E::Common(CommonError::PayloadTooLarge(_)) => "Common(PayloadTooLarge)",
+        E::Common(CommonError::Internal(_)) => "Common(Internal)",
+        E::RouteNotFound => "RouteNotFound",
+        E::Rejected { .. } => "Rejected",
+        E::UnknownRepository(_) => "UnknownRepository",
+        E::ChartNotFound => "ChartNotFound",
+        E::NoChartName => "NoChartName",
+        E::NoChartVersion { .. } => "NoChartVersion",
+        E::ChartVersionNotFound { .. } => "ChartVersionNotFound",
+        E::ObjectNotFound => "ObjectNotFound",
+        E::NotAChartFile(_) => "NotAChartFile",
+        E::ValuesNotFound => "ValuesNotFound",
+        E::ImproperConstraint(_) => "ImproperConstraint",
+        E::InvalidOffset => "InvalidOffset",
+        E::InvalidLimit => "InvalidLimit",
+        E::InvalidFileName(_) => "InvalidFileName",
+        E::UnreadableArchive(_) => "UnreadableArchive",
+        E::UnreadableValues(_) => "UnreadableValues",
+        E::FileExists => "FileExists",
+        E::ChartExists => "ChartExists",
+        E::EmptyChart => "EmptyChart",
+        E::InvalidArchive(_) => "InvalidArchive",
+        E::InvalidProvenance(_) => "InvalidProvenance",
+        E::InvalidEntry(_) => "InvalidEntry",
+        E::UnreadableBody(_) => "UnreadableBody",
+        E::InvalidMultipart(_) => "InvalidMultipart",
+        E::InvalidMultipartField { .. } => "InvalidMultipartField",
+        E::DuplicateFormFile(_) => "DuplicateFormFile",
+        E::NoFormFiles { .. } => "NoFormFiles",
+    }
+}
+
+#[tokio::test]
+async fn every_error_as_it_leaves_the_server() {
+    let mut out = String::new();
+    for error in examples() {
+        let name = variant(&error);
+        let response = error.into_response();
+        let status = response.status();
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert_eq!(content_type, "application/json; charset=utf-8", "{name}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(parsed["error"].is_string() && parsed.as_object().unwrap().len() == 1, "{name}: {body}");
+        writeln!(out, "{name}\n  {status} {body}").unwrap();
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn multipart_uploads_say_chart_already_exists() {
+    assert!(matches!(ChartMuseumError::FileExists.in_multipart_form(), ChartMuseumError::ChartExists));
+    assert!(matches!(ChartMuseumError::EmptyChart.in_multipart_form(), ChartMuseumError::EmptyChart));
+}
+
+#[test]
+fn domain_errors_map_to_their_variants() {
+    let storage = |e: StorageError| variant(&ChartMuseumError::from(e));
+    assert_eq!(storage(StorageError::NotFound("/srv/charts/a.tgz".into())), "ObjectNotFound");
+    assert_eq!(storage(StorageError::InvalidKey("a/b".into())), "InvalidFileName");
+    assert_eq!(storage(StorageError::AlreadyExists("a.tgz".into())), "FileExists");
+    assert_eq!(storage(StorageError::Precondition("a.tgz".into())), "Common(StorageUnavailable)");
+    assert_eq!(variant(&RepoError::Closed.into()), "Common(ShuttingDown)");
+    assert_eq!(variant(&PublishError::Exists("a-1.0.0.tgz".into()).into()), "FileExists");
+    assert_eq!(variant(&PublishError::ValidationAborted("panicked".into()).into()), "Common(Internal)");
+    let not_found = UnpublishError::VersionNotFound { name: "a".into(), version: "1".into() };
+    assert_eq!(variant(&not_found.into()), "ChartVersionNotFound");
+    assert_eq!(variant(&UnpublishError::ChartNotFound("a".into()).into()), "ChartNotFound");
+    assert_eq!(variant(&FileError::NotFound("a.tgz".into()).into()), "ObjectNotFound");
+    assert_eq!(variant(&FileError::NotServed("x".into()).into()), "NotAChartFile");
+    let storage_failure = StorageError::Precondition("a.tgz".into());
+    assert_eq!(variant(&ArchiveReadError::Repo(storage_failure.into()).into()), "Common(StorageUnavailable)");
+}

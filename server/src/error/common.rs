@@ -1,0 +1,48 @@
+//! Failures every wire protocol reports, whatever its body format.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use chartroom_storage::StorageError;
+
+#[derive(Debug)]
+pub enum CommonError {
+    /// The object store failed: unreachable, denied, a server error. Never a plain miss, whose
+    /// message would name a path.
+    StorageUnavailable(StorageError),
+    /// The repository's writer has stopped.
+    ShuttingDown,
+    /// The request body did not arrive within `--read-timeout`.
+    ReadTimeout(Duration),
+    /// The request did not complete within `--write-timeout`.
+    WriteTimeout(Duration),
+    /// The request body is larger than `--max-upload-size` (the limit, in bytes).
+    PayloadTooLarge(u64),
+    /// A failure of the server itself (a panic, an aborted task).
+    Internal(String),
+}
+
+impl CommonError {
+    /// The status code and the human message.
+    pub fn status_and_message(&self) -> (StatusCode, String) {
+        match self {
+            CommonError::StorageUnavailable(e) => {
+                (StatusCode::SERVICE_UNAVAILABLE, format!("storage is unavailable: {e}"))
+            }
+            CommonError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down".to_owned()),
+            CommonError::ReadTimeout(limit) => (
+                StatusCode::REQUEST_TIMEOUT,
+                format!("request body not received within {}s (--read-timeout)", limit.as_secs()),
+            ),
+            CommonError::WriteTimeout(limit) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("request not completed within {}s (--write-timeout)", limit.as_secs()),
+            ),
+            CommonError::PayloadTooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request too large: the limit is {limit} bytes (--max-upload-size / MAX_UPLOAD_SIZE)"),
+            ),
+            CommonError::Internal(message) => (StatusCode::INTERNAL_SERVER_ERROR, message.clone()),
+        }
+    }
+}

@@ -1,0 +1,690 @@
+//! The command line: `serve`'s arguments built from the server's option table, flags and
+//! environment variables, their precedence over the config file, and `--help`. Resolution on its
+//! own is tested in `server/src/config/tests.rs`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chartroom_server::config::options::*;
+use chartroom_server::config::{
+    AmazonConfig, BackendConfig, Config, ConfigError, GoogleConfig, MicrosoftConfig, Resolved, resolve,
+};
+use clap::{CommandFactory, Parser};
+
+use super::{Cli, Command, ServeArgs};
+
+/// Serialises every test that reads or writes the process environment (clap reads it).
+static ENV_LOCK: Mutex<()> = Mutex::new(());
+
+fn env_names() -> Vec<&'static str> {
+    OPTIONS.iter().map(|o| o.env).collect()
+}
+
+/// Holds the environment lock; clears the options' variables and restores them on drop.
+struct Env {
+    saved: Vec<(&'static str, Option<OsString>)>,
+    _lock: MutexGuard<'static, ()>,
+}
+
+fn env() -> Env {
+    let lock = ENV_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let saved = env_names().into_iter().map(|k| (k, std::env::var_os(k))).collect();
+    let env = Env { saved, _lock: lock };
+    for k in env_names() {
+        env.remove(k);
+    }
+    env
+}
+
+impl Env {
+    fn set(&self, key: &str, value: &str) {
+        // SAFETY: `self` holds ENV_LOCK, which serialises all environment access in these tests.
+        unsafe { std::env::set_var(key, value) }
+    }
+    fn remove(&self, key: &str) {
+        // SAFETY: `self` holds ENV_LOCK, which serialises all environment access in these tests.
+        unsafe { std::env::remove_var(key) }
+    }
+    /// `chartroom serve <args>`, parsed by the real command line.
+    fn parse(&self, args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let argv = ["chartroom", "serve"].into_iter().chain(args.iter().copied());
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(serve) => Ok(serve),
+            _ => unreachable!("parsed `serve`"),
+        }
+    }
+    fn config(&self, args: &[&str]) -> Resolved {
+        let args = self.parse(args).unwrap();
+        resolve(&args.values, storage_env(&[])).unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for (k, v) in &self.saved {
+            match v {
+                // SAFETY: ENV_LOCK is still held (`_lock` drops after this body).
+                Some(v) => unsafe { std::env::set_var(k, v) },
+                // SAFETY: as above.
+                None => unsafe { std::env::remove_var(k) },
+            }
+        }
+    }
+}
+
+/// Every default: what the server resolves from no values at all (its own tests compare that
+/// with a literal configuration).
+fn defaults() -> Config {
+    resolve(&chartroom_server::config::ArgValues::new(), storage_env(&[])).unwrap().config
+}
+
+/// Storage-related variables for [`resolve`]; HOME points nowhere so that a developer's ~/.aws
+/// cannot change the outcome.
+fn storage_env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    std::iter::once(("HOME", "/nonexistent-chartroom-test-home"))
+        .chain(pairs.iter().copied())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn with_env(args: &ServeArgs, vars: &[(&str, &str)]) -> Result<Resolved, ConfigError> {
+    resolve(&args.values, storage_env(vars))
+}
+
+fn write_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn source_of(c: &Resolved, key: &str) -> &'static str {
+    c.describe().into_iter().find(|(k, _, _)| *k == key).map(|(_, _, s)| s).unwrap()
+}
+
+fn is_cloud_storage_env(name: &str) -> bool {
+    ["STORAGE_AMAZON_", "STORAGE_GOOGLE_", "STORAGE_MICROSOFT_"].iter().any(|p| name.starts_with(p))
+}
+
+fn amazon(c: &Resolved) -> &AmazonConfig {
+    match &c.config.storage.backend {
+        BackendConfig::Amazon(a) => a,
+        other => panic!("not amazon: {other:?}"),
+    }
+}
+
+#[test]
+fn defaults_without_anything() {
+    let env = env();
+    let c = env.config(&[]);
+    assert_eq!(c.config, defaults());
+    assert!(c.describe().iter().all(|(_, _, s)| *s == "default"));
+    assert_eq!(c.config.listen.addr(), "0.0.0.0:8080");
+}
+
+#[test]
+fn every_flag() {
+    let env = env();
+    let c = env.config(&[
+        "--listen-host",
+        "127.0.0.1",
+        "--port",
+        "9000",
+        "--storage",
+        "LOCAL",
+        "--storage-local-rootdir",
+        "/srv/charts",
+        "--allow-overwrite",
+        "--disable-force-overwrite",
+        "--disable-delete",
+        "--disable-api",
+        "--disable-statefiles",
+        "--context-path",
+        "charts/",
+        "--chart-url",
+        "https://charts.example.com/",
+        "--max-upload-size",
+        "1024",
+        "--chart-post-form-field-name",
+        "c",
+        "--prov-post-form-field-name",
+        "p",
+        "--cache-interval",
+        "1h30m",
+        "--index-limit",
+        "4",
+        "--json-index",
+        "--log-json",
+        "--log-health",
+        "--debug",
+        "--read-timeout",
+        "5",
+        "--write-timeout",
+        "7",
+        "--storage-poll-interval",
+        "250ms",
+    ]);
+    let mut want = defaults();
+    want.listen.host = "127.0.0.1".into();
+    want.listen.port = 9000;
+    want.storage.backend = BackendConfig::Local { root: PathBuf::from("/srv/charts") };
+    want.storage.poll_interval = Duration::from_millis(250);
+    want.repository.overwrite.allow_overwrite = true;
+    want.repository.overwrite.disable_force_overwrite = true;
+    want.http.disable_delete = true;
+    want.http.disable_api = true;
+    want.repository.statefiles = false;
+    want.http.context_path = "/charts".into();
+    want.repository.context_path = "/charts".into();
+    want.repository.chart_url = Some("https://charts.example.com".into());
+    want.http.max_upload_size = 1024;
+    want.http.chart_form_field = "c".into();
+    want.http.prov_form_field = "p".into();
+    want.repository.cache_interval = Some(Duration::from_secs(5400));
+    want.repository.index_limit = 4;
+    want.repository.json_index = true;
+    want.log.json = true;
+    want.http.log_health = true;
+    want.log.debug = true;
+    want.http.read_timeout = Duration::from_secs(5);
+    want.http.write_timeout = Duration::from_secs(7);
+    want.config_file = None;
+    assert_eq!(c.config, want);
+    let rows = c.describe();
+    assert!(rows.iter().filter(|(k, _, _)| *k != "config").all(|(_, _, s)| *s == "flag/env"), "{rows:?}");
+    assert_eq!(source_of(&c, "config"), "default");
+}
+
+#[test]
+fn config_flag_short_and_long() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(&dir, "c.yaml", "port: 9001\n");
+    let p = path.to_str().unwrap();
+    for argv in [["-c", p], ["--config", p]] {
+        let c = env.config(&argv);
+        assert_eq!(c.config.listen.port, 9001);
+        assert_eq!(c.config.config_file.as_deref(), Some(path.as_path()));
+        assert_eq!(source_of(&c, "config"), "flag/env");
+        assert_eq!(source_of(&c, "port"), "file");
+    }
+    env.set("CONFIG", p);
+    assert_eq!(env.config(&[]).config.listen.port, 9001);
+}
+
+#[test]
+fn boolean_flag_forms() {
+    let env = env();
+    // The value of an option when the command line gives one, as resolved.
+    let given = |argv: &[&str], option: &OptionSpec| {
+        let args = env.parse(argv).unwrap();
+        let c = with_env(&args, &[]).unwrap().config;
+        let value = match option.key {
+            "allowoverwrite" => c.repository.overwrite.allow_overwrite.to_string(),
+            "debug" => c.log.debug.to_string(),
+            _ => c.listen.port.to_string(),
+        };
+        args.values.get(option).map(|_| value)
+    };
+    let a = |argv: &[&str]| given(argv, &ALLOW_OVERWRITE).map(|v| v == "true");
+    assert_eq!(a(&[]), None);
+    assert_eq!(a(&["--allow-overwrite"]), Some(true));
+    assert_eq!(a(&["--allow-overwrite=false"]), Some(false));
+    assert_eq!(a(&["--allow-overwrite=true"]), Some(true));
+    assert_eq!(a(&["--allow-overwrite=off"]), Some(false));
+    assert_eq!(a(&["--allow-overwrite", "no"]), Some(false));
+    let argv = ["--allow-overwrite", "--debug", "--port", "1"];
+    assert_eq!(
+        (given(&argv, &ALLOW_OVERWRITE), given(&argv, &DEBUG), given(&argv, &PORT)),
+        (Some("true".into()), Some("true".into()), Some("1".into()))
+    );
+    let e = env.parse(&["--allow-overwrite=maybe"]).unwrap_err().to_string();
+    assert!(e.contains("--allow-overwrite") && e.contains("maybe"), "{e}");
+    assert!(e.contains("ALLOW_OVERWRITE"), "{e}");
+}
+
+#[test]
+fn environment_variables() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(&dir, "empty.yaml", "");
+    let vars = [
+        ("LISTEN_HOST", "::1"),
+        ("PORT", "9100"),
+        ("STORAGE", "local"),
+        ("STORAGE_LOCAL_ROOTDIR", "/data"),
+        ("ALLOW_OVERWRITE", "true"),
+        ("DISABLE_FORCE_OVERWRITE", "1"),
+        ("DISABLE_DELETE", "yes"),
+        ("DISABLE_API", "on"),
+        ("DISABLE_STATEFILES", "TRUE"),
+        ("CONTEXT_PATH", "/a/b/"),
+        ("CHART_URL", "http://example.com:8080/x/"),
+        ("MAX_UPLOAD_SIZE", "2048"),
+        ("CHART_POST_FORM_FIELD_NAME", "chartfile"),
+        ("PROV_POST_FORM_FIELD_NAME", "provfile"),
+        ("CACHE_INTERVAL", "0"),
+        ("INDEX_LIMIT", "0"),
+        ("JSON_INDEX", "Yes"),
+        ("LOG_JSON", "On"),
+        ("LOG_HEALTH", "1"),
+        ("DEBUG", "true"),
+        ("READ_TIMEOUT", "11"),
+        ("WRITE_TIMEOUT", "12"),
+        ("STORAGE_POLL_INTERVAL", "2s"),
+        ("CONFIG", file.to_str().unwrap()),
+    ];
+    // The other backends' variables are exercised by `cloud_backends_from_environment`.
+    let local_names = env_names().into_iter().filter(|n| !is_cloud_storage_env(n)).count();
+    assert_eq!(vars.len(), local_names, "every variable is exercised");
+    for (k, v) in vars {
+        env.set(k, v);
+    }
+    let c = env.config(&[]);
+    let mut want = defaults();
+    want.listen.host = "::1".into();
+    want.listen.port = 9100;
+    want.storage.backend = BackendConfig::Local { root: PathBuf::from("/data") };
+    want.storage.poll_interval = Duration::from_secs(2);
+    want.repository.overwrite.allow_overwrite = true;
+    want.repository.overwrite.disable_force_overwrite = true;
+    want.http.disable_delete = true;
+    want.http.disable_api = true;
+    want.repository.statefiles = false;
+    want.http.context_path = "/a/b".into();
+    want.repository.context_path = "/a/b".into();
+    want.repository.chart_url = Some("http://example.com:8080/x".into());
+    want.http.max_upload_size = 2048;
+    want.http.chart_form_field = "chartfile".into();
+    want.http.prov_form_field = "provfile".into();
+    want.repository.cache_interval = None;
+    want.repository.index_limit = 16;
+    want.repository.json_index = true;
+    want.log.json = true;
+    want.http.log_health = true;
+    want.log.debug = true;
+    want.http.read_timeout = Duration::from_secs(11);
+    want.http.write_timeout = Duration::from_secs(12);
+    want.config_file = Some(file.clone());
+    assert_eq!(c.config, want);
+    assert!(c.describe().iter().all(|(_, _, s)| *s == "flag/env"));
+    assert_eq!(c.config.listen.addr(), "[::1]:9100");
+}
+
+#[test]
+fn environment_booleans() {
+    let env = env();
+    for (value, want) in [
+        ("true", true),
+        ("false", false),
+        ("1", true),
+        ("0", false),
+        ("yes", true),
+        ("no", false),
+        ("on", true),
+        ("off", false),
+        ("TRUE", true),
+        ("Off", false),
+        ("", false),
+    ] {
+        env.set("DISABLE_DELETE", value);
+        let c = env.config(&[]);
+        assert_eq!(c.config.http.disable_delete, want, "DISABLE_DELETE={value:?}");
+    }
+    env.set("DISABLE_DELETE", "maybe");
+    let e = env.parse(&[]).unwrap_err().to_string();
+    assert!(e.contains("--disable-delete"), "{e}");
+    assert!(e.contains("DISABLE_DELETE"), "{e}");
+    assert!(e.contains("maybe"), "{e}");
+}
+
+#[test]
+fn flag_beats_environment() {
+    let env = env();
+    env.set("PORT", "9100");
+    env.set("ALLOW_OVERWRITE", "true");
+    env.set("CONTEXT_PATH", "/env");
+    let c = env.config(&["--port", "9200", "--allow-overwrite=false"]).config;
+    assert_eq!(c.listen.port, 9200);
+    assert!(!c.repository.overwrite.allow_overwrite);
+    assert_eq!(c.http.context_path, "/env");
+}
+
+#[test]
+fn precedence_flag_env_file_default() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(&dir, "c.yaml", "port: 9000\nlisten:\n  host: 127.0.0.1\ndebug: true\ncontextpath: /file\n");
+    env.set("CONFIG", file.to_str().unwrap());
+
+    // File beats default; untouched options stay default.
+    let c = env.config(&[]);
+    assert_eq!((c.config.listen.port, c.config.listen.host.as_str(), c.config.log.debug), (9000, "127.0.0.1", true));
+    assert_eq!(c.config.http.context_path, "/file");
+    assert_eq!(c.config.http.max_upload_size, 20_971_520);
+    assert_eq!(source_of(&c, "port"), "file");
+    assert_eq!(source_of(&c, "listen.host"), "file");
+    assert_eq!(source_of(&c, "maxuploadsize"), "default");
+    assert_eq!(source_of(&c, "config"), "flag/env");
+
+    // Environment beats file.
+    env.set("PORT", "9100");
+    env.set("DEBUG", "false");
+    let c = env.config(&[]);
+    assert_eq!((c.config.listen.port, c.config.log.debug), (9100, false));
+    assert_eq!(source_of(&c, "port"), "flag/env");
+    assert_eq!(source_of(&c, "listen.host"), "file");
+
+    // Flag beats environment and file.
+    let c = env.config(&["--port", "9200", "--context-path", "/flag"]).config;
+    assert_eq!(c.listen.port, 9200);
+    assert_eq!(c.http.context_path, "/flag");
+}
+
+#[test]
+fn invalid_values_are_refused_as_they_are_parsed() {
+    let env = env();
+    for (argv, wants) in [
+        (["--port", "abc"], ["--port", "PORT", "abc"]),
+        (["--port", "65536"], ["--port", "PORT", "65536"]),
+        (["--max-upload-size=-1", "x"], ["--max-upload-size", "MAX_UPLOAD_SIZE", "-1"]),
+        (["--index-limit", "x"], ["--index-limit", "INDEX_LIMIT", "x"]),
+        (["--read-timeout", "5s"], ["--read-timeout", "READ_TIMEOUT", "5s"]),
+    ] {
+        let e = env.parse(&argv).unwrap_err().to_string();
+        for want in wants {
+            assert!(e.contains(want), "{argv:?}: {e}\nmissing {want:?}");
+        }
+    }
+    env.set("PORT", "http");
+    let e = env.parse(&[]).unwrap_err().to_string();
+    assert!(e.contains("PORT") && e.contains("http"), "{e}");
+    env.remove("PORT");
+    // clap refuses an empty path before the server sees it.
+    assert!(env.parse(&["--storage-local-rootdir", ""]).is_err());
+}
+
+#[test]
+fn help_mentions_every_environment_variable() {
+    let env = env();
+    let help = serve_help();
+    for name in env_names() {
+        assert!(help.contains(name), "help lacks {name}:\n{help}");
+    }
+    for o in OPTIONS {
+        assert!(help.contains(o.flag), "help lacks {}", o.flag);
+    }
+    assert!(help.contains("[default: 8080]"), "{help}");
+
+    // The table used for messages matches the clap definitions.
+    let mut cmd = Cli::command();
+    let cmd = cmd.find_subcommand_mut("serve").unwrap();
+    for o in OPTIONS {
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_long().map(|l| format!("--{l}")) == Some(o.flag.to_owned()))
+            .unwrap_or_else(|| panic!("no clap argument {}", o.flag));
+        assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new(o.env)));
+    }
+    let with_env = cmd.get_arguments().filter(|a| a.get_env().is_some()).count();
+    assert_eq!(with_env, env_names().len());
+    drop(env);
+}
+
+/// `chartroom serve --help` as printed.
+fn serve_help() -> String {
+    match Cli::try_parse_from(["chartroom", "serve", "--help"]) {
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => e.to_string(),
+        _ => panic!("--help did not print help"),
+    }
+}
+
+#[test]
+fn help_snapshots() {
+    // The environment is cleared of the options' variables: clap shows their values in --help.
+    let env = env();
+    insta::assert_snapshot!("serve_help", serve_help());
+    let top = match Cli::try_parse_from(["chartroom", "--help"]) {
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => e.to_string(),
+        _ => panic!("--help did not print help"),
+    };
+    insta::assert_snapshot!("chartroom_help", top);
+    drop(env);
+}
+
+#[test]
+fn amazon_from_flags() {
+    let env = env();
+    let args = env
+        .parse(&[
+            "--storage",
+            "Amazon",
+            "--storage-amazon-bucket",
+            "charts",
+            "--storage-amazon-prefix",
+            "/team/a/",
+            "--storage-amazon-region",
+            "eu-west-1",
+            "--storage-amazon-endpoint",
+            "minio.internal:9000/",
+            "--storage-amazon-sse",
+            "aws:kms",
+            "--storage-amazon-force-path-style=false",
+        ])
+        .unwrap();
+    let c = with_env(&args, &[]).unwrap();
+    assert_eq!(
+        c.config.storage.backend,
+        BackendConfig::Amazon(AmazonConfig {
+            bucket: "charts".into(),
+            prefix: "team/a".into(),
+            region: Some("eu-west-1".into()),
+            endpoint: Some("https://minio.internal:9000".into()),
+            sse: Some("aws:kms".into()),
+            force_path_style: false,
+        })
+    );
+    let rows = c.describe();
+    let keys: Vec<&str> = rows.iter().map(|(k, _, _)| *k).collect();
+    assert!(keys.contains(&"storage.amazon.forcepathstyle") && !keys.contains(&"storage.local.rootdir"));
+    assert_eq!(source_of(&c, "storage.amazon.bucket"), "flag/env");
+    // The bare flag means true; the default is true (ChartMuseum's).
+    let args = env.parse(&["--storage=amazon", "--storage-amazon-bucket=b", "--storage-amazon-region=r"]).unwrap();
+    assert!(amazon(&with_env(&args, &[]).unwrap()).force_path_style);
+    let args = env
+        .parse(&[
+            "--storage=amazon",
+            "--storage-amazon-bucket=b",
+            "--storage-amazon-region=r",
+            "--storage-amazon-force-path-style",
+        ])
+        .unwrap();
+    assert!(amazon(&with_env(&args, &[]).unwrap()).force_path_style);
+}
+
+#[test]
+fn cloud_backends_from_environment() {
+    let env = env();
+    for (k, v) in [
+        ("STORAGE", "amazon"),
+        ("STORAGE_AMAZON_BUCKET", "env-bucket"),
+        ("STORAGE_AMAZON_PREFIX", "p"),
+        ("STORAGE_AMAZON_REGION", "ap-south-1"),
+        ("STORAGE_AMAZON_ENDPOINT", "http://127.0.0.1:9000"),
+        ("STORAGE_AMAZON_SSE", "AES256"),
+        ("STORAGE_AMAZON_FORCE_PATH_STYLE", "false"),
+        ("STORAGE_GOOGLE_BUCKET", "g-bucket"),
+        ("STORAGE_GOOGLE_PREFIX", "g/p/"),
+        ("STORAGE_MICROSOFT_CONTAINER", "m-container"),
+        ("STORAGE_MICROSOFT_PREFIX", "/m"),
+    ] {
+        env.set(k, v);
+    }
+    let exercised = 10;
+    assert_eq!(env_names().into_iter().filter(|n| is_cloud_storage_env(n)).count(), exercised);
+    let config = |env: &Env| with_env(&env.parse(&[]).unwrap(), &[]).unwrap();
+    let c = config(&env);
+    assert_eq!(
+        amazon(&c),
+        &AmazonConfig {
+            bucket: "env-bucket".into(),
+            prefix: "p".into(),
+            region: Some("ap-south-1".into()),
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            sse: Some("AES256".into()),
+            force_path_style: false,
+        }
+    );
+    env.set("STORAGE", "google");
+    assert_eq!(
+        config(&env).config.storage.backend,
+        BackendConfig::Google(GoogleConfig { bucket: "g-bucket".into(), prefix: "g/p".into() })
+    );
+    env.set("STORAGE", "MICROSOFT");
+    assert_eq!(
+        config(&env).config.storage.backend,
+        BackendConfig::Microsoft(MicrosoftConfig { container: "m-container".into(), prefix: "m".into() })
+    );
+}
+
+#[test]
+fn cloud_backends_precedence_flag_env_file() {
+    let env = env();
+    let text = "\
+storage:
+  backend: amazon
+  amazon:
+    bucket: file-bucket
+    prefix: file/prefix
+    region: file-region
+    forcepathstyle: false
+  google: {bucket: file-g}
+  microsoft.container: file-m
+  pollinterval: 1s
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(&dir, "chartroom.yaml", text);
+    let p = path.to_str().unwrap();
+    let from = |argv: &[&str]| {
+        let mut all = vec!["--config", p];
+        all.extend_from_slice(argv);
+        with_env(&env.parse(&all).unwrap(), &[]).unwrap()
+    };
+    let c = from(&[]);
+    let a = amazon(&c);
+    assert_eq!(
+        (a.bucket.as_str(), a.prefix.as_str(), a.region.as_deref()),
+        ("file-bucket", "file/prefix", Some("file-region"))
+    );
+    assert!(!a.force_path_style);
+    assert_eq!(c.config.storage.poll_interval, Duration::from_secs(1));
+    assert_eq!(source_of(&c, "storage.amazon.bucket"), "file");
+    assert_eq!(source_of(&c, "storage.pollinterval"), "file");
+
+    env.set("STORAGE_AMAZON_BUCKET", "env-bucket");
+    let c = from(&[]);
+    assert_eq!(amazon(&c).bucket, "env-bucket");
+    assert_eq!(amazon(&c).region.as_deref(), Some("file-region"));
+    assert_eq!(source_of(&c, "storage.amazon.bucket"), "flag/env");
+    let c = from(&["--storage-amazon-bucket", "flag-bucket", "--storage-poll-interval", "100ms"]);
+    assert_eq!(amazon(&c).bucket, "flag-bucket");
+    assert_eq!(c.config.storage.poll_interval, Duration::from_millis(100));
+
+    env.set("STORAGE", "google");
+    assert_eq!(
+        from(&[]).config.storage.backend,
+        BackendConfig::Google(GoogleConfig { bucket: "file-g".into(), prefix: String::new() })
+    );
+    let c = from(&["--storage", "microsoft"]);
+    assert_eq!(
+        c.config.storage.backend,
+        BackendConfig::Microsoft(MicrosoftConfig { container: "file-m".into(), prefix: String::new() })
+    );
+}
+
+#[test]
+fn amazon_region_rule() {
+    let env = env();
+    let base = ["--storage", "amazon", "--storage-amazon-bucket", "b"];
+    let try_with = |extra: &[&str], vars: &[(&str, &str)]| {
+        let argv: Vec<&str> = base.iter().chain(extra).copied().collect();
+        with_env(&env.parse(&argv).unwrap(), vars).map_err(|e| e.to_string())
+    };
+    let e = try_with(&[], &[]).unwrap_err();
+    for want in ["--storage-amazon-region", "STORAGE_AMAZON_REGION", "storage.amazon.region", "AWS_REGION", "us-east-1"]
+    {
+        assert!(e.contains(want), "{e}\nmissing {want:?}");
+    }
+    // An endpoint: open() uses us-east-1 unless the environment has a region.
+    let c = try_with(&["--storage-amazon-endpoint", "http://127.0.0.1:9000"], &[]).unwrap();
+    assert_eq!(amazon(&c).region, None);
+    assert!(try_with(&[], &[("AWS_REGION", "eu-west-1")]).is_ok());
+    assert!(try_with(&[], &[("AWS_DEFAULT_REGION", "eu-west-1")]).is_ok());
+    let dir = tempfile::tempdir().unwrap();
+    let profile = write_file(&dir, "config", "[profile ci]\nregion = sa-east-1\n");
+    let profile = profile.to_str().unwrap();
+    assert!(try_with(&[], &[("AWS_CONFIG_FILE", profile), ("AWS_PROFILE", "ci")]).is_ok());
+    assert!(try_with(&[], &[("AWS_CONFIG_FILE", profile)]).is_err(), "no default profile, no region");
+    let e = try_with(&[], &[("AWS_CONFIG_FILE", profile), ("AWS_PROFILE", "other")]).unwrap_err();
+    assert!(e.contains("\"other\"") && e.contains(profile), "{e}");
+    // An empty value is unset, as in ChartMuseum.
+    assert!(try_with(&["--storage-amazon-region", ""], &[]).is_err());
+}
+
+#[test]
+fn missing_bucket_or_container() {
+    let env = env();
+    for (argv, wants) in [
+        (&["--storage", "amazon"][..], ["--storage-amazon-bucket", "STORAGE_AMAZON_BUCKET", "storage.amazon.bucket"]),
+        (
+            &["--storage", "amazon", "--storage-amazon-bucket", " "][..],
+            ["--storage-amazon-bucket", "STORAGE_AMAZON_BUCKET", "bucket"],
+        ),
+        (&["--storage", "google"][..], ["--storage-google-bucket", "STORAGE_GOOGLE_BUCKET", "storage.google.bucket"]),
+        (
+            &["--storage", "microsoft"][..],
+            ["--storage-microsoft-container", "STORAGE_MICROSOFT_CONTAINER", "storage.microsoft.container"],
+        ),
+    ] {
+        let e = with_env(&env.parse(argv).unwrap(), &[]).unwrap_err().to_string();
+        assert!(e.starts_with("missing required option"), "{e}");
+        for want in wants {
+            assert!(e.contains(want), "{argv:?}: {e}\nmissing {want:?}");
+        }
+    }
+    let e = with_env(
+        &env.parse(&["--storage", "google", "--storage-google-bucket", "b", "--storage-google-prefix", "a/../b"])
+            .unwrap(),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("--storage-google-prefix") && e.contains("\"..\""), "{e}");
+}
+
+#[test]
+fn file_secrets_are_checked_at_startup() {
+    let env = env();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write_file(&dir, "secret", "SK\n");
+    let secret = secret.to_str().unwrap();
+    let missing = dir.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    let amazon_args =
+        env.parse(&["--storage", "amazon", "--storage-amazon-bucket", "b", "--storage-amazon-region", "r"]).unwrap();
+    let azure_args = env.parse(&["--storage", "microsoft", "--storage-microsoft-container", "c"]).unwrap();
+    let check = |args: &ServeArgs, vars: &[(&str, &str)]| with_env(args, vars).map(|_| ()).map_err(|e| e.to_string());
+    assert_eq!(check(&amazon_args, &[("AWS_SECRET_ACCESS_KEY_FILE", secret)]), Ok(()));
+    let e = check(&amazon_args, &[("AWS_SECRET_ACCESS_KEY_FILE", secret), ("AWS_SECRET_ACCESS_KEY", "x")]).unwrap_err();
+    assert!(e.contains("AWS_SECRET_ACCESS_KEY and AWS_SECRET_ACCESS_KEY_FILE") && e.contains("only one"), "{e}");
+    let e = check(&amazon_args, &[("AWS_ACCESS_KEY_ID_FILE", missing)]).unwrap_err();
+    assert!(e.contains("AWS_ACCESS_KEY_ID_FILE") && e.contains(missing), "{e}");
+    let e = check(&azure_args, &[("AZURE_STORAGE_ACCESS_KEY_FILE", missing)]).unwrap_err();
+    assert!(e.contains("AZURE_STORAGE_ACCESS_KEY_FILE") && e.contains(missing), "{e}");
+    let e = check(&azure_args, &[("AZURE_STORAGE_ACCOUNT_FILE", secret), ("AZURE_STORAGE_ACCOUNT", "a")]).unwrap_err();
+    assert!(e.contains("AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_ACCOUNT_FILE"), "{e}");
+    // Another backend's secrets do not matter.
+    assert_eq!(check(&env.parse(&[]).unwrap(), &[("AWS_ACCESS_KEY_ID_FILE", missing)]), Ok(()));
+    assert_eq!(check(&azure_args, &[("AWS_ACCESS_KEY_ID_FILE", missing)]), Ok(()));
+}

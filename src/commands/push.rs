@@ -1,0 +1,31 @@
+//! `chartroom push`: package a folder in memory (or read a `.tgz`), then upload it with
+//! `chartroom_client::push`. A failure is a `ClientError`, whose kind gives the exit code.
+
+use chartroom_client::ClientError;
+use chartroom_client::push::{PushOptions, default_client, push};
+
+use crate::cli::PushArgs;
+
+pub async fn run(args: PushArgs) -> anyhow::Result<()> {
+    let tgz = chartroom_client::package::chart_bytes(&args.chart)?;
+    let prov = match &args.prov {
+        Some(p) => Some(std::fs::read(p).map_err(|e| ClientError::usage(format!("cannot read {}: {e}", p.display())))?),
+        None => None,
+    };
+    let options = PushOptions {
+        force: args.force,
+        prov,
+        username: args.username,
+        password: args.password,
+        token: args.token,
+        auth_header: args.auth_header,
+        context_path: args.context_path,
+    };
+    let http = default_client()?;
+    let outcome = push(&http, &args.repo, tgz, &options).await?;
+    for warning in &outcome.warnings {
+        eprintln!("Warning: {warning}");
+    }
+    println!("Pushed {}-{} to {}", outcome.name, outcome.version, outcome.url_used);
+    Ok(())
+}

@@ -1,0 +1,473 @@
+//! Every object-store request, observed: an [`ObjectStore`] decorator that reports each request's
+//! kind, duration and outcome to a [`RequestObserver`].
+//!
+//! [`Storage`](crate::Storage) wraps every store it uses in [`Instrumented`] with a
+//! [`RequestStats`] observer, which counts requests by kind (`/health`'s `storageRequests`, the
+//! benchmarks) and keeps [`StorageHealth`] up to date. Because the decorator sits under every
+//! call, a request that succeeds after an outage marks the store reachable again whatever that
+//! request was (a poll's GET, a resync's LIST, an upload's PUT), and every failure is recorded.
+//!
+//! Other observers (storage metrics) implement [`RequestObserver`]; a store that injects failures
+//! for tests is another decorator of the same shape, placed under this one.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+};
+
+/// The kind of an object-store request, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Get,
+    Head,
+    /// Writes, copies and renames.
+    Put,
+    Delete,
+    /// One listing, whatever number of pages it takes.
+    List,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// The store answered. "Not found", "already exists", "changed concurrently" and "not
+    /// modified" are answers about the object, so they count here too.
+    Answered,
+    /// The store did not answer usefully: unreachable, timed out, denied, server error.
+    Failed(&'a object_store::Error),
+}
+
+impl<'a> Outcome<'a> {
+    fn of<T>(result: &'a object_store::Result<T>) -> Self {
+        match result {
+            Ok(_) => Outcome::Answered,
+            Err(e) if is_answer(e) => Outcome::Answered,
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+}
+
+/// Whether an error is the store's answer about the object rather than a failure of the store.
+pub(crate) fn is_answer(err: &object_store::Error) -> bool {
+    matches!(
+        err,
+        object_store::Error::NotFound { .. }
+            | object_store::Error::AlreadyExists { .. }
+            | object_store::Error::Precondition { .. }
+            | object_store::Error::NotModified { .. }
+    )
+}
+
+/// Receives every request made through an [`Instrumented`] store.
+pub trait RequestObserver: Send + Sync + fmt::Debug + 'static {
+    /// A request ended; called exactly once per request. A listing ends when its first page
+    /// arrives (or it fails before that).
+    fn finished(&self, kind: RequestKind, elapsed: Duration, outcome: Outcome<'_>);
+
+    /// A request already reported as answered failed afterwards: its response body broke off,
+    /// or a later page of a listing failed.
+    fn failed_later(&self, kind: RequestKind, error: &object_store::Error);
+}
+
+/// An [`ObjectStore`] that reports every request to an observer, then forwards it unchanged.
+#[derive(Debug)]
+pub struct Instrumented<S> {
+    inner: S,
+    observer: Arc<dyn RequestObserver>,
+}
+
+impl<S> Instrumented<S> {
+    pub fn new(inner: S, observer: Arc<dyn RequestObserver>) -> Self {
+        Self { inner, observer }
+    }
+
+    fn finish<T>(&self, kind: RequestKind, started: Instant, result: &object_store::Result<T>) {
+        self.observer.finished(kind, started.elapsed(), Outcome::of(result));
+    }
+}
+
+impl<S: fmt::Display> fmt::Display for Instrumented<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instrumented({})", self.inner)
+    }
+}
+
+/// A stream whose first item (or end) finishes the request and whose later errors are reported
+/// as failures after the fact.
+fn observed_stream<T: Send + 'static>(
+    stream: BoxStream<'static, object_store::Result<T>>,
+    observer: Arc<dyn RequestObserver>,
+    kind: RequestKind,
+    started: Instant,
+) -> BoxStream<'static, object_store::Result<T>> {
+    let mut reported = false;
+    stream
+        .map(Some)
+        .chain(futures::stream::once(std::future::ready(None)))
+        .filter_map(move |item| {
+            match &item {
+                Some(result) if !reported => {
+                    reported = true;
+                    observer.finished(kind, started.elapsed(), Outcome::of(result));
+                }
+                Some(Err(e)) if !is_answer(e) => observer.failed_later(kind, e),
+                Some(_) => {}
+                None if !reported => {
+                    reported = true;
+                    observer.finished(kind, started.elapsed(), Outcome::Answered);
+                }
+                None => {}
+            }
+            std::future::ready(item)
+        })
+        .boxed()
+}
+
+#[async_trait::async_trait]
+impl<S: ObjectStore> ObjectStore for Instrumented<S> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        let started = Instant::now();
+        let result = self.inner.put_opts(location, payload, opts).await;
+        self.finish(RequestKind::Put, started, &result);
+        result
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        // Only the start of the upload is observed (Chartroom never writes multipart).
+        let started = Instant::now();
+        let result = self.inner.put_multipart_opts(location, opts).await;
+        self.finish(RequestKind::Put, started, &result);
+        result
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> object_store::Result<GetResult> {
+        let kind = if options.head { RequestKind::Head } else { RequestKind::Get };
+        let started = Instant::now();
+        let result = self.inner.get_opts(location, options).await;
+        self.finish(kind, started, &result);
+        let mut got = result?;
+        // A streamed body that breaks off is a failure of the store too. (A local file's body is
+        // read by the caller from the file itself.)
+        if let GetResultPayload::Stream(body) = got.payload {
+            let observer = Arc::clone(&self.observer);
+            got.payload = GetResultPayload::Stream(
+                body.inspect_err(move |e| {
+                    if !is_answer(e) {
+                        observer.failed_later(kind, e);
+                    }
+                })
+                .boxed(),
+            );
+        }
+        Ok(got)
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> object_store::Result<Vec<Bytes>> {
+        let started = Instant::now();
+        let result = self.inner.get_ranges(location, ranges).await;
+        self.finish(RequestKind::Get, started, &result);
+        result
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        // One result per location: each is one deletion, whether or not the backend batches them.
+        let observer = Arc::clone(&self.observer);
+        let started = Instant::now();
+        self.inner
+            .delete_stream(locations)
+            .inspect(move |result| observer.finished(RequestKind::Delete, started.elapsed(), Outcome::of(result)))
+            .boxed()
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        observed_stream(self.inner.list(prefix), Arc::clone(&self.observer), RequestKind::List, Instant::now())
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let stream = self.inner.list_with_offset(prefix, offset);
+        observed_stream(stream, Arc::clone(&self.observer), RequestKind::List, Instant::now())
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        let started = Instant::now();
+        let result = self.inner.list_with_delimiter(prefix).await;
+        self.finish(RequestKind::List, started, &result);
+        result
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
+        let started = Instant::now();
+        let result = self.inner.copy_opts(from, to, options).await;
+        self.finish(RequestKind::Put, started, &result);
+        result
+    }
+
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> object_store::Result<()> {
+        let started = Instant::now();
+        let result = self.inner.rename_opts(from, to, options).await;
+        self.finish(RequestKind::Put, started, &result);
+        result
+    }
+}
+
+/// Whether the object store answers, as seen by the requests made through one storage.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageHealth {
+    /// False when the latest request failed for a reason other than the object's state
+    /// (unreachable, timeout, denied, server error).
+    pub reachable: bool,
+    /// Since when requests have been failing (`reachable == false` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<jiff::Timestamp>,
+    /// The latest failure, whether or not it has recovered since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<jiff::Timestamp>,
+}
+
+impl Default for StorageHealth {
+    fn default() -> Self {
+        Self { reachable: true, failing_since: None, last_error: None, last_success: None }
+    }
+}
+
+/// A snapshot of the object-store requests issued so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    pub get: u64,
+    pub head: u64,
+    pub put: u64,
+    pub delete: u64,
+    pub list: u64,
+}
+
+impl RequestCounts {
+    pub fn total(&self) -> u64 {
+        self.get + self.head + self.put + self.delete + self.list
+    }
+}
+
+/// Request counts by kind and the store's health: the observer of every storage.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    get: AtomicU64,
+    head: AtomicU64,
+    put: AtomicU64,
+    delete: AtomicU64,
+    list: AtomicU64,
+    health: Mutex<StorageHealth>,
+}
+
+impl RequestStats {
+    pub fn counts(&self) -> RequestCounts {
+        RequestCounts {
+            get: self.get.load(Ordering::Relaxed),
+            head: self.head.load(Ordering::Relaxed),
+            put: self.put.load(Ordering::Relaxed),
+            delete: self.delete.load(Ordering::Relaxed),
+            list: self.list.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn health(&self) -> StorageHealth {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn counter(&self, kind: RequestKind) -> &AtomicU64 {
+        match kind {
+            RequestKind::Get => &self.get,
+            RequestKind::Head => &self.head,
+            RequestKind::Put => &self.put,
+            RequestKind::Delete => &self.delete,
+            RequestKind::List => &self.list,
+        }
+    }
+
+    fn succeeded(&self) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if !h.reachable && h.failing_since.is_some() {
+            tracing::info!("object store reachable again");
+        }
+        h.reachable = true;
+        h.failing_since = None;
+        h.last_success = Some(jiff::Timestamp::now());
+    }
+
+    fn failed(&self, error: &object_store::Error) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if h.reachable || h.failing_since.is_none() {
+            h.failing_since = Some(jiff::Timestamp::now());
+        }
+        h.reachable = false;
+        h.last_error = Some(error.to_string());
+    }
+}
+
+impl RequestObserver for RequestStats {
+    fn finished(&self, kind: RequestKind, _elapsed: Duration, outcome: Outcome<'_>) {
+        self.counter(kind).fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            Outcome::Answered => self.succeeded(),
+            Outcome::Failed(e) => self.failed(e),
+        }
+    }
+
+    fn failed_later(&self, _kind: RequestKind, error: &object_store::Error) {
+        self.failed(error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use object_store::{ObjectStoreExt, PutMode};
+
+    use super::*;
+
+    /// A store that fails every request while `down` is set.
+    #[derive(Debug, Default)]
+    struct Flaky {
+        store: InMemory,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl fmt::Display for Flaky {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("Flaky")
+        }
+    }
+
+    impl Flaky {
+        fn check(&self) -> object_store::Result<()> {
+            if self.down.load(Ordering::Relaxed) {
+                return Err(object_store::Error::Generic { store: "Flaky", source: "connection refused".into() });
+            }
+            Ok(())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Flaky {
+        async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> object_store::Result<PutResult> {
+            self.check()?;
+            self.store.put_opts(l, p, o).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            l: &Path,
+            o: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.check()?;
+            self.store.put_multipart_opts(l, o).await
+        }
+        async fn get_opts(&self, l: &Path, o: GetOptions) -> object_store::Result<GetResult> {
+            self.check()?;
+            self.store.get_opts(l, o).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            match self.check() {
+                Ok(()) => self.store.delete_stream(locations),
+                Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+            }
+        }
+        fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            match self.check() {
+                Ok(()) => self.store.list(prefix),
+                Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+            }
+        }
+        async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+            self.check()?;
+            self.store.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(&self, from: &Path, to: &Path, o: CopyOptions) -> object_store::Result<()> {
+            self.check()?;
+            self.store.copy_opts(from, to, o).await
+        }
+    }
+
+    fn instrumented() -> (Arc<Flaky>, Instrumented<Arc<Flaky>>, Arc<RequestStats>) {
+        let flaky = Arc::new(Flaky::default());
+        let stats = Arc::new(RequestStats::default());
+        (Arc::clone(&flaky), Instrumented::new(flaky, stats.clone()), stats)
+    }
+
+    #[tokio::test]
+    async fn counts_every_request_by_kind() {
+        let (_, store, stats) = instrumented();
+        let a = Path::from("a");
+        store.put(&a, PutPayload::from_static(b"x")).await.unwrap();
+        let again = store.put_opts(&a, PutPayload::from_static(b"y"), PutMode::Create.into()).await;
+        assert!(matches!(again, Err(object_store::Error::AlreadyExists { .. })));
+        store.get(&a).await.unwrap().bytes().await.unwrap();
+        store.head(&a).await.unwrap();
+        assert!(store.head(&Path::from("missing")).await.is_err());
+        store.list_with_delimiter(None).await.unwrap();
+        let listed: Vec<ObjectMeta> = store.list(None).try_collect().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        let empty: Vec<ObjectMeta> = store.list(Some(&Path::from("nothing"))).try_collect().await.unwrap();
+        assert!(empty.is_empty());
+        store.delete(&a).await.unwrap();
+        assert_eq!(stats.counts(), RequestCounts { get: 1, head: 2, put: 2, delete: 1, list: 3 });
+        assert_eq!(stats.counts().total(), 9);
+        assert!(stats.health().reachable, "answers about objects are successes: {:?}", stats.health());
+    }
+
+    #[tokio::test]
+    async fn any_request_records_failure_and_recovery() {
+        let (flaky, store, stats) = instrumented();
+        let a = Path::from("a");
+        store.put(&a, PutPayload::from_static(b"x")).await.unwrap();
+        flaky.down.store(true, Ordering::Relaxed);
+        // Each kind of request notices the outage...
+        for failing in [
+            store.get(&a).await.err(),
+            store.head(&a).await.err(),
+            store.delete(&a).await.err(),
+            store.list(None).try_collect::<Vec<_>>().await.err(),
+        ] {
+            assert!(failing.is_some());
+        }
+        let h = stats.health();
+        assert!(!h.reachable && h.failing_since.is_some(), "{h:?}");
+        assert!(h.last_error.as_deref().is_some_and(|e| e.contains("connection refused")), "{h:?}");
+        flaky.down.store(false, Ordering::Relaxed);
+        // ...and any answer ends it, a "not found" included.
+        assert!(matches!(store.get(&Path::from("missing")).await, Err(object_store::Error::NotFound { .. })));
+        let h = stats.health();
+        assert!(h.reachable && h.failing_since.is_none() && h.last_success.is_some(), "{h:?}");
+        assert!(h.last_error.is_some(), "the last error stays visible after recovery");
+        assert_eq!(stats.counts().total(), 6);
+    }
+}
