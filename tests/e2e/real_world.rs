@@ -466,11 +466,13 @@ fn index_yaml(entries: &[Listed<'_>]) -> Vec<u8> {
 fn archives_that_do_not_load_are_invalid_archives_everywhere() {
     // The index announces the archive's true digest: the bytes arrive intact, they just are not
     // a chart (Chart.yaml without a name).
-    let broken = tgz(&[
-        TarEntry::file("broken/Chart.yaml", "apiVersion: v2\nversion: 1.0.0\n"),
-        TarEntry::file("broken/values.yaml", "a: 1\n"),
-    ]);
-    let good = chart_tgz("good", "1.2.0", &[]);
+    let broken = ChartBuilder::new()
+        .entries([
+            TarEntry::file("broken/Chart.yaml", "apiVersion: v2\nversion: 1.0.0\n"),
+            TarEntry::file("broken/values.yaml", "a: 1\n"),
+        ])
+        .build();
+    let good = ChartBuilder::chart("good", "1.2.0").build();
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path();
     let mut files = BTreeMap::new();
@@ -512,7 +514,7 @@ fn archives_that_do_not_load_are_invalid_archives_everywhere() {
             ("charts/notes.txt", "kept\n"),
         ],
     );
-    fs::write(app.join("charts/stale-0.1.0.tgz"), chart_tgz("stale", "0.1.0", &[])).expect("stale");
+    fs::write(app.join("charts/stale-0.1.0.tgz"), ChartBuilder::chart("stale", "0.1.0").build()).expect("stale");
     let before = snapshot_dir(&app);
     let err = cli.fail(&["dependency", "update", p(&app)], 2);
     assert!(
@@ -543,16 +545,14 @@ fn archives_that_do_not_load_are_invalid_archives_everywhere() {
 
     // install of a chart whose dependency does not load: 2, nothing left. (The dependency's
     // repository URL is known only now: the parent comes from a second repository.)
-    let needs_broken = chart_tgz(
-        "needs-broken",
-        "1.0.0",
-        &[(
+    let needs_broken = ChartBuilder::chart("needs-broken", "1.0.0")
+        .file(
             "Chart.yaml",
-            &format!(
+            format!(
                 "apiVersion: v2\nname: needs-broken\nversion: 1.0.0\ndependencies:\n- name: broken\n  version: 1.0.0\n  repository: {url}\n"
             ),
-        )],
-    );
+        )
+        .build();
     let listed = [Listed {
         chart: "needs-broken",
         version: "1.0.0".into(),
@@ -613,7 +613,7 @@ fn a_version_listed_twice_resolves_like_helm() {
         for (version, copy) in versions {
             let path = format!("{copy}/{chart}-{version}.tgz");
             let values = format!("marker: {chart}-{version}-{copy}\n");
-            archives.insert(path.clone(), chart_tgz(chart, &version, &[("values.yaml", &values)]));
+            archives.insert(path.clone(), ChartBuilder::chart(chart, &version).file("values.yaml", &values).build());
             // One chart has descriptions wider than the table's 50 columns, with an emoji (two
             // columns), as grafana's pyroscope has: cut where Helm cuts.
             let description = match chart {
