@@ -14,10 +14,16 @@
 //!   kept for `v1` charts only (Helm merges them into the metadata/lock of `v2` charts); a `v2`
 //!   chart's lock (`Chart.lock`, or a legacy `requirements.lock`) is written as `Chart.lock` with
 //!   its bytes unchanged (Helm re-serializes it; it loads the same).
-//! * Subcharts: `charts/<x>.tgz` files are kept as they are (Helm expands them into
-//!   directories; both load the same), `charts/<dir>/` subcharts are packaged recursively under
-//!   their directory name; `charts/_*` and `charts/.*` are dropped as Helm's loader drops them;
-//!   `charts/*.prov` files stay plain files.
+//! * Subcharts are written as Helm's `chartutil.Save` writes them: every subchart, a
+//!   `charts/<dir>/` folder or a packaged `charts/<x>.tgz` (validated with [`load_archive`], then
+//!   expanded), is packaged recursively as the folder `charts/<its chart name>/`; `charts/_*` and
+//!   `charts/.*` are dropped as Helm's loader drops them; `charts/*.prov` files stay plain files.
+//!   Subcharts are written in chart-name order (Helm's order is random).
+//! * Two subcharts with the same chart name (typically the folder of a `file://` dependency
+//!   inside `charts/` and the archive `helm dependency update` made of it) land in the same
+//!   folder. Helm then writes every file of that folder twice; Chartroom writes each path once
+//!   when the copies are identical, and refuses the chart when they differ
+//!   ([`PackageError::ConflictingSubcharts`]): Helm would silently use one of them.
 //! * Every Chart.yaml dependency must be a subchart (matched by the subchart's own `name`, as
 //!   Helm's `CheckDependencies` does), else "found in Chart.yaml, but missing in charts/
 //!   directory: <names>".
@@ -109,6 +115,10 @@ pub enum PackageError {
     Subchart { path: String, source: Box<PackageError> },
     #[error("subchart {path}: {source}")]
     SubchartArchive { path: String, source: ArchiveError },
+    #[error(
+        "subcharts {first} and {second} are both chart {name:?}, packaged into the same folder, but differ in {path} (helm package would write both copies and Helm would use one of them): remove the stale one, e.g. with a dependency update"
+    )]
+    ConflictingSubcharts { name: String, path: String, first: String, second: String },
     #[error("writing the archive: {0}")]
     Write(String),
     #[error("the packaged archive does not load: {0}")]
@@ -141,7 +151,8 @@ pub fn package(files: Vec<SourceFile>, options: &PackageOptions) -> Result<Packa
         clean.push(Entry { path: f.path, data });
     }
 
-    let mut chart = load_dir(clean, 0, "")?;
+    let budget = Budget { limits: &limits, total: std::cell::Cell::new(total) };
+    let mut chart = load_dir(clean, 0, "", &budget)?;
 
     if let Some(version) = &options.version {
         if crate::version::Version::parse(version).is_err() {
@@ -168,8 +179,12 @@ pub fn package(files: Vec<SourceFile>, options: &PackageOptions) -> Result<Packa
 
     let name = chart.metadata.name.clone();
     let file_name = format!("{}-{}.tgz", name, chart.metadata.version);
+    let mut planned = Vec::new();
+    plan_chart(&name, &chart, "", &mut planned)?;
     let mut tar = tar::Builder::new(Vec::new());
-    write_chart(&mut tar, &name, &chart)?;
+    for entry in drop_identical_repeats(planned)? {
+        append(&mut tar, &entry.path, &entry.data)?;
+    }
     let tar_bytes = tar.into_inner().map_err(|e| PackageError::Write(e.to_string()))?;
     let mut gz = GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::new(GZIP_LEVEL));
     gz.write_all(&tar_bytes).map_err(|e| PackageError::Write(e.to_string()))?;
@@ -221,24 +236,40 @@ struct ChartDir {
     subcharts: Vec<Subchart>,
 }
 
-enum Subchart {
-    /// `charts/<file>.tgz`, kept as it is.
-    Archive { file: String, name: String, data: Vec<u8> },
-    /// `charts/<dir>/`, packaged recursively.
-    Dir { dir: String, chart: Box<ChartDir> },
+/// A subchart: a `charts/<dir>/` folder, or a `charts/<x>.tgz` archive expanded.
+struct Subchart {
+    /// Where it comes from (`charts/<dir>` or `charts/<x>.tgz`, under its parents), for messages.
+    origin: String,
+    chart: Box<ChartDir>,
 }
 
 impl Subchart {
     fn name(&self) -> &str {
-        match self {
-            Subchart::Archive { name, .. } => name,
-            Subchart::Dir { chart, .. } => &chart.metadata.name,
+        &self.chart.metadata.name
+    }
+}
+
+/// The size bound of the whole package, which expanded subchart archives also count against.
+struct Budget<'a> {
+    limits: &'a Limits,
+    /// Bytes of every file so far (input files, then expanded ones).
+    total: std::cell::Cell<u64>,
+}
+
+impl Budget<'_> {
+    fn add(&self, files: &[Entry]) -> Result<(), PackageError> {
+        let added = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.data.len() as u64));
+        let total = self.total.get().saturating_add(added);
+        self.total.set(total);
+        if total >= self.limits.max_decompressed {
+            return Err(PackageError::TooLarge { limit: self.limits.max_decompressed });
         }
+        Ok(())
     }
 }
 
 /// Helm's `LoadFiles` for one level; `at` is the level's path for messages ("" at the top).
-fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str) -> Result<ChartDir, PackageError> {
+fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str, budget: &Budget<'_>) -> Result<ChartDir, PackageError> {
     files.sort_by(|a, b| path_order(&a.path, &b.path));
     let chart_yaml = files.iter().find(|f| f.path == "Chart.yaml").ok_or(PackageError::ChartYamlMissing)?;
     let mut metadata = Metadata::from_yaml(&chart_yaml.data)?;
@@ -307,64 +338,115 @@ fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str) -> Result<ChartDir, Pac
             continue;
         }
         let sub_path = format!("{at}charts/{cname}");
-        if cname.ends_with(".tgz") {
+        if depth >= MAX_DIRECTORY_NESTING {
+            return Err(PackageError::NestingTooDeep { path: sub_path, limit: MAX_DIRECTORY_NESTING });
+        }
+        let inner = if cname.ends_with(".tgz") {
             let mut list = list;
             let data = match list.as_mut_slice() {
                 [only] if only.path == format!("charts/{cname}") => std::mem::take(&mut only.data),
                 _ => return Err(PackageError::InvalidSubchartArchive { path: sub_path }),
             };
-            let loaded = crate::archive::read_metadata(&data, &Limits::default())
-                .map_err(|source| PackageError::SubchartArchive { path: sub_path.clone(), source })?;
-            chart.subcharts.push(Subchart::Archive { file: cname, name: loaded.metadata.name, data });
+            expand_archive(&data, &sub_path, budget)?
         } else {
-            if depth >= MAX_DIRECTORY_NESTING {
-                return Err(PackageError::NestingTooDeep { path: sub_path, limit: MAX_DIRECTORY_NESTING });
-            }
             let prefix = format!("charts/{cname}/");
-            let inner: Vec<Entry> = list
-                .into_iter()
+            list.into_iter()
                 .filter_map(|f| {
                     let rel = f.path.strip_prefix(&prefix)?.to_owned();
                     Some(Entry { path: rel, data: f.data })
                 })
-                .collect();
-            let sub = load_dir(inner, depth + 1, &format!("{sub_path}/"))
-                .map_err(|e| PackageError::Subchart { path: sub_path.clone(), source: Box::new(e) })?;
-            chart.subcharts.push(Subchart::Dir { dir: cname, chart: Box::new(sub) });
-        }
+                .collect()
+        };
+        let sub = load_dir(inner, depth + 1, &format!("{sub_path}/"), budget)
+            .map_err(|e| PackageError::Subchart { path: sub_path.clone(), source: Box::new(e) })?;
+        chart.subcharts.push(Subchart { origin: sub_path, chart: Box::new(sub) });
     }
+    // Helm writes subcharts in its map's (random) order; by name, same-named ones side by side.
+    chart.subcharts.sort_by(|a, b| a.name().cmp(b.name()));
     chart.metadata = metadata;
     Ok(chart)
 }
 
-/// Helm's `writeTarContents` for one level under `base`.
-fn write_chart(tar: &mut tar::Builder<Vec<u8>>, base: &str, chart: &ChartDir) -> Result<(), PackageError> {
+/// The files of the packaged subchart `path`, after the server's validation.
+fn expand_archive(data: &[u8], path: &str, budget: &Budget<'_>) -> Result<Vec<Entry>, PackageError> {
+    let invalid = |source| PackageError::SubchartArchive { path: path.to_owned(), source };
+    load_archive(data, budget.limits).map_err(invalid)?;
+    let files: Vec<Entry> = crate::archive::extract_all(data, budget.limits)
+        .map_err(invalid)?
+        .into_iter()
+        .map(|f| Entry { path: f.path, data: f.data })
+        .collect();
+    budget.add(&files)?;
+    Ok(files)
+}
+
+/// One file of the package, in writing order.
+struct Planned<'a> {
+    path: String,
+    data: std::borrow::Cow<'a, [u8]>,
+    /// The chart it belongs to, and where that chart comes from (`""` for the chart itself).
+    chart: &'a str,
+    origin: &'a str,
+}
+
+/// Helm's `writeTarContents` for one level under `base`: the files in Helm's order, subcharts
+/// under `charts/<chart name>/`.
+fn plan_chart<'a>(
+    base: &str,
+    chart: &'a ChartDir,
+    origin: &'a str,
+    out: &mut Vec<Planned<'a>>,
+) -> Result<(), PackageError> {
+    let name = chart.metadata.name.as_str();
+    let mut push =
+        |path: String, data: std::borrow::Cow<'a, [u8]>| out.push(Planned { path, data, chart: name, origin });
     let mut md = chart.metadata.clone();
     if md.api_version == "v1" {
         md.dependencies.clear();
     }
-    append(tar, &format!("{base}/Chart.yaml"), chart_yaml(&md)?.as_bytes())?;
+    push(format!("{base}/Chart.yaml"), chart_yaml(&md)?.into_bytes().into());
     if md.api_version == "v2"
         && let Some(lock) = &chart.lock
     {
-        append(tar, &format!("{base}/Chart.lock"), lock)?;
+        push(format!("{base}/Chart.lock"), lock.as_slice().into());
     }
     if let Some(values) = &chart.values {
-        append(tar, &format!("{base}/values.yaml"), values)?;
+        push(format!("{base}/values.yaml"), values.as_slice().into());
     }
     if let Some(schema) = &chart.schema {
-        append(tar, &format!("{base}/values.schema.json"), schema)?;
+        push(format!("{base}/values.schema.json"), schema.as_slice().into());
     }
     for f in chart.templates.iter().chain(&chart.files) {
-        append(tar, &format!("{base}/{}", f.path), &f.data)?;
+        push(format!("{base}/{}", f.path), f.data.as_slice().into());
     }
     for sub in &chart.subcharts {
-        match sub {
-            Subchart::Archive { file, data, .. } => append(tar, &format!("{base}/charts/{file}"), data)?,
-            Subchart::Dir { dir, chart } => write_chart(tar, &format!("{base}/charts/{dir}"), chart)?,
-        }
+        plan_chart(&format!("{base}/charts/{}", sub.name()), &sub.chart, &sub.origin, out)?;
     }
     Ok(())
+}
+
+/// Each path once: a repeat with the same bytes (a subchart present twice) is dropped, a repeat
+/// with other bytes is refused.
+fn drop_identical_repeats(planned: Vec<Planned<'_>>) -> Result<Vec<Planned<'_>>, PackageError> {
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<Planned<'_>> = Vec::with_capacity(planned.len());
+    for entry in planned {
+        if let Some(earlier) = first.get(&entry.path).and_then(|&i| kept.get(i)) {
+            if earlier.data != entry.data {
+                let (_, rel) = entry.path.split_once('/').unwrap_or(("", &entry.path));
+                return Err(PackageError::ConflictingSubcharts {
+                    name: entry.chart.to_owned(),
+                    path: rel.to_owned(),
+                    first: earlier.origin.to_owned(),
+                    second: entry.origin.to_owned(),
+                });
+            }
+            continue;
+        }
+        first.insert(entry.path.clone(), kept.len());
+        kept.push(entry);
+    }
+    Ok(kept)
 }
 
 /// One regular-file entry: USTAR, 0644, uid/gid 0, empty owner names, mtime [`MTIME`].
@@ -682,10 +764,11 @@ mod tests {
                 "demo/Chart.yaml",
                 "demo/Chart.lock",
                 "demo/charts/packed-0.2.0.tgz.prov",
-                "demo/charts/inner-dir/Chart.yaml",
-                "demo/charts/inner-dir/values.yaml",
-                "demo/charts/inner-dir/templates/y.yaml",
-                "demo/charts/packed-0.2.0.tgz",
+                "demo/charts/inner/Chart.yaml",
+                "demo/charts/inner/values.yaml",
+                "demo/charts/inner/templates/y.yaml",
+                "demo/charts/packed/Chart.yaml",
+                "demo/charts/packed/templates/x.yaml",
             ]
         );
         let chart_yaml = String::from_utf8(entries(&p.bytes)[0].1.clone()).unwrap();
@@ -704,6 +787,69 @@ mod tests {
         files.push(file("charts/broken/Chart.yaml", "name: broken\nversion: nope\n"));
         let e = package(files, &PackageOptions::default()).unwrap_err();
         assert!(e.to_string().starts_with("subchart charts/broken: Chart.yaml: version"), "{e}");
+    }
+
+    /// The folder of a `file://./charts/sub` dependency and the archive `dependency update` made
+    /// of it: one folder `charts/sub/` in the package, as `helm package` writes it (Helm writes
+    /// it twice).
+    #[test]
+    fn a_subchart_present_as_folder_and_archive_is_written_once() {
+        let sub = [
+            file("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 0.2.0\n"),
+            file("charts/sub/templates/x.yaml", "kind: X\n"),
+            file("charts/sub/README.md", "only in the folder\n"),
+        ];
+        let mut files = basic();
+        files.extend(sub.iter().cloned());
+        files.push(SourceFile { path: "charts/sub-0.2.0.tgz".into(), data: subchart_tgz("sub") });
+        let p = package(files.clone(), &PackageOptions::default()).unwrap();
+        let names = names(&p.bytes);
+        assert_eq!(
+            names.iter().filter(|n| n.starts_with("demo/charts/")).collect::<Vec<_>>(),
+            ["demo/charts/sub/Chart.yaml", "demo/charts/sub/templates/x.yaml", "demo/charts/sub/README.md"]
+        );
+
+        // The folder changed since the archive was made: Helm would write two different copies.
+        if let Some(f) = files.iter_mut().find(|f| f.path == "charts/sub/templates/x.yaml") {
+            f.data = b"kind: Y\n".to_vec();
+        }
+        let e = package(files, &PackageOptions::default()).unwrap_err();
+        assert!(
+            matches!(&e, PackageError::ConflictingSubcharts { name, path, first, second }
+            if name == "sub" && path == "charts/sub/templates/x.yaml" && first == "charts/sub" && second == "charts/sub-0.2.0.tgz"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().starts_with("subcharts charts/sub and charts/sub-0.2.0.tgz are both chart \"sub\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn packaged_subcharts_are_expanded_recursively() {
+        let inner = subchart_tgz("inner");
+        let middle = package(
+            vec![
+                file("Chart.yaml", "apiVersion: v2\nname: middle\nversion: 1.0.0\n"),
+                file("values.yaml", "m: 1\n"),
+                SourceFile { path: "charts/inner-0.2.0.tgz".into(), data: inner },
+            ],
+            &PackageOptions::default(),
+        )
+        .unwrap();
+        let mut files = basic();
+        files.push(SourceFile { path: "charts/middle-1.0.0.tgz".into(), data: middle.bytes });
+        let p = package(files, &PackageOptions::default()).unwrap();
+        let names = names(&p.bytes);
+        for expected in [
+            "demo/charts/middle/Chart.yaml",
+            "demo/charts/middle/values.yaml",
+            "demo/charts/middle/charts/inner/Chart.yaml",
+            "demo/charts/middle/charts/inner/templates/x.yaml",
+        ] {
+            assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        }
+        assert!(!names.iter().any(|n| n.ends_with(".tgz")), "{names:?}");
     }
 
     #[test]
@@ -731,7 +877,13 @@ mod tests {
         let all = entries(&p.bytes);
         assert_eq!(
             all.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-            ["old/Chart.yaml", "old/requirements.lock", "old/requirements.yaml", "old/charts/sub-0.2.0.tgz"]
+            [
+                "old/Chart.yaml",
+                "old/requirements.lock",
+                "old/requirements.yaml",
+                "old/charts/sub/Chart.yaml",
+                "old/charts/sub/templates/x.yaml"
+            ]
         );
         assert!(!String::from_utf8_lossy(&all[0].1).contains("dependencies"));
         assert_eq!(p.metadata.dependencies.len(), 1, "merged back from requirements.yaml when loading");
@@ -743,7 +895,7 @@ mod tests {
         let all = entries(&p.bytes);
         assert_eq!(
             all.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-            ["old/Chart.yaml", "old/Chart.lock", "old/charts/sub-0.2.0.tgz"]
+            ["old/Chart.yaml", "old/Chart.lock", "old/charts/sub/Chart.yaml", "old/charts/sub/templates/x.yaml"]
         );
         assert!(all[1].1.starts_with(b"dependencies: []\ndigest: x"), "requirements.lock wins, as in Helm's walk");
         assert!(String::from_utf8_lossy(&all[0].1).contains("dependencies:\n- name: sub\n"));

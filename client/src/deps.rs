@@ -15,9 +15,9 @@
 //!
 //! Resolution: the first version of the repository index (newest first) that has download URLs
 //! and satisfies the Masterminds constraint. Downloads go to `charts/tmpcharts-<pid>/`
-//! (digest-verified, see [`crate::pull`]); when all succeeded, the archives that load are moved
-//! into `charts/` and every other chart archive of `charts/` is deleted, except those of
-//! dependencies with repository `""` (Helm's `safeMoveDeps`). Archive names are the base names
+//! (digest-verified, see [`crate::pull`]) and each must load as a chart; when all succeeded, they
+//! are moved into `charts/` and every other chart archive of `charts/` is deleted, except those
+//! of dependencies with repository `""` (Helm's `safeMoveDeps`). Archive names are the base names
 //! of the download URLs.
 //!
 //! The lock digest is Helm's `HashReq` ([`lock_digest`]). `Chart.lock` is written only when
@@ -27,7 +27,9 @@
 //! (Helm refreshes every configured repository); `dependency build` does not require the lock's
 //! repositories to be configured with `helm repo add`; `apiVersion: v1` charts
 //! (`requirements.yaml`) are refused; a downloaded archive whose sha256 differs from the index is
-//! refused.
+//! refused; a downloaded archive that does not load as a chart fails the whole operation (an
+//! invalid-archive error naming the dependency; `charts/` and `Chart.lock` are left as they were)
+//! where Helm skips it with a message and reports success.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -140,11 +142,7 @@ fn parse_lock(bytes: &[u8]) -> Result<(ChartLock, RawLockDeps), ClientError> {
     let bad = |reason: String| ClientError::usage(format!("cannot parse Chart.lock: {reason}"));
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("not valid UTF-8: {e}")))?;
-    let options = serde_saphyr::options! {
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-        with_snippet: false,
-    };
-    let raw: Option<RawLock> = serde_saphyr::from_str_with_options(text, options)
+    let raw: Option<RawLock> = serde_saphyr::from_str_with_options(text, chartroom_chart::yaml::read_options())
         .map_err(|e| bad(e.to_string().trim().lines().next().unwrap_or("").to_owned()))?;
     let raw = raw.unwrap_or_default();
     let lock = ChartLock {
@@ -561,12 +559,17 @@ impl Client {
                     if !fetched.insert((repo.url.clone(), dep.name.clone(), dep.version.clone())) {
                         continue;
                     }
-                    self.pull(repo, &dep.name, Some(&dep.version), false, &tmp.0, false).await.map_err(|e| {
-                        ClientError::new(
-                            e.kind,
-                            format!("could not download {} {} from {}: {}", dep.name, dep.version, dep.repository, e),
-                        )
-                    })?;
+                    let pulled =
+                        self.pull(repo, &dep.name, Some(&dep.version), false, &tmp.0, false).await.map_err(|e| {
+                            ClientError::new(
+                                e.kind,
+                                format!(
+                                    "could not download {} {} from {}: {}",
+                                    dep.name, dep.version, dep.repository, e
+                                ),
+                            )
+                        })?;
+                    check_loads(dep, &pulled.path)?;
                 }
             }
         }
@@ -589,9 +592,22 @@ fn list_files(dir: &Path) -> Result<Vec<String>, ClientError> {
     Ok(names)
 }
 
-/// Helm's `safeMoveDeps`: archives of `source` that load move into `dest`; then every chart
-/// archive of `dest` that was not just moved is deleted, unless its chart is a dependency with
-/// repository `""`. Files that do not load as charts are left alone.
+/// A downloaded dependency must load as a chart; Helm only skips one that does not (and reports
+/// success with `charts/` missing it), which would leave the chart unrenderable.
+fn check_loads(dep: &LockedDependency, path: &Path) -> Result<(), ClientError> {
+    let file = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let bytes = std::fs::read(path).map_err(|e| ClientError::other(format!("cannot read {}: {e}", path.display())))?;
+    load_archive(&bytes, &Limits::default()).map(|_| ()).map_err(|e| {
+        ClientError::invalid_archive(format!(
+            "dependency {} {} from {}: {file} is not a valid chart archive: {e}",
+            dep.name, dep.version, dep.repository
+        ))
+    })
+}
+
+/// Helm's `safeMoveDeps`: the archives of `source` (each already checked to load) move into
+/// `dest`; then every chart archive of `dest` that was not just moved is deleted, unless its chart
+/// is a dependency with repository `""`. Files of `dest` that do not load as charts are left alone.
 fn safe_move(deps: &[LockedDependency], sources: &[Source], source: &Path, dest: &Path) -> Result<(), ClientError> {
     let limits = Limits::default();
     let local: BTreeSet<&str> =
@@ -600,11 +616,6 @@ fn safe_move(deps: &[LockedDependency], sources: &[Source], source: &Path, dest:
     let mut moved = BTreeSet::new();
     for name in list_files(source)? {
         let from = source.join(&name);
-        let loads = std::fs::read(&from).map(|b| load_archive(&b, &limits).is_ok()).unwrap_or(false);
-        if !loads {
-            tracing::warn!(file = %from.display(), "downloaded file does not load as a chart: skipped");
-            continue;
-        }
         let to = dest.join(&name);
         std::fs::rename(&from, &to).map_err(|e| ClientError::other(format!("cannot move {}: {e}", to.display())))?;
         moved.insert(name);

@@ -2,7 +2,7 @@
 //! `If-None-Match`), parsing it like Helm (JSON or YAML, invalid entries skipped), selecting a
 //! version with Helm's rules, and searching.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -80,6 +80,51 @@ struct RawEntry {
     created: Option<serde_json::Value>,
     #[serde(default)]
     deprecated: Option<bool>,
+    #[serde(rename = "type", default)]
+    chart_type: Option<String>,
+    #[serde(default)]
+    maintainers: Option<Vec<Option<serde::de::IgnoredAny>>>,
+    #[serde(default)]
+    dependencies: Option<Vec<Option<RawDependency>>>,
+}
+
+#[derive(Deserialize)]
+struct RawDependency {
+    #[serde(default)]
+    alias: Option<String>,
+}
+
+impl RawEntry {
+    /// Helm's `loadIndex` keeps an entry when its metadata validates (`Metadata.Validate`, a
+    /// repeated dependency name or alias excepted); keeping the same entries keeps Helm's order.
+    fn helm_rejects(&self, name: &str, version: &str) -> Option<&'static str> {
+        let name = chartroom_chart::metadata::sanitize(name);
+        if name.is_empty() {
+            return Some("no name");
+        }
+        // Go's `filepath.Base(name) != name`.
+        if name != "/" && name.contains('/') {
+            return Some("a name that is not a base name");
+        }
+        if Version::parse(version).is_err() {
+            return Some("an invalid version");
+        }
+        if !matches!(self.chart_type.as_deref().unwrap_or(""), "" | "application" | "library") {
+            return Some("an invalid type");
+        }
+        if self.maintainers.iter().flatten().any(Option::is_none) {
+            return Some("an empty maintainer");
+        }
+        let alias_ok = |a: &str| a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        for dep in self.dependencies.iter().flatten() {
+            match dep {
+                None => return Some("an empty dependency"),
+                Some(d) if !alias_ok(d.alias.as_deref().unwrap_or("")) => return Some("an invalid dependency alias"),
+                Some(_) => {}
+            }
+        }
+        None
+    }
 }
 
 /// A scalar as text (`1.0` written unquoted is still a version string).
@@ -94,9 +139,11 @@ pub(crate) fn scalar(v: Option<serde_json::Value>) -> String {
 
 impl RepoIndex {
     /// Parses an index body like Helm's `loadIndex`: JSON when the body is valid JSON, else
-    /// YAML; unknown fields are ignored; an entry that is not a mapping, has no name, or whose
-    /// version does not parse is skipped (Helm drops invalid entries with a warning); versions
-    /// are sorted newest first. An empty body or a missing `apiVersion` is an error, as in Helm.
+    /// YAML; unknown fields are ignored; an entry that is not a mapping or whose metadata Helm
+    /// finds invalid (no name, an invalid version, type or dependency alias, ...) is skipped (Helm
+    /// drops invalid entries with a warning); versions are sorted newest first with Go's unstable
+    /// `sort.Sort` as Helm sorts them, so that a version listed twice comes out in Helm's order.
+    /// An empty body or a missing `apiVersion` is an error, as in Helm.
     ///
     /// ```
     /// use chartroom_client::index::RepoIndex;
@@ -119,14 +166,11 @@ impl RepoIndex {
             let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("not valid UTF-8: {e}")))?;
             // Indexes of big repositories are large: raise the default node budget (which guards
             // against alias bombs) to a size bound that still caps memory.
-            let options = serde_saphyr::options! {
-                budget: serde_saphyr::budget! {
-                    max_nodes: 50_000_000,
-                    max_events: 200_000_000,
-                    max_total_scalar_bytes: 1 << 30,
-                },
-                duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-                with_snippet: false,
+            let mut options = chartroom_chart::yaml::read_options();
+            options.budget = serde_saphyr::budget! {
+                max_nodes: 50_000_000,
+                max_events: 200_000_000,
+                max_total_scalar_bytes: 1 << 30,
             };
             let raw: Option<RawIndex> = serde_saphyr::from_str_with_options(text, options)
                 .map_err(|e| bad(e.to_string().trim().lines().next().unwrap_or("").to_owned()))?;
@@ -145,15 +189,13 @@ impl RepoIndex {
                     tracing::warn!(chart = %key, "skipping an invalid index entry");
                     continue;
                 };
-                let version = scalar(e.version);
-                let Some(name) = e.name.filter(|n| !n.is_empty()) else {
-                    tracing::warn!(chart = %key, version, "skipping an index entry without a name");
+                let version = scalar(e.version.clone());
+                let name = e.name.clone().unwrap_or_default();
+                if let Some(problem) = e.helm_rejects(&name, &version) {
+                    tracing::warn!(chart = %key, version, "skipping an index entry with {problem}");
                     continue;
-                };
-                let Ok(parsed) = Version::parse(&version) else {
-                    tracing::warn!(chart = %key, version, "skipping an index entry with an invalid version");
-                    continue;
-                };
+                }
+                let Ok(parsed) = Version::parse(&version) else { continue };
                 let created = match e.created {
                     Some(serde_json::Value::String(s)) => Some(s),
                     _ => None,
@@ -172,7 +214,8 @@ impl RepoIndex {
                     },
                 ));
             }
-            versions.sort_by(|a, b| b.0.cmp(&a.0));
+            // Helm: sort.Sort(sort.Reverse(versions)), i.e. Less(i, j) = v[j] < v[i].
+            crate::gosort::sort_like_go(&mut versions, |a, b| b.0 < a.0);
             entries.insert(key, versions.into_iter().map(|(_, e)| e).collect());
         }
         Ok(RepoIndex { entries, context_path, source: source.to_owned() })
@@ -213,6 +256,9 @@ impl RepoIndex {
     /// (case-insensitive; every chart when `None`); only versions satisfying `constraint`
     /// (default `>0.0.0`, or `>0.0.0-0` with `devel`, as in Helm); the newest such version per
     /// chart, or all of them with `all_versions`. `repo_name` prefixes the names (`repo/chart`).
+    ///
+    /// A version the index lists twice is shown once, as Helm shows it: its search keys rows by
+    /// name and version, so the copy sorted last fills the row (and is the one matched).
     pub fn search(
         &self,
         repo_name: Option<&str>,
@@ -235,7 +281,19 @@ impl RepoIndex {
                 Some(r) => format!("{r}/{chart}"),
                 None => chart.clone(),
             };
+            // One row per version string, at its first position, with its last copy.
+            let mut rows: Vec<&IndexEntry> = Vec::with_capacity(versions.len());
+            let mut row_of: HashMap<&str, usize> = HashMap::with_capacity(versions.len());
             for e in versions {
+                match row_of.get(e.version.as_str()).and_then(|&i| rows.get_mut(i)) {
+                    Some(row) => *row = e,
+                    None => {
+                        row_of.insert(&e.version, rows.len());
+                        rows.push(e);
+                    }
+                }
+            }
+            for e in rows {
                 if let Some(t) = &term
                     && !full.to_lowercase().contains(t.as_str())
                     && !e.description.to_lowercase().contains(t.as_str())
@@ -271,38 +329,61 @@ fn available(versions: &[IndexEntry]) -> String {
 }
 
 /// Search results as `helm search repo` prints them: `NAME`, `CHART VERSION`, `APP VERSION`,
-/// `DESCRIPTION` columns padded with spaces and separated by tabs, descriptions cut at 50
-/// characters; `No results found` when empty.
+/// `DESCRIPTION` columns padded with spaces and separated by tabs, cells longer than 50 columns cut
+/// with `...`, widths measured in terminal columns (an emoji or a CJK character takes two), as
+/// Helm's table writer does; `No results found` when empty.
 pub fn format_table(hits: &[SearchHit]) -> String {
     if hits.is_empty() {
         return "No results found\n".to_owned();
     }
     const MAX_WIDTH: usize = 50;
-    let cut = |s: &str| -> String {
-        if s.chars().count() > MAX_WIDTH {
-            format!("{}...", s.chars().take(MAX_WIDTH - 3).collect::<String>())
-        } else {
-            s.to_owned()
-        }
-    };
     let mut rows = vec![["NAME".to_owned(), "CHART VERSION".into(), "APP VERSION".into(), "DESCRIPTION".into()]];
-    rows.extend(
-        hits.iter()
-            .map(|h| [cut(&h.name), cut(&h.version), cut(&h.app_version), cut(&h.description.replace('\n', " "))]),
-    );
+    rows.extend(hits.iter().map(|h| {
+        [
+            cut(&h.name, MAX_WIDTH),
+            cut(&h.version, MAX_WIDTH),
+            cut(&h.app_version, MAX_WIDTH),
+            cut(&h.description.replace('\n', " "), MAX_WIDTH),
+        ]
+    }));
     let mut widths = [0usize; 4];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(columns(cell));
         }
     }
     let mut out = String::new();
     for row in &rows {
         let line: Vec<String> =
-            row.iter().zip(widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count()))).collect();
+            row.iter().zip(widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w - columns(cell)))).collect();
         out.push_str(line.join("\t").trim_end_matches(' '));
         out.push('\n');
     }
+    out
+}
+
+/// Terminal columns of `s` (go-runewidth's `StringWidth`: wide characters 2, control 0).
+fn columns(s: &str) -> usize {
+    s.chars().map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)).sum()
+}
+
+/// uitable's `strutil.Resize` for a cell wider than `max` columns: characters are kept until their
+/// width reaches `max - 3` (the one that reaches it included), then `...`.
+fn cut(s: &str, max: usize) -> String {
+    if columns(s) <= max {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut width = 0;
+    for c in s.chars() {
+        out.push(c);
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if width + w >= max - 3 {
+            break;
+        }
+        width += w;
+    }
+    out.push_str("...");
     out
 }
 
@@ -726,6 +807,58 @@ serverInfo:
         let e = client.fetch_index(&Repository::from_url(&url).expect("repo")).await.expect_err("503");
         assert_eq!(e.kind, ErrorKind::Network);
         assert!(e.message.contains("503"), "{}", e.message);
+    }
+
+    /// grafana's pyroscope description, as `helm search repo` shows it: the emoji takes two columns.
+    #[test]
+    fn table_cells_are_cut_by_terminal_columns() {
+        let hit = |description: &str| SearchHit {
+            name: "g/pyroscope".into(),
+            version: "1.3.1".into(),
+            app_version: "1.2.1".into(),
+            description: description.into(),
+        };
+        let table = format_table(&[hit(
+            "🔥 horizontally-scalable, highly-available, multi-tenant continuous profiling aggregation system",
+        )]);
+        assert_eq!(
+            table.lines().nth(1),
+            Some("g/pyroscope\t1.3.1        \t1.2.1      \t🔥 horizontally-scalable, highly-available, mul...")
+        );
+        // A wide character that reaches the limit is kept, so the cell may take 51 columns.
+        assert_eq!(cut(&"界".repeat(30), 50), format!("{}...", "界".repeat(24)));
+        assert_eq!(cut(&"a".repeat(50), 50), "a".repeat(50));
+        assert_eq!(cut(&"a".repeat(51), 50), format!("{}...", "a".repeat(47)));
+        // Padding counts columns too.
+        let table = format_table(&[hit("x"), SearchHit { name: "g/界界".into(), ..hit("y") }]);
+        assert!(table.contains("\ng/界界     \t"), "{table}");
+    }
+
+    #[test]
+    fn a_version_listed_twice() {
+        let text = "apiVersion: v1\nentries:\n  app:\n  - {name: app, version: 1.0.0, description: first, urls: [a/app-1.0.0.tgz]}\n  - {name: app, version: 2.0.0, description: two, urls: [app-2.0.0.tgz]}\n  - {name: app, version: 1.0.0, description: second, urls: [b/app-1.0.0.tgz]}\n";
+        let idx = RepoIndex::parse(text.as_bytes(), "r").expect("parses");
+        let order: Vec<(&str, &str)> =
+            idx.entries["app"].iter().map(|e| (e.version.as_str(), e.description.as_str())).collect();
+        // Up to 12 versions Go sorts by insertion: equal versions keep their order.
+        assert_eq!(order, [("2.0.0", "two"), ("1.0.0", "first"), ("1.0.0", "second")]);
+        // pull takes the first copy (Helm's IndexFile.Get) ...
+        assert_eq!(idx.select("app", Some("1.0.0"), false).expect("exact").urls, ["a/app-1.0.0.tgz"]);
+        // ... search shows the version once, filled from the last copy (Helm keys rows by version).
+        let hits = idx.search(None, None, true, None, false).expect("search");
+        let rows: Vec<(&str, &str)> = hits.iter().map(|h| (h.version.as_str(), h.description.as_str())).collect();
+        assert_eq!(rows, [("2.0.0", "two"), ("1.0.0", "second")]);
+        assert!(idx.search(None, Some("first"), true, None, false).expect("search").is_empty());
+    }
+
+    #[test]
+    fn skips_the_entries_helm_skips() {
+        let text = "apiVersion: v1\nentries:\n  c:\n  - {name: c, version: 1.0.0}\n  - {name: c, version: 1.1.0, type: plugin}\n  - {name: a/c, version: 1.2.0}\n  - {name: c, version: 1.3.0, maintainers: [null]}\n  - {name: c, version: 1.4.0, dependencies: [null]}\n  - {name: c, version: 1.5.0, dependencies: [{name: d, alias: bad.alias}]}\n  - {name: c, version: 1.6.0, dependencies: [{name: d}, {name: d}]}\n  - {name: c, version: 1.7.0, type: library, maintainers: [{name: m}], dependencies: [{name: d, alias: ok_alias-1}]}\n  - {name: \"\\u200b\", version: 1.8.0}\n  - {name: \"\\t\", version: 1.9.0}\n";
+        let idx = RepoIndex::parse(text.as_bytes(), "r").expect("parses");
+        let versions: Vec<&str> = idx.entries["c"].iter().map(|e| e.version.as_str()).collect();
+        // A repeated dependency name is skippable for Helm (JFrog strips aliases); a name of white
+        // space is sanitized to " ", one of invisible characters to "".
+        assert_eq!(versions, ["1.9.0", "1.7.0", "1.6.0", "1.0.0"]);
     }
 
     #[test]

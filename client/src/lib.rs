@@ -17,6 +17,7 @@
 
 pub mod deps;
 pub mod error;
+mod gosort;
 pub mod helm_env;
 pub mod index;
 pub mod install;

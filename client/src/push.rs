@@ -255,7 +255,7 @@ fn resolve_repo(repo: &str) -> Result<Target, ClientError> {
         }
         Err(e) => return Err(ClientError::other(format!("reading {}: {e}", path.display()))),
     };
-    let file: RepositoryFile = serde_saphyr::from_slice(&text)
+    let file: RepositoryFile = serde_saphyr::from_slice_with_options(&text, chartroom_chart::yaml::read_options())
         .map_err(|e| ClientError::usage(format!("cannot parse {}: {e}", path.display())))?;
     let entry = file.repositories.unwrap_or_default().into_iter().find(|r| r.name == repo).ok_or_else(|| {
         ClientError::not_found(format!(
@@ -450,9 +450,9 @@ fn parse_context_path(body: &[u8]) -> Result<Option<String>, String> {
         serde_json::from_slice(body).map_err(|e| e.to_string())?
     } else {
         // Indexes of big repositories exceed serde-saphyr's default budget.
-        let options = serde_saphyr::options! {
-            budget: serde_saphyr::budget! { max_nodes: 20_000_000, max_events: 100_000_000, max_total_scalar_bytes: 1 << 30 },
-        };
+        let mut options = chartroom_chart::yaml::read_options();
+        options.budget =
+            serde_saphyr::budget! { max_nodes: 20_000_000, max_events: 100_000_000, max_total_scalar_bytes: 1 << 30 };
         serde_saphyr::from_slice_with_options(body, options).map_err(|e| e.to_string())?
     };
     Ok(head.server_info.and_then(|s| s.context_path))

@@ -37,6 +37,10 @@
 //! * `install`: `chartroom install` of a chart whose dependencies (and theirs) are not in its
 //!   archive: a self-contained folder that both Helms render with the server stopped; tampered
 //!   dependency (7, nothing left), existing folder (4), unknown chart (3).
+//! * `real_world`: patterns of real public charts (issue 18): archives `helm package` writes with
+//!   repeated entries (a `file://` dependency inside `charts/`), long comment blocks in
+//!   `values.yaml`, dependency archives that do not load (exit 2, nothing changed), an index
+//!   listing a version twice (search and pull agree with Helm); a static repository harness.
 //! * `deps`: `chartroom dependency update|build` (URL, `@alias` and `file://` dependencies with
 //!   alias, condition and tags): Chart.lock accepted unchanged by both Helms' `dependency build`
 //!   and theirs by `chartroom dependency build`, same digest and text; out-of-sync (2),
@@ -53,6 +57,7 @@ mod helm_chart;
 mod install;
 mod migration;
 mod package;
+mod real_world;
 mod replicas;
 mod shutdown;
 mod support;

@@ -151,6 +151,17 @@ readtimeout: 3
 }
 
 #[test]
+fn file_with_long_comment_blocks() {
+    // Helm charts and operators' files often document a nested key with a long comment; the YAML
+    // parser must not buffer them (33 or more used to stop the start).
+    let comments = "# a comment line\n".repeat(40);
+    let text = format!("storage:\n{comments}  local:\n{comments}    rootdir: /srv/commented\n{comments}");
+    let (_dir, args) = with_file(&text);
+    let c = from(args).unwrap();
+    assert_eq!(c.config.storage.backend, BackendConfig::Local { root: PathBuf::from("/srv/commented") });
+}
+
+#[test]
 fn file_empty_and_null_values() {
     for text in ["", "# only a comment\n", "charturl:\nlisten:\n", "storage: {}\nlisten: {}\n"] {
         let (_dir, args) = with_file(text);
