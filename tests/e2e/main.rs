@@ -27,9 +27,12 @@
 //!   409/401/413/unreachable/invalid-archive failures with their exit codes.
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
+//! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
 //!   identical `helm show`/`helm template` output with both Helms, reproducible bytes, failures.
+//! * `tls`: HTTPS with certificates made in the test: both Helms, HTTP/2 by ALPN, mTLS, the
+//!   client's TLS flags, certificate rotation without failed requests, bad pairs refused.
 //! * `shutdown`: SIGTERM lets an in-flight upload finish.
 //! * `client`: `chartroom search` and `chartroom pull` (by URL and by `helm repo add` name,
 //!   version selection, JSON output, ETag-revalidated index cache, digests checked, archives and
@@ -47,6 +50,7 @@ mod bad_input;
 mod client;
 mod client_push;
 mod concurrency;
+mod connections;
 mod deps;
 mod helm;
 mod helm_chart;
@@ -56,3 +60,4 @@ mod package;
 mod replicas;
 mod shutdown;
 mod support;
+mod tls;
