@@ -34,6 +34,9 @@ pub struct Launch {
     /// HTTPS: what the harness's clients trust and present (the server's `--tls-*` flags go in
     /// `args`).
     pub tls: Option<TlsClient>,
+    /// What a start waits for: `/health/ready` (default: the index is built), or `/health` (the
+    /// port answers; the index may still be building).
+    pub ready_path: &'static str,
 }
 
 /// How the harness's clients talk to a server started with `--tls-cert`.
@@ -72,6 +75,7 @@ impl Launch {
             poll_every: Duration::from_millis(20),
             stop_within: Duration::from_secs(15),
             tls: None,
+            ready_path: "/health/ready",
         }
     }
 
@@ -161,6 +165,11 @@ impl Server {
         fs::create_dir_all(s.storage_dir()).expect("create storage dir");
         s.spawn_and_wait().await;
         s
+    }
+
+    /// How the next (re)start runs.
+    pub fn launch_mut(&mut self) -> &mut Launch {
+        &mut self.launch
     }
 
     /// Where this server keeps its charts.
@@ -321,7 +330,7 @@ impl Server {
                         self.kill();
                         panic!(
                             "chartroom did not answer 200 on {} within {:?}; args {:?}; log:\n{}",
-                            self.url("/health/ready"),
+                            self.url(self.launch.ready_path),
                             self.launch.ready_within,
                             self.launch.args,
                             last_log
@@ -342,7 +351,7 @@ impl Server {
     /// Err(false) on timeout.
     async fn wait_healthy(&mut self, probe: &reqwest::Client, spawned: Instant) -> Result<(), bool> {
         let deadline = spawned + self.launch.ready_within;
-        let url = self.url("/health/ready");
+        let url = self.url(self.launch.ready_path);
         loop {
             if let Some(child) = self.child.as_mut()
                 && child.try_wait().is_some()

@@ -28,6 +28,8 @@
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
+//! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
+//!   (slow cold start, storage outage), rate and upload limits, CORS by the Fetch standard.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
 //!   identical `helm show`/`helm template` output with both Helms, reproducible bytes, failures.
@@ -56,6 +58,7 @@ mod helm;
 mod helm_chart;
 mod install;
 mod migration;
+mod operations;
 mod package;
 mod replicas;
 mod shutdown;
