@@ -50,6 +50,10 @@ pub struct HealthcheckArgs {
     /// Seconds to wait for an answer.
     #[arg(long, default_value_t = 5)]
     pub timeout: u64,
+    /// Probe readiness (`/health/ready`: the index is built and storage answers) instead of
+    /// liveness (`/health`).
+    #[arg(long)]
+    pub ready: bool,
     /// The server's certificate (the server's own TLS_CERT): when set, the probe speaks HTTPS.
     /// Without --ca-file the certificate is not verified: the probe talks to its own process on
     /// the loopback interface, whose certificate rarely names 127.0.0.1.

@@ -5,7 +5,7 @@ use anyhow::Context;
 use super::{Flavor, runtime};
 use crate::cli::HealthcheckArgs;
 
-/// A GET of `/health` on the loopback interface: HTTP, or HTTPS when the server has a
+/// A GET of `/health` (or `/health/ready` with `--ready`) on the loopback interface: HTTP, or HTTPS when the server has a
 /// certificate (`TLS_CERT`). Exit 0 on a 200.
 pub fn run(args: &HealthcheckArgs) -> anyhow::Result<()> {
     let timeout = std::time::Duration::from_secs(args.timeout.max(1));
@@ -19,7 +19,8 @@ pub fn run(args: &HealthcheckArgs) -> anyhow::Result<()> {
         tls.insecure_skip_tls_verify = true;
     }
     let scheme = if https { "https" } else { "http" };
-    let url = format!("{scheme}://127.0.0.1:{}{context}/health", args.port);
+    let path = if args.ready { "/health/ready" } else { "/health" };
+    let url = format!("{scheme}://127.0.0.1:{}{context}{path}", args.port);
     let builder = reqwest::Client::builder().no_proxy().timeout(timeout).connect_timeout(timeout);
     let client = tls.apply(builder)?.build().context("setting up the HTTP client")?;
     let status = runtime(Flavor::Client)?
