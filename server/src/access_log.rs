@@ -153,12 +153,15 @@ impl Record {
     fn finish(self, complete: bool) {
         let elapsed = self.started.elapsed();
         let route = self.labels.route();
-        let code = self.status.as_u16().to_string();
         let method = method_label(&self.method);
-        metrics::counter!("chartmuseum_requests_total", "code" => code.clone(), "method" => method, "url" => route.clone())
-            .increment(1);
-        metrics::histogram!("chartmuseum_request_duration_seconds", "code" => code, "method" => method, "url" => route.clone())
-            .record(elapsed.as_secs_f64());
+        if crate::metrics::enabled() {
+            let code = self.status.as_u16().to_string();
+            let url = route.clone();
+            metrics::counter!("chartmuseum_requests_total", "code" => code.clone(), "method" => method, "url" => url.clone())
+                .increment(1);
+            metrics::histogram!("chartmuseum_request_duration_seconds", "code" => code, "method" => method, "url" => url)
+                .record(elapsed.as_secs_f64());
+        }
         if self.quiet {
             return;
         }

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -75,6 +76,14 @@ pub const DESCRIPTIONS: &[(&str, &str, &str, &str)] = &[
     ("chartroom_auth_failures_total", "counter", "reason", "Refused credentials, by the authenticator's fixed reasons"),
 ];
 
+/// Whether a recorder is installed: per-request emitters skip building labels otherwise.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether metrics are being recorded (`--enable-metrics`).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// The installed recorder and what the scrape-time gauges last reported.
 pub struct Metrics {
     handle: PrometheusHandle,
@@ -113,6 +122,7 @@ impl Metrics {
                 _ => metrics::describe_histogram!(*name, *help),
             }
         }
+        ENABLED.store(true, Ordering::Relaxed);
         let upkeep = handle.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));

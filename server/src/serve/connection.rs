@@ -117,6 +117,10 @@ pub async fn serve(conn: Conn) {
                 }
                 Some(Ok(Ok(stream))) => {
                     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                    if h2 {
+                        // The preface and settings are no request head: only the idle rule applies.
+                        activity.set_http2();
+                    }
                     let builder = if h2 { &builders.http2 } else { &builders.http1 };
                     drive(stream, builder, &activity, app, peer, &settings, &mut phase).await
                 }
