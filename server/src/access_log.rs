@@ -15,7 +15,6 @@
 //! authentication layer calls `set_identity` with `Identity::name()`. A request no route matched
 //! is logged and counted under the one template `unmatched`, so random paths add no series.
 
-use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +40,7 @@ pub struct RequestLabels(Arc<Mutex<Labels>>);
 
 #[derive(Default, Debug)]
 struct Labels {
-    route: Option<Cow<'static, str>>,
+    route: Option<Arc<str>>,
     tenant: Option<String>,
     identity: Option<String>,
 }
@@ -49,7 +48,7 @@ struct Labels {
 impl RequestLabels {
     /// The route template that matched, ChartMuseum style (`/api/charts/:name/:version`),
     /// without the context path.
-    pub fn set_route(&self, template: impl Into<Cow<'static, str>>) {
+    pub fn set_route(&self, template: impl Into<Arc<str>>) {
         self.0.lock().route = Some(template.into());
     }
 
@@ -63,8 +62,11 @@ impl RequestLabels {
         self.0.lock().identity = Some(identity.to_owned());
     }
 
-    fn route(&self) -> Cow<'static, str> {
-        self.0.lock().route.clone().unwrap_or(Cow::Borrowed(UNMATCHED))
+    fn route(&self) -> Arc<str> {
+        match &self.0.lock().route {
+            Some(route) => Arc::clone(route),
+            None => Arc::from(UNMATCHED),
+        }
     }
 }
 
@@ -73,9 +75,23 @@ pub async fn record_route(context_path: Arc<str>, req: Request, next: Next) -> R
     if let (Some(labels), Some(matched)) =
         (req.extensions().get::<RequestLabels>(), req.extensions().get::<MatchedPath>())
     {
-        labels.set_route(chartmuseum_template(matched.as_str(), &context_path));
+        labels.set_route(cached_template(matched.as_str(), &context_path));
     }
     next.run(req).await
+}
+
+/// [`chartmuseum_template`], computed once per route: matched paths are the route table's
+/// patterns (a handful), never a request's path.
+fn cached_template(matched: &str, context_path: &str) -> Arc<str> {
+    static CACHE: std::sync::OnceLock<parking_lot::RwLock<std::collections::HashMap<String, Arc<str>>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(template) = cache.read().get(matched) {
+        return Arc::clone(template);
+    }
+    let template: Arc<str> = Arc::from(chartmuseum_template(matched, context_path));
+    cache.write().insert(matched.to_owned(), Arc::clone(&template));
+    template
 }
 
 /// `/ctx/api/charts/{name}` → `/api/charts/:name`.
@@ -156,7 +172,7 @@ impl Record {
         let method = method_label(&self.method);
         if crate::metrics::enabled() {
             let code = self.status.as_u16().to_string();
-            let url = route.clone();
+            let url = route.to_string();
             metrics::counter!("chartmuseum_requests_total", "code" => code.clone(), "method" => method, "url" => url.clone())
                 .increment(1);
             metrics::histogram!("chartmuseum_request_duration_seconds", "code" => code, "method" => method, "url" => url)
