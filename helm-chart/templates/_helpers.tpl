@@ -291,7 +291,7 @@ Variables the chart sets itself from storage.* and the listen port; env.open ent
 names are not repeated.
 */}}
 {{- define "chartroom.managedEnvNames" -}}
-{{- list "PORT" "ENABLE_METRICS" "TLS_CERT" "TLS_KEY" "TLS_CA_CERT" "CONTEXT_PATH" "STORAGE" "STORAGE_LOCAL_ROOTDIR" "STORAGE_AMAZON_BUCKET" "STORAGE_AMAZON_PREFIX" "STORAGE_AMAZON_REGION" "STORAGE_AMAZON_ENDPOINT" "STORAGE_AMAZON_SSE" "STORAGE_AMAZON_FORCE_PATH_STYLE" "STORAGE_GOOGLE_BUCKET" "STORAGE_GOOGLE_PREFIX" "STORAGE_MICROSOFT_CONTAINER" "STORAGE_MICROSOFT_PREFIX" | toJson }}
+{{- list "PORT" "ENABLE_METRICS" "METRICS_LISTEN" "TLS_CERT" "TLS_KEY" "TLS_CA_CERT" "CONTEXT_PATH" "STORAGE" "STORAGE_LOCAL_ROOTDIR" "STORAGE_AMAZON_BUCKET" "STORAGE_AMAZON_PREFIX" "STORAGE_AMAZON_REGION" "STORAGE_AMAZON_ENDPOINT" "STORAGE_AMAZON_SSE" "STORAGE_AMAZON_FORCE_PATH_STYLE" "STORAGE_GOOGLE_BUCKET" "STORAGE_GOOGLE_PREFIX" "STORAGE_MICROSOFT_CONTAINER" "STORAGE_MICROSOFT_PREFIX" | toJson }}
 {{- end }}
 
 {{/*
@@ -313,6 +313,10 @@ env.existingSecretMappings, then extraEnv.
 {{- if or .Values.metrics.enabled .Values.serviceMonitor.enabled }}
 - name: ENABLE_METRICS
   value: "true"
+{{- with .Values.metrics.port }}
+- name: METRICS_LISTEN
+  value: {{ printf "0.0.0.0:%d" (int .) | quote }}
+{{- end }}
 {{- end }}
 {{- if .Values.tls.enabled }}
 {{- $dir := include "chartroom.tlsDir" . }}

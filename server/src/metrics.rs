@@ -173,6 +173,19 @@ pub async fn metrics_handler(State(state): State<crate::AppState>) -> Response {
     }
 }
 
+/// The application of the separate metrics listener (`--metrics-listen`): `GET /metrics` and 404
+/// for anything else; `repo` is `None` while the index is being built (no tenant gauges yet).
+pub fn metrics_app(metrics: Arc<Metrics>, repo: Option<Repository>) -> axum::Router {
+    let scrape = move || {
+        let metrics = Arc::clone(&metrics);
+        let repo = repo.clone();
+        async move { exposition(metrics.render(repo.as_ref())) }
+    };
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .fallback(|| async { crate::ChartMuseumError::RouteNotFound })
+}
+
 /// The Prometheus text format response.
 pub(crate) fn exposition(text: String) -> Response {
     let mut response = text.into_response();

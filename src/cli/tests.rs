@@ -187,6 +187,8 @@ fn every_flag() {
         "--tls-reload-interval",
         "0",
         "--enable-metrics",
+        "--metrics-listen",
+        "127.0.0.1:9102",
         "--cors-alloworigin",
         "https://UI.example.com/",
         "--rate-limit",
@@ -237,6 +239,7 @@ fn every_flag() {
         reload_interval: None,
     });
     want.metrics.enabled = true;
+    want.metrics.listen = Some("127.0.0.1:9102".parse().unwrap());
     want.limits = ClientLimits {
         rate: Some(RateLimit { per_second: 5, burst: 9 }),
         concurrent_uploads: Some(2),
@@ -338,6 +341,7 @@ fn environment_variables() {
         ("TLS_CA_CERT", "/ca.pem"),
         ("TLS_RELOAD_INTERVAL", "1s"),
         ("ENABLE_METRICS", "1"),
+        ("METRICS_LISTEN", "[::1]:9102"),
         ("CORS_ALLOW_ORIGIN", "*"),
         ("RATE_LIMIT", "3"),
         ("RATE_LIMIT_BURST", "0"),
@@ -393,6 +397,7 @@ fn environment_variables() {
         reload_interval: Some(Duration::from_secs(1)),
     });
     want.metrics.enabled = true;
+    want.metrics.listen = Some("[::1]:9102".parse().unwrap());
     want.limits = ClientLimits {
         rate: Some(RateLimit { per_second: 3, burst: 6 }),
         concurrent_uploads: None,

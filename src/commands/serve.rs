@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chartroom_server::config::{LogSettings, Resolved};
-use chartroom_server::{AppState, Metrics, app, serve, starting_app};
+use chartroom_server::{AppState, Metrics, app, metrics, serve, starting_app};
 use tracing_subscriber::EnvFilter;
 
 use super::{Flavor, runtime};
@@ -71,8 +71,25 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
         .with_context(|| format!("opening the {} storage backend", config.storage.backend.name()))?;
     let address = config.listen.addr();
     let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
+    // With --metrics-listen, /metrics is served there only, over plain HTTP.
+    let metrics_listener = match (config.metrics.listen, &metrics) {
+        (Some(address), Some(metrics)) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address} (--metrics-listen)"))?;
+            let server = serve::Server::new(
+                listener,
+                config.connections.clone(),
+                metrics::metrics_app(std::sync::Arc::clone(metrics), None),
+            );
+            Some((server, std::sync::Arc::clone(metrics)))
+        }
+        _ => None,
+    };
+    let main_metrics = if metrics_listener.is_some() { None } else { metrics.clone() };
     // The port answers from now on: /health 200, /health/ready 503 until the index is built.
-    let mut server = serve::Server::new(listener, config.connections.clone(), starting_app(&config, metrics.clone()));
+    let mut server =
+        serve::Server::new(listener, config.connections.clone(), starting_app(&config, main_metrics.clone()));
     let scheme = if certificates.is_some() { "https" } else { "http" };
     if let Some(certificates) = certificates {
         server = server.with_tls(certificates);
@@ -86,6 +103,16 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     });
     let serving = tokio::spawn(server.run(stopped(stop_rx.clone())));
     tracing::info!(target: LOG_TARGET, address = %local, scheme, "listening; not ready until the index is built");
+    let metrics_serving = match metrics_listener {
+        Some((server, metrics)) => {
+            let address = server.local_addr()?;
+            let slot = server.app();
+            let task = tokio::spawn(server.run(stopped(stop_rx.clone())));
+            tracing::info!(target: LOG_TARGET, %address, "serving /metrics on its own listener");
+            Some((task, slot, metrics))
+        }
+        None => None,
+    };
 
     let started = Instant::now();
     let opened = tokio::select! {
@@ -115,9 +142,15 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "index ready"
     );
-    app_slot.set(app(AppState::new(repo.clone(), &config).with_metrics(metrics)));
+    app_slot.set(app(AppState::new(repo.clone(), &config).with_metrics(main_metrics)));
+    if let Some((_, slot, metrics)) = &metrics_serving {
+        slot.set(metrics::metrics_app(std::sync::Arc::clone(metrics), Some(repo.clone())));
+    }
     tracing::info!(target: LOG_TARGET, address = %local, scheme, context_path = %config.http.context_path, "serving");
     serving.await.context("serving HTTP")?.context("serving HTTP")?;
+    if let Some((task, _, _)) = metrics_serving {
+        task.await.context("serving metrics")?.context("serving metrics")?;
+    }
     repo.shutdown().await;
     tracing::info!(target: LOG_TARGET, "stopped");
     Ok(())

@@ -626,6 +626,45 @@ fn tls_from_an_existing_secret_metrics_and_probes() {
         assert_eq!(probe("livenessProbe"), json!(live), "{}", r.label);
         let sm = r.get("ServiceMonitor");
         assert_eq!(s(sm, "/spec/endpoints/0/scheme"), "https", "{}", r.label);
+        assert!(sm.pointer("/spec/endpoints/0/tlsConfig").is_none(), "{}", r.label);
+
+        // Prometheus has no client certificate either: metrics.port scrapes a plain listener.
+        let mtls_with = |extra: &[&str]| {
+            let mut set = vec![
+                "tls.enabled=true",
+                "tls.existingSecret=charts-tls",
+                "tls.clientCAKey=ca.crt",
+                "serviceMonitor.enabled=true",
+            ];
+            set.extend(extra);
+            template(&helm, p(&chart), &[], &set)
+        };
+        let r = mtls_with(&["metrics.port=9102"]);
+        assert_eq!(r.env_value("METRICS_LISTEN").as_deref(), Some("0.0.0.0:9102"), "{}", r.label);
+        assert_eq!(
+            at(r.container(), "/ports/1"),
+            &json!({"name": "metrics", "containerPort": 9102, "protocol": "TCP"}),
+            "{}",
+            r.label
+        );
+        assert_eq!(
+            at(r.get("Service"), "/spec/ports/1"),
+            &json!({"name": "metrics", "port": 9102, "targetPort": "metrics", "protocol": "TCP"}),
+            "{}",
+            r.label
+        );
+        let endpoint = at(r.get("ServiceMonitor"), "/spec/endpoints/0");
+        assert_eq!(endpoint["port"], "metrics", "{}", r.label);
+        assert!(endpoint.get("scheme").is_none(), "plain HTTP: {endpoint}");
+        // Without metrics.port, the HTTPS endpoint takes the given tlsConfig.
+        let r = mtls_with(&["serviceMonitor.tlsConfig.serverName=charts.example.com"]);
+        assert_eq!(r.env_value("METRICS_LISTEN"), None, "{}", r.label);
+        assert_eq!(
+            at(r.get("ServiceMonitor"), "/spec/endpoints/0/tlsConfig"),
+            &json!({"serverName": "charts.example.com"}),
+            "{}",
+            r.label
+        );
 
         let err = template_fails(&helm, &[], &["tls.enabled=true"]);
         assert!(err.contains("tls.enabled needs tls.existingSecret"), "{}: {err}", helm.label());

@@ -118,6 +118,30 @@ async fn metrics_count_a_known_sequence_exactly_and_random_paths_add_no_series()
 }
 
 #[tokio::test]
+async fn a_metrics_listener_serves_metrics_apart_from_the_repository() {
+    let metrics_port = free_port();
+    let listen = format!("127.0.0.1:{metrics_port}");
+    let server = Server::start(&["--enable-metrics", "--metrics-listen", &listen, "--context-path", "/ctx"]).await;
+    server.upload_ok(ChartBuilder::chart("apart", "1.0.0").build()).await;
+    server.get("/index.yaml").await.assert_status(200);
+    // Not on the repository's port: neither outside nor inside the context path.
+    server.send("main /metrics".into(), server.client.get(server.root_url("/metrics"))).await.assert_status(404);
+    server.get("/metrics").await.assert_status(404);
+    let apart = |path: &str| server.client.get(format!("http://{listen}{path}"));
+    let r = server.send("metrics listener".into(), apart("/metrics")).await;
+    r.assert_status(200);
+    let text = r.text();
+    assert!(text.contains("chartmuseum_chart_versions_served_total{repo=\"\"} 1"), "{text}");
+    assert!(
+        text.contains("chartmuseum_requests_total{code=\"200\",method=\"GET\",url=\"/index.yaml\"} 1"),
+        "requests on the main port are counted: {text}"
+    );
+    // The listener serves nothing else.
+    server.send("index on the metrics listener".into(), apart("/ctx/index.yaml")).await.assert_status(404);
+    server.send("health on the metrics listener".into(), apart("/ctx/health")).await.assert_status(404);
+}
+
+#[tokio::test]
 async fn readiness_is_503_during_a_slow_cold_start() {
     let mut server = Server::start(&["--disable-statefiles", "--index-limit", "1"]).await;
     server.stop();

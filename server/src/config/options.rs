@@ -441,6 +441,13 @@ options! {
         help: "Serve Prometheus metrics at /metrics (outside the context path)",
         ..BASE
     });
+    pub const METRICS_LISTEN: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "metrics.listen", flag: "--metrics-listen", env: "METRICS_LISTEN", value_name: "HOST:PORT",
+        default_help: Some("none, /metrics on the main port"),
+        help: "Serve /metrics on this address only (plain HTTP), e.g. 0.0.0.0:9102, so that it can be kept \
+               off the network clients reach; needs --enable-metrics",
+        ..BASE
+    });
     pub const CORS_ALLOW_ORIGIN: Opt<kind::Text> = Opt::text(OptionSpec {
         key: "cors.alloworigin", flag: "--cors-alloworigin", env: "CORS_ALLOW_ORIGIN", value_name: "ORIGINS",
         default_help: Some("none, no CORS headers"),

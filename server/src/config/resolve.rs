@@ -198,6 +198,12 @@ impl Shown for Option<super::settings::AllowedOrigins> {
     }
 }
 
+impl Shown for Option<std::net::SocketAddr> {
+    fn shown(&self) -> String {
+        self.map(|a| a.to_string()).unwrap_or_default()
+    }
+}
+
 impl Shown for Option<usize> {
     fn shown(&self) -> String {
         self.map_or_else(|| "0".to_owned(), |n| n.to_string())

@@ -3,6 +3,7 @@
 //! Later concerns get their own struct and `resolve` here the same way (authentication, TLS,
 //! OCI, metrics), so that the code that serves a feature only sees that feature's settings.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -156,6 +157,9 @@ pub struct TlsSettings {
 pub struct MetricsSettings {
     /// `--enable-metrics`, `ENABLE_METRICS`, key `enablemetrics`.
     pub enabled: bool,
+    /// `--metrics-listen`, `METRICS_LISTEN`, key `metrics.listen`: a separate plain-HTTP
+    /// listener for `/metrics` (then not served on the main port); `None`: the main port.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Per-client limits and browser access (`server::limits`, `server::cors`).
@@ -196,7 +200,7 @@ impl Config {
         let log = LogSettings { json: r.bool(&LOG_JSON)?, debug: r.bool(&DEBUG)? };
         let connections = ConnectionSettings::resolve(r, &http)?;
         let tls = TlsSettings::resolve(r)?;
-        let metrics = MetricsSettings { enabled: r.bool(&ENABLE_METRICS)? };
+        let metrics = MetricsSettings::resolve(r)?;
         let limits = ClientLimits::resolve(r)?;
         let config_file = r.path(&CONFIG, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
         Ok(Config { listen, storage, repository, http, log, connections, tls, metrics, limits, config_file })
@@ -421,6 +425,22 @@ impl TlsSettings {
             (Some(_), None) => Err(r.missing(&TLS_KEY, "--tls-cert needs its private key")),
             (None, Some(_)) => Err(r.missing(&TLS_CERT, "--tls-key needs its certificate")),
         }
+    }
+}
+
+impl MetricsSettings {
+    fn resolve(r: &mut Resolver<'_>) -> Result<Self, ConfigError> {
+        let enabled = r.bool(&ENABLE_METRICS)?;
+        let listen = r.optional(&METRICS_LISTEN, |text| {
+            let addr = text
+                .parse::<SocketAddr>()
+                .map_err(|_| "expected an IP address and a port, e.g. 0.0.0.0:9102 or [::]:9102".to_owned())?;
+            match enabled {
+                true => Ok(addr),
+                false => Err("a metrics listener needs --enable-metrics (ENABLE_METRICS)".to_owned()),
+            }
+        })?;
+        Ok(MetricsSettings { enabled, listen })
     }
 }
 

@@ -56,7 +56,7 @@ pub(super) fn defaults() -> Config {
             http2_cleartext: false,
         },
         tls: None,
-        metrics: MetricsSettings { enabled: false },
+        metrics: MetricsSettings { enabled: false, listen: None },
         limits: ClientLimits { rate: None, concurrent_uploads: None, cors: None },
         config_file: None,
     }
@@ -328,6 +328,11 @@ fn invalid_values_name_the_option() {
     // Values the command line refuses as it parses them are refused here too when given directly.
     check(arg(&PORT, "65536"), &["--port", "PORT", "65536"]);
     check(arg(&DEBUG, "maybe"), &["--debug", "DEBUG", "maybe"]);
+    check(arg(&METRICS_LISTEN, "0.0.0.0:9102"), &["--metrics-listen", "METRICS_LISTEN", "--enable-metrics"]);
+    check(
+        arg(&METRICS_LISTEN, "localhost").with(&ENABLE_METRICS, "true"),
+        &["--metrics-listen", "\"localhost\"", "IP address and a port"],
+    );
 }
 
 #[test]
