@@ -6,6 +6,7 @@ use reqwest::Url;
 use crate::error::ClientError;
 use crate::helm_env::HelmEnv;
 use crate::helm_env::RepoEntry;
+use crate::tls::TlsOptions;
 
 /// A repository to talk to: its base URL (no trailing `/`, no userinfo) and credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub struct Repository {
     pub url: String,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// TLS options from the repository's `repositories.yaml` entry (none for a URL).
+    pub tls: TlsOptions,
 }
 
 impl Repository {
@@ -66,6 +69,13 @@ impl Repository {
         if !entry.password.is_empty() {
             repo.password = Some(entry.password.clone());
         }
+        let path = |p: &str| (!p.is_empty()).then(|| std::path::PathBuf::from(p));
+        repo.tls = TlsOptions {
+            ca_file: path(&entry.ca_file),
+            cert_file: path(&entry.cert_file),
+            key_file: path(&entry.key_file),
+            insecure_skip_tls_verify: entry.insecure_skip_tls_verify,
+        };
         Ok(repo)
     }
 
@@ -92,7 +102,7 @@ impl Repository {
         let (before, rest) = full.split_at(path_start);
         let (path, query) = rest.split_at(rest.len().saturating_sub(after));
         let url = format!("{before}{}{query}", path.trim_end_matches('/'));
-        Ok(Repository { name: None, url, username, password })
+        Ok(Repository { name: None, url, username, password, tls: TlsOptions::default() })
     }
 
     /// The name to show: the configured name, else the URL.

@@ -316,3 +316,19 @@ pub async fn resync(State(state): State<AppState>) -> Result<Response, ChartMuse
     let report = state.repo().resync(&Tenant::root()).await?;
     Ok(Json(json!({ "resynced": true, "report": report })).into_response())
 }
+
+/// Readiness: 200 while the repository serves everything, 503 while the object store does not
+/// answer (uploads, deletes and downloads fail then). `/health` stays 200 meanwhile (liveness).
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let storage = state.repo().storage_health();
+    if storage.reachable {
+        return Json(json!({ "ready": true })).into_response();
+    }
+    let reason = format!("storage is unreachable: {}", storage.last_error.as_deref().unwrap_or("no answer"));
+    ChartMuseumError::from(crate::CommonError::NotReady(reason)).into_response()
+}
+
+/// `/health` while the index is being built: the process is alive.
+pub async fn health_starting() -> impl IntoResponse {
+    Json(json!({ "healthy": true, "status": "starting" }))
+}

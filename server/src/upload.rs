@@ -59,11 +59,35 @@ fn saved() -> Response {
     (StatusCode::CREATED, Json(json!({ "saved": true }))).into_response()
 }
 
+/// Counts an upload by outcome (`chartroom_uploads_total`) and the bytes stored.
+fn counted(result: Result<Response, ChartMuseumError>, bytes: usize) -> Result<Response, ChartMuseumError> {
+    use ChartMuseumError as E;
+    let outcome = match &result {
+        Ok(_) => {
+            metrics::counter!("chartroom_upload_bytes_total").increment(bytes as u64);
+            "stored"
+        }
+        Err(E::FileExists | E::ChartExists) => "conflict",
+        Err(E::Common(CommonError::PayloadTooLarge(_))) => "too_large",
+        Err(E::Common(_) | E::UnreadableArchive(_) | E::UnreadableValues(_)) => "error",
+        Err(_) => "invalid",
+    };
+    metrics::counter!("chartroom_uploads_total", "outcome" => outcome).increment(1);
+    result
+}
+
 /// `POST /api/charts`
 pub async fn upload_chart(State(state): State<AppState>, req: Request) -> Result<Response, ChartMuseumError> {
+    let mut bytes = 0;
+    let result = upload_chart_counted(state, req, &mut bytes).await;
+    counted(result, bytes)
+}
+
+async fn upload_chart_counted(state: AppState, req: Request, size: &mut usize) -> Result<Response, ChartMuseumError> {
     let force = force_requested(&req);
     let (parts, body) = req.into_parts();
     let bytes = read_body(&state, &parts.headers, body).await?;
+    *size = bytes.len();
     if is_multipart(&parts.headers) {
         let req = Request::from_parts(parts, Body::from(bytes));
         return upload_multipart(state, req, force).await.map_err(ChartMuseumError::in_multipart_form);
@@ -121,7 +145,13 @@ async fn upload_multipart(state: AppState, req: Request, force: bool) -> Result<
 pub async fn upload_prov(State(state): State<AppState>, req: Request) -> Result<Response, ChartMuseumError> {
     let force = force_requested(&req);
     let (parts, body) = req.into_parts();
-    let bytes = read_body(&state, &parts.headers, body).await?;
-    state.repo().put_provenance(&Tenant::root(), bytes, force).await?;
-    Ok(saved())
+    let mut size = 0;
+    let result = async {
+        let bytes = read_body(&state, &parts.headers, body).await?;
+        size = bytes.len();
+        state.repo().put_provenance(&Tenant::root(), bytes, force).await?;
+        Ok(saved())
+    }
+    .await;
+    counted(result, size)
 }

@@ -27,9 +27,14 @@
 //!   409/401/413/unreachable/invalid-archive failures with their exit codes.
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
+//! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
+//! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
+//!   (slow cold start, storage outage), rate and upload limits, CORS by the Fetch standard.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
 //!   identical `helm show`/`helm template` output with both Helms, reproducible bytes, failures.
+//! * `tls`: HTTPS with certificates made in the test: both Helms, HTTP/2 by ALPN, mTLS, the
+//!   client's TLS flags, certificate rotation without failed requests, bad pairs refused.
 //! * `shutdown`: SIGTERM lets an in-flight upload finish.
 //! * `client`: `chartroom search` and `chartroom pull` (by URL and by `helm repo add` name,
 //!   version selection, JSON output, ETag-revalidated index cache, digests checked, archives and
@@ -51,13 +56,16 @@ mod bad_input;
 mod client;
 mod client_push;
 mod concurrency;
+mod connections;
 mod deps;
 mod helm;
 mod helm_chart;
 mod install;
 mod migration;
+mod operations;
 mod package;
 mod real_world;
 mod replicas;
 mod shutdown;
 mod support;
+mod tls;

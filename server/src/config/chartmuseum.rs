@@ -28,7 +28,6 @@ const fn key_env(key: &'static str, env: &'static str) -> Unsupported {
 pub(crate) const UNSUPPORTED: &[Unsupported] = &[
     key("genindex"),
     key("loglatencyinteger"),
-    key("enablemetrics"),
     key("disablemetrics"),
     key_env("basicauth.user", "BASIC_AUTH_USER"),
     key_env("basicauth.pass", "BASIC_AUTH_PASS"),
@@ -38,10 +37,6 @@ pub(crate) const UNSUPPORTED: &[Unsupported] = &[
     key_env("authservice", "AUTH_SERVICE"),
     key_env("authcertpath", "AUTH_CERT_PATH"),
     key("authactionssearchpath"),
-    key_env("tls.cert", "TLS_CERT"),
-    key_env("tls.key", "TLS_KEY"),
-    key_env("tls.cacert", "TLS_CA_CERT"),
-    key_env("cors.alloworigin", "CORS_ALLOW_ORIGIN"),
     key_env("cache.store", "CACHE"),
     key("cache.redis.addr"),
     key("cache.redis.password"),

@@ -37,6 +37,7 @@ pub use error::ConfigError;
 pub use options::{Kind, OPTIONS, OptionSpec};
 pub use resolve::{ArgValues, Resolved, Source, Sources, resolve};
 pub use settings::{
-    AmazonConfig, BackendConfig, Config, GoogleConfig, HttpSettings, ListenSettings, LogSettings, MicrosoftConfig,
-    OverwritePolicy, RepositorySettings, StorageSettings,
+    AllowedOrigins, AmazonConfig, BackendConfig, ClientLimits, Config, ConnectionSettings, GoogleConfig, HttpSettings,
+    ListenSettings, LogSettings, MetricsSettings, MicrosoftConfig, OverwritePolicy, RateLimit, RepositorySettings,
+    StorageSettings, TlsSettings,
 };
