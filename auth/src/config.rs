@@ -114,7 +114,10 @@ impl AccessFile {
         text: &str,
         read_htpasswd: &dyn Fn(&Path) -> Result<String, ConfigError>,
     ) -> Result<AccessFile, ConfigError> {
-        let raw: Option<RawFile> = serde_saphyr::from_str(text).map_err(|e| yaml_error(path, &e))?;
+        // Comments are never needed; capturing them limits how many may precede a nested key.
+        let options = serde_saphyr::options! { emit_comments: false };
+        let raw: Option<RawFile> =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| yaml_error(path, &e))?;
         // An empty file is a valid file that allows nothing.
         let raw = raw.unwrap_or(RawFile {
             users: BTreeMap::new(),
