@@ -36,7 +36,8 @@
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
 //! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
-//!   (slow cold start, storage outage), rate and upload limits, CORS by the Fetch standard.
+//!   (slow cold start, storage outage), rate and upload limits, CORS by the Fetch standard; with
+//!   tenants and auth: auth failures by reason, route templates, access-log tenant and identity.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
 //!   identical `helm show`/`helm template` output with both Helms, reproducible bytes, failures.
