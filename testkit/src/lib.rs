@@ -29,6 +29,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clients;
 pub mod data;
 pub mod files;
 pub mod helm;
@@ -46,10 +47,11 @@ pub use chartroom_chart::testing::{
     CONFIGMAP_TEMPLATE, ChartBuilder, TarEntry, default_chart_yaml, default_values_yaml, gzip,
 };
 pub use cli::{Cli, Run, describe_output};
-pub use data::{base64_decode, eventually, gunzip, noise, noise_text, sha256_hex};
+pub use clients::{load_client, new_client};
+pub use data::{base64_decode, eventually, gunzip, noise, noise_text, sha256_hex, truncate};
 pub use files::{copy_tree, read_single, snapshot_dir};
 pub use helm::{BOTH_HELMS, Helm, HelmVersion};
-pub use http::{Resp, load_client, new_client, truncate};
+pub use http::Resp;
 pub use index::{Index, IndexEntry};
 pub use process::free_port;
 pub use s3::S3Server;
