@@ -144,6 +144,22 @@ pub struct PushArgs {
     pub tls: TlsArgs,
 }
 
+/// Credentials for the repository named on the command line, instead of the ones
+/// `helm repo add` stored for it (the variables are `helm cm-push`'s).
+#[derive(clap::Args, Clone, Default)]
+pub struct RepoCredentials {
+    /// User name for Basic authentication (with --password).
+    #[arg(long, env = "HELM_REPO_USERNAME")]
+    pub username: Option<String>,
+    /// Password (or a Chartroom token, with its name as --username) for Basic authentication.
+    #[arg(long, env = "HELM_REPO_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Token sent as `Authorization: Bearer <token>` when no user name is given (a Chartroom
+    /// token or a JWT).
+    #[arg(long, alias = "access-token", env = "HELM_REPO_ACCESS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
 #[derive(clap::Args)]
 pub struct SearchArgs {
     /// The repository: its URL (`https://[user:pass@]host[:port]/path`) or the name given to
@@ -163,6 +179,8 @@ pub struct SearchArgs {
     /// Output format.
     #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "json"])]
     pub output: String,
+    #[command(flatten)]
+    pub credentials: RepoCredentials,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -188,6 +206,8 @@ pub struct PullArgs {
     #[arg(short = 'd', long)]
     pub destination: Option<PathBuf>,
     #[command(flatten)]
+    pub credentials: RepoCredentials,
+    #[command(flatten)]
     pub tls: TlsArgs,
 }
 
@@ -208,6 +228,8 @@ pub struct InstallArgs {
     /// Include pre-release versions when no --version is given (`>0.0.0-0`).
     #[arg(long)]
     pub devel: bool,
+    #[command(flatten)]
+    pub credentials: RepoCredentials,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -256,6 +278,7 @@ fn server_arg(option: &'static OptionSpec) -> Arg {
         .env(option.env)
         .value_name(option.value_name)
         .help(option.help_line())
+        .hide_env_values(option.secret)
         .action(ArgAction::Set);
     let arg = match option.short {
         Some(short) => arg.short(short),

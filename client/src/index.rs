@@ -466,15 +466,19 @@ impl Client {
         &self.http
     }
 
-    /// A GET of `url` with the repository's basic auth when `url` has the repository's scheme,
-    /// host and port (and both username and password are set), as Helm does.
+    /// A GET of `url` with the repository's credentials when `url` has the repository's
+    /// scheme, host and port, as Helm does: basic auth when both username and password are set,
+    /// else its token as `Authorization: Bearer`.
     pub fn get(&self, repo: &Repository, url: &str) -> Result<reqwest::RequestBuilder, ClientError> {
         let target = Url::parse(url).map_err(|e| ClientError::other(format!("invalid URL {url:?}: {e}")))?;
         let mut rb = self.http_for(repo)?.get(target.clone());
-        if let (Some(user), Some(pass)) = (&repo.username, &repo.password)
-            && same_origin(&repo.url, &target)
-        {
+        if !same_origin(&repo.url, &target) {
+            return Ok(rb);
+        }
+        if let (Some(user), Some(pass)) = (&repo.username, &repo.password) {
             rb = rb.basic_auth(user, Some(pass));
+        } else if let Some(token) = &repo.token {
+            rb = rb.bearer_auth(token);
         }
         Ok(rb)
     }
@@ -615,11 +619,7 @@ pub(crate) fn check_status(
     }
     Err(match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            let who = match (&repo.username, &repo.password) {
-                (Some(u), Some(_)) => format!("as user {u:?}"),
-                (Some(u), None) => format!("user {u:?} without a password: no credentials sent"),
-                _ => "no credentials sent".to_owned(),
-            };
+            let who = repo.credentials_used();
             ClientError::new(ErrorKind::Auth, format!("{url}: access denied ({status}; {who})"))
         }
         StatusCode::NOT_FOUND => match what {

@@ -268,6 +268,106 @@ Validation of the values that schema types cannot express. Fails rendering with 
 {{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
 {{- fail "chartroom: ingress.enabled needs at least one entry in ingress.hosts" }}
 {{- end }}
+{{- include "chartroom.validateAuth" . }}
+{{- end }}
+
+{{/*
+Tenancy and auth values that the schema cannot check: a setting given twice (here and in
+env.open), and the bearer settings the server needs together.
+*/}}
+{{- define "chartroom.validateAuth" -}}
+{{- $open := (.Values.env).open | default dict }}
+{{- $t := .Values.tenancy | default dict }}
+{{- if or (gt ($t.depth | default 0 | int) 0) $t.dynamic }}
+{{- range $name := list "DEPTH" "DEPTH_DYNAMIC" }}
+{{- if include "chartroom.isSet" (get $open $name) }}
+{{- fail (printf "chartroom: env.open.%s and tenancy.* both set the tenants; keep one" $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $a := .Values.auth | default dict }}
+{{- $managed := list }}
+{{- if ($a.basic).existingSecret }}{{- $managed = concat $managed (list "BASIC_AUTH_USER" "BASIC_AUTH_PASS") }}{{- end }}
+{{- if ($a.config).existingSecret }}{{- $managed = append $managed "AUTH_CONFIG" }}{{- end }}
+{{- if $a.anonymousGet }}{{- $managed = append $managed "AUTH_ANONYMOUS_GET" }}{{- end }}
+{{- if ($a.bearer).enabled }}{{- $managed = concat $managed (list "BEARER_AUTH" "AUTH_REALM" "AUTH_SERVICE" "AUTH_CERT_PATH") }}{{- end }}
+{{- range $name := $managed }}
+{{- if or (include "chartroom.isSet" (get $open $name)) (include "chartroom.isSet" (get ((($.Values.env).secret) | default dict) $name)) (get ((($.Values.env).existingSecretMappings) | default dict) $name) }}
+{{- fail (printf "chartroom: %s is set both by auth.* and by env.*; keep one" $name) }}
+{{- end }}
+{{- end }}
+{{- with $a.bearer }}
+{{- if .enabled }}
+{{- if not .realm }}{{- fail "chartroom: auth.bearer.enabled needs auth.bearer.realm (AUTH_REALM, announced in 401 challenges)" }}{{- end }}
+{{- if not .service }}{{- fail "chartroom: auth.bearer.enabled needs auth.bearer.service (AUTH_SERVICE)" }}{{- end }}
+{{- if not .existingSecret }}{{- fail "chartroom: auth.bearer.enabled needs auth.bearer.existingSecret (a Secret with the token issuer's public key, AUTH_CERT_PATH)" }}{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Container env for tenancy and auth (tenancy.*, auth.*).
+*/}}
+{{- define "chartroom.authEnv" -}}
+{{- $t := .Values.tenancy | default dict }}
+{{- if $t.dynamic }}
+- name: DEPTH_DYNAMIC
+  value: "true"
+{{- else if gt ($t.depth | default 0 | int) 0 }}
+- name: DEPTH
+  value: {{ $t.depth | int | toString | quote }}
+{{- end }}
+{{- $a := .Values.auth | default dict }}
+{{- with $a.basic }}
+{{- if .existingSecret }}
+- name: BASIC_AUTH_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .userKey | default "BASIC_AUTH_USER" | quote }}
+- name: BASIC_AUTH_PASS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .passwordKey | default "BASIC_AUTH_PASS" | quote }}
+{{- end }}
+{{- end }}
+{{- if $a.anonymousGet }}
+- name: AUTH_ANONYMOUS_GET
+  value: "true"
+{{- end }}
+{{- with $a.config }}
+{{- if .existingSecret }}
+- name: AUTH_CONFIG
+  value: {{ printf "/etc/chartroom/auth/%s" (.key | default "auth.yaml") | quote }}
+- name: AUTH_CONFIG_POLL_INTERVAL
+  value: {{ .pollInterval | default "10s" | toString | quote }}
+{{- end }}
+{{- end }}
+{{- with $a.bearer }}
+{{- if .enabled }}
+- name: BEARER_AUTH
+  value: "true"
+- name: AUTH_REALM
+  value: {{ .realm | quote }}
+- name: AUTH_SERVICE
+  value: {{ .service | quote }}
+- name: AUTH_CERT_PATH
+  value: {{ printf "/etc/chartroom/jwt/%s" (.key | default "public.pem") | quote }}
+{{- if .actionsSearchPath }}
+- name: AUTH_ACTIONS_SEARCH_PATH
+  value: {{ .actionsSearchPath | quote }}
+{{- end }}
+{{- if .audience }}
+- name: AUTH_AUDIENCE
+  value: {{ .audience | quote }}
+{{- end }}
+{{- if .issuer }}
+- name: AUTH_ISSUER
+  value: {{ .issuer | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -401,6 +501,7 @@ env.existingSecretMappings, then extraEnv.
       key: {{ .accessKeyKey | default "AZURE_STORAGE_ACCESS_KEY" | quote }}
 {{- end }}
 {{- end }}
+{{- include "chartroom.authEnv" . }}
 {{- range $name, $value := $open }}
 {{- if and (include "chartroom.isSet" $value) (not (has $name $managed)) }}
 - name: {{ $name | quote }}

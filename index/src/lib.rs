@@ -46,7 +46,7 @@ pub use error::RepoError;
 pub use files::{ArchiveReadError, FileError, FileKind};
 pub use index::Index;
 pub use options::{OverwritePolicy, RepoOptions};
-pub use publish::{ProvenanceRejected, PublishError, Published, UnpublishError};
+pub use publish::{ProvenanceRejected, PublishError, Published, StoredProvenance, UnpublishError};
 pub use reconcile::ResyncReport;
 pub use repo::Repository;
 pub use snapshot::Snapshot;

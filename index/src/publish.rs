@@ -18,6 +18,14 @@ use crate::error::RepoError;
 use crate::repo::Repository;
 use crate::tenant::Tenant;
 
+/// A provenance file stored by [`Repository::put_provenance`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProvenance {
+    /// The chart the provenance file is for.
+    pub name: String,
+    pub version: String,
+}
+
 /// A chart version stored and indexed by [`Repository::publish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
@@ -139,7 +147,12 @@ impl Repository {
 
     /// Stores a provenance file on its own, as `<name>-<version>.tgz.prov` for the chart it names.
     /// When that chart is indexed, the file must vouch for its bytes.
-    pub async fn put_provenance(&self, tenant: &Tenant, bytes: Bytes, force: bool) -> Result<(), PublishError> {
+    pub async fn put_provenance(
+        &self,
+        tenant: &Tenant,
+        bytes: Bytes,
+        force: bool,
+    ) -> Result<StoredProvenance, PublishError> {
         let located = self.locate(tenant)?;
         let prov = parse_provenance(&bytes)?;
         let chart_key = chart_file(&prov.name, &prov.version);
@@ -153,7 +166,7 @@ impl Repository {
         }
         let overwrite = self.shared.options.overwrite.allows(force);
         write(&located.place.storage, &prov_file(&prov.name, &prov.version), bytes, overwrite).await?;
-        Ok(())
+        Ok(StoredProvenance { name: prov.name, version: prov.version })
     }
 
     /// Deletes one version: its archive, its provenance file, its index entry.

@@ -7,13 +7,9 @@
 //! never logged (no `Authorization`, no tokens), and no raw path either: the route template says
 //! which route answered.
 //!
-//! **Where the labels come from**: this middleware puts a [`RequestLabels`] into the request's
-//! extensions before anything else runs; whoever knows more fills it in. Today the route
-//! template comes from axum's `MatchedPath` (a `route_layer` in `lib.rs` calls
-//! [`RequestLabels::set_route`]); a tenant-aware router calls `set_route` with its own template
-//! (ChartMuseum's `:param` syntax, e.g. `/api/:repo/charts/:name`) and `set_tenant`; the
-//! authentication layer calls `set_identity` with `Identity::name()`. A request no route matched
-//! is logged and counted under the one template `unmatched`, so random paths add no series.
+//! The route template, tenant and identity come from the request's [`RequestLabels`]
+//! (`request_info.rs` says who fills them in). A request no route matched is logged and
+//! counted under the one template `unmatched`, so random paths add no series.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,47 +24,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
-use parking_lot::Mutex;
 
-/// The template of requests no route matched.
-pub const UNMATCHED: &str = "unmatched";
-
-/// What is known about a request beyond its method: filled in by the router, the tenant matcher
-/// and authentication, read by the access log and the request metrics.
-#[derive(Clone, Default, Debug)]
-pub struct RequestLabels(Arc<Mutex<Labels>>);
-
-#[derive(Default, Debug)]
-struct Labels {
-    route: Option<Arc<str>>,
-    tenant: Option<String>,
-    identity: Option<String>,
-}
-
-impl RequestLabels {
-    /// The route template that matched, ChartMuseum style (`/api/charts/:name/:version`),
-    /// without the context path.
-    pub fn set_route(&self, template: impl Into<Arc<str>>) {
-        self.0.lock().route = Some(template.into());
-    }
-
-    /// The tenant the request is about (`""` is the root repository).
-    pub fn set_tenant(&self, tenant: &str) {
-        self.0.lock().tenant = Some(tenant.to_owned());
-    }
-
-    /// Who made the request (`Identity::name()`: never a secret).
-    pub fn set_identity(&self, identity: &str) {
-        self.0.lock().identity = Some(identity.to_owned());
-    }
-
-    fn route(&self) -> Arc<str> {
-        match &self.0.lock().route {
-            Some(route) => Arc::clone(route),
-            None => Arc::from(UNMATCHED),
-        }
-    }
-}
+use crate::request_info::RequestLabels;
 
 /// `route_layer` middleware: the matched route's template, from axum's `MatchedPath`.
 pub async fn record_route(context_path: Arc<str>, req: Request, next: Next) -> Response {
@@ -151,6 +108,7 @@ pub async fn access_log(log_health: bool, mut req: Request, next: Next) -> Respo
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);
     }
+    response.extensions_mut().insert(labels.clone());
     let record = Record { id, method, status: response.status(), labels, started, quiet, bytes: 0 };
     response.map(|inner| Body::new(LoggedBody { inner, record: Some(record) }))
 }
@@ -181,9 +139,9 @@ impl Record {
         if self.quiet {
             return;
         }
-        let labels = self.labels.0.lock();
-        let tenant = labels.tenant.as_deref().unwrap_or("");
-        let identity = labels.identity.as_deref().unwrap_or("");
+        let tenant = self.labels.tenant().unwrap_or_default();
+        let identity = self.labels.identity().unwrap_or_default();
+        let (tenant, identity) = (tenant.as_str(), identity.as_str());
         let status = self.status.as_u16();
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         let bytes = self.bytes;

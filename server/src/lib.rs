@@ -1,18 +1,24 @@
-//! The Chartroom HTTP server: ChartMuseum's API and repository routes over one repository.
+//! The Chartroom HTTP server: ChartMuseum's API and repository routes over one repository and
+//! its tenants.
 //!
 //! `app(state)` builds the router; `run(listener, state, shutdown)` serves it until `shutdown`
-//! resolves, lets in-flight requests finish, then persists the index state. Handlers parse
-//! requests and call the repository (`chartroom-index`), which owns every write; their errors
-//! leave through one wire-error type per protocol (`error`).
+//! resolves, lets in-flight requests finish, then persists the index state. Every request passes
+//! the gate (`gate.rs`: the route table of `routing`, authentication and authorization, one
+//! place); handlers parse requests and call the repository (`chartroom-index`), which owns every
+//! write; their errors leave through one wire-error type per protocol (`error`). What the gate
+//! learned (route template, tenant, identity) is in `request_info`, for logs and metrics.
 
 pub mod access_log;
 pub mod config;
 mod cors;
 mod error;
+mod gate;
 mod handlers;
 mod http_util;
 mod limits;
 pub mod metrics;
+pub mod request_info;
+pub mod routing;
 pub mod serve;
 mod upload;
 
@@ -26,13 +32,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chartroom_auth::Auth;
 use chartroom_index::Repository;
 use tokio::net::TcpListener;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-pub use access_log::RequestLabels;
 pub use config::{Config, HttpSettings};
 pub use error::{ChartMuseumError, CommonError};
 pub use metrics::Metrics;
+pub use request_info::RequestLabels;
+use routing::RouteTable;
 
 /// Shared state of the HTTP server.
 #[derive(Clone)]
@@ -40,21 +49,31 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     repo: Repository,
     settings: HttpSettings,
+    auth: Auth,
+    routes: RouteTable,
     limits: config::ClientLimits,
     connections: config::ConnectionSettings,
     metrics: Option<Arc<Metrics>>,
 }
 
 impl AppState {
-    /// The state for `repo`, served with `config`'s HTTP settings.
-    pub fn new(repo: Repository, config: &Config) -> Self {
+    /// The state for `repo`, served with `config`'s HTTP settings and `auth` deciding access
+    /// (`config.auth()`, or `Auth::new(AuthSettings::default())` for an open server). The
+    /// tenants served are the repository's (`Repository::tenancy`).
+    pub fn new(repo: Repository, config: &Config, auth: Auth) -> Self {
+        let settings = config.http.clone();
+        let routes =
+            RouteTable::new(&settings.context_path, repo.tenancy(), !settings.disable_api, !settings.disable_delete);
         Self {
             inner: Arc::new(Inner {
                 repo,
-                settings: config.http.clone(),
+                settings,
+                auth,
+                routes,
                 limits: config.limits.clone(),
                 connections: config.connections.clone(),
                 metrics: None,
@@ -64,13 +83,7 @@ impl AppState {
 
     /// Serves `/metrics` from this recorder.
     pub fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Self {
-        let inner = Inner {
-            repo: self.inner.repo.clone(),
-            settings: self.inner.settings.clone(),
-            limits: self.inner.limits.clone(),
-            connections: self.inner.connections.clone(),
-            metrics,
-        };
+        let inner = Inner { metrics, ..Inner::clone(&self.inner) };
         Self { inner: Arc::new(inner) }
     }
 
@@ -80,12 +93,19 @@ impl AppState {
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
     }
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+    pub fn routes(&self) -> &RouteTable {
+        &self.inner.routes
+    }
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.metrics.as_ref()
     }
 }
 
-/// The `route_layer` that records the matched route's template (`access_log::record_route`).
+/// The `route_layer` that records the matched route's template (`access_log::record_route`):
+/// for the routes outside the gate only (`/metrics`, the start-up answers).
 macro_rules! record_route {
     ($context:expr) => {{
         let context = Arc::clone(&$context);
@@ -96,52 +116,47 @@ macro_rules! record_route {
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings().clone();
-    let mut routes = Router::new()
+    // Canonical (depth-0) paths only: the gate has routed, checked and rewritten the request,
+    // and recorded its route template, tenant and identity in the `RequestLabels`.
+    let handlers = Router::new()
         .route("/", get(handlers::welcome))
         .route("/health", get(handlers::health))
         .route("/health/ready", get(handlers::ready))
         .route("/info", get(handlers::info))
         .route("/index.yaml", get(handlers::index_yaml))
-        .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head));
-    if !settings.disable_api {
-        let mut chart = get(handlers::get_chart);
-        let mut version = get(handlers::get_version);
-        if !settings.disable_delete {
-            chart = chart.delete(handlers::delete_chart);
-            version = version.delete(handlers::delete_version);
+        .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head))
+        .route("/api/tenants", get(handlers::tenants))
+        .route("/api/charts", get(handlers::list_charts).post(upload::upload_chart))
+        .route("/api/charts/{name}", get(handlers::get_chart).delete(handlers::delete_chart))
+        .route("/api/charts/{name}/{version}", get(handlers::get_version).delete(handlers::delete_version))
+        .route("/api/charts/{name}/{version}/templates", get(handlers::templates))
+        .route("/api/charts/{name}/{version}/values", get(handlers::values))
+        .route("/api/prov", post(upload::upload_prov))
+        .route("/api/resync", post(handlers::resync))
+        .fallback(not_found)
+        .with_state(state.clone());
+    let gated =
+        Router::new().fallback_service(handlers).layer(middleware::from_fn_with_state(state.clone(), gate::gate));
+    // `/metrics` is outside the context path (as in ChartMuseum) and outside the gate: the auth
+    // crate has no `metrics` action to grant, so a private `/metrics` is served on its own
+    // listener (`--metrics-listen`), which then replaces this route.
+    let app = match state.metrics() {
+        Some(_) => {
+            let context: Arc<str> = Arc::from(settings.context_path.as_str());
+            Router::new()
+                .route("/metrics", get(metrics::metrics_handler))
+                .route_layer(record_route!(context))
+                .with_state(state.clone())
+                .fallback_service(gated)
         }
-        routes = routes
-            .route("/api/charts", get(handlers::list_charts).post(upload::upload_chart))
-            .route("/api/charts/{name}", chart)
-            .route("/api/charts/{name}/{version}", version)
-            .route("/api/charts/{name}/{version}/templates", get(handlers::templates))
-            .route("/api/charts/{name}/{version}/values", get(handlers::values))
-            .route("/api/prov", post(upload::upload_prov))
-            .route("/api/resync", post(handlers::resync));
-    }
-    let context: Arc<str> = Arc::from(settings.context_path.as_str());
-    let routes = routes.route_layer(record_route!(context)).fallback(not_found).with_state(state.clone());
-    // Outside the context path: `/metrics` (as in ChartMuseum) and, under a context path, the
-    // path with a trailing `/` (ChartMuseum maps both the bare prefix and that one to `/`).
-    let mut outer = Router::new();
-    if state.metrics().is_some() {
-        outer = outer.route("/metrics", get(metrics::metrics_handler));
-    }
-    if !settings.context_path.is_empty() {
-        outer = outer.route(&format!("{}/", settings.context_path), get(handlers::welcome));
-    }
-    let outer = if outer.has_routes() { outer.route_layer(record_route!(context)) } else { outer };
-    let outer = outer.with_state(state.clone());
-    let app = if settings.context_path.is_empty() {
-        outer.merge(routes)
-    } else {
-        outer.nest(&settings.context_path, routes).fallback(not_found)
+        None => gated,
     };
     layers(app, &settings, &state.inner.limits)
 }
 
 /// What the port answers while the index is being built: `/health` 200 (the process is alive),
-/// `/health/ready` 503, `/metrics`, and 503 with `Retry-After` for everything else.
+/// `/health/ready` 503, `/metrics`, and 503 with `Retry-After` for everything else. Tenants'
+/// paths are no exception: nothing is routed until the index is ready.
 pub fn starting_app(config: &Config, metrics: Option<Arc<Metrics>>) -> Router {
     let context: Arc<str> = Arc::from(config.http.context_path.as_str());
     let health = Router::new()
@@ -166,7 +181,8 @@ pub fn starting_app(config: &Config, metrics: Option<Arc<Metrics>>) -> Router {
 
 /// The middleware every application gets, innermost first: JSON errors, no framework body
 /// limit (uploads bound their own), panics as 500, the write timeout, per-client limits, CORS,
-/// and outermost the access log and request metrics.
+/// the access log and request metrics, and outermost the marking of credentials as sensitive
+/// (so no tracing layer ever prints them).
 fn layers(app: Router, settings: &HttpSettings, client_limits: &config::ClientLimits) -> Router {
     let write_timeout = settings.write_timeout;
     let log_health = settings.log_health;
@@ -185,6 +201,7 @@ fn layers(app: Router, settings: &HttpSettings, client_limits: &config::ClientLi
         app = app.layer(middleware::from_fn(move |req, next| cors::cors(Arc::clone(&origins), req, next)));
     }
     app.layer(middleware::from_fn(move |req, next| access_log::access_log(log_health, req, next)))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::PROXY_AUTHORIZATION]))
 }
 
 async fn not_found() -> ChartMuseumError {

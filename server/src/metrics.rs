@@ -73,7 +73,12 @@ pub const DESCRIPTIONS: &[(&str, &str, &str, &str)] = &[
     ("chartroom_resync_changes_total", "counter", "change", "Changes resyncs found: added, updated, removed"),
     ("chartroom_replica_lag_seconds", "histogram", "", "From a peer replica's change-log write to its reading here"),
     ("chartroom_tls_reloads_total", "counter", "outcome", "Certificate reloads: loaded, refused (the old one stays)"),
-    ("chartroom_auth_failures_total", "counter", "reason", "Refused credentials, by the authenticator's fixed reasons"),
+    (
+        "chartroom_auth_failures_total",
+        "counter",
+        "reason",
+        "Requests refused by authentication (401) or authorization (`forbidden`, 403), by the auth crate's fixed reasons",
+    ),
 ];
 
 /// Whether a recorder is installed: per-request emitters skip building labels otherwise.
@@ -195,8 +200,8 @@ pub(crate) fn exposition(text: String) -> Response {
     response
 }
 
-/// Counts refused credentials; `reason` is one of the authenticator's fixed reasons
-/// (`chartroom_auth::Reason::as_str`), never text from the request.
+/// Counts a refused request (the gate calls it for every 401 and 403); `reason` is one of the
+/// auth crate's fixed reasons (`chartroom_auth::Reason::as_str`), never text from the request.
 pub fn auth_failure(reason: &'static str) {
     metrics::counter!("chartroom_auth_failures_total", "reason" => reason).increment(1);
 }

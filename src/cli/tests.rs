@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use chartroom_auth::{BasicCredentials, BearerSettings};
 use chartroom_server::config::options::*;
 use chartroom_server::config::{
-    AllowedOrigins, AmazonConfig, BackendConfig, ClientLimits, Config, ConfigError, ConnectionSettings, GoogleConfig,
-    MicrosoftConfig, RateLimit, Resolved, TlsSettings, resolve,
+    AllowedOrigins, AmazonConfig, AuthSettings, BackendConfig, ClientLimits, Config, ConfigError, ConnectionSettings,
+    GoogleConfig, MicrosoftConfig, RateLimit, Resolved, Tenancy, TlsSettings, resolve,
 };
 use clap::{CommandFactory, Parser};
 
@@ -165,6 +166,31 @@ fn every_flag() {
         "7",
         "--storage-poll-interval",
         "250ms",
+        "--depth",
+        "2",
+        "--depth-dynamic",
+        "--basic-auth-user",
+        "admin",
+        "--basic-auth-pass",
+        "s3cret",
+        "--auth-anonymous-get",
+        "--auth-config",
+        "/etc/chartroom/auth.yaml",
+        "--auth-config-poll-interval",
+        "1m",
+        "--bearer-auth",
+        "--auth-realm",
+        "https://auth.example/token",
+        "--auth-service",
+        "chartroom",
+        "--auth-cert-path",
+        "/etc/chartroom/jwt.pem",
+        "--auth-actions-search-path",
+        "access[].actions[]",
+        "--auth-audience",
+        "charts",
+        "--auth-issuer",
+        "https://issuer",
         "--read-header-timeout",
         "3s",
         "--idle-timeout",
@@ -222,6 +248,22 @@ fn every_flag() {
     want.log.debug = true;
     want.http.read_timeout = Duration::from_secs(5);
     want.http.write_timeout = Duration::from_secs(7);
+    want.repository.tenancy = Tenancy::Dynamic;
+    want.auth = AuthSettings {
+        chartmuseum_user: BasicCredentials::from_options(Some("admin"), Some("s3cret")).unwrap(),
+        anonymous_get: true,
+        config_file: Some(PathBuf::from("/etc/chartroom/auth.yaml")),
+        config_poll_interval: Some(Duration::from_secs(60)),
+        bearer: Some(BearerSettings {
+            realm: "https://auth.example/token".into(),
+            service: "chartroom".into(),
+            cert_path: PathBuf::from("/etc/chartroom/jwt.pem"),
+            actions_search_path: "access[].actions[]".into(),
+            audience: vec!["charts".into()],
+            issuer: vec!["https://issuer".into()],
+            leeway_seconds: 0,
+        }),
+    };
     want.connections = ConnectionSettings {
         header_timeout: Duration::from_secs(3),
         idle_timeout: Duration::from_secs(120),
@@ -329,6 +371,20 @@ fn environment_variables() {
         ("READ_TIMEOUT", "11"),
         ("WRITE_TIMEOUT", "12"),
         ("STORAGE_POLL_INTERVAL", "2s"),
+        ("DEPTH", "3"),
+        ("DEPTH_DYNAMIC", "false"),
+        ("BASIC_AUTH_USER", "admin"),
+        ("BASIC_AUTH_PASS", "pw"),
+        ("AUTH_ANONYMOUS_GET", "true"),
+        ("AUTH_CONFIG", "/auth.yaml"),
+        ("AUTH_CONFIG_POLL_INTERVAL", "0"),
+        ("BEARER_AUTH", "1"),
+        ("AUTH_REALM", "https://a/token"),
+        ("AUTH_SERVICE", "svc"),
+        ("AUTH_CERT_PATH", "/k.pem"),
+        ("AUTH_ACTIONS_SEARCH_PATH", "x[]"),
+        ("AUTH_AUDIENCE", "a,b"),
+        ("AUTH_ISSUER", "i"),
         ("READ_HEADER_TIMEOUT", "1m"),
         ("IDLE_TIMEOUT", "5s"),
         ("SHUTDOWN_TIMEOUT", "0"),
@@ -379,6 +435,22 @@ fn environment_variables() {
     want.log.debug = true;
     want.http.read_timeout = Duration::from_secs(11);
     want.http.write_timeout = Duration::from_secs(12);
+    want.repository.tenancy = Tenancy::Depth(3);
+    want.auth = AuthSettings {
+        chartmuseum_user: BasicCredentials::from_options(Some("admin"), Some("pw")).unwrap(),
+        anonymous_get: true,
+        config_file: Some(PathBuf::from("/auth.yaml")),
+        config_poll_interval: None,
+        bearer: Some(BearerSettings {
+            realm: "https://a/token".into(),
+            service: "svc".into(),
+            cert_path: PathBuf::from("/k.pem"),
+            actions_search_path: "x[]".into(),
+            audience: vec!["a".into(), "b".into()],
+            issuer: vec!["i".into()],
+            leeway_seconds: 0,
+        }),
+    };
     want.connections = ConnectionSettings {
         // At most the read timeout.
         header_timeout: Duration::from_secs(11),
@@ -535,6 +607,21 @@ fn serve_help() -> String {
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => e.to_string(),
         _ => panic!("--help did not print help"),
     }
+}
+
+/// `--help` shows the values of the options' variables, but never a secret's.
+#[test]
+fn help_never_shows_a_secret() {
+    let env = env();
+    env.set("BASIC_AUTH_PASS", "hunter2-in-env");
+    env.set("BASIC_AUTH_USER", "admin-in-env");
+    let help = serve_help();
+    assert!(!help.contains("hunter2-in-env"), "{help}");
+    assert!(help.contains("BASIC_AUTH_USER=admin-in-env"), "other values are shown: {help}");
+    let c = env.config(&[]);
+    let row = c.describe().into_iter().find(|(k, _, _)| *k == "basicauth.pass").unwrap();
+    assert_eq!(row.1, "<redacted>");
+    drop(env);
 }
 
 #[test]

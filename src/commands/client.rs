@@ -1,12 +1,20 @@
 //! The client commands `search`, `pull`, `install` and `dependency`, over `chartroom_client`.
 
-use crate::cli::{DependencyCommand, InstallArgs, PullArgs, SearchArgs};
+use crate::cli::{DependencyCommand, InstallArgs, PullArgs, RepoCredentials, SearchArgs};
+
+/// The repository with the command line's credentials, if any, instead of the stored ones.
+fn with_credentials(
+    repo: chartroom_client::repo::Repository,
+    credentials: RepoCredentials,
+) -> chartroom_client::repo::Repository {
+    repo.with_credentials(credentials.username, credentials.password, credentials.token)
+}
 
 /// `chartroom search`: fetch (or revalidate) the index, then print `helm search repo`-style rows.
 pub async fn search(args: SearchArgs) -> Result<(), chartroom_client::ClientError> {
     use chartroom_client::{helm_env::HelmEnv, index, repo::Repository};
     let env = HelmEnv::from_env()?;
-    let repo = Repository::resolve(&args.repo, &env)?;
+    let repo = with_credentials(Repository::resolve(&args.repo, &env)?, args.credentials);
     let client = index::Client::new(env)?.with_tls(args.tls.options())?;
     let idx = client.fetch_index(&repo).await?;
     let hits =
@@ -24,6 +32,7 @@ pub async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
     use chartroom_client::{ClientError, helm_env::HelmEnv, index::Client};
     let env = HelmEnv::from_env()?;
     let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
+    let repository = with_credentials(repository, args.credentials);
     let dest = match &args.destination {
         Some(d) => d.clone(),
         None => {
@@ -64,6 +73,7 @@ pub async fn install(args: InstallArgs) -> Result<(), chartroom_client::ClientEr
     use chartroom_client::{helm_env::HelmEnv, index::Client};
     let env = HelmEnv::from_env()?;
     let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
+    let repository = with_credentials(repository, args.credentials);
     let client = Client::new(env)?.with_tls(args.tls.options())?;
     let installed = client.install(&repository, chart, args.version.as_deref(), args.devel, &args.dest_dir).await?;
     let path = shell_quote(&installed.path.display().to_string());

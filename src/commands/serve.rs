@@ -1,5 +1,6 @@
-//! `chartroom serve`: resolve the configuration, set up logging, open storage and the index,
-//! then serve until SIGINT or SIGTERM.
+//! `chartroom serve`: resolve the configuration, set up logging, load the auth configuration,
+//! open storage and the index, then serve until SIGINT or SIGTERM (SIGHUP reloads the auth
+//! configuration).
 
 use std::time::Instant;
 
@@ -47,6 +48,10 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
         tracing::debug!(target: LOG_TARGET, key, value, source, "configuration");
     }
     let config = resolved.config;
+    // The auth files are read before anything else is opened: a malformed one stops the start
+    // with its line and problem.
+    let auth = config.auth().context("loading the authentication configuration")?;
+    log_auth(&config, &auth);
     if let Some((before, after)) = serve::raise_open_files_limit()
         && after > before
     {
@@ -130,19 +135,28 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
             return Err(e).with_context(|| format!("building the index from {}", storage.describe()));
         }
     };
-    let snapshot = repo.snapshot(&chartroom_index::Tenant::root())?;
+    let tenants = repo.tenants();
+    let (versions, charts) = tenants
+        .iter()
+        .filter_map(|t| repo.snapshot(t).ok())
+        .fold((0, 0), |(v, c), snapshot| (v + snapshot.versions, c + snapshot.charts));
     tracing::info!(
         target: LOG_TARGET,
         storage = storage.describe(),
-        versions = snapshot.versions,
-        charts = snapshot.charts,
+        tenancy = ?config.repository.tenancy,
+        tenants = tenants.len(),
+        versions,
+        charts,
         opened = report.added + report.updated,
         reused = report.unchanged,
         skipped = report.skipped,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "index ready"
     );
-    app_slot.set(app(AppState::new(repo.clone(), &config).with_metrics(main_metrics)));
+    let _watcher = config.auth.config_poll_interval.and_then(|every| auth.spawn_watcher(every));
+    #[cfg(unix)]
+    tokio::spawn(reload_on_sighup(auth.clone()));
+    app_slot.set(app(AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics)));
     if let Some((_, slot, metrics)) = &metrics_serving {
         slot.set(metrics::metrics_app(std::sync::Arc::clone(metrics), Some(repo.clone())));
     }
@@ -154,6 +168,58 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     repo.shutdown().await;
     tracing::info!(target: LOG_TARGET, "stopped");
     Ok(())
+}
+
+/// What decides access, once at start (names and counts, never a secret).
+fn log_auth(config: &chartroom_server::Config, auth: &chartroom_auth::Auth) {
+    let settings = &config.auth;
+    if !auth.is_enabled() {
+        if settings.anonymous_get {
+            tracing::warn!(
+                target: LOG_TARGET,
+                "AUTH_ANONYMOUS_GET is set but no authentication is configured (no BASIC_AUTH_USER, \
+                 --auth-config or BEARER_AUTH): everyone may pull, push and delete"
+            );
+        } else {
+            tracing::info!(target: LOG_TARGET, "no authentication configured: everyone may pull, push and delete");
+        }
+        return;
+    }
+    tracing::info!(
+        target: LOG_TARGET,
+        chartmuseum_user = settings.chartmuseum_user.as_ref().map_or("", |u| u.user.as_str()),
+        auth_config = %settings.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        bearer_jwt = settings.bearer.is_some(),
+        anonymous_get = settings.anonymous_get,
+        "authentication on"
+    );
+}
+
+/// SIGHUP re-reads the auth config; an invalid file keeps the one in force and says why.
+#[cfg(unix)]
+async fn reload_on_sighup(auth: chartroom_auth::Auth) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!(target: LOG_TARGET, "cannot listen for SIGHUP: the auth config is reloaded only when it changes");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let reloading = auth.clone();
+        match tokio::task::spawn_blocking(move || reloading.reload()).await {
+            Ok(Ok(summary)) => tracing::info!(
+                target: LOG_TARGET,
+                users = summary.users,
+                tokens = summary.tokens,
+                grants = summary.grants,
+                "SIGHUP: auth config reloaded"
+            ),
+            Ok(Err(error)) => tracing::error!(
+                target: LOG_TARGET,
+                %error,
+                "SIGHUP: auth config not reloaded; the previous configuration stays in force"
+            ),
+            Err(error) => tracing::error!(target: LOG_TARGET, %error, "SIGHUP: auth config reload failed"),
+        }
+    }
 }
 
 /// Resolves once the shutdown signal has been seen.

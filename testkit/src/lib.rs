@@ -2,6 +2,8 @@
 //! dev-dependency only).
 //!
 //! One helper per file:
+//! * [`auth`]: credentials for servers with authentication: bcrypt and `htpasswd` hashes,
+//!   token digests, `Authorization` headers, a JWT issuer with a key made by `openssl`.
 //! * [`server`]: [`Server`], a `chartroom serve` process on a free loopback port, started as a
 //!   [`Launch`] says (storage, flags, environment), restarted, stopped (SIGTERM) or killed
 //!   (SIGKILL); its log is printed when a test panics.
@@ -25,7 +27,9 @@
 //! (`CARGO_BIN_EXE_chartroom`, see [`tools::chartroom_binary`]); a benchmark may name another
 //! with [`use_chartroom_binary`].
 
+pub mod auth;
 pub mod cli;
+pub mod clients;
 pub mod data;
 pub mod files;
 pub mod helm;
@@ -38,14 +42,16 @@ pub mod storage;
 pub mod tls;
 pub mod tools;
 
+pub use auth::{JwtIssuer, basic, bcrypt_hash, bearer, chartmuseum_claims, htpasswd_line, token_digest};
 pub use chartroom_chart::testing::{
     CONFIGMAP_TEMPLATE, ChartBuilder, TarEntry, default_chart_yaml, default_values_yaml, gzip,
 };
 pub use cli::{Cli, Run, describe_output};
-pub use data::{base64_decode, eventually, gunzip, noise, noise_text, sha256_hex};
+pub use clients::{load_client, new_client};
+pub use data::{base64_decode, eventually, gunzip, noise, noise_text, sha256_hex, truncate};
 pub use files::{copy_tree, read_single, snapshot_dir};
 pub use helm::{BOTH_HELMS, Helm, HelmVersion};
-pub use http::{Resp, load_client, new_client, truncate};
+pub use http::Resp;
 pub use index::{Index, IndexEntry};
 pub use process::free_port;
 pub use s3::S3Server;

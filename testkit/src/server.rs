@@ -1,5 +1,5 @@
 //! The `chartroom serve` process harness, shared by the end-to-end tests and the benchmarks.
-//! Its HTTP helpers are in [`crate::http`].
+//! Its HTTP helpers (requests, responses, uploads) are in the `http` module, which extends it.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use tempfile::TempDir;
 
+use crate::clients::new_client;
+use crate::data::truncate;
 use crate::files::snapshot_dir;
-use crate::http::{new_client, truncate};
 use crate::process::{Process, free_port};
 use crate::storage::StorageTarget;
 use crate::tools::chartroom_binary;
@@ -242,7 +243,8 @@ impl Server {
         fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
-    /// Storage contents (relative path → bytes), excluding Chartroom's `.chartroom/` folder.
+    /// Storage contents (relative path → bytes), excluding Chartroom's `.chartroom/` folders
+    /// (the root's and the tenants').
     pub fn storage_snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         snapshot_dir(&self.storage_dir())
     }

@@ -65,8 +65,8 @@ async fn metrics_count_a_known_sequence_exactly_and_random_paths_add_no_series()
     assert_eq!(requests("200", "DELETE", "/api/charts/:name/:version"), 1.0);
     assert_eq!(requests("200", "GET", "/index.yaml"), 3.0);
     assert_eq!(requests("200", "GET", "/api/charts/:name"), 1.0);
-    assert_eq!(requests("200", "GET", "/charts/:file"), 1.0);
-    assert_eq!(requests("503", "GET", "/charts/:file"), 1.0);
+    assert_eq!(requests("200", "GET", "/charts/:filename"), 1.0);
+    assert_eq!(requests("503", "GET", "/charts/:filename"), 1.0);
     let count = |series: &str| delta(&before, &after, series);
     assert_eq!(
         count("chartmuseum_request_duration_seconds_count{code=\"200\",method=\"GET\",url=\"/index.yaml\"}"),
@@ -313,4 +313,145 @@ async fn cors_preflight_and_simple_requests_follow_the_fetch_standard() {
     let r = any.get_with("/index.yaml", &[("origin", "https://anyone.example")]).await;
     assert_eq!(r.header("access-control-allow-origin").as_deref(), Some("*"));
     assert!(r.header("access-control-allow-credentials").is_none(), "* never goes with credentials");
+}
+
+/// With tenants (`--depth 1`) and authentication on: a known sequence across two tenants with
+/// one 401 and one 403 gives exact `chartroom_auth_failures_total` values and request counters
+/// under the route templates (no tenant name in a label value); the access log names the route,
+/// the tenant and the identity; readiness is open at depth 1; random tenant names (refused,
+/// unmatched or invalid) add no series.
+#[tokio::test]
+async fn tenant_metrics_use_route_templates_and_count_auth_failures_exactly() {
+    const ALICE_PASS: &str = "alice-metrics-pw";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("auth.yaml");
+    let grants = format!(
+        "users:\n  alice: \"{}\"\ngrants:\n  - to: [alice]\n    tenants: [team-a]\n    actions: [pull, push]\n  \
+         - to: [alice]\n    tenants: [team-b]\n    actions: [pull]\n",
+        bcrypt_hash(ALICE_PASS)
+    );
+    std::fs::write(&config, grants).unwrap();
+    let flags = [
+        "--enable-metrics",
+        "--depth",
+        "1",
+        "--auth-config",
+        config.to_str().unwrap(),
+        "--storage-poll-interval",
+        "1h",
+        "--cache-interval",
+        "0",
+        "--disable-statefiles",
+    ];
+    let server = Server::start_with(StorageTarget::from_env(), &flags, &[]).await;
+    let alice = basic("alice", ALICE_PASS);
+    server.get("/health/ready").await.assert_status(200);
+    let before = scrape(&server).await;
+
+    let tgz = ChartBuilder::chart("alpha", "1.0.0").build();
+    server.cm_push("/api/team-a/charts", tgz.clone(), "alpha.tgz", Some(&alice)).await.assert_status(201);
+    server.cm_push("/api/team-b/charts", tgz, "alpha.tgz", Some(&alice)).await.assert_status(403);
+    server.get_as("/team-a/index.yaml", None).await.assert_status(401);
+    for _ in 0..2 {
+        server.get_as("/team-a/index.yaml", Some(&alice)).await.assert_status(200);
+    }
+    server.get_as("/team-b/index.yaml", Some(&alice)).await.assert_status(200);
+    server.get_as("/team-a/charts/alpha-1.0.0.tgz", Some(&alice)).await.assert_status(200);
+    server.get_as("/api/team-a/charts/alpha", Some(&alice)).await.assert_status(200);
+    let after = scrape(&server).await;
+
+    let count = |series: &str| delta(&before, &after, series);
+    let failures: Vec<(&String, f64)> = after
+        .keys()
+        .filter(|k| k.starts_with("chartroom_auth_failures_total{"))
+        .map(|k| (k, count(k)))
+        .filter(|(_, d)| *d != 0.0)
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            (&"chartroom_auth_failures_total{reason=\"forbidden\"}".to_owned(), 1.0),
+            (&"chartroom_auth_failures_total{reason=\"missing_credentials\"}".to_owned(), 1.0),
+        ],
+        "exactly one 403 and one 401"
+    );
+    let requests = |code: &str, method: &str, url: &str| {
+        count(&format!("chartmuseum_requests_total{{code=\"{code}\",method=\"{method}\",url=\"{url}\"}}"))
+    };
+    assert_eq!(requests("201", "POST", "/api/:repo/charts"), 1.0);
+    assert_eq!(requests("403", "POST", "/api/:repo/charts"), 1.0);
+    assert_eq!(requests("401", "GET", "/:repo/index.yaml"), 1.0);
+    assert_eq!(requests("200", "GET", "/:repo/index.yaml"), 3.0);
+    assert_eq!(requests("200", "GET", "/:repo/charts/:filename"), 1.0);
+    assert_eq!(requests("200", "GET", "/api/:repo/charts/:name"), 1.0);
+    // Tenants appear only as `repo` of the tenants that exist: team-a holds a chart, team-b none.
+    let with_tenant: Vec<&String> = after.keys().filter(|k| k.contains("team-")).collect();
+    assert_eq!(
+        with_tenant,
+        [
+            "chartmuseum_chart_versions_served_total{repo=\"team-a\"}",
+            "chartmuseum_charts_served_total{repo=\"team-a\"}",
+            "chartroom_index_body_bytes{repo=\"team-a\"}",
+            "chartroom_index_etag_changes_total{repo=\"team-a\"}",
+        ],
+        "tenant names only as the repo label of existing tenants"
+    );
+    assert_eq!(after.get("chartmuseum_charts_served_total{repo=\"team-a\"}"), Some(&1.0));
+    assert_eq!(after.get("chartmuseum_chart_versions_served_total{repo=\"team-a\"}"), Some(&1.0));
+
+    // The access log: one line per request with its route template, tenant and identity.
+    let log = server.log();
+    let served: Vec<&str> = log.lines().filter(|l| l.contains("request served")).collect();
+    let line_with = |parts: &[&str]| served.iter().any(|l| parts.iter().all(|p| l.contains(p)));
+    assert!(
+        line_with(&["route=/api/:repo/charts", "tenant=\"team-b\"", "identity=\"alice\"", "status=403"]),
+        "{served:#?}"
+    );
+    assert!(
+        line_with(&["route=/api/:repo/charts", "tenant=\"team-a\"", "identity=\"alice\"", "status=201"]),
+        "{served:#?}"
+    );
+    assert!(line_with(&["route=/:repo/index.yaml", "tenant=\"team-a\"", "identity=\"\"", "status=401"]), "{served:#?}");
+    assert!(!log.contains(ALICE_PASS) && !log.contains(&alice[6..]), "no credentials in the log");
+
+    // Random tenant names, refused (401, 403), unmatched (404) or invalid (400): after one request
+    // of each shape, 2,000 more add no series.
+    let shapes = |n: u64| -> [(Option<String>, String); 5] {
+        [
+            (None, format!("/team-{n}/index.yaml")),
+            (Some(alice.clone()), format!("/team-{n}/index.yaml")),
+            (Some(alice.clone()), format!("/api/org-{n}/charts/x")),
+            (None, format!("/{n}/{n}/index.yaml")),
+            (None, format!("/.t{n}/index.yaml")),
+        ]
+    };
+    for (auth, path) in shapes(0) {
+        let mut rb = server.client.get(server.url(&path));
+        if let Some(auth) = auth {
+            rb = rb.header("authorization", auth);
+        }
+        server.send(path.clone(), rb).await;
+    }
+    let settled = scrape(&server).await;
+    let statuses: Vec<u16> = futures::stream::iter(1..=2_000u64)
+        .map(|n| {
+            let (auth, path) = shapes(n)[(n % 5) as usize].clone();
+            let mut rb = server.client.get(server.url(&path));
+            if let Some(auth) = auth {
+                rb = rb.header("authorization", auth);
+            }
+            async move { rb.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| [400, 401, 403, 404].contains(s)), "{:?}", &statuses[..10]);
+    let finally = scrape(&server).await;
+    let new: Vec<&String> = finally.keys().filter(|k| !settled.contains_key(*k)).collect();
+    assert!(new.is_empty(), "random tenant names created series: {new:?}");
+    assert_eq!(
+        delta(&settled, &finally, "chartroom_auth_failures_total{reason=\"forbidden\"}"),
+        800.0,
+        "every refused grant counted"
+    );
 }

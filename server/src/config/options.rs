@@ -52,6 +52,9 @@ pub struct OptionSpec {
     pub help: &'static str,
     /// Whether a config file may set it (only `--config` itself may not).
     pub in_file: bool,
+    /// A secret: its value is never shown (`--help` hides its environment value, the startup log
+    /// shows only whether it is set).
+    pub secret: bool,
 }
 
 impl OptionSpec {
@@ -147,7 +150,11 @@ const BASE: OptionSpec = OptionSpec {
     default_help: None,
     help: "",
     in_file: true,
+    secret: false,
 };
+
+/// The deepest tenant layout `--depth` accepts.
+pub const MAX_DEPTH: usize = 16;
 
 /// Declares the options and [`OPTIONS`], their list in `--help` order.
 macro_rules! options {
@@ -315,6 +322,93 @@ options! {
         value_name: "NAME",
         default: "prov",
         help: "Multipart form field name of the provenance file in uploads",
+        ..BASE
+    });
+    pub const DEPTH: Opt<kind::UInt> = Opt::uint(MAX_DEPTH as u64, "an integer from 0 to 16", OptionSpec {
+        key: "depth", flag: "--depth", env: "DEPTH", value_name: "N",
+        default: "0",
+        help: "Serve one repository per tenant path of exactly N segments (/<t1>/../<tN>/index.yaml, \
+               /api/<t1>/../<tN>/charts); 0 serves the root repository only",
+        ..BASE
+    });
+    pub const DEPTH_DYNAMIC: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "depthdynamic", flag: "--depth-dynamic", env: "DEPTH_DYNAMIC",
+        default: "false",
+        help: "Serve a repository at any tenant path depth, the root included (overrides --depth, as in \
+               ChartMuseum)",
+        ..BASE
+    });
+    pub const BASIC_AUTH_USER: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "basicauth.user", flag: "--basic-auth-user", env: "BASIC_AUTH_USER", value_name: "USER",
+        help: "User name of ChartMuseum's single basic-auth user, who may do everything on every tenant \
+               (needs --basic-auth-pass)",
+        ..BASE
+    });
+    pub const BASIC_AUTH_PASS: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "basicauth.pass", flag: "--basic-auth-pass", env: "BASIC_AUTH_PASS", value_name: "PASSWORD",
+        help: "Password of the --basic-auth-user (or a file named by BASIC_AUTH_PASS_FILE); never logged",
+        secret: true,
+        ..BASE
+    });
+    pub const AUTH_ANONYMOUS_GET: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "authanonymousget", flag: "--auth-anonymous-get", env: "AUTH_ANONYMOUS_GET",
+        default: "false",
+        help: "Let anyone pull (index, charts, API reads) from every tenant while authentication is on",
+        ..BASE
+    });
+    pub const AUTH_CONFIG: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "authconfig", flag: "--auth-config", env: "AUTH_CONFIG", value_name: "FILE",
+        help: "YAML file of users (bcrypt/argon2id, htpasswd), tokens and per-tenant grants; reloaded on \
+               SIGHUP and when it changes",
+        ..BASE
+    });
+    pub const AUTH_CONFIG_POLL_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "authconfigpollinterval", flag: "--auth-config-poll-interval", env: "AUTH_CONFIG_POLL_INTERVAL",
+        default: "10s",
+        help: "How often the --auth-config file (and its htpasswd file) is checked for changes, as a Go \
+               duration; 0 reloads on SIGHUP only",
+        ..BASE
+    });
+    pub const BEARER_AUTH: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "bearerauth", flag: "--bearer-auth", env: "BEARER_AUTH",
+        default: "false",
+        help: "Accept bearer JWTs signed by the --auth-cert-path key(s) (needs --auth-realm, --auth-service \
+               and --auth-cert-path)",
+        ..BASE
+    });
+    pub const AUTH_REALM: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authrealm", flag: "--auth-realm", env: "AUTH_REALM", value_name: "URL",
+        help: "Token service announced in the Bearer challenge of a 401 (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_SERVICE: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authservice", flag: "--auth-service", env: "AUTH_SERVICE", value_name: "NAME",
+        help: "Service name announced in the Bearer challenge of a 401 (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_CERT_PATH: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "authcertpath", flag: "--auth-cert-path", env: "AUTH_CERT_PATH", value_name: "FILE",
+        help: "PEM file with the token issuer's public key(s) or certificate(s): RSA, EC P-256/P-384 or \
+               Ed25519 (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_ACTIONS_SEARCH_PATH: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authactionssearchpath", flag: "--auth-actions-search-path", env: "AUTH_ACTIONS_SEARCH_PATH",
+        value_name: "JMESPATH",
+        default_help: Some("access[?name=='$NAMESPACE' && type=='$ACCESS_ENTRY_TYPE'].actions[]"),
+        help: "JMESPath expression finding a JWT's actions on a tenant in its claims (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_AUDIENCE: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authaudience", flag: "--auth-audience", env: "AUTH_AUDIENCE", value_name: "AUD",
+        default_help: Some("none, aud not checked"),
+        help: "Comma-separated audiences a JWT's aud must name one of (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_ISSUER: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authissuer", flag: "--auth-issuer", env: "AUTH_ISSUER", value_name: "ISS",
+        default_help: Some("none, iss not checked"),
+        help: "Comma-separated issuers a JWT's iss must be one of (with --bearer-auth)",
         ..BASE
     });
     pub const CACHE_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {

@@ -122,6 +122,9 @@ pub fn resolve(args: &ArgValues, env: impl IntoIterator<Item = (String, String)>
     Ok(Resolved { config, sources: resolver.sources })
 }
 
+/// What the startup log and error messages show instead of a secret's value.
+const REDACTED: &str = "<redacted>";
+
 /// One option's input before it is read as its kind.
 #[derive(Clone, Copy)]
 enum Input<'a> {
@@ -155,6 +158,13 @@ impl Shown for String {
 impl Shown for Option<String> {
     fn shown(&self) -> String {
         self.clone().unwrap_or_default()
+    }
+}
+
+/// A list shows comma-separated, as it is written.
+impl Shown for Option<Vec<String>> {
+    fn shown(&self) -> String {
+        self.as_ref().map(|items| items.join(",")).unwrap_or_default()
     }
 }
 
@@ -245,7 +255,9 @@ impl<'a> Resolver<'a> {
     }
 
     fn record<T: Shown>(&mut self, spec: &OptionSpec, source: Source, value: T) -> T {
-        self.sources.by_key.insert(spec.key, (source, value.shown()));
+        let shown = value.shown();
+        let shown = if spec.secret && !shown.is_empty() { REDACTED.to_owned() } else { shown };
+        self.sources.by_key.insert(spec.key, (source, shown));
         value
     }
 
@@ -376,7 +388,7 @@ impl<'a> Resolver<'a> {
             env: spec.env,
             key: spec.key,
             file,
-            value: value.to_owned(),
+            value: if spec.secret { REDACTED.to_owned() } else { value.to_owned() },
             reason: reason.into(),
         }
     }

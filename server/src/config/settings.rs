@@ -1,14 +1,15 @@
 //! The validated configuration, one struct per concern, each resolved from its options.
 //!
-//! Later concerns get their own struct and `resolve` here the same way (authentication, TLS,
-//! OCI, metrics), so that the code that serves a feature only sees that feature's settings.
+//! Later concerns get their own struct and `resolve` here the same way (OCI), so
+//! that the code that serves a feature only sees that feature's settings.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chartroom_auth::{Auth, BasicCredentials, BearerSettings};
 use chartroom_chart::archive::Limits;
-pub use chartroom_index::OverwritePolicy;
+pub use chartroom_index::{OverwritePolicy, Tenancy};
 use chartroom_index::{RenderConfig, RepoOptions};
 use chartroom_storage::backend::{self, Environment};
 
@@ -31,6 +32,7 @@ pub struct Config {
     pub storage: StorageSettings,
     pub repository: RepositorySettings,
     pub http: HttpSettings,
+    pub auth: AuthSettings,
     pub log: LogSettings,
     pub connections: ConnectionSettings,
     /// `None`: plain HTTP.
@@ -80,6 +82,9 @@ pub struct RepositorySettings {
     pub cache_interval: Option<Duration>,
     /// Bounds applied to every archive read.
     pub limits: Limits,
+    /// `--depth` (`DEPTH`, key `depth`) and `--depth-dynamic` (`DEPTH_DYNAMIC`, key
+    /// `depthdynamic`): which tenants are served. Dynamic wins over a depth, as in ChartMuseum.
+    pub tenancy: Tenancy,
 }
 
 /// The HTTP API and how requests are handled.
@@ -105,6 +110,25 @@ pub struct HttpSettings {
     pub log_health: bool,
     /// Bounds applied to uploaded archives (the repository's [`RepositorySettings::limits`]).
     pub limits: Limits,
+}
+
+/// Authentication and authorization (`chartroom-auth`). Nothing set: every request is allowed,
+/// as in ChartMuseum without auth settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// `--basic-auth-user` / `--basic-auth-pass` (`BASIC_AUTH_USER`, `BASIC_AUTH_PASS` or
+    /// `BASIC_AUTH_PASS_FILE`; keys `basicauth.user`, `basicauth.pass`): ChartMuseum's single user.
+    pub chartmuseum_user: Option<BasicCredentials>,
+    /// `--auth-anonymous-get`, `AUTH_ANONYMOUS_GET`, key `authanonymousget`.
+    pub anonymous_get: bool,
+    /// `--auth-config`, `AUTH_CONFIG`, key `authconfig`: users, tokens and grants.
+    pub config_file: Option<PathBuf>,
+    /// `--auth-config-poll-interval`, `AUTH_CONFIG_POLL_INTERVAL`, key `authconfigpollinterval`:
+    /// how often the auth config is checked for changes; `None` = on SIGHUP only.
+    pub config_poll_interval: Option<Duration>,
+    /// `--bearer-auth` (`BEARER_AUTH`, key `bearerauth`) with its realm, service, key file,
+    /// JMESPath, audiences and issuers.
+    pub bearer: Option<BearerSettings>,
 }
 
 /// Logging.
@@ -193,17 +217,26 @@ impl Config {
     /// Each concern in turn; `env` is what storage reads beside its options.
     pub(crate) fn resolve(r: &mut Resolver<'_>, env: Vec<(String, String)>) -> Result<Config, ConfigError> {
         let listen = ListenSettings::resolve(r)?;
+        let pass_file = env.iter().find(|(k, v)| k == BASIC_AUTH_PASS_FILE && !v.is_empty()).map(|(_, v)| v.clone());
         let storage = StorageSettings::resolve(r, env)?;
         let limits = Limits::default();
         let http = HttpSettings::resolve(r, limits.clone())?;
         let repository = RepositorySettings::resolve(r, &http.context_path, limits)?;
+        let auth = AuthSettings::resolve(r, pass_file)?;
         let log = LogSettings { json: r.bool(&LOG_JSON)?, debug: r.bool(&DEBUG)? };
         let connections = ConnectionSettings::resolve(r, &http)?;
         let tls = TlsSettings::resolve(r)?;
         let metrics = MetricsSettings::resolve(r)?;
         let limits = ClientLimits::resolve(r)?;
         let config_file = r.path(&CONFIG, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
-        Ok(Config { listen, storage, repository, http, log, connections, tls, metrics, limits, config_file })
+        Ok(Config { listen, storage, repository, http, auth, log, connections, tls, metrics, limits, config_file })
+    }
+
+    /// The authentication and authorization of this configuration: checks the settings and
+    /// reads the files they name (the auth config and its htpasswd file, the JWT key file).
+    /// Blocking file I/O; call it at startup.
+    pub fn auth(&self) -> Result<Auth, chartroom_auth::ConfigError> {
+        Auth::new(self.auth.auth_settings())
     }
 
     /// What the index needs: the one mapping from these settings to [`RepoOptions`].
@@ -218,6 +251,7 @@ impl Config {
             limits: repo.limits.clone(),
             resync_interval: repo.cache_interval,
             poll_interval: Some(self.storage.poll_interval),
+            tenancy: repo.tenancy,
             ..RepoOptions::default()
         }
     }
@@ -318,6 +352,12 @@ impl RepositorySettings {
             Err(_) => Err("too large".to_owned()),
         })?;
         let json_index = r.bool(&JSON_INDEX)?;
+        let depth = r.uint(&DEPTH, |n| usize::try_from(n).map_err(|_| "too large".to_owned()))?;
+        let tenancy = match (r.bool(&DEPTH_DYNAMIC)?, depth) {
+            (true, _) => Tenancy::Dynamic,
+            (false, 0) => Tenancy::Single,
+            (false, n) => Tenancy::Depth(n),
+        };
         Ok(RepositorySettings {
             overwrite,
             chart_url,
@@ -327,6 +367,7 @@ impl RepositorySettings {
             index_limit,
             cache_interval,
             limits,
+            tenancy,
         })
     }
 }
@@ -375,6 +416,116 @@ fn whole_seconds(secs: u64) -> Result<Duration, String> {
         0 => Err("must be at least 1 second".to_owned()),
         secs => Ok(Duration::from_secs(secs)),
     }
+}
+
+/// The variable naming a file that holds `BASIC_AUTH_PASS` (the `<NAME>_FILE` convention of
+/// Docker and Kubernetes secrets, as for the storage credentials).
+pub const BASIC_AUTH_PASS_FILE: &str = "BASIC_AUTH_PASS_FILE";
+
+impl AuthSettings {
+    fn resolve(r: &mut Resolver<'_>, pass_file: Option<String>) -> Result<Self, ConfigError> {
+        let user = r.optional(&BASIC_AUTH_USER, |v| Ok(v.to_owned()))?;
+        // A password is taken as written: blanks around it are part of it.
+        let password = r.text(&BASIC_AUTH_PASS, |v| Ok(v.to_owned()))?;
+        let password = match pass_file {
+            None => password,
+            Some(_) if !password.is_empty() => {
+                return Err(ConfigError::AuthSecret(backend::OpenError::SecretBothSet {
+                    var: BASIC_AUTH_PASS.env.to_owned(),
+                    file_var: BASIC_AUTH_PASS_FILE.to_owned(),
+                }));
+            }
+            Some(path) => backend::read_secret_file(BASIC_AUTH_PASS_FILE, std::path::Path::new(&path))
+                .map_err(ConfigError::AuthSecret)?,
+        };
+        let chartmuseum_user = BasicCredentials::from_options(user.as_deref(), Some(&password))
+            .map_err(|e| ConfigError::Inconsistent(e.to_string()))?;
+        let anonymous_get = r.bool(&AUTH_ANONYMOUS_GET)?;
+        let config_file = r.path(&AUTH_CONFIG, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
+        let config_poll_interval = r.duration(&AUTH_CONFIG_POLL_INTERVAL, |d| Ok((!d.is_zero()).then_some(d)))?;
+        let bearer = resolve_bearer(r)?;
+        Ok(AuthSettings { chartmuseum_user, anonymous_get, config_file, config_poll_interval, bearer })
+    }
+
+    /// Whether any source of identities is configured (without one, everything is allowed).
+    pub fn is_enabled(&self) -> bool {
+        self.chartmuseum_user.is_some() || self.config_file.is_some() || self.bearer.is_some()
+    }
+
+    /// The auth crate's settings (its defaults for the verification cache and concurrency).
+    pub fn auth_settings(&self) -> chartroom_auth::AuthSettings {
+        chartroom_auth::AuthSettings {
+            chartmuseum_user: self.chartmuseum_user.clone(),
+            anonymous_get: self.anonymous_get,
+            config_file: self.config_file.clone(),
+            bearer: self.bearer.clone(),
+            ..chartroom_auth::AuthSettings::default()
+        }
+    }
+}
+
+/// `--bearer-auth` and the options that only mean something with it. They are refused without
+/// it: an operator who sets a key file or an audience believes tokens are checked.
+fn resolve_bearer(r: &mut Resolver<'_>) -> Result<Option<BearerSettings>, ConfigError> {
+    let enabled = r.bool(&BEARER_AUTH)?;
+    let realm = r.optional(&AUTH_REALM, |v| Ok(v.to_owned()))?;
+    let service = r.optional(&AUTH_SERVICE, |v| Ok(v.to_owned()))?;
+    let cert_path = r.path(&AUTH_CERT_PATH, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
+    let actions_search_path = r.optional(&AUTH_ACTIONS_SEARCH_PATH, |v| Ok(v.to_owned()))?;
+    let audience = r.optional(&AUTH_AUDIENCE, comma_list)?;
+    let issuer = r.optional(&AUTH_ISSUER, comma_list)?;
+    if !enabled {
+        let given = [
+            (AUTH_REALM.flag, AUTH_REALM.env, realm.is_some()),
+            (AUTH_SERVICE.flag, AUTH_SERVICE.env, service.is_some()),
+            (AUTH_CERT_PATH.flag, AUTH_CERT_PATH.env, cert_path.is_some()),
+            (AUTH_ACTIONS_SEARCH_PATH.flag, AUTH_ACTIONS_SEARCH_PATH.env, actions_search_path.is_some()),
+            (AUTH_AUDIENCE.flag, AUTH_AUDIENCE.env, audience.is_some()),
+            (AUTH_ISSUER.flag, AUTH_ISSUER.env, issuer.is_some()),
+        ];
+        if let Some((flag, env, _)) = given.iter().find(|(_, _, set)| *set) {
+            return Err(ConfigError::Inconsistent(format!(
+                "{flag} (env {env}) is set but {} (env {}) is not: it only applies to bearer JWTs; set {}=true, \
+                 or unset {env}",
+                BEARER_AUTH.flag, BEARER_AUTH.env, BEARER_AUTH.env
+            )));
+        }
+        return Ok(None);
+    }
+    // ChartMuseum's start errors, with the option to set.
+    let Some(realm) = realm else {
+        return Err(r.missing(&AUTH_REALM, "Missing Auth Realm: bearer authentication announces it in 401 challenges"));
+    };
+    let Some(service) = service else {
+        return Err(
+            r.missing(&AUTH_SERVICE, "Missing Auth Service: bearer authentication announces it in 401 challenges")
+        );
+    };
+    let Some(cert_path) = cert_path else {
+        return Err(r.missing(
+            &AUTH_CERT_PATH,
+            "Missing Auth Server Public Cert Path: bearer authentication verifies tokens with it",
+        ));
+    };
+    Ok(Some(BearerSettings {
+        realm,
+        service,
+        cert_path,
+        actions_search_path: actions_search_path.unwrap_or_default(),
+        audience: audience.unwrap_or_default(),
+        issuer: issuer.unwrap_or_default(),
+        leeway_seconds: 0,
+    }))
+}
+
+/// `a, b,c` → `[a, b, c]`; empty items are refused.
+fn comma_list(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(',')
+        .map(|item| match item.trim() {
+            "" => Err("expected comma-separated non-empty values".to_owned()),
+            item => Ok(item.to_owned()),
+        })
+        .collect()
 }
 
 impl ConnectionSettings {

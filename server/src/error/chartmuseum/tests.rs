@@ -9,6 +9,7 @@ use chartroom_chart::provenance;
 use http_body_util::BodyExt;
 
 use super::*;
+use chartroom_auth::{Action, Reason};
 
 /// One example of every variant (and of every [`CommonError`] and [`ProvenanceRejected`]).
 fn examples() -> Vec<ChartMuseumError> {
@@ -32,6 +33,12 @@ fn examples() -> Vec<ChartMuseumError> {
         E::RouteNotFound,
         E::Rejected { status: StatusCode::BAD_REQUEST, message: "Invalid URL: Cannot parse `%FF`".into() },
         E::UnknownRepository(Tenant::parse("org/team").unwrap()),
+        E::InvalidTenant(Tenant::parse("org/..").unwrap_err()),
+        E::Unauthorized { reason: Reason::MissingCredentials, challenge: "Basic realm=\"ChartMuseum\"".into() },
+        E::Unauthorized { reason: Reason::BadPassword, challenge: "Basic realm=\"ChartMuseum\"".into() },
+        E::Unauthorized { reason: Reason::Expired, challenge: "Bearer realm=\"r\",service=\"s\"".into() },
+        E::Forbidden { identity: "alice".into(), action: Action::Push, tenant: Tenant::parse("team-b").unwrap() },
+        E::Forbidden { identity: "ci".into(), action: Action::Delete, tenant: Tenant::root() },
         E::ChartNotFound,
         E::NoChartName,
         E::NoChartVersion { name: name.clone(), version: "9.9.9".into() },
@@ -95,6 +102,9 @@ fn variant(e: &ChartMuseumError) -> &'static str {
         E::RouteNotFound => "RouteNotFound",
         E::Rejected { .. } => "Rejected",
         E::UnknownRepository(_) => "UnknownRepository",
+        E::InvalidTenant(_) => "InvalidTenant",
+        E::Unauthorized { .. } => "Unauthorized",
+        E::Forbidden { .. } => "Forbidden",
         E::ChartNotFound => "ChartNotFound",
         E::NoChartName => "NoChartName",
         E::NoChartVersion { .. } => "NoChartVersion",
@@ -130,12 +140,17 @@ async fn every_error_as_it_leaves_the_server() {
         let response = error.into_response();
         let status = response.status();
         let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let challenge = response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(challenge.is_some(), status == StatusCode::UNAUTHORIZED, "{name}: a challenge with every 401");
         assert_eq!(content_type, "application/json; charset=utf-8", "{name}");
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body = String::from_utf8(body.to_vec()).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert!(parsed["error"].is_string() && parsed.as_object().unwrap().len() == 1, "{name}: {body}");
         writeln!(out, "{name}\n  {status} {body}").unwrap();
+        if let Some(challenge) = challenge {
+            writeln!(out, "  WWW-Authenticate: {challenge}").unwrap();
+        }
     }
     insta::assert_snapshot!(out);
 }
