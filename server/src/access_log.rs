@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
@@ -109,7 +109,14 @@ pub async fn access_log(log_health: bool, mut req: Request, next: Next) -> Respo
         response.headers_mut().insert("x-request-id", v);
     }
     response.extensions_mut().insert(labels.clone());
-    let record = Record { id, method, status: response.status(), labels, started, quiet, bytes: 0 };
+    // A body with a declared length is complete once that many bytes went out: hyper stops
+    // polling a streamed body there and drops it without ever seeing its end.
+    let declared = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let record = Record { id, method, status: response.status(), labels, started, quiet, bytes: 0, declared };
     response.map(|inner| Body::new(LoggedBody { inner, record: Some(record) }))
 }
 
@@ -121,6 +128,8 @@ struct Record {
     started: Instant,
     quiet: bool,
     bytes: u64,
+    /// The response's `Content-Length`, when it has one.
+    declared: Option<u64>,
 }
 
 impl Record {
@@ -205,7 +214,7 @@ impl Drop for LoggedBody {
     fn drop(&mut self) {
         if let Some(record) = self.record.take() {
             // An empty body is complete without ever being polled (HEAD, 304, 204).
-            let complete = hyper::body::Body::is_end_stream(&self.inner);
+            let complete = hyper::body::Body::is_end_stream(&self.inner) || record.declared == Some(record.bytes);
             record.finish(complete);
         }
     }

@@ -140,3 +140,30 @@ async fn request_ids_are_echoed_only_when_safe() {
     assert!(log.contains(&format!("request_id=\"{echoed}\"")), "the generated id is logged:\n{log}");
     assert!(!log.contains("/api/forged"), "the forged text never reaches the log:\n{log}");
 }
+
+/// A response sent in full is logged `complete=true`, streamed bodies (the index, chart files)
+/// included: hyper stops polling those once their `Content-Length` is out, without an end frame.
+#[tokio::test]
+async fn responses_sent_in_full_are_logged_complete() {
+    let server = Server::start(&[]).await;
+    server.upload_ok(ChartBuilder::chart("whole", "1.0.0").build()).await;
+    let ids = ["full-index", "full-chart", "full-api"];
+    for (id, path) in ids.iter().zip(["/index.yaml", "/charts/whole-1.0.0.tgz", "/api/charts/whole"]) {
+        let r = server.send(id.to_string(), server.client.get(server.url(path)).header("x-request-id", *id)).await;
+        r.assert_status(200);
+    }
+    let started = Instant::now();
+    let log = loop {
+        let log = server.log();
+        if ids.iter().all(|id| log.contains(&format!("request_id=\"{id}\"")))
+            || started.elapsed() > Duration::from_secs(10)
+        {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for id in ids {
+        let line = log.lines().find(|l| l.contains(&format!("request_id=\"{id}\""))).expect("logged");
+        assert!(line.contains("complete=true"), "{line}");
+    }
+}
