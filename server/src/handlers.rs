@@ -239,7 +239,7 @@ pub async fn get_version(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
     let entry = resolve(&state, &name, &version)?;
-    Ok(json_response(&method, entry.json().to_owned()))
+    Ok(json_response(&method, entry.api_json().into_owned()))
 }
 
 async fn chart_files(
@@ -309,6 +309,13 @@ pub async fn delete_chart(
 ) -> Result<Response, ChartMuseumError> {
     state.repo().unpublish_chart(&Tenant::root(), &name).await?;
     Ok(Json(json!({ "deleted": true })).into_response())
+}
+
+/// `POST /api/provenance/verify`: which stored charts' provenance files do not verify with the
+/// keyring in force now (after a keyring change); changes nothing.
+pub async fn reverify_provenance(State(state): State<AppState>) -> Result<Response, ChartMuseumError> {
+    let report = state.repo().reverify_provenance(&Tenant::root()).await?;
+    Ok(Json(report).into_response())
 }
 
 /// `POST /api/resync`: reconcile the index with storage now (files added or removed by other tools).

@@ -38,5 +38,5 @@ pub use options::{Kind, OPTIONS, OptionSpec};
 pub use resolve::{ArgValues, Resolved, Source, Sources, resolve};
 pub use settings::{
     AmazonConfig, BackendConfig, Config, GoogleConfig, HttpSettings, ListenSettings, LogSettings, MicrosoftConfig,
-    OverwritePolicy, RepositorySettings, StorageSettings,
+    OverwritePolicy, ProvenanceSettings, RepositorySettings, StorageSettings, TrustedKeyring,
 };

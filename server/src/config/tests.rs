@@ -13,6 +13,7 @@ use super::values::normalize_context_path;
 use super::*;
 
 mod errors;
+mod provenance;
 
 /// The configuration with every default.
 pub(super) fn defaults() -> Config {
@@ -45,6 +46,7 @@ pub(super) fn defaults() -> Config {
             limits: chartroom_chart::archive::Limits::default(),
         },
         log: LogSettings { json: false, debug: false },
+        provenance: ProvenanceSettings::default(),
         config_file: None,
     }
 }
@@ -362,8 +364,9 @@ fn describe_rows() {
     let c = from(args).unwrap();
     let rows = c.describe();
     let keys: Vec<&str> = rows.iter().map(|(k, _, _)| *k).collect();
-    let mut want: Vec<&str> = file_options().map(|o| o.key).filter(|k| !is_cloud_storage_key(k)).collect();
-    want.push("config");
+    // In the table's order: every option but the unselected backends', `config` included.
+    let want: Vec<&str> =
+        OPTIONS.iter().map(|o| o.key).filter(|k| *k == "config" || !is_cloud_storage_key(k)).collect();
     assert_eq!(keys, want);
     let row = |k: &str| rows.iter().find(|(key, _, _)| *key == k).cloned().unwrap();
     assert_eq!(row("port"), ("port", "9000".into(), "file"));

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use chartroom_chart::archive::ArchiveError;
 use chartroom_chart::constraint::ConstraintError;
 use chartroom_index::{
-    ArchiveReadError, EntryError, FileError, ProvenanceRejected, PublishError, RepoError, Tenant, UnpublishError,
+    ArchiveReadError, EntryError, FileError, ProvenanceRejected, PublishError, RepoError, ReverifyError, Tenant,
+    UnpublishError,
 };
 use chartroom_storage::StorageError;
 
@@ -73,6 +74,9 @@ pub enum ChartMuseumError {
         chart_field: String,
         prov_field: String,
     },
+    // --- provenance
+    /// `POST /api/provenance/verify` on a server without a trusted keyring.
+    NoKeyring,
 }
 
 impl ChartMuseumError {
@@ -121,6 +125,9 @@ impl ChartMuseumError {
                 S::BAD_REQUEST,
                 format!("no package or provenance file found in form fields {chart_field} and {prov_field}"),
             ),
+            E::NoKeyring => {
+                (S::BAD_REQUEST, "no trusted keyring is configured: start the server with --provenance-keyring".into())
+            }
         }
     }
 
@@ -202,6 +209,15 @@ impl From<UnpublishError> for ChartMuseumError {
             }
             UnpublishError::ChartNotFound(_) => ChartMuseumError::ChartNotFound,
             UnpublishError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReverifyError> for ChartMuseumError {
+    fn from(err: ReverifyError) -> Self {
+        match err {
+            ReverifyError::NoKeyring => ChartMuseumError::NoKeyring,
+            ReverifyError::Repo(e) => e.into(),
         }
     }
 }
