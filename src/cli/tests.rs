@@ -2,14 +2,17 @@
 //! environment variables, their precedence over the config file, and `--help`. Resolution on its
 //! own is tested in `server/src/config/tests.rs`.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use chartroom_index::{ProvenanceMode, Tenant};
 use chartroom_server::config::options::*;
 use chartroom_server::config::{
-    AmazonConfig, BackendConfig, Config, ConfigError, GoogleConfig, MicrosoftConfig, Resolved, resolve,
+    AmazonConfig, BackendConfig, Config, ConfigError, GoogleConfig, MicrosoftConfig, ProvenanceSettings, Resolved,
+    TrustedKeyring, resolve,
 };
 use clap::{CommandFactory, Parser};
 
@@ -107,6 +110,18 @@ fn is_cloud_storage_env(name: &str) -> bool {
     ["STORAGE_AMAZON_", "STORAGE_GOOGLE_", "STORAGE_MICROSOFT_"].iter().any(|p| name.starts_with(p))
 }
 
+/// Helm's test public key, a real keyring file.
+fn helm_keyring() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/helm/pkg/downloader/testdata/helm-test-key.pub"))
+}
+
+/// The provenance settings for `default`, these tenants' policies and Helm's test key.
+fn provenance(default: ProvenanceMode, tenants: &[(&str, ProvenanceMode)]) -> ProvenanceSettings {
+    let tenants: BTreeMap<Tenant, ProvenanceMode> =
+        tenants.iter().map(|(t, m)| (Tenant::parse(t).unwrap(), *m)).collect();
+    ProvenanceSettings::new(default, tenants, Some(TrustedKeyring::read(helm_keyring()).unwrap())).unwrap()
+}
+
 fn amazon(c: &Resolved) -> &AmazonConfig {
     match &c.config.storage.backend {
         BackendConfig::Amazon(a) => a,
@@ -164,6 +179,14 @@ fn every_flag() {
         "7",
         "--storage-poll-interval",
         "250ms",
+        "--provenance",
+        "if-present",
+        "--provenance-tenant",
+        "team-a=required",
+        "--provenance-tenant",
+        "org/team-b=off,team-c=if-present",
+        "--provenance-keyring",
+        helm_keyring().to_str().unwrap(),
     ]);
     let mut want = defaults();
     want.listen.host = "127.0.0.1".into();
@@ -189,6 +212,14 @@ fn every_flag() {
     want.log.debug = true;
     want.http.read_timeout = Duration::from_secs(5);
     want.http.write_timeout = Duration::from_secs(7);
+    want.provenance = provenance(
+        ProvenanceMode::IfPresent,
+        &[
+            ("team-a", ProvenanceMode::Required),
+            ("org/team-b", ProvenanceMode::Off),
+            ("team-c", ProvenanceMode::IfPresent),
+        ],
+    );
     want.config_file = None;
     assert_eq!(c.config, want);
     let rows = c.describe();
@@ -249,6 +280,7 @@ fn environment_variables() {
     let env = env();
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(&dir, "empty.yaml", "");
+    let keyring = helm_keyring();
     let vars = [
         ("LISTEN_HOST", "::1"),
         ("PORT", "9100"),
@@ -274,6 +306,9 @@ fn environment_variables() {
         ("WRITE_TIMEOUT", "12"),
         ("STORAGE_POLL_INTERVAL", "2s"),
         ("CONFIG", file.to_str().unwrap()),
+        ("PROVENANCE", "Required"),
+        ("PROVENANCE_TENANT", "team-a=off team-b=if-present,, team-c=required"),
+        ("PROVENANCE_KEYRING", keyring.to_str().unwrap()),
     ];
     // The other backends' variables are exercised by `cloud_backends_from_environment`.
     let local_names = env_names().into_iter().filter(|n| !is_cloud_storage_env(n)).count();
@@ -306,6 +341,10 @@ fn environment_variables() {
     want.log.debug = true;
     want.http.read_timeout = Duration::from_secs(11);
     want.http.write_timeout = Duration::from_secs(12);
+    want.provenance = provenance(
+        ProvenanceMode::Required,
+        &[("team-a", ProvenanceMode::Off), ("team-b", ProvenanceMode::IfPresent), ("team-c", ProvenanceMode::Required)],
+    );
     want.config_file = Some(file.clone());
     assert_eq!(c.config, want);
     assert!(c.describe().iter().all(|(_, _, s)| *s == "flag/env"));
