@@ -5,7 +5,7 @@
 //! One poller for all tenants: records name each change's tenant. Cost while nothing changes:
 //! one LIST (which replicas have logs) plus one GET per peer (its next record, usually a 404) per
 //! poll interval, however many tenants there are. Per change made by a peer: its share of one
-//! record GET, one HEAD of the chart and one of its provenance file, and a GET of the archive
+//! record GET, one HEAD of the chart and (with a provenance keyring) one of its provenance file, and a GET of the archive
 //! only when the record's metadata does not describe the object storage now holds (of the
 //! provenance file only when neither the record nor this replica describe the one stored and
 //! the tenant's policy verifies).
@@ -349,7 +349,8 @@ async fn read_entry(
 
 /// The record of `file`'s provenance file as storage holds it now (one HEAD): the peer's record
 /// when it describes that file, else this replica's own record of it for the same archive, else
-/// judged afresh ([`provenance::judge_stored`]); `None` when there is no provenance file.
+/// judged afresh ([`provenance::judge_stored`]); `None` when there is no provenance file, or
+/// without a keyring (nothing is recorded then, and nothing is asked of storage).
 async fn observe_provenance(
     shared: &Shared,
     located: &Located,
@@ -359,6 +360,9 @@ async fn observe_provenance(
     indexed: Option<ProvenanceRecord>,
 ) -> Result<Option<ProvenanceRecord>, StorageError> {
     let storage = &located.place.storage;
+    if !shared.options.provenance.records() {
+        return Ok(None);
+    }
     let prov_file = provenance::provenance_file_of(file);
     let info = match storage.head(&prov_file).await {
         Ok(info) => info,

@@ -118,6 +118,14 @@ impl ProvenancePolicy {
         self.keyring.as_ref()
     }
 
+    /// Whether the index records provenance files (and the chart API shows them): only with a
+    /// keyring. Without one (the default), every policy is `off` and nothing differs from a
+    /// server that knows nothing of signatures: no records in the API, the persisted state or
+    /// the change log, and no request for provenance files beyond what uploads and deletes do.
+    pub fn records(&self) -> bool {
+        self.keyring.is_some()
+    }
+
     /// The keyring `tenant`'s provenance files are verified with: none under `off`.
     pub(crate) fn verifier(&self, tenant: &Tenant) -> Option<Arc<Keyring>> {
         if self.mode(tenant).verifies() { self.keyring.clone() } else { None }

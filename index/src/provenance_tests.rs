@@ -184,7 +184,7 @@ async fn a_provenance_file_ahead_of_its_chart_is_checked_when_the_chart_arrives(
 async fn off_records_provenance_files_without_judging_them() {
     let storage = Storage::memory();
     let root = Tenant::root();
-    let repo = open_with(&storage, options(ProvenancePolicy::default())).await;
+    let repo = open_with(&storage, options(policy(ProvenanceMode::Off, helm_keyring()))).await;
     repo.publish(&root, signtest(), None, false).await.unwrap();
     assert!(!api_json(&repo).contains("provenance"));
     // A provenance file sent after its chart is recorded on the entry.
@@ -232,6 +232,8 @@ async fn records_survive_restarts_and_a_keyring_change_only_reports() {
     assert_eq!((report.policy.as_str(), report.checked, report.verified, report.failed.len()), ("off", 1, 1, 0));
     let repo = open_with(&storage, persisted(ProvenancePolicy::default())).await;
     assert!(matches!(repo.reverify_provenance(&root).await, Err(ReverifyError::NoKeyring)));
+    // Without a keyring the state's records are dropped: the API shows what it always showed.
+    assert!(!api_json(&repo).contains("provenance"), "{}", api_json(&repo));
 }
 
 #[tokio::test]
@@ -244,9 +246,16 @@ async fn provenance_files_found_in_storage_are_judged_once_and_followed() {
     let repo = open_with(&storage, options(policy(ProvenanceMode::IfPresent, helm_keyring()))).await;
     let json = api_json(&repo);
     assert!(json.contains(&format!(r#""provenance":{{"verified":true,"signer":"{HELM_USER_ID}""#)), "{json}");
-    // Under off, the file is recorded as present, not judged (no read).
-    let off = open_with(&storage, options(ProvenancePolicy::default())).await;
+    // Under off, the file is recorded as present, not judged (no read: as many requests as a
+    // start without a keyring) ...
+    let before = storage.request_counts();
+    let off = open_with(&storage, options(policy(ProvenanceMode::Off, helm_keyring()))).await;
     assert!(api_json(&off).ends_with(r#","provenance":{"verified":false}}]"#));
+    let (middle, off_gets) = (storage.request_counts(), storage.request_counts().get - before.get);
+    // ... and without a keyring not recorded at all: what a server without signatures shows.
+    let plain = open_with(&storage, options(ProvenancePolicy::default())).await;
+    assert!(!api_json(&plain).contains("provenance"));
+    assert_eq!(storage.request_counts().get - middle.get, off_gets, "no provenance file read under off");
     // Judged and failed (a keyring without the key): recorded with the reason, never refused.
     let strangers = open_with(&storage, options(policy(ProvenanceMode::Required, nobody()))).await;
     let json = api_json(&strangers);

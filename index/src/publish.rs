@@ -210,7 +210,7 @@ impl Repository {
         let digest = chart.digest.clone();
         let signature = provenance.as_ref().and_then(|p| p.signature.clone());
         let mut entry = uploaded_entry(&place.render, chart, &stored)?;
-        entry.set_provenance(provenance);
+        entry.set_provenance(provenance.filter(|_| self.shared.options.provenance.records()));
         self.upsert(&place, entry).await?;
         let signed_by = signature.as_ref().map(|s| s.fingerprint.as_str());
         tracing::info!(%tenant, chart = %name, %version, signed_by, "chart stored and indexed");
@@ -267,7 +267,9 @@ impl Repository {
         let info = write(storage, &prov_file(&prov.name, &prov.version), bytes, overwrite).await?;
         // Recorded on the indexed entry (read again: the lock keeps this version's writers out,
         // not a peer's change applied meanwhile).
-        if let Some(entry) = located.entry(&prov.name, &prov.version) {
+        if self.shared.options.provenance.records()
+            && let Some(entry) = located.entry(&prov.name, &prov.version)
+        {
             let record = ProvenanceRecord::stored(&info, signature);
             self.upsert(&located.place, entry.with_provenance(Some(record))).await?;
         }

@@ -165,7 +165,9 @@ async fn reconcile_provenance(
 ) -> Result<(), RepoError> {
     let mut to_judge: Vec<ProvenanceCheck> = Vec::new();
     for (at, target) in targets.iter_mut().enumerate() {
-        let listed: HashMap<&str, &ObjectInfo> = target.provenance.iter().map(|o| (o.file.as_str(), o)).collect();
+        // Without a keyring nothing is recorded: records a state or a peer brought are dropped.
+        let recorded = if options.provenance.records() { target.provenance.as_slice() } else { &[] };
+        let listed: HashMap<&str, &ObjectInfo> = recorded.iter().map(|o| (o.file.as_str(), o)).collect();
         let tenant = target.state.place.tenant.clone();
         let mut index = target.state.index.write();
         let mut gone = Vec::new();

@@ -189,7 +189,14 @@ async fn off_keeps_todays_behaviour_and_reports_need_a_keyring() {
         app.upload_parts("", &[("chart", &signtest()), ("prov", &signtest_prov())]).await.0,
         StatusCode::CREATED
     );
+    // Without a keyring the API shows what it always showed: Helm's fields only.
     let (_, body) = app.get("/api/charts/signtest/0.1.0").await;
+    assert!(!body.contains("provenance"), "{body}");
+    // With a keyring (and still `off`), a provenance file is shown, present and not verified.
+    let with_keyring = test_app(policy("off")).await;
+    let parts = [("chart", &signtest()[..]), ("prov", &signtest_prov()[..])];
+    assert_eq!(with_keyring.upload_parts("", &parts).await.0, StatusCode::CREATED);
+    let (_, body) = with_keyring.get("/api/charts/signtest/0.1.0").await;
     assert!(body.ends_with(r#","provenance":{"verified":false}}"#), "present, not verified: {body}");
     let (status, body) = app.request(Method::POST, "/api/provenance/verify", vec![]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
