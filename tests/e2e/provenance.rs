@@ -237,6 +237,9 @@ async fn chartroom_signed_charts_pass_helm_verify_and_pull_verify() {
     assert_eq!(fs::read_dir(&refused).map(|d| d.count()).unwrap_or(0), 0, "nothing written");
 }
 
+/// What is uploaded (a description, the chart, its `.prov` if any) and how the 400 begins.
+type Refusal<'a> = (&'a str, Vec<u8>, Option<Vec<u8>>, String);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_name_the_failed_check_and_change_nothing() {
     let gpg = GnuPg::new();
@@ -295,7 +298,7 @@ async fn refusals_name_the_failed_check_and_change_nothing() {
     assert_ne!(tampered_prov, v1_prov);
     let other_bytes = ChartBuilder::chart("refused", "0.1.0").build();
     let key_id = |fingerprint: &str| fingerprint[24..].to_owned();
-    let cases: Vec<(&str, Vec<u8>, Option<Vec<u8>>, String)> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             "tampered chart",
             other_bytes,

@@ -65,6 +65,9 @@ fn error_of(body: &str) -> String {
     v["error"].as_str().unwrap_or_else(|| panic!("no error in {body}")).to_owned()
 }
 
+/// A refused upload: what it is, its form parts, how the error begins.
+type Refusal<'a> = (&'a str, Vec<(&'a str, &'a [u8])>, &'a str);
+
 #[tokio::test]
 async fn required_refuses_unsigned_and_unverified_charts_with_the_failed_check() {
     let app = test_app(policy("required")).await;
@@ -76,7 +79,7 @@ async fn required_refuses_unsigned_and_unverified_charts_with_the_failed_check()
     // The signed text changed: the signature no longer matches it.
     let tampered = String::from_utf8(signtest_prov()).unwrap().replace("name: signtest", "name: signtesT").into_bytes();
     let (signed, prov) = (signtest(), signtest_prov());
-    let cases: [(&str, Vec<(&str, &[u8])>, &str); 5] = [
+    let cases: [Refusal; 5] = [
         (
             "without a provenance file",
             vec![("chart", &signed)],
