@@ -105,3 +105,5 @@ install_debian_tool() { # <command> <package>
 
 install_debian_tool htpasswd apache2-utils
 install_debian_tool openssl openssl
+# curl: the TLS tests check that HTTP/2 is negotiated (`curl --http2`) and refused in clear text.
+install_debian_tool curl curl

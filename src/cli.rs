@@ -54,6 +54,46 @@ pub struct HealthcheckArgs {
     /// Seconds to wait for an answer.
     #[arg(long, default_value_t = 5)]
     pub timeout: u64,
+    /// Probe readiness (`/health/ready`: the index is built and storage answers) instead of
+    /// liveness (`/health`).
+    #[arg(long)]
+    pub ready: bool,
+    /// The server's certificate (the server's own TLS_CERT): when set, the probe speaks HTTPS.
+    /// Without --ca-file the certificate is not verified: the probe talks to its own process on
+    /// the loopback interface, whose certificate rarely names 127.0.0.1.
+    #[arg(long, env = "TLS_CERT", hide_env_values = true)]
+    pub tls_cert: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Helm's TLS flags of the client commands.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TlsArgs {
+    /// Verify the server's certificate with this PEM CA file (besides the system's roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Present this PEM client certificate (servers that require one: mTLS).
+    #[arg(long, value_name = "FILE", requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// The PEM private key of --cert-file.
+    #[arg(long, value_name = "FILE", requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+    /// Do not verify the server's certificate (testing only).
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl TlsArgs {
+    /// The client library's options (a repository's own `repositories.yaml` entry wins).
+    pub fn options(&self) -> chartroom_client::tls::TlsOptions {
+        chartroom_client::tls::TlsOptions {
+            ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -126,6 +166,24 @@ pub struct PushArgs {
     /// The server's context path (default: `serverInfo.contextPath` from the repository's index).
     #[arg(long, env = "HELM_REPO_CONTEXT_PATH")]
     pub context_path: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Credentials for the repository named on the command line, instead of the ones
+/// `helm repo add` stored for it (the variables are `helm cm-push`'s).
+#[derive(clap::Args, Clone, Default)]
+pub struct RepoCredentials {
+    /// User name for Basic authentication (with --password).
+    #[arg(long, env = "HELM_REPO_USERNAME")]
+    pub username: Option<String>,
+    /// Password (or a Chartroom token, with its name as --username) for Basic authentication.
+    #[arg(long, env = "HELM_REPO_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Token sent as `Authorization: Bearer <token>` when no user name is given (a Chartroom
+    /// token or a JWT).
+    #[arg(long, alias = "access-token", env = "HELM_REPO_ACCESS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -147,6 +205,10 @@ pub struct SearchArgs {
     /// Output format.
     #[arg(short = 'o', long, default_value = "table", value_parser = ["table", "json"])]
     pub output: String,
+    #[command(flatten)]
+    pub credentials: RepoCredentials,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(clap::Args)]
@@ -175,6 +237,10 @@ pub struct PullArgs {
     /// The trusted public keys for --verify (armored keys or a GnuPG binary keyring).
     #[arg(long, requires = "verify")]
     pub keyring: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: RepoCredentials,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(clap::Args)]
@@ -194,12 +260,18 @@ pub struct InstallArgs {
     /// Include pre-release versions when no --version is given (`>0.0.0-0`).
     #[arg(long)]
     pub devel: bool,
+    #[command(flatten)]
+    pub credentials: RepoCredentials,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(clap::Args)]
 pub struct DependencyArgs {
     #[command(subcommand)]
     pub command: DependencyCommand,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(Subcommand)]
@@ -238,6 +310,7 @@ fn server_arg(option: &'static OptionSpec) -> Arg {
         .env(option.env)
         .value_name(option.value_name)
         .help(option.help_line())
+        .hide_env_values(option.secret)
         .action(ArgAction::Set);
     let arg = match option.short {
         Some(short) => arg.short(short),

@@ -6,12 +6,12 @@
 //! then as a JWT when bearer auth is on. No header at all is the anonymous identity; any header
 //! that does not check out is an error (a 401), even where anonymous access would be allowed.
 
-use crate::auth::Shared;
 use crate::cache::CacheKey;
 use crate::config::{AccessFile, sha256};
 use crate::identity::{Identity, IdentityKind};
 use crate::password::StoredHash;
 use crate::reason::{AuthError, Reason};
+use crate::shared::Shared;
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -75,6 +75,13 @@ impl Authenticator {
             Step::Verify(pending) => pending,
         };
         let _permit = self.shared.verify_permits.acquire().await.map_err(|_| AuthError::new(Reason::Internal))?;
+        // A request with the same credentials may have been verified while this one waited for
+        // its permit: a burst of identical first requests (`helm repo update` with many
+        // connections) pays for at most `max_concurrent_verifications` hashes, not one each.
+        if pending.known_user && self.shared.cache.hit(&pending.key) {
+            self.shared.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Identity::new(&pending.user, IdentityKind::User));
+        }
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.verify(pending))
             .await

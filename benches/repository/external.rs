@@ -20,10 +20,17 @@ pub struct WrkResult {
 
 /// `wrk -t2 -c64 -d<secs>s <url>`.
 pub fn run_wrk(wrk: &Path, secs: u32, url: &str) -> Res<WrkResult> {
-    let out = Command::new(wrk)
-        .args(["-t2", "-c64", &format!("-d{secs}s"), url])
-        .output()
-        .map_err(|e| format!("running {}: {e}", wrk.display()))?;
+    run_wrk_with(wrk, secs, url, &[])
+}
+
+/// `wrk -t2 -c64 -d<secs>s [-H <header>]... <url>`.
+pub fn run_wrk_with(wrk: &Path, secs: u32, url: &str, headers: &[&str]) -> Res<WrkResult> {
+    let mut command = Command::new(wrk);
+    command.args(["-t2", "-c64", &format!("-d{secs}s")]);
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    let out = command.arg(url).output().map_err(|e| format!("running {}: {e}", wrk.display()))?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
         return Err(format!("wrk failed: {text} {}", String::from_utf8_lossy(&out.stderr)));

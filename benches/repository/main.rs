@@ -8,6 +8,8 @@
 //! `Helm`), the charts come from `ChartBuilder`. Files:
 //! * `main.rs`: options, the watchdog, the order of the scenarios;
 //! * `scenarios.rs`: one function per measured scenario, each returning its figures;
+//! * `tenancy.rs`: the scenarios of authentication and tenants (reads with credentials, starts
+//!   with many tenants);
 //! * `charts.rs`: the generated charts (cache, repositories of hard links, upload sets);
 //! * `measure.rs`: uploads, index checks, percentiles, memory of a process;
 //! * `external.rs`: wrk, nginx, `helm repo index`, the machine description;
@@ -18,6 +20,7 @@ mod external;
 mod measure;
 mod report;
 mod scenarios;
+mod tenancy;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -71,6 +74,15 @@ struct Opts {
     /// Timed restarts with persisted state (at least 1)
     #[arg(long, default_value_t = 3)]
     restarts: usize,
+    /// Versions of the repository read with and without authentication
+    #[arg(long, default_value_t = 100)]
+    auth_versions: usize,
+    /// Tenant counts of the tenant start test (`--depth 1`), comma-separated; empty = skip
+    #[arg(long, default_value = "1,100,1000", value_delimiter = ',')]
+    tenant_counts: Vec<usize>,
+    /// Versions in each tenant of the tenant start test
+    #[arg(long, default_value_t = 100)]
+    tenant_versions: usize,
     /// Hard limit for the whole run, in seconds
     #[arg(long = "deadline-secs", default_value = "570", value_parser = secs)]
     deadline: Duration,
@@ -130,8 +142,11 @@ async fn run(opts: Opts) -> Res<()> {
     let full = bench.full_repo_uploads(&srv).await?;
     let concurrent = bench.concurrent_uploads(srv).await?;
     let large = bench.large_repo(run_started).await?;
+    let auth = bench.auth_serving().await?;
+    let tenants = bench.tenant_starts().await?;
     bench.clean_up();
 
-    let figures = report::Figures { empty, helm_index, cold, serving, restarts, full, concurrent, large };
+    let figures =
+        report::Figures { empty, helm_index, cold, serving, restarts, full, concurrent, large, auth, tenants };
     report::print(&bench, &figures, run_started)
 }

@@ -10,6 +10,7 @@ use crate::charts::VERSIONS_PER_NAME;
 use crate::external::machine;
 use crate::measure::{Stats, mib, ms, secs_list, summary};
 use crate::scenarios::{Bench, Cold, Concurrent, HelmIndex, Large, Restarts, Serving};
+use crate::tenancy::{AuthServing, TenantStart};
 
 /// Everything the scenarios measured.
 pub struct Figures {
@@ -21,6 +22,8 @@ pub struct Figures {
     pub full: Stats,
     pub concurrent: Concurrent,
     pub large: Large,
+    pub auth: AuthServing,
+    pub tenants: Vec<TenantStart>,
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -174,6 +177,7 @@ pub fn print(bench: &Bench, f: &Figures, run_started: Instant) -> Res<()> {
     );
     rows.extend(f.large.rows.iter().cloned());
 
+    tenancy_rows(&f.auth, &f.tenants, &mut rows);
     let _ = writeln!(w, "| measurement | result | detail |\n|---|---|---|");
     for [a, b, c] in &rows {
         let _ = writeln!(w, "| {a} | {b} | {c} |");
@@ -246,6 +250,17 @@ pub fn print(bench: &Bench, f: &Figures, run_started: Instant) -> Res<()> {
         String::new(),
     ]);
 
+    let (open, basic) = (AuthServing::mean(&f.auth.open), AuthServing::mean(&f.auth.basic));
+    targets.push([
+        format!(
+            "GET /index.yaml with basic auth (cached), {} versions: within 10% of unauthenticated",
+            f.auth.versions
+        ),
+        format!("{:.2}x ({basic:.0} vs {open:.0} req/s, mean of {} rounds)", basic / open, f.auth.open.len()),
+        verdict(basic >= 0.9 * open).into(),
+        "issue 10".into(),
+    ]);
+
     let _ = writeln!(w, "\n| target (design.md) | measured | verdict | note |\n|---|---|---|---|");
     for [a, b, c, d] in &targets {
         let _ = writeln!(w, "| {a} | {b} | {c} | {d} |");
@@ -253,4 +268,55 @@ pub fn print(bench: &Bench, f: &Figures, run_started: Instant) -> Res<()> {
     let _ = writeln!(w, "\nTotal bench time: {:.1} s", run_started.elapsed().as_secs_f64());
     io::stdout().write_all(out.as_bytes()).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The rows of the authentication and tenant scenarios.
+fn tenancy_rows(auth: &AuthServing, tenants: &[TenantStart], rows: &mut Vec<[String; 3]>) {
+    let n = auth.versions;
+    let rounds = |results: &[crate::external::WrkResult]| {
+        results.iter().map(|r| format!("{:.0}", r.rps)).collect::<Vec<_>>().join(", ")
+    };
+    for (what, results) in [
+        ("no authentication", &auth.open),
+        ("basic auth, bcrypt cost 10, verification cached", &auth.basic),
+        ("static bearer token", &auth.token),
+    ] {
+        rows.push([
+            format!("GET /index.yaml, {n} versions ({} bytes), {what} (wrk -t2 -c64)", auth.body_len),
+            format!("{:.1} req/s", AuthServing::mean(results)),
+            format!("rounds: {} req/s; last: {}", rounds(results), results.last().map_or("", |r| &r.latency_line)),
+        ]);
+    }
+    for t in tenants {
+        let total = t.tenants * t.versions_each;
+        rows.push([
+            format!("cold start, {} tenants x {} versions ({total}), --depth 1, no state", t.tenants, t.versions_each),
+            format!("{:.3} s", t.cold.as_secs_f64()),
+            format!(
+                "index ready: {}; RSS {} (peak {})",
+                t.cold_ready.clone().unwrap_or_default(),
+                mib(t.mem_cold.rss_kb),
+                mib(t.mem_cold.hwm_kb)
+            ),
+        ]);
+        let mut sorted = t.restarts.clone();
+        sorted.sort();
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+        rows.push([
+            format!(
+                "restart with persisted state, {} tenants x {} versions (median of {})",
+                t.tenants,
+                t.versions_each,
+                t.restarts.len()
+            ),
+            format!("{:.3} s", median.as_secs_f64()),
+            format!(
+                "all: {} s; index ready: {}; RSS {} (peak {})",
+                secs_list(&t.restarts),
+                t.restart_ready.clone().unwrap_or_default(),
+                mib(t.mem_restarted.rss_kb),
+                mib(t.mem_restarted.hwm_kb)
+            ),
+        ]);
+    }
 }

@@ -110,8 +110,8 @@ impl Bench {
         let helm = Helm::with_binary(HelmVersion::V3, opts.helm.clone());
         let scaffold = charts::scaffold(&opts, &helm)?;
         let sample = charts::make_tgz(&scaffold, "bench-chart-0000", "1.0.0");
-        let gen_main =
-            charts::ensure_charts(&opts, &scaffold, opts.versions, Duration::from_secs(3600))?.unwrap_or_default();
+        let needed = opts.versions.max(opts.auth_versions).max(opts.tenant_versions);
+        let gen_main = charts::ensure_charts(&opts, &scaffold, needed, Duration::from_secs(3600))?.unwrap_or_default();
         let work = opts.data_dir.join("run");
         let _ = fs::remove_dir_all(&work);
         fs::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -119,6 +119,11 @@ impl Bench {
         let seq_set = charts::upload_set(&scaffold, 2, opts.seq_uploads);
         let conc_set = charts::upload_set(&scaffold, 3, opts.conc_uploads);
         Ok(Bench { opts, http, helm, work, scaffold, sample, gen_main, seq_set, conc_set })
+    }
+
+    /// The scratch folder of this run.
+    pub fn work_dir(&self) -> &Path {
+        &self.work
     }
 
     pub fn clean_up(&self) {

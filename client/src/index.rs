@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chartroom_chart::constraint::Constraint;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{ClientError, ErrorKind};
 use crate::helm_env::HelmEnv;
 use crate::repo::Repository;
+use crate::tls::TlsOptions;
 
 /// A parsed repository index: the entries Chartroom's client needs.
 #[derive(Debug, Clone, Default)]
@@ -401,6 +403,10 @@ pub fn format_json(hits: &[SearchHit]) -> String {
 pub struct Client {
     http: reqwest::Client,
     env: HelmEnv,
+    /// TLS options for repositories that have none of their own (`--ca-file` and friends).
+    tls: TlsOptions,
+    /// One HTTP client per distinct TLS configuration in use.
+    by_tls: Arc<Mutex<HashMap<TlsOptions, reqwest::Client>>>,
 }
 
 impl Client {
@@ -422,13 +428,32 @@ impl Client {
     /// # }
     /// ```
     pub fn new(env: HelmEnv) -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("chartroom/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| ClientError::other(format!("cannot set up the HTTP client: {}", error_chain(&e))))?;
-        Ok(Client { http, env })
+        let http = http_client(&TlsOptions::default())?;
+        Ok(Client { http, env, tls: TlsOptions::default(), by_tls: Arc::default() })
+    }
+
+    /// Uses `tls` for repositories whose `repositories.yaml` entry sets no TLS option of its own
+    /// (the command line's `--ca-file`, `--cert-file`, `--key-file`, `--insecure-skip-tls-verify`).
+    pub fn with_tls(mut self, tls: TlsOptions) -> Result<Client, ClientError> {
+        // Checked now, so a wrong file is reported before any request.
+        http_client(&tls)?;
+        self.tls = tls;
+        Ok(self)
+    }
+
+    /// The HTTP client for `repo`'s TLS options.
+    fn http_for(&self, repo: &Repository) -> Result<reqwest::Client, ClientError> {
+        let tls = repo.tls.or(&self.tls);
+        if tls.is_default() {
+            return Ok(self.http.clone());
+        }
+        let mut clients = self.by_tls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&tls) {
+            return Ok(client.clone());
+        }
+        let client = http_client(&tls)?;
+        clients.insert(tls, client.clone());
+        Ok(client)
     }
 
     /// The Helm environment this client uses.
@@ -441,15 +466,19 @@ impl Client {
         &self.http
     }
 
-    /// A GET of `url` with the repository's basic auth when `url` has the repository's scheme,
-    /// host and port (and both username and password are set), as Helm does.
+    /// A GET of `url` with the repository's credentials when `url` has the repository's
+    /// scheme, host and port, as Helm does: basic auth when both username and password are set,
+    /// else its token as `Authorization: Bearer`.
     pub fn get(&self, repo: &Repository, url: &str) -> Result<reqwest::RequestBuilder, ClientError> {
         let target = Url::parse(url).map_err(|e| ClientError::other(format!("invalid URL {url:?}: {e}")))?;
-        let mut rb = self.http.get(target.clone());
-        if let (Some(user), Some(pass)) = (&repo.username, &repo.password)
-            && same_origin(&repo.url, &target)
-        {
+        let mut rb = self.http_for(repo)?.get(target.clone());
+        if !same_origin(&repo.url, &target) {
+            return Ok(rb);
+        }
+        if let (Some(user), Some(pass)) = (&repo.username, &repo.password) {
             rb = rb.basic_auth(user, Some(pass));
+        } else if let Some(token) = &repo.token {
+            rb = rb.bearer_auth(token);
         }
         Ok(rb)
     }
@@ -491,6 +520,17 @@ impl Client {
         cache.store(&body, etag.as_deref());
         Ok(index)
     }
+}
+
+/// A client with `User-Agent: chartroom/<version>`, Helm's patience, and `tls`.
+fn http_client(tls: &TlsOptions) -> Result<reqwest::Client, ClientError> {
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("chartroom/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120));
+    tls.apply(builder)?
+        .build()
+        .map_err(|e| ClientError::other(format!("cannot set up the HTTP client: {}", error_chain(&e))))
 }
 
 /// The cached copy of one index.
@@ -580,11 +620,7 @@ pub(crate) fn check_status(
     }
     Err(match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            let who = match (&repo.username, &repo.password) {
-                (Some(u), Some(_)) => format!("as user {u:?}"),
-                (Some(u), None) => format!("user {u:?} without a password: no credentials sent"),
-                _ => "no credentials sent".to_owned(),
-            };
+            let who = repo.credentials_used();
             ClientError::new(ErrorKind::Auth, format!("{url}: access denied ({status}; {who})"))
         }
         StatusCode::NOT_FOUND => match what {

@@ -215,10 +215,16 @@ pub async fn push(
 /// An HTTP client suitable for [`push`]: 10 s to connect, 5 minutes per request, the
 /// environment's proxy settings, a `chartroom/<version>` user agent.
 pub fn default_client() -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
+    client_with_tls(&crate::tls::TlsOptions::default())
+}
+
+/// [`default_client`] with TLS options (a CA file, a client certificate, skipping verification).
+pub fn client_with_tls(tls: &crate::tls::TlsOptions) -> Result<reqwest::Client, ClientError> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(300))
-        .user_agent(concat!("chartroom/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("chartroom/", env!("CARGO_PKG_VERSION")));
+    tls.apply(builder)?
         .build()
         .map_err(|e| ClientError::other(format!("creating the HTTP client: {}", error_reason(&e))))
 }

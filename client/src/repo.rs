@@ -6,9 +6,11 @@ use reqwest::Url;
 use crate::error::ClientError;
 use crate::helm_env::HelmEnv;
 use crate::helm_env::RepoEntry;
+use crate::tls::TlsOptions;
 
 /// A repository to talk to: its base URL (no trailing `/`, no userinfo) and credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` never shows the password or the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Repository {
     /// The configured name (`helm repo add <name>`), `None` for a repository given by URL.
     pub name: Option<String>,
@@ -17,6 +19,26 @@ pub struct Repository {
     pub url: String,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// A token sent as `Authorization: Bearer <token>` when no user name and password are set
+    /// (a Chartroom static token or a JWT). A Chartroom token also works as the password of its
+    /// name, which is how `helm repo add --username <token name> --password <token>` stores it.
+    pub token: Option<String>,
+    /// TLS options from the repository's `repositories.yaml` entry (none for a URL).
+    pub tls: TlsOptions,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Repository")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("token", &redacted(&self.token))
+            .field("tls", &self.tls)
+            .finish()
+    }
 }
 
 impl Repository {
@@ -66,6 +88,13 @@ impl Repository {
         if !entry.password.is_empty() {
             repo.password = Some(entry.password.clone());
         }
+        let path = |p: &str| (!p.is_empty()).then(|| std::path::PathBuf::from(p));
+        repo.tls = TlsOptions {
+            ca_file: path(&entry.ca_file),
+            cert_file: path(&entry.cert_file),
+            key_file: path(&entry.key_file),
+            insecure_skip_tls_verify: entry.insecure_skip_tls_verify,
+        };
         Ok(repo)
     }
 
@@ -92,7 +121,35 @@ impl Repository {
         let (before, rest) = full.split_at(path_start);
         let (path, query) = rest.split_at(rest.len().saturating_sub(after));
         let url = format!("{before}{}{query}", path.trim_end_matches('/'));
-        Ok(Repository { name: None, url, username, password })
+        Ok(Repository { name: None, url, username, password, token: None, tls: TlsOptions::default() })
+    }
+
+    /// These credentials instead of the stored ones (command-line flags): a user name replaces
+    /// the stored user and password, a token is used when no user name is set.
+    pub fn with_credentials(
+        mut self,
+        username: Option<String>,
+        password: Option<String>,
+        token: Option<String>,
+    ) -> Repository {
+        if let Some(user) = username.filter(|u| !u.is_empty()) {
+            self.username = Some(user);
+            self.password = password.filter(|p| !p.is_empty());
+        }
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            self.token = Some(token);
+        }
+        self
+    }
+
+    /// What the repository is asked with, for messages (never a secret).
+    pub fn credentials_used(&self) -> String {
+        match (&self.username, &self.password, &self.token) {
+            (Some(u), Some(_), _) => format!("as user {u:?}"),
+            (Some(u), None, _) => format!("user {u:?} without a password: no credentials sent"),
+            (None, _, Some(_)) => "with a bearer token".to_owned(),
+            _ => "no credentials sent".to_owned(),
+        }
     }
 
     /// The name to show: the configured name, else the URL.
@@ -237,6 +294,21 @@ mod tests {
         assert_eq!(r.url, "https://h/a/b?tok=1");
         assert_eq!(r.index_url().expect("index"), "https://h/a/b/index.yaml?tok=1");
         assert_eq!(Repository::from_url("ftp://h/x").expect_err("ftp").kind, ErrorKind::Usage);
+    }
+
+    #[test]
+    fn flags_replace_stored_credentials_and_secrets_stay_out_of_debug() {
+        let stored = Repository::from_url("https://u:stored-pw@h/x").expect("url");
+        let r = stored.clone().with_credentials(Some("ci".into()), Some("tok-pw".into()), None);
+        assert_eq!((r.username.as_deref(), r.password.as_deref()), (Some("ci"), Some("tok-pw")));
+        assert_eq!(r.credentials_used(), "as user \"ci\"");
+        let r = Repository::from_url("https://h/x").expect("url").with_credentials(None, None, Some("jwt".into()));
+        assert_eq!((r.username.as_deref(), r.token.as_deref()), (None, Some("jwt")));
+        assert_eq!(r.credentials_used(), "with a bearer token");
+        let kept = stored.clone().with_credentials(Some(String::new()), None, None);
+        assert_eq!(kept, stored, "empty flags keep the stored credentials");
+        let debug = format!("{:?}", r.with_credentials(Some("u".into()), Some("hunter2".into()), None));
+        assert!(!debug.contains("hunter2") && !debug.contains("jwt"), "{debug}");
     }
 
     #[test]

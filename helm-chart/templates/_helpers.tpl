@@ -152,6 +152,52 @@ Health path for the probes: <context path>/health.
 {{- end }}
 
 {{/*
+Readiness path: <context path>/health/ready (503 while the index is built or storage is down).
+*/}}
+{{- define "chartroom.readyPath" -}}
+{{- printf "%s/health/ready" (include "chartroom.contextPath" .) }}
+{{- end }}
+
+{{/*
+Where the TLS Secret is mounted.
+*/}}
+{{- define "chartroom.tlsDir" -}}
+/etc/chartroom/tls
+{{- end }}
+
+{{/*
+A probe's action: an HTTP(S) GET of `path`, or with mTLS `chartroom healthcheck` presenting the
+probe's client certificate (the kubelet has none). Argument: (list $ path ready).
+*/}}
+{{- define "chartroom.probeAction" -}}
+{{- $ := index . 0 }}
+{{- $path := index . 1 }}
+{{- $ready := index . 2 }}
+{{- $tls := $.Values.tls }}
+{{- if and $tls.enabled $tls.clientCAKey }}
+{{- $dir := include "chartroom.tlsDir" $ }}
+exec:
+  command:
+    - /usr/local/bin/chartroom
+    - healthcheck
+    {{- if $ready }}
+    - --ready
+    {{- end }}
+    - --cert-file
+    - {{ printf "%s/%s" $dir $tls.probeCertKey | quote }}
+    - --key-file
+    - {{ printf "%s/%s" $dir $tls.probeKeyKey | quote }}
+{{- else }}
+httpGet:
+  path: {{ $path }}
+  port: http
+  {{- if $tls.enabled }}
+  scheme: HTTPS
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 "true" when charts live on a single-attach PersistentVolumeClaim (local storage, persistence
 enabled, ReadWriteOnce or ReadWriteOncePod).
 */}}
@@ -195,6 +241,9 @@ Validation of the values that schema types cannot express. Fails rendering with 
 {{- if and (eq $type "local") .Values.persistence.enabled (eq (toString (.Values.strategy).type) "RollingUpdate") }}
 {{- fail "chartroom: strategy.type=RollingUpdate with local persistent storage would run two servers on one chart folder (and a single-attach volume cannot move until the old pod is gone); use Recreate or leave strategy empty" }}
 {{- end }}
+{{- if and .Values.tls.enabled (not .Values.tls.existingSecret) }}
+{{- fail "chartroom: tls.enabled needs tls.existingSecret (a Secret with the certificate and key, e.g. from cert-manager)" }}
+{{- end }}
 {{- if eq $type "amazon" }}
 {{- if not .Values.storage.amazon.bucket }}
 {{- fail "chartroom: storage.type=amazon needs storage.amazon.bucket" }}
@@ -219,6 +268,106 @@ Validation of the values that schema types cannot express. Fails rendering with 
 {{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
 {{- fail "chartroom: ingress.enabled needs at least one entry in ingress.hosts" }}
 {{- end }}
+{{- include "chartroom.validateAuth" . }}
+{{- end }}
+
+{{/*
+Tenancy and auth values that the schema cannot check: a setting given twice (here and in
+env.open), and the bearer settings the server needs together.
+*/}}
+{{- define "chartroom.validateAuth" -}}
+{{- $open := (.Values.env).open | default dict }}
+{{- $t := .Values.tenancy | default dict }}
+{{- if or (gt ($t.depth | default 0 | int) 0) $t.dynamic }}
+{{- range $name := list "DEPTH" "DEPTH_DYNAMIC" }}
+{{- if include "chartroom.isSet" (get $open $name) }}
+{{- fail (printf "chartroom: env.open.%s and tenancy.* both set the tenants; keep one" $name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $a := .Values.auth | default dict }}
+{{- $managed := list }}
+{{- if ($a.basic).existingSecret }}{{- $managed = concat $managed (list "BASIC_AUTH_USER" "BASIC_AUTH_PASS") }}{{- end }}
+{{- if ($a.config).existingSecret }}{{- $managed = append $managed "AUTH_CONFIG" }}{{- end }}
+{{- if $a.anonymousGet }}{{- $managed = append $managed "AUTH_ANONYMOUS_GET" }}{{- end }}
+{{- if ($a.bearer).enabled }}{{- $managed = concat $managed (list "BEARER_AUTH" "AUTH_REALM" "AUTH_SERVICE" "AUTH_CERT_PATH") }}{{- end }}
+{{- range $name := $managed }}
+{{- if or (include "chartroom.isSet" (get $open $name)) (include "chartroom.isSet" (get ((($.Values.env).secret) | default dict) $name)) (get ((($.Values.env).existingSecretMappings) | default dict) $name) }}
+{{- fail (printf "chartroom: %s is set both by auth.* and by env.*; keep one" $name) }}
+{{- end }}
+{{- end }}
+{{- with $a.bearer }}
+{{- if .enabled }}
+{{- if not .realm }}{{- fail "chartroom: auth.bearer.enabled needs auth.bearer.realm (AUTH_REALM, announced in 401 challenges)" }}{{- end }}
+{{- if not .service }}{{- fail "chartroom: auth.bearer.enabled needs auth.bearer.service (AUTH_SERVICE)" }}{{- end }}
+{{- if not .existingSecret }}{{- fail "chartroom: auth.bearer.enabled needs auth.bearer.existingSecret (a Secret with the token issuer's public key, AUTH_CERT_PATH)" }}{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Container env for tenancy and auth (tenancy.*, auth.*).
+*/}}
+{{- define "chartroom.authEnv" -}}
+{{- $t := .Values.tenancy | default dict }}
+{{- if $t.dynamic }}
+- name: DEPTH_DYNAMIC
+  value: "true"
+{{- else if gt ($t.depth | default 0 | int) 0 }}
+- name: DEPTH
+  value: {{ $t.depth | int | toString | quote }}
+{{- end }}
+{{- $a := .Values.auth | default dict }}
+{{- with $a.basic }}
+{{- if .existingSecret }}
+- name: BASIC_AUTH_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .userKey | default "BASIC_AUTH_USER" | quote }}
+- name: BASIC_AUTH_PASS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .passwordKey | default "BASIC_AUTH_PASS" | quote }}
+{{- end }}
+{{- end }}
+{{- if $a.anonymousGet }}
+- name: AUTH_ANONYMOUS_GET
+  value: "true"
+{{- end }}
+{{- with $a.config }}
+{{- if .existingSecret }}
+- name: AUTH_CONFIG
+  value: {{ printf "/etc/chartroom/auth/%s" (.key | default "auth.yaml") | quote }}
+- name: AUTH_CONFIG_POLL_INTERVAL
+  value: {{ .pollInterval | default "10s" | toString | quote }}
+{{- end }}
+{{- end }}
+{{- with $a.bearer }}
+{{- if .enabled }}
+- name: BEARER_AUTH
+  value: "true"
+- name: AUTH_REALM
+  value: {{ .realm | quote }}
+- name: AUTH_SERVICE
+  value: {{ .service | quote }}
+- name: AUTH_CERT_PATH
+  value: {{ printf "/etc/chartroom/jwt/%s" (.key | default "public.pem") | quote }}
+{{- if .actionsSearchPath }}
+- name: AUTH_ACTIONS_SEARCH_PATH
+  value: {{ .actionsSearchPath | quote }}
+{{- end }}
+{{- if .audience }}
+- name: AUTH_AUDIENCE
+  value: {{ .audience | quote }}
+{{- end }}
+{{- if .issuer }}
+- name: AUTH_ISSUER
+  value: {{ .issuer | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -242,7 +391,7 @@ Variables the chart sets itself from storage.* and the listen port; env.open ent
 names are not repeated.
 */}}
 {{- define "chartroom.managedEnvNames" -}}
-{{- list "PORT" "CONTEXT_PATH" "STORAGE" "STORAGE_LOCAL_ROOTDIR" "STORAGE_AMAZON_BUCKET" "STORAGE_AMAZON_PREFIX" "STORAGE_AMAZON_REGION" "STORAGE_AMAZON_ENDPOINT" "STORAGE_AMAZON_SSE" "STORAGE_AMAZON_FORCE_PATH_STYLE" "STORAGE_GOOGLE_BUCKET" "STORAGE_GOOGLE_PREFIX" "STORAGE_MICROSOFT_CONTAINER" "STORAGE_MICROSOFT_PREFIX" | toJson }}
+{{- list "PORT" "ENABLE_METRICS" "METRICS_LISTEN" "TLS_CERT" "TLS_KEY" "TLS_CA_CERT" "CONTEXT_PATH" "STORAGE" "STORAGE_LOCAL_ROOTDIR" "STORAGE_AMAZON_BUCKET" "STORAGE_AMAZON_PREFIX" "STORAGE_AMAZON_REGION" "STORAGE_AMAZON_ENDPOINT" "STORAGE_AMAZON_SSE" "STORAGE_AMAZON_FORCE_PATH_STYLE" "STORAGE_GOOGLE_BUCKET" "STORAGE_GOOGLE_PREFIX" "STORAGE_MICROSOFT_CONTAINER" "STORAGE_MICROSOFT_PREFIX" | toJson }}
 {{- end }}
 
 {{/*
@@ -261,6 +410,25 @@ env.existingSecretMappings, then extraEnv.
 {{- end }}
 - name: STORAGE
   value: {{ $type | quote }}
+{{- if or .Values.metrics.enabled .Values.serviceMonitor.enabled }}
+- name: ENABLE_METRICS
+  value: "true"
+{{- with .Values.metrics.port }}
+- name: METRICS_LISTEN
+  value: {{ printf "0.0.0.0:%d" (int .) | quote }}
+{{- end }}
+{{- end }}
+{{- if .Values.tls.enabled }}
+{{- $dir := include "chartroom.tlsDir" . }}
+- name: TLS_CERT
+  value: {{ printf "%s/%s" $dir .Values.tls.certKey | quote }}
+- name: TLS_KEY
+  value: {{ printf "%s/%s" $dir .Values.tls.keyKey | quote }}
+{{- with .Values.tls.clientCAKey }}
+- name: TLS_CA_CERT
+  value: {{ printf "%s/%s" $dir . | quote }}
+{{- end }}
+{{- end }}
 {{- if eq $type "local" }}
 - name: STORAGE_LOCAL_ROOTDIR
   value: {{ include "chartroom.localRootdir" . | quote }}
@@ -333,6 +501,7 @@ env.existingSecretMappings, then extraEnv.
       key: {{ .accessKeyKey | default "AZURE_STORAGE_ACCESS_KEY" | quote }}
 {{- end }}
 {{- end }}
+{{- include "chartroom.authEnv" . }}
 {{- range $name, $value := $open }}
 {{- if and (include "chartroom.isSet" $value) (not (has $name $managed)) }}
 - name: {{ $name | quote }}

@@ -54,7 +54,7 @@ pub use files::{ArchiveReadError, FileError, FileKind};
 pub use index::Index;
 pub use options::{OverwritePolicy, RepoOptions};
 pub use provenance::{PolicyError, ProvenanceMode, ProvenancePolicy, ProvenanceRecord, Signature};
-pub use publish::{ProvenanceRejected, PublishError, Published, UnpublishError};
+pub use publish::{ProvenanceRejected, PublishError, Published, StoredProvenance, UnpublishError};
 pub use reconcile::ResyncReport;
 pub use repo::Repository;
 pub use reverify::{ReverifyError, ReverifyReport, VerifyFailure, VersionRef};

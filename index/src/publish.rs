@@ -31,6 +31,14 @@ use crate::provenance::{
 use crate::repo::Repository;
 use crate::tenant::Tenant;
 
+/// A provenance file stored by [`Repository::put_provenance`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredProvenance {
+    /// The chart the provenance file is for.
+    pub name: String,
+    pub version: String,
+}
+
 /// A chart version stored and indexed by [`Repository::publish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
@@ -224,7 +232,12 @@ impl Repository {
     /// is not stored yet (ChartMuseum accepts provenance files first), the signature, the key and
     /// the signed name and version are verified now and the digest when the chart arrives
     /// ([`Repository::publish`] checks a stored provenance file).
-    pub async fn put_provenance(&self, tenant: &Tenant, bytes: Bytes, force: bool) -> Result<(), PublishError> {
+    pub async fn put_provenance(
+        &self,
+        tenant: &Tenant,
+        bytes: Bytes,
+        force: bool,
+    ) -> Result<StoredProvenance, PublishError> {
         let located = self.locate(tenant)?;
         let prov = parse_provenance(&bytes)?;
         let chart_key = chart_file(&prov.name, &prov.version);
@@ -273,7 +286,7 @@ impl Repository {
             let record = ProvenanceRecord::stored(&info, signature);
             self.upsert(&located.place, entry.with_provenance(Some(record))).await?;
         }
-        Ok(())
+        Ok(StoredProvenance { name: prov.name, version: prov.version })
     }
 
     /// Deletes one version: its archive, its provenance file, its index entry.

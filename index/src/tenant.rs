@@ -15,6 +15,8 @@ pub struct TenantError {
     reason: &'static str,
 }
 
+const EMPTY_SEGMENT: &str = "a path segment is empty (a leading, trailing or doubled '/')";
+
 /// The longest segment of a tenant path.
 const MAX_SEGMENT_LEN: usize = 64;
 
@@ -34,7 +36,7 @@ impl Tenant {
         }
         for segment in path.split('/') {
             if segment.is_empty() {
-                return refuse("a path segment is empty (a leading, trailing or doubled '/')");
+                return refuse(EMPTY_SEGMENT);
             }
             if segment.len() > MAX_SEGMENT_LEN {
                 return refuse("each path segment must be 1 to 64 characters long");
@@ -50,6 +52,17 @@ impl Tenant {
             }
         }
         Ok(Tenant(path.to_owned()))
+    }
+
+    /// A tenant from the segments of a request path: none is the root; an empty segment is
+    /// refused even when it is the only one (`//index.yaml` at depth 1 names no tenant, and is
+    /// not the root either).
+    pub fn from_segments(segments: &[&str]) -> Result<Tenant, TenantError> {
+        let path = segments.join("/");
+        if segments.iter().any(|s| s.is_empty()) {
+            return Err(TenantError { path, reason: EMPTY_SEGMENT });
+        }
+        Tenant::parse(&path)
     }
 
     pub fn is_root(&self) -> bool {
@@ -88,6 +101,12 @@ mod tests {
         assert_eq!(Tenant::root().to_string(), "(root)");
         assert_eq!(Tenant::parse("org/team").unwrap().to_string(), "\"org/team\"");
         assert_eq!((Tenant::root().depth(), Tenant::parse("a/b/c").unwrap().depth()), (0, 3));
+        assert_eq!(Tenant::from_segments(&[]).unwrap(), Tenant::root());
+        assert_eq!(Tenant::from_segments(&["org", "team"]).unwrap().as_str(), "org/team");
+        for bad in [&[""][..], &["org", ""], &["", "team"], &[".."]] {
+            assert!(Tenant::from_segments(bad).is_err(), "{bad:?}");
+        }
+        assert!(Tenant::from_segments(&[""]).unwrap_err().to_string().contains("empty"));
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
+use chartroom_auth::{Action, Identity};
 use chartroom_chart::archive;
 use chartroom_chart::constraint;
 use chartroom_index::{Entry, FileKind, Tenant};
@@ -19,6 +20,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::error::ChartMuseumError;
 use crate::http_util::{accepts_gzip, not_modified, query_map};
+use crate::routing::Route;
 
 const JSON: &str = "application/json; charset=utf-8";
 
@@ -48,24 +50,53 @@ pub async fn welcome(State(state): State<AppState>, headers: HeaderMap) -> Resul
     let host: String =
         host.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']')).collect();
     let url = format!("http://{host}{}", state.settings().context_path);
-    let snapshot = state.repo().snapshot(&Tenant::root())?;
+    if !state.routes().has_tenants() {
+        let snapshot = state.repo().snapshot(&Tenant::root())?;
+        return Ok(Html(format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Chartroom</title></head>\n<body>\n\
+             <h1>Chartroom</h1>\n<p>A Helm chart repository serving {versions} chart versions of {charts} charts.</p>\n\
+             <p>Add it to Helm:</p>\n<pre>helm repo add chartroom {url}\nhelm repo update\nhelm search repo chartroom/</pre>\n\
+             <p>Upload a chart:</p>\n<pre>curl --data-binary @mychart-0.1.0.tgz {url}/api/charts</pre>\n</body></html>\n",
+            versions = snapshot.versions,
+            charts = snapshot.charts,
+        )));
+    }
+    // The count of tenants is no secret: `/api/tenants` names the ones a caller may pull from.
+    let tenants = state.repo().tenants().len();
     Ok(Html(format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Chartroom</title></head>\n<body>\n\
-         <h1>Chartroom</h1>\n<p>A Helm chart repository serving {versions} chart versions of {charts} charts.</p>\n\
-         <p>Add it to Helm:</p>\n<pre>helm repo add chartroom {url}\nhelm repo update\nhelm search repo chartroom/</pre>\n\
-         <p>Upload a chart:</p>\n<pre>curl --data-binary @mychart-0.1.0.tgz {url}/api/charts</pre>\n</body></html>\n",
-        versions = snapshot.versions,
-        charts = snapshot.charts,
+         <h1>Chartroom</h1>\n<p>A Helm chart repository server with {tenants} tenants holding charts.</p>\n\
+         <p>Add a tenant's repository to Helm:</p>\n<pre>helm repo add &lt;name&gt; {url}/&lt;tenant&gt;\nhelm repo update</pre>\n\
+         <p>Upload a chart:</p>\n<pre>curl --data-binary @mychart-0.1.0.tgz {url}/api/&lt;tenant&gt;/charts</pre>\n\
+         <p>The tenants you may pull from: <a href=\"{url}/api/tenants\">{url}/api/tenants</a></p>\n</body></html>\n",
     )))
+}
+
+/// `GET /api/tenants`: the tenants that hold charts and that the caller may pull from, with
+/// their sizes (the root repository is the tenant `""`).
+pub async fn tenants(State(state): State<AppState>, Extension(identity): Extension<Identity>) -> Response {
+    let authorizer = state.auth().authorizer();
+    let listed: Vec<serde_json::Value> = state
+        .repo()
+        .tenants()
+        .into_iter()
+        .filter(|tenant| authorizer.allowed(&identity, tenant.as_str(), Action::Pull).is_allowed())
+        .filter_map(|tenant| {
+            let snapshot = state.repo().snapshot(&tenant).ok()?;
+            Some(json!({ "name": tenant.as_str(), "charts": snapshot.charts, "versions": snapshot.versions }))
+        })
+        .collect();
+    json_response(&Method::GET, json!({ "tenants": listed }).to_string())
 }
 
 /// `GET|HEAD /index.yaml`: precomputed bytes from memory, strong ETag, 304, gzip on request.
 pub async fn index_yaml(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ChartMuseumError> {
-    let snapshot = state.repo().snapshot(&Tenant::root())?;
+    let snapshot = state.repo().snapshot(&tenant)?;
     let wants_gzip = accepts_gzip(&headers);
     let (mut response, served_gzip) =
         if not_modified(&headers, &[&snapshot.etag, &snapshot.gzip_etag], Some(snapshot.last_modified_time)) {
@@ -142,10 +173,11 @@ fn object_etag(info: &ObjectInfo) -> Option<String> {
 /// `GET /charts/<file>`: streamed from storage, never buffered or re-encoded.
 pub async fn chart_file(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ChartMuseumError> {
-    let (kind, object) = state.repo().open_file(&Tenant::root(), &file).await?;
+    let (kind, object) = state.repo().open_file(&tenant, &file).await?;
     let etag = object_etag(&object.info);
     let mut response = if not_modified(
         &headers,
@@ -166,10 +198,11 @@ pub async fn chart_file(
 /// `HEAD /charts/<file>`: the GET headers, from a metadata request only.
 pub async fn chart_file_head(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ChartMuseumError> {
-    let (kind, info) = state.repo().file_info(&Tenant::root(), &file).await?;
+    let (kind, info) = state.repo().file_info(&tenant, &file).await?;
     let etag = object_etag(&info);
     let status =
         if not_modified(&headers, &etag.iter().map(String::as_str).collect::<Vec<_>>(), Some(info.last_modified)) {
@@ -192,7 +225,11 @@ fn json_response(method: &Method, body: String) -> Response {
 }
 
 /// `GET /api/charts[?offset=N&limit=M]`: pagination over chart names in index order.
-pub async fn list_charts(State(state): State<AppState>, uri: Uri) -> Result<Response, ChartMuseumError> {
+pub async fn list_charts(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    uri: Uri,
+) -> Result<Response, ChartMuseumError> {
     let query = query_map(&uri);
     let offset = match query.get("offset") {
         None => 0,
@@ -205,24 +242,25 @@ pub async fn list_charts(State(state): State<AppState>, uri: Uri) -> Result<Resp
             _ => return Err(ChartMuseumError::InvalidLimit),
         },
     };
-    let body = state.repo().index(&Tenant::root())?.entries_json(offset, limit);
+    let body = state.repo().index(&tenant)?.entries_json(offset, limit);
     Ok(json_response(&Method::GET, body))
 }
 
 /// `GET|HEAD /api/charts/<name>`
 pub async fn get_chart(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
     method: Method,
     Path(name): Path<String>,
 ) -> Result<Response, ChartMuseumError> {
-    let body = state.repo().index(&Tenant::root())?.chart_json(&name).ok_or(ChartMuseumError::ChartNotFound)?;
+    let body = state.repo().index(&tenant)?.chart_json(&name).ok_or(ChartMuseumError::ChartNotFound)?;
     Ok(json_response(&method, body))
 }
 
 /// Helm's `IndexFile.Get` semantics: exact version first, else a Masterminds constraint
 /// (`latest` = any non-prerelease), newest first.
-fn resolve(state: &AppState, name: &str, version: &str) -> Result<Arc<Entry>, ChartMuseumError> {
-    let index = state.repo().index(&Tenant::root())?;
+fn resolve(state: &AppState, tenant: &Tenant, name: &str, version: &str) -> Result<Arc<Entry>, ChartMuseumError> {
+    let index = state.repo().index(tenant)?;
     let versions: Vec<Arc<Entry>> = index.versions(name).ok_or(ChartMuseumError::NoChartName)?.cloned().collect();
     drop(index);
     let requested = if version == "latest" { "" } else { version };
@@ -235,28 +273,31 @@ fn resolve(state: &AppState, name: &str, version: &str) -> Result<Arc<Entry>, Ch
 /// `GET|HEAD /api/charts/<name>/<version>`
 pub async fn get_version(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
     method: Method,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
-    let entry = resolve(&state, &name, &version)?;
+    let entry = resolve(&state, &tenant, &name, &version)?;
     Ok(json_response(&method, entry.api_json().into_owned()))
 }
 
 async fn chart_files(
     state: &AppState,
+    tenant: &Tenant,
     entry: &Entry,
     wanted: fn(&str) -> bool,
 ) -> Result<Vec<archive::ChartFile>, ChartMuseumError> {
-    Ok(state.repo().archive_files(&Tenant::root(), entry, wanted).await?)
+    Ok(state.repo().archive_files(tenant, entry, wanted).await?)
 }
 
 /// `GET /api/charts/<name>/<version>/templates`
 pub async fn templates(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
-    let entry = resolve(&state, &name, &version)?;
-    let files = chart_files(&state, &entry, |p| p.starts_with("templates/") || p == "values.yaml").await?;
+    let entry = resolve(&state, &tenant, &name, &version)?;
+    let files = chart_files(&state, &tenant, &entry, |p| p.starts_with("templates/") || p == "values.yaml").await?;
     let mut templates = Vec::new();
     let mut values = serde_json::Value::Object(Default::default());
     for f in files {
@@ -283,10 +324,11 @@ fn parse_values(data: &[u8]) -> Result<serde_json::Value, ChartMuseumError> {
 /// `GET /api/charts/<name>/<version>/values`: the raw values.yaml.
 pub async fn values(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
-    let entry = resolve(&state, &name, &version)?;
-    let mut files = chart_files(&state, &entry, |p| p == "values.yaml").await?;
+    let entry = resolve(&state, &tenant, &name, &version)?;
+    let mut files = chart_files(&state, &tenant, &entry, |p| p == "values.yaml").await?;
     let file = files.pop().ok_or(ChartMuseumError::ValuesNotFound)?;
     let mut response = Response::new(Body::from(file.data));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"));
@@ -296,30 +338,69 @@ pub async fn values(
 /// `DELETE /api/charts/<name>/<version>`: the archive, its `.prov`, and the index entry.
 pub async fn delete_version(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    identity: Option<Extension<Identity>>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
-    state.repo().unpublish(&Tenant::root(), &name, &version).await?;
+    state.repo().unpublish(&tenant, &name, &version).await?;
+    tracing::info!(identity = identity_name(&identity), tenant = tenant.as_str(), chart = %name, %version, "chart version deleted");
     Ok(Json(json!({ "deleted": true })).into_response())
 }
 
 /// `DELETE /api/charts/<name>`: every version (ChartMuseum lacks this).
 pub async fn delete_chart(
     State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    identity: Option<Extension<Identity>>,
     Path(name): Path<String>,
 ) -> Result<Response, ChartMuseumError> {
-    state.repo().unpublish_chart(&Tenant::root(), &name).await?;
+    state.repo().unpublish_chart(&tenant, &name).await?;
+    tracing::info!(identity = identity_name(&identity), tenant = tenant.as_str(), chart = %name, version = "*", "chart deleted, every version");
     Ok(Json(json!({ "deleted": true })).into_response())
 }
 
 /// `POST /api/provenance/verify`: which stored charts' provenance files do not verify with the
 /// keyring in force now (after a keyring change); changes nothing.
-pub async fn reverify_provenance(State(state): State<AppState>) -> Result<Response, ChartMuseumError> {
-    let report = state.repo().reverify_provenance(&Tenant::root()).await?;
+pub async fn reverify_provenance(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+) -> Result<Response, ChartMuseumError> {
+    let report = state.repo().reverify_provenance(&tenant).await?;
     Ok(Json(report).into_response())
 }
 
 /// `POST /api/resync`: reconcile the index with storage now (files added or removed by other tools).
-pub async fn resync(State(state): State<AppState>) -> Result<Response, ChartMuseumError> {
-    let report = state.repo().resync(&Tenant::root()).await?;
+/// Under `--depth N` (N ≥ 1), `POST /api/resync` is every tenant at once (new tenants appear,
+/// tenants without charts are dropped).
+pub async fn resync(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Extension(route): Extension<Route>,
+) -> Result<Response, ChartMuseumError> {
+    let report = match route {
+        Route::ResyncAll => state.repo().resync_all().await?,
+        _ => state.repo().resync(&tenant).await?,
+    };
     Ok(Json(json!({ "resynced": true, "report": report })).into_response())
+}
+
+/// The caller's name for the write log (`anonymous` without authentication).
+pub(crate) fn identity_name(identity: &Option<Extension<Identity>>) -> &str {
+    identity.as_ref().map_or("anonymous", |Extension(identity)| identity.name())
+}
+
+/// Readiness: 200 while the repository serves everything, 503 while the object store does not
+/// answer (uploads, deletes and downloads fail then). `/health` stays 200 meanwhile (liveness).
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let storage = state.repo().storage_health();
+    if storage.reachable {
+        return Json(json!({ "ready": true })).into_response();
+    }
+    let reason = format!("storage is unreachable: {}", storage.last_error.as_deref().unwrap_or("no answer"));
+    ChartMuseumError::from(crate::CommonError::NotReady(reason)).into_response()
+}
+
+/// `/health` while the index is being built: the process is alive.
+pub async fn health_starting() -> impl IntoResponse {
+    Json(json!({ "healthy": true, "status": "starting" }))
 }

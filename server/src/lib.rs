@@ -1,31 +1,47 @@
-//! The Chartroom HTTP server: ChartMuseum's API and repository routes over one repository.
+//! The Chartroom HTTP server: ChartMuseum's API and repository routes over one repository and
+//! its tenants.
 //!
 //! `app(state)` builds the router; `run(listener, state, shutdown)` serves it until `shutdown`
-//! resolves, lets in-flight requests finish, then persists the index state. Handlers parse
-//! requests and call the repository (`chartroom-index`), which owns every write; their errors
-//! leave through one wire-error type per protocol (`error`).
+//! resolves, lets in-flight requests finish, then persists the index state. Every request passes
+//! the gate (`gate.rs`: the route table of `routing`, authentication and authorization, one
+//! place); handlers parse requests and call the repository (`chartroom-index`), which owns every
+//! write; their errors leave through one wire-error type per protocol (`error`). What the gate
+//! learned (route template, tenant, identity) is in `request_info`, for logs and metrics.
 
+pub mod access_log;
 pub mod config;
+mod cors;
 mod error;
+mod gate;
 mod handlers;
 mod http_util;
+mod limits;
+pub mod metrics;
+pub mod request_info;
+pub mod routing;
+pub mod serve;
 mod upload;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use chartroom_auth::Auth;
 use chartroom_index::Repository;
 use tokio::net::TcpListener;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub use config::{Config, HttpSettings};
 pub use error::{ChartMuseumError, CommonError};
+pub use metrics::Metrics;
+pub use request_info::RequestLabels;
+use routing::RouteTable;
 
 /// Shared state of the HTTP server.
 #[derive(Clone)]
@@ -33,70 +49,160 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     repo: Repository,
     settings: HttpSettings,
+    auth: Auth,
+    routes: RouteTable,
+    limits: config::ClientLimits,
+    connections: config::ConnectionSettings,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl AppState {
-    /// The state for `repo`, served with `config`'s HTTP settings.
-    pub fn new(repo: Repository, config: &Config) -> Self {
-        Self { inner: Arc::new(Inner { repo, settings: config.http.clone() }) }
+    /// The state for `repo`, served with `config`'s HTTP settings and `auth` deciding access
+    /// (`config.auth()`, or `Auth::new(AuthSettings::default())` for an open server). The
+    /// tenants served are the repository's (`Repository::tenancy`).
+    pub fn new(repo: Repository, config: &Config, auth: Auth) -> Self {
+        let settings = config.http.clone();
+        let routes =
+            RouteTable::new(&settings.context_path, repo.tenancy(), !settings.disable_api, !settings.disable_delete);
+        Self {
+            inner: Arc::new(Inner {
+                repo,
+                settings,
+                auth,
+                routes,
+                limits: config.limits.clone(),
+                connections: config.connections.clone(),
+                metrics: None,
+            }),
+        }
     }
+
+    /// Serves `/metrics` from this recorder.
+    pub fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Self {
+        let inner = Inner { metrics, ..Inner::clone(&self.inner) };
+        Self { inner: Arc::new(inner) }
+    }
+
     pub fn repo(&self) -> &Repository {
         &self.inner.repo
     }
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
     }
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+    pub fn routes(&self) -> &RouteTable {
+        &self.inner.routes
+    }
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.inner.metrics.as_ref()
+    }
+}
+
+/// The `route_layer` that records the matched route's template (`access_log::record_route`):
+/// for the routes outside the gate only (`/metrics`, the start-up answers).
+macro_rules! record_route {
+    ($context:expr) => {{
+        let context = Arc::clone(&$context);
+        middleware::from_fn(move |req, next| access_log::record_route(Arc::clone(&context), req, next))
+    }};
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings().clone();
-    let mut routes = Router::new()
+    // Canonical (depth-0) paths only: the gate has routed, checked and rewritten the request,
+    // and recorded its route template, tenant and identity in the `RequestLabels`.
+    let handlers = Router::new()
         .route("/", get(handlers::welcome))
         .route("/health", get(handlers::health))
+        .route("/health/ready", get(handlers::ready))
         .route("/info", get(handlers::info))
         .route("/index.yaml", get(handlers::index_yaml))
-        .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head));
-    if !settings.disable_api {
-        let mut chart = get(handlers::get_chart);
-        let mut version = get(handlers::get_version);
-        if !settings.disable_delete {
-            chart = chart.delete(handlers::delete_chart);
-            version = version.delete(handlers::delete_version);
+        .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head))
+        .route("/api/tenants", get(handlers::tenants))
+        .route("/api/charts", get(handlers::list_charts).post(upload::upload_chart))
+        .route("/api/charts/{name}", get(handlers::get_chart).delete(handlers::delete_chart))
+        .route("/api/charts/{name}/{version}", get(handlers::get_version).delete(handlers::delete_version))
+        .route("/api/charts/{name}/{version}/templates", get(handlers::templates))
+        .route("/api/charts/{name}/{version}/values", get(handlers::values))
+        .route("/api/prov", post(upload::upload_prov))
+        .route("/api/provenance/verify", post(handlers::reverify_provenance))
+        .route("/api/resync", post(handlers::resync))
+        .fallback(not_found)
+        .with_state(state.clone());
+    let gated =
+        Router::new().fallback_service(handlers).layer(middleware::from_fn_with_state(state.clone(), gate::gate));
+    // `/metrics` is outside the context path (as in ChartMuseum) and outside the gate: the auth
+    // crate has no `metrics` action to grant, so a private `/metrics` is served on its own
+    // listener (`--metrics-listen`), which then replaces this route.
+    let app = match state.metrics() {
+        Some(_) => {
+            let context: Arc<str> = Arc::from(settings.context_path.as_str());
+            Router::new()
+                .route("/metrics", get(metrics::metrics_handler))
+                .route_layer(record_route!(context))
+                .with_state(state.clone())
+                .fallback_service(gated)
         }
-        routes = routes
-            .route("/api/charts", get(handlers::list_charts).post(upload::upload_chart))
-            .route("/api/charts/{name}", chart)
-            .route("/api/charts/{name}/{version}", version)
-            .route("/api/charts/{name}/{version}/templates", get(handlers::templates))
-            .route("/api/charts/{name}/{version}/values", get(handlers::values))
-            .route("/api/prov", post(upload::upload_prov))
-            .route("/api/provenance/verify", post(handlers::reverify_provenance))
-            .route("/api/resync", post(handlers::resync));
-    }
-    let routes = routes.fallback(not_found).with_state(state.clone());
-    let routes = if settings.context_path.is_empty() {
-        routes
-    } else {
-        // ChartMuseum maps both the bare prefix and the prefix with a trailing '/' to '/'.
-        let welcome_slash = format!("{}/", settings.context_path);
-        Router::new()
-            .route(&welcome_slash, get(handlers::welcome).with_state(state.clone()))
-            .nest(&settings.context_path, routes)
-            .fallback(not_found)
+        None => gated,
     };
+    layers(app, &settings, &state.inner.limits)
+}
+
+/// What the port answers while the index is being built: `/health` 200 (the process is alive),
+/// `/health/ready` 503, `/metrics`, and 503 with `Retry-After` for everything else. Tenants'
+/// paths are no exception: nothing is routed until the index is ready.
+pub fn starting_app(config: &Config, metrics: Option<Arc<Metrics>>) -> Router {
+    let context: Arc<str> = Arc::from(config.http.context_path.as_str());
+    let health = Router::new()
+        .route("/health", get(handlers::health_starting))
+        .route("/health/ready", get(|| async { ChartMuseumError::from(CommonError::Starting) }));
+    let mut app = Router::new();
+    if let Some(metrics) = metrics {
+        app = app.route("/metrics", get(move || async move { metrics::exposition(metrics.render(None)) }));
+    }
+    let app = if config.http.context_path.is_empty() {
+        app.merge(health)
+    } else {
+        app.nest(&config.http.context_path, health)
+    };
+    let app = app.route_layer(record_route!(context)).fallback(|| async {
+        let mut response = ChartMuseumError::from(CommonError::Starting).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        response
+    });
+    layers(app, &config.http, &config.limits)
+}
+
+/// The middleware every application gets, innermost first: JSON errors, no framework body
+/// limit (uploads bound their own), panics as 500, the write timeout, per-client limits, CORS,
+/// the access log and request metrics, and outermost the marking of credentials as sensitive
+/// (so no tracing layer ever prints them).
+fn layers(app: Router, settings: &HttpSettings, client_limits: &config::ClientLimits) -> Router {
     let write_timeout = settings.write_timeout;
-    routes
+    let log_health = settings.log_health;
+    let mut app = app
         .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ChartMuseumError::from(CommonError::Internal("internal server error".to_owned())).into_response()
         }))
-        .layer(middleware::from_fn(move |req, next| request_timeout(write_timeout, req, next)))
-        .layer(middleware::from_fn(move |req, next| access_log(settings.log_health, req, next)))
+        .layer(middleware::from_fn(move |req, next| request_timeout(write_timeout, req, next)));
+    if let Some(limiter) = limits::Limiter::new(client_limits) {
+        app = app.layer(middleware::from_fn(move |req, next| limits::limit(Arc::clone(&limiter), req, next)));
+    }
+    if let Some(origins) = &client_limits.cors {
+        let origins = Arc::new(origins.clone());
+        app = app.layer(middleware::from_fn(move |req, next| cors::cors(Arc::clone(&origins), req, next)));
+    }
+    app.layer(middleware::from_fn(move |req, next| access_log::access_log(log_health, req, next)))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::PROXY_AUTHORIZATION]))
 }
 
 async fn not_found() -> ChartMuseumError {
@@ -133,50 +239,17 @@ async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response 
     }
 }
 
-/// One log line per request, with a request id echoed in `X-Request-Id`.
-async fn access_log(log_health: bool, req: Request, next: Next) -> Response {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let started = Instant::now();
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            format!("{:08x}{:08x}", std::process::id(), n)
-        });
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let mut response = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    let status = response.status().as_u16();
-    let latency_us = started.elapsed().as_micros() as u64;
-    if path.ends_with("/health") && !log_health {
-        return response;
-    }
-    if status >= 500 {
-        tracing::error!(%method, %path, status, latency_us, request_id = %id, "request served");
-    } else if status >= 400 && status != 404 {
-        tracing::warn!(%method, %path, status, latency_us, request_id = %id, "request served");
-    } else {
-        tracing::info!(%method, %path, status, latency_us, request_id = %id, "request served");
-    }
-    response
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish, then the
-/// index state is persisted.
+/// Serves `app(state)` on `listener` (plain HTTP, the state's connection settings) until
+/// `shutdown` resolves; in-flight requests finish, then the index state is persisted. The binary
+/// uses [`serve::Server`] directly (TLS, readiness during start-up).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let repo = state.repo().clone();
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    let connections = state.inner.connections.clone();
+    serve::Server::new(listener, connections, app(state)).run(shutdown).await?;
     repo.shutdown().await;
     Ok(())
 }

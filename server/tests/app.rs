@@ -1,4 +1,12 @@
 //! Handler tests through `app(state)` with `oneshot`, on in-memory storage.
+//!
+//! Modules: `tenants` (routing by `--depth`/`--depth-dynamic`, tenant names, `/api/tenants`),
+//! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `replicas` (below).
+
+#[path = "app/auth.rs"]
+mod auth;
+#[path = "app/tenants.rs"]
+mod tenants;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -25,6 +33,8 @@ struct TestApp {
     router: axum::Router,
     storage: Storage,
     repo: Repository,
+    /// The application's access control (shared state: a reload here is the application's).
+    auth: chartroom_auth::Auth,
 }
 
 /// The configuration of `chartroom serve` given these flags (and nothing from the environment).
@@ -40,11 +50,19 @@ async fn test_app(args: ArgValues) -> TestApp {
 impl TestApp {
     async fn open(config: &Config, storage: Storage, options: RepoOptions) -> TestApp {
         let (repo, _) = Repository::open(storage.clone(), options).await.unwrap();
-        TestApp { router: app(AppState::new(repo.clone(), config)), storage, repo }
+        let auth = config.auth().unwrap();
+        TestApp { router: app(AppState::new(repo.clone(), config, auth.clone())), storage, repo, auth }
     }
     async fn send(&self, method: Method, uri: &str, body: Vec<u8>) -> Response {
         let req = Request::builder().method(method).uri(uri).body(Body::from(body)).unwrap();
         self.router.clone().oneshot(req).await.unwrap()
+    }
+    async fn send_with(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Response {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap()
     }
     async fn request(&self, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, String) {
         let r = self.send(method, uri, body).await;

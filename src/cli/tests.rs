@@ -8,11 +8,13 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use chartroom_auth::{BasicCredentials, BearerSettings};
 use chartroom_index::{ProvenanceMode, Tenant};
 use chartroom_server::config::options::*;
 use chartroom_server::config::{
-    AmazonConfig, BackendConfig, Config, ConfigError, GoogleConfig, MicrosoftConfig, ProvenanceSettings, Resolved,
-    TrustedKeyring, resolve,
+    AllowedOrigins, AmazonConfig, AuthSettings, BackendConfig, ClientLimits, Config, ConfigError, ConnectionSettings,
+    GoogleConfig, MicrosoftConfig, ProvenanceSettings, RateLimit, Resolved, Tenancy, TlsSettings, TrustedKeyring,
+    resolve,
 };
 use clap::{CommandFactory, Parser};
 
@@ -179,6 +181,63 @@ fn every_flag() {
         "7",
         "--storage-poll-interval",
         "250ms",
+        "--depth",
+        "2",
+        "--depth-dynamic",
+        "--basic-auth-user",
+        "admin",
+        "--basic-auth-pass",
+        "s3cret",
+        "--auth-anonymous-get",
+        "--auth-config",
+        "/etc/chartroom/auth.yaml",
+        "--auth-config-poll-interval",
+        "1m",
+        "--bearer-auth",
+        "--auth-realm",
+        "https://auth.example/token",
+        "--auth-service",
+        "chartroom",
+        "--auth-cert-path",
+        "/etc/chartroom/jwt.pem",
+        "--auth-actions-search-path",
+        "access[].actions[]",
+        "--auth-audience",
+        "charts",
+        "--auth-issuer",
+        "https://issuer",
+        "--read-header-timeout",
+        "3s",
+        "--idle-timeout",
+        "2m",
+        "--shutdown-timeout",
+        "40s",
+        "--max-connections",
+        "100",
+        "--max-header-count",
+        "50",
+        "--max-header-size",
+        "16384",
+        "--http2-cleartext",
+        "--tls-cert",
+        "/tls/cert.pem",
+        "--tls-key",
+        "/tls/key.pem",
+        "--tls-ca-cert",
+        "/tls/ca.pem",
+        "--tls-reload-interval",
+        "0",
+        "--enable-metrics",
+        "--metrics-listen",
+        "127.0.0.1:9102",
+        "--cors-alloworigin",
+        "https://UI.example.com/",
+        "--rate-limit",
+        "5",
+        "--rate-limit-burst",
+        "9",
+        "--max-concurrent-uploads",
+        "2",
         "--provenance",
         "if-present",
         "--provenance-tenant",
@@ -212,6 +271,45 @@ fn every_flag() {
     want.log.debug = true;
     want.http.read_timeout = Duration::from_secs(5);
     want.http.write_timeout = Duration::from_secs(7);
+    want.repository.tenancy = Tenancy::Dynamic;
+    want.auth = AuthSettings {
+        chartmuseum_user: BasicCredentials::from_options(Some("admin"), Some("s3cret")).unwrap(),
+        anonymous_get: true,
+        config_file: Some(PathBuf::from("/etc/chartroom/auth.yaml")),
+        config_poll_interval: Some(Duration::from_secs(60)),
+        bearer: Some(BearerSettings {
+            realm: "https://auth.example/token".into(),
+            service: "chartroom".into(),
+            cert_path: PathBuf::from("/etc/chartroom/jwt.pem"),
+            actions_search_path: "access[].actions[]".into(),
+            audience: vec!["charts".into()],
+            issuer: vec!["https://issuer".into()],
+            leeway_seconds: 0,
+        }),
+    };
+    want.connections = ConnectionSettings {
+        header_timeout: Duration::from_secs(3),
+        idle_timeout: Duration::from_secs(120),
+        stall_timeout: Duration::from_secs(12),
+        shutdown_timeout: Duration::from_secs(40),
+        max_connections: 100,
+        max_header_count: 50,
+        max_header_size: 16384,
+        http2_cleartext: true,
+    };
+    want.tls = Some(TlsSettings {
+        cert: PathBuf::from("/tls/cert.pem"),
+        key: PathBuf::from("/tls/key.pem"),
+        client_ca: Some(PathBuf::from("/tls/ca.pem")),
+        reload_interval: None,
+    });
+    want.metrics.enabled = true;
+    want.metrics.listen = Some("127.0.0.1:9102".parse().unwrap());
+    want.limits = ClientLimits {
+        rate: Some(RateLimit { per_second: 5, burst: 9 }),
+        concurrent_uploads: Some(2),
+        cors: Some(AllowedOrigins::List(vec!["https://ui.example.com".into()])),
+    };
     want.provenance = provenance(
         ProvenanceMode::IfPresent,
         &[
@@ -305,6 +403,37 @@ fn environment_variables() {
         ("READ_TIMEOUT", "11"),
         ("WRITE_TIMEOUT", "12"),
         ("STORAGE_POLL_INTERVAL", "2s"),
+        ("DEPTH", "3"),
+        ("DEPTH_DYNAMIC", "false"),
+        ("BASIC_AUTH_USER", "admin"),
+        ("BASIC_AUTH_PASS", "pw"),
+        ("AUTH_ANONYMOUS_GET", "true"),
+        ("AUTH_CONFIG", "/auth.yaml"),
+        ("AUTH_CONFIG_POLL_INTERVAL", "0"),
+        ("BEARER_AUTH", "1"),
+        ("AUTH_REALM", "https://a/token"),
+        ("AUTH_SERVICE", "svc"),
+        ("AUTH_CERT_PATH", "/k.pem"),
+        ("AUTH_ACTIONS_SEARCH_PATH", "x[]"),
+        ("AUTH_AUDIENCE", "a,b"),
+        ("AUTH_ISSUER", "i"),
+        ("READ_HEADER_TIMEOUT", "1m"),
+        ("IDLE_TIMEOUT", "5s"),
+        ("SHUTDOWN_TIMEOUT", "0"),
+        ("MAX_CONNECTIONS", "10"),
+        ("MAX_HEADER_COUNT", "7"),
+        ("MAX_HEADER_SIZE", "9000"),
+        ("HTTP2_CLEARTEXT", "yes"),
+        ("TLS_CERT", "/c.pem"),
+        ("TLS_KEY", "/k.pem"),
+        ("TLS_CA_CERT", "/ca.pem"),
+        ("TLS_RELOAD_INTERVAL", "1s"),
+        ("ENABLE_METRICS", "1"),
+        ("METRICS_LISTEN", "[::1]:9102"),
+        ("CORS_ALLOW_ORIGIN", "*"),
+        ("RATE_LIMIT", "3"),
+        ("RATE_LIMIT_BURST", "0"),
+        ("MAX_CONCURRENT_UPLOADS", "0"),
         ("CONFIG", file.to_str().unwrap()),
         ("PROVENANCE", "Required"),
         ("PROVENANCE_TENANT", "team-a=off team-b=if-present,, team-c=required"),
@@ -341,6 +470,46 @@ fn environment_variables() {
     want.log.debug = true;
     want.http.read_timeout = Duration::from_secs(11);
     want.http.write_timeout = Duration::from_secs(12);
+    want.repository.tenancy = Tenancy::Depth(3);
+    want.auth = AuthSettings {
+        chartmuseum_user: BasicCredentials::from_options(Some("admin"), Some("pw")).unwrap(),
+        anonymous_get: true,
+        config_file: Some(PathBuf::from("/auth.yaml")),
+        config_poll_interval: None,
+        bearer: Some(BearerSettings {
+            realm: "https://a/token".into(),
+            service: "svc".into(),
+            cert_path: PathBuf::from("/k.pem"),
+            actions_search_path: "x[]".into(),
+            audience: vec!["a".into(), "b".into()],
+            issuer: vec!["i".into()],
+            leeway_seconds: 0,
+        }),
+    };
+    want.connections = ConnectionSettings {
+        // At most the read timeout.
+        header_timeout: Duration::from_secs(11),
+        idle_timeout: Duration::from_secs(5),
+        stall_timeout: Duration::from_secs(23),
+        shutdown_timeout: Duration::ZERO,
+        max_connections: 10,
+        max_header_count: 7,
+        max_header_size: 9000,
+        http2_cleartext: true,
+    };
+    want.tls = Some(TlsSettings {
+        cert: PathBuf::from("/c.pem"),
+        key: PathBuf::from("/k.pem"),
+        client_ca: Some(PathBuf::from("/ca.pem")),
+        reload_interval: Some(Duration::from_secs(1)),
+    });
+    want.metrics.enabled = true;
+    want.metrics.listen = Some("[::1]:9102".parse().unwrap());
+    want.limits = ClientLimits {
+        rate: Some(RateLimit { per_second: 3, burst: 6 }),
+        concurrent_uploads: None,
+        cors: Some(AllowedOrigins::Any),
+    };
     want.provenance = provenance(
         ProvenanceMode::Required,
         &[("team-a", ProvenanceMode::Off), ("team-b", ProvenanceMode::IfPresent), ("team-c", ProvenanceMode::Required)],
@@ -477,6 +646,21 @@ fn serve_help() -> String {
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => e.to_string(),
         _ => panic!("--help did not print help"),
     }
+}
+
+/// `--help` shows the values of the options' variables, but never a secret's.
+#[test]
+fn help_never_shows_a_secret() {
+    let env = env();
+    env.set("BASIC_AUTH_PASS", "hunter2-in-env");
+    env.set("BASIC_AUTH_USER", "admin-in-env");
+    let help = serve_help();
+    assert!(!help.contains("hunter2-in-env"), "{help}");
+    assert!(help.contains("BASIC_AUTH_USER=admin-in-env"), "other values are shown: {help}");
+    let c = env.config(&[]);
+    let row = c.describe().into_iter().find(|(k, _, _)| *k == "basicauth.pass").unwrap();
+    assert_eq!(row.1, "<redacted>");
+    drop(env);
 }
 
 #[test]

@@ -1,13 +1,21 @@
 //! The client commands `search`, `pull`, `install` and `dependency`, over `chartroom_client`.
 
-use crate::cli::{DependencyCommand, InstallArgs, PullArgs, SearchArgs};
+use crate::cli::{DependencyCommand, InstallArgs, PullArgs, RepoCredentials, SearchArgs};
+
+/// The repository with the command line's credentials, if any, instead of the stored ones.
+fn with_credentials(
+    repo: chartroom_client::repo::Repository,
+    credentials: RepoCredentials,
+) -> chartroom_client::repo::Repository {
+    repo.with_credentials(credentials.username, credentials.password, credentials.token)
+}
 
 /// `chartroom search`: fetch (or revalidate) the index, then print `helm search repo`-style rows.
 pub async fn search(args: SearchArgs) -> Result<(), chartroom_client::ClientError> {
     use chartroom_client::{helm_env::HelmEnv, index, repo::Repository};
     let env = HelmEnv::from_env()?;
-    let repo = Repository::resolve(&args.repo, &env)?;
-    let client = index::Client::new(env)?;
+    let repo = with_credentials(Repository::resolve(&args.repo, &env)?, args.credentials);
+    let client = index::Client::new(env)?.with_tls(args.tls.options())?;
     let idx = client.fetch_index(&repo).await?;
     let hits =
         idx.search(repo.name.as_deref(), args.term.as_deref(), args.versions, args.version.as_deref(), args.devel)?;
@@ -24,13 +32,14 @@ pub async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
     use chartroom_client::{ClientError, helm_env::HelmEnv, index::Client};
     let env = HelmEnv::from_env()?;
     let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
+    let repository = with_credentials(repository, args.credentials);
     let dest = match &args.destination {
         Some(d) => d.clone(),
         None => {
             std::env::current_dir().map_err(|e| ClientError::other(format!("cannot read the current folder: {e}")))?
         }
     };
-    let client = Client::new(env)?;
+    let client = Client::new(env)?.with_tls(args.tls.options())?;
     let version = args.version.as_deref();
     let pulled = match (&args.keyring, args.verify) {
         (Some(keyring), true) => {
@@ -74,7 +83,8 @@ pub async fn install(args: InstallArgs) -> Result<(), chartroom_client::ClientEr
     use chartroom_client::{helm_env::HelmEnv, index::Client};
     let env = HelmEnv::from_env()?;
     let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
-    let client = Client::new(env)?;
+    let repository = with_credentials(repository, args.credentials);
+    let client = Client::new(env)?.with_tls(args.tls.options())?;
     let installed = client.install(&repository, chart, args.version.as_deref(), args.devel, &args.dest_dir).await?;
     let path = shell_quote(&installed.path.display().to_string());
     println!("Installed: {}-{} in {}", installed.name, installed.version, installed.path.display());
@@ -100,9 +110,12 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// `chartroom dependency update|build`: `Client::dependency_update` / `dependency_build`.
-pub async fn dependency(command: DependencyCommand) -> Result<(), chartroom_client::ClientError> {
+pub async fn dependency(
+    command: DependencyCommand,
+    tls: chartroom_client::tls::TlsOptions,
+) -> Result<(), chartroom_client::ClientError> {
     use chartroom_client::{helm_env::HelmEnv, index::Client};
-    let client = Client::new(HelmEnv::from_env()?)?;
+    let client = Client::new(HelmEnv::from_env()?)?.with_tls(tls)?;
     let (report, dir) = match &command {
         DependencyCommand::Update { chart_dir } => (client.dependency_update(chart_dir).await?, chart_dir),
         DependencyCommand::Build { chart_dir } => (client.dependency_build(chart_dir).await?, chart_dir),

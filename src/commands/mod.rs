@@ -23,7 +23,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Search(args) => client(async { Ok(client::search(args).await?) }),
         Command::Pull(args) => client(async { Ok(client::pull(args).await?) }),
         Command::Verify(args) => client(async { Ok(verify::run(&args)?) }),
-        Command::Dependency(args) => client(async { Ok(client::dependency(args.command).await?) }),
+        Command::Dependency(args) => client(async { Ok(client::dependency(args.command, args.tls.options()).await?) }),
         Command::Install(args) => client(async { Ok(client::install(args).await?) }),
     }
 }

@@ -28,7 +28,10 @@ use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path;
 use object_store::{ClientConfigKey, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig};
 
-pub use env::{AMAZON_SECRET_VARS, Environment, GOOGLE_SECRET_VARS, MICROSOFT_SECRET_VARS, parse_bool, secret_vars};
+pub use env::{
+    AMAZON_SECRET_VARS, Environment, GOOGLE_SECRET_VARS, MICROSOFT_SECRET_VARS, parse_bool, read_secret_file,
+    secret_vars,
+};
 
 use crate::{STATE_DIR, Storage, StorageError};
 

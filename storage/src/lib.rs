@@ -28,7 +28,7 @@ use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
 pub mod backend;
 pub mod instrumented;
 
-use instrumented::{Instrumented, RequestStats};
+use instrumented::{Both, Instrumented, MetricsObserver, RequestStats};
 pub use instrumented::{RequestCounts, StorageHealth};
 
 /// The folder (relative to a repository's prefix) that holds Chartroom's own state.
@@ -113,7 +113,8 @@ impl Storage {
         let stats = Arc::new(RequestStats::default());
         let scoped: Arc<dyn ObjectStore> =
             if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix.clone())) };
-        let store = Arc::new(Instrumented::new(scoped, stats.clone()));
+        let observer = Arc::new(Both(Arc::clone(&stats), MetricsObserver));
+        let store = Arc::new(Instrumented::new(scoped, observer));
         Self { store, prefix, description, stats }
     }
 

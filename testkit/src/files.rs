@@ -15,7 +15,8 @@ pub fn snapshot_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         for e in rd.flatten() {
             let p = e.path();
             let rel = p.strip_prefix(root).expect("prefix").to_string_lossy().into_owned();
-            if rel == ".chartroom" {
+            // Chartroom's own folder, the root's and every tenant's (`<tenant>/.chartroom/`).
+            if e.file_name() == ".chartroom" {
                 continue;
             }
             let ft = match e.file_type() {

@@ -1,12 +1,11 @@
 //! HTTP against a [`Server`]: fully read responses with assertion helpers, and the requests the
 //! tests send (uploads in every shape the ChartMuseum API takes, the index).
 
-use std::time::Duration;
-
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use crate::data::truncate;
 use crate::index::Index;
 use crate::server::Server;
 use crate::tools::{SIGNTEST_PROV, SIGNTEST_TGZ, read_testdata};
@@ -75,35 +74,6 @@ impl Resp {
         assert_eq!(self.json(), expected, "{}: unexpected JSON body", self.what);
         self
     }
-}
-
-/// `s` cut to at most `max` bytes (on a character boundary), saying how long it was.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        s.to_owned()
-    } else {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}… ({} bytes)", &s[..end], s.len())
-    }
-}
-
-/// A client that ignores proxy settings (everything is on loopback) and gives up after 120 s.
-pub fn new_client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().expect("reqwest client")
-}
-
-/// The benchmarks' load generator: like [`new_client`], keeping up to 64 idle connections per
-/// server (so concurrent clients reuse them) and giving up after 30 s.
-pub fn load_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(64)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("reqwest client")
 }
 
 impl Server {
@@ -216,4 +186,68 @@ impl Server {
     pub async fn index(&self) -> Index {
         Index::parse(&self.index_bytes().await)
     }
+
+    /// A request to `path` (under the context path) with an optional `Authorization` value and
+    /// body.
+    pub async fn request_as(&self, method: Method, path: &str, auth: Option<&str>, body: Option<Vec<u8>>) -> Resp {
+        let mut rb = self.req(method.clone(), path);
+        if let Some(auth) = auth {
+            rb = rb.header("Authorization", auth);
+        }
+        if let Some(body) = body {
+            rb = rb.header("Content-Type", "application/octet-stream").body(body);
+        }
+        let who = auth.map_or("anonymous", |a| a.split(' ').next().unwrap_or("?"));
+        self.send(format!("{method} {path} ({who})"), rb).await
+    }
+
+    /// `GET path` with an `Authorization` value.
+    pub async fn get_as(&self, path: &str, auth: Option<&str>) -> Resp {
+        self.request_as(Method::GET, path, auth, None).await
+    }
+
+    /// Exactly what `helm cm-push` sends (`chartmuseum/helm-push`, see helm-client.md §13): a
+    /// `POST` of `multipart/form-data` with one part `chart` whose file name is the full path of
+    /// its temporary copy and whose type is `application/octet-stream`, sent with
+    /// `Transfer-Encoding: chunked` and no `Content-Length`; `auth` as the plugin sets it (Basic
+    /// from `--username/--password`, else `Bearer <--access-token>`). `path` is the upload path
+    /// under the context path (`/api/<tenant>/charts`).
+    pub async fn cm_push(&self, path: &str, tgz: Vec<u8>, file_name: &str, auth: Option<&str>) -> Resp {
+        let length_unknown = reqwest::Body::wrap_stream(one_chunk(tgz));
+        let part = reqwest::multipart::Part::stream(length_unknown)
+            .file_name(format!("/tmp/helm-push-1234/{file_name}"))
+            .mime_str("application/octet-stream")
+            .expect("mime");
+        let form = reqwest::multipart::Form::new().part("chart", part);
+        let mut rb = self.req(Method::POST, path).multipart(form);
+        if let Some(auth) = auth {
+            rb = rb.header("Authorization", auth);
+        }
+        self.send(format!("cm-push {path} ({})", auth.map_or("anonymous", |a| a.split(' ').next().unwrap_or("?"))), rb)
+            .await
+    }
+
+    /// A request written on a plain TCP connection, path exactly as given: HTTP clients
+    /// normalise `..` and `%2e%2e` away, a hostile client does not. Returns the status and body.
+    pub async fn raw_request(&self, method: &str, raw_path: &str, auth: Option<&str>) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream =
+            tokio::net::TcpStream::connect(("127.0.0.1", self.port())).await.expect("connect to the server");
+        let auth = auth.map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
+        let request = format!(
+            "{method} {raw_path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.expect("send the request");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("read the answer");
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+}
+
+/// A stream of one chunk: a body whose length reqwest does not know, so it is sent chunked.
+fn one_chunk(data: Vec<u8>) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    futures::stream::once(async move { Ok(data) })
 }

@@ -3,7 +3,8 @@
 //! folder, a context path discovered from the index, a repository named with `helm repo add`,
 //! conflicts and `--force`, a provenance file verified by Helm, and the failures: 413, an
 //! unreachable repository, an invalid archive (nothing sent), 401 naming the credentials tried
-//! (from a tiny in-test responder, since Chartroom has no authentication yet).
+//! (from a tiny in-test responder that refuses every request; pushes to a Chartroom with
+//! authentication are in `auth.rs`).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -284,7 +285,7 @@ async fn invalid_archive_is_refused_locally() {
     assert_eq!(server.index().await.total_versions(), 0);
 }
 
-/// A server that answers every request with 401 (Chartroom has no authentication yet).
+/// A server that answers every request with 401, whatever the credentials.
 /// Returns its base URL and the request heads it received.
 fn start_401_responder() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

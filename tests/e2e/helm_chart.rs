@@ -1,5 +1,6 @@
 //! The Chartroom Helm chart (`helm-chart/`) with real Helm 3.17 and Helm 4.1: `helm lint --strict`,
-//! rendered objects for several value sets (parsed as YAML, not grepped), the replica rules that
+//! rendered objects for several value sets (parsed as YAML, not grepped; tenants and
+//! authentication from existing Secrets among them), the replica rules that
 //! must fail rendering, the install notes, and the dogfood round trip (the chart is packaged,
 //! uploaded to a running Chartroom, and rendered from it by both Helm clients).
 
@@ -199,16 +200,19 @@ fn template_fails(helm: &Helm, values: &[&Path], sets: &[&str]) -> String {
 /// Probes, security context, image and port that every value set shares.
 #[track_caller]
 fn assert_hardened_pod(r: &Rendered, health_path: &str) {
+    let ready_path = format!("{health_path}/ready");
     let c = r.container();
     let label = &r.label;
     assert_eq!(s(c, "/image"), "chartroom:0.1.0", "{label}: image tag defaults to appVersion");
     assert_eq!(at(c, "/args"), &json!(["serve"]), "{label}: container args");
     assert_eq!(at(c, "/ports"), &json!([{"name": "http", "containerPort": 8080, "protocol": "TCP"}]), "{label}");
-    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+    for (probe, path) in
+        [("livenessProbe", health_path), ("startupProbe", health_path), ("readinessProbe", ready_path.as_str())]
+    {
         assert_eq!(
             at(c, &format!("/{probe}/httpGet")),
-            &json!({"path": health_path, "port": "http"}),
-            "{label}: {probe} must GET {health_path} on the http port"
+            &json!({"path": path, "port": "http"}),
+            "{label}: {probe} must GET {path} on the http port"
         );
     }
     assert_eq!(at(c, "/securityContext/readOnlyRootFilesystem"), &json!(true), "{label}");
@@ -549,8 +553,240 @@ fn context_path_prefixes_probes_and_metrics() {
         assert_eq!(s(sm, "/apiVersion"), "monitoring.coreos.com/v1");
         assert_eq!(
             at(sm, "/spec/endpoints/0"),
-            &json!({"port": "http", "path": "/charts/metrics", "interval": "30s", "scrapeTimeout": "10s"})
+            &json!({"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}),
+            "{}: /metrics is outside the context path, as in ChartMuseum",
+            r.label
         );
+        assert_eq!(r.env_value("ENABLE_METRICS").as_deref(), Some("true"), "{}: scraping turns metrics on", r.label);
+    }
+}
+
+/// HTTPS from an existing Secret (cert-manager's keys), mTLS probes, metrics.
+#[test]
+fn tls_from_an_existing_secret_metrics_and_probes() {
+    let chart = chart_dir();
+    for v in BOTH_HELMS {
+        let helm = Helm::new(v);
+        let r = template(
+            &helm,
+            p(&chart),
+            &[],
+            &["tls.enabled=true", "tls.existingSecret=charts-tls", "metrics.enabled=true"],
+        );
+        assert_eq!(r.env_value("TLS_CERT").as_deref(), Some("/etc/chartroom/tls/tls.crt"), "{}", r.label);
+        assert_eq!(r.env_value("TLS_KEY").as_deref(), Some("/etc/chartroom/tls/tls.key"), "{}", r.label);
+        assert_eq!(r.env_value("TLS_CA_CERT"), None, "{}", r.label);
+        assert_eq!(r.env_value("ENABLE_METRICS").as_deref(), Some("true"), "{}", r.label);
+        let c = r.container();
+        for (probe, path) in
+            [("livenessProbe", "/health"), ("readinessProbe", "/health/ready"), ("startupProbe", "/health")]
+        {
+            assert_eq!(
+                at(c, &format!("/{probe}/httpGet")),
+                &json!({"path": path, "port": "http", "scheme": "HTTPS"}),
+                "{}: {probe}",
+                r.label
+            );
+        }
+        let mounts = at(c, "/volumeMounts").as_array().expect("mounts");
+        assert!(
+            mounts.iter().any(|m| *m == json!({"name": "tls", "mountPath": "/etc/chartroom/tls", "readOnly": true})),
+            "{}: {mounts:?}",
+            r.label
+        );
+        let volumes = at(r.get("Deployment"), "/spec/template/spec/volumes").as_array().expect("volumes");
+        assert!(
+            volumes.iter().any(|v| v["name"] == "tls" && v["secret"]["secretName"] == "charts-tls"),
+            "{}: {volumes:?}",
+            r.label
+        );
+        assert!(r.find("ServiceMonitor").is_none(), "{}: metrics alone render no ServiceMonitor", r.label);
+        assert!(s(r.get("Pod"), "/spec/containers/0/env/0/value").starts_with("https://"), "{}", r.label);
+
+        // mTLS: the kubelet has no client certificate, so the probes run `chartroom healthcheck`.
+        let r = template(
+            &helm,
+            p(&chart),
+            &[],
+            &[
+                "tls.enabled=true",
+                "tls.existingSecret=charts-tls",
+                "tls.clientCAKey=ca.crt",
+                "serviceMonitor.enabled=true",
+            ],
+        );
+        assert_eq!(r.env_value("TLS_CA_CERT").as_deref(), Some("/etc/chartroom/tls/ca.crt"), "{}", r.label);
+        let c = r.container();
+        let probe = |name: &str| at(c, &format!("/{name}/exec/command")).clone();
+        let client = ["--cert-file", "/etc/chartroom/tls/probe.crt", "--key-file", "/etc/chartroom/tls/probe.key"];
+        let mut ready = vec!["/usr/local/bin/chartroom", "healthcheck", "--ready"];
+        ready.extend(client);
+        assert_eq!(probe("readinessProbe"), json!(ready), "{}", r.label);
+        let mut live = vec!["/usr/local/bin/chartroom", "healthcheck"];
+        live.extend(client);
+        assert_eq!(probe("livenessProbe"), json!(live), "{}", r.label);
+        let sm = r.get("ServiceMonitor");
+        assert_eq!(s(sm, "/spec/endpoints/0/scheme"), "https", "{}", r.label);
+        assert!(sm.pointer("/spec/endpoints/0/tlsConfig").is_none(), "{}", r.label);
+
+        // Prometheus has no client certificate either: metrics.port scrapes a plain listener.
+        let mtls_with = |extra: &[&str]| {
+            let mut set = vec![
+                "tls.enabled=true",
+                "tls.existingSecret=charts-tls",
+                "tls.clientCAKey=ca.crt",
+                "serviceMonitor.enabled=true",
+            ];
+            set.extend(extra);
+            template(&helm, p(&chart), &[], &set)
+        };
+        let r = mtls_with(&["metrics.port=9102"]);
+        assert_eq!(r.env_value("METRICS_LISTEN").as_deref(), Some("0.0.0.0:9102"), "{}", r.label);
+        assert_eq!(
+            at(r.container(), "/ports/1"),
+            &json!({"name": "metrics", "containerPort": 9102, "protocol": "TCP"}),
+            "{}",
+            r.label
+        );
+        assert_eq!(
+            at(r.get("Service"), "/spec/ports/1"),
+            &json!({"name": "metrics", "port": 9102, "targetPort": "metrics", "protocol": "TCP"}),
+            "{}",
+            r.label
+        );
+        let endpoint = at(r.get("ServiceMonitor"), "/spec/endpoints/0");
+        assert_eq!(endpoint["port"], "metrics", "{}", r.label);
+        assert!(endpoint.get("scheme").is_none(), "plain HTTP: {endpoint}");
+        // Without metrics.port, the HTTPS endpoint takes the given tlsConfig.
+        let r = mtls_with(&["serviceMonitor.tlsConfig.serverName=charts.example.com"]);
+        assert_eq!(r.env_value("METRICS_LISTEN"), None, "{}", r.label);
+        assert_eq!(
+            at(r.get("ServiceMonitor"), "/spec/endpoints/0/tlsConfig"),
+            &json!({"serverName": "charts.example.com"}),
+            "{}",
+            r.label
+        );
+
+        let err = template_fails(&helm, &[], &["tls.enabled=true"]);
+        assert!(err.contains("tls.enabled needs tls.existingSecret"), "{}: {err}", helm.label());
+    }
+}
+
+/// Tenants and authentication from existing Secrets: the variables, the read-only mounts, no
+/// secret value in the rendered objects, and the notes telling how to add a tenant.
+const AUTH_VALUES: &str = "\
+tenancy:
+  depth: 2
+auth:
+  basic:
+    existingSecret: cm-admin
+    userKey: user
+    passwordKey: pass
+  anonymousGet: true
+  config:
+    existingSecret: chartroom-auth
+    key: access.yaml
+    pollInterval: 30s
+  bearer:
+    enabled: true
+    realm: https://auth.example/token
+    service: charts
+    existingSecret: issuer-keys
+    key: issuer.pem
+    actionsSearchPath: \"access[?name=='$NAMESPACE'].actions[]\"
+    audience: charts,helm
+    issuer: https://issuer.example
+";
+
+#[test]
+fn tenancy_and_auth_values_render_variables_and_secret_mounts() {
+    let chart = chart_dir();
+    for v in BOTH_HELMS {
+        let helm = Helm::new(v);
+        let values = values_file(&helm, "auth.yaml", AUTH_VALUES);
+        let out = helm.run(&["lint", "--strict", p(&chart), "-f", p(&values)]);
+        assert!(!out.contains("[ERROR]"), "{}: {out}", helm.label());
+        let r = template(&helm, p(&chart), &[&values], &[]);
+        let label = r.label.clone();
+        assert_hardened_pod(&r, "/health");
+        for (name, want) in [
+            ("DEPTH", "2"),
+            ("AUTH_ANONYMOUS_GET", "true"),
+            ("AUTH_CONFIG", "/etc/chartroom/auth/access.yaml"),
+            ("AUTH_CONFIG_POLL_INTERVAL", "30s"),
+            ("BEARER_AUTH", "true"),
+            ("AUTH_REALM", "https://auth.example/token"),
+            ("AUTH_SERVICE", "charts"),
+            ("AUTH_CERT_PATH", "/etc/chartroom/jwt/issuer.pem"),
+            ("AUTH_ACTIONS_SEARCH_PATH", "access[?name=='$NAMESPACE'].actions[]"),
+            ("AUTH_AUDIENCE", "charts,helm"),
+            ("AUTH_ISSUER", "https://issuer.example"),
+        ] {
+            assert_eq!(r.env_value(name).as_deref(), Some(want), "{label}: {name}");
+        }
+        assert_eq!(r.env_value("DEPTH_DYNAMIC"), None, "{label}");
+        let env = r.env();
+        for (name, key) in [("BASIC_AUTH_USER", "user"), ("BASIC_AUTH_PASS", "pass")] {
+            assert_eq!(
+                at(&env[name], "/valueFrom/secretKeyRef"),
+                &json!({"name": "cm-admin", "key": key}),
+                "{label}: {name} comes from the existing Secret"
+            );
+        }
+        let mounts = at(r.container(), "/volumeMounts").as_array().expect("mounts").clone();
+        for (volume, path) in [("auth-config", "/etc/chartroom/auth"), ("jwt-keys", "/etc/chartroom/jwt")] {
+            assert!(
+                mounts.iter().any(|m| m["name"] == volume && m["mountPath"] == path && m["readOnly"] == true),
+                "{label}: {volume} mounted read-only at {path}: {mounts:?}"
+            );
+        }
+        let volumes = at(r.get("Deployment"), "/spec/template/spec/volumes").as_array().expect("volumes").clone();
+        for (volume, secret) in [("auth-config", "chartroom-auth"), ("jwt-keys", "issuer-keys")] {
+            let found = volumes.iter().find(|v| v["name"] == volume).unwrap_or_else(|| panic!("{label}: no {volume}"));
+            assert_eq!(at(found, "/secret/secretName"), &json!(secret), "{label}: {volume}");
+        }
+        assert!(r.find("Secret").is_none(), "{label}: no chart-managed Secret: every secret is an existing one");
+
+        let dynamic = template(&helm, p(&chart), &[], &["tenancy.dynamic=true", "tenancy.depth=3"]);
+        assert_eq!(dynamic.env_value("DEPTH_DYNAMIC").as_deref(), Some("true"), "{label}");
+        assert_eq!(dynamic.env_value("DEPTH"), None, "{label}: dynamic wins, as in the server");
+        let plain = template(&helm, p(&chart), &[], &[]);
+        for name in ["DEPTH", "DEPTH_DYNAMIC", "AUTH_CONFIG", "BEARER_AUTH", "BASIC_AUTH_USER", "AUTH_ANONYMOUS_GET"] {
+            assert!(!plain.env().contains_key(name), "{label}: {name} is not set by default");
+        }
+
+        for (sets, want) in [
+            (&["auth.bearer.enabled=true"][..], "auth.bearer.enabled needs auth.bearer.realm"),
+            (&["auth.bearer.enabled=true", "auth.bearer.realm=r"][..], "needs auth.bearer.service"),
+            (
+                &["auth.bearer.enabled=true", "auth.bearer.realm=r", "auth.bearer.service=s"][..],
+                "needs auth.bearer.existingSecret",
+            ),
+            (&["tenancy.depth=1", "env.open.DEPTH=2"][..], "env.open.DEPTH and tenancy.* both set"),
+            (
+                &["auth.basic.existingSecret=a", "env.secret.BASIC_AUTH_PASS=x"][..],
+                "BASIC_AUTH_PASS is set both by auth.* and by env.*",
+            ),
+            (&["tenancy.depth=17"][..], "depth"),
+            (&["tenancy.depth=-1"][..], "depth"),
+            (&["auth.anonymousGet=maybe"][..], "anonymousGet"),
+            (&["auth.config.pollInterval=often"][..], "pollInterval"),
+        ] {
+            let out = template_fails(&helm, &[], sets);
+            assert!(out.contains(want), "{} {sets:?}: expected {want:?}:\n{out}", helm.label());
+        }
+
+        if v == HelmVersion::V4 {
+            let notes = helm.run(&["install", "--dry-run=client", "rel", p(&chart), "-n", "charts", "-f", p(&values)]);
+            for want in [
+                "helm repo add <tenant> http://127.0.0.1:8080/<tenant> --username <user> --password <password>\n",
+                "curl -u <user>:<password> --data-binary @mychart-0.1.0.tgz http://127.0.0.1:8080/api/<tenant>/charts",
+                "http://127.0.0.1:8080/api/tenants lists the tenants",
+            ] {
+                assert!(notes.contains(want), "{label}: notes lack {want:?}:\n{notes}");
+            }
+            assert!(!notes.contains("WARNING: anyone"), "{label}: {notes}");
+        }
     }
 }
 

@@ -26,10 +26,23 @@
 //!   or `helm repo add` name, context path discovery, `--force`, `--prov` verified by both Helms;
 //!   409/401/413/unreachable/invalid-archive failures with their exit codes.
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
+//! * `tenants`: `--depth N` with both Helms per tenant, `helm cm-push`-exact and `chartroom push`
+//!   uploads into tenants, hostile tenant names over raw TCP (400, nothing written), 100,000 reads
+//!   of tenants that do not exist (RSS measured), three replicas on one S3 bucket per tenant.
+//! * `auth`: authentication and per-tenant grants: Helm `repo add --username/--password` per
+//!   tenant, Basic and bearer pushes, JWTs (allowed, wrong tenant, expired, wrong audience), the
+//!   isolation matrix (3 tenants × 5 identities × 4 actions), the client with stored credentials,
+//!   secrets kept out of the log, SIGHUP and watcher reloads, ChartMuseum's single user.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
+//! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
+//! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
+//!   (slow cold start, storage outage), rate and upload limits, CORS by the Fetch standard; with
+//!   tenants and auth: auth failures by reason, route templates, access-log tenant and identity.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
 //!   identical `helm show`/`helm template` output with both Helms, reproducible bytes, failures.
+//! * `tls`: HTTPS with certificates made in the test: both Helms, HTTP/2 by ALPN, mTLS, the
+//!   client's TLS flags, certificate rotation without failed requests, bad pairs refused.
 //! * `shutdown`: SIGTERM lets an in-flight upload finish.
 //! * `client`: `chartroom search` and `chartroom pull` (by URL and by `helm repo add` name,
 //!   version selection, JSON output, ETag-revalidated index cache, digests checked, archives and
@@ -53,18 +66,23 @@
 //!   unsatisfiable (3) and unknown alias (3) failures; `package --dependency-update`.
 
 mod api;
+mod auth;
 mod bad_input;
 mod client;
 mod client_push;
 mod concurrency;
+mod connections;
 mod deps;
 mod helm;
 mod helm_chart;
 mod install;
 mod migration;
+mod operations;
 mod package;
 mod provenance;
 mod real_world;
 mod replicas;
 mod shutdown;
 mod support;
+mod tenants;
+mod tls;

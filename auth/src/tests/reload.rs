@@ -94,6 +94,31 @@ async fn the_async_path_verifies_on_the_blocking_pool_and_uses_the_cache() {
     assert!(authenticator.authenticate_async(None).await.expect("anonymous").is_anonymous());
 }
 
+/// A burst of identical first requests waits for the verifications in flight and then hits the
+/// cache: at most `max_concurrent_verifications` hashes for the whole burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_identical_first_logins_pays_for_few_hashes() {
+    let dir = Dir::new();
+    let settings = crate::AuthSettings {
+        config_file: Some(config_with(&dir, &[("alice", "pw")], "a")),
+        max_concurrent_verifications: 2,
+        ..crate::AuthSettings::default()
+    };
+    let auth = Auth::new(settings).expect("auth");
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let authenticator = auth.authenticator();
+            tokio::spawn(async move { authenticator.authenticate_async(Some(&basic("alice", "pw"))).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("task").expect("authenticated").name(), "alice");
+    }
+    let stats = auth.stats();
+    assert!(stats.hash_verifications <= 2, "{stats:?}");
+    assert_eq!(stats.hash_verifications + stats.cache_hits, 32, "{stats:?}");
+}
+
 #[test]
 fn reload_swaps_a_valid_file_and_keeps_the_old_one_on_error() {
     let dir = Dir::new();

@@ -74,6 +74,13 @@ pub enum ConfigError {
     /// A storage credential variable is unusable (a `<NAME>_FILE` secret, an AWS profile).
     #[error("storage credentials: {0}")]
     StorageEnv(#[source] backend::OpenError),
+    /// A `BASIC_AUTH_PASS_FILE` secret is unusable (unreadable, empty, or set beside
+    /// `BASIC_AUTH_PASS`).
+    #[error("authentication secret: {0}")]
+    AuthSecret(#[source] backend::OpenError),
+    /// Options that cannot be used together, or one that needs another.
+    #[error("inconsistent options: {0}")]
+    Inconsistent(String),
     /// The same key twice (for example nested and dotted, or in different letter case).
     #[error("config file {}: key `{key}` is set more than once", path.display())]
     DuplicateKey { path: PathBuf, key: String },

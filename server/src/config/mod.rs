@@ -37,6 +37,8 @@ pub use error::ConfigError;
 pub use options::{Kind, OPTIONS, OptionSpec};
 pub use resolve::{ArgValues, Resolved, Source, Sources, resolve};
 pub use settings::{
-    AmazonConfig, BackendConfig, Config, GoogleConfig, HttpSettings, ListenSettings, LogSettings, MicrosoftConfig,
-    OverwritePolicy, ProvenanceSettings, RepositorySettings, StorageSettings, TrustedKeyring,
+    AllowedOrigins, AmazonConfig, AuthSettings, BASIC_AUTH_PASS_FILE, BackendConfig, ClientLimits, Config,
+    ConnectionSettings, GoogleConfig, HttpSettings, ListenSettings, LogSettings, MetricsSettings, MicrosoftConfig,
+    OverwritePolicy, ProvenanceSettings, RateLimit, RepositorySettings, StorageSettings, Tenancy, TlsSettings,
+    TrustedKeyring,
 };

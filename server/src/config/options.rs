@@ -55,6 +55,9 @@ pub struct OptionSpec {
     pub help: &'static str,
     /// Whether a config file may set it (only `--config` itself may not).
     pub in_file: bool,
+    /// A secret: its value is never shown (`--help` hides its environment value, the startup log
+    /// shows only whether it is set).
+    pub secret: bool,
 }
 
 impl OptionSpec {
@@ -158,7 +161,11 @@ const BASE: OptionSpec = OptionSpec {
     default_help: None,
     help: "",
     in_file: true,
+    secret: false,
 };
+
+/// The deepest tenant layout `--depth` accepts.
+pub const MAX_DEPTH: usize = 16;
 
 /// Declares the options and [`OPTIONS`], their list in `--help` order.
 macro_rules! options {
@@ -328,6 +335,93 @@ options! {
         help: "Multipart form field name of the provenance file in uploads",
         ..BASE
     });
+    pub const DEPTH: Opt<kind::UInt> = Opt::uint(MAX_DEPTH as u64, "an integer from 0 to 16", OptionSpec {
+        key: "depth", flag: "--depth", env: "DEPTH", value_name: "N",
+        default: "0",
+        help: "Serve one repository per tenant path of exactly N segments (/<t1>/../<tN>/index.yaml, \
+               /api/<t1>/../<tN>/charts); 0 serves the root repository only",
+        ..BASE
+    });
+    pub const DEPTH_DYNAMIC: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "depthdynamic", flag: "--depth-dynamic", env: "DEPTH_DYNAMIC",
+        default: "false",
+        help: "Serve a repository at any tenant path depth, the root included (overrides --depth, as in \
+               ChartMuseum)",
+        ..BASE
+    });
+    pub const BASIC_AUTH_USER: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "basicauth.user", flag: "--basic-auth-user", env: "BASIC_AUTH_USER", value_name: "USER",
+        help: "User name of ChartMuseum's single basic-auth user, who may do everything on every tenant \
+               (needs --basic-auth-pass)",
+        ..BASE
+    });
+    pub const BASIC_AUTH_PASS: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "basicauth.pass", flag: "--basic-auth-pass", env: "BASIC_AUTH_PASS", value_name: "PASSWORD",
+        help: "Password of the --basic-auth-user (or a file named by BASIC_AUTH_PASS_FILE); never logged",
+        secret: true,
+        ..BASE
+    });
+    pub const AUTH_ANONYMOUS_GET: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "authanonymousget", flag: "--auth-anonymous-get", env: "AUTH_ANONYMOUS_GET",
+        default: "false",
+        help: "Let anyone pull (index, charts, API reads) from every tenant while authentication is on",
+        ..BASE
+    });
+    pub const AUTH_CONFIG: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "authconfig", flag: "--auth-config", env: "AUTH_CONFIG", value_name: "FILE",
+        help: "YAML file of users (bcrypt/argon2id, htpasswd), tokens and per-tenant grants; reloaded on \
+               SIGHUP and when it changes",
+        ..BASE
+    });
+    pub const AUTH_CONFIG_POLL_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "authconfigpollinterval", flag: "--auth-config-poll-interval", env: "AUTH_CONFIG_POLL_INTERVAL",
+        default: "10s",
+        help: "How often the --auth-config file (and its htpasswd file) is checked for changes, as a Go \
+               duration; 0 reloads on SIGHUP only",
+        ..BASE
+    });
+    pub const BEARER_AUTH: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "bearerauth", flag: "--bearer-auth", env: "BEARER_AUTH",
+        default: "false",
+        help: "Accept bearer JWTs signed by the --auth-cert-path key(s) (needs --auth-realm, --auth-service \
+               and --auth-cert-path)",
+        ..BASE
+    });
+    pub const AUTH_REALM: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authrealm", flag: "--auth-realm", env: "AUTH_REALM", value_name: "URL",
+        help: "Token service announced in the Bearer challenge of a 401 (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_SERVICE: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authservice", flag: "--auth-service", env: "AUTH_SERVICE", value_name: "NAME",
+        help: "Service name announced in the Bearer challenge of a 401 (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_CERT_PATH: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "authcertpath", flag: "--auth-cert-path", env: "AUTH_CERT_PATH", value_name: "FILE",
+        help: "PEM file with the token issuer's public key(s) or certificate(s): RSA, EC P-256/P-384 or \
+               Ed25519 (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_ACTIONS_SEARCH_PATH: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authactionssearchpath", flag: "--auth-actions-search-path", env: "AUTH_ACTIONS_SEARCH_PATH",
+        value_name: "JMESPATH",
+        default_help: Some("access[?name=='$NAMESPACE' && type=='$ACCESS_ENTRY_TYPE'].actions[]"),
+        help: "JMESPath expression finding a JWT's actions on a tenant in its claims (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_AUDIENCE: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authaudience", flag: "--auth-audience", env: "AUTH_AUDIENCE", value_name: "AUD",
+        default_help: Some("none, aud not checked"),
+        help: "Comma-separated audiences a JWT's aud must name one of (with --bearer-auth)",
+        ..BASE
+    });
+    pub const AUTH_ISSUER: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "authissuer", flag: "--auth-issuer", env: "AUTH_ISSUER", value_name: "ISS",
+        default_help: Some("none, iss not checked"),
+        help: "Comma-separated issuers a JWT's iss must be one of (with --bearer-auth)",
+        ..BASE
+    });
     pub const CACHE_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {
         key: "cacheinterval", flag: "--cache-interval", env: "CACHE_INTERVAL",
         default: "5m",
@@ -375,6 +469,115 @@ options! {
         key: "writetimeout", flag: "--write-timeout", env: "WRITE_TIMEOUT", value_name: "SECONDS",
         default: "30",
         help: "Server write timeout, in whole seconds",
+        ..BASE
+    });
+    pub const READ_HEADER_TIMEOUT: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "readheadertimeout", flag: "--read-header-timeout", env: "READ_HEADER_TIMEOUT",
+        default: "10s",
+        help: "Time allowed to receive a request's headers, from its first byte (at most --read-timeout); \
+               a slower connection is closed",
+        ..BASE
+    });
+    pub const IDLE_TIMEOUT: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "idletimeout", flag: "--idle-timeout", env: "IDLE_TIMEOUT",
+        default: "75s",
+        help: "How long a keep-alive connection may wait for its next request before it is closed \
+               (longer than a load balancer's idle timeout, 60s on AWS)",
+        ..BASE
+    });
+    pub const SHUTDOWN_TIMEOUT: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "shutdowntimeout", flag: "--shutdown-timeout", env: "SHUTDOWN_TIMEOUT",
+        default: "25s",
+        help: "Grace period after SIGTERM for requests in flight; connections still open then are closed",
+        ..BASE
+    });
+    pub const MAX_CONNECTIONS: Opt<kind::UInt> = Opt::uint(1_000_000, "an integer from 1 to 1000000", OptionSpec {
+        key: "maxconnections", flag: "--max-connections", env: "MAX_CONNECTIONS", value_name: "N",
+        default: "4096",
+        help: "Open connections at most; further clients wait in the listen queue until one closes \
+               (lowered to fit the open-file limit)",
+        ..BASE
+    });
+    pub const MAX_HEADER_COUNT: Opt<kind::UInt> = Opt::uint(10_000, "an integer from 1 to 10000", OptionSpec {
+        key: "maxheadercount", flag: "--max-header-count", env: "MAX_HEADER_COUNT", value_name: "N",
+        default: "100",
+        help: "Request header fields at most (431 above)",
+        ..BASE
+    });
+    pub const MAX_HEADER_SIZE: Opt<kind::UInt> = Opt::uint(16 << 20, "a number of bytes from 1024 to 16777216", OptionSpec {
+        key: "maxheadersize", flag: "--max-header-size", env: "MAX_HEADER_SIZE", value_name: "BYTES",
+        default: "65536",
+        help: "Size of a request's headers (request line included) at most, in bytes (431 above)",
+        ..BASE
+    });
+    pub const HTTP2_CLEARTEXT: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "http2cleartext", flag: "--http2-cleartext", env: "HTTP2_CLEARTEXT",
+        default: "false",
+        help: "Also serve HTTP/2 without TLS (h2c, prior knowledge) on the plain port, e.g. behind a \
+               proxy that speaks h2c; HTTP/2 over TLS is always offered",
+        ..BASE
+    });
+    pub const TLS_CERT: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "tls.cert", flag: "--tls-cert", env: "TLS_CERT", value_name: "FILE",
+        default_help: Some("none, plain HTTP"),
+        help: "PEM certificate chain; with --tls-key, serve HTTPS (HTTP/1.1 and HTTP/2). Reloaded when it changes",
+        ..BASE
+    });
+    pub const TLS_KEY: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "tls.key", flag: "--tls-key", env: "TLS_KEY", value_name: "FILE",
+        help: "PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1). Reloaded when it changes",
+        ..BASE
+    });
+    pub const TLS_CA_CERT: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "tls.cacert", flag: "--tls-ca-cert", env: "TLS_CA_CERT", value_name: "FILE",
+        default_help: Some("none, no client certificates"),
+        help: "PEM CA certificates; clients must present a certificate signed by one of them (mTLS)",
+        ..BASE
+    });
+    pub const TLS_RELOAD_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "tls.reloadinterval", flag: "--tls-reload-interval", env: "TLS_RELOAD_INTERVAL",
+        default: "10s",
+        help: "How often the TLS files are checked for changes; 0 never reloads",
+        ..BASE
+    });
+    pub const ENABLE_METRICS: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "enablemetrics", flag: "--enable-metrics", env: "ENABLE_METRICS",
+        default: "false",
+        help: "Serve Prometheus metrics at /metrics (outside the context path)",
+        ..BASE
+    });
+    pub const METRICS_LISTEN: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "metrics.listen", flag: "--metrics-listen", env: "METRICS_LISTEN", value_name: "HOST:PORT",
+        default_help: Some("none, /metrics on the main port"),
+        help: "Serve /metrics on this address only (plain HTTP), e.g. 0.0.0.0:9102, so that it can be kept \
+               off the network clients reach; needs --enable-metrics",
+        ..BASE
+    });
+    pub const CORS_ALLOW_ORIGIN: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "cors.alloworigin", flag: "--cors-alloworigin", env: "CORS_ALLOW_ORIGIN", value_name: "ORIGINS",
+        default_help: Some("none, no CORS headers"),
+        help: "Origins browsers may call the API and the index from: * or a comma-separated list of \
+               origins (https://ui.example.com)",
+        ..BASE
+    });
+    pub const RATE_LIMIT: Opt<kind::UInt> = Opt::uint(1_000_000, "a number of requests per second", OptionSpec {
+        key: "ratelimit", flag: "--rate-limit", env: "RATE_LIMIT", value_name: "PER_SECOND",
+        default: "0",
+        help: "Requests per second allowed to each client address (429 with Retry-After above); 0 is no limit",
+        ..BASE
+    });
+    pub const RATE_LIMIT_BURST: Opt<kind::UInt> = Opt::uint(10_000_000, "a number of requests", OptionSpec {
+        key: "ratelimitburst", flag: "--rate-limit-burst", env: "RATE_LIMIT_BURST", value_name: "N",
+        default: "0",
+        default_help: Some("0, twice --rate-limit"),
+        help: "Requests a client may send at once before --rate-limit applies",
+        ..BASE
+    });
+    pub const MAX_CONCURRENT_UPLOADS: Opt<kind::UInt> = Opt::uint(1_000_000, "a number of uploads", OptionSpec {
+        key: "maxconcurrentuploads", flag: "--max-concurrent-uploads", env: "MAX_CONCURRENT_UPLOADS",
+        value_name: "N",
+        default: "0",
+        help: "Uploads in progress at once from one client address (429 with Retry-After above); 0 is no limit",
         ..BASE
     });
     /// The config file itself: a flag and a variable, never a key (`config` names it in the log).

@@ -122,6 +122,9 @@ pub fn resolve(args: &ArgValues, env: impl IntoIterator<Item = (String, String)>
     Ok(Resolved { config, sources: resolver.sources })
 }
 
+/// What the startup log and error messages show instead of a secret's value.
+const REDACTED: &str = "<redacted>";
+
 /// One option's input before it is read as its kind.
 #[derive(Clone, Copy)]
 enum Input<'a> {
@@ -158,6 +161,13 @@ impl Shown for Option<String> {
     }
 }
 
+/// A list shows comma-separated, as it is written.
+impl Shown for Option<Vec<String>> {
+    fn shown(&self) -> String {
+        self.as_ref().map(|items| items.join(",")).unwrap_or_default()
+    }
+}
+
 impl Shown for PathBuf {
     fn shown(&self) -> String {
         self.display().to_string()
@@ -180,6 +190,33 @@ impl Shown for Duration {
 impl Shown for Option<Duration> {
     fn shown(&self) -> String {
         self.map_or_else(|| "0".to_owned(), format_go_duration)
+    }
+}
+
+impl Shown for super::settings::AllowedOrigins {
+    fn shown(&self) -> String {
+        match self {
+            super::settings::AllowedOrigins::Any => "*".to_owned(),
+            super::settings::AllowedOrigins::List(list) => list.join(","),
+        }
+    }
+}
+
+impl Shown for Option<super::settings::AllowedOrigins> {
+    fn shown(&self) -> String {
+        self.as_ref().map(Shown::shown).unwrap_or_default()
+    }
+}
+
+impl Shown for Option<std::net::SocketAddr> {
+    fn shown(&self) -> String {
+        self.map(|a| a.to_string()).unwrap_or_default()
+    }
+}
+
+impl Shown for Option<usize> {
+    fn shown(&self) -> String {
+        self.map_or_else(|| "0".to_owned(), |n| n.to_string())
     }
 }
 
@@ -218,7 +255,9 @@ impl<'a> Resolver<'a> {
     }
 
     fn record<T: Shown>(&mut self, spec: &OptionSpec, source: Source, value: T) -> T {
-        self.sources.by_key.insert(spec.key, (source, value.shown()));
+        let shown = value.shown();
+        let shown = if spec.secret && !shown.is_empty() { REDACTED.to_owned() } else { shown };
+        self.sources.by_key.insert(spec.key, (source, shown));
         value
     }
 
@@ -368,7 +407,7 @@ impl<'a> Resolver<'a> {
             env: spec.env,
             key: spec.key,
             file,
-            value: value.to_owned(),
+            value: if spec.secret { REDACTED.to_owned() } else { value.to_owned() },
             reason: reason.into(),
         }
     }

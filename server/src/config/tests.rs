@@ -12,6 +12,7 @@ use super::options::*;
 use super::values::normalize_context_path;
 use super::*;
 
+mod auth;
 mod errors;
 mod provenance;
 
@@ -32,6 +33,7 @@ pub(super) fn defaults() -> Config {
             index_limit: 16,
             cache_interval: Some(Duration::from_secs(300)),
             limits: chartroom_chart::archive::Limits::default(),
+            tenancy: Tenancy::Single,
         },
         http: HttpSettings {
             context_path: String::new(),
@@ -45,7 +47,27 @@ pub(super) fn defaults() -> Config {
             log_health: false,
             limits: chartroom_chart::archive::Limits::default(),
         },
+        auth: AuthSettings {
+            chartmuseum_user: None,
+            anonymous_get: false,
+            config_file: None,
+            config_poll_interval: Some(Duration::from_secs(10)),
+            bearer: None,
+        },
         log: LogSettings { json: false, debug: false },
+        connections: ConnectionSettings {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            stall_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(25),
+            max_connections: 4096,
+            max_header_count: 100,
+            max_header_size: 65536,
+            http2_cleartext: false,
+        },
+        tls: None,
+        metrics: MetricsSettings { enabled: false, listen: None },
+        limits: ClientLimits { rate: None, concurrent_uploads: None, cors: None },
         provenance: ProvenanceSettings::default(),
         config_file: None,
     }
@@ -190,7 +212,7 @@ fn file_errors_name_the_file_and_key() {
         ("storage: local\n", &["unknown key `storage`", "`storage.backend`"]),
         ("storage:\n  local:\n    root: x\n", &["unknown key `storage.local.root`"]),
         ("port:\n  number: 1\n", &["unknown key `port.number`"]),
-        ("basicauth:\n  user: admin\n", &["`basicauth.user`", "does not support yet"]),
+        ("maxstorageobjects: 5\n", &["`maxstorageobjects`", "does not support yet"]),
         ("storage.alibaba.bucket: b\n", &["`storage.alibaba.bucket`", "does not support yet"]),
         ("storage:\n  amazon:\n    bucketname: b\n", &["unknown key `storage.amazon.bucketname`"]),
         ("storage.pollinterval: 0\n", &["key `storage.pollinterval`", "--storage-poll-interval", "greater than 0"]),
@@ -210,7 +232,8 @@ fn file_errors_name_the_file_and_key() {
             "storage: {backend: amazon, amazon: {bucket: b, region: r, forcepathstyle: sometimes}}\n",
             &["key `storage.amazon.forcepathstyle`", "--storage-amazon-force-path-style"],
         ),
-        ("depth: 1\n", &["`depth`", "does not support yet"]),
+        ("per-chart-limit: 1\n", &["`per-chart-limit`", "does not support yet"]),
+        ("depth: 20\n", &["key `depth`", "--depth", "DEPTH", "at most 16"]),
         ("storage.backend: local\nstorage:\n  backend: local\n", &["`storage.backend` is set more than once"]),
         ("port: 1\nPort: 2\n", &["`port` is set more than once"]),
         ("port: 70000\n", &["\"70000\"", "key `port`", "--port", "PORT", "at most 65535"]),
@@ -328,6 +351,11 @@ fn invalid_values_name_the_option() {
     // Values the command line refuses as it parses them are refused here too when given directly.
     check(arg(&PORT, "65536"), &["--port", "PORT", "65536"]);
     check(arg(&DEBUG, "maybe"), &["--debug", "DEBUG", "maybe"]);
+    check(arg(&METRICS_LISTEN, "0.0.0.0:9102"), &["--metrics-listen", "METRICS_LISTEN", "--enable-metrics"]);
+    check(
+        arg(&METRICS_LISTEN, "localhost").with(&ENABLE_METRICS, "true"),
+        &["--metrics-listen", "\"localhost\"", "IP address and a port"],
+    );
 }
 
 #[test]
@@ -402,17 +430,21 @@ fn storage_poll_interval() {
 #[test]
 fn unsupported_chartmuseum_env_vars_stop_the_start() {
     let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned()), ("PATH".to_owned(), "/bin".to_owned())];
-    let err = check_unsupported_env(env("BASIC_AUTH_USER", "admin")).unwrap_err().to_string();
-    assert!(err.contains("BASIC_AUTH_USER") && err.contains("refusing to start"), "{err}");
-    assert!(check_unsupported_env(env("DEPTH", "1")).is_err());
-    assert!(check_unsupported_env(env("BEARER_AUTH", "true")).is_err());
-    assert!(check_unsupported_env(env("BEARER_AUTH", "false")).is_ok());
-    assert!(check_unsupported_env(env("DEPTH", "0")).is_ok());
-    assert!(check_unsupported_env(env("BASIC_AUTH_USER", "")).is_ok());
+    let err = check_unsupported_env(env("MAX_STORAGE_OBJECTS", "100")).unwrap_err().to_string();
+    assert!(err.contains("MAX_STORAGE_OBJECTS") && err.contains("refusing to start"), "{err}");
+    assert!(check_unsupported_env(env("PER_CHART_LIMIT", "1")).is_err());
+    assert!(check_unsupported_env(env("CACHE", "redis")).is_err());
+    assert!(check_unsupported_env(env("CACHE", "false")).is_ok());
+    assert!(check_unsupported_env(env("PER_CHART_LIMIT", "0")).is_ok());
+    assert!(check_unsupported_env(env("MAX_STORAGE_OBJECTS", "")).is_ok());
+    // Implemented now: no longer refused.
+    for name in ["BASIC_AUTH_USER", "BASIC_AUTH_PASS", "BEARER_AUTH", "AUTH_REALM", "DEPTH", "DEPTH_DYNAMIC"] {
+        assert!(check_unsupported_env(env(name, "1")).is_ok(), "{name}");
+    }
     assert!(check_unsupported_env(env("PORT", "8080")).is_ok());
     // Resolution checks them first.
-    let e = resolve(&ArgValues::default(), env("TLS_CERT", "/cert.pem")).unwrap_err().to_string();
-    assert!(e.contains("TLS_CERT"), "{e}");
+    let e = resolve(&ArgValues::default(), env("CACHE", "redis")).unwrap_err().to_string();
+    assert!(e.contains("CACHE"), "{e}");
 }
 
 /// The table is consistent: every name is set and unique, defaults resolve, and no option is
@@ -425,7 +457,11 @@ fn option_table() {
     for o in OPTIONS {
         assert!(!o.key.is_empty() && !o.help.is_empty() && !o.value_name.is_empty(), "{o:?}");
         assert!(o.flag.starts_with("--") && o.flag.len() > 2, "{o:?}");
-        assert!(o.env.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !o.env.is_empty(), "{o:?}");
+        assert!(
+            o.env.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && o.env.starts_with(|c: char| c.is_ascii_uppercase()),
+            "{o:?}"
+        );
         assert_eq!(o.key, o.key.to_lowercase(), "config keys are lower case (the file is read case-insensitively)");
         assert!(keys.insert(o.key) && flags.insert(o.flag) && envs.insert(o.env), "{o:?} is declared twice");
         assert!(!o.help.contains("[default"), "{}: the default is added from the table", o.key);

@@ -4,10 +4,12 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chartroom_auth::{Action, Reason};
 use chartroom_chart::archive::ArchiveError;
 use chartroom_chart::constraint::ConstraintError;
 use chartroom_index::{
     ArchiveReadError, EntryError, FileError, ProvenanceRejected, PublishError, RepoError, ReverifyError, Tenant,
+    TenantError,
     UnpublishError,
 };
 use chartroom_storage::StorageError;
@@ -26,6 +28,21 @@ pub enum ChartMuseumError {
         message: String,
     },
     UnknownRepository(Tenant),
+    /// The tenant segments of the path break the tenant rules (checked before anything else).
+    InvalidTenant(TenantError),
+    // --- access
+    /// No credentials where the action needs some, or credentials that do not check out: 401
+    /// with `WWW-Authenticate: <challenge>`. The message depends on `reason` only.
+    Unauthorized {
+        reason: Reason,
+        challenge: String,
+    },
+    /// Valid credentials without the permission.
+    Forbidden {
+        identity: String,
+        action: Action,
+        tenant: Tenant,
+    },
     // --- reading
     /// `GET /api/charts/<name>`, `DELETE /api/charts/<name>`.
     ChartNotFound,
@@ -89,6 +106,18 @@ impl ChartMuseumError {
             E::RouteNotFound => (S::NOT_FOUND, "not found".into()),
             E::Rejected { status, message } => (*status, message.clone()),
             E::UnknownRepository(tenant) => (S::NOT_FOUND, format!("no repository {tenant}")),
+            E::InvalidTenant(e) => (S::BAD_REQUEST, e.to_string()),
+            E::Unauthorized { reason, .. } => (S::UNAUTHORIZED, unauthorized_message(*reason).into()),
+            E::Forbidden { identity, action, tenant } => {
+                let (verb, preposition) = match action {
+                    Action::Pull => ("pull", "from"),
+                    Action::Push => ("push", "to"),
+                    Action::Delete => ("delete", "from"),
+                };
+                let place =
+                    if tenant.is_root() { "the root repository".to_owned() } else { format!("tenant {tenant}") };
+                (S::FORBIDDEN, format!("forbidden: {identity:?} may not {verb} charts {preposition} {place}"))
+            }
             E::ChartNotFound => (S::NOT_FOUND, "chart not found".into()),
             E::NoChartName => (S::NOT_FOUND, "no chart name found".into()),
             E::NoChartVersion { name, version } => {
@@ -141,6 +170,23 @@ impl ChartMuseumError {
     }
 }
 
+/// The 401 message: ChartMuseum's `unauthorized`, and why when saying so reveals nothing (never
+/// whether a user name exists).
+fn unauthorized_message(reason: Reason) -> &'static str {
+    match reason {
+        Reason::MalformedHeader => "unauthorized: malformed Authorization header",
+        Reason::UnsupportedScheme => "unauthorized: unsupported authentication scheme (use Basic or Bearer)",
+        Reason::UnknownUser | Reason::BadPassword | Reason::BadToken | Reason::BadSignature => {
+            "unauthorized: invalid credentials"
+        }
+        Reason::Expired => "unauthorized: token expired",
+        Reason::NotYetValid => "unauthorized: token not valid yet",
+        Reason::WrongAudience => "unauthorized: token audience not accepted",
+        Reason::WrongIssuer => "unauthorized: token issuer not accepted",
+        Reason::MissingCredentials | Reason::Forbidden | Reason::Internal => "unauthorized",
+    }
+}
+
 /// JSON body `{"error": ...}`.
 fn error_body(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "error": message }).to_string();
@@ -155,7 +201,13 @@ impl IntoResponse for ChartMuseumError {
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), error = %message, "request failed");
         }
-        error_body(status, &message)
+        let mut response = error_body(status, &message);
+        if let ChartMuseumError::Unauthorized { challenge, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(challenge)
+        {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
     }
 }
 

@@ -49,6 +49,19 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// The value of a `<NAME>_FILE` secret: the file's content without trailing line breaks (secret
+/// files usually end with one: `echo key > file`, `kubectl create secret --from-file`; the value
+/// itself never does). An unreadable or empty file is an error naming `file_var` and the path.
+pub fn read_secret_file(file_var: &str, path: &std::path::Path) -> Result<String, OpenError> {
+    let secret_error = |source| OpenError::SecretFile { file_var: file_var.to_owned(), path: path.to_owned(), source };
+    let text = std::fs::read_to_string(path).map_err(secret_error)?;
+    let value = text.trim_end_matches(['\n', '\r']).to_owned();
+    if value.is_empty() {
+        return Err(secret_error(std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is empty")));
+    }
+    Ok(value)
+}
+
 /// A snapshot of environment variables with `<NAME>_FILE` secrets resolved: for each secret name
 /// of the backend, `NAME_FILE` names a file whose content (without trailing line breaks) is the
 /// value of `NAME`. Setting both is an error, as is an unreadable file. Empty values count as unset
@@ -75,22 +88,7 @@ impl Environment {
             if vars.contains_key(*name) {
                 return Err(OpenError::SecretBothSet { var: (*name).to_owned(), file_var });
             }
-            let path = PathBuf::from(path);
-            let text = std::fs::read_to_string(&path).map_err(|source| OpenError::SecretFile {
-                file_var: file_var.clone(),
-                path: path.clone(),
-                source,
-            })?;
-            // Secret files usually end with a newline (`echo key > file`, `kubectl create secret
-            // --from-file`); the value itself never does.
-            let value = text.trim_end_matches(['\n', '\r']).to_owned();
-            if value.is_empty() {
-                return Err(OpenError::SecretFile {
-                    file_var,
-                    path,
-                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, "the file is empty"),
-                });
-            }
+            let value = read_secret_file(&file_var, &PathBuf::from(path))?;
             vars.insert((*name).to_owned(), value);
         }
         Ok(Self { vars })

@@ -36,8 +36,8 @@ fn config_file() {
 #[test]
 fn unsupported_chartmuseum_options() {
     let dir = tempfile::tempdir().unwrap();
-    insta::assert_snapshot!("unsupported_key", message(&dir, file_arg(&dir, "basicauth:\n  user: admin\n"), &[]));
-    insta::assert_snapshot!("unsupported_env", message(&dir, ArgValues::new(), &[("BASIC_AUTH_USER", "admin")]));
+    insta::assert_snapshot!("unsupported_key", message(&dir, file_arg(&dir, "cache:\n  store: redis\n"), &[]));
+    insta::assert_snapshot!("unsupported_env", message(&dir, ArgValues::new(), &[("PER_CHART_LIMIT", "3")]));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use chartroom_signing::VerifyError;
 use http_body_util::BodyExt;
 
 use super::*;
+use chartroom_auth::{Action, Reason};
 
 /// One example of every variant (and of every [`CommonError`] and [`ProvenanceRejected`], with
 /// two of the signature checks' [`VerifyError`]s).
@@ -26,9 +27,20 @@ fn examples() -> Vec<ChartMuseumError> {
         E::Common(CommonError::WriteTimeout(Duration::from_secs(300))),
         E::Common(CommonError::PayloadTooLarge(20 * 1024 * 1024)),
         E::Common(CommonError::Internal("internal server error".into())),
+        E::Common(CommonError::RateLimited),
+        E::Common(CommonError::TooManyUploads),
+        E::Common(CommonError::OriginNotAllowed("https://evil.example".into())),
+        E::Common(CommonError::Starting),
+        E::Common(CommonError::NotReady("storage is unreachable: connection refused".into())),
         E::RouteNotFound,
         E::Rejected { status: StatusCode::BAD_REQUEST, message: "Invalid URL: Cannot parse `%FF`".into() },
         E::UnknownRepository(Tenant::parse("org/team").unwrap()),
+        E::InvalidTenant(Tenant::parse("org/..").unwrap_err()),
+        E::Unauthorized { reason: Reason::MissingCredentials, challenge: "Basic realm=\"ChartMuseum\"".into() },
+        E::Unauthorized { reason: Reason::BadPassword, challenge: "Basic realm=\"ChartMuseum\"".into() },
+        E::Unauthorized { reason: Reason::Expired, challenge: "Bearer realm=\"r\",service=\"s\"".into() },
+        E::Forbidden { identity: "alice".into(), action: Action::Push, tenant: Tenant::parse("team-b").unwrap() },
+        E::Forbidden { identity: "ci".into(), action: Action::Delete, tenant: Tenant::root() },
         E::ChartNotFound,
         E::NoChartName,
         E::NoChartVersion { name: name.clone(), version: "9.9.9".into() },
@@ -102,9 +114,17 @@ fn variant(e: &ChartMuseumError) -> &'static str {
         E::Common(CommonError::WriteTimeout(_)) => "Common(WriteTimeout)",
         E::Common(CommonError::PayloadTooLarge(_)) => "Common(PayloadTooLarge)",
         E::Common(CommonError::Internal(_)) => "Common(Internal)",
+        E::Common(CommonError::RateLimited) => "Common(RateLimited)",
+        E::Common(CommonError::TooManyUploads) => "Common(TooManyUploads)",
+        E::Common(CommonError::OriginNotAllowed(_)) => "Common(OriginNotAllowed)",
+        E::Common(CommonError::Starting) => "Common(Starting)",
+        E::Common(CommonError::NotReady(_)) => "Common(NotReady)",
         E::RouteNotFound => "RouteNotFound",
         E::Rejected { .. } => "Rejected",
         E::UnknownRepository(_) => "UnknownRepository",
+        E::InvalidTenant(_) => "InvalidTenant",
+        E::Unauthorized { .. } => "Unauthorized",
+        E::Forbidden { .. } => "Forbidden",
         E::ChartNotFound => "ChartNotFound",
         E::NoChartName => "NoChartName",
         E::NoChartVersion { .. } => "NoChartVersion",
@@ -141,12 +161,17 @@ async fn every_error_as_it_leaves_the_server() {
         let response = error.into_response();
         let status = response.status();
         let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let challenge = response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(challenge.is_some(), status == StatusCode::UNAUTHORIZED, "{name}: a challenge with every 401");
         assert_eq!(content_type, "application/json; charset=utf-8", "{name}");
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body = String::from_utf8(body.to_vec()).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert!(parsed["error"].is_string() && parsed.as_object().unwrap().len() == 1, "{name}: {body}");
         writeln!(out, "{name}\n  {status} {body}").unwrap();
+        if let Some(challenge) = challenge {
+            writeln!(out, "  WWW-Authenticate: {challenge}").unwrap();
+        }
     }
     insta::assert_snapshot!(out);
 }
