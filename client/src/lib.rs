@@ -29,7 +29,7 @@ pub mod pull;
 pub mod push;
 pub mod repo;
 pub mod sign;
-pub mod verify;
 pub mod tls;
+pub mod verify;
 
 pub use error::{ClientError, ErrorKind};

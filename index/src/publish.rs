@@ -131,7 +131,7 @@ impl From<StorageError> for UnpublishError {
 
 /// What an upload without a provenance file found stored for its version, under a verifying
 /// policy.
-enum StoredProvenance {
+enum ProvenanceFound {
     /// Nothing (or nothing to look at: the version exists and may not be replaced).
     None,
     /// A provenance file that verifies for the uploaded chart (sent ahead with `POST /api/prov`,
@@ -190,9 +190,9 @@ impl Repository {
         let replaced = located.entry(&name, &version);
         let stored_provenance = match (&prov, keyring) {
             // The write is refused (409) whatever a provenance file says.
-            (None, Some(_)) if replaced.is_some() && !overwrite => StoredProvenance::None,
+            (None, Some(_)) if replaced.is_some() && !overwrite => ProvenanceFound::None,
             (None, Some(keyring)) => stored_provenance(storage, keyring, mode, &identity, replaced.as_deref()).await?,
-            _ => StoredProvenance::None,
+            _ => ProvenanceFound::None,
         };
         let stored = write(storage, &file, bytes, overwrite).await?;
         let provenance = match (prov, stored_provenance) {
@@ -205,15 +205,15 @@ impl Repository {
                     return Err(e.into());
                 }
             },
-            (None, StoredProvenance::Verified(record)) => Some(record),
-            (None, StoredProvenance::Replaced) => {
+            (None, ProvenanceFound::Verified(record)) => Some(record),
+            (None, ProvenanceFound::Replaced) => {
                 remove_provenance(storage, &name, &version).await;
                 None
             }
-            (None, StoredProvenance::None) if overwrite => {
+            (None, ProvenanceFound::None) if overwrite => {
                 drop_stale_provenance(storage, &name, &version, &chart.digest, replaced.as_deref()).await
             }
-            (None, StoredProvenance::None) => None,
+            (None, ProvenanceFound::None) => None,
         };
         let digest = chart.digest.clone();
         let signature = provenance.as_ref().and_then(|p| p.signature.clone());
@@ -400,14 +400,14 @@ async fn stored_provenance(
     mode: ProvenanceMode,
     chart: &ChartIdentity,
     replaced: Option<&Entry>,
-) -> Result<StoredProvenance, PublishError> {
+) -> Result<ProvenanceFound, PublishError> {
     let file = prov_file(&chart.name, &chart.version);
     let archive = chart_file(&chart.name, &chart.version);
     let required = |hint| ProvenanceRejected::Required { file: archive.clone(), hint };
     let (info, bytes) = match storage.read_with_info(&file).await {
         Ok(read) => read,
         Err(StorageError::NotFound(_)) if mode == ProvenanceMode::Required => return Err(required("").into()),
-        Err(StorageError::NotFound(_)) => return Ok(StoredProvenance::None),
+        Err(StorageError::NotFound(_)) => return Ok(ProvenanceFound::None),
         Err(e) => return Err(e.into()),
     };
     let for_replaced = replaced.is_some_and(|old| {
@@ -417,11 +417,11 @@ async fn stored_provenance(
     if for_replaced {
         return match mode {
             ProvenanceMode::Required => Err(required("; the stored one is for the bytes being replaced").into()),
-            _ => Ok(StoredProvenance::Replaced),
+            _ => Ok(ProvenanceFound::Replaced),
         };
     }
     match verify_upload(keyring, bytes, chart.clone()).await {
-        Ok(signature) => Ok(StoredProvenance::Verified(ProvenanceRecord::stored(&info, Some(signature)))),
+        Ok(signature) => Ok(ProvenanceFound::Verified(ProvenanceRecord::stored(&info, Some(signature)))),
         Err(error) => Err(ProvenanceRejected::StoredUnverified { file, error }.into()),
     }
 }

@@ -9,8 +9,7 @@ use chartroom_chart::archive::ArchiveError;
 use chartroom_chart::constraint::ConstraintError;
 use chartroom_index::{
     ArchiveReadError, EntryError, FileError, ProvenanceRejected, PublishError, RepoError, ReverifyError, Tenant,
-    TenantError,
-    UnpublishError,
+    TenantError, UnpublishError,
 };
 use chartroom_storage::StorageError;
 
