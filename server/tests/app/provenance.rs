@@ -1,8 +1,8 @@
 //! Signed charts through the HTTP API: the provenance policy of uploads (multipart and
 //! `POST /api/prov`), 400s that name the failed check and store nothing, what the chart API
 //! shows of a verified provenance file, the re-verification report, and tenants' own policies
-//! (at the repository level: the tenant routes are not served yet). Helm's signed fixture chart
-//! and its test key; keys made by GnuPG and real Helm are in the end-to-end tests.
+//! through the tenant routes (`--depth 1`). Helm's signed fixture chart and its test key; keys
+//! made by GnuPG and real Helm are in the end-to-end tests.
 
 use serde_json::Value;
 
@@ -34,11 +34,12 @@ fn policy(mode: &str) -> ArgValues {
 
 impl TestApp {
     async fn upload_parts(&self, query: &str, parts: &[(&str, &[u8])]) -> (StatusCode, String) {
+        self.upload_parts_to(&format!("/api/charts{query}"), parts).await
+    }
+
+    async fn upload_parts_to(&self, path: &str, parts: &[(&str, &[u8])]) -> (StatusCode, String) {
         let (content_type, body) = multipart(parts);
-        let req = Request::post(format!("/api/charts{query}"))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(body))
-            .unwrap();
+        let req = Request::post(path).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).unwrap();
         let r = self.router.clone().oneshot(req).await.unwrap();
         (r.status(), body_text(r).await)
     }
@@ -243,26 +244,38 @@ async fn the_verification_report_lists_what_does_not_verify_and_changes_nothing(
 
 #[tokio::test]
 async fn each_tenant_is_held_to_its_own_policy() {
-    // The tenant routes are not served yet: the policy is checked where every door goes through,
-    // the repository's write path, as configured from the command line.
-    let args = policy("if-present").with(&options::PROVENANCE_TENANT, "team-a=required,team-b=off");
-    let config = config(args);
-    let options = RepoOptions { tenancy: Tenancy::Depth(1), ..config.repo_options() };
-    let app = TestApp::open(&config, Storage::memory(), options).await;
-    let tenant = |t: &str| Tenant::parse(t).unwrap();
-    let (strict, lax, default) = (tenant("team-a"), tenant("team-b"), tenant("team-c"));
-    let bad_prov = b"not a provenance file".to_vec();
+    // The root's policy (`if-present`) for every tenant without its own.
+    let args =
+        policy("if-present").with(&options::DEPTH, "1").with(&options::PROVENANCE_TENANT, "team-a=required,team-b=off");
+    let app = test_app(args).await;
+    let bad_prov: &[u8] = b"not a provenance file";
+    let tampered = String::from_utf8(signtest_prov()).unwrap().replace("A Helm chart", "A forged chart").into_bytes();
 
-    let refused = app.repo.publish(&strict, signtest().into(), None, false).await.unwrap_err();
-    assert!(refused.to_string().starts_with("a provenance file is required"), "{refused}");
-    let refused = app.repo.publish(&default, signtest().into(), Some(bad_prov.clone().into()), false).await;
-    assert!(refused.unwrap_err().to_string().starts_with("invalid provenance file"));
+    // Multipart and raw uploads, and provenance files alone, each under its tenant's policy.
+    let (status, body) = app.upload_parts_to("/api/team-a/charts", &[("chart", &signtest())]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error_of(&body).starts_with("a provenance file is required"), "{body}");
+    let (status, body) = app.request(Method::POST, "/api/team-a/charts", signtest()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error_of(&body).starts_with("a provenance file is required"), "{body}");
+    let (status, body) = app.request(Method::POST, "/api/team-a/prov", tampered.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error_of(&body).starts_with("bad provenance signature by key 843BBF981FC18762"), "{body}");
+    let (status, body) = app.upload_parts_to("/api/team-c/charts", &[("chart", &signtest()), ("prov", bad_prov)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error_of(&body).starts_with("invalid provenance file"), "{body}");
+    let (status, body) = app.request(Method::POST, "/api/team-c/prov", tampered.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(app.stored().await.is_empty(), "nothing stored");
 
-    app.repo.publish(&default, signtest().into(), None, false).await.unwrap();
-    app.repo.publish(&lax, chart("plain", "1.0.0", "x").into(), None, false).await.unwrap();
-    let published = app.repo.publish(&strict, signtest().into(), Some(signtest_prov().into()), false).await.unwrap();
-    assert_eq!(published.signature.map(|s| s.fingerprint).as_deref(), Some(HELM_FINGERPRINT));
+    // What each policy takes.
+    assert_eq!(app.request(Method::POST, "/api/team-c/charts", signtest()).await.0, StatusCode::CREATED);
+    let plain = chart("plain", "1.0.0", "x");
+    assert_eq!(app.request(Method::POST, "/api/team-b/charts", plain).await.0, StatusCode::CREATED);
+    // `off` checks no signature: a provenance file for a chart not stored is kept as sent.
+    assert_eq!(app.request(Method::POST, "/api/team-b/prov", tampered).await.0, StatusCode::CREATED);
+    let parts = [("chart", &signtest()[..]), ("prov", &signtest_prov()[..])];
+    assert_eq!(app.upload_parts_to("/api/team-a/charts", &parts).await.0, StatusCode::CREATED);
     let files: Vec<String> = app.stored().await.into_iter().map(|(f, _)| f).collect();
     assert_eq!(
         files,
@@ -270,11 +283,25 @@ async fn each_tenant_is_held_to_its_own_policy() {
             "team-a/signtest-0.1.0.tgz",
             "team-a/signtest-0.1.0.tgz.prov",
             "team-b/plain-1.0.0.tgz",
+            "team-b/signtest-0.1.0.tgz.prov",
             "team-c/signtest-0.1.0.tgz"
         ]
     );
-    let shown = app.repo.index(&strict).unwrap().chart_json("signtest").unwrap();
-    assert!(shown.contains(r#""provenance":{"verified":true"#), "{shown}");
-    assert_eq!(app.repo.reverify_provenance(&strict).await.unwrap().policy, "required");
-    assert_eq!(app.repo.reverify_provenance(&lax).await.unwrap().policy, "off");
+    let (_, shown) = app.get("/api/team-a/charts/signtest/0.1.0").await;
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["provenance"]["verified"], true, "{shown}");
+    assert_eq!(shown["provenance"]["fingerprint"], HELM_FINGERPRINT, "{shown}");
+
+    // Each tenant's report, under its policy; at depth 1 the bare path is no route.
+    for (tenant, policy, checked, unsigned) in
+        [("team-a", "required", 1, 0), ("team-b", "off", 0, 1), ("team-c", "if-present", 0, 1)]
+    {
+        let (status, body) = app.request(Method::POST, &format!("/api/{tenant}/provenance/verify"), vec![]).await;
+        assert_eq!(status, StatusCode::OK, "{tenant}: {body}");
+        let report: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(report["policy"], policy, "{tenant}: {body}");
+        assert_eq!(report["checked"], checked, "{tenant}: {body}");
+        assert_eq!(report["unsigned"].as_array().map(Vec::len), Some(unsigned), "{tenant}: {body}");
+    }
+    assert_eq!(app.request(Method::POST, "/api/provenance/verify", vec![]).await.0, StatusCode::NOT_FOUND);
 }
