@@ -5,9 +5,9 @@
 //! every refusal (tampered chart or `.prov`, unknown, expired and revoked keys, another
 //! version's `.prov`, none under `required`) a 400 naming the check with storage and index
 //! unchanged; a keyring change reported by `POST /api/provenance/verify`, not applied; a bad
-//! keyring stopping the start. Tenants' own policies are tested at the repository level in
-//! `server/tests/app.rs` (the tenant routes are not served yet). Helm 3.17 cannot read a
-//! keyring holding an EdDSA key: it gets RSA keys only.
+//! keyring stopping the start; with `--depth 1`, each tenant held to its own policy and its own
+//! re-verification report. Helm 3.17 cannot read a keyring holding an EdDSA key: it gets RSA
+//! keys only.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -418,6 +418,126 @@ async fn a_keyring_change_is_reported_not_applied() {
     assert_eq!(failed[0]["recorded"]["fingerprint"], keys.ed.as_str(), "what was verified when it was stored");
     assert!(observable(&server).await == before, "the report changes nothing");
     assert!(server.get("/api/charts").await.body == api_before, "nor what the API shows");
+}
+
+/// Every stored chart and provenance file of `tenant`, and its served index.
+async fn tenant_observable(server: &Server, tenant: &str) -> (BTreeMap<String, Vec<u8>>, Vec<u8>) {
+    let mut stored = server.storage_snapshot();
+    stored.retain(|k, _| k.starts_with(&format!("{tenant}/")));
+    let r = server.get(&format!("/{tenant}/index.yaml")).await;
+    r.assert_status(200);
+    (stored, r.body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_is_held_to_its_own_policy() {
+    let gpg = GnuPg::new();
+    let signer = gpg.gen_key(&KeySpec::new("Tenant Signer <tenants@example.test>", "ed25519"));
+    let helm = Helm::new(HelmVersion::V4);
+    let work = helm.work_dir("keys");
+    let (secret, keyring) = (work.join("secret.gpg"), work.join("trusted.gpg"));
+    fs::write(&secret, gpg.export_secret(&signer, "")).expect("write");
+    fs::write(&keyring, gpg.export(&[&signer])).expect("write");
+    let folder = chart_folder(&helm, "tenanted");
+    let sign_args = ["--key", signer.as_str(), "--keyring", p(&secret)];
+    let v1 = chartroom_sign(&folder, "1.0.0", &helm.work_dir("v1"), &sign_args);
+    let v2 = chartroom_sign(&folder, "2.0.0", &helm.work_dir("v2"), &sign_args);
+    let (tgz, prov) = (fs::read(&v1).expect("archive"), fs::read(prov_of(&v1)).expect(".prov"));
+    let tampered = String::from_utf8(prov.clone())
+        .expect("UTF-8 .prov")
+        .replace("description: A Helm chart for Kubernetes", "description: A forged chart")
+        .into_bytes();
+    assert_ne!(tampered, prov);
+
+    // Every tenant `off` but team-a (`required`) and team-c (`if-present`).
+    let server = Server::start(&[
+        "--depth",
+        "1",
+        "--provenance-tenant",
+        "team-a=required",
+        "--provenance-tenant",
+        "team-c=if-present",
+        "--provenance-keyring",
+        p(&keyring),
+    ])
+    .await;
+    let server = &server;
+    let file = "tenanted-1.0.0.tgz";
+    let upload = |tenant: &str, prov: Option<Vec<u8>>| {
+        let path = format!("/api/{tenant}/charts");
+        let chart = Some((file, tgz.clone()));
+        let prov = prov.map(|b| ("tenanted-1.0.0.tgz.prov", b));
+        async move { server.upload_multipart_to(&path, chart, prov).await }
+    };
+
+    // team-a: without its `.prov`, or with a forged one, 400 and nothing stored.
+    let before = tenant_observable(server, "team-a").await;
+    let r = upload("team-a", None).await;
+    r.assert_status(400);
+    assert!(
+        r.error_message().starts_with("a provenance file is required: upload tenanted-1.0.0.tgz.prov with the chart"),
+        "{}",
+        r.error_message()
+    );
+    let r = upload("team-a", Some(tampered.clone())).await;
+    r.assert_status(400);
+    assert!(r.error_message().starts_with("bad provenance signature by key"), "{}", r.error_message());
+    let r = server.post("/api/team-a/prov", "application/octet-stream", tampered.clone()).await;
+    r.assert_status(400);
+    assert!(tenant_observable(server, "team-a").await == before, "team-a: storage and index changed");
+    assert!(server.storage_files().is_empty(), "nothing stored: {:?}", server.storage_files());
+
+    // team-b (`off`): the same chart without a `.prov` is taken, and a forged `.prov` too.
+    upload("team-b", None).await.assert_status(201);
+    server.post("/api/team-b/prov", "application/octet-stream", tampered.clone()).await.assert_status(201);
+    // team-c (`if-present`): without one it is taken, a forged one is not.
+    upload("team-c", Some(tampered)).await.assert_status(400);
+    upload("team-c", None).await.assert_status(201);
+    // team-a with its `.prov`: multipart, and `chartroom push` to the tenant's URL.
+    upload("team-a", Some(prov)).await.assert_status(201);
+    let stdout = Cli::new().ok(&["push", p(&v2), &server.url("/team-a")]);
+    assert!(stdout.contains("with its provenance file"), "{stdout}");
+    for version in ["1.0.0", "2.0.0"] {
+        let r = server.get(&format!("/api/team-a/charts/tenanted/{version}")).await;
+        r.assert_status(200);
+        assert_verified(&r.json(), "Tenant Signer <tenants@example.test>", &signer);
+    }
+    assert_eq!(
+        server.storage_files(),
+        [
+            "team-a/tenanted-1.0.0.tgz",
+            "team-a/tenanted-1.0.0.tgz.prov",
+            "team-a/tenanted-2.0.0.tgz",
+            "team-a/tenanted-2.0.0.tgz.prov",
+            "team-b/tenanted-1.0.0.tgz",
+            "team-b/tenanted-1.0.0.tgz.prov",
+            "team-c/tenanted-1.0.0.tgz"
+        ]
+    );
+
+    // Each tenant's report, under its own policy; the bare path is no route at depth 1.
+    let report = |tenant: &str| {
+        let path = format!("/api/{tenant}/provenance/verify");
+        async move {
+            let r = server.post(&path, "application/json", Vec::new()).await;
+            r.assert_status(200);
+            r.json()
+        }
+    };
+    let a = report("team-a").await;
+    assert_eq!(
+        (a["policy"].as_str(), a["checked"].as_u64(), a["verified"].as_u64()),
+        (Some("required"), Some(2), Some(2)),
+        "{a}"
+    );
+    assert_eq!(a["failed"], serde_json::json!([]), "{a}");
+    let b = report("team-b").await;
+    assert_eq!((b["policy"].as_str(), b["checked"].as_u64(), b["verified"].as_u64()), (Some("off"), Some(1), Some(0)));
+    assert!(b["failed"][0]["error"].as_str().expect("error").starts_with("bad provenance signature"), "{b}");
+    let c = report("team-c").await;
+    assert_eq!(c["policy"], "if-present", "{c}");
+    assert_eq!(c["unsigned"], serde_json::json!([{"name": "tenanted", "version": "1.0.0"}]), "{c}");
+    server.post("/api/provenance/verify", "application/json", Vec::new()).await.assert_status(404);
 }
 
 #[test]
