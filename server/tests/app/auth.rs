@@ -276,3 +276,23 @@ async fn responses_carry_route_template_tenant_and_identity() {
     let r = app.send(Method::GET, "/health", vec![]).await;
     assert_eq!(facts(&r), (Some("/health".into()), Some(String::new()), None));
 }
+
+/// The provenance re-verification report reads and changes nothing: `pull` on the tenant is
+/// enough, and without it the gate refuses before any provenance file is read.
+#[tokio::test]
+async fn the_provenance_report_needs_pull_on_its_tenant() {
+    let keyring = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/helm-test-key.pub");
+    let s = secured(ArgValues::new().with(&options::PROVENANCE_KEYRING, keyring)).await;
+    let app = &s.app;
+    let bob = basic("bob", "bob-pw");
+    for (who, tenant, want) in [
+        (Some(bob.as_str()), "team-b", StatusCode::OK),
+        (Some(bob.as_str()), "team-a", StatusCode::FORBIDDEN),
+        (Some("Bearer ci-token"), "team-a", StatusCode::OK),
+        (None, "public", StatusCode::OK),
+        (None, "team-a", StatusCode::UNAUTHORIZED),
+    ] {
+        let path = format!("/api/{tenant}/provenance/verify");
+        assert_eq!(status(app, Method::POST, &path, who).await, want, "{who:?} {path}");
+    }
+}
