@@ -28,8 +28,12 @@ pub enum Command {
     Push(PushArgs),
     /// List the charts of a repository (like `helm search repo`), by URL or configured name.
     Search(SearchArgs),
-    /// Download a chart from a repository, verifying its digest against the index.
+    /// Download a chart from a repository, verifying its digest against the index (and with
+    /// --verify its provenance file).
     Pull(PullArgs),
+    /// Verify a packaged chart's provenance file (`<chart>.tgz.prov`) with a keyring of trusted
+    /// public keys, like `helm verify`.
+    Verify(VerifyArgs),
     /// Manage a chart's dependencies (`Chart.yaml` `dependencies`, `charts/`, `Chart.lock`) like
     /// `helm dependency`.
     #[command(alias = "dep", alias = "dependencies")]
@@ -108,6 +112,27 @@ pub struct PackageArgs {
     /// Run `chartroom dependency update` on the folder before packaging.
     #[arg(short = 'u', long)]
     pub dependency_update: bool,
+    /// Sign the archive: write `<archive>.prov` beside it (needs --key and --keyring).
+    #[arg(long, requires_all = ["key", "keyring"])]
+    pub sign: bool,
+    /// The signing key: a user id (or a unique part of one), a fingerprint or a key id.
+    #[arg(long, requires = "sign")]
+    pub key: Option<String>,
+    /// The secret keyring holding the key (`gpg --export-secret-keys`, armored or binary).
+    #[arg(long, requires = "sign")]
+    pub keyring: Option<PathBuf>,
+    /// A file whose first line is the key's passphrase (`-`: standard input).
+    #[arg(long, requires = "sign")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The chart archive; its provenance file is `<chart>.prov` beside it.
+    pub chart: PathBuf,
+    /// The trusted public keys: ASCII-armored keys or a GnuPG binary keyring (`gpg --export`).
+    #[arg(long)]
+    pub keyring: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -121,7 +146,8 @@ pub struct PushArgs {
     /// Replace the version if it already exists (sends `?force`; the server may refuse).
     #[arg(short = 'f', long)]
     pub force: bool,
-    /// A provenance file (`<chart>.tgz.prov`) to upload with the chart.
+    /// A provenance file to upload with the chart (default: `<chart>.tgz.prov` beside a `.tgz`
+    /// chart, when there is one).
     #[arg(long)]
     pub prov: Option<PathBuf>,
     /// User name for Basic authentication.
@@ -205,6 +231,12 @@ pub struct PullArgs {
     /// Folder to write into (created when missing; default: the current folder).
     #[arg(short = 'd', long)]
     pub destination: Option<PathBuf>,
+    /// Fetch the chart's provenance file and verify it with --keyring before writing anything.
+    #[arg(long, requires = "keyring")]
+    pub verify: bool,
+    /// The trusted public keys for --verify (armored keys or a GnuPG binary keyring).
+    #[arg(long, requires = "verify")]
+    pub keyring: Option<PathBuf>,
     #[command(flatten)]
     pub credentials: RepoCredentials,
     #[command(flatten)]
@@ -292,6 +324,8 @@ fn server_arg(option: &'static OptionSpec) -> Arg {
         Kind::Bool => arg.num_args(0..=1).default_missing_value("true").value_parser(ValueParser::new(checked)),
         Kind::UInt { .. } => arg.value_parser(ValueParser::new(checked)),
         Kind::Path => arg.value_parser(PathBufValueParser::new()),
+        // Repeatable; each value (and the variable's list) is checked as it is parsed.
+        Kind::Pairs => arg.action(ArgAction::Append).value_parser(ValueParser::new(checked)),
         Kind::Text | Kind::Duration => arg.value_parser(ValueParser::string()),
     }
 }
@@ -317,6 +351,12 @@ impl clap::FromArgMatches for ServeArgs {
                 Kind::Path => {
                     if let Some(path) = matches.get_one::<PathBuf>(option.key) {
                         self.values.set(option, path.clone());
+                    }
+                }
+                // Repeated flags are one list for the server, as the variable is.
+                Kind::Pairs => {
+                    if let Some(values) = matches.get_many::<String>(option.key) {
+                        self.values.set(option, values.map(String::as_str).collect::<Vec<_>>().join(","));
                     }
                 }
                 _ => {

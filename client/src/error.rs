@@ -18,6 +18,9 @@ pub enum ErrorKind {
     /// Downloaded bytes do not match the digest the index promised (only that: bytes that match
     /// but do not load as a chart are [`ErrorKind::Usage`], an invalid archive).
     Integrity,
+    /// A provenance file does not verify (`verify`, `pull --verify`): unknown, expired or
+    /// revoked key, bad signature, another chart's or other bytes' provenance.
+    Provenance,
     /// Anything else (I/O on the local disk, unexpected answers).
     Other,
 }
@@ -33,6 +36,7 @@ impl ErrorKind {
             ErrorKind::Network => 5,
             ErrorKind::Auth => 6,
             ErrorKind::Integrity => 7,
+            ErrorKind::Provenance => 8,
         }
     }
 }
@@ -83,6 +87,7 @@ mod tests {
             ErrorKind::Auth,
             ErrorKind::Network,
             ErrorKind::Integrity,
+            ErrorKind::Provenance,
             ErrorKind::Other,
         ];
         let mut codes: Vec<i32> = kinds.iter().map(|k| k.exit_code()).collect();

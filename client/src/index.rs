@@ -605,6 +605,7 @@ pub(crate) fn same_origin(repo_url: &str, target: &Url) -> bool {
 pub(crate) enum ResourceKind {
     Index,
     Chart,
+    Provenance,
 }
 
 /// Maps a non-200 status to an error of the right kind.
@@ -625,6 +626,9 @@ pub(crate) fn check_status(
         StatusCode::NOT_FOUND => match what {
             ResourceKind::Index => ClientError::not_found(format!("{url} not found: is this a chart repository?")),
             ResourceKind::Chart => ClientError::not_found(format!("{url} not found (404)")),
+            ResourceKind::Provenance => {
+                ClientError::not_found(format!("{url} not found (404): the chart has no provenance file to verify"))
+            }
         },
         _ => ClientError::network(format!("failed to fetch {url}: {status}")),
     })

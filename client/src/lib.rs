@@ -15,6 +15,8 @@
 //!   resolved into `charts/`, `Chart.lock` with Helm's digest, so each tool accepts the other's lock.
 //! * [`install`]: a chart and, recursively, its dependencies as a self-contained folder that
 //!   `helm template`/`helm install` accept with no network, every download digest-verified.
+//! * [`sign`], [`verify`]: provenance files like `helm package --sign` and `helm verify`
+//!   (OpenPGP with `chartroom-signing`); [`pull`] with a keyring verifies before writing.
 
 pub mod deps;
 pub mod error;
@@ -26,6 +28,8 @@ pub mod package;
 pub mod pull;
 pub mod push;
 pub mod repo;
+pub mod sign;
 pub mod tls;
+pub mod verify;
 
 pub use error::{ClientError, ErrorKind};

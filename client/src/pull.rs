@@ -9,6 +9,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use chartroom_chart::archive::{Limits, extract_all, load_archive};
+use chartroom_chart::provenance::MAX_PROVENANCE_SIZE;
+use chartroom_signing::Keyring;
 use futures::StreamExt;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
@@ -17,6 +19,8 @@ use tokio::io::AsyncWriteExt;
 use crate::error::{ClientError, ErrorKind};
 use crate::index::{Client, ResourceKind, check_status, error_chain};
 use crate::repo::{Repository, resolve_reference_url};
+use crate::sign::{prov_path, write_atomically};
+use crate::verify::{Verification, verification_failed, verify_archive};
 
 /// A pulled chart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +73,43 @@ impl Client {
         dest: &Path,
         untar: bool,
     ) -> Result<PulledChart, ClientError> {
+        Ok(self.pull_with(repo, chart, version, devel, dest, untar, None).await?.0)
+    }
+
+    /// [`Client::pull`], verifying the chart's provenance file like `helm pull --verify`: the
+    /// file is fetched from `<chart URL>.prov` first and checked with `keyring` against the
+    /// downloaded archive (digest, signed name and version, a trusted, valid key) before anything
+    /// is written to `dest`; a refusal ([`ErrorKind::Provenance`], or
+    /// [`ErrorKind::NotFound`] without a provenance file) leaves nothing behind. Without `untar`
+    /// the provenance file is kept beside the archive, as Helm does.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn pull_verified(
+        &self,
+        repo: &Repository,
+        chart: &str,
+        version: Option<&str>,
+        devel: bool,
+        dest: &Path,
+        untar: bool,
+        keyring: &Keyring,
+    ) -> Result<(PulledChart, Verification), ClientError> {
+        let (pulled, verification) = self.pull_with(repo, chart, version, devel, dest, untar, Some(keyring)).await?;
+        let verification = verification
+            .ok_or_else(|| ClientError::other(format!("{}: the provenance file was not verified", pulled.name)))?;
+        Ok((pulled, verification))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn pull_with(
+        &self,
+        repo: &Repository,
+        chart: &str,
+        version: Option<&str>,
+        devel: bool,
+        dest: &Path,
+        untar: bool,
+        keyring: Option<&Keyring>,
+    ) -> Result<(PulledChart, Option<Verification>), ClientError> {
         let index = self.fetch_index(repo).await?;
         let entry = index.select(chart, version, devel)?;
         let first = entry.urls.first().filter(|u| !u.is_empty()).ok_or_else(|| {
@@ -77,6 +118,10 @@ impl Client {
         let url = resolve_reference_url(&repo.url, first)?;
         let file_name = file_name_of(&url)?;
         let expected = expected_digest(&entry.digest);
+        let prov = match keyring {
+            Some(keyring) => Some((self.download_provenance(repo, &url).await?, keyring)),
+            None => None,
+        };
 
         std::fs::create_dir_all(dest)
             .map_err(|e| ClientError::other(format!("cannot create {}: {e}", dest.display())))?;
@@ -94,16 +139,54 @@ impl Client {
             tracing::warn!(%url, "the index has no usable sha256 digest for this chart: not verified");
         }
 
+        let read_archive = || {
+            std::fs::read(tmp.path())
+                .map_err(|e| ClientError::other(format!("cannot read {}: {e}", tmp.path().display())))
+        };
+        let verification = match &prov {
+            Some((prov, keyring)) => Some(verify_archive(&read_archive()?, &file_name, prov, keyring)?),
+            None => None,
+        };
+        let (name, version) = (entry.name.clone(), entry.version.clone());
         if untar {
-            let bytes = std::fs::read(tmp.path())
-                .map_err(|e| ClientError::other(format!("cannot read {}: {e}", tmp.path().display())))?;
+            let bytes = read_archive()?;
             drop(tmp);
             let path = untar_chart(&bytes, dest, &file_name)?;
-            return Ok(PulledChart { path, name: entry.name.clone(), version: entry.version.clone(), digest });
+            return Ok((PulledChart { path, name, version, digest }, verification));
         }
         let path = dest.join(&file_name);
+        if let Some((prov, _)) = &prov {
+            write_atomically(&prov_path(&path), prov)?;
+        }
         tmp.persist(&path).map_err(|e| ClientError::other(format!("cannot write {}: {}", path.display(), e.error)))?;
-        Ok(PulledChart { path, name: entry.name.clone(), version: entry.version.clone(), digest })
+        Ok((PulledChart { path, name, version, digest }, verification))
+    }
+
+    /// The provenance file of the chart at `chart_url`: `<chart URL>.prov`, as Helm fetches it
+    /// (kept in memory: at most [`MAX_PROVENANCE_SIZE`] bytes).
+    async fn download_provenance(&self, repo: &Repository, chart_url: &str) -> Result<Vec<u8>, ClientError> {
+        let mut url =
+            Url::parse(chart_url).map_err(|e| ClientError::other(format!("invalid chart URL {chart_url:?}: {e}")))?;
+        let path = format!("{}.prov", url.path());
+        url.set_path(&path);
+        let url = url.to_string();
+        let resp = self
+            .get(repo, &url)?
+            .send()
+            .await
+            .map_err(|e| ClientError::network(format!("cannot reach {url}: {}", error_chain(&e))))?;
+        check_status(resp.status(), &url, repo, ResourceKind::Provenance)?;
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| ClientError::network(format!("cannot download {url}: {}", error_chain(&e))))?;
+            if body.len() + chunk.len() > MAX_PROVENANCE_SIZE {
+                return Err(verification_failed(&url, format!("larger than {MAX_PROVENANCE_SIZE} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// Streams `url` into a temporary file in `dir`, hashing as it goes.

@@ -1,10 +1,15 @@
-//! One chart version in the index: its identity, where its archive is stored, and its
-//! pre-serialized YAML and JSON fragments, rendered once when the entry is made.
+//! One chart version in the index: its identity, where its archive is stored, what is known of
+//! its provenance file, and its pre-serialized YAML and JSON fragments, rendered once when the
+//! entry is made.
+
+use std::borrow::Cow;
 
 use chartroom_chart::metadata::{Dependency, Metadata};
 use chartroom_chart::version::Version;
 use chartroom_chart::yaml;
 use jiff::Timestamp;
+
+use crate::provenance::ProvenanceRecord;
 
 /// How entries are rendered. URLs are derived here, at render time, never persisted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,13 +33,16 @@ pub struct StoredObject {
 }
 
 /// One chart version in the index.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     name: Box<str>,
     /// Lowercase hex sha256 of the archive.
     pub digest: String,
     pub created: Timestamp,
     pub object: StoredObject,
+    /// Its provenance file (`<file>.prov`), if it has one. Not part of the served index (Helm
+    /// does not know it); shown by the chart API.
+    provenance: Option<Box<ProvenanceRecord>>,
     version: Version,
     json: Box<str>,
     yaml: Box<str>,
@@ -74,6 +82,7 @@ impl Entry {
             digest,
             created,
             object,
+            provenance: None,
             version,
             json: json.into_boxed_str(),
             yaml: yaml.into_boxed_str(),
@@ -93,9 +102,37 @@ impl Entry {
         &self.version
     }
 
-    /// Helm's `repo.ChartVersion` as JSON, in Go field order (the ChartMuseum API body).
+    /// Helm's `repo.ChartVersion` as JSON, in Go field order (the JSON index body's fragment).
     pub fn json(&self) -> &str {
         &self.json
+    }
+
+    /// What the chart API shows of this version: [`Entry::json`], then (only when the version
+    /// has a provenance file) `"provenance":{"verified":…}` with the signer when it verified.
+    pub fn api_json(&self) -> Cow<'_, str> {
+        let Some(provenance) = &self.provenance else { return Cow::Borrowed(&self.json) };
+        let Some(body) = self.json.strip_suffix('}') else { return Cow::Borrowed(&self.json) };
+        let extra = provenance.api_json();
+        let mut out = String::with_capacity(body.len() + extra.len() + 16);
+        out.push_str(body);
+        out.push_str(",\"provenance\":");
+        out.push_str(&extra);
+        out.push('}');
+        Cow::Owned(out)
+    }
+
+    /// What is known of this version's provenance file; `None` when it has none.
+    pub fn provenance(&self) -> Option<&ProvenanceRecord> {
+        self.provenance.as_deref()
+    }
+
+    /// This entry with another provenance record (the fragments are shared text, copied).
+    pub(crate) fn with_provenance(&self, provenance: Option<ProvenanceRecord>) -> Entry {
+        Entry { provenance: provenance.map(Box::new), ..self.clone() }
+    }
+
+    pub(crate) fn set_provenance(&mut self, provenance: Option<ProvenanceRecord>) {
+        self.provenance = provenance.map(Box::new);
     }
 
     /// The YAML fragment of this entry in `index.yaml` (empty when the index is served as JSON).

@@ -413,7 +413,8 @@ impl Index {
         pages
     }
 
-    /// `{"name":[ChartVersion...],...}` for chart names `offset..offset+limit` in index order.
+    /// `{"name":[ChartVersion...],...}` for chart names `offset..offset+limit` in index order, as
+    /// the chart API shows them ([`Entry::api_json`]).
     pub fn entries_json(&self, offset: usize, limit: usize) -> String {
         let mut out = String::new();
         self.write_entries_json(&mut out, offset, limit);
@@ -428,16 +429,16 @@ impl Index {
             }
             out.push_str(&json_string(&name.0));
             out.push(':');
-            write_versions_json(out, versions.values());
+            write_versions_json(out, versions.values(), Body::Api);
         }
         out.push('}');
     }
 
-    /// `[ChartVersion...]` for one chart, newest first.
+    /// `[ChartVersion...]` for one chart, newest first, as the chart API shows them.
     pub fn chart_json(&self, name: &str) -> Option<String> {
         let versions = self.charts.get(&ChartName(name.to_owned()))?;
         let mut out = String::new();
-        write_versions_json(&mut out, versions.values());
+        write_versions_json(&mut out, versions.values(), Body::Api);
         Some(out)
     }
 }
@@ -457,7 +458,7 @@ fn write_chart<'a>(
         }
         out.push_str(&json_string(name));
         out.push(':');
-        write_versions_json(out, versions);
+        write_versions_json(out, versions, Body::Index);
     } else {
         out.push_str("  ");
         yaml::scalar(out, name);
@@ -468,13 +469,25 @@ fn write_chart<'a>(
     }
 }
 
-fn write_versions_json<'a>(out: &mut String, versions: impl Iterator<Item = &'a Arc<Entry>>) {
+/// Which JSON a version is written as.
+#[derive(Clone, Copy)]
+enum Body {
+    /// The served index: Helm's `ChartVersion` only.
+    Index,
+    /// The chart API: Helm's fields, then Chartroom's (`provenance`).
+    Api,
+}
+
+fn write_versions_json<'a>(out: &mut String, versions: impl Iterator<Item = &'a Arc<Entry>>, body: Body) {
     out.push('[');
     for (i, e) in versions.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(e.json());
+        match body {
+            Body::Index => out.push_str(e.json()),
+            Body::Api => out.push_str(&e.api_json()),
+        }
     }
     out.push(']');
 }

@@ -7,6 +7,9 @@
 //!   snapshot in one map; tenants without charts share one empty index).
 //! * `publish`: every change to the charts: [`Repository::publish`],
 //!   [`Repository::put_provenance`], [`Repository::unpublish`], [`Repository::unpublish_chart`].
+//! * `provenance`: the provenance policy ([`ProvenancePolicy`], per tenant), the checks of
+//!   provenance files, what the index records of them ([`ProvenanceRecord`]); `reverify`:
+//!   [`Repository::reverify_provenance`], which reports stored charts that no longer verify.
 //! * `files`: reading chart files and archive contents.
 //! * `writer`: the one task that owns every index change of every tenant, publishes snapshots,
 //!   appends the change log and persists state (`persist`, debounced per tenant); `reconcile`
@@ -28,9 +31,13 @@ mod locks;
 mod options;
 mod peers;
 mod persist;
+mod provenance;
+#[cfg(test)]
+mod provenance_tests;
 mod publish;
 mod reconcile;
 mod repo;
+mod reverify;
 mod snapshot;
 mod startup;
 mod state;
@@ -46,9 +53,11 @@ pub use error::RepoError;
 pub use files::{ArchiveReadError, FileError, FileKind};
 pub use index::Index;
 pub use options::{OverwritePolicy, RepoOptions};
+pub use provenance::{PolicyError, ProvenanceMode, ProvenancePolicy, ProvenanceRecord, Signature};
 pub use publish::{ProvenanceRejected, PublishError, Published, StoredProvenance, UnpublishError};
 pub use reconcile::ResyncReport;
 pub use repo::Repository;
+pub use reverify::{ReverifyError, ReverifyReport, VerifyFailure, VersionRef};
 pub use snapshot::Snapshot;
 pub use tenancy::Tenancy;
 pub use tenant::{Tenant, TenantError};

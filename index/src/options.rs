@@ -5,6 +5,7 @@ use std::time::Duration;
 use chartroom_chart::archive::Limits;
 
 use crate::entry::RenderConfig;
+use crate::provenance::ProvenancePolicy;
 use crate::tenancy::Tenancy;
 
 /// How a repository is served and maintained.
@@ -16,6 +17,8 @@ pub struct RepoOptions {
     pub render: RenderConfig,
     /// Which writes may replace a stored chart.
     pub overwrite: OverwritePolicy,
+    /// Which provenance files writes must carry and verify, per tenant, and the trusted keys.
+    pub provenance: ProvenancePolicy,
     /// Persist index state under `.chartroom/` (and read it at start).
     pub statefiles: bool,
     /// Maximum archives read in parallel when (re)building, across all tenants; also the number
@@ -41,6 +44,7 @@ impl Default for RepoOptions {
             tenancy: Tenancy::default(),
             render: RenderConfig::default(),
             overwrite: OverwritePolicy::default(),
+            provenance: ProvenancePolicy::default(),
             statefiles: true,
             read_concurrency: 16,
             limits: Limits::default(),

@@ -5,20 +5,24 @@
 //! One poller for all tenants: records name each change's tenant. Cost while nothing changes:
 //! one LIST (which replicas have logs) plus one GET per peer (its next record, usually a 404) per
 //! poll interval, however many tenants there are. Per change made by a peer: its share of one
-//! record GET, one HEAD of the chart, and a GET of the archive only when the record's metadata
-//! does not describe the object storage now holds.
+//! record GET, one HEAD of the chart and (with a provenance keyring) one of its provenance file, and a GET of the archive
+//! only when the record's metadata does not describe the object storage now holds (of the
+//! provenance file only when neither the record nor this replica describe the one stored and
+//! the tenant's policy verifies).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use chartroom_storage::{LogRecordInfo, StorageError};
+use chartroom_storage::{LogRecordInfo, ObjectInfo, StorageError};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::changelog::{self, PeerChange, PeerOp};
 use crate::entry::{Entry, StoredObject};
 use crate::ingest::{self, Archive};
+use crate::provenance::{self, ChartIdentity, ProvenanceRecord};
+use crate::state::StoredEntry;
 use crate::tenant::Tenant;
 use crate::tenants::{Located, Shared};
 use crate::writer::{Command, Observed, Resolved};
@@ -256,8 +260,9 @@ fn locate(shared: &Shared, tenant: &str) -> Option<Located> {
     }
 }
 
-/// What storage holds for `file` now, as an index entry; `None` when the index already has
-/// exactly that object or it cannot be indexed (left to the periodic resync, which logs why).
+/// What storage holds for `file` now, as an index entry (with its provenance file's record);
+/// `None` when the index already has exactly that (archive and provenance file) or it cannot be
+/// indexed (left to the periodic resync, which logs why).
 async fn observe(
     shared: &Shared,
     located: &Located,
@@ -275,44 +280,108 @@ async fn observe(
     // files, and without one the archive is read rather than trusting a size match.
     let same_object =
         |object: &StoredObject| object.size == info.size && info.e_tag.is_some() && object.etag == info.e_tag;
-    let known_created = match &located.state {
-        Some(state) => match state.index.read().by_file(file) {
-            Some(e) if same_object(&e.object) => return Ok(None),
-            Some(e) => Some((e.digest.clone(), e.created)),
-            None => None,
-        },
-        None => None,
+    let indexed: Option<Arc<Entry>> = located.state.as_ref().and_then(|s| s.index.read().by_file(file).cloned());
+    let recorded = match change {
+        PeerOp::Put(stored) if same_object(&stored.object) => Some(*stored),
+        _ => None,
     };
-    let object = StoredObject { file: file.to_owned(), size: info.size, etag: info.e_tag.clone() };
-    let render = &located.place.render;
-    if let PeerOp::Put(stored) = change
-        && same_object(&stored.object)
-    {
-        let stored = *stored;
-        return Ok(match Entry::new(stored.metadata, stored.digest, stored.created, object, render) {
-            Ok(entry) => Some(Observed::Present(Box::new(entry))),
-            Err(e) => {
-                tracing::warn!(tenant = %located.place.tenant, %file, error = %e, "a peer announced a chart this replica cannot index");
-                None
+    let record_provenance = recorded.as_ref().and_then(|r| r.provenance.clone());
+    let (mut entry, unchanged) = match &indexed {
+        Some(e) if same_object(&e.object) => (Entry::clone(e), true),
+        _ => {
+            let entry = match recorded {
+                Some(stored) => chart_entry(located, file, &info, stored),
+                None => read_entry(shared, located, file, &info, indexed.as_deref()).await?,
+            };
+            match entry {
+                Some(Ok(entry)) => (entry, false),
+                Some(Err(observed)) => return Ok(Some(observed)),
+                None => return Ok(None),
             }
-        });
+        }
+    };
+    let indexed_provenance =
+        indexed.as_ref().filter(|e| e.digest == entry.digest).and_then(|e| e.provenance().cloned());
+    let provenance = observe_provenance(shared, located, file, &entry, record_provenance, indexed_provenance).await?;
+    if unchanged && entry.provenance() == provenance.as_ref() {
+        return Ok(None);
     }
-    // The record does not describe what is stored now (changed again since): read the archive.
+    entry.set_provenance(provenance);
+    Ok(Some(Observed::Present(Box::new(entry))))
+}
+
+/// The entry a peer's record describes (its archive is the one storage holds now).
+fn chart_entry(
+    located: &Located,
+    file: &str,
+    info: &ObjectInfo,
+    stored: StoredEntry,
+) -> Option<Result<Entry, Observed>> {
+    let object = StoredObject { file: file.to_owned(), size: info.size, etag: info.e_tag.clone() };
+    match Entry::new(stored.metadata, stored.digest, stored.created, object, &located.place.render) {
+        Ok(entry) => Some(Ok(entry)),
+        Err(e) => {
+            tracing::warn!(tenant = %located.place.tenant, %file, error = %e, "a peer announced a chart this replica cannot index");
+            None
+        }
+    }
+}
+
+/// The entry of the archive storage holds now, read (the record does not describe it: it
+/// changed again since). `Err(Absent)` when it disappeared meanwhile.
+async fn read_entry(
+    shared: &Shared,
+    located: &Located,
+    file: &str,
+    info: &ObjectInfo,
+    indexed: Option<&Entry>,
+) -> Result<Option<Result<Entry, Observed>>, StorageError> {
+    let storage = &located.place.storage;
     tracing::trace!(%file, head_etag = ?info.e_tag, "reading an archive a peer changed");
     let loaded = match ingest::read_archive(storage, file, info.size, &shared.options.limits).await? {
         Archive::Loaded(loaded) => *loaded,
-        Archive::Missing => return Ok(Some(Observed::Absent)),
+        Archive::Missing => return Ok(Some(Err(Observed::Absent))),
         Archive::Invalid(reason) => {
             tracing::warn!(tenant = %located.place.tenant, %file, %reason, "invalid package in storage; not indexed");
             return Ok(None);
         }
     };
-    let known = known_created.as_ref().map(|(digest, created)| (digest.as_str(), *created));
-    Ok(match ingest::archive_entry(loaded, object, info.last_modified, known, None, render) {
-        Ok(entry) => Some(Observed::Present(Box::new(entry))),
+    let object = StoredObject { file: file.to_owned(), size: info.size, etag: info.e_tag.clone() };
+    let known = indexed.map(|e| (e.digest.as_str(), e.created));
+    Ok(match ingest::archive_entry(loaded, object, info.last_modified, known, None, &located.place.render) {
+        Ok(entry) => Some(Ok(entry)),
         Err(e) => {
             tracing::warn!(tenant = %located.place.tenant, %file, error = %e, "invalid package in storage; not indexed");
             None
         }
     })
+}
+
+/// The record of `file`'s provenance file as storage holds it now (one HEAD): the peer's record
+/// when it describes that file, else this replica's own record of it for the same archive, else
+/// judged afresh ([`provenance::judge_stored`]); `None` when there is no provenance file, or
+/// without a keyring (nothing is recorded then, and nothing is asked of storage).
+async fn observe_provenance(
+    shared: &Shared,
+    located: &Located,
+    file: &str,
+    entry: &Entry,
+    recorded: Option<ProvenanceRecord>,
+    indexed: Option<ProvenanceRecord>,
+) -> Result<Option<ProvenanceRecord>, StorageError> {
+    let storage = &located.place.storage;
+    if !shared.options.provenance.records() {
+        return Ok(None);
+    }
+    let prov_file = provenance::provenance_file_of(file);
+    let info = match storage.head(&prov_file).await {
+        Ok(info) => info,
+        Err(StorageError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if let Some(record) = recorded.into_iter().chain(indexed).find(|r| r.describes(&info)) {
+        return Ok(Some(record));
+    }
+    let keyring = shared.options.provenance.verifier(&located.place.tenant);
+    provenance::judge_stored(storage, &prov_file, &info, keyring, ChartIdentity::of(entry)).await
 }

@@ -1,20 +1,33 @@
 //! The write path: every change to a repository's charts, whatever the front door (the
 //! ChartMuseum API today; OCI pushes, retention and webhooks later).
 //!
-//! Each operation takes the per-version lock, writes storage create-only unless the overwrite
-//! policy allows replacing, keeps a chart and its provenance file consistent (rollback of a failed
-//! second write, removal of a provenance file that no longer vouches for replaced bytes), then
-//! hands the change to the writer and returns once the served index has it and this replica's
-//! change log announces it.
+//! Each operation takes the per-version lock, checks provenance files as the tenant's
+//! [`ProvenancePolicy`](crate::ProvenancePolicy) demands (before anything is stored: a refused
+//! write leaves storage and index as they were), writes storage create-only unless the overwrite
+//! policy allows replacing, keeps a chart and its provenance file consistent (rollback of a
+//! failed second write, removal of a provenance file that no longer vouches for replaced bytes),
+//! then hands the change to the writer and returns once the served index has it and this
+//! replica's change log announces it.
+//!
+//! The OCI push enters here too: a manifest push calls [`Repository::publish`] with the chart
+//! layer's bytes and, when the manifest has one, the provenance layer's bytes
+//! (`application/vnd.cncf.helm.chart.provenance.v1.prov`) as `prov`, and gets the same checks,
+//! refusals and records as a multipart upload.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chartroom_chart::archive::{self, ArchiveError, Limits, LoadedChart};
 use chartroom_chart::provenance::{self, Provenance, ProvenanceError, Vouch};
+use chartroom_signing::{ChartDigest, Keyring, VerifyError};
 use chartroom_storage::{ObjectInfo, Storage, StorageError, chart_file, prov_file};
 use jiff::Timestamp;
 
 use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
 use crate::error::RepoError;
+use crate::provenance::{
+    ChartIdentity, ProvenanceMode, ProvenanceRecord, Signature, verify_ahead_of_chart, verify_upload,
+};
 use crate::repo::Repository;
 use crate::tenant::Tenant;
 
@@ -35,6 +48,8 @@ pub struct Published {
     pub digest: String,
     /// The archive's file in the repository.
     pub file: String,
+    /// Who signed its provenance file, when the policy verified one.
+    pub signature: Option<Signature>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +86,7 @@ impl From<EntryError> for PublishError {
     }
 }
 
-/// Why a provenance file was refused.
+/// Why a provenance file (or its absence) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvenanceRejected {
     #[error("invalid provenance file: empty body")]
@@ -86,6 +101,16 @@ pub enum ProvenanceRejected {
         "provenance file does not match the stored chart: it records {recorded} for {file}, the chart is sha256:{digest}"
     )]
     OtherStoredArchive { recorded: String, file: String, digest: String },
+    /// The signature check failed (`if-present` and `required`): which check, in its words.
+    #[error(transparent)]
+    Unverified(VerifyError),
+    /// A provenance file stored before its chart (`POST /api/prov`) does not verify for the
+    /// chart that arrived.
+    #[error("the provenance file stored for this version ({file}) does not verify for this chart: {error}")]
+    StoredUnverified { file: String, error: VerifyError },
+    /// `required`, and the chart came without a provenance file.
+    #[error("a provenance file is required: upload {file}.prov with the chart (multipart field \"prov\"){hint}")]
+    Required { file: String, hint: &'static str },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,12 +129,30 @@ impl From<StorageError> for UnpublishError {
     }
 }
 
+/// What an upload without a provenance file found stored for its version, under a verifying
+/// policy.
+enum ProvenanceFound {
+    /// Nothing (or nothing to look at: the version exists and may not be replaced).
+    None,
+    /// A provenance file that verifies for the uploaded chart (sent ahead with `POST /api/prov`,
+    /// or kept from identical bytes).
+    Verified(ProvenanceRecord),
+    /// The provenance file of the bytes being replaced: removed after the write.
+    Replaced,
+}
+
 impl Repository {
     /// Validates a chart archive (and its provenance file), stores it as `<name>-<version>.tgz`
     /// (and `.tgz.prov`) and indexes it. `force` is the request's wish to replace an existing
     /// version; whether it may is the repository's [`OverwritePolicy`](crate::OverwritePolicy).
-    /// Nothing is stored for a chart that fails validation, and a failed provenance write takes
-    /// the chart back out.
+    ///
+    /// Provenance, by the tenant's [`ProvenanceMode`]: under `off` a provenance file must name
+    /// the chart and, if it lists the archive, its digest. Under `if-present` and `required` it
+    /// must verify ([`chartroom_signing::verify`]: a trusted, valid key; the name, version and
+    /// sha256 of this archive), and a chart arriving without one is checked against a provenance
+    /// file already stored for its version (one GET), which must verify as well; `required`
+    /// refuses a chart that has none. Nothing is stored for a chart that fails a check, and a
+    /// failed provenance write takes the chart back out.
     pub async fn publish(
         &self,
         tenant: &Tenant,
@@ -117,36 +160,78 @@ impl Repository {
         prov: Option<Bytes>,
         force: bool,
     ) -> Result<Published, PublishError> {
-        let place = self.locate(tenant)?.place;
+        let located = self.locate(tenant)?;
+        let place = Arc::clone(&located.place);
         let chart = validate_chart(&self.shared.options.limits, bytes.clone()).await?;
-        if let Some(prov) = &prov {
-            check_provenance_for(&parse_provenance(prov)?, &chart)?;
-        }
-        let (name, version) = (chart.metadata.name.clone(), chart.metadata.version.clone());
+        let keyring = self.shared.options.provenance.verifier(tenant);
+        let mode = self.shared.options.provenance.mode(tenant);
+        let identity = ChartIdentity {
+            name: chart.metadata.name.clone(),
+            version: chart.metadata.version.clone(),
+            digest: chart.digest.clone(),
+        };
+        let uploaded_signature = match (&prov, &keyring) {
+            (Some(prov), Some(keyring)) => Some(
+                verify_upload(Arc::clone(keyring), prov.clone(), identity.clone())
+                    .await
+                    .map_err(ProvenanceRejected::Unverified)?,
+            ),
+            (Some(prov), None) => {
+                check_provenance_for(&parse_provenance(prov)?, &chart)?;
+                None
+            }
+            (None, _) => None,
+        };
+        let (name, version) = (identity.name.clone(), identity.version.clone());
         let file = chart_file(&name, &version);
         let overwrite = self.shared.options.overwrite.allows(force);
         let storage = &place.storage;
         let _guard = self.locks.lock(tenant, &file).await;
+        let replaced = located.entry(&name, &version);
+        let stored_provenance = match (&prov, keyring) {
+            // The write is refused (409) whatever a provenance file says.
+            (None, Some(_)) if replaced.is_some() && !overwrite => ProvenanceFound::None,
+            (None, Some(keyring)) => stored_provenance(storage, keyring, mode, &identity, replaced.as_deref()).await?,
+            _ => ProvenanceFound::None,
+        };
         let stored = write(storage, &file, bytes, overwrite).await?;
-        if let Some(prov) = prov {
-            if let Err(e) = write(storage, &prov_file(&name, &version), prov, overwrite).await {
-                if !overwrite && let Err(rollback) = storage.delete(&file).await {
-                    tracing::error!(%file, error = %rollback, "cannot roll back a chart whose provenance file failed to store");
+        let provenance = match (prov, stored_provenance) {
+            (Some(prov), _) => match write(storage, &prov_file(&name, &version), prov, overwrite).await {
+                Ok(info) => Some(ProvenanceRecord::stored(&info, uploaded_signature)),
+                Err(e) => {
+                    if !overwrite && let Err(rollback) = storage.delete(&file).await {
+                        tracing::error!(%file, error = %rollback, "cannot roll back a chart whose provenance file failed to store");
+                    }
+                    return Err(e.into());
                 }
-                return Err(e.into());
+            },
+            (None, ProvenanceFound::Verified(record)) => Some(record),
+            (None, ProvenanceFound::Replaced) => {
+                remove_provenance(storage, &name, &version).await;
+                None
             }
-        } else if overwrite {
-            drop_stale_provenance(storage, &name, &version, &chart.digest).await;
-        }
+            (None, ProvenanceFound::None) if overwrite => {
+                drop_stale_provenance(storage, &name, &version, &chart.digest, replaced.as_deref()).await
+            }
+            (None, ProvenanceFound::None) => None,
+        };
         let digest = chart.digest.clone();
-        let entry = uploaded_entry(&place.render, chart, &stored)?;
+        let signature = provenance.as_ref().and_then(|p| p.signature.clone());
+        let mut entry = uploaded_entry(&place.render, chart, &stored)?;
+        entry.set_provenance(provenance.filter(|_| self.shared.options.provenance.records()));
         self.upsert(&place, entry).await?;
-        tracing::info!(%tenant, chart = %name, %version, "chart stored and indexed");
-        Ok(Published { name, version, digest, file })
+        let signed_by = signature.as_ref().map(|s| s.fingerprint.as_str());
+        tracing::info!(%tenant, chart = %name, %version, signed_by, "chart stored and indexed");
+        Ok(Published { name, version, digest, file, signature })
     }
 
     /// Stores a provenance file on its own, as `<name>-<version>.tgz.prov` for the chart it names.
-    /// When that chart is indexed, the file must vouch for its bytes.
+    /// When that chart is indexed, the file must vouch for its bytes, and the index records it.
+    ///
+    /// Under `if-present` and `required` the file must verify against that chart; when the chart
+    /// is not stored yet (ChartMuseum accepts provenance files first), the signature, the key and
+    /// the signed name and version are verified now and the digest when the chart arrives
+    /// ([`Repository::publish`] checks a stored provenance file).
     pub async fn put_provenance(
         &self,
         tenant: &Tenant,
@@ -156,16 +241,51 @@ impl Repository {
         let located = self.locate(tenant)?;
         let prov = parse_provenance(&bytes)?;
         let chart_key = chart_file(&prov.name, &prov.version);
+        let keyring = self.shared.options.provenance.verifier(tenant);
+        let storage = &located.place.storage;
         let _guard = self.locks.lock(tenant, &chart_key).await;
-        let indexed_digest = located.entry(&prov.name, &prov.version).map(|e| e.digest.clone());
-        if let Some(digest) = indexed_digest
-            && let Vouch::Differs { recorded } = prov.vouches_for(&chart_key, &digest)
-        {
-            let recorded = recorded.to_owned();
-            return Err(ProvenanceRejected::OtherStoredArchive { recorded, file: chart_key, digest }.into());
-        }
+        let indexed = located.entry(&prov.name, &prov.version);
+        let signature = match keyring {
+            None => {
+                if let Some(entry) = &indexed
+                    && let Vouch::Differs { recorded } = prov.vouches_for(&chart_key, &entry.digest)
+                {
+                    let (recorded, digest) = (recorded.to_owned(), entry.digest.clone());
+                    return Err(ProvenanceRejected::OtherStoredArchive { recorded, file: chart_key, digest }.into());
+                }
+                None
+            }
+            Some(keyring) => {
+                // The chart's digest: indexed, else stored by a replica this one has not heard
+                // from yet, else the chart is not there yet.
+                let digest = match &indexed {
+                    Some(entry) => Some(entry.digest.clone()),
+                    None => match storage.read(&chart_key).await {
+                        Ok(chart) => Some(hex_digest(&chart)),
+                        Err(StorageError::NotFound(_)) => None,
+                        Err(e) => return Err(e.into()),
+                    },
+                };
+                let verified = match digest {
+                    Some(digest) => {
+                        let chart = ChartIdentity { name: prov.name.clone(), version: prov.version.clone(), digest };
+                        verify_upload(keyring, bytes.clone(), chart).await
+                    }
+                    None => verify_ahead_of_chart(keyring, bytes.clone(), &prov).await,
+                };
+                Some(verified.map_err(ProvenanceRejected::Unverified)?)
+            }
+        };
         let overwrite = self.shared.options.overwrite.allows(force);
-        write(&located.place.storage, &prov_file(&prov.name, &prov.version), bytes, overwrite).await?;
+        let info = write(storage, &prov_file(&prov.name, &prov.version), bytes, overwrite).await?;
+        // Recorded on the indexed entry (read again: the lock keeps this version's writers out,
+        // not a peer's change applied meanwhile).
+        if self.shared.options.provenance.records()
+            && let Some(entry) = located.entry(&prov.name, &prov.version)
+        {
+            let record = ProvenanceRecord::stored(&info, signature);
+            self.upsert(&located.place, entry.with_provenance(Some(record))).await?;
+        }
         Ok(StoredProvenance { name: prov.name, version: prov.version })
     }
 
@@ -241,18 +361,75 @@ fn check_provenance_for(prov: &Provenance, chart: &LoadedChart) -> Result<(), Pr
 }
 
 /// A replaced chart must not keep a provenance file that does not vouch for its new bytes:
-/// `helm --verify` would fail on it. One that still does (same bytes re-uploaded) is kept.
-async fn drop_stale_provenance(storage: &Storage, name: &str, version: &str, digest: &str) {
+/// `helm --verify` would fail on it. One that still does (same bytes re-uploaded) is kept, and
+/// its record with it (the replaced entry's, for the same bytes, or a new unverified one).
+async fn drop_stale_provenance(
+    storage: &Storage,
+    name: &str,
+    version: &str,
+    digest: &str,
+    replaced: Option<&Entry>,
+) -> Option<ProvenanceRecord> {
     let file = prov_file(name, version);
-    let Ok(bytes) = storage.read(&file).await else { return };
+    let Ok((info, bytes)) = storage.read_with_info(&file).await else { return None };
     let vouches = provenance::parse(&bytes)
         .is_ok_and(|p| matches!(p.vouches_for(&chart_file(name, version), digest), Vouch::Matches));
-    if !vouches {
-        match storage.delete(&file).await {
-            Ok(()) => tracing::info!(%file, "removed a provenance file that no longer matches the replaced chart"),
-            Err(e) => tracing::warn!(%file, error = %e, "cannot remove a stale provenance file"),
-        }
+    if vouches {
+        let recorded = replaced.filter(|e| e.digest == digest).and_then(|e| e.provenance().cloned());
+        return Some(recorded.filter(|r| r.describes(&info)).unwrap_or_else(|| ProvenanceRecord::stored(&info, None)));
     }
+    remove_provenance(storage, name, version).await;
+    None
+}
+
+async fn remove_provenance(storage: &Storage, name: &str, version: &str) {
+    let file = prov_file(name, version);
+    match storage.delete(&file).await {
+        Ok(()) => tracing::info!(%file, "removed a provenance file that no longer matches the replaced chart"),
+        Err(StorageError::NotFound(_)) => {}
+        Err(e) => tracing::warn!(%file, error = %e, "cannot remove a stale provenance file"),
+    }
+}
+
+/// Under a verifying policy, the provenance file stored for a chart that arrives without one
+/// (one GET): it must verify for the chart, unless it is the one of the bytes being replaced
+/// (`replaced`), which goes with them. `required` refuses a chart left without one.
+async fn stored_provenance(
+    storage: &Storage,
+    keyring: Arc<Keyring>,
+    mode: ProvenanceMode,
+    chart: &ChartIdentity,
+    replaced: Option<&Entry>,
+) -> Result<ProvenanceFound, PublishError> {
+    let file = prov_file(&chart.name, &chart.version);
+    let archive = chart_file(&chart.name, &chart.version);
+    let required = |hint| ProvenanceRejected::Required { file: archive.clone(), hint };
+    let (info, bytes) = match storage.read_with_info(&file).await {
+        Ok(read) => read,
+        Err(StorageError::NotFound(_)) if mode == ProvenanceMode::Required => return Err(required("").into()),
+        Err(StorageError::NotFound(_)) => return Ok(ProvenanceFound::None),
+        Err(e) => return Err(e.into()),
+    };
+    let for_replaced = replaced.is_some_and(|old| {
+        old.digest != chart.digest
+            && provenance::parse(&bytes).is_ok_and(|p| matches!(p.vouches_for(&archive, &old.digest), Vouch::Matches))
+    });
+    if for_replaced {
+        return match mode {
+            ProvenanceMode::Required => Err(required("; the stored one is for the bytes being replaced").into()),
+            _ => Ok(ProvenanceFound::Replaced),
+        };
+    }
+    match verify_upload(keyring, bytes, chart.clone()).await {
+        Ok(signature) => Ok(ProvenanceFound::Verified(ProvenanceRecord::stored(&info, Some(signature)))),
+        Err(error) => Err(ProvenanceRejected::StoredUnverified { file, error }.into()),
+    }
+}
+
+/// Lowercase hex sha256 of an archive, as the index keeps digests.
+fn hex_digest(archive: &[u8]) -> String {
+    let prefixed = ChartDigest::of(archive).prefixed();
+    prefixed.strip_prefix("sha256:").unwrap_or(&prefixed).to_owned()
 }
 
 /// Writes create-only, or replacing when the policy allows it for this request.

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::AddAssign;
 use std::sync::Arc;
 
-use chartroom_storage::{ObjectInfo, StorageError};
+use chartroom_storage::{ChartFiles, ObjectInfo, StorageError};
 use futures::StreamExt;
 
 use crate::changelog::Change;
@@ -14,6 +14,7 @@ use crate::error::RepoError;
 use crate::index::{Admission, Index};
 use crate::ingest::{self, Archive, ChartMuseumTimes};
 use crate::options::RepoOptions;
+use crate::provenance::{self, ChartIdentity, ProvenanceRecord};
 use crate::state;
 use crate::tenant::Tenant;
 use crate::tenants::{Place, TenantState};
@@ -31,11 +32,13 @@ pub struct ResyncReport {
     pub unchanged: usize,
     /// Archives in storage that cannot be indexed (invalid, or a duplicate name and version).
     pub skipped: usize,
+    /// Indexed versions whose provenance file appeared, changed or disappeared in storage.
+    pub provenance: usize,
 }
 
 impl ResyncReport {
     pub(crate) fn changed(&self) -> bool {
-        self.added + self.updated + self.removed > 0
+        self.added + self.updated + self.removed + self.provenance > 0
     }
 }
 
@@ -46,6 +49,7 @@ impl AddAssign<&ResyncReport> for ResyncReport {
         self.removed += other.removed;
         self.unchanged += other.unchanged;
         self.skipped += other.skipped;
+        self.provenance += other.provenance;
     }
 }
 
@@ -56,19 +60,28 @@ pub(crate) type Skipped = HashMap<String, (u64, Option<String>)>;
 /// An archive read for the index: its listing, whether the index knew its file, what reading gave.
 type Read = (ObjectInfo, bool, Result<chartroom_chart::archive::LoadedChart, String>);
 
-/// One tenant's part of a reconciliation: its state, what storage lists for it now, the archives
-/// it could not index, and (at start) ChartMuseum's `created` times; `report` is what was found.
+/// One tenant's part of a reconciliation: its state, what storage lists for it now (archives and
+/// provenance files), the archives it could not index, and (at start) ChartMuseum's `created`
+/// times; `report` is what was found.
 pub(crate) struct Target {
     pub state: Arc<TenantState>,
     pub listing: Vec<ObjectInfo>,
+    pub provenance: Vec<ObjectInfo>,
     pub skipped: Skipped,
     pub chartmuseum: ChartMuseumTimes,
     pub report: ResyncReport,
 }
 
 impl Target {
-    pub(crate) fn new(state: Arc<TenantState>, listing: Vec<ObjectInfo>, skipped: Skipped) -> Target {
-        Target { state, listing, skipped, chartmuseum: ChartMuseumTimes::new(), report: ResyncReport::default() }
+    pub(crate) fn new(state: Arc<TenantState>, files: ChartFiles, skipped: Skipped) -> Target {
+        Target {
+            state,
+            listing: files.charts,
+            provenance: files.provenance,
+            skipped,
+            chartmuseum: ChartMuseumTimes::new(),
+            report: ResyncReport::default(),
+        }
     }
 
     pub(crate) fn tenant(&self) -> &Tenant {
@@ -78,8 +91,9 @@ impl Target {
 
 /// Brings each target's index in line with its listing: archives it does not know (or that
 /// changed) are read, Chart.yaml only, with one bound on concurrent reads across all targets;
-/// entries whose archive is gone are removed. What changed is added to `touched`, for the change
-/// log.
+/// entries whose archive is gone are removed; then each entry's provenance record is checked
+/// against the listed provenance files ([`reconcile_provenance`]). What changed is added to
+/// `touched`, for the change log.
 pub(crate) async fn reconcile(
     options: &RepoOptions,
     targets: &mut [Target],
@@ -129,6 +143,82 @@ pub(crate) async fn reconcile(
             };
             apply.one(read, &target.state.place.render, &target.chartmuseum);
         }
+    }
+    drop(loaded);
+    reconcile_provenance(options, targets, touched).await
+}
+
+/// An indexed version whose provenance file must be judged: the target, the entry, the listing.
+type ProvenanceCheck = (usize, Arc<Entry>, ObjectInfo);
+
+/// Brings each entry's provenance record in line with the listed provenance files
+/// (`<file>.prov`): a record whose file is gone is dropped; a file the record does not describe
+/// (new, changed, or never recorded: a ChartMuseum bucket, a state written before provenance
+/// records) is judged with [`provenance::judge_stored`]: verified with the keyring when the
+/// tenant's policy verifies (one GET each, with the read bound), else recorded as present. A
+/// recorded verification is kept as long as its file is unchanged: a keyring change never
+/// re-judges stored charts by itself (`POST /api/provenance/verify` reports instead).
+async fn reconcile_provenance(
+    options: &RepoOptions,
+    targets: &mut [Target],
+    touched: &mut Vec<Change>,
+) -> Result<(), RepoError> {
+    let mut to_judge: Vec<ProvenanceCheck> = Vec::new();
+    for (at, target) in targets.iter_mut().enumerate() {
+        // Without a keyring nothing is recorded: records a state or a peer brought are dropped.
+        let recorded = if options.provenance.records() { target.provenance.as_slice() } else { &[] };
+        let listed: HashMap<&str, &ObjectInfo> = recorded.iter().map(|o| (o.file.as_str(), o)).collect();
+        let tenant = target.state.place.tenant.clone();
+        let mut index = target.state.index.write();
+        let mut gone = Vec::new();
+        for entry in index.entries() {
+            match (entry.provenance(), listed.get(provenance::provenance_file_of(&entry.object.file).as_str())) {
+                (None, None) => {}
+                (Some(record), Some(info)) if record.describes(info) => {}
+                (Some(_), None) => gone.push(Arc::clone(entry)),
+                (_, Some(info)) => to_judge.push((at, Arc::clone(entry), (*info).clone())),
+            }
+        }
+        for entry in gone {
+            index.insert(entry.with_provenance(None));
+            target.report.provenance += 1;
+            touched.extend(index.by_file(&entry.object.file).cloned().map(|e| Change::put(&tenant, e)));
+        }
+    }
+    if to_judge.is_empty() {
+        return Ok(());
+    }
+    let places: Vec<Arc<Place>> = targets.iter().map(|t| Arc::clone(&t.state.place)).collect();
+    let places = &places;
+    let judged: Vec<(usize, Arc<Entry>, Option<ProvenanceRecord>)> = futures::stream::iter(to_judge)
+        .map(|(at, entry, info)| async move {
+            let place = &places[at];
+            let keyring = options.provenance.verifier(&place.tenant);
+            let record =
+                provenance::judge_stored(&place.storage, &info.file, &info, keyring, ChartIdentity::of(&entry)).await?;
+            Ok::<_, StorageError>((at, entry, record))
+        })
+        .buffer_unordered(options.read_concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, StorageError>>()?;
+    for (at, entry, record) in judged {
+        let target = &mut targets[at];
+        let tenant = target.state.place.tenant.clone();
+        let mut index = target.state.index.write();
+        // Only if the index still holds that very archive (it was judged for those bytes).
+        let current = index.by_file(&entry.object.file).filter(|e| e.digest == entry.digest).cloned();
+        let Some(current) = current else { continue };
+        if current.provenance() == record.as_ref() {
+            continue;
+        }
+        if let Some(failure) = record.as_ref().and_then(|r| r.failure.as_deref()) {
+            tracing::warn!(%tenant, file = %entry.object.file, %failure, "stored provenance file does not verify");
+        }
+        index.insert(current.with_provenance(record));
+        target.report.provenance += 1;
+        touched.extend(index.by_file(&entry.object.file).cloned().map(|e| Change::put(&tenant, e)));
     }
     Ok(())
 }
@@ -218,7 +308,7 @@ impl Apply<'_> {
 pub(crate) fn render_entries(stored: Vec<state::StoredEntry>, render: &RenderConfig) -> Result<Vec<Entry>, EntryError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
     if threads == 1 || stored.len() < 2048 {
-        return stored.into_iter().map(|e| Entry::new(e.metadata, e.digest, e.created, e.object, render)).collect();
+        return stored.into_iter().map(|e| e.into_entry(render)).collect();
     }
     let per_thread = stored.len().div_ceil(threads);
     let mut parts: Vec<Vec<state::StoredEntry>> = Vec::with_capacity(threads);
@@ -233,11 +323,7 @@ pub(crate) fn render_entries(stored: Vec<state::StoredEntry>, render: &RenderCon
         let handles: Vec<_> = parts
             .into_iter()
             .map(|part| {
-                scope.spawn(move || {
-                    part.into_iter()
-                        .map(|e| Entry::new(e.metadata, e.digest, e.created, e.object, render))
-                        .collect::<Result<Vec<_>, _>>()
-                })
+                scope.spawn(move || part.into_iter().map(|e| e.into_entry(render)).collect::<Result<Vec<_>, _>>())
             })
             .collect();
         let mut out = Vec::new();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use chartroom_storage::{LogRecordInfo, ObjectInfo, Storage, StorageError};
+use chartroom_storage::{ChartFiles, LogRecordInfo, ObjectInfo, Storage, StorageError};
 use futures::StreamExt;
 use jiff::Timestamp;
 
@@ -55,6 +55,8 @@ struct Prepared {
     place: Arc<Place>,
     index: Index,
     listing: Vec<ObjectInfo>,
+    /// Its provenance files, as listed.
+    provenance: Vec<ObjectInfo>,
     /// The state's `generated`, when every entry it recorded is still in storage.
     generated: Option<Timestamp>,
     chartmuseum: ChartMuseumTimes,
@@ -79,12 +81,12 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
         // state is independent of both: read meanwhile.
         let heads_then_listing = async {
             let heads = storage.list_log_records(None).await?;
-            Ok::<_, StorageError>((heads, storage.list_charts().await?))
+            Ok::<_, StorageError>((heads, storage.list_chart_files().await?))
         };
         let (listed, saved) = tokio::join!(heads_then_listing, read_state(&root, options.statefiles));
-        let (heads, charts) = listed?;
+        let (heads, files) = listed?;
         log_heads = heads;
-        let found = Found { charts, state: true, chartmuseum: true };
+        let found = Found { charts: files.charts, provenance: files.provenance, state: true, chartmuseum: true };
         prepared = vec![prepare(root, found, saved).await?];
     } else {
         log_heads = storage.list_log_records(None).await?;
@@ -121,7 +123,8 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
     let empty_snapshot = Arc::new(Snapshot::build(&mut empty_index));
     for p in prepared {
         let state = Arc::new(TenantState::new(p.place, p.index, Arc::clone(&empty_snapshot)));
-        let mut target = Target::new(state, p.listing, Skipped::new());
+        let files = ChartFiles { charts: p.listing, provenance: p.provenance };
+        let mut target = Target::new(state, files, Skipped::new());
         target.chartmuseum = p.chartmuseum;
         targets.push(target);
         generated.push(p.generated);
@@ -183,6 +186,7 @@ async fn read_state(place: &Place, statefiles: bool) -> Option<Bytes> {
 /// file when there is no usable state of ours and it has one.
 async fn prepare(place: Arc<Place>, found: Found, saved: Option<Bytes>) -> Result<Prepared, RepoError> {
     let listing = found.charts;
+    let provenance = found.provenance;
     let render = place.render.clone();
     let tenant = place.tenant.clone();
     let (restored, listing) = tokio::task::spawn_blocking(move || {
@@ -206,7 +210,7 @@ async fn prepare(place: Arc<Place>, found: Found, saved: Option<Bytes>) -> Resul
             _ => ChartMuseumTimes::new(),
         }
     };
-    Ok(Prepared { place, index: restored.index, listing, generated: restored.generated, chartmuseum })
+    Ok(Prepared { place, index: restored.index, listing, provenance, generated: restored.generated, chartmuseum })
 }
 
 struct Restored {

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::entry::{Entry, StoredObject};
+use crate::provenance::ProvenanceRecord;
 
 /// Name of the state object under the repository's `.chartroom/` folder.
 pub const STATE_FILE: &str = "index-state.json";
@@ -31,6 +32,19 @@ pub struct StoredEntry {
     pub digest: String,
     pub created: Timestamp,
     pub metadata: Metadata,
+    /// The version's provenance file; absent when it has none (and in states written before
+    /// provenance files were recorded: the start-up listing finds those).
+    #[serde(default)]
+    pub provenance: Option<ProvenanceRecord>,
+}
+
+impl StoredEntry {
+    /// The entry, rendered with `render`.
+    pub fn into_entry(self, render: &crate::entry::RenderConfig) -> Result<Entry, crate::entry::EntryError> {
+        let mut entry = Entry::new(self.metadata, self.digest, self.created, self.object, render)?;
+        entry.set_provenance(self.provenance);
+        Ok(entry)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +73,9 @@ pub fn encode(generated: Timestamp, entries: &[Arc<Entry>]) -> Result<Vec<u8>, s
     Ok(out)
 }
 
-/// One entry as a JSON object: `{<head>"file":…,"size":…,"etag":…,"digest":…,"created":…,"metadata":{…}}`.
+/// One entry as a JSON object:
+/// `{<head>"file":…,"size":…,"etag":…,"digest":…,"created":…,"metadata":{…},"provenance":{…}}`
+/// (`provenance` only for a version that has a provenance file).
 /// `head` is raw JSON members (each followed by a comma) put first; the change log adds `"op"`.
 pub(crate) fn write_entry(out: &mut Vec<u8>, e: &Entry, head: &str) -> Result<(), serde_json::Error> {
     out.push(b'{');
@@ -75,6 +91,10 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, e: &Entry, head: &str) -> Result<()
         format!(",\"digest\":\"{}\",\"created\":\"{}\",\"metadata\":", e.digest, e.created).as_bytes(),
     );
     out.extend_from_slice(e.json().as_bytes());
+    if let Some(provenance) = e.provenance() {
+        out.extend_from_slice(b",\"provenance\":");
+        serde_json::to_writer(&mut *out, provenance)?;
+    }
     out.push(b'}');
     Ok(())
 }
@@ -144,8 +164,39 @@ mod tests {
         assert_eq!(state.entries[0].object, object);
         assert_eq!(state.entries[0].created, created);
         assert_eq!(state.entries[0].metadata, metadata);
+        assert_eq!(state.entries[0].provenance, None);
+        assert!(!String::from_utf8(bytes).unwrap().contains("provenance"), "nothing written without one");
         assert!(decode(b"{\"format\":99,\"generated\":\"1970-01-01T00:00:00Z\",\"entries\":[]}").is_err());
         assert!(decode(b"garbage").is_err());
+    }
+
+    #[test]
+    fn state_keeps_provenance_records() {
+        use crate::provenance::Signature;
+        let metadata =
+            Metadata { name: "a".into(), version: "1.0.0".into(), api_version: "v2".into(), ..Default::default() };
+        let object = StoredObject { file: "a-1.0.0.tgz".into(), size: 3, etag: None };
+        let record = ProvenanceRecord {
+            size: 900,
+            etag: Some("\"p\"".into()),
+            signature: Some(Signature {
+                user_id: Some("Signer <s@example.test>".into()),
+                fingerprint: "F".repeat(40),
+                key_id: "0123456789ABCDEF".into(),
+                signed_at: Timestamp::from_second(1_700_000_000).unwrap(),
+            }),
+            failure: None,
+        };
+        let mut entry =
+            Entry::new(metadata, "00".repeat(32), Timestamp::UNIX_EPOCH, object, &RenderConfig::default()).unwrap();
+        entry.set_provenance(Some(record.clone()));
+        let bytes = encode(Timestamp::UNIX_EPOCH, &[Arc::new(entry)]).unwrap();
+        let state = decode(&bytes).unwrap();
+        assert_eq!(state.entries[0].provenance.as_ref(), Some(&record));
+        let entry = decode(&bytes).unwrap().entries.remove(0).into_entry(&RenderConfig::default()).unwrap();
+        assert_eq!(entry.provenance(), Some(&record));
+        assert!(!entry.json().contains("provenance"), "the index fragment is Helm's alone");
+        assert!(entry.api_json().ends_with(r#","provenance":{"verified":true,"signer":"Signer <s@example.test>","fingerprint":"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF","keyId":"0123456789ABCDEF","signedAt":"2023-11-14T22:13:20Z"}}"#));
     }
 
     #[test]

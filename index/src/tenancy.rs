@@ -3,8 +3,9 @@
 //! A tenant's charts are the `.tgz` objects directly in its folder, `<prefix>/<tenant>/<name>-
 //! <version>.tgz`, as ChartMuseum writes them; its Chartroom state is
 //! `<prefix>/<tenant>/.chartroom/index-state.json`; a ChartMuseum state file it may have is
-//! `<prefix>/<tenant>/index-cache.yaml`. [`classify`] reads a storage key that way, [`group`]
-//! turns a listing of the whole bucket into one listing per tenant.
+//! `<prefix>/<tenant>/index-cache.yaml`; a chart's provenance file is `<archive>.prov` beside
+//! it. [`classify`] reads a storage key that way, [`group`] turns a listing of the whole bucket
+//! into one listing per tenant.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -60,6 +61,8 @@ impl fmt::Display for Tenancy {
 pub(crate) enum Listed<'k> {
     /// A chart archive, by its file name in the tenant's folder.
     Chart(&'k str),
+    /// A provenance file (`<archive>.prov`), by its file name in the tenant's folder.
+    Provenance(&'k str),
     /// The tenant's Chartroom state (`.chartroom/index-state.json`).
     State,
     /// The tenant's ChartMuseum state file (`index-cache.yaml`), read for `created` times.
@@ -68,8 +71,7 @@ pub(crate) enum Listed<'k> {
 
 /// The tenant a storage key (relative to the prefix) belongs to under `tenancy`, and what it
 /// is; `None` for anything else: objects at a depth the layout does not serve, in folders that
-/// are not tenant names (`.chartroom/` among them, so change logs never count), provenance
-/// files and other objects.
+/// are not tenant names (`.chartroom/` among them, so change logs never count) and other objects.
 pub(crate) fn classify(key: &str, tenancy: Tenancy) -> Option<(Tenant, Listed<'_>)> {
     let (folder, file) = key.rsplit_once('/').unwrap_or(("", key));
     if file == STATE_FILE {
@@ -80,6 +82,8 @@ pub(crate) fn classify(key: &str, tenancy: Tenancy) -> Option<(Tenant, Listed<'_
         Listed::ChartMuseumState
     } else if file.ends_with(".tgz") {
         Listed::Chart(file)
+    } else if file.ends_with(".tgz.prov") {
+        Listed::Provenance(file)
     } else {
         return None;
     };
@@ -96,6 +100,8 @@ fn served(folder: &str, tenancy: Tenancy) -> Option<Tenant> {
 pub(crate) struct Found {
     /// Its chart archives, by file name in its folder.
     pub charts: Vec<ObjectInfo>,
+    /// Its provenance files, by file name in its folder.
+    pub provenance: Vec<ObjectInfo>,
     /// Whether it has Chartroom state.
     pub state: bool,
     /// Whether it has a ChartMuseum state file.
@@ -110,6 +116,11 @@ pub(crate) fn group(listing: Vec<ObjectInfo>, tenancy: Tenancy) -> BTreeMap<Tena
         let Some((tenant, listed)) = classify(&object.file, tenancy) else { continue };
         let file = match listed {
             Listed::Chart(file) => file.to_owned(),
+            Listed::Provenance(file) => {
+                object.file = file.to_owned();
+                tenants.entry(tenant).or_default().provenance.push(object);
+                continue;
+            }
             Listed::State => {
                 tenants.entry(tenant).or_default().state = true;
                 continue;
@@ -159,7 +170,19 @@ mod tests {
             ("a-1.0.0.tgz", Some(("", Chart("a-1.0.0.tgz"))), None, Some(("", Chart("a-1.0.0.tgz")))),
             ("team/a-1.0.0.tgz", None, Some(("team", Chart("a-1.0.0.tgz"))), Some(("team", Chart("a-1.0.0.tgz")))),
             ("org/team/a-1.0.0.tgz", None, None, Some(("org/team", Chart("a-1.0.0.tgz")))),
-            ("team/a-1.0.0.tgz.prov", None, None, None),
+            (
+                "a-1.0.0.tgz.prov",
+                Some(("", Provenance("a-1.0.0.tgz.prov"))),
+                None,
+                Some(("", Provenance("a-1.0.0.tgz.prov"))),
+            ),
+            (
+                "team/a-1.0.0.tgz.prov",
+                None,
+                Some(("team", Provenance("a-1.0.0.tgz.prov"))),
+                Some(("team", Provenance("a-1.0.0.tgz.prov"))),
+            ),
+            ("team/.chartroom/a-1.0.0.tgz.prov", None, None, None),
             ("team/README.md", None, None, None),
             ("index-cache.yaml", Some(("", ChartMuseumState)), None, Some(("", ChartMuseumState))),
             ("team/index-cache.yaml", None, Some(("team", ChartMuseumState)), Some(("team", ChartMuseumState))),
@@ -205,6 +228,8 @@ mod tests {
             object("a/index-cache.yaml", 4),
             object("a/x-1.0.0.tgz", 5),
             object("a/x-1.1.0.tgz", 6),
+            object("a/x-1.1.0.tgz.prov", 6),
+            object("b/x-1.0.0.tgz.prov", 6),
             object("a/deeper/y-1.0.0.tgz", 7),
             object("b/index-cache.yaml", 8),
             object("b/.chartroom/index-state.json", 9),
@@ -212,13 +237,18 @@ mod tests {
         ];
         let depth1 = group(listing.clone(), Tenancy::Depth(1));
         let names: Vec<&str> = depth1.keys().map(Tenant::as_str).collect();
-        assert_eq!(names, ["a", "c"], "b has state files but no chart; the root and a/deeper are at other depths");
+        assert_eq!(
+            names,
+            ["a", "c"],
+            "b has state files and a provenance file but no chart; the root and a/deeper are at other depths"
+        );
         let a = &depth1[&Tenant::parse("a").unwrap()];
         assert_eq!(
             a.charts.iter().map(|o| (o.file.as_str(), o.size)).collect::<Vec<_>>(),
             [("x-1.0.0.tgz", 5), ("x-1.1.0.tgz", 6)]
         );
         assert!(a.state && a.chartmuseum);
+        assert_eq!(a.provenance.iter().map(|o| o.file.as_str()).collect::<Vec<_>>(), ["x-1.1.0.tgz.prov"]);
         let c = &depth1[&Tenant::parse("c").unwrap()];
         assert!(!c.state && !c.chartmuseum && c.charts.len() == 1);
 

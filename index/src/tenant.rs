@@ -80,9 +80,11 @@ impl Tenant {
     }
 }
 
+/// The path as it is (`org/team`), for messages and log fields; valid names need no quoting
+/// or escaping (letters, digits, `-`, `_`, `.`, `/`). `Debug` keeps the quotes.
 impl fmt::Display for Tenant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_root() { f.write_str("(root)") } else { write!(f, "{:?}", self.0) }
+        if self.is_root() { f.write_str("(root)") } else { f.write_str(&self.0) }
     }
 }
 
@@ -99,7 +101,8 @@ mod tests {
             assert_eq!(Tenant::parse(ok).unwrap().as_str(), ok);
         }
         assert_eq!(Tenant::root().to_string(), "(root)");
-        assert_eq!(Tenant::parse("org/team").unwrap().to_string(), "\"org/team\"");
+        assert_eq!(Tenant::parse("org/team").unwrap().to_string(), "org/team");
+        assert_eq!(format!("{:?}", Tenant::parse("org/team").unwrap()), "Tenant(\"org/team\")");
         assert_eq!((Tenant::root().depth(), Tenant::parse("a/b/c").unwrap().depth()), (0, 3));
         assert_eq!(Tenant::from_segments(&[]).unwrap(), Tenant::root());
         assert_eq!(Tenant::from_segments(&["org", "team"]).unwrap().as_str(), "org/team");

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chartroom_storage::StorageError;
+use chartroom_storage::{ChartFiles, StorageError};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
@@ -295,10 +295,10 @@ impl Writer {
         let single_root = || self.shared.tenants.get(&Tenant::root()).map(|s| Arc::clone(&s.place));
         let place = if tenancy.is_single() { place.or_else(single_root) } else { place };
         if let Some(place) = place {
-            let listing = place.storage.list_charts().await?;
+            let files = place.storage.list_chart_files().await?;
             let state = self.state_for_write(&place);
             let skipped = self.skipped.remove(&place.tenant).unwrap_or_default();
-            return Ok(vec![Target::new(state, listing, skipped)]);
+            return Ok(vec![Target::new(state, files, skipped)]);
         }
         let mut listed = tenancy::group(
             self.shared.storage.list_tree(|key| tenancy::classify(key, tenancy).is_some()).await?,
@@ -307,9 +307,9 @@ impl Writer {
         let mut targets = Vec::with_capacity(listed.len());
         // Tenants in memory that storage no longer lists lose every entry (and are dropped).
         for state in self.shared.tenants.all() {
-            let listing = listed.remove(&state.place.tenant).map(|found| found.charts).unwrap_or_default();
+            let files = listed.remove(&state.place.tenant).map(found_files).unwrap_or_default();
             let skipped = self.skipped.remove(&state.place.tenant).unwrap_or_default();
-            targets.push(Target::new(state, listing, skipped));
+            targets.push(Target::new(state, files, skipped));
         }
         for (tenant, found) in listed {
             let place = match self.shared.place(&tenant) {
@@ -321,7 +321,7 @@ impl Writer {
             };
             let state = self.state_for_write(&place);
             let skipped = self.skipped.remove(&tenant).unwrap_or_default();
-            targets.push(Target::new(state, found.charts, skipped));
+            targets.push(Target::new(state, found_files(found), skipped));
         }
         // What is left was skipped in folders that hold no archive any more.
         self.skipped.clear();
@@ -363,9 +363,9 @@ impl Writer {
                     let known = self.state(tenant);
                     if let Some(state) = &known {
                         let index = state.index.read();
-                        let same = index
-                            .by_file(&r.file)
-                            .is_some_and(|e| e.object == entry.object && e.digest == entry.digest);
+                        let same = index.by_file(&r.file).is_some_and(|e| {
+                            e.object == entry.object && e.digest == entry.digest && e.provenance() == entry.provenance()
+                        });
                         let duplicate = matches!(
                             index.admission(entry.name(), entry.version(), &r.file),
                             Admission::Duplicate { .. }
@@ -429,6 +429,11 @@ impl Writer {
         created.retain(|_, state| !state.index.read().is_empty());
         self.shared.tenants.update(created.into_values().collect(), &dropped);
     }
+}
+
+/// A tenant's share of a listing of the whole bucket, as a reconciliation takes it.
+fn found_files(found: tenancy::Found) -> ChartFiles {
+    ChartFiles { charts: found.charts, provenance: found.provenance }
 }
 
 /// This replica's change log: changes applied here wait in `pending` until a record holding them

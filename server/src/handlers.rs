@@ -278,7 +278,7 @@ pub async fn get_version(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
     let entry = resolve(&state, &tenant, &name, &version)?;
-    Ok(json_response(&method, entry.json().to_owned()))
+    Ok(json_response(&method, entry.api_json().into_owned()))
 }
 
 async fn chart_files(
@@ -357,6 +357,16 @@ pub async fn delete_chart(
     state.repo().unpublish_chart(&tenant, &name).await?;
     tracing::info!(identity = identity_name(&identity), tenant = tenant.as_str(), chart = %name, version = "*", "chart deleted, every version");
     Ok(Json(json!({ "deleted": true })).into_response())
+}
+
+/// `POST /api/provenance/verify`: which stored charts' provenance files do not verify with the
+/// keyring in force now (after a keyring change); changes nothing.
+pub async fn reverify_provenance(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+) -> Result<Response, ChartMuseumError> {
+    let report = state.repo().reverify_provenance(&tenant).await?;
+    Ok(Json(report).into_response())
 }
 
 /// `POST /api/resync`: reconcile the index with storage now (files added or removed by other tools).

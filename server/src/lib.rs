@@ -132,6 +132,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/charts/{name}/{version}/templates", get(handlers::templates))
         .route("/api/charts/{name}/{version}/values", get(handlers::values))
         .route("/api/prov", post(upload::upload_prov))
+        .route("/api/provenance/verify", post(handlers::reverify_provenance))
         .route("/api/resync", post(handlers::resync))
         .fallback(not_found)
         .with_state(state.clone());

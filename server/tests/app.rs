@@ -249,6 +249,9 @@ async fn replacing_a_chart_drops_a_provenance_file_that_no_longer_matches() {
     assert!(!has_prov().await, "a provenance file for other bytes must not survive the replacement");
 }
 
+#[path = "app/provenance.rs"]
+mod provenance;
+
 // ---- several replicas on one store ---------------------------------------------------------
 //
 // `InMemory` makes create-only writes atomic, as S3, GCS and Azure do; these tests run several

@@ -2,16 +2,19 @@
 //! environment variables, their precedence over the config file, and `--help`. Resolution on its
 //! own is tested in `server/src/config/tests.rs`.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chartroom_auth::{BasicCredentials, BearerSettings};
+use chartroom_index::{ProvenanceMode, Tenant};
 use chartroom_server::config::options::*;
 use chartroom_server::config::{
     AllowedOrigins, AmazonConfig, AuthSettings, BackendConfig, ClientLimits, Config, ConfigError, ConnectionSettings,
-    GoogleConfig, MicrosoftConfig, RateLimit, Resolved, Tenancy, TlsSettings, resolve,
+    GoogleConfig, MicrosoftConfig, ProvenanceSettings, RateLimit, Resolved, Tenancy, TlsSettings, TrustedKeyring,
+    resolve,
 };
 use clap::{CommandFactory, Parser};
 
@@ -107,6 +110,18 @@ fn source_of(c: &Resolved, key: &str) -> &'static str {
 
 fn is_cloud_storage_env(name: &str) -> bool {
     ["STORAGE_AMAZON_", "STORAGE_GOOGLE_", "STORAGE_MICROSOFT_"].iter().any(|p| name.starts_with(p))
+}
+
+/// Helm's test public key, a real keyring file.
+fn helm_keyring() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/helm/pkg/downloader/testdata/helm-test-key.pub"))
+}
+
+/// The provenance settings for `default`, these tenants' policies and Helm's test key.
+fn provenance(default: ProvenanceMode, tenants: &[(&str, ProvenanceMode)]) -> ProvenanceSettings {
+    let tenants: BTreeMap<Tenant, ProvenanceMode> =
+        tenants.iter().map(|(t, m)| (Tenant::parse(t).unwrap(), *m)).collect();
+    ProvenanceSettings::new(default, tenants, Some(TrustedKeyring::read(helm_keyring()).unwrap())).unwrap()
 }
 
 fn amazon(c: &Resolved) -> &AmazonConfig {
@@ -223,6 +238,14 @@ fn every_flag() {
         "9",
         "--max-concurrent-uploads",
         "2",
+        "--provenance",
+        "if-present",
+        "--provenance-tenant",
+        "team-a=required",
+        "--provenance-tenant",
+        "org/team-b=off,team-c=if-present",
+        "--provenance-keyring",
+        helm_keyring().to_str().unwrap(),
     ]);
     let mut want = defaults();
     want.listen.host = "127.0.0.1".into();
@@ -287,6 +310,14 @@ fn every_flag() {
         concurrent_uploads: Some(2),
         cors: Some(AllowedOrigins::List(vec!["https://ui.example.com".into()])),
     };
+    want.provenance = provenance(
+        ProvenanceMode::IfPresent,
+        &[
+            ("team-a", ProvenanceMode::Required),
+            ("org/team-b", ProvenanceMode::Off),
+            ("team-c", ProvenanceMode::IfPresent),
+        ],
+    );
     want.config_file = None;
     assert_eq!(c.config, want);
     let rows = c.describe();
@@ -347,6 +378,7 @@ fn environment_variables() {
     let env = env();
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(&dir, "empty.yaml", "");
+    let keyring = helm_keyring();
     let vars = [
         ("LISTEN_HOST", "::1"),
         ("PORT", "9100"),
@@ -403,6 +435,9 @@ fn environment_variables() {
         ("RATE_LIMIT_BURST", "0"),
         ("MAX_CONCURRENT_UPLOADS", "0"),
         ("CONFIG", file.to_str().unwrap()),
+        ("PROVENANCE", "Required"),
+        ("PROVENANCE_TENANT", "team-a=off team-b=if-present,, team-c=required"),
+        ("PROVENANCE_KEYRING", keyring.to_str().unwrap()),
     ];
     // The other backends' variables are exercised by `cloud_backends_from_environment`.
     let local_names = env_names().into_iter().filter(|n| !is_cloud_storage_env(n)).count();
@@ -475,6 +510,10 @@ fn environment_variables() {
         concurrent_uploads: None,
         cors: Some(AllowedOrigins::Any),
     };
+    want.provenance = provenance(
+        ProvenanceMode::Required,
+        &[("team-a", ProvenanceMode::Off), ("team-b", ProvenanceMode::IfPresent), ("team-c", ProvenanceMode::Required)],
+    );
     want.config_file = Some(file.clone());
     assert_eq!(c.config, want);
     assert!(c.describe().iter().all(|(_, _, s)| *s == "flag/env"));

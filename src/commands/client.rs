@@ -40,7 +40,17 @@ pub async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
         }
     };
     let client = Client::new(env)?.with_tls(args.tls.options())?;
-    let pulled = client.pull(&repository, chart, args.version.as_deref(), args.devel, &dest, args.untar).await?;
+    let version = args.version.as_deref();
+    let pulled = match (&args.keyring, args.verify) {
+        (Some(keyring), true) => {
+            let keyring = chartroom_client::verify::read_public_keyring(keyring)?;
+            let (pulled, verification) =
+                client.pull_verified(&repository, chart, version, args.devel, &dest, args.untar, &keyring).await?;
+            print!("{}", verification.summary());
+            pulled
+        }
+        _ => client.pull(&repository, chart, version, args.devel, &dest, args.untar).await?,
+    };
     println!("Pulled: {}-{}", pulled.name, pulled.version);
     println!("Digest: {}", pulled.digest);
     Ok(())

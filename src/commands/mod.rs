@@ -5,6 +5,7 @@ mod healthcheck;
 mod package;
 mod push;
 mod serve;
+mod verify;
 
 use anyhow::Context;
 use tracing_subscriber::EnvFilter;
@@ -21,6 +22,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Push(args) => runtime(Flavor::Client)?.block_on(push::run(args)),
         Command::Search(args) => client(async { Ok(client::search(args).await?) }),
         Command::Pull(args) => client(async { Ok(client::pull(args).await?) }),
+        Command::Verify(args) => client(async { Ok(verify::run(&args)?) }),
         Command::Dependency(args) => client(async { Ok(client::dependency(args.command, args.tls.options()).await?) }),
         Command::Install(args) => client(async { Ok(client::install(args).await?) }),
     }

@@ -1,5 +1,6 @@
 //! `chartroom push`: package a folder in memory (or read a `.tgz`), then upload it with
-//! `chartroom_client::push`. A failure is a `ClientError`, whose kind gives the exit code.
+//! `chartroom_client::push`, with its provenance file (`--prov`, or `<chart>.tgz.prov` beside a
+//! `.tgz`). A failure is a `ClientError`, whose kind gives the exit code.
 
 use chartroom_client::ClientError;
 use chartroom_client::push::{PushOptions, client_with_tls, push};
@@ -8,10 +9,13 @@ use crate::cli::PushArgs;
 
 pub async fn run(args: PushArgs) -> anyhow::Result<()> {
     let tgz = chartroom_client::package::chart_bytes(&args.chart)?;
-    let prov = match &args.prov {
+    // `helm cm-push` sends the provenance file lying beside the archive; so does this.
+    let beside = (!args.chart.is_dir()).then(|| chartroom_client::sign::prov_path(&args.chart)).filter(|p| p.is_file());
+    let prov = match args.prov.as_ref().or(beside.as_ref()) {
         Some(p) => Some(std::fs::read(p).map_err(|e| ClientError::usage(format!("cannot read {}: {e}", p.display())))?),
         None => None,
     };
+    let prov_sent = prov.is_some();
     let options = PushOptions {
         force: args.force,
         prov,
@@ -34,6 +38,7 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
     for warning in &outcome.warnings {
         eprintln!("Warning: {warning}");
     }
-    println!("Pushed {}-{} to {}", outcome.name, outcome.version, outcome.url_used);
+    let with = if prov_sent { " with its provenance file" } else { "" };
+    println!("Pushed {}-{}{with} to {}", outcome.name, outcome.version, outcome.url_used);
     Ok(())
 }

@@ -73,6 +73,15 @@ pub struct ObjectInfo {
     pub last_modified: std::time::SystemTime,
 }
 
+/// The chart archives and provenance files of one folder, as a listing reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChartFiles {
+    /// `<name>-<version>.tgz` objects, by file name.
+    pub charts: Vec<ObjectInfo>,
+    /// `<name>-<version>.tgz.prov` objects, by file name.
+    pub provenance: Vec<ObjectInfo>,
+}
+
 /// A streamed object body with its metadata.
 pub struct ObjectStream {
     pub info: ObjectInfo,
@@ -207,6 +216,15 @@ impl Storage {
         got.bytes().await.map_err(|e| StorageError::from_store(e, file))
     }
 
+    /// Whole object in memory, with what storage reports about it (size, ETag).
+    pub async fn read_with_info(&self, file: &str) -> Result<(ObjectInfo, Bytes), StorageError> {
+        let key = self.key(file)?;
+        let got = self.store.get(&key).await.map_err(|e| StorageError::from_store(e, file))?;
+        let info = info(file, &got.meta);
+        let bytes = got.bytes().await.map_err(|e| StorageError::from_store(e, file))?;
+        Ok((info, bytes))
+    }
+
     /// Streamed object: the body is never buffered whole.
     pub async fn stream(&self, file: &str) -> Result<ObjectStream, StorageError> {
         let key = self.key(file)?;
@@ -230,21 +248,28 @@ impl Storage {
 
     /// Every `.tgz` directly under the repository prefix (no recursion into tenants or state).
     pub async fn list_charts(&self) -> Result<Vec<ObjectInfo>, StorageError> {
+        Ok(self.list_chart_files().await?.charts)
+    }
+
+    /// Every `.tgz` and `.tgz.prov` directly under the repository prefix: one delimiter LIST.
+    pub async fn list_chart_files(&self) -> Result<ChartFiles, StorageError> {
         let listing = self
             .store
             .list_with_delimiter(None)
             .await
             .map_err(|e| StorageError::from_store(e, self.prefix.as_ref()))?;
-        let mut charts: Vec<ObjectInfo> = listing
-            .objects
-            .iter()
-            .filter_map(|meta| {
-                let file = meta.location.filename()?;
-                file.ends_with(".tgz").then(|| info(file, meta))
-            })
-            .collect();
-        charts.sort_by(|a, b| a.file.cmp(&b.file));
-        Ok(charts)
+        let mut files = ChartFiles::default();
+        for meta in &listing.objects {
+            let Some(file) = meta.location.filename() else { continue };
+            if file.ends_with(".tgz") {
+                files.charts.push(info(file, meta));
+            } else if file.ends_with(".tgz.prov") {
+                files.provenance.push(info(file, meta));
+            }
+        }
+        files.charts.sort_by(|a, b| a.file.cmp(&b.file));
+        files.provenance.sort_by(|a, b| a.file.cmp(&b.file));
+        Ok(files)
     }
 
     /// Every object below the prefix, at any depth, that `keep` accepts, by its path relative to

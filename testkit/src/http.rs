@@ -131,6 +131,16 @@ impl Server {
         prov: Option<(&str, Vec<u8>)>,
         query: &str,
     ) -> Resp {
+        self.upload_multipart_to(&format!("/api/charts{query}"), chart, prov).await
+    }
+
+    /// [`Self::upload_multipart`] to another upload path (a tenant's `/api/<tenant>/charts`).
+    pub async fn upload_multipart_to(
+        &self,
+        path: &str,
+        chart: Option<(&str, Vec<u8>)>,
+        prov: Option<(&str, Vec<u8>)>,
+    ) -> Resp {
         let mut parts = Vec::new();
         if let Some((f, b)) = chart {
             parts.push(("chart", f, b));
@@ -138,11 +148,16 @@ impl Server {
         if let Some((f, b)) = prov {
             parts.push(("prov", f, b));
         }
-        self.upload_form(parts, query).await
+        self.upload_form_to(path, parts).await
     }
 
     /// Multipart upload with arbitrary field names: (field, file name, bytes).
     pub async fn upload_form(&self, parts: Vec<(&str, &str, Vec<u8>)>, query: &str) -> Resp {
+        self.upload_form_to(&format!("/api/charts{query}"), parts).await
+    }
+
+    /// [`Self::upload_form`] to another upload path.
+    pub async fn upload_form_to(&self, path: &str, parts: Vec<(&str, &str, Vec<u8>)>) -> Resp {
         let mut form = reqwest::multipart::Form::new();
         let mut desc = Vec::new();
         for (field, fname, bytes) in parts {
@@ -153,8 +168,7 @@ impl Server {
                 .expect("mime");
             form = form.part(field.to_owned(), part);
         }
-        let path = format!("/api/charts{query}");
-        let rb = self.req(Method::POST, &path).multipart(form);
+        let rb = self.req(Method::POST, path).multipart(form);
         self.send(format!("POST {path} multipart [{}]", desc.join(", ")), rb).await
     }
 

@@ -14,6 +14,7 @@
 //! * [`s3`]: [`S3Server`], one s3s-fs process (a real S3 protocol server on a plain folder).
 //! * [`cli`]: [`Cli`], the `chartroom` binary run as a client.
 //! * [`helm`]: [`Helm`], Helm 3.17 or 4.1 with isolated homes.
+//! * [`gpg`]: [`GnuPg`], GnuPG in a throw-away home making real OpenPGP keys ([`KeySpec`]).
 //! * [`index`]: [`Index`], the tests' own parser of served indexes.
 //! * [`tools`]: where the binaries are (the `chartroom` under test, `.tools/bin/helm3|helm4|s3s-fs`
 //!   or `CHARTROOM_HELM3|HELM4|S3S_FS`) and `testdata/`. A missing tool fails the test.
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod clients;
 pub mod data;
 pub mod files;
+pub mod gpg;
 pub mod helm;
 pub mod http;
 pub mod index;
@@ -50,6 +52,7 @@ pub use cli::{Cli, Run, describe_output};
 pub use clients::{load_client, new_client};
 pub use data::{base64_decode, eventually, gunzip, noise, noise_text, sha256_hex, truncate};
 pub use files::{copy_tree, read_single, snapshot_dir};
+pub use gpg::{GnuPg, KeySpec};
 pub use helm::{BOTH_HELMS, Helm, HelmVersion};
 pub use http::Resp;
 pub use index::{Index, IndexEntry};

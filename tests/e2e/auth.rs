@@ -275,7 +275,7 @@ async fn cm_push_with_basic_auth_and_a_bearer_token_and_refused_deletes() {
     r.assert_status(401);
     let r = server.cm_push("/api/team-b/charts", tgz("1.2.0"), "x.tgz", Some(&bearer(CI_TOKEN))).await;
     r.assert_status(403);
-    assert_eq!(r.error_message(), "forbidden: \"ci-team-a\" may not push charts to tenant \"team-b\"");
+    assert_eq!(r.error_message(), "forbidden: \"ci-team-a\" may not push charts to tenant team-b");
     let index = Index::parse(&server.get_as("/team-a/index.yaml", Some(&bearer(CI_TOKEN))).await.body);
     assert_eq!(index.versions("pushed"), ["1.1.0", "1.0.0"]);
 
@@ -290,7 +290,7 @@ async fn cm_push_with_basic_auth_and_a_bearer_token_and_refused_deletes() {
     );
     let r = server.request_as(Method::DELETE, "/api/team-a/charts/pushed/1.0.0", Some(&bearer(CI_TOKEN)), None).await;
     r.assert_status(403);
-    assert_eq!(r.error_message(), "forbidden: \"ci-team-a\" may not delete charts from tenant \"team-a\"");
+    assert_eq!(r.error_message(), "forbidden: \"ci-team-a\" may not delete charts from tenant team-a");
     assert!(server.storage_files().contains(&"team-a/pushed-1.0.0.tgz".to_owned()), "nothing deleted");
     let alice = basic("alice", ALICE_PASS);
     server.request_as(Method::DELETE, "/api/team-a/charts/pushed/1.0.0", Some(&alice), None).await.assert_status(200);

@@ -213,7 +213,7 @@ async fn push_with_provenance_then_helm_pull_verify() {
     let keyring = testdata(SIGNTEST_KEYRING);
 
     let r = push(&[p(&tgz), &server.repo_url(), "--prov", p(&prov)]);
-    assert_pushed(&r, "signtest-0.1.0", &server.url("/api/charts"));
+    assert_pushed(&r, "signtest-0.1.0 with its provenance file", &server.url("/api/charts"));
     let stored = fs::read(server.storage_dir().join("signtest-0.1.0.tgz.prov")).expect("stored .prov");
     assert!(stored == read_testdata(SIGNTEST_PROV), "the stored .prov is the pushed one");
 

@@ -54,6 +54,12 @@
 //!   repeated entries (a `file://` dependency inside `charts/`), long comment blocks in
 //!   `values.yaml`, dependency archives that do not load (exit 2, nothing changed), an index
 //!   listing a version twice (search and pull agree with Helm); a static repository harness.
+//! * `provenance`: signed charts with GnuPG keys made in the test: `helm package --sign` (3.17
+//!   RSA, 4.1 Ed25519 with a passphrase) accepted under `--provenance required` and shown as
+//!   verified; `chartroom package --sign` accepted by `helm verify` and `helm pull --verify`;
+//!   `chartroom verify`, `pull --verify`, `push` with the `.prov` beside; every refusal (400 naming
+//!   the check, nothing stored); `if-present`; a keyring change reported, not applied; a bad
+//!   keyring stops the start.
 //! * `deps`: `chartroom dependency update|build` (URL, `@alias` and `file://` dependencies with
 //!   alias, condition and tags): Chart.lock accepted unchanged by both Helms' `dependency build`
 //!   and theirs by `chartroom dependency build`, same digest and text; out-of-sync (2),
@@ -73,6 +79,7 @@ mod install;
 mod migration;
 mod operations;
 mod package;
+mod provenance;
 mod real_world;
 mod replicas;
 mod shutdown;

@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::chartmuseum::is_unsupported_key;
 use super::error::ConfigError;
 use super::hints::{is_under, unknown_key_hint};
-use super::options::file_options;
-use super::values::BOOL_WANT;
+use super::options::{Kind, file_options};
+use super::values::{BOOL_WANT, parse_pairs_text, push_pair};
 use chartroom_storage::backend::parse_bool;
 
 /// A parsed config file: dotted, lower-cased keys to non-mapping values.
@@ -75,8 +75,11 @@ fn flatten(
     for (key, value) in map {
         let key = key.to_lowercase();
         let full = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
+        // A mapping that is an option's value (`provenancetenant: {team-a: required}`) is kept
+        // whole, its keys as written.
+        let is_pairs = file_options().any(|o| o.key == full && o.kind == Kind::Pairs);
         match value {
-            Value::Object(inner) if !inner.is_empty() => flatten(path, &full, inner, out)?,
+            Value::Object(inner) if !inner.is_empty() && !is_pairs => flatten(path, &full, inner, out)?,
             _ => {
                 if out.contains_key(&full) {
                     return Err(ConfigError::DuplicateKey { path: path.to_owned(), key: full });
@@ -127,6 +130,33 @@ pub(crate) fn file_uint(v: &Value, max: u64) -> Result<u64, String> {
         return Err(format!("must be at most {max}"));
     }
     Ok(n)
+}
+
+/// `KEY=VALUE` pairs: a mapping, a list of `KEY=VALUE` strings, or one such string (comma- or
+/// space-separated).
+pub(crate) fn file_pairs(v: &Value) -> Result<Vec<(String, String)>, String> {
+    const WANT: &str = "expected a mapping of KEY: VALUE, or a list of KEY=VALUE strings";
+    match v {
+        Value::Object(map) => {
+            let mut pairs = Vec::new();
+            for (key, value) in map {
+                push_pair(&mut pairs, key, &file_string(value).map_err(|e| format!("{key}: {e}"))?)?;
+            }
+            Ok(pairs)
+        }
+        Value::Array(items) => {
+            let mut pairs = Vec::new();
+            for item in items {
+                let text = file_string(item).map_err(|_| WANT.to_owned())?;
+                for (key, value) in parse_pairs_text(&text)? {
+                    push_pair(&mut pairs, &key, &value)?;
+                }
+            }
+            Ok(pairs)
+        }
+        Value::String(s) => parse_pairs_text(s),
+        _ => Err(WANT.to_owned()),
+    }
 }
 
 /// Booleans: YAML booleans, 0 and 1, or strings as [`parse_bool`] reads them.

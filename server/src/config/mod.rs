@@ -39,5 +39,6 @@ pub use resolve::{ArgValues, Resolved, Source, Sources, resolve};
 pub use settings::{
     AllowedOrigins, AmazonConfig, AuthSettings, BASIC_AUTH_PASS_FILE, BackendConfig, ClientLimits, Config,
     ConnectionSettings, GoogleConfig, HttpSettings, ListenSettings, LogSettings, MetricsSettings, MicrosoftConfig,
-    OverwritePolicy, RateLimit, RepositorySettings, StorageSettings, Tenancy, TlsSettings,
+    OverwritePolicy, ProvenanceSettings, RateLimit, RepositorySettings, StorageSettings, Tenancy, TlsSettings,
+    TrustedKeyring,
 };

@@ -11,7 +11,7 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use super::values::{parse_bool_text, parse_uint_text};
+use super::values::{parse_bool_text, parse_pairs_text, parse_uint_text};
 
 /// How an option's value is written. It decides the command-line shape (a bare `--flag` is
 /// `true` for [`Kind::Bool`]) and how flag, environment and config-file values are read.
@@ -27,6 +27,9 @@ pub enum Kind {
     UInt { max: u64, want: &'static str },
     /// A Go duration (`30s`, `5m`, `1h30m`, `0`).
     Duration,
+    /// `KEY=VALUE` pairs: a repeatable flag, a comma- or space-separated list in the
+    /// environment, a mapping (or a list of `KEY=VALUE` strings) in the config file.
+    Pairs,
 }
 
 /// One option, declared once.
@@ -79,6 +82,7 @@ impl OptionSpec {
         match self.kind {
             Kind::Bool => parse_bool_text(raw).map(|_| ()),
             Kind::UInt { max, want } => parse_uint_text(raw, max, want).map(|_| ()),
+            Kind::Pairs => parse_pairs_text(raw).map(|_| ()),
             Kind::Text | Kind::Path | Kind::Duration => Ok(()),
         }
     }
@@ -92,6 +96,7 @@ pub mod kind {
     pub struct Bool;
     pub struct UInt;
     pub struct Duration;
+    pub struct Pairs;
 }
 
 /// An option with its value shape in the type. Dereferences to its [`OptionSpec`].
@@ -135,6 +140,12 @@ impl Opt<kind::UInt> {
 impl Opt<kind::Duration> {
     const fn duration(spec: OptionSpec) -> Self {
         Opt { spec: OptionSpec { kind: Kind::Duration, value_name: "DURATION", ..spec }, kind: PhantomData }
+    }
+}
+
+impl Opt<kind::Pairs> {
+    const fn pairs(spec: OptionSpec) -> Self {
+        Opt { spec: OptionSpec { kind: Kind::Pairs, ..spec }, kind: PhantomData }
     }
 }
 
@@ -575,6 +586,26 @@ options! {
         help: "YAML config file (ChartMuseum keys, nested or dotted); flags and environment variables \
                override its values",
         in_file: false,
+        ..BASE
+    });
+    pub const PROVENANCE: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "provenance", flag: "--provenance", env: "PROVENANCE", value_name: "POLICY",
+        default: "off",
+        help: "Provenance policy for uploads: off, if-present (a .prov must verify with the trusted \
+               keyring) or required (every chart needs a .prov that verifies)",
+        ..BASE
+    });
+    pub const PROVENANCE_TENANT: Opt<kind::Pairs> = Opt::pairs(OptionSpec {
+        key: "provenancetenant", flag: "--provenance-tenant", env: "PROVENANCE_TENANT", value_name: "TENANT=POLICY",
+        default_help: Some("none, every tenant has the --provenance policy"),
+        help: "A tenant's own provenance policy, e.g. team-a=required (repeatable; the variable takes a \
+               comma- or space-separated list, the config file a mapping)",
+        ..BASE
+    });
+    pub const PROVENANCE_KEYRING: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "provenancekeyring", flag: "--provenance-keyring", env: "PROVENANCE_KEYRING", value_name: "FILE",
+        help: "Trusted public keys for provenance checks: ASCII-armored keys or a GnuPG binary keyring \
+               (gpg --export, Helm's pubring.gpg); required unless every policy is off",
         ..BASE
     });
 }

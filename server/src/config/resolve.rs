@@ -14,11 +14,11 @@ use serde_json::Value;
 
 use super::chartmuseum::check_unsupported_env;
 use super::error::ConfigError;
-use super::file::{ConfigFile, file_bool, file_duration_string, file_string, file_uint, render};
+use super::file::{ConfigFile, file_bool, file_duration_string, file_pairs, file_string, file_uint, render};
 use super::go_duration::{format_go_duration, parse_go_duration};
 use super::options::{CONFIG, Kind, OPTIONS, Opt, OptionSpec, kind};
 use super::settings::Config;
-use super::values::{Backend, parse_bool_text, parse_uint_text};
+use super::values::{Backend, parse_bool_text, parse_pairs_text, parse_uint_text};
 
 /// Option values given as flags or environment variables, by option, not yet validated. The
 /// binary fills it from its command line; tests and embedders set values directly.
@@ -364,6 +364,25 @@ impl<'a> Resolver<'a> {
             Input::File(v) => file_duration_string(v).map_err(|e| self.invalid(opt, source, &input.render(), e))?,
         };
         let value = parse_go_duration(&text).and_then(check).map_err(|e| self.invalid(opt, source, &text, e))?;
+        Ok(self.record(opt, source, value))
+    }
+
+    /// A `KEY=VALUE` pairs option through `check`: the flags (joined by the command line),
+    /// the variable's list or the file's mapping.
+    pub fn pairs<T: Shown>(
+        &mut self,
+        opt: &Opt<kind::Pairs>,
+        check: impl FnOnce(Vec<(String, String)>) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (input, source) = self.input(opt);
+        let pairs = match input {
+            Input::Text(_) => {
+                let text = self.text_input(opt, input, source)?;
+                parse_pairs_text(&text)
+            }
+            Input::File(v) => file_pairs(v),
+        };
+        let value = pairs.and_then(check).map_err(|e| self.invalid(opt, source, &input.render(), e))?;
         Ok(self.record(opt, source, value))
     }
 

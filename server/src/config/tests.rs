@@ -14,6 +14,7 @@ use super::*;
 
 mod auth;
 mod errors;
+mod provenance;
 
 /// The configuration with every default.
 pub(super) fn defaults() -> Config {
@@ -67,6 +68,7 @@ pub(super) fn defaults() -> Config {
         tls: None,
         metrics: MetricsSettings { enabled: false, listen: None },
         limits: ClientLimits { rate: None, concurrent_uploads: None, cors: None },
+        provenance: ProvenanceSettings::default(),
         config_file: None,
     }
 }
@@ -390,8 +392,9 @@ fn describe_rows() {
     let c = from(args).unwrap();
     let rows = c.describe();
     let keys: Vec<&str> = rows.iter().map(|(k, _, _)| *k).collect();
-    let mut want: Vec<&str> = file_options().map(|o| o.key).filter(|k| !is_cloud_storage_key(k)).collect();
-    want.push("config");
+    // In the table's order: every option but the unselected backends', `config` included.
+    let want: Vec<&str> =
+        OPTIONS.iter().map(|o| o.key).filter(|k| *k == "config" || !is_cloud_storage_key(k)).collect();
     assert_eq!(keys, want);
     let row = |k: &str| rows.iter().find(|(key, _, _)| *key == k).cloned().unwrap();
     assert_eq!(row("port"), ("port", "9000".into(), "file"));

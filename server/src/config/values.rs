@@ -24,6 +24,32 @@ pub(crate) fn parse_uint_text(raw: &str, max: u64, want: &str) -> Result<u64, St
     raw.trim().parse::<u64>().ok().filter(|n| *n <= max).ok_or_else(|| format!("expected {want}"))
 }
 
+/// `KEY=VALUE` pairs separated by commas or white space (`a=b,c=d`, `a=b c=d`); empty items are
+/// skipped. Keys and values are trimmed and must not be empty; a key given twice is refused.
+pub(crate) fn parse_pairs_text(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for item in raw.split(|c: char| c == ',' || c.is_whitespace()).filter(|i| !i.is_empty()) {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(format!("expected KEY=VALUE, got {item:?}"));
+        };
+        push_pair(&mut pairs, key, value)?;
+    }
+    Ok(pairs)
+}
+
+/// Adds one pair, refusing empty halves and repeated keys.
+pub(crate) fn push_pair(pairs: &mut Vec<(String, String)>, key: &str, value: &str) -> Result<(), String> {
+    let (key, value) = (key.trim(), value.trim());
+    if key.is_empty() || value.is_empty() {
+        return Err(format!("expected KEY=VALUE, got {:?}", format!("{key}={value}")));
+    }
+    if pairs.iter().any(|(k, _)| k == key) {
+        return Err(format!("{key:?} is given more than once"));
+    }
+    pairs.push((key.to_owned(), value.to_owned()));
+    Ok(())
+}
+
 /// A storage backend Chartroom implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {

@@ -8,8 +8,8 @@ use chartroom_auth::{Action, Reason};
 use chartroom_chart::archive::ArchiveError;
 use chartroom_chart::constraint::ConstraintError;
 use chartroom_index::{
-    ArchiveReadError, EntryError, FileError, ProvenanceRejected, PublishError, RepoError, Tenant, TenantError,
-    UnpublishError,
+    ArchiveReadError, EntryError, FileError, ProvenanceRejected, PublishError, RepoError, ReverifyError, Tenant,
+    TenantError, UnpublishError,
 };
 use chartroom_storage::StorageError;
 
@@ -90,6 +90,9 @@ pub enum ChartMuseumError {
         chart_field: String,
         prov_field: String,
     },
+    // --- provenance
+    /// `POST /api/provenance/verify` on a server without a trusted keyring.
+    NoKeyring,
 }
 
 impl ChartMuseumError {
@@ -150,6 +153,9 @@ impl ChartMuseumError {
                 S::BAD_REQUEST,
                 format!("no package or provenance file found in form fields {chart_field} and {prov_field}"),
             ),
+            E::NoKeyring => {
+                (S::BAD_REQUEST, "no trusted keyring is configured: start the server with --provenance-keyring".into())
+            }
         }
     }
 
@@ -254,6 +260,15 @@ impl From<UnpublishError> for ChartMuseumError {
             }
             UnpublishError::ChartNotFound(_) => ChartMuseumError::ChartNotFound,
             UnpublishError::Repo(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReverifyError> for ChartMuseumError {
+    fn from(err: ReverifyError) -> Self {
+        match err {
+            ReverifyError::NoKeyring => ChartMuseumError::NoKeyring,
+            ReverifyError::Repo(e) => e.into(),
         }
     }
 }

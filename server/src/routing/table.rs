@@ -41,6 +41,9 @@ pub enum Route {
     Values,
     /// `POST /api{R}/prov`
     UploadProv,
+    /// `POST /api{R}/provenance/verify`: which stored provenance files no longer verify with
+    /// the keyring in force (not in ChartMuseum).
+    VerifyProvenance,
     /// `POST /api{R}/resync`
     Resync,
 }
@@ -123,6 +126,14 @@ pub(super) const SPECS: &[Spec] = &[
     ),
     spec!(UploadChart, POST, Api, ["charts"], "/api/:repo/charts", "/api/charts"),
     spec!(UploadProv, POST, Api, ["prov"], "/api/:repo/prov", "/api/prov"),
+    spec!(
+        VerifyProvenance,
+        POST,
+        Api,
+        ["provenance", "verify"],
+        "/api/:repo/provenance/verify",
+        "/api/provenance/verify"
+    ),
     spec!(Resync, POST, Api, ["resync"], "/api/:repo/resync", "/api/resync"),
     spec!(DeleteChart, DELETE, Api, ["charts", ":name"], "/api/:repo/charts/:name", "/api/charts/:name"),
     spec!(
@@ -185,6 +196,11 @@ impl Route {
             | Route::GetVersion
             | Route::Templates
             | Route::Values => Some(Action::Pull),
+            // The re-verification report reads the tenant's provenance files and changes
+            // nothing; it tells a caller no more than pulling does (the chart API already shows
+            // each version's recorded verification, and the `.prov` files are downloadable),
+            // and it costs the storage reads a puller could make by downloading them.
+            Route::VerifyProvenance => Some(Action::Pull),
             // A resync rewrites the tenant's index from storage: a write, as an upload is.
             Route::UploadChart | Route::UploadProv | Route::Resync | Route::ResyncAll => Some(Action::Push),
             Route::DeleteChart | Route::DeleteVersion => Some(Action::Delete),

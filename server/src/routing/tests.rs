@@ -47,6 +47,7 @@ fn every_route_has_one_spec() {
         Templates,
         Values,
         UploadProv,
+        VerifyProvenance,
         Resync,
     ] {
         assert_eq!(SPECS.iter().filter(|s| s.route == route).count(), 1, "{route:?}");
@@ -122,6 +123,13 @@ fn depths_context_paths_and_dynamic_depth() {
                 ),
                 (Method::POST, join(&[context, "api", repo, "charts"]), Route::UploadChart, repo, "/api/charts".into()),
                 (Method::POST, join(&[context, "api", repo, "prov"]), Route::UploadProv, repo, "/api/prov".into()),
+                (
+                    Method::POST,
+                    join(&[context, "api", repo, "provenance", "verify"]),
+                    Route::VerifyProvenance,
+                    repo,
+                    "/api/provenance/verify".into(),
+                ),
                 (
                     Method::DELETE,
                     join(&[context, "api", repo, "charts", "mychart", "0.1.0"]),
@@ -214,6 +222,7 @@ fn methods_that_do_not_fit_are_not_found() {
             (Method::POST, format!("{r}/index.yaml")),
             (Method::PATCH, format!("/api{r}/charts/a/1.0.0")),
             (Method::GET, format!("/api{r}/prov")),
+            (Method::GET, format!("/api{r}/provenance/verify")),
             (Method::POST, "/api/tenants".to_owned()),
         ] {
             let found = find(&t, method.clone(), &path);
@@ -227,6 +236,7 @@ fn disabled_api_and_delete() {
     let no_api = RouteTable::new("", Tenancy::Depth(1), false, true);
     assert_eq!(find(&no_api, Method::GET, "/api/team/charts"), Err(MatchError::NotFound));
     assert_eq!(find(&no_api, Method::GET, "/api/tenants"), Err(MatchError::NotFound));
+    assert_eq!(find(&no_api, Method::POST, "/api/team/provenance/verify"), Err(MatchError::NotFound));
     assert_eq!(find(&no_api, Method::GET, "/team/index.yaml").map(|m| m.0), Ok(Route::Index));
     let no_delete = RouteTable::new("", Tenancy::Depth(1), true, false);
     assert_eq!(find(&no_delete, Method::DELETE, "/api/team/charts/a/1.0.0"), Err(MatchError::NotFound));
@@ -301,7 +311,26 @@ fn route_templates_are_chartmuseums() {
     assert_eq!(Route::DeleteVersion.action(), Some(chartroom_auth::Action::Delete));
     assert_eq!(Route::Resync.action(), Some(chartroom_auth::Action::Push));
     assert_eq!(Route::Tenants.action(), None);
+    assert_eq!(Route::VerifyProvenance.action(), Some(chartroom_auth::Action::Pull));
+    assert_eq!(Route::VerifyProvenance.template(true), "/api/:repo/provenance/verify");
     assert!(Route::Health.is_open() && Route::Info.is_open() && !Route::Tenants.is_open());
     assert!(Route::Ready.is_open() && Route::Ready.action().is_none());
     assert_eq!(Route::Ready.template(true), "/health/ready");
+}
+
+/// The re-verification report is a route of every tenant (`/api/<tenant>/provenance/verify`)
+/// and of the root at depth 0; under `--depth N` (N ≥ 1) the bare path names no route.
+#[test]
+fn provenance_verify_routes() {
+    let one = find(&table("", Tenancy::Depth(1)), Method::POST, "/api/team-a/provenance/verify");
+    assert_eq!(one, Ok((Route::VerifyProvenance, "team-a".into(), "/api/provenance/verify".into())));
+    let bare = find(&table("", Tenancy::Depth(1)), Method::POST, "/api/provenance/verify");
+    assert_eq!(bare, Err(MatchError::NotFound));
+    for tenancy in [Tenancy::Single, Tenancy::Dynamic] {
+        let root = find(&table("/ctx", tenancy), Method::POST, "/ctx/api/provenance/verify");
+        assert_eq!(root, Ok((Route::VerifyProvenance, String::new(), "/api/provenance/verify".into())), "{tenancy:?}");
+    }
+    // A tenant called `provenance` keeps its own API.
+    let named = find(&table("", Tenancy::Depth(1)), Method::POST, "/api/provenance/charts");
+    assert_eq!(named, Ok((Route::UploadChart, "provenance".into(), "/api/charts".into())));
 }

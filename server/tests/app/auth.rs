@@ -64,7 +64,7 @@ async fn grants_decide_every_route() {
     assert_eq!(status(app, Method::POST, "/api/team-a/charts", None).await, StatusCode::UNAUTHORIZED);
     let r = app.send_with(Method::POST, "/api/public/charts", &[("authorization", ci_bearer)], vec![]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body_text(r).await, r#"{"error":"forbidden: \"ci\" may not push charts to tenant \"public\""}"#);
+    assert_eq!(body_text(r).await, r#"{"error":"forbidden: \"ci\" may not push charts to tenant public"}"#);
 
     // Reads.
     for (who, tenant, want) in [
@@ -275,4 +275,24 @@ async fn responses_carry_route_template_tenant_and_identity() {
     assert_eq!(facts(&r), (Some(UNMATCHED.into()), None, None));
     let r = app.send(Method::GET, "/health", vec![]).await;
     assert_eq!(facts(&r), (Some("/health".into()), Some(String::new()), None));
+}
+
+/// The provenance re-verification report reads and changes nothing: `pull` on the tenant is
+/// enough, and without it the gate refuses before any provenance file is read.
+#[tokio::test]
+async fn the_provenance_report_needs_pull_on_its_tenant() {
+    let keyring = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/helm-test-key.pub");
+    let s = secured(ArgValues::new().with(&options::PROVENANCE_KEYRING, keyring)).await;
+    let app = &s.app;
+    let bob = basic("bob", "bob-pw");
+    for (who, tenant, want) in [
+        (Some(bob.as_str()), "team-b", StatusCode::OK),
+        (Some(bob.as_str()), "team-a", StatusCode::FORBIDDEN),
+        (Some("Bearer ci-token"), "team-a", StatusCode::OK),
+        (None, "public", StatusCode::OK),
+        (None, "team-a", StatusCode::UNAUTHORIZED),
+    ] {
+        let path = format!("/api/{tenant}/provenance/verify");
+        assert_eq!(status(app, Method::POST, &path, who).await, want, "{who:?} {path}");
+    }
 }

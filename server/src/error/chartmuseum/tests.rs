@@ -6,12 +6,14 @@ use std::time::Duration;
 use chartroom_chart::archive::{self, Limits};
 use chartroom_chart::constraint;
 use chartroom_chart::provenance;
+use chartroom_signing::VerifyError;
 use http_body_util::BodyExt;
 
 use super::*;
 use chartroom_auth::{Action, Reason};
 
-/// One example of every variant (and of every [`CommonError`] and [`ProvenanceRejected`]).
+/// One example of every variant (and of every [`CommonError`] and [`ProvenanceRejected`], with
+/// two of the signature checks' [`VerifyError`]s).
 fn examples() -> Vec<ChartMuseumError> {
     use ChartMuseumError as E;
     let archive_error = || archive::load_archive(b"not a chart", &Limits::default()).unwrap_err();
@@ -75,12 +77,30 @@ fn examples() -> Vec<ChartMuseumError> {
             file: "demo-1.0.0.tgz".into(),
             digest: "cd".repeat(32),
         }),
+        E::InvalidProvenance(ProvenanceRejected::Unverified(VerifyError::UnknownKey {
+            key_id: "0123456789ABCDEF".into(),
+        })),
+        E::InvalidProvenance(ProvenanceRejected::Unverified(VerifyError::DigestMismatch {
+            file_name: "demo-1.0.0.tgz".into(),
+            signed: format!("sha256:{}", "ab".repeat(32)),
+            actual: format!("sha256:{}", "cd".repeat(32)),
+        })),
+        E::InvalidProvenance(ProvenanceRejected::StoredUnverified {
+            file: "demo-1.0.0.tgz.prov".into(),
+            error: VerifyError::WrongVersion { name: name.clone(), expected: version.clone(), found: "0.9.0".into() },
+        }),
+        E::InvalidProvenance(ProvenanceRejected::Required { file: "demo-1.0.0.tgz".into(), hint: "" }),
+        E::InvalidProvenance(ProvenanceRejected::Required {
+            file: "demo-1.0.0.tgz".into(),
+            hint: "; the stored one is for the bytes being replaced",
+        }),
         E::InvalidEntry(EntryError::Version { name, version: "x".into(), reason: "not a version".into() }),
         E::UnreadableBody("connection reset".into()),
         E::InvalidMultipart("missing boundary".into()),
         E::InvalidMultipartField { field: "chart".into(), reason: "stream ended early".into() },
         E::DuplicateFormFile("chart".into()),
         E::NoFormFiles { chart_field: "chart".into(), prov_field: "prov".into() },
+        E::NoKeyring,
     ]
 }
 
@@ -129,6 +149,7 @@ fn variant(e: &ChartMuseumError) -> &'static str {
         E::InvalidMultipartField { .. } => "InvalidMultipartField",
         E::DuplicateFormFile(_) => "DuplicateFormFile",
         E::NoFormFiles { .. } => "NoFormFiles",
+        E::NoKeyring => "NoKeyring",
     }
 }
 
@@ -178,4 +199,6 @@ fn domain_errors_map_to_their_variants() {
     assert_eq!(variant(&FileError::NotServed("x".into()).into()), "NotAChartFile");
     let storage_failure = StorageError::Precondition("a.tgz".into());
     assert_eq!(variant(&ArchiveReadError::Repo(storage_failure.into()).into()), "Common(StorageUnavailable)");
+    assert_eq!(variant(&ReverifyError::NoKeyring.into()), "NoKeyring");
+    assert_eq!(variant(&ReverifyError::Repo(RepoError::Closed).into()), "Common(ShuttingDown)");
 }
