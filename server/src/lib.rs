@@ -13,6 +13,7 @@ mod error;
 mod gate;
 mod handlers;
 mod http_util;
+mod oci;
 pub mod request_info;
 pub mod routing;
 mod upload;
@@ -29,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chartroom_auth::Auth;
 use chartroom_index::Repository;
+use chartroom_index::oci::{UploadLimits, Uploads};
 use tokio::net::TcpListener;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
@@ -48,6 +50,8 @@ struct Inner {
     settings: HttpSettings,
     auth: Auth,
     routes: RouteTable,
+    /// OCI upload sessions; `None` with `--disable-oci`.
+    uploads: Option<Uploads>,
 }
 
 impl AppState {
@@ -58,7 +62,9 @@ impl AppState {
         let settings = config.http.clone();
         let routes =
             RouteTable::new(&settings.context_path, repo.tenancy(), !settings.disable_api, !settings.disable_delete);
-        Self { inner: Arc::new(Inner { repo, settings, auth, routes }) }
+        let uploads = (!settings.disable_oci)
+            .then(|| Uploads::new(repo.clone(), UploadLimits::with_max_size(settings.max_upload_size)));
+        Self { inner: Arc::new(Inner { repo, settings, auth, routes, uploads }) }
     }
     pub fn repo(&self) -> &Repository {
         &self.inner.repo
@@ -71,6 +77,10 @@ impl AppState {
     }
     pub fn routes(&self) -> &RouteTable {
         &self.inner.routes
+    }
+    /// The OCI upload sessions, unless the OCI API is off.
+    pub fn uploads(&self) -> Option<&Uploads> {
+        self.inner.uploads.as_ref()
     }
 }
 
@@ -117,6 +127,10 @@ async fn not_found() -> ChartMuseumError {
 /// parameter, for example) are plain text that is wrapped here.
 async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
+    // The distribution API words its own errors.
+    if response.headers().contains_key(error::API_VERSION_HEADER) {
+        return response;
+    }
     let status = response.status();
     if status == StatusCode::METHOD_NOT_ALLOWED {
         return ChartMuseumError::RouteNotFound.into_response();
@@ -189,7 +203,25 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let repo = state.repo().clone();
+    let sweeper = state.inner.uploads.is_some().then(|| tokio::spawn(sweep_uploads(state.clone())));
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     repo.shutdown().await;
     Ok(())
+}
+
+/// Removes abandoned OCI upload sessions (of every replica) every few minutes.
+async fn sweep_uploads(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        let Some(uploads) = state.uploads() else { return };
+        match uploads.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "removed abandoned OCI upload sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot sweep OCI upload sessions"),
+        }
+    }
 }

@@ -33,6 +33,12 @@
 //!   tenant, Basic and bearer pushes, JWTs (allowed, wrong tenant, expired, wrong audience), the
 //!   isolation matrix (3 tenants × 5 identities × 4 actions), the client with stored credentials,
 //!   secrets kept out of the log, SIGHUP and watcher reloads, ChartMuseum's single user.
+//! * `oci`: the OCI distribution API on the same store: `helm pull oci://` of curl-uploaded
+//!   charts (same bytes, index digest, stable derived manifest across restarts), `helm push
+//!   oci://` to the root and to a tenant landing in `index.yaml` and `helm search repo`, deletes
+//!   through either API, `helm dependency update` from `oci://`, `helm registry login` with a user
+//!   and a token (both Helms), and raw HTTP: chunked uploads (416 out of order), digests, `Range`,
+//!   mount, cancel, tags pagination, referrers, oversized uploads, invalid chart manifests.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
@@ -60,6 +66,7 @@ mod helm;
 mod helm_chart;
 mod install;
 mod migration;
+mod oci;
 mod package;
 mod replicas;
 mod shutdown;

@@ -460,6 +460,12 @@ options! {
         help: "Server write timeout, in whole seconds",
         ..BASE
     });
+    pub const DISABLE_OCI: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "disableoci", flag: "--disable-oci", env: "DISABLE_OCI",
+        default: "false",
+        help: "Remove the OCI distribution API (/v2/: helm push/pull oci://)",
+        ..BASE
+    });
     /// The config file itself: a flag and a variable, never a key (`config` names it in the log).
     pub const CONFIG: Opt<kind::Path> = Opt::path(OptionSpec {
         key: "config", flag: "--config", short: Some('c'), env: "CONFIG", value_name: "FILE",

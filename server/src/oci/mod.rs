@@ -1,0 +1,85 @@
+//! The OCI distribution API at `/v2/` (under the context path), on the same repository.
+//!
+//! * `route.rs`: (method, path) → endpoint, repository (tenant, chart name), action; pure.
+//! * `access.rs`: authentication and authorization with the same `Auth` as the ChartMuseum
+//!   API (users, tokens, JWTs, grants per tenant: `pull`, `push`, `delete`), a `Basic`
+//!   challenge on `/v2/` so that `helm registry login` checks the credentials.
+//! * `handlers.rs`: parse headers and queries, call the repository's OCI operations
+//!   (`chartroom_index::oci`), shape the answers (`Docker-Content-Digest`, `Location`, `Range`).
+//!
+//! The gate hands every request whose path is a distribution API path to [`serve`]; others
+//! (`/v2/index.yaml` of a tenant called `v2`) go on to the ChartMuseum routes.
+
+mod access;
+mod body;
+mod handlers;
+pub mod route;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use chartroom_index::Tenant;
+
+use crate::AppState;
+use crate::error::{API_VERSION_HEADER, OciWireError};
+use crate::request_info::{RequestIdentity, RequestTenant, RouteTemplate};
+use route::{OciRoute, OciRouteError};
+
+/// The route of a request if it is one of the distribution API (`None`: not an OCI path, or
+/// OCI is off).
+pub(crate) fn route_of(state: &AppState, req: &Request) -> Option<Result<OciRoute, OciRouteError>> {
+    state.uploads()?;
+    let path = req.uri().path();
+    let context = state.settings().context_path.as_str();
+    let path = path.strip_prefix(context)?;
+    OciRoute::parse(req.method(), path, state.repo().tenancy())
+}
+
+/// Answers one request of the distribution API.
+pub(crate) async fn serve(state: AppState, route: Result<OciRoute, OciRouteError>, req: Request) -> Response {
+    let unread_body = crate::gate::has_body(&req);
+    let route = match route {
+        Ok(route) => route,
+        Err(error) => {
+            let error = match error {
+                OciRouteError::NameInvalid(m) => OciWireError::NameInvalid(m),
+                OciRouteError::NameUnknown(m) => OciWireError::NameUnknown(m),
+                OciRouteError::MethodNotAllowed => {
+                    OciWireError::Unsupported(format!("{} is not supported on this path", req.method()))
+                }
+            };
+            let mut response = finish(error.into_response(), unread_body);
+            response.extensions_mut().insert(RouteTemplate::UNMATCHED);
+            return response;
+        }
+    };
+    let tenant = route.repo().map_or_else(Tenant::root, |r| r.tenant.clone());
+    let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().map(str::to_owned).map_err(|_| ()));
+    let (mut response, identity) = match access::check(&state, authorization, &route).await {
+        Ok(identity) => {
+            let name = identity.name().to_owned();
+            let response = match handlers::handle(&state, &route, &identity, req).await {
+                Ok(response) => response,
+                Err(error) => finish(error.into_response(), false),
+            };
+            (response, Some(name))
+        }
+        Err(refusal) => (finish(refusal.error.into_response(), unread_body), refusal.identity),
+    };
+    response.headers_mut().insert(API_VERSION_HEADER, HeaderValue::from_static("registry/2.0"));
+    let extensions = response.extensions_mut();
+    extensions.insert(RouteTemplate(route.template()));
+    extensions.insert(RequestTenant(tenant));
+    if let Some(identity) = identity {
+        extensions.insert(RequestIdentity(identity));
+    }
+    response
+}
+
+/// A refusal of a request whose body is unread closes the connection.
+fn finish(mut response: Response, unread_body: bool) -> Response {
+    if unread_body {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
