@@ -129,6 +129,26 @@ async fn push_then_both_views(v: HelmVersion) {
     ]);
     assert_eq!(printed_digest(&pulled), manifest_digest);
 
+    // The manifest derived for the same archive uploaded with curl is what Helm wrote, but for
+    // the creation time: same config blob, same layers, same other annotations.
+    let other = Server::start(&[]).await;
+    other.upload_ok(chart.clone()).await;
+    let derived: Value = other.get("/v2/pushed/manifests/2.0.0").await.json();
+    let helms: Value = serde_json::from_slice(&by_tag.body).expect("pushed manifest");
+    assert_eq!(derived["config"], helms["config"], "config descriptor");
+    assert_eq!(derived["layers"], helms["layers"], "layers");
+    let without_created = |m: &Value| {
+        let mut a = m["annotations"].as_object().expect("annotations").clone();
+        a.remove("org.opencontainers.image.created");
+        a
+    };
+    assert_eq!(without_created(&derived), without_created(&helms));
+    let config_digest = helms["config"]["digest"].as_str().expect("config digest");
+    assert_eq!(
+        other.get(&format!("/v2/pushed/blobs/{config_digest}")).await.body,
+        server.get(&format!("/v2/pushed/blobs/{config_digest}")).await.body
+    );
+
     // A re-push of the same bytes is not a conflict.
     helm.run(&["push", p(&file), &format!("oci://{}", host(&server)), "--plain-http"]);
 
@@ -592,4 +612,79 @@ async fn bad_chart_manifests_store_nothing() {
 async fn disable_oci_removes_the_api() {
     let server = Server::start(&["--disable-oci"]).await;
     server.get("/v2/").await.assert_status(404);
+}
+
+/// Three replicas on one S3 bucket: a chart pushed through one is pulled through another within
+/// 2 s, derived manifests have the same digest everywhere, and an upload session started on one
+/// replica takes chunks on a second and is finished on the third.
+#[tokio::test]
+async fn three_replicas_on_one_bucket() {
+    let s3 = S3Server::start();
+    s3.create_bucket("oci");
+    let target = StorageTarget::S3 { s3: s3.clone(), bucket: "oci".to_owned(), prefix: "repo".to_owned() };
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(Server::start_with(target.clone(), &[], &[]).await);
+    }
+    let helm = Helm::new(HelmVersion::V4);
+    let work = helm.work_dir("replicas");
+    let chart = ChartBuilder::chart("spread", "1.0.0").build();
+    let file = work.join("spread-1.0.0.tgz");
+    std::fs::write(&file, &chart).expect("write chart");
+    let pushed = helm.run(&["push", p(&file), &format!("oci://{}", host(&servers[0])), "--plain-http"]);
+    let manifest_digest = printed_digest(&pushed);
+
+    let reader = &servers[1];
+    let visible = eventually(std::time::Duration::from_secs(2), || async {
+        reader.head("/v2/spread/manifests/1.0.0").await.status == 200
+    })
+    .await;
+    assert!(visible, "the pushed chart is not served by another replica within 2 s");
+    let out = helm.work_dir("pulled");
+    let pulled = helm.run(&[
+        "pull",
+        &format!("oci://{}/spread", host(reader)),
+        "--version",
+        "1.0.0",
+        "--plain-http",
+        "-d",
+        p(&out),
+    ]);
+    assert_eq!(printed_digest(&pulled), manifest_digest);
+    assert_eq!(read_single(&out, "spread-1.0.0.tgz"), chart);
+
+    // A chart uploaded over HTTP: every replica derives the same manifest.
+    servers[0].upload_ok(ChartBuilder::chart("derived", "0.1.0").build()).await;
+    let mut digests = Vec::new();
+    for server in &servers {
+        let seen = eventually(std::time::Duration::from_secs(2), || async {
+            server.head("/v2/derived/manifests/0.1.0").await.status == 200
+        })
+        .await;
+        assert!(seen, "replica on port {} does not serve the derived manifest", server.port());
+        digests.push(server.head("/v2/derived/manifests/0.1.0").await.header("docker-content-digest"));
+    }
+    assert!(digests[0].is_some() && digests.iter().all(|d| *d == digests[0]), "{digests:?}");
+
+    // One upload session through three replicas.
+    let blob = noise(3000, 11);
+    let digest = digest_of(&blob);
+    let started = send(&servers[0], Method::POST, "/v2/spread/blobs/uploads/", &[], vec![]).await;
+    started.assert_status(202);
+    let location = started.header("location").expect("Location");
+    let chunk = |server: &Server, range: &str, data: &[u8]| {
+        at(server, Method::PATCH, &location).header("Content-Range", range).body(data.to_vec())
+    };
+    servers[0].send("PATCH on 0".into(), chunk(&servers[0], "0-999", &blob[..1000])).await.assert_status(202);
+    servers[1].send("PATCH on 1".into(), chunk(&servers[1], "1000-1999", &blob[1000..2000])).await.assert_status(202);
+    let finished = servers[2]
+        .send(
+            "PUT on 2".into(),
+            at(&servers[2], Method::PUT, &format!("{location}?digest={digest}")).body(blob[2000..].to_vec()),
+        )
+        .await;
+    finished.assert_status(201);
+    for server in &servers {
+        assert_eq!(server.get(&format!("/v2/spread/blobs/{digest}")).await.body, blob);
+    }
 }
