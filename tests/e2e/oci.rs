@@ -688,3 +688,57 @@ async fn three_replicas_on_one_bucket() {
         assert_eq!(server.get(&format!("/v2/spread/blobs/{digest}")).await.body, blob);
     }
 }
+
+/// The Python `oras` SDK (PyPI `oras` 0.2.43, `.tools/bin/oras-python`): a second client pushes
+/// a non-chart artifact with chunked uploads (1,000-byte `PATCH`es) and pulls it back; it is
+/// never indexed as a chart.
+const ORAS_SCRIPT: &str = r#"
+import json, sys, oras.client
+host, target, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+client = oras.client.OrasClient(hostname=host, insecure=True)
+if mode == "push":
+    r = client.push(target=target, files=["notes.txt", "data.bin"], do_chunked=True, chunk_size=1000)
+    print(r.status_code)
+else:
+    print(json.dumps(sorted(client.pull(target=target, outdir="out"))))
+"#;
+
+#[tokio::test]
+async fn oras_pushes_and_pulls_an_artifact_in_chunks() {
+    let python = chartroom_testkit::tools::tool("CHARTROOM_ORAS_PYTHON", "oras-python", "the Python oras SDK 0.2.43");
+    let server = Server::start(&[]).await;
+    server.upload_ok(ChartBuilder::chart("tool", "1.0.0").build()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notes = b"release notes\n".repeat(200);
+    let data = noise(4321, 5);
+    std::fs::write(dir.path().join("notes.txt"), &notes).expect("write");
+    std::fs::write(dir.path().join("data.bin"), &data).expect("write");
+    let registry = host(&server);
+    let target = format!("{registry}/tool:artifact-1");
+    let run = |mode: &str| {
+        let out = std::process::Command::new(&python)
+            .args(["-c", ORAS_SCRIPT, &registry, &target, mode])
+            .current_dir(dir.path())
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env("NO_PROXY", "127.0.0.1")
+            .output()
+            .expect("run oras");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "oras {mode} failed:\n{text}\n--- server log ---\n{}", server.log());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let pushed = run("push");
+    assert!(pushed.trim().ends_with("201"), "{pushed}");
+    let log = server.log();
+    assert!(log.matches("PATCH").count() >= 6, "chunked uploads expected (5 + 2 PATCHes), log:\n{log}");
+
+    let tags = server.get("/v2/tool/tags/list").await.json();
+    assert_eq!(tags["tags"], serde_json::json!(["1.0.0", "artifact-1"]));
+    assert_eq!(server.index().await.versions("tool"), ["1.0.0"], "an artifact is not a chart version");
+
+    let pulled = run("pull");
+    assert!(pulled.contains("notes.txt") && pulled.contains("data.bin"), "{pulled}");
+    assert_eq!(std::fs::read(dir.path().join("out/notes.txt")).expect("pulled notes"), notes);
+    assert_eq!(std::fs::read(dir.path().join("out/data.bin")).expect("pulled data"), data);
+}
