@@ -742,3 +742,29 @@ async fn oras_pushes_and_pulls_an_artifact_in_chunks() {
     assert_eq!(std::fs::read(dir.path().join("out/notes.txt")).expect("pulled notes"), notes);
     assert_eq!(std::fs::read(dir.path().join("out/data.bin")).expect("pulled data"), data);
 }
+
+/// With a context path the API answers under it and at the root, where OCI clients look.
+#[tokio::test]
+async fn context_path_and_root() {
+    let server = Server::start(&["--context-path", "/charts"]).await;
+    let helm = Helm::new(HelmVersion::V4);
+    let work = helm.work_dir("ctx");
+    let file = work.join("ctx-1.0.0.tgz");
+    std::fs::write(&file, ChartBuilder::chart("ctx", "1.0.0").build()).expect("write chart");
+    helm.run(&["push", p(&file), &format!("oci://{}", host(&server)), "--plain-http"]);
+    assert_eq!(server.index().await.versions("ctx"), ["1.0.0"]);
+    let under = server.get("/v2/ctx/tags/list").await;
+    under.assert_status(200);
+    let started = send(&server, Method::POST, "/v2/ctx/blobs/uploads/", &[], vec![]).await;
+    assert!(
+        started.header("location").is_some_and(|l| l.starts_with("/charts/v2/ctx/blobs/uploads/")),
+        "{:?}",
+        started.headers
+    );
+    let at_root = server.send("root".into(), server.client.post(server.root_url("/v2/ctx/blobs/uploads/"))).await;
+    assert!(
+        at_root.header("location").is_some_and(|l| l.starts_with("/v2/ctx/blobs/uploads/")),
+        "{:?}",
+        at_root.headers
+    );
+}

@@ -21,11 +21,12 @@ type Answer = Result<Response, OciWireError>;
 /// Answers an allowed request.
 pub(super) async fn handle(state: &AppState, route: &OciRoute, identity: &Identity, req: Request) -> Answer {
     let method = &route.method;
+    let prefix = route.prefix.as_str();
     match (&route.endpoint, method) {
         (Endpoint::Base, _) => Ok(json(method, "{}".into(), "application/json")),
-        (Endpoint::Tags(repo), _) => tags(state, repo, req.uri()).await,
+        (Endpoint::Tags(repo), _) => tags(state, prefix, repo, req.uri()).await,
         (Endpoint::Manifest(repo, reference), &Method::PUT) => {
-            put_manifest(state, repo, reference, identity, req).await
+            put_manifest(state, prefix, repo, reference, identity, req).await
         }
         (Endpoint::Manifest(repo, reference), &Method::DELETE) => {
             delete_manifest(state, repo, reference, identity).await
@@ -35,16 +36,16 @@ pub(super) async fn handle(state: &AppState, route: &OciRoute, identity: &Identi
             Err(OciWireError::Unsupported("blobs are removed with the manifests that use them".into()))
         }
         (Endpoint::Blob(repo, digest), _) => get_blob(state, repo, digest, method, req.headers()).await,
-        (Endpoint::StartUpload(repo), _) => start_upload(state, repo, identity, req).await,
-        (Endpoint::Upload(repo, id), &Method::PATCH) => patch_upload(state, repo, id, req).await,
-        (Endpoint::Upload(repo, id), &Method::PUT) => put_upload(state, repo, id, req).await,
+        (Endpoint::StartUpload(repo), _) => start_upload(state, prefix, repo, identity, req).await,
+        (Endpoint::Upload(repo, id), &Method::PATCH) => patch_upload(state, prefix, repo, id, req).await,
+        (Endpoint::Upload(repo, id), &Method::PUT) => put_upload(state, prefix, repo, id, req).await,
         (Endpoint::Upload(repo, id), &Method::DELETE) => {
             uploads(state)?.cancel(&repo.tenant, &repo.name, id).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         (Endpoint::Upload(repo, id), _) => {
             let status = uploads(state)?.status(&repo.tenant, &repo.name, id).await?;
-            Ok(upload_progress(state, repo, &status.id, status.size, StatusCode::NO_CONTENT))
+            Ok(upload_progress(prefix, repo, &status.id, status.size, StatusCode::NO_CONTENT))
         }
         (Endpoint::Referrers(repo, digest), _) => referrers(state, repo, digest, method, req.uri()).await,
     }
@@ -58,9 +59,9 @@ fn parse_digest(text: &str) -> Result<Digest, OciWireError> {
     Digest::parse(text).map_err(|e| OciError::DigestInvalid(e.to_string()).into())
 }
 
-/// `{context path}/v2/<name>/<rest>`.
-fn location(state: &AppState, repo: &OciRepo, rest: &str) -> HeaderValue {
-    let url = format!("{}/v2/{}/{rest}", state.settings().context_path, repo.label());
+/// `{prefix}/v2/<name>/<rest>` (the prefix is the context path the request came through, or none).
+fn location(prefix: &str, repo: &OciRepo, rest: &str) -> HeaderValue {
+    let url = format!("{prefix}/v2/{}/{rest}", repo.label());
     HeaderValue::from_str(&url).unwrap_or_else(|_| HeaderValue::from_static("/v2/"))
 }
 
@@ -80,7 +81,7 @@ fn json(method: &Method, body: String, content_type: &'static str) -> Response {
 }
 
 /// `GET /v2/<name>/tags/list[?n=&last=]`: lexical order, `Link` to the next page.
-async fn tags(state: &AppState, repo: &OciRepo, uri: &Uri) -> Answer {
+async fn tags(state: &AppState, prefix: &str, repo: &OciRepo, uri: &Uri) -> Answer {
     let query = query_map(uri);
     let all = state.repo().oci_tags(&repo.tenant, &repo.name).await?;
     let last = query.get("last").map(String::as_str);
@@ -98,11 +99,7 @@ async fn tags(state: &AppState, repo: &OciRepo, uri: &Uri) -> Answer {
     if let (Some(n), Some(last)) = (n, page.last())
         && after.len() > page.len()
     {
-        let next = format!(
-            "<{}/v2/{}/tags/list?n={n}&last={last}>; rel=\"next\"",
-            state.settings().context_path,
-            repo.label()
-        );
+        let next = format!("<{}/v2/{}/tags/list?n={n}&last={last}>; rel=\"next\"", prefix, repo.label());
         set(response.headers_mut(), "link", &next);
     }
     Ok(response)
@@ -122,7 +119,14 @@ async fn get_manifest(state: &AppState, repo: &OciRepo, reference: &str, method:
     Ok(response)
 }
 
-async fn put_manifest(state: &AppState, repo: &OciRepo, reference: &str, identity: &Identity, req: Request) -> Answer {
+async fn put_manifest(
+    state: &AppState,
+    prefix: &str,
+    repo: &OciRepo,
+    reference: &str,
+    identity: &Identity,
+    req: Request,
+) -> Answer {
     let reference = Reference::parse(reference)?;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (parts, request_body) = req.into_parts();
@@ -138,7 +142,7 @@ async fn put_manifest(state: &AppState, repo: &OciRepo, reference: &str, identit
     }
     let mut response = StatusCode::CREATED.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::LOCATION, location(state, repo, &format!("manifests/{}", put.digest)));
+    headers.insert(header::LOCATION, location(prefix, repo, &format!("manifests/{}", put.digest)));
     set(headers, "docker-content-digest", &put.digest.to_string());
     if let Some(subject) = &put.subject {
         set(headers, "oci-subject", &subject.to_string());
@@ -218,18 +222,18 @@ async fn get_blob(state: &AppState, repo: &OciRepo, digest: &str, method: &Metho
     Ok(response)
 }
 
-fn blob_created(state: &AppState, repo: &OciRepo, digest: &Digest) -> Response {
+fn blob_created(prefix: &str, repo: &OciRepo, digest: &Digest) -> Response {
     let mut response = StatusCode::CREATED.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::LOCATION, location(state, repo, &format!("blobs/{digest}")));
+    headers.insert(header::LOCATION, location(prefix, repo, &format!("blobs/{digest}")));
     set(headers, "docker-content-digest", &digest.to_string());
     response
 }
 
-fn upload_progress(state: &AppState, repo: &OciRepo, id: &str, size: u64, status: StatusCode) -> Response {
+fn upload_progress(prefix: &str, repo: &OciRepo, id: &str, size: u64, status: StatusCode) -> Response {
     let mut response = status.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::LOCATION, location(state, repo, &format!("blobs/uploads/{id}")));
+    headers.insert(header::LOCATION, location(prefix, repo, &format!("blobs/uploads/{id}")));
     let range = if size == 0 { "0-0".to_owned() } else { format!("0-{}", size - 1) };
     set(headers, "range", &range);
     set(headers, "docker-upload-uuid", id);
@@ -239,7 +243,7 @@ fn upload_progress(state: &AppState, repo: &OciRepo, id: &str, size: u64, status
 
 /// `POST /v2/<name>/blobs/uploads/`: a session, a whole blob (`?digest=`), or a mount
 /// (`?mount=&from=`, which falls back to a session when the blob cannot be mounted).
-async fn start_upload(state: &AppState, repo: &OciRepo, identity: &Identity, req: Request) -> Answer {
+async fn start_upload(state: &AppState, prefix: &str, repo: &OciRepo, identity: &Identity, req: Request) -> Answer {
     let query = query_map(req.uri());
     let uploads = uploads(state)?;
     if let Some(mount) = query.get("mount") {
@@ -248,17 +252,17 @@ async fn start_upload(state: &AppState, repo: &OciRepo, identity: &Identity, req
         if let Some(Ok(from)) = from
             && state.repo().oci_mount_blob(&repo.tenant, &repo.name, &digest, (&from.tenant, &from.name)).await?
         {
-            return Ok(blob_created(state, repo, &digest));
+            return Ok(blob_created(prefix, repo, &digest));
         }
     } else if let Some(digest) = query.get("digest") {
         let digest = parse_digest(digest)?;
         let (parts, request_body) = req.into_parts();
         let blob = body::read(state, &parts.headers, request_body, uploads.limits().max_size).await?;
         uploads.put_blob(&repo.tenant, &repo.name, &digest, blob).await?;
-        return Ok(blob_created(state, repo, &digest));
+        return Ok(blob_created(prefix, repo, &digest));
     }
     let status = uploads.start(&repo.tenant, &repo.name, identity.name()).await?;
-    Ok(upload_progress(state, repo, &status.id, 0, StatusCode::ACCEPTED))
+    Ok(upload_progress(prefix, repo, &status.id, 0, StatusCode::ACCEPTED))
 }
 
 /// `Content-Range: <start>-<end>` (inclusive), the first and last byte of a chunk.
@@ -274,7 +278,7 @@ fn content_range(headers: &HeaderMap) -> Result<Option<(u64, u64)>, OciWireError
     }
 }
 
-async fn patch_upload(state: &AppState, repo: &OciRepo, id: &str, req: Request) -> Answer {
+async fn patch_upload(state: &AppState, prefix: &str, repo: &OciRepo, id: &str, req: Request) -> Answer {
     let uploads = uploads(state)?;
     let range = content_range(req.headers())?;
     let (parts, request_body) = req.into_parts();
@@ -290,10 +294,10 @@ async fn patch_upload(state: &AppState, repo: &OciRepo, id: &str, req: Request) 
         .into());
     }
     let status = uploads.append(&repo.tenant, &repo.name, id, range.map(|r| r.0), chunk).await?;
-    Ok(upload_progress(state, repo, &status.id, status.size, StatusCode::ACCEPTED))
+    Ok(upload_progress(prefix, repo, &status.id, status.size, StatusCode::ACCEPTED))
 }
 
-async fn put_upload(state: &AppState, repo: &OciRepo, id: &str, req: Request) -> Answer {
+async fn put_upload(state: &AppState, prefix: &str, repo: &OciRepo, id: &str, req: Request) -> Answer {
     let uploads = uploads(state)?;
     let query = query_map(req.uri());
     let digest = query.get("digest").ok_or_else(|| {
@@ -312,7 +316,7 @@ async fn put_upload(state: &AppState, repo: &OciRepo, id: &str, req: Request) ->
         }
     }
     uploads.finish(&repo.tenant, &repo.name, id, last, &digest).await?;
-    Ok(blob_created(state, repo, &digest))
+    Ok(blob_created(prefix, repo, &digest))
 }
 
 async fn referrers(state: &AppState, repo: &OciRepo, digest: &str, method: &Method, uri: &Uri) -> Answer {

@@ -29,10 +29,19 @@ use route::{OciRoute, OciRouteError};
 /// OCI is off).
 pub(crate) fn route_of(state: &AppState, req: &Request) -> Option<Result<OciRoute, OciRouteError>> {
     state.uploads()?;
+    // Under the context path, and at the root too: OCI clients always look for `/v2/` at the
+    // host's root.
     let path = req.uri().path();
     let context = state.settings().context_path.as_str();
-    let path = path.strip_prefix(context)?;
-    OciRoute::parse(req.method(), path, state.repo().tenancy())
+    let (prefix, path) = match path.strip_prefix(context) {
+        Some(rest) if !context.is_empty() && rest.starts_with("/v2") => (context, rest),
+        _ => ("", path),
+    };
+    let mut route = OciRoute::parse(req.method(), path, state.repo().tenancy())?;
+    if let Ok(route) = route.as_mut() {
+        route.prefix = prefix.to_owned();
+    }
+    Some(route)
 }
 
 /// Answers one request of the distribution API.

@@ -49,6 +49,8 @@ pub enum Endpoint {
 pub struct OciRoute {
     pub endpoint: Endpoint,
     pub method: Method,
+    /// The context path the request came through (`""` at the root), for `Location` and `Link`.
+    pub prefix: String,
 }
 
 /// Why an OCI path has no endpoint.
@@ -69,7 +71,7 @@ impl OciRoute {
     pub fn parse(method: &Method, path: &str, tenancy: Tenancy) -> Option<Result<OciRoute, OciRouteError>> {
         if path == "/v2" || path == "/v2/" {
             return Some(if method == Method::GET || method == Method::HEAD {
-                Ok(OciRoute { endpoint: Endpoint::Base, method: method.clone() })
+                Ok(OciRoute { endpoint: Endpoint::Base, method: method.clone(), prefix: String::new() })
             } else {
                 Err(OciRouteError::MethodNotAllowed)
             });
@@ -178,7 +180,7 @@ fn route(method: &Method, name: &str, kind: Kind, tail: &str, tenancy: Tenancy) 
         Kind::Uploads => Endpoint::Upload(repo, tail.to_owned()),
         Kind::Referrers => Endpoint::Referrers(repo, tail.to_owned()),
     };
-    Ok(OciRoute { endpoint, method: method.clone() })
+    Ok(OciRoute { endpoint, method: method.clone(), prefix: String::new() })
 }
 
 pub(super) fn repository(name: &str, tenancy: Tenancy) -> Result<OciRepo, OciRouteError> {
