@@ -34,13 +34,14 @@ pub use uploads::{UploadLimits, UploadStatus, Uploads};
 
 /// Media types of Helm charts in OCI registries (`helm/helm:pkg/registry/constants.go`).
 pub mod media {
-    pub const IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    use chartroom_chart::oci;
+    pub const IMAGE_MANIFEST: &str = oci::MANIFEST_MEDIA_TYPE;
     pub const IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-    pub const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
-    pub const HELM_CHART: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+    pub const HELM_CONFIG: &str = oci::CONFIG_MEDIA_TYPE;
+    pub const HELM_CHART: &str = oci::CHART_LAYER_MEDIA_TYPE;
     /// Charts pushed by Helm before 3.8 (still accepted on pull).
-    pub const HELM_CHART_LEGACY: &str = "application/tar+gzip";
-    pub const HELM_PROVENANCE: &str = "application/vnd.cncf.helm.chart.provenance.v1.prov";
+    pub const HELM_CHART_LEGACY: &str = oci::LEGACY_CHART_LAYER_MEDIA_TYPE;
+    pub const HELM_PROVENANCE: &str = oci::PROVENANCE_LAYER_MEDIA_TYPE;
 }
 
 /// The tag of a chart version: `+` is not allowed in tags, Helm writes `_` instead.
