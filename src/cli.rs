@@ -100,6 +100,9 @@ pub struct PushArgs {
     /// The server's context path (default: `serverInfo.contextPath` from the repository's index).
     #[arg(long, env = "HELM_REPO_CONTEXT_PATH")]
     pub context_path: Option<String>,
+    /// For an `oci://` registry: plain HTTP instead of HTTPS (loopback registries always use it).
+    #[arg(long)]
+    pub plain_http: bool,
 }
 
 /// Credentials for the repository named on the command line, instead of the ones
@@ -161,6 +164,9 @@ pub struct PullArgs {
     /// Folder to write into (created when missing; default: the current folder).
     #[arg(short = 'd', long)]
     pub destination: Option<PathBuf>,
+    /// For an `oci://` chart: plain HTTP instead of HTTPS (loopback registries always use it).
+    #[arg(long)]
+    pub plain_http: bool,
     #[command(flatten)]
     pub credentials: RepoCredentials,
 }

@@ -11,7 +11,9 @@
 //!   in the lock and in the digest input, as Helm does;
 //! * an `http(s)://` URL: a configured repository with the same URL (trailing `/` ignored) lends
 //!   its credentials; any other URL is fetched as it is;
-//! * `oci://`: not supported yet (a usage error).
+//! * `oci://<host>[/<path>]`: the OCI repository `<path>/<name>` of that registry; the version
+//!   is chosen from its tags (`_` read as `+`, newest first) and the chart layer downloaded
+//!   digest-checked ([`crate::oci`]); loopback registries over plain HTTP, as Helm does.
 //!
 //! Resolution: the first version of the repository index (newest first) that has download URLs
 //! and satisfies the Masterminds constraint. Downloads go to `charts/tmpcharts-<pid>/`
@@ -40,9 +42,10 @@ use chartroom_chart::version::Version;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::ClientError;
+use crate::error::{ClientError, ErrorKind};
 use crate::helm_env::RepoEntry;
 use crate::index::{Client, RepoIndex};
+use crate::oci::{OciClient, OciReference};
 use crate::repo::Repository;
 
 /// One entry of `Chart.lock` `dependencies` (Helm writes only these three fields).
@@ -212,6 +215,8 @@ enum Source {
     File(PathBuf),
     /// A chart repository.
     Http(Repository),
+    /// An OCI registry: the repository of the chart.
+    Oci(OciReference),
 }
 
 /// A loaded chart folder: its metadata and its lock, if any.
@@ -297,10 +302,10 @@ fn plan(deps: &mut [Dependency], chart_dir: &Path, repos: &[RepoEntry]) -> Resul
             continue;
         }
         if r.starts_with("oci://") {
-            return Err(ClientError::usage(format!(
-                "dependency {:?}: oci:// dependencies are not supported yet ({r})",
-                d.name
-            )));
+            let mut reference = OciReference::parse(&format!("{}/{}", r.trim_end_matches('/'), d.name))?;
+            reference.version = None;
+            sources.push(Source::Oci(reference));
+            continue;
         }
         let alias = r.strip_prefix('@').or_else(|| r.strip_prefix("alias:"));
         let found = repos.iter().find(|e| match alias {
@@ -359,6 +364,13 @@ fn read_chart_yaml(dir: &Path) -> Result<Metadata, ClientError> {
         .map_err(|e| ClientError::usage(format!("unable to load chart '{}': {e}", dir.display())))?;
     Metadata::from_yaml(&bytes)
         .map_err(|e| ClientError::usage(format!("unable to load chart '{}': {e}", dir.display())))
+}
+
+impl Client {
+    /// A registry client sharing this client's connections (no credentials).
+    fn oci(&self) -> OciClient {
+        OciClient::new(self.http().clone(), false, None, None)
+    }
 }
 
 /// Removes the temporary download folder however the operation ends.
@@ -490,6 +502,14 @@ impl Client {
                         }
                     }
                 }
+                Source::Oci(reference) => match self.oci().resolve_version(reference, Some(&d.version), false).await {
+                    Ok(version) => locked.push(lock(&version)),
+                    Err(e) if e.kind == ErrorKind::NotFound => {
+                        missing.push(unsatisfied());
+                        locked.push(lock(""));
+                    }
+                    Err(e) => return Err(e),
+                },
             }
         }
         if !missing.is_empty() {
@@ -562,6 +582,15 @@ impl Client {
                         continue;
                     }
                     self.pull(repo, &dep.name, Some(&dep.version), false, &tmp.0, false).await.map_err(|e| {
+                        ClientError::new(
+                            e.kind,
+                            format!("could not download {} {} from {}: {}", dep.name, dep.version, dep.repository, e),
+                        )
+                    })?;
+                }
+                Source::Oci(reference) => {
+                    let exact = OciReference { version: Some(dep.version.clone()), ..reference.clone() };
+                    self.oci().pull(&exact, None, false, &tmp.0).await.map_err(|e| {
                         ClientError::new(
                             e.kind,
                             format!("could not download {} {} from {}: {}", dep.name, dep.version, dep.repository, e),
@@ -938,9 +967,11 @@ mod tests {
         assert!(err.message.starts_with("no repository definition for @nope"), "{}", err.message);
         let err = plan(&mut [dep("stable")], dir.path(), &repos).expect_err("bare name");
         assert!(err.message.contains("must be URLs or aliases"), "{}", err.message);
-        let err = plan(&mut [dep("oci://r/x")], dir.path(), &repos).expect_err("oci");
-        assert_eq!(err.kind, ErrorKind::Usage);
-        assert!(err.message.contains("oci:// dependencies are not supported yet"), "{}", err.message);
+        // `oci://<registry>/<path>`: the chart's repository is `<path>/<name>`.
+        match plan(&mut [dep("oci://r/charts/")], dir.path(), &repos).expect("oci").as_slice() {
+            [Source::Oci(r)] => assert_eq!((r.registry.as_str(), r.repository.as_str()), ("r", "charts/x")),
+            other => panic!("{other:?}"),
+        }
         let err = plan(&mut [dep("file://absent")], dir.path(), &repos).expect_err("absent");
         assert!(err.message.contains("not found"), "{}", err.message);
     }

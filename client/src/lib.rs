@@ -20,6 +20,7 @@ pub mod error;
 pub mod helm_env;
 pub mod index;
 pub mod install;
+pub mod oci;
 pub mod package;
 pub mod pull;
 pub mod push;

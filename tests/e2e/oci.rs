@@ -768,3 +768,54 @@ async fn context_path_and_root() {
         at_root.headers
     );
 }
+
+/// The `chartroom` client with `oci://`: push to a tenant, pull (exact and by constraint, digest
+/// checked), a chart Helm 3.17 pushed, and `dependency update` of an `oci://` dependency whose
+/// Chart.lock Helm accepts.
+#[tokio::test]
+async fn chartroom_client_push_pull_and_dependencies() {
+    let server = Server::start(&["--depth", "1"]).await;
+    let registry = host(&server);
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = ChartBuilder::chart("cli", "1.2.0").build();
+    let file = dir.path().join("cli-1.2.0.tgz");
+    std::fs::write(&file, &chart).expect("write chart");
+
+    let pushed = cli.ok(&["push", p(&file), &format!("oci://{registry}/team")]);
+    assert!(pushed.contains(&format!("Pushed: {registry}/team/cli:1.2.0")), "{pushed}");
+    let index = Index::parse(&server.get("/team/index.yaml").await.body);
+    assert_eq!(index.expect_entry("cli", "1.2.0").digest(), sha256_hex(&chart));
+    // Helm reads what the client pushed.
+    let helm = Helm::new(HelmVersion::V3);
+    let helm_out = helm.work_dir("from-cli");
+    helm.run(&["pull", &format!("oci://{registry}/team/cli"), "--version", "1.2.0", "-d", p(&helm_out)]);
+    assert_eq!(read_single(&helm_out, "cli-1.2.0.tgz"), chart);
+
+    // Pull: exact, and by constraint among the tags.
+    std::fs::write(dir.path().join("cli-1.3.0.tgz"), ChartBuilder::chart("cli", "1.3.0").build()).expect("write");
+    cli.ok(&["push", p(&dir.path().join("cli-1.3.0.tgz")), &format!("oci://{registry}/team")]);
+    let out = dir.path().join("pulled");
+    let pulled = cli.ok(&["pull", &format!("oci://{registry}/team/cli"), "--version", "1.2.0", "-d", p(&out)]);
+    assert!(pulled.contains("Pulled: cli-1.2.0"), "{pulled}");
+    assert_eq!(std::fs::read(out.join("cli-1.2.0.tgz")).expect("pulled"), chart);
+    let newest = cli.ok(&["pull", &format!("oci://{registry}/team/cli"), "--version", "^1.0.0", "-d", p(&out)]);
+    assert!(newest.contains("Pulled: cli-1.3.0"), "{newest}");
+    cli.fail(&["pull", &format!("oci://{registry}/team/cli"), "--version", "9.9.9", "-d", p(&out)], 3);
+
+    // A dependency on the registry: resolved from the tags, Chart.lock accepted by Helm.
+    let parent = dir.path().join("parent");
+    std::fs::create_dir_all(parent.join("templates")).expect("mkdir");
+    std::fs::write(
+        parent.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n  - name: cli\n    version: \"~1.2\"\n    repository: oci://{registry}/team\n"),
+    )
+    .expect("Chart.yaml");
+    cli.ok(&["dependency", "update", p(&parent)]);
+    assert_eq!(read_single(&parent.join("charts"), "cli-1.2.0.tgz"), chart);
+    let lock = std::fs::read_to_string(parent.join("Chart.lock")).expect("Chart.lock");
+    assert!(lock.contains("version: 1.2.0") && lock.contains(&format!("repository: oci://{registry}/team")), "{lock}");
+    std::fs::remove_dir_all(parent.join("charts")).expect("rm charts");
+    helm.run(&["dependency", "build", p(&parent)]);
+    assert_eq!(read_single(&parent.join("charts"), "cli-1.2.0.tgz"), chart);
+}
