@@ -819,3 +819,38 @@ async fn chartroom_client_push_pull_and_dependencies() {
     helm.run(&["dependency", "build", p(&parent)]);
     assert_eq!(read_single(&parent.join("charts"), "cli-1.2.0.tgz"), chart);
 }
+
+/// Grants per tenant, through the distribution API: anonymous pulls where allowed, 401 with the
+/// challenge where credentials are needed, 403 `DENIED` for valid credentials without the grant.
+#[tokio::test]
+async fn grants_per_tenant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "users:\n  alice: \"{}\"\ngrants:\n  - to: [anonymous, authenticated]\n    tenants: [public]\n    actions: [pull]\n  - to: [alice]\n    tenants: [team-a]\n    actions: [pull, push, delete]\n",
+        bcrypt_hash(ALICE_PASS)
+    );
+    let auth = dir.path().join("auth.yaml");
+    std::fs::write(&auth, config).expect("write auth config");
+    let server = Server::start(&["--depth", "1", "--auth-config", p(&auth)]).await;
+    let alice = basic("alice", ALICE_PASS);
+    let as_alice = |method: Method, path: &'static str| server.request_as(method, path, Some(&alice), None);
+
+    // Anonymous pull of the public tenant: allowed (the repository is empty: 404, not 401).
+    let public = server.get("/v2/public/demo/tags/list").await;
+    public.assert_status(404);
+    assert_eq!(oci_code(&public), "NAME_UNKNOWN");
+    // Anonymous push: 401 with the challenge.
+    let anonymous_push = send(&server, Method::POST, "/v2/public/demo/blobs/uploads/", &[], vec![]).await;
+    anonymous_push.assert_status(401);
+    assert_eq!(oci_code(&anonymous_push), "UNAUTHORIZED");
+    assert!(anonymous_push.header("www-authenticate").is_some_and(|c| c.starts_with("Basic ")));
+    // Alice may push to team-a, not to public; nobody anonymous reads team-a.
+    as_alice(Method::POST, "/v2/team-a/demo/blobs/uploads/").await.assert_status(202);
+    let denied = as_alice(Method::POST, "/v2/public/demo/blobs/uploads/").await;
+    denied.assert_status(403);
+    assert_eq!(oci_code(&denied), "DENIED");
+    server.get("/v2/team-a/demo/tags/list").await.assert_status(401);
+    // Wrong password: 401 even on /v2/.
+    server.request_as(Method::GET, "/v2/", Some(&basic("alice", "wrong")), None).await.assert_status(401);
+    as_alice(Method::GET, "/v2/").await.assert_status(200);
+}
