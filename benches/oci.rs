@@ -119,6 +119,7 @@ async fn pulls(opts: &Opts, home: &Path, reference: &str, n: usize) -> Res<Vec<D
     let mut samples = Vec::new();
     for i in 0..n {
         let out = home.join(format!("pull-{i}"));
+        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
         let started = Instant::now();
         helm(
             opts,
@@ -219,6 +220,7 @@ async fn run(mut opts: Opts) -> Res<()> {
     let mut derived = Vec::new();
     for i in 0..opts.pulls {
         let out = home.join(format!("derived-{i}"));
+        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
         let started = Instant::now();
         let reference = format!("oci://{chartroom}/bench");
         helm(

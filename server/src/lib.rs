@@ -28,6 +28,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use chartroom_auth::Auth;
 use chartroom_index::Repository;
 use chartroom_index::oci::{UploadLimits, Uploads};
@@ -204,6 +205,14 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let repo = state.repo().clone();
     let sweeper = state.inner.uploads.is_some().then(|| tokio::spawn(sweep_uploads(state.clone())));
+    // No Nagle: a streamed body's first chunk would otherwise wait for the client's delayed
+    // ACK of the headers (40 ms per download on Linux; Go servers, docker-registry included,
+    // disable it by default).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
     if let Some(sweeper) = sweeper {
         sweeper.abort();
