@@ -40,7 +40,8 @@
 //!   and a token (both Helms), and raw HTTP: chunked uploads (416 out of order), digests, `Range`,
 //!   mount, cancel, tags pagination, referrers, oversized uploads, invalid chart manifests; three
 //!   replicas on one S3 bucket; the Python `oras` SDK as a second client (chunked push, pull);
-//!   `chartroom push|pull oci://` and `dependency update` of an `oci://` dependency.
+//!   `chartroom push|pull oci://` and `dependency update` of an `oci://` dependency; a signed
+//!   `helm push` whose provenance layer becomes the `.prov` (`--verify` both ways); grants.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):

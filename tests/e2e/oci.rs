@@ -854,3 +854,60 @@ async fn grants_per_tenant() {
     server.request_as(Method::GET, "/v2/", Some(&basic("alice", "wrong")), None).await.assert_status(401);
     as_alice(Method::GET, "/v2/").await.assert_status(200);
 }
+
+/// `helm push` of a signed chart (its `.prov` beside the archive): the provenance layer becomes
+/// the repository's `.tgz.prov`, and both `helm pull --verify` through the index and
+/// `helm pull --verify oci://` check the signature.
+async fn signed_push(v: HelmVersion) {
+    let helm = Helm::new(v);
+    let server = Server::start(&[]).await;
+    let work = helm.work_dir("signed");
+    let (tgz, prov) = (read_testdata(SIGNTEST_TGZ), read_testdata(SIGNTEST_PROV));
+    std::fs::write(work.join("signtest-0.1.0.tgz"), &tgz).expect("write tgz");
+    std::fs::write(work.join("signtest-0.1.0.tgz.prov"), &prov).expect("write prov");
+    let keyring = work.join("key.pub");
+    std::fs::write(&keyring, read_testdata(SIGNTEST_KEYRING)).expect("write keyring");
+    helm.run(&["push", p(&work.join("signtest-0.1.0.tgz")), &format!("oci://{}", host(&server)), "--plain-http"]);
+    assert_eq!(std::fs::read(server.storage_dir().join("signtest-0.1.0.tgz.prov")).expect("stored .prov"), prov);
+
+    helm.repo_add("cr", &server.repo_url());
+    let via_index = helm.work_dir("via-index");
+    let out = helm.run(&[
+        "pull",
+        "cr/signtest",
+        "--version",
+        "0.1.0",
+        "--verify",
+        "--keyring",
+        p(&keyring),
+        "-d",
+        p(&via_index),
+    ]);
+    assert!(out.contains("Signed by"), "{out}");
+    let via_oci = helm.work_dir("via-oci");
+    let reference = format!("oci://{}/signtest", host(&server));
+    let out = helm.run(&[
+        "pull",
+        &reference,
+        "--version",
+        "0.1.0",
+        "--verify",
+        "--keyring",
+        p(&keyring),
+        "--plain-http",
+        "-d",
+        p(&via_oci),
+    ]);
+    assert!(out.contains("Signed by"), "{out}");
+    assert_eq!(read_single(&via_oci, "signtest-0.1.0.tgz"), tgz);
+}
+
+#[tokio::test]
+async fn helm3_signed_push_keeps_the_provenance() {
+    signed_push(HelmVersion::V3).await;
+}
+
+#[tokio::test]
+async fn helm4_signed_push_keeps_the_provenance() {
+    signed_push(HelmVersion::V4).await;
+}
