@@ -857,7 +857,8 @@ async fn grants_per_tenant() {
 
 /// `helm push` of a signed chart (its `.prov` beside the archive): the provenance layer becomes
 /// the repository's `.tgz.prov`, and both `helm pull --verify` through the index and
-/// `helm pull --verify oci://` check the signature.
+/// `helm pull --verify oci://` check the signature; a signed chart uploaded over HTTP gets the
+/// same layers in its derived manifest.
 async fn signed_push(v: HelmVersion) {
     let helm = Helm::new(v);
     let server = Server::start(&[]).await;
@@ -900,6 +901,28 @@ async fn signed_push(v: HelmVersion) {
     ]);
     assert!(out.contains("Signed by"), "{out}");
     assert_eq!(read_single(&via_oci, "signtest-0.1.0.tgz"), tgz);
+
+    // Uploaded over HTTP with its `.prov`: the derived manifest has the provenance layer too.
+    let uploaded = Server::start(&[]).await;
+    uploaded.upload_signtest().await;
+    let derived: Value = uploaded.get("/v2/signtest/manifests/0.1.0").await.json();
+    let helms: Value = serde_json::from_slice(&server.get("/v2/signtest/manifests/0.1.0").await.body).expect("json");
+    assert_eq!(derived["layers"], helms["layers"], "the same two layers as helm push");
+    let via_derived = helm.work_dir("via-derived");
+    let reference = format!("oci://{}/signtest", host(&uploaded));
+    let out = helm.run(&[
+        "pull",
+        &reference,
+        "--version",
+        "0.1.0",
+        "--verify",
+        "--keyring",
+        p(&keyring),
+        "--plain-http",
+        "-d",
+        p(&via_derived),
+    ]);
+    assert!(out.contains("Signed by"), "{out}");
 }
 
 #[tokio::test]

@@ -24,8 +24,9 @@ pub struct DerivedManifest {
     pub chart_size: u64,
 }
 
-/// Derives the config blob and manifest of an indexed chart version.
-pub fn derive_manifest(entry: &Entry) -> Result<DerivedManifest, OciError> {
+/// Derives the config blob and manifest of an indexed chart version; `prov` is its provenance
+/// file, if it has one (a provenance layer, as `helm push` adds for a `.prov` beside the archive).
+pub fn derive_manifest(entry: &Entry, prov: Option<&[u8]>) -> Result<DerivedManifest, OciError> {
     let config = entry.metadata_json();
     let metadata: Metadata = serde_json::from_str(&config)
         .map_err(|e| OciError::Internal(format!("cannot read back the metadata of {}: {e}", entry.name())))?;
@@ -43,7 +44,15 @@ pub fn derive_manifest(entry: &Entry) -> Result<DerivedManifest, OciError> {
     };
     let layer =
         Descriptor { media_type: media::HELM_CHART.to_owned(), digest: chart_digest.to_string(), size: chart_size };
-    let manifest = oci::manifest_json(&config_descriptor, &[layer], &annotations)
+    let mut layers = vec![layer];
+    if let Some(prov) = prov {
+        layers.push(Descriptor {
+            media_type: media::HELM_PROVENANCE.to_owned(),
+            digest: Digest::of(prov).to_string(),
+            size: prov.len() as u64,
+        });
+    }
+    let manifest = oci::manifest_json(&config_descriptor, &layers, &annotations)
         .map_err(|e| OciError::Internal(format!("cannot serialize the manifest of {}: {e}", entry.name())))?;
     let manifest = Bytes::from(manifest);
     let digest = Digest::of(&manifest);
@@ -72,7 +81,7 @@ mod tests {
             chart_type: "application".into(),
             ..Default::default()
         };
-        let derived = derive_manifest(&entry(metadata)).unwrap();
+        let derived = derive_manifest(&entry(metadata.clone()), None).unwrap();
         assert_eq!(
             derived.config,
             r#"{"name":"mychart","version":"0.1.0","description":"A Helm chart for Kubernetes","apiVersion":"v2","appVersion":"1.16.0","type":"application"}"#
@@ -83,6 +92,23 @@ mod tests {
     #[test]
     fn same_entry_same_digest() {
         let metadata = Metadata { name: "a".into(), version: "1.0.0".into(), ..Default::default() };
-        assert_eq!(derive_manifest(&entry(metadata.clone())).unwrap(), derive_manifest(&entry(metadata)).unwrap());
+        assert_eq!(
+            derive_manifest(&entry(metadata.clone()), None).unwrap(),
+            derive_manifest(&entry(metadata), None).unwrap()
+        );
+        let signed = derive_manifest(
+            &entry(Metadata { name: "a".into(), version: "1.0.0".into(), ..Default::default() }),
+            Some(b"prov"),
+        )
+        .unwrap();
+        let text = String::from_utf8_lossy(&signed.manifest).into_owned();
+        assert!(
+            text.contains(&format!(
+                "{{\"mediaType\":\"{}\",\"digest\":\"{}\",\"size\":4}}",
+                media::HELM_PROVENANCE,
+                Digest::of(b"prov")
+            )),
+            "{text}"
+        );
     }
 }

@@ -57,6 +57,8 @@ enum BlobSource {
     Config(Bytes),
     /// A pushed blob in the shared blob store.
     Stored { size: u64 },
+    /// The provenance layer of a derived manifest: the chart's `.prov`.
+    Provenance(Bytes),
 }
 
 /// Keys below `.chartroom/oci/` of a tenant's folder for repository `name`.
@@ -79,6 +81,15 @@ fn subject_folder(subject: &Digest) -> &str {
 /// `<tenant>/<name>` (just `<name>` for the root), as clients write it.
 pub(crate) fn label(tenant: &Tenant, name: &str) -> String {
     if tenant.is_root() { name.to_owned() } else { format!("{}/{name}", tenant.as_str()) }
+}
+
+/// The provenance file of an indexed chart, if it has one.
+async fn provenance_of(storage: &Storage, entry: &Entry) -> Result<Option<Bytes>, OciError> {
+    match storage.read(&format!("{}.prov", entry.object.file)).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(StorageError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn entries(located: &Located, name: &str) -> Vec<Arc<Entry>> {
@@ -104,7 +115,7 @@ impl Repository {
             return Ok(Some(BlobSource::Archive { file: entry.object.file.clone(), size: entry.object.size }));
         }
         for entry in &charts {
-            let derived = derive_manifest(entry)?;
+            let derived = derive_manifest(entry, None)?;
             if derived.config_digest == *digest {
                 return Ok(Some(BlobSource::Config(derived.config)));
             }
@@ -112,6 +123,14 @@ impl Repository {
         let linked = located.place.storage.oci_head(&repo_key(name, "blobs", digest.hex())).await?.is_some();
         if linked && let Some(info) = self.oci_root().oci_head(&blob_key(digest)).await? {
             return Ok(Some(BlobSource::Stored { size: info.size }));
+        }
+        // Last (one read per version): the provenance layer of a derived manifest.
+        for entry in &charts {
+            if let Some(prov) = provenance_of(&located.place.storage, entry).await?
+                && Digest::of(&prov) == *digest
+            {
+                return Ok(Some(BlobSource::Provenance(prov)));
+            }
         }
         Ok(None)
     }
@@ -122,7 +141,7 @@ impl Repository {
         let unknown = || OciError::BlobUnknown { repository: label(tenant, name), digest: digest.to_string() };
         Ok(match self.blob_source(&located, name, digest).await?.ok_or_else(unknown)? {
             BlobSource::Archive { size, .. } | BlobSource::Stored { size } => BlobInfo { size },
-            BlobSource::Config(bytes) => BlobInfo { size: bytes.len() as u64 },
+            BlobSource::Config(bytes) | BlobSource::Provenance(bytes) => BlobInfo { size: bytes.len() as u64 },
         })
     }
 
@@ -149,7 +168,7 @@ impl Repository {
                 let stream = self.oci_root().oci_stream(&blob_key(digest), range).await.map_err(not_found)?;
                 Ok((BlobInfo { size }, BlobBody::Stream(stream)))
             }
-            BlobSource::Config(bytes) => {
+            BlobSource::Config(bytes) | BlobSource::Provenance(bytes) => {
                 let size = bytes.len() as u64;
                 let body = match range {
                     Some(r) => bytes.slice(r.start as usize..(r.end.min(size)) as usize),
@@ -164,7 +183,7 @@ impl Repository {
     async fn read_blob(&self, located: &Located, name: &str, digest: &Digest) -> Result<Option<Bytes>, OciError> {
         Ok(match self.blob_source(located, name, digest).await? {
             None => None,
-            Some(BlobSource::Config(bytes)) => Some(bytes),
+            Some(BlobSource::Config(bytes) | BlobSource::Provenance(bytes)) => Some(bytes),
             Some(BlobSource::Archive { file, .. }) => Some(located.place.storage.read(&file).await?),
             Some(BlobSource::Stored { .. }) => self.oci_root().oci_read(&blob_key(digest)).await?,
         })
@@ -196,7 +215,7 @@ impl Repository {
                 Ok(_) | Err(StorageError::AlreadyExists(_)) => {}
                 Err(e) => return Err(e.into()),
             },
-            Some(BlobSource::Archive { .. }) | None => return Ok(false),
+            Some(BlobSource::Archive { .. } | BlobSource::Provenance(_)) | None => return Ok(false),
         }
         self.oci_link_blob(tenant, name, digest).await?;
         Ok(true)
@@ -219,7 +238,8 @@ impl Repository {
                     if let Some(pushed) = self.pushed_chart_manifest(storage, name, tag, &entry).await? {
                         return Ok(served(pushed));
                     }
-                    return Ok(derived(derive_manifest(&entry)?));
+                    let prov = provenance_of(storage, &entry).await?;
+                    return Ok(derived(derive_manifest(&entry, prov.as_deref())?));
                 }
                 let Some(target) = storage.oci_read(&repo_key(name, "tags", tag)).await? else { return Err(unknown()) };
                 let digest = std::str::from_utf8(&target).ok().and_then(|t| Digest::parse(t.trim()).ok());
@@ -241,10 +261,19 @@ impl Repository {
                     }
                     return Ok(served(manifest));
                 }
+                // Without provenance first (no request), then with each version's `.prov`.
                 for entry in &charts {
-                    let derived_manifest = derive_manifest(entry)?;
+                    let derived_manifest = derive_manifest(entry, None)?;
                     if derived_manifest.digest == *digest {
                         return Ok(derived(derived_manifest));
+                    }
+                }
+                for entry in &charts {
+                    if let Some(prov) = provenance_of(storage, entry).await? {
+                        let derived_manifest = derive_manifest(entry, Some(&prov))?;
+                        if derived_manifest.digest == *digest {
+                            return Ok(derived(derived_manifest));
+                        }
                     }
                 }
                 Err(unknown())
