@@ -124,3 +124,5 @@ install_oras_py() { # <version>
 
 install_oras_py 0.2.43
 install_debian_tool openssl openssl
+# curl: the TLS tests check that HTTP/2 is negotiated (`curl --http2`) and refused in clear text.
+install_debian_tool curl curl

@@ -50,6 +50,46 @@ pub struct HealthcheckArgs {
     /// Seconds to wait for an answer.
     #[arg(long, default_value_t = 5)]
     pub timeout: u64,
+    /// Probe readiness (`/health/ready`: the index is built and storage answers) instead of
+    /// liveness (`/health`).
+    #[arg(long)]
+    pub ready: bool,
+    /// The server's certificate (the server's own TLS_CERT): when set, the probe speaks HTTPS.
+    /// Without --ca-file the certificate is not verified: the probe talks to its own process on
+    /// the loopback interface, whose certificate rarely names 127.0.0.1.
+    #[arg(long, env = "TLS_CERT", hide_env_values = true)]
+    pub tls_cert: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// Helm's TLS flags of the client commands.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TlsArgs {
+    /// Verify the server's certificate with this PEM CA file (besides the system's roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Present this PEM client certificate (servers that require one: mTLS).
+    #[arg(long, value_name = "FILE", requires = "key_file")]
+    pub cert_file: Option<PathBuf>,
+    /// The PEM private key of --cert-file.
+    #[arg(long, value_name = "FILE", requires = "cert_file")]
+    pub key_file: Option<PathBuf>,
+    /// Do not verify the server's certificate (testing only).
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl TlsArgs {
+    /// The client library's options (a repository's own `repositories.yaml` entry wins).
+    pub fn options(&self) -> chartroom_client::tls::TlsOptions {
+        chartroom_client::tls::TlsOptions {
+            ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            insecure_skip_tls_verify: self.insecure_skip_tls_verify,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -103,6 +143,8 @@ pub struct PushArgs {
     /// For an `oci://` registry: plain HTTP instead of HTTPS (loopback registries always use it).
     #[arg(long)]
     pub plain_http: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Credentials for the repository named on the command line, instead of the ones
@@ -142,6 +184,8 @@ pub struct SearchArgs {
     pub output: String,
     #[command(flatten)]
     pub credentials: RepoCredentials,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(clap::Args)]
@@ -169,6 +213,8 @@ pub struct PullArgs {
     pub plain_http: bool,
     #[command(flatten)]
     pub credentials: RepoCredentials,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(clap::Args)]
@@ -190,12 +236,16 @@ pub struct InstallArgs {
     pub devel: bool,
     #[command(flatten)]
     pub credentials: RepoCredentials,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(clap::Args)]
 pub struct DependencyArgs {
     #[command(subcommand)]
     pub command: DependencyCommand,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(Subcommand)]

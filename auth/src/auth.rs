@@ -1,4 +1,5 @@
-//! The settings, the shared state behind the authenticator and the authorizer, and reload.
+//! The settings, the [`Auth`] handle over the shared state (`shared.rs`) behind the
+//! authenticator and the authorizer, and reload.
 
 use crate::authenticate::Authenticator;
 use crate::authorize::Authorizer;
@@ -6,10 +7,11 @@ use crate::cache::{CacheSettings, VerificationCache};
 use crate::config::{AccessFile, sha256};
 use crate::error::ConfigError;
 use crate::jwt::{BearerSettings, JwtVerifier};
+use crate::shared::{Counters, Shared, SingleUser};
 use arc_swap::ArcSwapOption;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 /// ChartMuseum's basic-auth realm, kept so that challenges read exactly as before a migration.
 pub const DEFAULT_BASIC_REALM: &str = "ChartMuseum";
@@ -88,14 +90,6 @@ impl BasicCredentials {
     }
 }
 
-/// The ChartMuseum user as compared: digests, so that the comparison has one length whatever was
-/// sent (constant time needs equal lengths).
-pub(crate) struct SingleUser {
-    pub(crate) name: String,
-    pub(crate) user_digest: [u8; 32],
-    pub(crate) password_digest: [u8; 32],
-}
-
 /// Counters, for tests and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AuthStats {
@@ -110,14 +104,6 @@ pub struct AuthStats {
     pub reload_failures: u64,
 }
 
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) hash_verifications: AtomicU64,
-    pub(crate) cache_hits: AtomicU64,
-    pub(crate) reloads: AtomicU64,
-    pub(crate) reload_failures: AtomicU64,
-}
-
 /// What a reload loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReloadSummary {
@@ -127,20 +113,6 @@ pub struct ReloadSummary {
     pub tokens: usize,
     /// Grants.
     pub grants: usize,
-}
-
-pub(crate) struct Shared {
-    pub(crate) enabled: bool,
-    pub(crate) single_user: Option<SingleUser>,
-    pub(crate) anonymous_get: bool,
-    pub(crate) basic_realm: String,
-    pub(crate) jwt: Option<JwtVerifier>,
-    pub(crate) config_file: Option<PathBuf>,
-    /// The current config-file snapshot, swapped whole by a reload.
-    pub(crate) file: ArcSwapOption<AccessFile>,
-    pub(crate) cache: VerificationCache,
-    pub(crate) counters: Counters,
-    pub(crate) verify_permits: tokio::sync::Semaphore,
 }
 
 /// Authentication and authorization for one server. Cheap to clone (shared state).

@@ -6,12 +6,12 @@
 //! then as a JWT when bearer auth is on. No header at all is the anonymous identity; any header
 //! that does not check out is an error (a 401), even where anonymous access would be allowed.
 
-use crate::auth::Shared;
 use crate::cache::CacheKey;
 use crate::config::{AccessFile, sha256};
 use crate::identity::{Identity, IdentityKind};
 use crate::password::StoredHash;
 use crate::reason::{AuthError, Reason};
+use crate::shared::Shared;
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};

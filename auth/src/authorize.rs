@@ -1,11 +1,11 @@
 //! Access decisions from (identity, tenant, action), and the challenge of a 401.
 
 use crate::action::{Action, ActionSet};
-use crate::auth::Shared;
 use crate::config::Grantee;
 use crate::identity::{Identity, IdentityKind};
 use crate::jwt::{ACCESS_ENTRY_TYPE, namespace};
 use crate::reason::Reason;
+use crate::shared::Shared;
 use crate::tenant::validate_tenant;
 use std::sync::Arc;
 

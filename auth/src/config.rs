@@ -17,6 +17,7 @@ use crate::action::{Action, ActionSet};
 use crate::error::ConfigError;
 use crate::htpasswd;
 use crate::identity::{ANONYMOUS, AUTHENTICATED};
+use crate::names::check_name;
 use crate::password::StoredHash;
 use crate::tenant::TenantPattern;
 use serde::Deserialize;
@@ -26,7 +27,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// Longest user or token name.
-const MAX_NAME_LEN: usize = 128;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,7 +114,10 @@ impl AccessFile {
         text: &str,
         read_htpasswd: &dyn Fn(&Path) -> Result<String, ConfigError>,
     ) -> Result<AccessFile, ConfigError> {
-        let raw: Option<RawFile> = serde_saphyr::from_str(text).map_err(|e| yaml_error(path, &e))?;
+        // Comments are never needed; capturing them limits how many may precede a nested key.
+        let options = serde_saphyr::options! { emit_comments: false };
+        let raw: Option<RawFile> =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| yaml_error(path, &e))?;
         // An empty file is a valid file that allows nothing.
         let raw = raw.unwrap_or(RawFile {
             users: BTreeMap::new(),
@@ -231,21 +234,6 @@ fn resolve(config: &Path, file: &str) -> PathBuf {
         return file.to_owned();
     }
     config.parent().map(|dir| dir.join(file)).unwrap_or_else(|| file.to_owned())
-}
-
-/// User and token names appear in logs: visible ASCII only, no `:` (the basic-auth separator),
-/// and not the grant words `anonymous` / `authenticated`.
-pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err("is not a valid name: names are 1 to 128 characters");
-    }
-    if !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-        return Err("is not a valid name: names use visible ASCII characters other than ':'");
-    }
-    if name == ANONYMOUS || name == AUTHENTICATED {
-        return Err("is reserved for grants and cannot name a user or token");
-    }
-    Ok(())
 }
 
 fn parse_token_digest(value: &str) -> Option<[u8; 32]> {

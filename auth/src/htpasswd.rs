@@ -1,8 +1,8 @@
 //! htpasswd files (`user:hash` lines, as `htpasswd -B` writes them). Only bcrypt and argon2id
 //! hashes are accepted; anything weaker stops the load with the line and the reason.
 
-use crate::config::check_name;
 use crate::error::ConfigError;
+use crate::names::check_name;
 use crate::password::StoredHash;
 use std::collections::HashSet;
 use std::path::Path;

@@ -37,8 +37,10 @@ mod error;
 mod htpasswd;
 mod identity;
 mod jwt;
+mod names;
 mod password;
 mod reason;
+mod shared;
 mod tenant;
 mod watch;
 

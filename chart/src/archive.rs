@@ -9,7 +9,10 @@
 //!   contains one (archives packaged on Windows);
 //! * refused: absolute paths, `..` components, drive letters, a file at the top level,
 //!   `Chart.yaml` at the root, links, devices, fifos, sparse files (Helm loads links as empty
-//!   files), a PAX size that differs from the header size, duplicate paths, non-UTF-8 names;
+//!   files), a PAX size that differs from the header size, non-UTF-8 names;
+//! * a path may appear more than once only with identical bytes (`helm package` writes such
+//!   repeats, see [`duplicates`]); the repeats are then read as one file. Repeats whose bytes
+//!   differ are refused: Helm would silently use one of them;
 //! * limits: entry count, decompressed total (counted on the real decompressed stream, tar
 //!   headers included), per-file size (counted on the bytes actually read), nesting depth of
 //!   packaged subcharts; nested archives share the total and the entry count;
@@ -18,7 +21,8 @@
 //!   subcharts (`charts/<x>/` directories and `charts/<x>.tgz` archives) recursively.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
 use std::io::{self, Read};
 
 use flate2::bufread::GzDecoder;
@@ -26,6 +30,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::metadata::{self, Dependency, LenientString, MapOrNull, Metadata, MetadataError};
+
+mod duplicates;
 
 /// Size, count and depth bounds applied while reading an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +106,8 @@ pub enum ArchiveError {
     ForbiddenEntryType { path: String, kind: String },
     #[error("entry {path:?}: PAX size {pax:?} does not match the header size {header}")]
     PaxSizeMismatch { path: String, pax: String, header: u64 },
-    #[error("entry {path:?}: duplicate entry")]
+    /// The same path twice with different bytes (repeats with identical bytes are accepted).
+    #[error("entry {path:?}: duplicate entry with different contents (Helm would silently use only one of them)")]
     DuplicateEntry { path: String },
     #[error("entry {path:?}: truncated entry data")]
     Truncated { path: String },
@@ -187,8 +194,7 @@ fn declares_api_v1(chart_yaml: &[u8]) -> bool {
         #[serde(rename = "apiVersion", default)]
         api_version: Option<String>,
     }
-    let text = chart_yaml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chart_yaml);
-    match serde_saphyr::from_slice::<Api>(text) {
+    match metadata::parse_yaml_doc::<Api>(chart_yaml) {
         Ok(api) => api.api_version.as_deref().is_none_or(|v| v.is_empty() || v == "v1"),
         Err(_) => true,
     }
@@ -312,7 +318,8 @@ fn scan_until(
     let reader = Counting { inner: GzDecoder::new(bytes), shared };
     let mut archive = tar::Archive::new(reader);
     let mut files: Vec<RawFile> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    // How often each file path occurs; repeats are compared once the walk is over.
+    let mut seen: HashMap<String, u32> = HashMap::new();
     let mut top: Option<String> = None;
 
     {
@@ -351,8 +358,7 @@ fn scan_until(
                 Some(_) => {}
             }
 
-            let is_dir = entry_type == tar::EntryType::Directory
-                || (entry_type == tar::EntryType::Regular && (name.ends_with('/') || name.ends_with('\\')));
+            let is_dir = is_directory(entry_type, &name);
             if !is_dir {
                 check_entry_type(entry_type, &name)?;
             }
@@ -376,8 +382,15 @@ fn scan_until(
                     });
                 }
             };
-            if !seen.insert(rel.clone()) {
-                return Err(ArchiveError::DuplicateEntry { path: name });
+            match seen.entry(rel.clone()) {
+                MapEntry::Occupied(mut repeat) => {
+                    *repeat.get_mut() += 1;
+                    drain_entry(&mut entry, &name, limits, shared)?;
+                    continue;
+                }
+                MapEntry::Vacant(first) => {
+                    first.insert(1);
+                }
             }
             let data = if keep(&rel) {
                 let mut buf = Vec::with_capacity(header_size.min(1 << 20) as usize);
@@ -398,6 +411,7 @@ fn scan_until(
             let enough = stop(&file);
             files.push(file);
             if enough {
+                duplicates::check_identical(bytes, limits, seen)?;
                 return Ok(files);
             }
         }
@@ -423,7 +437,15 @@ fn scan_until(
     if files.is_empty() {
         return Err(ArchiveError::NoFiles);
     }
+    duplicates::check_identical(bytes, limits, seen)?;
     Ok(files)
+}
+
+/// A directory entry: its type says so, or (old archivers) a regular entry named with a
+/// trailing separator.
+fn is_directory(entry_type: tar::EntryType, name: &str) -> bool {
+    entry_type == tar::EntryType::Directory
+        || (entry_type == tar::EntryType::Regular && (name.ends_with('/') || name.ends_with('\\')))
 }
 
 /// Read (and discard) an entry's data, counting its real size.

@@ -306,15 +306,6 @@ pub(crate) fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
-/// Options for untrusted YAML: the default budget (alias-bomb protection), duplicate keys
-/// resolved like Go's decoder (last wins), compact single-line error messages.
-fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-        with_snippet: false,
-    }
-}
-
 fn yaml_error(e: serde_saphyr::Error) -> String {
     let text = e.to_string();
     let text = text.trim();
@@ -327,14 +318,14 @@ fn yaml_error(e: serde_saphyr::Error) -> String {
 pub(crate) fn parse_yaml_doc<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let bytes = strip_bom(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8: {e}"))?;
-    serde_saphyr::from_str_with_options::<T>(text, yaml_options()).map_err(yaml_error)
+    serde_saphyr::from_str_with_options::<T>(text, crate::yaml::read_options()).map_err(yaml_error)
 }
 
 /// Parse every YAML document of a stream (BOM stripped) from untrusted bytes.
 pub(crate) fn parse_yaml_docs<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, String> {
     let bytes = strip_bom(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8: {e}"))?;
-    serde_saphyr::from_multiple_with_options::<T>(text, yaml_options()).map_err(yaml_error)
+    serde_saphyr::from_multiple_with_options::<T>(text, crate::yaml::read_options()).map_err(yaml_error)
 }
 
 /// A YAML document that must be a mapping or empty/null (values.yaml, Chart.lock, ...).

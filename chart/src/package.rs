@@ -14,10 +14,16 @@
 //!   kept for `v1` charts only (Helm merges them into the metadata/lock of `v2` charts); a `v2`
 //!   chart's lock (`Chart.lock`, or a legacy `requirements.lock`) is written as `Chart.lock` with
 //!   its bytes unchanged (Helm re-serializes it; it loads the same).
-//! * Subcharts: `charts/<x>.tgz` files are kept as they are (Helm expands them into
-//!   directories; both load the same), `charts/<dir>/` subcharts are packaged recursively under
-//!   their directory name; `charts/_*` and `charts/.*` are dropped as Helm's loader drops them;
-//!   `charts/*.prov` files stay plain files.
+//! * Subcharts are written as Helm's `chartutil.Save` writes them: every subchart, a
+//!   `charts/<dir>/` folder or a packaged `charts/<x>.tgz` (validated with [`load_archive`], then
+//!   expanded), is packaged recursively as the folder `charts/<its chart name>/`; `charts/_*` and
+//!   `charts/.*` are dropped as Helm's loader drops them; `charts/*.prov` files stay plain files.
+//!   Subcharts are written in chart-name order (Helm's order is random).
+//! * Two subcharts with the same chart name (typically the folder of a `file://` dependency
+//!   inside `charts/` and the archive `helm dependency update` made of it) land in the same
+//!   folder. Helm then writes every file of that folder twice; Chartroom writes each path once
+//!   when the copies are identical, and refuses the chart when they differ
+//!   ([`PackageError::ConflictingSubcharts`]): Helm would silently use one of them.
 //! * Every Chart.yaml dependency must be a subchart (matched by the subchart's own `name`, as
 //!   Helm's `CheckDependencies` does), else "found in Chart.yaml, but missing in charts/
 //!   directory: <names>".
@@ -109,6 +115,10 @@ pub enum PackageError {
     Subchart { path: String, source: Box<PackageError> },
     #[error("subchart {path}: {source}")]
     SubchartArchive { path: String, source: ArchiveError },
+    #[error(
+        "subcharts {first} and {second} are both chart {name:?}, packaged into the same folder, but differ in {path} (helm package would write both copies and Helm would use one of them): remove the stale one, e.g. with a dependency update"
+    )]
+    ConflictingSubcharts { name: String, path: String, first: String, second: String },
     #[error("writing the archive: {0}")]
     Write(String),
     #[error("the packaged archive does not load: {0}")]
@@ -141,7 +151,8 @@ pub fn package(files: Vec<SourceFile>, options: &PackageOptions) -> Result<Packa
         clean.push(Entry { path: f.path, data });
     }
 
-    let mut chart = load_dir(clean, 0, "")?;
+    let budget = Budget { limits: &limits, total: std::cell::Cell::new(total) };
+    let mut chart = load_dir(clean, 0, "", &budget)?;
 
     if let Some(version) = &options.version {
         if crate::version::Version::parse(version).is_err() {
@@ -168,8 +179,12 @@ pub fn package(files: Vec<SourceFile>, options: &PackageOptions) -> Result<Packa
 
     let name = chart.metadata.name.clone();
     let file_name = format!("{}-{}.tgz", name, chart.metadata.version);
+    let mut planned = Vec::new();
+    plan_chart(&name, &chart, "", &mut planned)?;
     let mut tar = tar::Builder::new(Vec::new());
-    write_chart(&mut tar, &name, &chart)?;
+    for entry in drop_identical_repeats(planned)? {
+        append(&mut tar, &entry.path, &entry.data)?;
+    }
     let tar_bytes = tar.into_inner().map_err(|e| PackageError::Write(e.to_string()))?;
     let mut gz = GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::new(GZIP_LEVEL));
     gz.write_all(&tar_bytes).map_err(|e| PackageError::Write(e.to_string()))?;
@@ -221,24 +236,40 @@ struct ChartDir {
     subcharts: Vec<Subchart>,
 }
 
-enum Subchart {
-    /// `charts/<file>.tgz`, kept as it is.
-    Archive { file: String, name: String, data: Vec<u8> },
-    /// `charts/<dir>/`, packaged recursively.
-    Dir { dir: String, chart: Box<ChartDir> },
+/// A subchart: a `charts/<dir>/` folder, or a `charts/<x>.tgz` archive expanded.
+struct Subchart {
+    /// Where it comes from (`charts/<dir>` or `charts/<x>.tgz`, under its parents), for messages.
+    origin: String,
+    chart: Box<ChartDir>,
 }
 
 impl Subchart {
     fn name(&self) -> &str {
-        match self {
-            Subchart::Archive { name, .. } => name,
-            Subchart::Dir { chart, .. } => &chart.metadata.name,
+        &self.chart.metadata.name
+    }
+}
+
+/// The size bound of the whole package, which expanded subchart archives also count against.
+struct Budget<'a> {
+    limits: &'a Limits,
+    /// Bytes of every file so far (input files, then expanded ones).
+    total: std::cell::Cell<u64>,
+}
+
+impl Budget<'_> {
+    fn add(&self, files: &[Entry]) -> Result<(), PackageError> {
+        let added = files.iter().fold(0u64, |sum, f| sum.saturating_add(f.data.len() as u64));
+        let total = self.total.get().saturating_add(added);
+        self.total.set(total);
+        if total >= self.limits.max_decompressed {
+            return Err(PackageError::TooLarge { limit: self.limits.max_decompressed });
         }
+        Ok(())
     }
 }
 
 /// Helm's `LoadFiles` for one level; `at` is the level's path for messages ("" at the top).
-fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str) -> Result<ChartDir, PackageError> {
+fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str, budget: &Budget<'_>) -> Result<ChartDir, PackageError> {
     files.sort_by(|a, b| path_order(&a.path, &b.path));
     let chart_yaml = files.iter().find(|f| f.path == "Chart.yaml").ok_or(PackageError::ChartYamlMissing)?;
     let mut metadata = Metadata::from_yaml(&chart_yaml.data)?;
@@ -307,64 +338,115 @@ fn load_dir(mut files: Vec<Entry>, depth: u32, at: &str) -> Result<ChartDir, Pac
             continue;
         }
         let sub_path = format!("{at}charts/{cname}");
-        if cname.ends_with(".tgz") {
+        if depth >= MAX_DIRECTORY_NESTING {
+            return Err(PackageError::NestingTooDeep { path: sub_path, limit: MAX_DIRECTORY_NESTING });
+        }
+        let inner = if cname.ends_with(".tgz") {
             let mut list = list;
             let data = match list.as_mut_slice() {
                 [only] if only.path == format!("charts/{cname}") => std::mem::take(&mut only.data),
                 _ => return Err(PackageError::InvalidSubchartArchive { path: sub_path }),
             };
-            let loaded = crate::archive::read_metadata(&data, &Limits::default())
-                .map_err(|source| PackageError::SubchartArchive { path: sub_path.clone(), source })?;
-            chart.subcharts.push(Subchart::Archive { file: cname, name: loaded.metadata.name, data });
+            expand_archive(&data, &sub_path, budget)?
         } else {
-            if depth >= MAX_DIRECTORY_NESTING {
-                return Err(PackageError::NestingTooDeep { path: sub_path, limit: MAX_DIRECTORY_NESTING });
-            }
             let prefix = format!("charts/{cname}/");
-            let inner: Vec<Entry> = list
-                .into_iter()
+            list.into_iter()
                 .filter_map(|f| {
                     let rel = f.path.strip_prefix(&prefix)?.to_owned();
                     Some(Entry { path: rel, data: f.data })
                 })
-                .collect();
-            let sub = load_dir(inner, depth + 1, &format!("{sub_path}/"))
-                .map_err(|e| PackageError::Subchart { path: sub_path.clone(), source: Box::new(e) })?;
-            chart.subcharts.push(Subchart::Dir { dir: cname, chart: Box::new(sub) });
-        }
+                .collect()
+        };
+        let sub = load_dir(inner, depth + 1, &format!("{sub_path}/"), budget)
+            .map_err(|e| PackageError::Subchart { path: sub_path.clone(), source: Box::new(e) })?;
+        chart.subcharts.push(Subchart { origin: sub_path, chart: Box::new(sub) });
     }
+    // Helm writes subcharts in its map's (random) order; by name, same-named ones side by side.
+    chart.subcharts.sort_by(|a, b| a.name().cmp(b.name()));
     chart.metadata = metadata;
     Ok(chart)
 }
 
-/// Helm's `writeTarContents` for one level under `base`.
-fn write_chart(tar: &mut tar::Builder<Vec<u8>>, base: &str, chart: &ChartDir) -> Result<(), PackageError> {
+/// The files of the packaged subchart `path`, after the server's validation.
+fn expand_archive(data: &[u8], path: &str, budget: &Budget<'_>) -> Result<Vec<Entry>, PackageError> {
+    let invalid = |source| PackageError::SubchartArchive { path: path.to_owned(), source };
+    load_archive(data, budget.limits).map_err(invalid)?;
+    let files: Vec<Entry> = crate::archive::extract_all(data, budget.limits)
+        .map_err(invalid)?
+        .into_iter()
+        .map(|f| Entry { path: f.path, data: f.data })
+        .collect();
+    budget.add(&files)?;
+    Ok(files)
+}
+
+/// One file of the package, in writing order.
+struct Planned<'a> {
+    path: String,
+    data: std::borrow::Cow<'a, [u8]>,
+    /// The chart it belongs to, and where that chart comes from (`""` for the chart itself).
+    chart: &'a str,
+    origin: &'a str,
+}
+
+/// Helm's `writeTarContents` for one level under `base`: the files in Helm's order, subcharts
+/// under `charts/<chart name>/`.
+fn plan_chart<'a>(
+    base: &str,
+    chart: &'a ChartDir,
+    origin: &'a str,
+    out: &mut Vec<Planned<'a>>,
+) -> Result<(), PackageError> {
+    let name = chart.metadata.name.as_str();
+    let mut push =
+        |path: String, data: std::borrow::Cow<'a, [u8]>| out.push(Planned { path, data, chart: name, origin });
     let mut md = chart.metadata.clone();
     if md.api_version == "v1" {
         md.dependencies.clear();
     }
-    append(tar, &format!("{base}/Chart.yaml"), chart_yaml(&md)?.as_bytes())?;
+    push(format!("{base}/Chart.yaml"), chart_yaml(&md)?.into_bytes().into());
     if md.api_version == "v2"
         && let Some(lock) = &chart.lock
     {
-        append(tar, &format!("{base}/Chart.lock"), lock)?;
+        push(format!("{base}/Chart.lock"), lock.as_slice().into());
     }
     if let Some(values) = &chart.values {
-        append(tar, &format!("{base}/values.yaml"), values)?;
+        push(format!("{base}/values.yaml"), values.as_slice().into());
     }
     if let Some(schema) = &chart.schema {
-        append(tar, &format!("{base}/values.schema.json"), schema)?;
+        push(format!("{base}/values.schema.json"), schema.as_slice().into());
     }
     for f in chart.templates.iter().chain(&chart.files) {
-        append(tar, &format!("{base}/{}", f.path), &f.data)?;
+        push(format!("{base}/{}", f.path), f.data.as_slice().into());
     }
     for sub in &chart.subcharts {
-        match sub {
-            Subchart::Archive { file, data, .. } => append(tar, &format!("{base}/charts/{file}"), data)?,
-            Subchart::Dir { dir, chart } => write_chart(tar, &format!("{base}/charts/{dir}"), chart)?,
-        }
+        plan_chart(&format!("{base}/charts/{}", sub.name()), &sub.chart, &sub.origin, out)?;
     }
     Ok(())
+}
+
+/// Each path once: a repeat with the same bytes (a subchart present twice) is dropped, a repeat
+/// with other bytes is refused.
+fn drop_identical_repeats(planned: Vec<Planned<'_>>) -> Result<Vec<Planned<'_>>, PackageError> {
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<Planned<'_>> = Vec::with_capacity(planned.len());
+    for entry in planned {
+        if let Some(earlier) = first.get(&entry.path).and_then(|&i| kept.get(i)) {
+            if earlier.data != entry.data {
+                let (_, rel) = entry.path.split_once('/').unwrap_or(("", &entry.path));
+                return Err(PackageError::ConflictingSubcharts {
+                    name: entry.chart.to_owned(),
+                    path: rel.to_owned(),
+                    first: earlier.origin.to_owned(),
+                    second: entry.origin.to_owned(),
+                });
+            }
+            continue;
+        }
+        first.insert(entry.path.clone(), kept.len());
+        kept.push(entry);
+    }
+    Ok(kept)
 }
 
 /// One regular-file entry: USTAR, 0644, uid/gid 0, empty owner names, mtime [`MTIME`].
@@ -509,379 +591,4 @@ fn string_scalar(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::archive::extract_files;
-
-    fn file(path: &str, data: &str) -> SourceFile {
-        SourceFile { path: path.to_owned(), data: data.as_bytes().to_vec() }
-    }
-
-    const CHART: &str =
-        "# comment\napiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: \"1.16.0\"\ndescription: A demo chart\n";
-
-    fn basic() -> Vec<SourceFile> {
-        vec![
-            file("values.yaml", "replicas: 1\n"),
-            file("templates/b.yaml", "kind: B\n"),
-            file("Chart.yaml", CHART),
-            file("templates/a.yaml", "kind: A\n"),
-            file("README.md", "# demo\n"),
-            file(".helmignore", "*.bak\n"),
-        ]
-    }
-
-    /// Names in archive order, and the headers' invariants.
-    fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-        for e in ar.entries().unwrap() {
-            let mut e = e.unwrap();
-            let h = e.header();
-            assert_eq!(h.entry_type(), tar::EntryType::Regular);
-            assert_eq!(h.mode().unwrap(), 0o644);
-            assert_eq!(h.uid().unwrap(), 0);
-            assert_eq!(h.gid().unwrap(), 0);
-            assert_eq!(h.mtime().unwrap(), MTIME);
-            assert_eq!(h.username_bytes(), Some(&b""[..]));
-            assert_eq!(h.groupname_bytes(), Some(&b""[..]));
-            assert!(h.as_ustar().is_some());
-            let path = String::from_utf8(e.path_bytes().into_owned()).unwrap();
-            let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-            out.push((path, data));
-        }
-        out
-    }
-
-    fn names(bytes: &[u8]) -> Vec<String> {
-        entries(bytes).into_iter().map(|(p, _)| p).collect()
-    }
-
-    #[test]
-    fn helm_order_and_reserialized_chart_yaml() {
-        let p = package(basic(), &PackageOptions::default()).unwrap();
-        assert_eq!(p.file_name, "demo-0.1.0.tgz");
-        assert_eq!(p.metadata.name, "demo");
-        assert_eq!(
-            names(&p.bytes),
-            [
-                "demo/Chart.yaml",
-                "demo/values.yaml",
-                "demo/templates/a.yaml",
-                "demo/templates/b.yaml",
-                "demo/.helmignore",
-                "demo/README.md"
-            ]
-        );
-        let chart_yaml = &entries(&p.bytes)[0].1;
-        assert_eq!(
-            String::from_utf8_lossy(chart_yaml),
-            "apiVersion: v2\nappVersion: 1.16.0\ndescription: A demo chart\nname: demo\nversion: 0.1.0\n"
-        );
-        // gzip header: no name, mtime 0, OS 255.
-        assert_eq!(&p.bytes[..10], &[0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x02, 0xff]);
-    }
-
-    #[test]
-    fn reproducible_whatever_the_input_order() {
-        let a = package(basic(), &PackageOptions::default()).unwrap();
-        let mut files = basic();
-        files.reverse();
-        let b = package(files, &PackageOptions::default()).unwrap();
-        assert_eq!(a.bytes, b.bytes);
-    }
-
-    #[test]
-    fn walk_order_is_by_component() {
-        let mut files = basic();
-        files.push(file("a-b/x", "1"));
-        files.push(file("a/x", "2"));
-        files.push(file("a.txt", "3"));
-        let p = package(files, &PackageOptions::default()).unwrap();
-        let n = names(&p.bytes);
-        let pos = |s: &str| n.iter().position(|x| x == s).unwrap();
-        assert!(pos("demo/a/x") < pos("demo/a-b/x"));
-        assert!(pos("demo/a-b/x") < pos("demo/a.txt"));
-    }
-
-    #[test]
-    fn options_are_applied() {
-        let opts = PackageOptions { version: Some("1.2.3-rc.1+b5".into()), app_version: Some("yes".into()) };
-        let p = package(basic(), &opts).unwrap();
-        assert_eq!(p.file_name, "demo-1.2.3-rc.1+b5.tgz");
-        assert_eq!(p.metadata.version, "1.2.3-rc.1+b5");
-        assert_eq!(p.metadata.app_version, "yes", "quoted, so not read as a boolean");
-        let e = package(basic(), &PackageOptions { version: Some("nope".into()), app_version: None }).unwrap_err();
-        assert_eq!(e.to_string(), "--version \"nope\" is not a valid semantic version");
-    }
-
-    #[test]
-    fn chart_yaml_validation() {
-        let mut files = basic();
-        files.retain(|f| f.path != "Chart.yaml");
-        assert!(matches!(package(files.clone(), &PackageOptions::default()), Err(PackageError::ChartYamlMissing)));
-        files.push(file("Chart.yaml", "apiVersion: v2\nname: demo\nversion: not-a-version\n"));
-        let e = package(files, &PackageOptions::default()).unwrap_err();
-        assert!(e.to_string().contains("is not a valid semantic version"), "{e}");
-    }
-
-    #[test]
-    fn bom_stripped_and_schema_checked() {
-        let mut files = basic();
-        files.retain(|f| f.path != "values.yaml");
-        files.push(SourceFile { path: "values.yaml".into(), data: b"\xEF\xBB\xBFa: 1\n".to_vec() });
-        files.push(SourceFile { path: "notes.txt".into(), data: b"\xEF\xBB\xBFhi".to_vec() });
-        files.push(file("values.schema.json", "{\"type\": \"object\"}"));
-        let p = package(files.clone(), &PackageOptions::default()).unwrap();
-        let all = entries(&p.bytes);
-        assert_eq!(all[1], ("demo/values.yaml".into(), b"a: 1\n".to_vec()));
-        assert_eq!(all[2].0, "demo/values.schema.json");
-        assert!(all.contains(&("demo/notes.txt".into(), b"hi".to_vec())));
-        files.retain(|f| f.path != "values.schema.json");
-        files.push(file("values.schema.json", "{"));
-        let e = package(files, &PackageOptions::default()).unwrap_err();
-        assert!(e.to_string().starts_with("Invalid JSON in values.schema.json"), "{e}");
-    }
-
-    #[test]
-    fn invalid_values_yaml() {
-        let mut files = basic();
-        files.retain(|f| f.path != "values.yaml");
-        files.push(file("values.yaml", "a: [\n"));
-        let e = package(files, &PackageOptions::default()).unwrap_err();
-        assert!(e.to_string().starts_with("cannot load values.yaml"), "{e}");
-    }
-
-    fn subchart_tgz(name: &str) -> Vec<u8> {
-        let files = vec![
-            file("Chart.yaml", &format!("apiVersion: v2\nname: {name}\nversion: 0.2.0\n")),
-            file("templates/x.yaml", "kind: X\n"),
-        ];
-        package(files, &PackageOptions::default()).unwrap().bytes
-    }
-
-    #[test]
-    fn subcharts_and_dependency_check() {
-        let chart = "apiVersion: v2\nname: demo\nversion: 0.1.0\ndependencies:\n- name: packed\n  version: 0.2.0\n  repository: \"\"\n- name: inner\n  version: 1.0.0\n  repository: file://charts/inner-dir\n  alias: other\n";
-        let mut files = vec![
-            file("Chart.yaml", chart),
-            file("Chart.lock", "dependencies: []\ndigest: sha256:00\ngenerated: \"2024-01-02T03:04:05Z\"\n"),
-            SourceFile { path: "charts/packed-0.2.0.tgz".into(), data: subchart_tgz("packed") },
-            file("charts/packed-0.2.0.tgz.prov", "prov"),
-            file("charts/inner-dir/Chart.yaml", "\u{feff}apiVersion: v2\nname: inner\nversion: 1.0.0\n"),
-            file("charts/inner-dir/values.yaml", "a: 1\n"),
-            file("charts/inner-dir/templates/y.yaml", "kind: Y\n"),
-            file("charts/.gitkeep", ""),
-            file("charts/_skipped/Chart.yaml", "not: [valid"),
-        ];
-        let p = package(files.clone(), &PackageOptions::default()).unwrap();
-        assert_eq!(
-            names(&p.bytes),
-            [
-                "demo/Chart.yaml",
-                "demo/Chart.lock",
-                "demo/charts/packed-0.2.0.tgz.prov",
-                "demo/charts/inner-dir/Chart.yaml",
-                "demo/charts/inner-dir/values.yaml",
-                "demo/charts/inner-dir/templates/y.yaml",
-                "demo/charts/packed-0.2.0.tgz",
-            ]
-        );
-        let chart_yaml = String::from_utf8(entries(&p.bytes)[0].1.clone()).unwrap();
-        assert!(
-            chart_yaml.contains(
-                "dependencies:\n- name: packed\n  repository: \"\"\n  version: 0.2.0\n- alias: other\n  name: inner\n"
-            ),
-            "{chart_yaml}"
-        );
-        assert_eq!(p.metadata.dependencies.len(), 2);
-
-        files.retain(|f| !f.path.starts_with("charts/inner-dir/"));
-        let e = package(files.clone(), &PackageOptions::default()).unwrap_err();
-        assert_eq!(e.to_string(), "found in Chart.yaml, but missing in charts/ directory: inner");
-
-        files.push(file("charts/broken/Chart.yaml", "name: broken\nversion: nope\n"));
-        let e = package(files, &PackageOptions::default()).unwrap_err();
-        assert!(e.to_string().starts_with("subchart charts/broken: Chart.yaml: version"), "{e}");
-    }
-
-    #[test]
-    fn stray_file_in_charts_fails_like_helm() {
-        let mut files = basic();
-        files.push(file("charts/README.md", "x"));
-        let e = package(files, &PackageOptions::default()).unwrap_err();
-        assert!(e.to_string().contains("charts/README.md"), "{e}");
-        let mut files = basic();
-        files.push(file("charts/bad.tgz", "not gzip"));
-        let e = package(files, &PackageOptions::default()).unwrap_err();
-        assert!(e.to_string().starts_with("subchart charts/bad.tgz"), "{e}");
-    }
-
-    #[test]
-    fn v1_charts_keep_requirements_and_drop_dependencies_from_chart_yaml() {
-        let files = vec![
-            file("Chart.yaml", "apiVersion: v1\nname: old\nversion: 1.0.0\n"),
-            file("requirements.yaml", "dependencies:\n- name: sub\n  version: 0.2.0\n  repository: \"\"\n"),
-            file("requirements.lock", "dependencies: []\ndigest: x\ngenerated: \"2024-01-02T03:04:05Z\"\n"),
-            file("Chart.lock", "dependencies: []\n"),
-            SourceFile { path: "charts/sub-0.2.0.tgz".into(), data: subchart_tgz("sub") },
-        ];
-        let p = package(files.clone(), &PackageOptions::default()).unwrap();
-        let all = entries(&p.bytes);
-        assert_eq!(
-            all.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-            ["old/Chart.yaml", "old/requirements.lock", "old/requirements.yaml", "old/charts/sub-0.2.0.tgz"]
-        );
-        assert!(!String::from_utf8_lossy(&all[0].1).contains("dependencies"));
-        assert_eq!(p.metadata.dependencies.len(), 1, "merged back from requirements.yaml when loading");
-
-        // The same as v2: requirements.* dropped, dependencies in Chart.yaml, the lock as Chart.lock.
-        let mut files = files;
-        files[0] = file("Chart.yaml", "apiVersion: v2\nname: old\nversion: 1.0.0\n");
-        let p = package(files, &PackageOptions::default()).unwrap();
-        let all = entries(&p.bytes);
-        assert_eq!(
-            all.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-            ["old/Chart.yaml", "old/Chart.lock", "old/charts/sub-0.2.0.tgz"]
-        );
-        assert!(all[1].1.starts_with(b"dependencies: []\ndigest: x"), "requirements.lock wins, as in Helm's walk");
-        assert!(String::from_utf8_lossy(&all[0].1).contains("dependencies:\n- name: sub\n"));
-    }
-
-    #[test]
-    fn long_and_unicode_paths() {
-        let long = format!("files/{}/{}.txt", "d".repeat(120), "f".repeat(120));
-        let unicode = "files/naïve ☺.txt".to_owned();
-        let mut files = basic();
-        files.push(file(&long, "long"));
-        files.push(file(&unicode, "u"));
-        let p = package(files, &PackageOptions::default()).unwrap();
-        let got = extract_files(&p.bytes, &Limits::default(), |_| true).unwrap();
-        assert!(got.iter().any(|f| f.path == long && f.data == b"long"));
-        assert!(got.iter().any(|f| f.path == unicode && f.data == b"u"));
-        assert_eq!(pax_record("path", "a"), b"9 path=a\n");
-        assert_eq!(pax_record("k", &"v".repeat(94)), format!("101 k={}\n", "v".repeat(94)).into_bytes());
-        assert_eq!(pax_record("k", &"v".repeat(93)), format!("99 k={}\n", "v".repeat(93)).into_bytes());
-    }
-
-    #[test]
-    fn bad_paths_and_sizes() {
-        for bad in ["", "/abs", "a//b", "./a", "a/../b", "a\\b", "a/"] {
-            let mut files = basic();
-            files.push(file(bad, "x"));
-            assert!(
-                matches!(package(files, &PackageOptions::default()), Err(PackageError::InvalidPath { .. })),
-                "{bad:?}"
-            );
-        }
-        let mut files = basic();
-        files.push(file("README.md", "again"));
-        assert!(matches!(package(files, &PackageOptions::default()), Err(PackageError::DuplicatePath(_))));
-        let mut files = basic();
-        files.push(SourceFile { path: "big".into(), data: vec![0; 5 * 1024 * 1024 + 1] });
-        assert!(matches!(package(files, &PackageOptions::default()), Err(PackageError::FileTooLarge { .. })));
-    }
-
-    #[test]
-    fn yaml_scalars_round_trip_through_the_parser() {
-        let tricky = [
-            "yes",
-            "No",
-            "on",
-            "OFF",
-            "y",
-            "n",
-            "true",
-            "null",
-            "~",
-            "1.10",
-            "0755",
-            "1e3",
-            "2024-01-01",
-            "1:30",
-            "",
-            " lead",
-            "trail ",
-            "a: b",
-            "a #b",
-            "#x",
-            "-x",
-            "[a]",
-            "{a}",
-            "*a",
-            "&a",
-            "!a",
-            "|",
-            ">",
-            "'q'",
-            "\"q\"",
-            "%x",
-            "@x",
-            "`x`",
-            "a\nb",
-            "tab\there",
-            "nul\u{0}",
-            "line\u{2028}sep",
-            "bom\u{feff}",
-            "del\u{7f}",
-            "nel\u{85}",
-            "naïve ☺ 𝄞",
-            "back\\slash",
-            "plain text",
-            "https://example.com/a?b=c#d",
-            "<<",
-            "=",
-            ".inf",
-        ];
-        for s in tricky {
-            let md = Metadata {
-                api_version: "v2".into(),
-                name: "x".into(),
-                version: "1.0.0".into(),
-                description: s.into(),
-                annotations: [(s.to_owned(), s.to_owned())].into_iter().collect(),
-                ..Default::default()
-            };
-            let y = chart_yaml(&md).unwrap();
-            let back: serde_json::Value = serde_saphyr::from_str(&y).unwrap_or_else(|e| panic!("{s:?}: {e}\n{y}"));
-            if !s.is_empty() {
-                assert_eq!(back["description"], serde_json::Value::String(s.to_owned()), "{s:?}\n{y}");
-            }
-            assert_eq!(back["annotations"][s], serde_json::Value::String(s.to_owned()), "{s:?}\n{y}");
-        }
-        assert_eq!(string_scalar("A Helm chart for Kubernetes"), "A Helm chart for Kubernetes");
-        assert_eq!(string_scalar("Yes"), "\"Yes\"");
-    }
-
-    #[test]
-    fn nested_yaml_shapes() {
-        let md = Metadata::from_yaml(
-            b"apiVersion: v2\nname: x\nversion: 1.0.0\nmaintainers:\n- name: a\n  email: a@b.c\n- {}\nkeywords: [k1, '']\ndependencies:\n- name: d\n  repository: ''\n  tags: [t1, t2]\n  import-values:\n  - child: a.b\n    parent: c\n  - plain\n",
-        )
-        .unwrap();
-        let y = chart_yaml(&md).unwrap();
-        assert_eq!(
-            y,
-            "apiVersion: v2\ndependencies:\n- import-values:\n  - child: a.b\n    parent: c\n  - plain\n  name: d\n  repository: \"\"\n  tags:\n  - t1\n  - t2\nkeywords:\n- k1\n- \"\"\nmaintainers:\n- email: \"a@b.c\"\n  name: a\n- {}\nname: x\nversion: 1.0.0\n"
-        );
-        let back = Metadata::from_yaml(y.as_bytes()).unwrap();
-        assert_eq!(back, md);
-    }
-
-    #[test]
-    fn never_panics_on_garbage() {
-        let inputs: Vec<Vec<SourceFile>> = vec![
-            vec![],
-            vec![file("Chart.yaml", "")],
-            vec![file("Chart.yaml", "- a")],
-            vec![SourceFile { path: "Chart.yaml".into(), data: vec![0xff, 0xfe, 0x00] }],
-            vec![file("Chart.yaml", "name: x\nversion: 1.0.0\n"), file("charts/a.tgz/x", "")],
-            vec![file("Chart.yaml", "name: x\nversion: 1.0.0\n"), file("charts/a", "")],
-            vec![file("Chart.yaml", "name: x\nversion: 1.0.0\n"), file("templates", "")],
-        ];
-        for files in inputs {
-            let _ = package(files, &PackageOptions::default());
-        }
-    }
-}
+mod tests;

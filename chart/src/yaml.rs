@@ -1,12 +1,38 @@
-//! YAML scalars written so that every reader, Helm's YAML 1.1 one included, reads them back as
-//! the same strings (used for `index.yaml` entries and for packaged `Chart.yaml` files).
+//! YAML reading options for files Chartroom did not write, and YAML scalars written so that every
+//! reader, Helm's YAML 1.1 one included, reads them back as the same strings (used for
+//! `index.yaml` entries and for packaged `Chart.yaml` files).
 //!
+//! Reading: [`read_options`] is how every YAML file of a chart (and every other YAML file a user
+//! or a repository hands over) is parsed.
+//!
+//! Writing:
 //! Helm reads `index.yaml` with go-yaml (YAML 1.1) and coerces scalars, so every string that
 //! could resolve to anything but a string (`yes`, `1.10`, `2024-01-01`, `null`, ...) must be quoted.
 //! Plain style is used only for strings made of a conservative character set that cannot be
 //! misread; everything else is written double-quoted with JSON escapes, which YAML accepts.
 
 use std::fmt::Write;
+
+/// Options for YAML Chartroom did not write (`Chart.yaml`, `values.yaml`, `Chart.lock`,
+/// `requirements.yaml`, repository indexes, Helm's `repositories.yaml`):
+///
+/// * comments are skipped, not captured: Chartroom never needs their text, and the parser buffers
+///   captured comments while it looks ahead for a collection entry, refusing more than
+///   `max_buffered_comment_events` (32) in a row. Real charts have longer blocks: argocd-notifications'
+///   `values.yaml` has a key followed by 33 comment lines before its nested value, which Helm reads;
+/// * the default serde-saphyr budget: alias bombs (alias count and alias/anchor ratio, retained
+///   anchor events), deep nesting (depth 64), node, event, document and scalar-size caps;
+/// * duplicate keys: the last one wins, as in Go's YAML decoder (Helm);
+/// * error messages without source snippets (they end up in one-line API errors).
+///
+/// Callers that need a larger budget (big repository indexes) replace `budget` and keep the rest.
+pub fn read_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        emit_comments: false,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        with_snippet: false,
+    }
+}
 
 /// Appends `s` as a YAML scalar (plain when unambiguous, else double-quoted).
 pub fn scalar(out: &mut String, s: &str) {
@@ -157,5 +183,66 @@ mod tests {
             assert!(s(q).starts_with('"'), "{q:?} must be quoted, got {}", s(q));
         }
         assert_eq!(s("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\u0001\"");
+    }
+
+    fn read(text: &str) -> Result<Vec<serde_json::Value>, serde_saphyr::Error> {
+        serde_saphyr::from_multiple_with_options(text, read_options())
+    }
+
+    fn comments(n: usize, indent: &str) -> String {
+        (0..n).map(|i| format!("{indent}# - example line {i}: {{{{ .app.metadata.name }}}}\n")).collect()
+    }
+
+    /// argocd-notifications' values.yaml: a key, then a long commented-out example, then its
+    /// nested value or the next key; also at the end of the file.
+    #[test]
+    fn long_comment_blocks_are_read() {
+        for n in [32, 33, 40, 1000] {
+            let text = format!(
+                "subscriptions:\n  # see the docs\n\n{}\ntemplates:\n{}  template.app-deployed: |\n    message: hi\ntriggers:\n{}",
+                comments(n, "  "),
+                comments(n, "  "),
+                comments(n, "")
+            );
+            let docs = read(&text).unwrap_or_else(|e| panic!("{n} comment lines: {e}"));
+            assert_eq!(
+                docs,
+                [serde_json::json!({
+                    "subscriptions": null,
+                    "templates": {"template.app-deployed": "message: hi\n"},
+                    "triggers": null
+                })],
+                "{n}"
+            );
+            // In sequences and flow collections as well.
+            let text =
+                format!("list:\n{}- a\n{}- b\nflow: [\n{}  c]\n", comments(n, ""), comments(n, ""), comments(n, ""));
+            assert_eq!(read(&text).expect("sequence"), [serde_json::json!({"list": ["a", "b"], "flow": ["c"]})]);
+        }
+        // The parser's default (comments captured) refuses 33: the limit this option removes.
+        let text = format!("key:\n{}  nested: 1\n", comments(33, "  "));
+        let captured = serde_saphyr::options! { with_snippet: false };
+        let e = serde_saphyr::from_str_with_options::<serde_json::Value>(&text, captured).expect_err("default");
+        assert!(e.to_string().contains("too many buffered comments"), "{e}");
+        assert_eq!(read(&text).expect("read")[0], serde_json::json!({"key": {"nested": 1}}));
+    }
+
+    #[test]
+    fn protections_stay() {
+        // Alias bomb: a billion laughs.
+        let mut bomb = String::from("a0: &a0 [x,x,x,x,x,x,x,x,x,x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            bomb.push_str(&format!("a{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n"));
+        }
+        assert!(read(&bomb).is_err());
+        // Deep nesting: 64 levels are read (real charts nest at most 8 deep), 65 are not.
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        read(&nested(64)).expect("64 levels");
+        assert!(read(&nested(65)).is_err());
+        let block: String = (0..65).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect();
+        assert!(read(&block).is_err());
+        // Duplicate keys: the last one wins, as in Go.
+        assert_eq!(read("a: 1\na: 2\n").expect("dup")[0], serde_json::json!({"a": 2}));
     }
 }

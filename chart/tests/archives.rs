@@ -488,7 +488,8 @@ fn reject_two_chart_yaml_entries() {
     let e = load(&bytes).unwrap_err();
     assert!(matches!(e, ArchiveError::DuplicateEntry { .. }), "{e}");
     // Also when the duplicate is spelled differently but normalizes to the same path.
-    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).file("demo/./Chart.yaml", CHART).build();
+    let evil = b"apiVersion: v2\nname: evil\nversion: 6.6.6\n";
+    let bytes = ChartBuilder::new().file("demo/Chart.yaml", CHART).file("demo/./Chart.yaml", &evil[..]).build();
     assert!(matches!(load(&bytes), Err(ArchiveError::DuplicateEntry { .. })));
 }
 

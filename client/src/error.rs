@@ -4,7 +4,8 @@
 /// What went wrong, coarsely; each kind has its own exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Bad arguments or local input (a malformed reference, an unreadable chart folder).
+    /// Bad arguments or invalid input: a malformed reference, an unreadable chart folder, an
+    /// invalid chart, or an archive that does not load as a chart (whatever its digest).
     Usage,
     /// The repository, chart or version does not exist.
     NotFound,
@@ -14,7 +15,8 @@ pub enum ErrorKind {
     Auth,
     /// The server or repository could not be reached, or answered with a server error.
     Network,
-    /// Downloaded bytes do not match the digest the index promised.
+    /// Downloaded bytes do not match the digest the index promised (only that: bytes that match
+    /// but do not load as a chart are [`ErrorKind::Usage`], an invalid archive).
     Integrity,
     /// Anything else (I/O on the local disk, unexpected answers).
     Other,
@@ -48,6 +50,10 @@ impl ClientError {
         Self { kind, message: message.into() }
     }
     pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+    /// An archive (or a chart in it) that does not load: exit code 2, like any invalid input.
+    pub fn invalid_archive(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Usage, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {

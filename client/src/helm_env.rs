@@ -128,12 +128,8 @@ fn read_repositories(path: &Path) -> Result<Vec<RepoEntry>, ClientError> {
     }
     let bad = |reason: String| ClientError::new(ErrorKind::Usage, format!("cannot parse {}: {reason}", path.display()));
     let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("not valid UTF-8: {e}")))?;
-    let options = serde_saphyr::options! {
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-        with_snippet: false,
-    };
-    let file: Option<RepoFile> =
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| bad(first_line(&e.to_string())))?;
+    let file: Option<RepoFile> = serde_saphyr::from_str_with_options(text, chartroom_chart::yaml::read_options())
+        .map_err(|e| bad(first_line(&e.to_string())))?;
     Ok(file.map(|f| f.repositories.into_iter().flatten().collect()).unwrap_or_default())
 }
 

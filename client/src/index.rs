@@ -2,8 +2,9 @@
 //! `If-None-Match`), parsing it like Helm (JSON or YAML, invalid entries skipped), selecting a
 //! version with Helm's rules, and searching.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chartroom_chart::constraint::Constraint;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{ClientError, ErrorKind};
 use crate::helm_env::HelmEnv;
 use crate::repo::Repository;
+use crate::tls::TlsOptions;
 
 /// A parsed repository index: the entries Chartroom's client needs.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +82,51 @@ struct RawEntry {
     created: Option<serde_json::Value>,
     #[serde(default)]
     deprecated: Option<bool>,
+    #[serde(rename = "type", default)]
+    chart_type: Option<String>,
+    #[serde(default)]
+    maintainers: Option<Vec<Option<serde::de::IgnoredAny>>>,
+    #[serde(default)]
+    dependencies: Option<Vec<Option<RawDependency>>>,
+}
+
+#[derive(Deserialize)]
+struct RawDependency {
+    #[serde(default)]
+    alias: Option<String>,
+}
+
+impl RawEntry {
+    /// Helm's `loadIndex` keeps an entry when its metadata validates (`Metadata.Validate`, a
+    /// repeated dependency name or alias excepted); keeping the same entries keeps Helm's order.
+    fn helm_rejects(&self, name: &str, version: &str) -> Option<&'static str> {
+        let name = chartroom_chart::metadata::sanitize(name);
+        if name.is_empty() {
+            return Some("no name");
+        }
+        // Go's `filepath.Base(name) != name`.
+        if name != "/" && name.contains('/') {
+            return Some("a name that is not a base name");
+        }
+        if Version::parse(version).is_err() {
+            return Some("an invalid version");
+        }
+        if !matches!(self.chart_type.as_deref().unwrap_or(""), "" | "application" | "library") {
+            return Some("an invalid type");
+        }
+        if self.maintainers.iter().flatten().any(Option::is_none) {
+            return Some("an empty maintainer");
+        }
+        let alias_ok = |a: &str| a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        for dep in self.dependencies.iter().flatten() {
+            match dep {
+                None => return Some("an empty dependency"),
+                Some(d) if !alias_ok(d.alias.as_deref().unwrap_or("")) => return Some("an invalid dependency alias"),
+                Some(_) => {}
+            }
+        }
+        None
+    }
 }
 
 /// A scalar as text (`1.0` written unquoted is still a version string).
@@ -94,9 +141,11 @@ pub(crate) fn scalar(v: Option<serde_json::Value>) -> String {
 
 impl RepoIndex {
     /// Parses an index body like Helm's `loadIndex`: JSON when the body is valid JSON, else
-    /// YAML; unknown fields are ignored; an entry that is not a mapping, has no name, or whose
-    /// version does not parse is skipped (Helm drops invalid entries with a warning); versions
-    /// are sorted newest first. An empty body or a missing `apiVersion` is an error, as in Helm.
+    /// YAML; unknown fields are ignored; an entry that is not a mapping or whose metadata Helm
+    /// finds invalid (no name, an invalid version, type or dependency alias, ...) is skipped (Helm
+    /// drops invalid entries with a warning); versions are sorted newest first with Go's unstable
+    /// `sort.Sort` as Helm sorts them, so that a version listed twice comes out in Helm's order.
+    /// An empty body or a missing `apiVersion` is an error, as in Helm.
     ///
     /// ```
     /// use chartroom_client::index::RepoIndex;
@@ -119,14 +168,11 @@ impl RepoIndex {
             let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("not valid UTF-8: {e}")))?;
             // Indexes of big repositories are large: raise the default node budget (which guards
             // against alias bombs) to a size bound that still caps memory.
-            let options = serde_saphyr::options! {
-                budget: serde_saphyr::budget! {
-                    max_nodes: 50_000_000,
-                    max_events: 200_000_000,
-                    max_total_scalar_bytes: 1 << 30,
-                },
-                duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-                with_snippet: false,
+            let mut options = chartroom_chart::yaml::read_options();
+            options.budget = serde_saphyr::budget! {
+                max_nodes: 50_000_000,
+                max_events: 200_000_000,
+                max_total_scalar_bytes: 1 << 30,
             };
             let raw: Option<RawIndex> = serde_saphyr::from_str_with_options(text, options)
                 .map_err(|e| bad(e.to_string().trim().lines().next().unwrap_or("").to_owned()))?;
@@ -145,15 +191,13 @@ impl RepoIndex {
                     tracing::warn!(chart = %key, "skipping an invalid index entry");
                     continue;
                 };
-                let version = scalar(e.version);
-                let Some(name) = e.name.filter(|n| !n.is_empty()) else {
-                    tracing::warn!(chart = %key, version, "skipping an index entry without a name");
+                let version = scalar(e.version.clone());
+                let name = e.name.clone().unwrap_or_default();
+                if let Some(problem) = e.helm_rejects(&name, &version) {
+                    tracing::warn!(chart = %key, version, "skipping an index entry with {problem}");
                     continue;
-                };
-                let Ok(parsed) = Version::parse(&version) else {
-                    tracing::warn!(chart = %key, version, "skipping an index entry with an invalid version");
-                    continue;
-                };
+                }
+                let Ok(parsed) = Version::parse(&version) else { continue };
                 let created = match e.created {
                     Some(serde_json::Value::String(s)) => Some(s),
                     _ => None,
@@ -172,7 +216,8 @@ impl RepoIndex {
                     },
                 ));
             }
-            versions.sort_by(|a, b| b.0.cmp(&a.0));
+            // Helm: sort.Sort(sort.Reverse(versions)), i.e. Less(i, j) = v[j] < v[i].
+            crate::gosort::sort_like_go(&mut versions, |a, b| b.0 < a.0);
             entries.insert(key, versions.into_iter().map(|(_, e)| e).collect());
         }
         Ok(RepoIndex { entries, context_path, source: source.to_owned() })
@@ -213,6 +258,9 @@ impl RepoIndex {
     /// (case-insensitive; every chart when `None`); only versions satisfying `constraint`
     /// (default `>0.0.0`, or `>0.0.0-0` with `devel`, as in Helm); the newest such version per
     /// chart, or all of them with `all_versions`. `repo_name` prefixes the names (`repo/chart`).
+    ///
+    /// A version the index lists twice is shown once, as Helm shows it: its search keys rows by
+    /// name and version, so the copy sorted last fills the row (and is the one matched).
     pub fn search(
         &self,
         repo_name: Option<&str>,
@@ -235,7 +283,19 @@ impl RepoIndex {
                 Some(r) => format!("{r}/{chart}"),
                 None => chart.clone(),
             };
+            // One row per version string, at its first position, with its last copy.
+            let mut rows: Vec<&IndexEntry> = Vec::with_capacity(versions.len());
+            let mut row_of: HashMap<&str, usize> = HashMap::with_capacity(versions.len());
             for e in versions {
+                match row_of.get(e.version.as_str()).and_then(|&i| rows.get_mut(i)) {
+                    Some(row) => *row = e,
+                    None => {
+                        row_of.insert(&e.version, rows.len());
+                        rows.push(e);
+                    }
+                }
+            }
+            for e in rows {
                 if let Some(t) = &term
                     && !full.to_lowercase().contains(t.as_str())
                     && !e.description.to_lowercase().contains(t.as_str())
@@ -271,38 +331,61 @@ fn available(versions: &[IndexEntry]) -> String {
 }
 
 /// Search results as `helm search repo` prints them: `NAME`, `CHART VERSION`, `APP VERSION`,
-/// `DESCRIPTION` columns padded with spaces and separated by tabs, descriptions cut at 50
-/// characters; `No results found` when empty.
+/// `DESCRIPTION` columns padded with spaces and separated by tabs, cells longer than 50 columns cut
+/// with `...`, widths measured in terminal columns (an emoji or a CJK character takes two), as
+/// Helm's table writer does; `No results found` when empty.
 pub fn format_table(hits: &[SearchHit]) -> String {
     if hits.is_empty() {
         return "No results found\n".to_owned();
     }
     const MAX_WIDTH: usize = 50;
-    let cut = |s: &str| -> String {
-        if s.chars().count() > MAX_WIDTH {
-            format!("{}...", s.chars().take(MAX_WIDTH - 3).collect::<String>())
-        } else {
-            s.to_owned()
-        }
-    };
     let mut rows = vec![["NAME".to_owned(), "CHART VERSION".into(), "APP VERSION".into(), "DESCRIPTION".into()]];
-    rows.extend(
-        hits.iter()
-            .map(|h| [cut(&h.name), cut(&h.version), cut(&h.app_version), cut(&h.description.replace('\n', " "))]),
-    );
+    rows.extend(hits.iter().map(|h| {
+        [
+            cut(&h.name, MAX_WIDTH),
+            cut(&h.version, MAX_WIDTH),
+            cut(&h.app_version, MAX_WIDTH),
+            cut(&h.description.replace('\n', " "), MAX_WIDTH),
+        ]
+    }));
     let mut widths = [0usize; 4];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(columns(cell));
         }
     }
     let mut out = String::new();
     for row in &rows {
         let line: Vec<String> =
-            row.iter().zip(widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count()))).collect();
+            row.iter().zip(widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w - columns(cell)))).collect();
         out.push_str(line.join("\t").trim_end_matches(' '));
         out.push('\n');
     }
+    out
+}
+
+/// Terminal columns of `s` (go-runewidth's `StringWidth`: wide characters 2, control 0).
+fn columns(s: &str) -> usize {
+    s.chars().map(|c| unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)).sum()
+}
+
+/// uitable's `strutil.Resize` for a cell wider than `max` columns: characters are kept until their
+/// width reaches `max - 3` (the one that reaches it included), then `...`.
+fn cut(s: &str, max: usize) -> String {
+    if columns(s) <= max {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut width = 0;
+    for c in s.chars() {
+        out.push(c);
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if width + w >= max - 3 {
+            break;
+        }
+        width += w;
+    }
+    out.push_str("...");
     out
 }
 
@@ -320,6 +403,10 @@ pub fn format_json(hits: &[SearchHit]) -> String {
 pub struct Client {
     http: reqwest::Client,
     env: HelmEnv,
+    /// TLS options for repositories that have none of their own (`--ca-file` and friends).
+    tls: TlsOptions,
+    /// One HTTP client per distinct TLS configuration in use.
+    by_tls: Arc<Mutex<HashMap<TlsOptions, reqwest::Client>>>,
 }
 
 impl Client {
@@ -341,13 +428,32 @@ impl Client {
     /// # }
     /// ```
     pub fn new(env: HelmEnv) -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("chartroom/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| ClientError::other(format!("cannot set up the HTTP client: {}", error_chain(&e))))?;
-        Ok(Client { http, env })
+        let http = http_client(&TlsOptions::default())?;
+        Ok(Client { http, env, tls: TlsOptions::default(), by_tls: Arc::default() })
+    }
+
+    /// Uses `tls` for repositories whose `repositories.yaml` entry sets no TLS option of its own
+    /// (the command line's `--ca-file`, `--cert-file`, `--key-file`, `--insecure-skip-tls-verify`).
+    pub fn with_tls(mut self, tls: TlsOptions) -> Result<Client, ClientError> {
+        // Checked now, so a wrong file is reported before any request.
+        http_client(&tls)?;
+        self.tls = tls;
+        Ok(self)
+    }
+
+    /// The HTTP client for `repo`'s TLS options.
+    fn http_for(&self, repo: &Repository) -> Result<reqwest::Client, ClientError> {
+        let tls = repo.tls.or(&self.tls);
+        if tls.is_default() {
+            return Ok(self.http.clone());
+        }
+        let mut clients = self.by_tls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&tls) {
+            return Ok(client.clone());
+        }
+        let client = http_client(&tls)?;
+        clients.insert(tls, client.clone());
+        Ok(client)
     }
 
     /// The Helm environment this client uses.
@@ -365,7 +471,7 @@ impl Client {
     /// else its token as `Authorization: Bearer`.
     pub fn get(&self, repo: &Repository, url: &str) -> Result<reqwest::RequestBuilder, ClientError> {
         let target = Url::parse(url).map_err(|e| ClientError::other(format!("invalid URL {url:?}: {e}")))?;
-        let mut rb = self.http.get(target.clone());
+        let mut rb = self.http_for(repo)?.get(target.clone());
         if !same_origin(&repo.url, &target) {
             return Ok(rb);
         }
@@ -414,6 +520,17 @@ impl Client {
         cache.store(&body, etag.as_deref());
         Ok(index)
     }
+}
+
+/// A client with `User-Agent: chartroom/<version>`, Helm's patience, and `tls`.
+fn http_client(tls: &TlsOptions) -> Result<reqwest::Client, ClientError> {
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("chartroom/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120));
+    tls.apply(builder)?
+        .build()
+        .map_err(|e| ClientError::other(format!("cannot set up the HTTP client: {}", error_chain(&e))))
 }
 
 /// The cached copy of one index.
@@ -532,208 +649,4 @@ pub(crate) fn error_chain(e: &reqwest::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const INDEX: &str = r#"apiVersion: v1
-entries:
-  web:
-  - name: web
-    version: 1.0.0
-    appVersion: "1.0"
-    description: The web chart
-    urls: [charts/web-1.0.0.tgz]
-    digest: abc
-    created: "2024-01-01T00:00:00Z"
-  - name: web
-    version: 1.2.0-rc.1
-    urls: [charts/web-1.2.0-rc.1.tgz]
-  - name: web
-    version: v1.1.0
-    urls: [charts/web-1.1.0.tgz]
-    unknownField: {a: 1}
-  - name: web
-    version: not-a-version
-  - null
-  db:
-  - name: db
-    version: 2.0.0-beta.1
-    description: Database
-  empty: []
-generated: "2024-01-01T00:00:00Z"
-serverInfo:
-  contextPath: /ctx
-"#;
-
-    fn index() -> RepoIndex {
-        RepoIndex::parse(INDEX.as_bytes(), "repo").expect("parses")
-    }
-
-    #[test]
-    fn parses_yaml_like_helm() {
-        let idx = index();
-        let versions: Vec<&str> = idx.entries["web"].iter().map(|e| e.version.as_str()).collect();
-        assert_eq!(versions, ["1.2.0-rc.1", "v1.1.0", "1.0.0"]);
-        assert_eq!(idx.context_path.as_deref(), Some("/ctx"));
-        let e = &idx.entries["web"][2];
-        assert_eq!(e.app_version, "1.0");
-        assert_eq!(e.digest, "abc");
-        assert_eq!(e.urls, ["charts/web-1.0.0.tgz"]);
-        assert_eq!(e.created.as_deref(), Some("2024-01-01T00:00:00Z"));
-    }
-
-    #[test]
-    fn parses_json_and_rejects_broken_indexes() {
-        let json = br#"{"apiVersion":"v1","entries":{"a":[{"name":"a","version":"0.1.0","urls":["a-0.1.0.tgz"],"x":1}]},"generated":"2024-01-01T00:00:00Z"}"#;
-        let idx = RepoIndex::parse(json, "j").expect("json");
-        assert_eq!(idx.entries["a"][0].version, "0.1.0");
-        for bad in [&b""[..], b"entries: {}\n", b"apiVersion: v1\nentries: [", b"\xff\xfe"] {
-            assert_eq!(RepoIndex::parse(bad, "r").expect_err("bad").kind, ErrorKind::Other);
-        }
-    }
-
-    #[test]
-    fn selects_with_helm_rules() {
-        let idx = index();
-        assert_eq!(idx.select("web", None, false).expect("latest").version, "v1.1.0");
-        assert_eq!(idx.select("web", None, true).expect("devel").version, "1.2.0-rc.1");
-        assert_eq!(idx.select("web", Some("1.1.0"), false).expect("semantic equality").version, "v1.1.0");
-        assert_eq!(idx.select("web", Some("v1.1.0"), false).expect("exact").version, "v1.1.0");
-        assert_eq!(idx.select("web", Some("~1.0"), true).expect("devel ignored").version, "1.0.0");
-        assert_eq!(idx.select("web", Some(">=1.2.0-0"), false).expect("pre allowed").version, "1.2.0-rc.1");
-        let e = idx.select("web", Some("^2"), false).expect_err("none");
-        assert_eq!(e.kind, ErrorKind::NotFound);
-        assert_eq!(e.message, "no version of web matches ^2 (available: 1.2.0-rc.1, v1.1.0, 1.0.0)");
-        let e = idx.select("nope", None, false).expect_err("unknown");
-        assert_eq!((e.kind, e.message.as_str()), (ErrorKind::NotFound, "chart nope not found in repo"));
-        assert_eq!(idx.select("empty", None, false).expect_err("empty").kind, ErrorKind::NotFound);
-        let e = idx.select("db", None, false).expect_err("pre only");
-        assert!(e.message.contains("use --devel"), "{}", e.message);
-        assert_eq!(idx.select("web", Some(">>1"), false).expect_err("bad").kind, ErrorKind::Usage);
-    }
-
-    #[test]
-    fn searches_like_helm() {
-        let idx = index();
-        let names =
-            |hits: Vec<SearchHit>| hits.into_iter().map(|h| format!("{} {}", h.name, h.version)).collect::<Vec<_>>();
-        assert_eq!(names(idx.search(Some("r"), None, false, None, false).expect("all")), ["r/web v1.1.0"]);
-        assert_eq!(
-            names(idx.search(None, None, false, None, true).expect("devel")),
-            ["db 2.0.0-beta.1", "web 1.2.0-rc.1"]
-        );
-        assert_eq!(
-            names(idx.search(None, Some("WEB"), true, None, false).expect("versions")),
-            ["web v1.1.0", "web 1.0.0"]
-        );
-        assert_eq!(
-            names(idx.search(None, Some("datab"), false, None, true).expect("description")),
-            ["db 2.0.0-beta.1"]
-        );
-        assert_eq!(names(idx.search(None, None, true, Some("<1.1"), false).expect("constraint")), ["web 1.0.0"]);
-        assert!(idx.search(None, Some("zzz"), true, None, true).expect("none").is_empty());
-        let table = format_table(&idx.search(Some("r"), None, true, None, false).expect("rows"));
-        assert_eq!(
-            table,
-            "NAME \tCHART VERSION\tAPP VERSION\tDESCRIPTION\nr/web\tv1.1.0       \t           \t\nr/web\t1.0.0        \t1.0        \tThe web chart\n"
-        );
-        assert_eq!(format_table(&[]), "No results found\n");
-        assert_eq!(format_json(&[]), "[]");
-    }
-
-    /// A one-connection-at-a-time HTTP server: answers each request with `respond(request
-    /// head)` and records the heads.
-    async fn tiny_server(respond: fn(&str) -> String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut chunk).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf).to_lowercase();
-                log.lock().expect("lock").push(head.clone());
-                let _ = sock.write_all(respond(&head).as_bytes()).await;
-                let _ = sock.shutdown().await;
-            }
-        });
-        (url, seen)
-    }
-
-    fn client_in(dir: &std::path::Path) -> Client {
-        Client::new(HelmEnv { repository_config: dir.join("repositories.yaml"), repository_cache: dir.join("cache") })
-            .expect("client")
-    }
-
-    #[tokio::test]
-    async fn fetch_index_sends_credentials_and_revalidates_with_the_etag() {
-        fn respond(head: &str) -> String {
-            const BODY: &str = "apiVersion: v1\nentries:\n  a:\n  - {name: a, version: 1.0.0}\n";
-            // "alice:pw" in base64.
-            if !head.contains("authorization: basic ywxpy2u6chc=") {
-                return "HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into();
-            }
-            if head.contains("if-none-match: \"v1\"") {
-                return "HTTP/1.1 304 Not Modified\r\netag: \"v1\"\r\nconnection: close\r\n\r\n".into();
-            }
-            format!(
-                "HTTP/1.1 200 OK\r\netag: \"v1\"\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{BODY}",
-                BODY.len()
-            )
-        }
-        let (url, seen) = tiny_server(respond).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let client = client_in(dir.path());
-
-        let anonymous = Repository::from_url(&url).expect("repo");
-        let e = client.fetch_index(&anonymous).await.expect_err("401");
-        assert_eq!((e.kind, e.message.contains("no credentials sent")), (ErrorKind::Auth, true), "{}", e.message);
-        let wrong = Repository::from_url(&url.replace("http://", "http://bob:nope@")).expect("repo");
-        let e = client.fetch_index(&wrong).await.expect_err("401");
-        assert!(e.kind == ErrorKind::Auth && e.message.contains("\"bob\""), "{}", e.message);
-
-        let repo = Repository::from_url(&url.replace("http://", "http://alice:pw@")).expect("repo");
-        let first = client.fetch_index(&repo).await.expect("200");
-        let second = client.fetch_index(&repo).await.expect("304 reuses the cache");
-        assert_eq!(first.entries["a"], second.entries["a"]);
-        let heads = seen.lock().expect("lock").clone();
-        assert_eq!(heads.len(), 4);
-        assert!(heads.iter().all(|h| h.contains("user-agent: chartroom/") && !h.contains("accept-encoding")));
-        assert!(!heads[2].contains("if-none-match") && heads[3].contains("if-none-match: \"v1\""));
-    }
-
-    #[tokio::test]
-    async fn fetch_index_maps_statuses_to_error_kinds() {
-        fn respond(head: &str) -> String {
-            let status = if head.starts_with("get /missing/") { "404 Not Found" } else { "503 Service Unavailable" };
-            format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-        }
-        let (url, _) = tiny_server(respond).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let client = client_in(dir.path());
-        let e =
-            client.fetch_index(&Repository::from_url(&format!("{url}/missing")).expect("repo")).await.expect_err("404");
-        assert_eq!(e.kind, ErrorKind::NotFound);
-        assert_eq!(e.message, format!("{url}/missing/index.yaml not found: is this a chart repository?"));
-        let e = client.fetch_index(&Repository::from_url(&url).expect("repo")).await.expect_err("503");
-        assert_eq!(e.kind, ErrorKind::Network);
-        assert!(e.message.contains("503"), "{}", e.message);
-    }
-
-    #[test]
-    fn auth_only_to_the_repository_origin() {
-        let u = |s: &str| Url::parse(s).expect("url");
-        assert!(same_origin("https://h/a", &u("https://h:443/a/c.tgz")));
-        assert!(!same_origin("https://h/a", &u("http://h/a/c.tgz")));
-        assert!(!same_origin("https://h/a", &u("https://cdn/a/c.tgz")));
-        assert!(!same_origin("http://h:8080/a", &u("http://h:8081/a/c.tgz")));
-    }
-}
+mod tests;

@@ -67,7 +67,8 @@ impl Client {
     /// The version is chosen as by [`Client::pull`] (`version` is a constraint or an exact
     /// version; `devel` admits pre-releases when no version is given). The archive and every
     /// dependency downloaded for it are verified against their index digests (a mismatch is an
-    /// [`ErrorKind::Integrity`] error). Packaged subcharts (`charts/*.tgz`) are unpacked into
+    /// [`ErrorKind::Integrity`] error; bytes that match but do not load are an invalid archive,
+    /// [`ErrorKind::Usage`]). Packaged subcharts (`charts/*.tgz`) are unpacked into
     /// folders; dependencies missing from `charts/` are fetched recursively with
     /// [`Client::dependency_build`] (when a `Chart.lock` is present) or
     /// [`Client::dependency_update`]. See the [module documentation](self) for the details.
@@ -252,14 +253,10 @@ fn unpack(
     folder_name: impl Fn(&Metadata) -> Option<String>,
 ) -> Result<(PathBuf, Metadata), ClientError> {
     let limits = Limits::default();
-    let invalid =
-        |e: ArchiveError| ClientError::new(ErrorKind::Integrity, format!("{label} is not a valid chart archive: {e}"));
+    let invalid = |e: ArchiveError| ClientError::invalid_archive(format!("{label} is not a valid chart archive: {e}"));
     let metadata = load_archive(bytes, &limits).map_err(invalid)?.metadata;
     if !usable_name(&metadata.name) {
-        return Err(ClientError::new(
-            ErrorKind::Integrity,
-            format!("{label}: unusable chart name {:?}", metadata.name),
-        ));
+        return Err(ClientError::invalid_archive(format!("{label}: unusable chart name {:?}", metadata.name)));
     }
     let name = folder_name(&metadata).ok_or_else(|| {
         ClientError::other(format!("{label}: no free folder name for chart {} in {}", metadata.name, parent.display()))
@@ -271,7 +268,7 @@ fn unpack(
         let mut path = staging.path().to_path_buf();
         for part in f.path.split('/') {
             if !usable_name(part) {
-                return Err(ClientError::new(ErrorKind::Integrity, format!("{label}: unsafe path {:?}", f.path)));
+                return Err(ClientError::invalid_archive(format!("{label}: unsafe path {:?}", f.path)));
             }
             path.push(part);
         }
@@ -295,8 +292,8 @@ fn unpack(
 fn read_chart(dir: &Path) -> Result<Metadata, ClientError> {
     let path = dir.join("Chart.yaml");
     let bytes = std::fs::read(&path).map_err(|e| ClientError::other(format!("cannot read {}: {e}", path.display())))?;
-    let mut md = Metadata::from_yaml(&bytes)
-        .map_err(|e| ClientError::new(ErrorKind::Integrity, format!("{}: {e}", path.display())))?;
+    let mut md =
+        Metadata::from_yaml(&bytes).map_err(|e| ClientError::invalid_archive(format!("{}: {e}", path.display())))?;
     let req = dir.join("requirements.yaml");
     if md.api_version == "v1"
         && let Ok(bytes) = std::fs::read(&req)
@@ -307,8 +304,9 @@ fn read_chart(dir: &Path) -> Result<Metadata, ClientError> {
             dependencies: Option<Vec<Dependency>>,
         }
         let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).into_owned();
-        let parsed: Option<Requirements> = serde_saphyr::from_str(&text)
-            .map_err(|e| ClientError::new(ErrorKind::Integrity, format!("{}: {e}", req.display())))?;
+        let parsed: Option<Requirements> =
+            serde_saphyr::from_str_with_options(&text, chartroom_chart::yaml::read_options())
+                .map_err(|e| ClientError::invalid_archive(format!("{}: {e}", req.display())))?;
         if let Some(deps) = parsed.and_then(|r| r.dependencies) {
             md.dependencies = deps;
         }
@@ -381,9 +379,7 @@ fn drop_shadowed_downloads(
         let bytes =
             std::fs::read(&path).map_err(|e| ClientError::other(format!("cannot read {}: {e}", path.display())))?;
         let md = load_archive(&bytes, &Limits::default())
-            .map_err(|e| {
-                ClientError::new(ErrorKind::Integrity, format!("{} is not a valid chart archive: {e}", path.display()))
-            })?
+            .map_err(|e| ClientError::invalid_archive(format!("{} is not a valid chart archive: {e}", path.display())))?
             .metadata;
         if present.contains(&md.name) {
             tracing::debug!(path = %path.display(), "already shipped in charts/: keeping the shipped folder");

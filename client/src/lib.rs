@@ -10,6 +10,7 @@
 //! * [`pull`]: downloading a chart while hashing it, refusing a digest mismatch, writing atomically.
 //! * [`package`]: packaging chart folders (Helm's directory rules, reproducible archives).
 //! * [`push`]: uploading a chart with ChartMuseum's protocol (the one `helm cm-push` speaks).
+//! * [`tls`]: a repository's TLS options (CA, client certificate, skipping verification).
 //! * [`deps`]: `dependency update` / `build` with Helm's semantics: `Chart.yaml` dependencies
 //!   resolved into `charts/`, `Chart.lock` with Helm's digest, so each tool accepts the other's lock.
 //! * [`install`]: a chart and, recursively, its dependencies as a self-contained folder that
@@ -17,6 +18,7 @@
 
 pub mod deps;
 pub mod error;
+mod gosort;
 pub mod helm_env;
 pub mod index;
 pub mod install;
@@ -25,5 +27,6 @@ pub mod package;
 pub mod pull;
 pub mod push;
 pub mod repo;
+pub mod tls;
 
 pub use error::{ClientError, ErrorKind};

@@ -42,7 +42,8 @@ impl Client {
     ///
     /// With `untar`, the archive is validated and all its files, subcharts under `charts/`
     /// included, are written to `<dest>/<chart name>/` (which must not exist yet) instead, as
-    /// `helm pull --untar` does; the archive is not kept.
+    /// `helm pull --untar` does; the archive is not kept. An archive that does not load (its
+    /// digest matched) is an invalid archive, [`ErrorKind::Usage`], not an integrity failure.
     ///
     /// A progress bar is drawn on stderr when stderr is a terminal.
     ///
@@ -190,13 +191,14 @@ fn file_name_of(url: &str) -> Result<String, ClientError> {
 /// through a temporary folder renamed into place.
 fn untar_chart(bytes: &[u8], dest: &Path, file_name: &str) -> Result<PathBuf, ClientError> {
     let limits = Limits::default();
+    // The digest matched (or there was none): these bytes are what the repository serves.
     let invalid = |e: chartroom_chart::archive::ArchiveError| {
-        ClientError::new(ErrorKind::Integrity, format!("{file_name} is not a valid chart archive: {e}"))
+        ClientError::invalid_archive(format!("{file_name} is not a valid chart archive: {e}"))
     };
     let loaded = load_archive(bytes, &limits).map_err(invalid)?;
     let name = loaded.metadata.name.clone();
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-        return Err(ClientError::new(ErrorKind::Integrity, format!("{file_name}: unusable chart name {name:?}")));
+        return Err(ClientError::invalid_archive(format!("{file_name}: unusable chart name {name:?}")));
     }
     let target = dest.join(&name);
     if std::fs::symlink_metadata(&target).is_ok() {
@@ -212,7 +214,7 @@ fn untar_chart(bytes: &[u8], dest: &Path, file_name: &str) -> Result<PathBuf, Cl
         let mut path = staging.path().to_path_buf();
         for part in f.path.split('/') {
             if part.is_empty() || part == "." || part == ".." || part.contains(['\\', '\0']) {
-                return Err(ClientError::new(ErrorKind::Integrity, format!("{file_name}: unsafe path {:?}", f.path)));
+                return Err(ClientError::invalid_archive(format!("{file_name}: unsafe path {:?}", f.path)));
             }
             path.push(part);
         }

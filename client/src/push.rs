@@ -215,10 +215,16 @@ pub async fn push(
 /// An HTTP client suitable for [`push`]: 10 s to connect, 5 minutes per request, the
 /// environment's proxy settings, a `chartroom/<version>` user agent.
 pub fn default_client() -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
+    client_with_tls(&crate::tls::TlsOptions::default())
+}
+
+/// [`default_client`] with TLS options (a CA file, a client certificate, skipping verification).
+pub fn client_with_tls(tls: &crate::tls::TlsOptions) -> Result<reqwest::Client, ClientError> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(300))
-        .user_agent(concat!("chartroom/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("chartroom/", env!("CARGO_PKG_VERSION")));
+    tls.apply(builder)?
         .build()
         .map_err(|e| ClientError::other(format!("creating the HTTP client: {}", error_reason(&e))))
 }
@@ -255,7 +261,7 @@ fn resolve_repo(repo: &str) -> Result<Target, ClientError> {
         }
         Err(e) => return Err(ClientError::other(format!("reading {}: {e}", path.display()))),
     };
-    let file: RepositoryFile = serde_saphyr::from_slice(&text)
+    let file: RepositoryFile = serde_saphyr::from_slice_with_options(&text, chartroom_chart::yaml::read_options())
         .map_err(|e| ClientError::usage(format!("cannot parse {}: {e}", path.display())))?;
     let entry = file.repositories.unwrap_or_default().into_iter().find(|r| r.name == repo).ok_or_else(|| {
         ClientError::not_found(format!(
@@ -450,9 +456,9 @@ fn parse_context_path(body: &[u8]) -> Result<Option<String>, String> {
         serde_json::from_slice(body).map_err(|e| e.to_string())?
     } else {
         // Indexes of big repositories exceed serde-saphyr's default budget.
-        let options = serde_saphyr::options! {
-            budget: serde_saphyr::budget! { max_nodes: 20_000_000, max_events: 100_000_000, max_total_scalar_bytes: 1 << 30 },
-        };
+        let mut options = chartroom_chart::yaml::read_options();
+        options.budget =
+            serde_saphyr::budget! { max_nodes: 20_000_000, max_events: 100_000_000, max_total_scalar_bytes: 1 << 30 };
         serde_saphyr::from_slice_with_options(body, options).map_err(|e| e.to_string())?
     };
     Ok(head.server_info.and_then(|s| s.context_path))

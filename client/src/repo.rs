@@ -6,6 +6,7 @@ use reqwest::Url;
 use crate::error::ClientError;
 use crate::helm_env::HelmEnv;
 use crate::helm_env::RepoEntry;
+use crate::tls::TlsOptions;
 
 /// A repository to talk to: its base URL (no trailing `/`, no userinfo) and credentials.
 /// `Debug` never shows the password or the token.
@@ -22,6 +23,8 @@ pub struct Repository {
     /// (a Chartroom static token or a JWT). A Chartroom token also works as the password of its
     /// name, which is how `helm repo add --username <token name> --password <token>` stores it.
     pub token: Option<String>,
+    /// TLS options from the repository's `repositories.yaml` entry (none for a URL).
+    pub tls: TlsOptions,
 }
 
 impl std::fmt::Debug for Repository {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for Repository {
             .field("username", &self.username)
             .field("password", &redacted(&self.password))
             .field("token", &redacted(&self.token))
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -84,6 +88,13 @@ impl Repository {
         if !entry.password.is_empty() {
             repo.password = Some(entry.password.clone());
         }
+        let path = |p: &str| (!p.is_empty()).then(|| std::path::PathBuf::from(p));
+        repo.tls = TlsOptions {
+            ca_file: path(&entry.ca_file),
+            cert_file: path(&entry.cert_file),
+            key_file: path(&entry.key_file),
+            insecure_skip_tls_verify: entry.insecure_skip_tls_verify,
+        };
         Ok(repo)
     }
 
@@ -110,7 +121,7 @@ impl Repository {
         let (before, rest) = full.split_at(path_start);
         let (path, query) = rest.split_at(rest.len().saturating_sub(after));
         let url = format!("{before}{}{query}", path.trim_end_matches('/'));
-        Ok(Repository { name: None, url, username, password, token: None })
+        Ok(Repository { name: None, url, username, password, token: None, tls: TlsOptions::default() })
     }
 
     /// These credentials instead of the stored ones (command-line flags): a user name replaces

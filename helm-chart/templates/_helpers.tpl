@@ -152,6 +152,52 @@ Health path for the probes: <context path>/health.
 {{- end }}
 
 {{/*
+Readiness path: <context path>/health/ready (503 while the index is built or storage is down).
+*/}}
+{{- define "chartroom.readyPath" -}}
+{{- printf "%s/health/ready" (include "chartroom.contextPath" .) }}
+{{- end }}
+
+{{/*
+Where the TLS Secret is mounted.
+*/}}
+{{- define "chartroom.tlsDir" -}}
+/etc/chartroom/tls
+{{- end }}
+
+{{/*
+A probe's action: an HTTP(S) GET of `path`, or with mTLS `chartroom healthcheck` presenting the
+probe's client certificate (the kubelet has none). Argument: (list $ path ready).
+*/}}
+{{- define "chartroom.probeAction" -}}
+{{- $ := index . 0 }}
+{{- $path := index . 1 }}
+{{- $ready := index . 2 }}
+{{- $tls := $.Values.tls }}
+{{- if and $tls.enabled $tls.clientCAKey }}
+{{- $dir := include "chartroom.tlsDir" $ }}
+exec:
+  command:
+    - /usr/local/bin/chartroom
+    - healthcheck
+    {{- if $ready }}
+    - --ready
+    {{- end }}
+    - --cert-file
+    - {{ printf "%s/%s" $dir $tls.probeCertKey | quote }}
+    - --key-file
+    - {{ printf "%s/%s" $dir $tls.probeKeyKey | quote }}
+{{- else }}
+httpGet:
+  path: {{ $path }}
+  port: http
+  {{- if $tls.enabled }}
+  scheme: HTTPS
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 "true" when charts live on a single-attach PersistentVolumeClaim (local storage, persistence
 enabled, ReadWriteOnce or ReadWriteOncePod).
 */}}
@@ -194,6 +240,9 @@ Validation of the values that schema types cannot express. Fails rendering with 
 {{- end }}
 {{- if and (eq $type "local") .Values.persistence.enabled (eq (toString (.Values.strategy).type) "RollingUpdate") }}
 {{- fail "chartroom: strategy.type=RollingUpdate with local persistent storage would run two servers on one chart folder (and a single-attach volume cannot move until the old pod is gone); use Recreate or leave strategy empty" }}
+{{- end }}
+{{- if and .Values.tls.enabled (not .Values.tls.existingSecret) }}
+{{- fail "chartroom: tls.enabled needs tls.existingSecret (a Secret with the certificate and key, e.g. from cert-manager)" }}
 {{- end }}
 {{- if eq $type "amazon" }}
 {{- if not .Values.storage.amazon.bucket }}
@@ -342,7 +391,7 @@ Variables the chart sets itself from storage.* and the listen port; env.open ent
 names are not repeated.
 */}}
 {{- define "chartroom.managedEnvNames" -}}
-{{- list "PORT" "CONTEXT_PATH" "STORAGE" "STORAGE_LOCAL_ROOTDIR" "STORAGE_AMAZON_BUCKET" "STORAGE_AMAZON_PREFIX" "STORAGE_AMAZON_REGION" "STORAGE_AMAZON_ENDPOINT" "STORAGE_AMAZON_SSE" "STORAGE_AMAZON_FORCE_PATH_STYLE" "STORAGE_GOOGLE_BUCKET" "STORAGE_GOOGLE_PREFIX" "STORAGE_MICROSOFT_CONTAINER" "STORAGE_MICROSOFT_PREFIX" | toJson }}
+{{- list "PORT" "ENABLE_METRICS" "METRICS_LISTEN" "TLS_CERT" "TLS_KEY" "TLS_CA_CERT" "CONTEXT_PATH" "STORAGE" "STORAGE_LOCAL_ROOTDIR" "STORAGE_AMAZON_BUCKET" "STORAGE_AMAZON_PREFIX" "STORAGE_AMAZON_REGION" "STORAGE_AMAZON_ENDPOINT" "STORAGE_AMAZON_SSE" "STORAGE_AMAZON_FORCE_PATH_STYLE" "STORAGE_GOOGLE_BUCKET" "STORAGE_GOOGLE_PREFIX" "STORAGE_MICROSOFT_CONTAINER" "STORAGE_MICROSOFT_PREFIX" | toJson }}
 {{- end }}
 
 {{/*
@@ -361,6 +410,25 @@ env.existingSecretMappings, then extraEnv.
 {{- end }}
 - name: STORAGE
   value: {{ $type | quote }}
+{{- if or .Values.metrics.enabled .Values.serviceMonitor.enabled }}
+- name: ENABLE_METRICS
+  value: "true"
+{{- with .Values.metrics.port }}
+- name: METRICS_LISTEN
+  value: {{ printf "0.0.0.0:%d" (int .) | quote }}
+{{- end }}
+{{- end }}
+{{- if .Values.tls.enabled }}
+{{- $dir := include "chartroom.tlsDir" . }}
+- name: TLS_CERT
+  value: {{ printf "%s/%s" $dir .Values.tls.certKey | quote }}
+- name: TLS_KEY
+  value: {{ printf "%s/%s" $dir .Values.tls.keyKey | quote }}
+{{- with .Values.tls.clientCAKey }}
+- name: TLS_CA_CERT
+  value: {{ printf "%s/%s" $dir . | quote }}
+{{- end }}
+{{- end }}
 {{- if eq $type "local" }}
 - name: STORAGE_LOCAL_ROOTDIR
   value: {{ include "chartroom.localRootdir" . | quote }}

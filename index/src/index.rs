@@ -407,21 +407,7 @@ impl Index {
                 pages.push(Page::new(current_lower.take(), std::mem::take(&mut current)));
                 current_lower = Some(name.clone());
             }
-            if self.config.json {
-                if !(idx == 0 && i == 0) {
-                    current.push(',');
-                }
-                current.push_str(&json_string(&name.0));
-                current.push(':');
-                write_versions_json(&mut current, versions.values());
-            } else {
-                current.push_str("  ");
-                yaml::scalar(&mut current, &name.0);
-                current.push_str(":\n");
-                for e in versions.values() {
-                    current.push_str(e.yaml());
-                }
-            }
+            write_chart(&mut current, self.config.json, idx == 0 && i == 0, &name.0, versions.values());
         }
         pages.push(Page::new(current_lower, current));
         pages
@@ -453,6 +439,32 @@ impl Index {
         let mut out = String::new();
         write_versions_json(&mut out, versions.values());
         Some(out)
+    }
+}
+
+/// One chart of the `entries` map: `name: [versions]` in JSON (after a comma unless `first`), or
+/// its YAML key and version items.
+fn write_chart<'a>(
+    out: &mut String,
+    json: bool,
+    first: bool,
+    name: &str,
+    versions: impl Iterator<Item = &'a Arc<Entry>>,
+) {
+    if json {
+        if !first {
+            out.push(',');
+        }
+        out.push_str(&json_string(name));
+        out.push(':');
+        write_versions_json(out, versions);
+    } else {
+        out.push_str("  ");
+        yaml::scalar(out, name);
+        out.push_str(":\n");
+        for e in versions {
+            out.push_str(e.yaml());
+        }
     }
 }
 
@@ -573,21 +585,7 @@ serverInfo: {}
         let (header, footer) = index.header_footer();
         let mut out = header;
         for (i, (name, versions)) in index.charts.iter().enumerate() {
-            if index.config.json {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&json_string(&name.0));
-                out.push(':');
-                write_versions_json(&mut out, versions.values());
-            } else {
-                out.push_str("  ");
-                yaml::scalar(&mut out, &name.0);
-                out.push_str(":\n");
-                for e in versions.values() {
-                    out.push_str(e.yaml());
-                }
-            }
+            write_chart(&mut out, index.config.json, i == 0, &name.0, versions.values());
         }
         out + &footer
     }

@@ -111,6 +111,8 @@ impl Poller {
         let mut next = HashMap::with_capacity(replicas.len());
         let mut changes: Vec<PeerChange> = Vec::new();
         let mut unread = false;
+        // When the records read were written, for the replica lag metric.
+        let mut written: Vec<jiff::Timestamp> = Vec::new();
         for replica in replicas.into_iter().filter(|r| *r != self.shared.replica) {
             let mut seq = match self.peers.get(&replica) {
                 Some(seq) => *seq,
@@ -135,7 +137,10 @@ impl Poller {
                 for got in fetched {
                     let Some(bytes) = got? else { break 'read };
                     match changelog::decode(&bytes) {
-                        Ok(record) => changes.extend(record.changes),
+                        Ok(record) => {
+                            written.push(record.time);
+                            changes.extend(record.changes);
+                        }
                         Err(e) => tracing::warn!(%replica, seq, error = %e, "skipping an unreadable change-log record"),
                     }
                     seq += 1;
@@ -152,6 +157,11 @@ impl Poller {
         let named = changes.len();
         let read_ms = started.elapsed().as_millis() as u64;
         let resolved = self.check(changes).await?;
+        let now = jiff::Timestamp::now();
+        for time in written {
+            let lag = now.duration_since(time).as_secs_f64().max(0.0);
+            metrics::histogram!("chartroom_replica_lag_seconds").record(lag);
+        }
         if named > 0 {
             tracing::debug!(
                 records,

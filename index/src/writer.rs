@@ -269,6 +269,14 @@ impl Writer {
             Err(e) => Err(e.into()),
         };
         self.announce(touched, started);
+        metrics::histogram!("chartroom_resync_duration_seconds").record(started.elapsed().as_secs_f64());
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("chartroom_resyncs_total", "outcome" => outcome).increment(1);
+        if let Ok(r) = &result {
+            for (change, n) in [("added", r.added), ("updated", r.updated), ("removed", r.removed)] {
+                metrics::counter!("chartroom_resync_changes_total", "change" => change).increment(n as u64);
+            }
+        }
         match &result {
             Ok(report) if report.changed() => tracing::info!(
                 tenants = %scope,
@@ -402,7 +410,11 @@ impl Writer {
                 }
             };
             match snapshot {
-                Some(snapshot) => state.snapshot.store(Arc::new(snapshot)),
+                Some(snapshot) => {
+                    state.snapshot.store(Arc::new(snapshot));
+                    metrics::counter!("chartroom_index_etag_changes_total", "repo" => tenant.as_str().to_owned())
+                        .increment(1);
+                }
                 None => {
                     if created.remove(&tenant).is_none() {
                         dropped.push(tenant);

@@ -10,12 +10,15 @@
 //! 3. Routes with an action ask the authorizer about (identity, tenant, action): an anonymous
 //!    caller without the permission gets 401 with the challenge, valid credentials without it
 //!    403. `/api/tenants` needs no permission: its handler lists what the caller may pull.
+//!    Every refusal of credentials or permission counts in `chartroom_auth_failures_total`
+//!    under the auth crate's fixed `Reason` (`forbidden` for a 403), never a request's text.
 //! 4. The request goes on with its canonical path (the endpoint's depth-0 path) and, as
-//!    extensions, the [`Tenant`], the [`Route`], the [`Identity`] and the facts of
-//!    [`crate::request_info`], which are copied onto the response for the outer layers.
+//!    extensions, the [`Tenant`], the [`Route`] and the [`Identity`]. What the gate learned
+//!    (route template, tenant, identity name) is written into the request's
+//!    [`RequestLabels`] as soon as it is known, for the access log and the request metrics.
 
 use axum::extract::{Request, State};
-use axum::http::{Extensions, Uri, header};
+use axum::http::{Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chartroom_auth::{Action, Decision, Identity, Reason};
@@ -23,7 +26,8 @@ use chartroom_index::Tenant;
 
 use crate::AppState;
 use crate::error::{ChartMuseumError, CommonError};
-use crate::request_info::{RequestIdentity, RequestTenant, RouteTemplate};
+use crate::metrics::auth_failure;
+use crate::request_info::RequestLabels;
 use crate::routing::{MatchError, Route};
 
 /// Routes, authenticates and authorizes one request, then hands it to the handlers.
@@ -32,25 +36,24 @@ pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: 
         return crate::oci::serve(state, route, req).await;
     }
     let unread_body = has_body(&req);
+    // Filled in as the gate learns; the access log (outside) reads it. Absent only when the
+    // application runs without its layers.
+    let labels = req.extensions().get::<RequestLabels>().cloned().unwrap_or_default();
     let table = state.routes();
     let matched = match table.find(req.method(), req.uri().path()) {
         Ok(matched) => matched,
         Err(error) => {
+            // No template: the request counts as `unmatched`, whatever its path.
             let refusal = match error {
                 MatchError::NotFound => ChartMuseumError::RouteNotFound,
                 MatchError::InvalidTenant(e) => ChartMuseumError::InvalidTenant(e),
             };
-            let mut response = refuse(refusal, unread_body);
-            response.extensions_mut().insert(RouteTemplate::UNMATCHED);
-            return response;
+            return refuse(refusal, unread_body);
         }
     };
     let (route, tenant) = (matched.route, matched.tenant);
-    let mut facts = Facts {
-        template: RouteTemplate(route.template(table.has_tenants())),
-        tenant: RequestTenant(tenant.clone()),
-        identity: None,
-    };
+    labels.set_route(route.template(table.has_tenants()));
+    labels.set_tenant(tenant.as_str());
 
     let identity = if route.is_open() {
         None
@@ -60,44 +63,25 @@ pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: 
         match check_access(&state, header, route, &tenant).await {
             Ok(identity) => Some(identity),
             Err(Refusal { error, identity }) => {
-                facts.identity = identity.map(RequestIdentity);
-                let mut response = refuse(error, unread_body);
-                facts.insert_into(response.extensions_mut());
-                return response;
+                if let Some(identity) = identity {
+                    labels.set_identity(&identity);
+                }
+                return refuse(error, unread_body);
             }
         }
     };
-    facts.identity = identity.as_ref().map(|i| RequestIdentity(i.name().to_owned()));
+    if let Some(identity) = &identity {
+        labels.set_identity(identity.name());
+    }
     if let Err(refusal) = set_path(&mut req, &matched.canonical_path) {
         return refuse(refusal, unread_body);
     }
-    facts.clone().insert_into(req.extensions_mut());
     req.extensions_mut().insert(route);
     req.extensions_mut().insert(tenant);
     if let Some(identity) = identity {
         req.extensions_mut().insert(identity);
     }
-    let mut response = next.run(req).await;
-    facts.insert_into(response.extensions_mut());
-    response
-}
-
-/// What the gate learned, for the request (handlers) and the response (outer layers).
-#[derive(Clone)]
-struct Facts {
-    template: RouteTemplate,
-    tenant: RequestTenant,
-    identity: Option<RequestIdentity>,
-}
-
-impl Facts {
-    fn insert_into(self, extensions: &mut Extensions) {
-        extensions.insert(self.template);
-        extensions.insert(self.tenant);
-        if let Some(identity) = self.identity {
-            extensions.insert(identity);
-        }
-    }
+    next.run(req).await
 }
 
 /// A refused request: the answer, and who asked when the credentials were valid.
@@ -151,6 +135,7 @@ async fn check_access(
     let asked = route.action().unwrap_or(Action::Pull);
     let unauthorized = |reason: Reason| {
         log_refusal(reason, route, tenant, None);
+        auth_failure(reason.as_str());
         ChartMuseumError::Unauthorized { reason, challenge: authorizer.challenge(tenant.as_str(), asked) }
     };
     let header = match header {
@@ -161,6 +146,7 @@ async fn check_access(
     let identity = match auth.authenticator().authenticate_async(header.as_deref()).await {
         Ok(identity) => identity,
         Err(e) if e.reason == Reason::Internal => {
+            auth_failure(e.reason.as_str());
             return Err(ChartMuseumError::from(CommonError::Internal("authentication did not complete".into())).into());
         }
         Err(e) => return Err(unauthorized(e.reason).into()),
@@ -171,6 +157,7 @@ async fn check_access(
         Decision::Unauthenticated => Err(unauthorized(Reason::MissingCredentials).into()),
         Decision::Forbidden => {
             log_refusal(Reason::Forbidden, route, tenant, Some(&identity));
+            auth_failure(Reason::Forbidden.as_str());
             let name = identity.name().to_owned();
             let error = ChartMuseumError::Forbidden { identity: name.clone(), action, tenant: tenant.clone() };
             Err(Refusal { error, identity: Some(name) })

@@ -20,7 +20,6 @@ use serde_json::json;
 use crate::AppState;
 use crate::error::ChartMuseumError;
 use crate::http_util::{accepts_gzip, not_modified, query_map};
-use crate::request_info::RequestIdentity;
 use crate::routing::Route;
 
 const JSON: &str = "application/json; charset=utf-8";
@@ -317,7 +316,8 @@ fn parse_values(data: &[u8]) -> Result<serde_json::Value, ChartMuseumError> {
         return Ok(serde_json::Value::Object(Default::default()));
     }
     let value: Option<serde_json::Value> =
-        serde_saphyr::from_slice(data).map_err(|e| ChartMuseumError::UnreadableValues(e.to_string()))?;
+        serde_saphyr::from_slice_with_options(data, chartroom_chart::yaml::read_options())
+            .map_err(|e| ChartMuseumError::UnreadableValues(e.to_string()))?;
     Ok(value.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
 }
 
@@ -339,7 +339,7 @@ pub async fn values(
 pub async fn delete_version(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
-    identity: Option<Extension<RequestIdentity>>,
+    identity: Option<Extension<Identity>>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
     state.repo().unpublish(&tenant, &name, &version).await?;
@@ -351,7 +351,7 @@ pub async fn delete_version(
 pub async fn delete_chart(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
-    identity: Option<Extension<RequestIdentity>>,
+    identity: Option<Extension<Identity>>,
     Path(name): Path<String>,
 ) -> Result<Response, ChartMuseumError> {
     state.repo().unpublish_chart(&tenant, &name).await?;
@@ -375,6 +375,22 @@ pub async fn resync(
 }
 
 /// The caller's name for the write log (`anonymous` without authentication).
-pub(crate) fn identity_name(identity: &Option<Extension<RequestIdentity>>) -> &str {
-    identity.as_ref().map_or("anonymous", |Extension(RequestIdentity(name))| name.as_str())
+pub(crate) fn identity_name(identity: &Option<Extension<Identity>>) -> &str {
+    identity.as_ref().map_or("anonymous", |Extension(identity)| identity.name())
+}
+
+/// Readiness: 200 while the repository serves everything, 503 while the object store does not
+/// answer (uploads, deletes and downloads fail then). `/health` stays 200 meanwhile (liveness).
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let storage = state.repo().storage_health();
+    if storage.reachable {
+        return Json(json!({ "ready": true })).into_response();
+    }
+    let reason = format!("storage is unreachable: {}", storage.last_error.as_deref().unwrap_or("no answer"));
+    ChartMuseumError::from(crate::CommonError::NotReady(reason)).into_response()
+}
+
+/// `/health` while the index is being built: the process is alive.
+pub async fn health_starting() -> impl IntoResponse {
+    Json(json!({ "healthy": true, "status": "starting" }))
 }

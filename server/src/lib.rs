@@ -8,19 +8,24 @@
 //! write; their errors leave through one wire-error type per protocol (`error`). What the gate
 //! learned (route template, tenant, identity) is in `request_info`, for logs and metrics.
 
+pub mod access_log;
 pub mod config;
+mod cors;
 mod error;
 mod gate;
 mod handlers;
 mod http_util;
+mod limits;
+pub mod metrics;
 mod oci;
 pub mod request_info;
 pub mod routing;
+pub mod serve;
 mod upload;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -28,7 +33,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use chartroom_auth::Auth;
 use chartroom_index::Repository;
 use chartroom_index::oci::{UploadLimits, Uploads};
@@ -37,7 +41,8 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub use config::{Config, HttpSettings};
 pub use error::{ChartMuseumError, CommonError};
-use request_info::{RequestIdentity, RequestTenant, RouteTemplate};
+pub use metrics::Metrics;
+pub use request_info::RequestLabels;
 use routing::RouteTable;
 
 /// Shared state of the HTTP server.
@@ -46,13 +51,17 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     repo: Repository,
     settings: HttpSettings,
     auth: Auth,
     routes: RouteTable,
     /// OCI upload sessions; `None` with `--disable-oci`.
-    uploads: Option<Uploads>,
+    uploads: Option<Arc<Uploads>>,
+    limits: config::ClientLimits,
+    connections: config::ConnectionSettings,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl AppState {
@@ -64,9 +73,27 @@ impl AppState {
         let routes =
             RouteTable::new(&settings.context_path, repo.tenancy(), !settings.disable_api, !settings.disable_delete);
         let uploads = (!settings.disable_oci)
-            .then(|| Uploads::new(repo.clone(), UploadLimits::with_max_size(settings.max_upload_size)));
-        Self { inner: Arc::new(Inner { repo, settings, auth, routes, uploads }) }
+            .then(|| Arc::new(Uploads::new(repo.clone(), UploadLimits::with_max_size(settings.max_upload_size))));
+        Self {
+            inner: Arc::new(Inner {
+                repo,
+                settings,
+                auth,
+                routes,
+                uploads,
+                limits: config.limits.clone(),
+                connections: config.connections.clone(),
+                metrics: None,
+            }),
+        }
     }
+
+    /// Serves `/metrics` from this recorder.
+    pub fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Self {
+        let inner = Inner { metrics, ..Inner::clone(&self.inner) };
+        Self { inner: Arc::new(inner) }
+    }
+
     pub fn repo(&self) -> &Repository {
         &self.inner.repo
     }
@@ -81,17 +108,39 @@ impl AppState {
     }
     /// The OCI upload sessions, unless the OCI API is off.
     pub fn uploads(&self) -> Option<&Uploads> {
-        self.inner.uploads.as_ref()
+        self.inner.uploads.as_deref()
     }
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.inner.metrics.as_ref()
+    }
+
+    /// Starts the task that removes abandoned OCI upload sessions (none with `--disable-oci`);
+    /// whoever serves this state starts it once the application is in place, and aborts it at
+    /// shutdown.
+    pub fn spawn_upload_sweeper(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let uploads = Arc::clone(self.inner.uploads.as_ref()?);
+        Some(tokio::spawn(sweep_uploads(uploads)))
+    }
+}
+
+/// The `route_layer` that records the matched route's template (`access_log::record_route`):
+/// for the routes outside the gate only (`/metrics`, the start-up answers).
+macro_rules! record_route {
+    ($context:expr) => {{
+        let context = Arc::clone(&$context);
+        middleware::from_fn(move |req, next| access_log::record_route(Arc::clone(&context), req, next))
+    }};
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings().clone();
-    // Canonical (depth-0) paths only: the gate has routed, checked and rewritten the request.
+    // Canonical (depth-0) paths only: the gate has routed, checked and rewritten the request,
+    // and recorded its route template, tenant and identity in the `RequestLabels`.
     let handlers = Router::new()
         .route("/", get(handlers::welcome))
         .route("/health", get(handlers::health))
+        .route("/health/ready", get(handlers::ready))
         .route("/info", get(handlers::info))
         .route("/index.yaml", get(handlers::index_yaml))
         .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head))
@@ -105,17 +154,72 @@ pub fn app(state: AppState) -> Router {
         .route("/api/resync", post(handlers::resync))
         .fallback(not_found)
         .with_state(state.clone());
+    let gated =
+        Router::new().fallback_service(handlers).layer(middleware::from_fn_with_state(state.clone(), gate::gate));
+    // `/metrics` is outside the context path (as in ChartMuseum) and outside the gate: the auth
+    // crate has no `metrics` action to grant, so a private `/metrics` is served on its own
+    // listener (`--metrics-listen`), which then replaces this route.
+    let app = match state.metrics() {
+        Some(_) => {
+            let context: Arc<str> = Arc::from(settings.context_path.as_str());
+            Router::new()
+                .route("/metrics", get(metrics::metrics_handler))
+                .route_layer(record_route!(context))
+                .with_state(state.clone())
+                .fallback_service(gated)
+        }
+        None => gated,
+    };
+    layers(app, &settings, &state.inner.limits)
+}
+
+/// What the port answers while the index is being built: `/health` 200 (the process is alive),
+/// `/health/ready` 503, `/metrics`, and 503 with `Retry-After` for everything else. Tenants'
+/// paths are no exception: nothing is routed until the index is ready.
+pub fn starting_app(config: &Config, metrics: Option<Arc<Metrics>>) -> Router {
+    let context: Arc<str> = Arc::from(config.http.context_path.as_str());
+    let health = Router::new()
+        .route("/health", get(handlers::health_starting))
+        .route("/health/ready", get(|| async { ChartMuseumError::from(CommonError::Starting) }));
+    let mut app = Router::new();
+    if let Some(metrics) = metrics {
+        app = app.route("/metrics", get(move || async move { metrics::exposition(metrics.render(None)) }));
+    }
+    let app = if config.http.context_path.is_empty() {
+        app.merge(health)
+    } else {
+        app.nest(&config.http.context_path, health)
+    };
+    let app = app.route_layer(record_route!(context)).fallback(|| async {
+        let mut response = ChartMuseumError::from(CommonError::Starting).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        response
+    });
+    layers(app, &config.http, &config.limits)
+}
+
+/// The middleware every application gets, innermost first: JSON errors, no framework body
+/// limit (uploads bound their own), panics as 500, the write timeout, per-client limits, CORS,
+/// the access log and request metrics, and outermost the marking of credentials as sensitive
+/// (so no tracing layer ever prints them).
+fn layers(app: Router, settings: &HttpSettings, client_limits: &config::ClientLimits) -> Router {
     let write_timeout = settings.write_timeout;
-    Router::new()
-        .fallback_service(handlers)
-        .layer(middleware::from_fn_with_state(state, gate::gate))
+    let log_health = settings.log_health;
+    let mut app = app
         .layer(middleware::from_fn(json_errors))
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ChartMuseumError::from(CommonError::Internal("internal server error".to_owned())).into_response()
         }))
-        .layer(middleware::from_fn(move |req, next| request_timeout(write_timeout, req, next)))
-        .layer(middleware::from_fn(move |req, next| access_log(settings.log_health, req, next)))
+        .layer(middleware::from_fn(move |req, next| request_timeout(write_timeout, req, next)));
+    if let Some(limiter) = limits::Limiter::new(client_limits) {
+        app = app.layer(middleware::from_fn(move |req, next| limits::limit(Arc::clone(&limiter), req, next)));
+    }
+    if let Some(origins) = &client_limits.cors {
+        let origins = Arc::new(origins.clone());
+        app = app.layer(middleware::from_fn(move |req, next| cors::cors(Arc::clone(&origins), req, next)));
+    }
+    app.layer(middleware::from_fn(move |req, next| access_log::access_log(log_health, req, next)))
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::PROXY_AUTHORIZATION]))
 }
 
@@ -157,63 +261,18 @@ async fn request_timeout(limit: Duration, req: Request, next: Next) -> Response 
     }
 }
 
-/// One log line per request, with a request id echoed in `X-Request-Id`.
-async fn access_log(log_health: bool, req: Request, next: Next) -> Response {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let started = Instant::now();
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            format!("{:08x}{:08x}", std::process::id(), n)
-        });
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let mut response = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    let status = response.status().as_u16();
-    let latency_us = started.elapsed().as_micros() as u64;
-    if path.ends_with("/health") && !log_health {
-        return response;
-    }
-    let facts = response.extensions();
-    let route = facts.get::<RouteTemplate>().map_or("", |t| t.0);
-    let tenant = facts.get::<RequestTenant>().map_or("", |t| t.0.as_str());
-    let identity = facts.get::<RequestIdentity>().map_or("", |i| i.0.as_str());
-    if status >= 500 {
-        tracing::error!(%method, %path, route, tenant, identity, status, latency_us, request_id = %id, "request served");
-    } else if status >= 400 && status != 404 {
-        tracing::warn!(%method, %path, route, tenant, identity, status, latency_us, request_id = %id, "request served");
-    } else {
-        tracing::info!(%method, %path, route, tenant, identity, status, latency_us, request_id = %id, "request served");
-    }
-    response
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests finish, then the
-/// index state is persisted.
+/// Serves `app(state)` on `listener` (plain HTTP, the state's connection settings) until
+/// `shutdown` resolves; in-flight requests finish, then the index state is persisted. The binary
+/// uses [`serve::Server`] directly (TLS, readiness during start-up).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let repo = state.repo().clone();
-    let sweeper = state.inner.uploads.is_some().then(|| tokio::spawn(sweep_uploads(state.clone())));
-    // No Nagle: a streamed body's first chunk would otherwise wait for the client's delayed
-    // ACK of the headers (40 ms per download on Linux; Go servers, docker-registry included,
-    // disable it by default).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    let connections = state.inner.connections.clone();
+    let sweeper = state.spawn_upload_sweeper();
+    serve::Server::new(listener, connections, app(state)).run(shutdown).await?;
     if let Some(sweeper) = sweeper {
         sweeper.abort();
     }
@@ -222,11 +281,10 @@ pub async fn run(
 }
 
 /// Removes abandoned OCI upload sessions (of every replica) every few minutes.
-async fn sweep_uploads(state: AppState) {
+async fn sweep_uploads(uploads: Arc<Uploads>) {
     let mut every = tokio::time::interval(Duration::from_secs(300));
     loop {
         every.tick().await;
-        let Some(uploads) = state.uploads() else { return };
         match uploads.sweep().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "removed abandoned OCI upload sessions"),

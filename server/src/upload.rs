@@ -10,6 +10,7 @@ use axum::extract::{Extension, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
+use chartroom_auth::Identity;
 use chartroom_index::Tenant;
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -18,7 +19,6 @@ use crate::AppState;
 use crate::error::{ChartMuseumError, CommonError};
 use crate::handlers::identity_name;
 use crate::http_util::query_map;
-use crate::request_info::RequestIdentity;
 
 /// Reads a request body up to `limit` bytes within the read timeout.
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ChartMuseumError> {
@@ -62,35 +62,65 @@ fn saved() -> Response {
 }
 
 /// Every write is logged with who made it, where, and what.
-fn log_write(identity: &Option<Extension<RequestIdentity>>, tenant: &Tenant, chart: &str, version: &str, what: &str) {
+fn log_write(identity: &Option<Extension<Identity>>, tenant: &Tenant, chart: &str, version: &str, what: &str) {
     tracing::info!(identity = identity_name(identity), tenant = tenant.as_str(), chart, version, "{what}");
+}
+
+/// Counts an upload by outcome (`chartroom_uploads_total`) and the bytes stored.
+fn counted(result: Result<Response, ChartMuseumError>, bytes: usize) -> Result<Response, ChartMuseumError> {
+    use ChartMuseumError as E;
+    let outcome = match &result {
+        Ok(_) => {
+            metrics::counter!("chartroom_upload_bytes_total").increment(bytes as u64);
+            "stored"
+        }
+        Err(E::FileExists | E::ChartExists) => "conflict",
+        Err(E::Common(CommonError::PayloadTooLarge(_))) => "too_large",
+        Err(E::Common(_) | E::UnreadableArchive(_) | E::UnreadableValues(_)) => "error",
+        Err(_) => "invalid",
+    };
+    metrics::counter!("chartroom_uploads_total", "outcome" => outcome).increment(1);
+    result
 }
 
 /// `POST /api/charts`
 pub async fn upload_chart(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
-    identity: Option<Extension<RequestIdentity>>,
+    identity: Option<Extension<Identity>>,
     req: Request,
+) -> Result<Response, ChartMuseumError> {
+    let mut bytes = 0;
+    let result = upload_chart_counted(state, &tenant, &identity, req, &mut bytes).await;
+    counted(result, bytes)
+}
+
+async fn upload_chart_counted(
+    state: AppState,
+    tenant: &Tenant,
+    identity: &Option<Extension<Identity>>,
+    req: Request,
+    size: &mut usize,
 ) -> Result<Response, ChartMuseumError> {
     let force = force_requested(&req);
     let (parts, body) = req.into_parts();
     let bytes = read_body(&state, &parts.headers, body).await?;
+    *size = bytes.len();
     if is_multipart(&parts.headers) {
         let req = Request::from_parts(parts, Body::from(bytes));
-        return upload_multipart(state, &tenant, &identity, req, force)
+        return upload_multipart(state, tenant, identity, req, force)
             .await
             .map_err(ChartMuseumError::in_multipart_form);
     }
-    let published = state.repo().publish(&tenant, bytes, None, force).await?;
-    log_write(&identity, &tenant, &published.name, &published.version, "chart uploaded");
+    let published = state.repo().publish(tenant, bytes, None, force).await?;
+    log_write(identity, tenant, &published.name, &published.version, "chart uploaded");
     Ok(saved())
 }
 
 async fn upload_multipart(
     state: AppState,
     tenant: &Tenant,
-    identity: &Option<Extension<RequestIdentity>>,
+    identity: &Option<Extension<Identity>>,
     req: Request,
     force: bool,
 ) -> Result<Response, ChartMuseumError> {
@@ -145,13 +175,19 @@ async fn upload_multipart(
 pub async fn upload_prov(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
-    identity: Option<Extension<RequestIdentity>>,
+    identity: Option<Extension<Identity>>,
     req: Request,
 ) -> Result<Response, ChartMuseumError> {
     let force = force_requested(&req);
     let (parts, body) = req.into_parts();
-    let bytes = read_body(&state, &parts.headers, body).await?;
-    let stored = state.repo().put_provenance(&tenant, bytes, force).await?;
-    log_write(&identity, &tenant, &stored.name, &stored.version, "provenance file uploaded");
-    Ok(saved())
+    let mut size = 0;
+    let result = async {
+        let bytes = read_body(&state, &parts.headers, body).await?;
+        size = bytes.len();
+        let stored = state.repo().put_provenance(&tenant, bytes, force).await?;
+        log_write(&identity, &tenant, &stored.name, &stored.version, "provenance file uploaded");
+        Ok(saved())
+    }
+    .await;
+    counted(result, size)
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use chartroom_auth::{BasicCredentials, BearerSettings};
 use chartroom_server::config::options::*;
 use chartroom_server::config::{
-    AmazonConfig, AuthSettings, BackendConfig, Config, ConfigError, GoogleConfig, MicrosoftConfig, Resolved, Tenancy,
-    resolve,
+    AllowedOrigins, AmazonConfig, AuthSettings, BackendConfig, ClientLimits, Config, ConfigError, ConnectionSettings,
+    GoogleConfig, MicrosoftConfig, RateLimit, Resolved, Tenancy, TlsSettings, resolve,
 };
 use clap::{CommandFactory, Parser};
 
@@ -192,6 +192,38 @@ fn every_flag() {
         "charts",
         "--auth-issuer",
         "https://issuer",
+        "--read-header-timeout",
+        "3s",
+        "--idle-timeout",
+        "2m",
+        "--shutdown-timeout",
+        "40s",
+        "--max-connections",
+        "100",
+        "--max-header-count",
+        "50",
+        "--max-header-size",
+        "16384",
+        "--http2-cleartext",
+        "--tls-cert",
+        "/tls/cert.pem",
+        "--tls-key",
+        "/tls/key.pem",
+        "--tls-ca-cert",
+        "/tls/ca.pem",
+        "--tls-reload-interval",
+        "0",
+        "--enable-metrics",
+        "--metrics-listen",
+        "127.0.0.1:9102",
+        "--cors-alloworigin",
+        "https://UI.example.com/",
+        "--rate-limit",
+        "5",
+        "--rate-limit-burst",
+        "9",
+        "--max-concurrent-uploads",
+        "2",
     ]);
     let mut want = defaults();
     want.listen.host = "127.0.0.1".into();
@@ -233,6 +265,29 @@ fn every_flag() {
             issuer: vec!["https://issuer".into()],
             leeway_seconds: 0,
         }),
+    };
+    want.connections = ConnectionSettings {
+        header_timeout: Duration::from_secs(3),
+        idle_timeout: Duration::from_secs(120),
+        stall_timeout: Duration::from_secs(12),
+        shutdown_timeout: Duration::from_secs(40),
+        max_connections: 100,
+        max_header_count: 50,
+        max_header_size: 16384,
+        http2_cleartext: true,
+    };
+    want.tls = Some(TlsSettings {
+        cert: PathBuf::from("/tls/cert.pem"),
+        key: PathBuf::from("/tls/key.pem"),
+        client_ca: Some(PathBuf::from("/tls/ca.pem")),
+        reload_interval: None,
+    });
+    want.metrics.enabled = true;
+    want.metrics.listen = Some("127.0.0.1:9102".parse().unwrap());
+    want.limits = ClientLimits {
+        rate: Some(RateLimit { per_second: 5, burst: 9 }),
+        concurrent_uploads: Some(2),
+        cors: Some(AllowedOrigins::List(vec!["https://ui.example.com".into()])),
     };
     want.config_file = None;
     assert_eq!(c.config, want);
@@ -333,6 +388,23 @@ fn environment_variables() {
         ("AUTH_ACTIONS_SEARCH_PATH", "x[]"),
         ("AUTH_AUDIENCE", "a,b"),
         ("AUTH_ISSUER", "i"),
+        ("READ_HEADER_TIMEOUT", "1m"),
+        ("IDLE_TIMEOUT", "5s"),
+        ("SHUTDOWN_TIMEOUT", "0"),
+        ("MAX_CONNECTIONS", "10"),
+        ("MAX_HEADER_COUNT", "7"),
+        ("MAX_HEADER_SIZE", "9000"),
+        ("HTTP2_CLEARTEXT", "yes"),
+        ("TLS_CERT", "/c.pem"),
+        ("TLS_KEY", "/k.pem"),
+        ("TLS_CA_CERT", "/ca.pem"),
+        ("TLS_RELOAD_INTERVAL", "1s"),
+        ("ENABLE_METRICS", "1"),
+        ("METRICS_LISTEN", "[::1]:9102"),
+        ("CORS_ALLOW_ORIGIN", "*"),
+        ("RATE_LIMIT", "3"),
+        ("RATE_LIMIT_BURST", "0"),
+        ("MAX_CONCURRENT_UPLOADS", "0"),
         ("CONFIG", file.to_str().unwrap()),
     ];
     // The other backends' variables are exercised by `cloud_backends_from_environment`.
@@ -382,6 +454,30 @@ fn environment_variables() {
             issuer: vec!["i".into()],
             leeway_seconds: 0,
         }),
+    };
+    want.connections = ConnectionSettings {
+        // At most the read timeout.
+        header_timeout: Duration::from_secs(11),
+        idle_timeout: Duration::from_secs(5),
+        stall_timeout: Duration::from_secs(23),
+        shutdown_timeout: Duration::ZERO,
+        max_connections: 10,
+        max_header_count: 7,
+        max_header_size: 9000,
+        http2_cleartext: true,
+    };
+    want.tls = Some(TlsSettings {
+        cert: PathBuf::from("/c.pem"),
+        key: PathBuf::from("/k.pem"),
+        client_ca: Some(PathBuf::from("/ca.pem")),
+        reload_interval: Some(Duration::from_secs(1)),
+    });
+    want.metrics.enabled = true;
+    want.metrics.listen = Some("[::1]:9102".parse().unwrap());
+    want.limits = ClientLimits {
+        rate: Some(RateLimit { per_second: 3, burst: 6 }),
+        concurrent_uploads: None,
+        cors: Some(AllowedOrigins::Any),
     };
     want.config_file = Some(file.clone());
     assert_eq!(c.config, want);

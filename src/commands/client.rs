@@ -15,7 +15,7 @@ pub async fn search(args: SearchArgs) -> Result<(), chartroom_client::ClientErro
     use chartroom_client::{helm_env::HelmEnv, index, repo::Repository};
     let env = HelmEnv::from_env()?;
     let repo = with_credentials(Repository::resolve(&args.repo, &env)?, args.credentials);
-    let client = index::Client::new(env)?;
+    let client = index::Client::new(env)?.with_tls(args.tls.options())?;
     let idx = client.fetch_index(&repo).await?;
     let hits =
         idx.search(repo.name.as_deref(), args.term.as_deref(), args.versions, args.version.as_deref(), args.devel)?;
@@ -42,7 +42,7 @@ pub async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
     let env = HelmEnv::from_env()?;
     let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
     let repository = with_credentials(repository, args.credentials);
-    let client = Client::new(env)?;
+    let client = Client::new(env)?.with_tls(args.tls.options())?;
     let pulled = client.pull(&repository, chart, args.version.as_deref(), args.devel, &dest, args.untar).await?;
     println!("Pulled: {}-{}", pulled.name, pulled.version);
     println!("Digest: {}", pulled.digest);
@@ -57,7 +57,7 @@ async fn pull_oci(args: &PullArgs, dest: &std::path::Path) -> Result<(), chartro
         return Err(ClientError::usage("--repo and --untar do not apply to oci:// charts"));
     }
     let reference = OciReference::parse(&args.chart)?;
-    let http = chartroom_client::push::default_client()?;
+    let http = chartroom_client::push::client_with_tls(&args.tls.options())?;
     let creds = &args.credentials;
     let client = OciClient::new(http, args.plain_http, creds.username.as_deref(), creds.password.as_deref());
     let pulled = client.pull(&reference, args.version.as_deref(), args.devel, dest).await?;
@@ -94,7 +94,7 @@ pub async fn install(args: InstallArgs) -> Result<(), chartroom_client::ClientEr
     let env = HelmEnv::from_env()?;
     let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
     let repository = with_credentials(repository, args.credentials);
-    let client = Client::new(env)?;
+    let client = Client::new(env)?.with_tls(args.tls.options())?;
     let installed = client.install(&repository, chart, args.version.as_deref(), args.devel, &args.dest_dir).await?;
     let path = shell_quote(&installed.path.display().to_string());
     println!("Installed: {}-{} in {}", installed.name, installed.version, installed.path.display());
@@ -120,9 +120,12 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// `chartroom dependency update|build`: `Client::dependency_update` / `dependency_build`.
-pub async fn dependency(command: DependencyCommand) -> Result<(), chartroom_client::ClientError> {
+pub async fn dependency(
+    command: DependencyCommand,
+    tls: chartroom_client::tls::TlsOptions,
+) -> Result<(), chartroom_client::ClientError> {
     use chartroom_client::{helm_env::HelmEnv, index::Client};
-    let client = Client::new(HelmEnv::from_env()?)?;
+    let client = Client::new(HelmEnv::from_env()?)?.with_tls(tls)?;
     let (report, dir) = match &command {
         DependencyCommand::Update { chart_dir } => (client.dependency_update(chart_dir).await?, chart_dir),
         DependencyCommand::Build { chart_dir } => (client.dependency_build(chart_dir).await?, chart_dir),

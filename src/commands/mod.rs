@@ -21,7 +21,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Push(args) => runtime(Flavor::Client)?.block_on(push::run(args)),
         Command::Search(args) => client(async { Ok(client::search(args).await?) }),
         Command::Pull(args) => client(async { Ok(client::pull(args).await?) }),
-        Command::Dependency(args) => client(async { Ok(client::dependency(args.command).await?) }),
+        Command::Dependency(args) => client(async { Ok(client::dependency(args.command, args.tls.options()).await?) }),
         Command::Install(args) => client(async { Ok(client::install(args).await?) }),
     }
 }

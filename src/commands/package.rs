@@ -9,7 +9,7 @@ use crate::cli::{DependencyCommand, PackageArgs};
 
 pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
     if args.dependency_update {
-        dependency(DependencyCommand::Update { chart_dir: args.chart_dir.clone() }).await?;
+        dependency(DependencyCommand::Update { chart_dir: args.chart_dir.clone() }, Default::default()).await?;
     }
     let options = chartroom_chart::package::PackageOptions { version: args.version, app_version: args.app_version };
     let dest = match args.destination {

@@ -2,7 +2,7 @@
 //! `chartroom_client::push`. A failure is a `ClientError`, whose kind gives the exit code.
 
 use chartroom_client::ClientError;
-use chartroom_client::push::{PushOptions, default_client, push};
+use chartroom_client::push::{PushOptions, client_with_tls, push};
 
 use crate::cli::PushArgs;
 
@@ -21,7 +21,15 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
         auth_header: args.auth_header,
         context_path: args.context_path,
     };
-    let http = default_client()?;
+    // The repository's own TLS options (a `helm repo add` name) win over the command line's.
+    let tls = match chartroom_client::helm_env::HelmEnv::from_env()
+        .ok()
+        .and_then(|env| chartroom_client::repo::Repository::resolve(&args.repo, &env).ok())
+    {
+        Some(repo) => repo.tls.or(&args.tls.options()),
+        None => args.tls.options(),
+    };
+    let http = client_with_tls(&tls)?;
     if args.repo.starts_with("oci://") {
         use chartroom_client::oci::{OciClient, OciReference};
         let target = OciReference::parse(&args.repo)?;

@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use chartroom_server::AppState;
 use chartroom_server::config::{LogSettings, Resolved};
+use chartroom_server::{AppState, Metrics, app, metrics, serve, starting_app};
 use tracing_subscriber::EnvFilter;
 
 use super::{Flavor, runtime};
@@ -52,15 +52,89 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     // with its line and problem.
     let auth = config.auth().context("loading the authentication configuration")?;
     log_auth(&config, &auth);
+    if let Some((before, after)) = serve::raise_open_files_limit()
+        && after > before
+    {
+        tracing::debug!(target: LOG_TARGET, before, after, "raised the open-file limit");
+    }
+    let metrics = match config.metrics.enabled {
+        true => Some(Metrics::install()?),
+        false => None,
+    };
+    // A bad or mismatched certificate stops the start before anything else happens.
+    let certificates = match &config.tls {
+        Some(tls) => Some(
+            serve::Certificates::start(serve::TlsFiles::from_settings(tls), tls.reload_interval)
+                .context("loading the TLS certificate and key (--tls-cert, --tls-key, --tls-ca-cert)")?,
+        ),
+        None => None,
+    };
     // Fails fast (bucket reachable, credentials work, create-only writes honoured) before the
     // index is built or the port is opened.
     let storage = chartroom_storage::backend::open(&config.storage.backend)
         .await
         .with_context(|| format!("opening the {} storage backend", config.storage.backend.name()))?;
+    let address = config.listen.addr();
+    let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
+    // With --metrics-listen, /metrics is served there only, over plain HTTP.
+    let metrics_listener = match (config.metrics.listen, &metrics) {
+        (Some(address), Some(metrics)) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address} (--metrics-listen)"))?;
+            let server = serve::Server::new(
+                listener,
+                config.connections.clone(),
+                metrics::metrics_app(std::sync::Arc::clone(metrics), None),
+            );
+            Some((server, std::sync::Arc::clone(metrics)))
+        }
+        _ => None,
+    };
+    let main_metrics = if metrics_listener.is_some() { None } else { metrics.clone() };
+    // The port answers from now on: /health 200, /health/ready 503 until the index is built.
+    let mut server =
+        serve::Server::new(listener, config.connections.clone(), starting_app(&config, main_metrics.clone()));
+    let scheme = if certificates.is_some() { "https" } else { "http" };
+    if let Some(certificates) = certificates {
+        server = server.with_tls(certificates);
+    }
+    let local = server.local_addr()?;
+    let app_slot = server.app();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let serving = tokio::spawn(server.run(stopped(stop_rx.clone())));
+    tracing::info!(target: LOG_TARGET, address = %local, scheme, "listening; not ready until the index is built");
+    let metrics_serving = match metrics_listener {
+        Some((server, metrics)) => {
+            let address = server.local_addr()?;
+            let slot = server.app();
+            let task = tokio::spawn(server.run(stopped(stop_rx.clone())));
+            tracing::info!(target: LOG_TARGET, %address, "serving /metrics on its own listener");
+            Some((task, slot, metrics))
+        }
+        None => None,
+    };
+
     let started = Instant::now();
-    let (repo, report) = chartroom_index::Repository::open(storage.clone(), config.repo_options())
-        .await
-        .with_context(|| format!("building the index from {}", storage.describe()))?;
+    let opened = tokio::select! {
+        opened = chartroom_index::Repository::open(storage.clone(), config.repo_options()) => opened,
+        _ = stopped(stop_rx) => {
+            serving.await.context("serving HTTP")?.context("serving HTTP")?;
+            tracing::info!(target: LOG_TARGET, "stopped before the index was ready");
+            return Ok(());
+        }
+    };
+    let (repo, report) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            serving.abort();
+            return Err(e).with_context(|| format!("building the index from {}", storage.describe()));
+        }
+    };
     let tenants = repo.tenants();
     let (versions, charts) = tenants
         .iter()
@@ -79,14 +153,24 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "index ready"
     );
-    let address = config.listen.addr();
-    let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("listening on {address}"))?;
-    tracing::info!(target: LOG_TARGET, address = %listener.local_addr()?, context_path = %config.http.context_path, "serving");
     let _watcher = config.auth.config_poll_interval.and_then(|every| auth.spawn_watcher(every));
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(auth.clone()));
-    let state = AppState::new(repo, &config, auth);
-    chartroom_server::run(listener, state, shutdown_signal()).await.context("serving HTTP")?;
+    let state = AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics);
+    let upload_sweeper = state.spawn_upload_sweeper();
+    app_slot.set(app(state));
+    if let Some((_, slot, metrics)) = &metrics_serving {
+        slot.set(metrics::metrics_app(std::sync::Arc::clone(metrics), Some(repo.clone())));
+    }
+    tracing::info!(target: LOG_TARGET, address = %local, scheme, context_path = %config.http.context_path, "serving");
+    serving.await.context("serving HTTP")?.context("serving HTTP")?;
+    if let Some((task, _, _)) = metrics_serving {
+        task.await.context("serving metrics")?.context("serving metrics")?;
+    }
+    if let Some(sweeper) = upload_sweeper {
+        sweeper.abort();
+    }
+    repo.shutdown().await;
     tracing::info!(target: LOG_TARGET, "stopped");
     Ok(())
 }
@@ -141,6 +225,11 @@ async fn reload_on_sighup(auth: chartroom_auth::Auth) {
             Err(error) => tracing::error!(target: LOG_TARGET, %error, "SIGHUP: auth config reload failed"),
         }
     }
+}
+
+/// Resolves once the shutdown signal has been seen.
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 async fn shutdown_signal() {

@@ -40,9 +40,13 @@ pub enum RequestKind {
 /// How a request ended.
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome<'a> {
-    /// The store answered. "Not found", "already exists", "changed concurrently" and "not
-    /// modified" are answers about the object, so they count here too.
+    /// The store answered (for "not modified" too).
     Answered,
+    /// The store answered that the object does not exist: an answer about the object.
+    NotFound,
+    /// The store refused a conditional request ("already exists", "changed concurrently"): an
+    /// answer about the object.
+    Conflict,
     /// The store did not answer usefully: unreachable, timed out, denied, server error.
     Failed(&'a object_store::Error),
 }
@@ -51,6 +55,10 @@ impl<'a> Outcome<'a> {
     fn of<T>(result: &'a object_store::Result<T>) -> Self {
         match result {
             Ok(_) => Outcome::Answered,
+            Err(object_store::Error::NotFound { .. }) => Outcome::NotFound,
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                Outcome::Conflict
+            }
             Err(e) if is_answer(e) => Outcome::Answered,
             Err(e) => Outcome::Failed(e),
         }
@@ -335,13 +343,81 @@ impl RequestObserver for RequestStats {
     fn finished(&self, kind: RequestKind, _elapsed: Duration, outcome: Outcome<'_>) {
         self.counter(kind).fetch_add(1, Ordering::Relaxed);
         match outcome {
-            Outcome::Answered => self.succeeded(),
+            Outcome::Answered | Outcome::NotFound | Outcome::Conflict => self.succeeded(),
             Outcome::Failed(e) => self.failed(e),
         }
     }
 
     fn failed_later(&self, _kind: RequestKind, error: &object_store::Error) {
         self.failed(error);
+    }
+}
+
+impl RequestKind {
+    /// The `operation` label of the storage metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Get => "get",
+            RequestKind::Head => "head",
+            RequestKind::Put => "put",
+            RequestKind::Delete => "delete",
+            RequestKind::List => "list",
+        }
+    }
+}
+
+/// Two observers of the same requests (the request counts behind `/health`, and metrics).
+#[derive(Debug)]
+pub struct Both<A, B>(pub A, pub B);
+
+impl<A: RequestObserver, B: RequestObserver> RequestObserver for Both<A, B> {
+    fn finished(&self, kind: RequestKind, elapsed: Duration, outcome: Outcome<'_>) {
+        self.0.finished(kind, elapsed, outcome);
+        self.1.finished(kind, elapsed, outcome);
+    }
+
+    fn failed_later(&self, kind: RequestKind, error: &object_store::Error) {
+        self.0.failed_later(kind, error);
+        self.1.failed_later(kind, error);
+    }
+}
+
+impl<T: RequestObserver> RequestObserver for Arc<T> {
+    fn finished(&self, kind: RequestKind, elapsed: Duration, outcome: Outcome<'_>) {
+        T::finished(self, kind, elapsed, outcome);
+    }
+
+    fn failed_later(&self, kind: RequestKind, error: &object_store::Error) {
+        T::failed_later(self, kind, error);
+    }
+}
+
+/// Storage metrics through the `metrics` facade (no-ops unless the server installed a
+/// recorder): `chartroom_storage_requests_total{operation,outcome}` (outcome `ok`, `not_found`,
+/// `conflict`, `error`) and `chartroom_storage_request_duration_seconds{operation}`. A failure
+/// after the answer began (a body or a later listing page breaking off) counts as one more
+/// `error`.
+#[derive(Debug, Default)]
+pub struct MetricsObserver;
+
+impl RequestObserver for MetricsObserver {
+    fn finished(&self, kind: RequestKind, elapsed: Duration, outcome: Outcome<'_>) {
+        let outcome = match outcome {
+            Outcome::Answered => "ok",
+            Outcome::NotFound => "not_found",
+            Outcome::Conflict => "conflict",
+            Outcome::Failed(_) => "error",
+        };
+        let operation = kind.as_str();
+        metrics::counter!("chartroom_storage_requests_total", "operation" => operation, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("chartroom_storage_request_duration_seconds", "operation" => operation)
+            .record(elapsed.as_secs_f64());
+    }
+
+    fn failed_later(&self, kind: RequestKind, _error: &object_store::Error) {
+        metrics::counter!("chartroom_storage_requests_total", "operation" => kind.as_str(), "outcome" => "error")
+            .increment(1);
     }
 }
 

@@ -29,7 +29,7 @@ pub mod backend;
 pub mod instrumented;
 mod oci;
 
-use instrumented::{Instrumented, RequestStats};
+use instrumented::{Both, Instrumented, MetricsObserver, RequestStats};
 pub use instrumented::{RequestCounts, StorageHealth};
 pub use oci::OCI_DIR;
 
@@ -106,7 +106,8 @@ impl Storage {
         let stats = Arc::new(RequestStats::default());
         let scoped: Arc<dyn ObjectStore> =
             if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix.clone())) };
-        let store = Arc::new(Instrumented::new(scoped, stats.clone()));
+        let observer = Arc::new(Both(Arc::clone(&stats), MetricsObserver));
+        let store = Arc::new(Instrumented::new(scoped, observer));
         Self { store, prefix, description, stats }
     }
 

@@ -1,4 +1,4 @@
-//! Bytes for and from the tests: digests, incompressible filler, decoders.
+//! Bytes for and from the tests: digests, incompressible filler, decoders, text cut for messages.
 
 use std::future::Future;
 use std::io::Read;
@@ -75,6 +75,19 @@ where
             return false;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `s` cut to at most `max` bytes (on a character boundary), saying how long it was.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        s.to_owned()
+    } else {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}… ({} bytes)", &s[..end], s.len())
     }
 }
 

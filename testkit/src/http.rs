@@ -1,12 +1,11 @@
 //! HTTP against a [`Server`]: fully read responses with assertion helpers, and the requests the
 //! tests send (uploads in every shape the ChartMuseum API takes, the index).
 
-use std::time::Duration;
-
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use crate::data::truncate;
 use crate::index::Index;
 use crate::server::Server;
 use crate::tools::{SIGNTEST_PROV, SIGNTEST_TGZ, read_testdata};
@@ -75,35 +74,6 @@ impl Resp {
         assert_eq!(self.json(), expected, "{}: unexpected JSON body", self.what);
         self
     }
-}
-
-/// `s` cut to at most `max` bytes (on a character boundary), saying how long it was.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        s.to_owned()
-    } else {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}… ({} bytes)", &s[..end], s.len())
-    }
-}
-
-/// A client that ignores proxy settings (everything is on loopback) and gives up after 120 s.
-pub fn new_client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().expect("reqwest client")
-}
-
-/// The benchmarks' load generator: like [`new_client`], keeping up to 64 idle connections per
-/// server (so concurrent clients reuse them) and giving up after 30 s.
-pub fn load_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(64)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("reqwest client")
 }
 
 impl Server {

@@ -18,6 +18,7 @@
 //! * [`tools`]: where the binaries are (the `chartroom` under test, `.tools/bin/helm3|helm4|s3s-fs`
 //!   or `CHARTROOM_HELM3|HELM4|S3S_FS`) and `testdata/`. A missing tool fails the test.
 //! * [`process`]: child processes killed on drop (and all at once at a deadline), free ports.
+//! * [`tls`]: [`Pki`], a test CA with server and client certificates made by `openssl`.
 //! * [`files`], [`data`]: folder snapshots and copies; digests, filler, decoders, polling.
 //!
 //! Chart archives come from [`chartroom_chart::testing::ChartBuilder`], re-exported here.
@@ -28,6 +29,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod clients;
 pub mod data;
 pub mod files;
 pub mod helm;
@@ -37,6 +39,7 @@ pub mod process;
 pub mod s3;
 pub mod server;
 pub mod storage;
+pub mod tls;
 pub mod tools;
 
 pub use auth::{JwtIssuer, basic, bcrypt_hash, bearer, chartmuseum_claims, htpasswd_line, token_digest};
@@ -44,15 +47,17 @@ pub use chartroom_chart::testing::{
     CONFIGMAP_TEMPLATE, ChartBuilder, TarEntry, default_chart_yaml, default_values_yaml, gzip,
 };
 pub use cli::{Cli, Run, describe_output};
-pub use data::{base64_decode, eventually, gunzip, noise, noise_text, sha256_hex};
+pub use clients::{load_client, new_client};
+pub use data::{base64_decode, eventually, gunzip, noise, noise_text, sha256_hex, truncate};
 pub use files::{copy_tree, read_single, snapshot_dir};
 pub use helm::{BOTH_HELMS, Helm, HelmVersion};
-pub use http::{Resp, load_client, new_client, truncate};
+pub use http::Resp;
 pub use index::{Index, IndexEntry};
 pub use process::free_port;
 pub use s3::S3Server;
-pub use server::{Launch, Server};
+pub use server::{Launch, Server, TlsClient};
 pub use storage::{E2E_S3_BUCKET, E2E_S3_PREFIX, StorageTarget, e2e_storage};
+pub use tls::{Issued, Pki};
 pub use tools::{
     SIGNTEST_KEYRING, SIGNTEST_PROV, SIGNTEST_SHA256, SIGNTEST_TGZ, read_testdata, testdata, use_chartroom_binary,
     workspace_dir,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::http::truncate;
+use crate::data::truncate;
 use crate::process::{Process, free_port};
 use crate::tools::s3s_fs_binary;
 

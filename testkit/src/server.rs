@@ -1,5 +1,5 @@
 //! The `chartroom serve` process harness, shared by the end-to-end tests and the benchmarks.
-//! Its HTTP helpers are in [`crate::http`].
+//! Its HTTP helpers (requests, responses, uploads) are in the `http` module, which extends it.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use tempfile::TempDir;
 
+use crate::clients::new_client;
+use crate::data::truncate;
 use crate::files::snapshot_dir;
-use crate::http::{new_client, truncate};
 use crate::process::{Process, free_port};
 use crate::storage::StorageTarget;
 use crate::tools::chartroom_binary;
@@ -24,13 +25,45 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Added to the environment after the storage variables, so they can override them.
     pub env: Vec<(String, String)>,
-    /// How long a start may take until `GET /health` answers 200 (default 20 s).
+    /// How long a start may take until `GET /health/ready` answers 200 (default 20 s).
     pub ready_within: Duration,
     /// How often `/health` is polled while starting (default 20 ms; a benchmark that times
     /// starts polls more often).
     pub poll_every: Duration,
     /// How long a SIGTERM may take to end the process (default 15 s).
     pub stop_within: Duration,
+    /// HTTPS: what the harness's clients trust and present (the server's `--tls-*` flags go in
+    /// `args`).
+    pub tls: Option<TlsClient>,
+    /// What a start waits for: `/health/ready` (default: the index is built), or `/health` (the
+    /// port answers; the index may still be building).
+    pub ready_path: &'static str,
+}
+
+/// How the harness's clients talk to a server started with `--tls-cert`.
+#[derive(Clone, Debug)]
+pub struct TlsClient {
+    /// The CA the server certificate chains to.
+    pub ca_pem: Vec<u8>,
+    /// A client certificate and key in one PEM, for servers that require one (`--tls-ca-cert`).
+    pub identity_pem: Option<Vec<u8>>,
+}
+
+impl TlsClient {
+    /// A client of this TLS setup (no proxy, 120 s per request).
+    pub fn client(&self) -> reqwest::Client {
+        self.builder().build().expect("reqwest client")
+    }
+
+    /// A client builder trusting the CA and presenting the identity.
+    pub fn builder(&self) -> reqwest::ClientBuilder {
+        let ca = reqwest::Certificate::from_pem(&self.ca_pem).expect("CA certificate");
+        let mut b = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).tls_certs_only([ca]);
+        if let Some(identity) = &self.identity_pem {
+            b = b.identity(reqwest::Identity::from_pem(identity).expect("client identity"));
+        }
+        b
+    }
 }
 
 impl Launch {
@@ -42,7 +75,15 @@ impl Launch {
             ready_within: Duration::from_secs(20),
             poll_every: Duration::from_millis(20),
             stop_within: Duration::from_secs(15),
+            tls: None,
+            ready_path: "/health/ready",
         }
+    }
+
+    /// Talk HTTPS to the server with this trust and identity.
+    pub fn tls(mut self, tls: TlsClient) -> Launch {
+        self.tls = Some(tls);
+        self
     }
 
     pub fn args(mut self, args: &[&str]) -> Launch {
@@ -110,18 +151,26 @@ impl Server {
             log: dir.path().join("server-0.log"),
             dir,
             context_path: launch.context_path(),
-            launch,
             child: None,
             port: 0,
             starts: 0,
             started_in: Duration::ZERO,
-            client: new_client(),
+            client: match &launch.tls {
+                Some(tls) => tls.client(),
+                None => new_client(),
+            },
+            launch,
         };
         // The storage folder exists before the first start in every mode, so tests can put
         // files into it (for S3: the folder s3s-fs maps `<prefix>/` of the bucket to).
         fs::create_dir_all(s.storage_dir()).expect("create storage dir");
         s.spawn_and_wait().await;
         s
+    }
+
+    /// How the next (re)start runs.
+    pub fn launch_mut(&mut self) -> &mut Launch {
+        &mut self.launch
     }
 
     /// Where this server keeps its charts.
@@ -147,9 +196,14 @@ impl Server {
         &self.context_path
     }
 
-    /// `http://127.0.0.1:<port><context path>` — the URL to give to `helm repo add`.
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.launch.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// `http(s)://127.0.0.1:<port><context path>` — the URL to give to `helm repo add`.
     pub fn repo_url(&self) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, self.context_path)
+        format!("{}://127.0.0.1:{}{}", self.scheme(), self.port, self.context_path)
     }
 
     /// Absolute URL of `path` (which starts with `/`) under the context path.
@@ -159,7 +213,7 @@ impl Server {
 
     /// Absolute URL of `path` ignoring the context path.
     pub fn root_url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        format!("{}://127.0.0.1:{}{}", self.scheme(), self.port, path)
     }
 
     /// The folder holding the charts: `storage/` of the temporary folder for a local target, the
@@ -256,7 +310,13 @@ impl Server {
             let err = out.try_clone().expect("clone log file");
             let mut cmd = self.command();
             cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
-            let probe = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build().expect("client");
+            let probe = match &self.launch.tls {
+                Some(tls) => tls.builder(),
+                None => reqwest::Client::builder().no_proxy(),
+            }
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client");
             let spawned = Instant::now();
             let child = Process::spawn(&mut cmd)
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", chartroom_binary().display()));
@@ -272,7 +332,7 @@ impl Server {
                         self.kill();
                         panic!(
                             "chartroom did not answer 200 on {} within {:?}; args {:?}; log:\n{}",
-                            self.url("/health"),
+                            self.url(self.launch.ready_path),
                             self.launch.ready_within,
                             self.launch.args,
                             last_log
@@ -288,11 +348,12 @@ impl Server {
         );
     }
 
-    /// Ok when `GET <ctx>/health` answers 200; Err(true) when the process exited, Err(false) on
-    /// timeout.
+    /// Ok when `GET <ctx>/health/ready` answers 200 (the port opens while the index is still
+    /// being built; ready means built and storage answering); Err(true) when the process exited,
+    /// Err(false) on timeout.
     async fn wait_healthy(&mut self, probe: &reqwest::Client, spawned: Instant) -> Result<(), bool> {
         let deadline = spawned + self.launch.ready_within;
-        let url = self.url("/health");
+        let url = self.url(self.launch.ready_path);
         loop {
             if let Some(child) = self.child.as_mut()
                 && child.try_wait().is_some()

@@ -200,16 +200,19 @@ fn template_fails(helm: &Helm, values: &[&Path], sets: &[&str]) -> String {
 /// Probes, security context, image and port that every value set shares.
 #[track_caller]
 fn assert_hardened_pod(r: &Rendered, health_path: &str) {
+    let ready_path = format!("{health_path}/ready");
     let c = r.container();
     let label = &r.label;
     assert_eq!(s(c, "/image"), "chartroom:0.1.0", "{label}: image tag defaults to appVersion");
     assert_eq!(at(c, "/args"), &json!(["serve"]), "{label}: container args");
     assert_eq!(at(c, "/ports"), &json!([{"name": "http", "containerPort": 8080, "protocol": "TCP"}]), "{label}");
-    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+    for (probe, path) in
+        [("livenessProbe", health_path), ("startupProbe", health_path), ("readinessProbe", ready_path.as_str())]
+    {
         assert_eq!(
             at(c, &format!("/{probe}/httpGet")),
-            &json!({"path": health_path, "port": "http"}),
-            "{label}: {probe} must GET {health_path} on the http port"
+            &json!({"path": path, "port": "http"}),
+            "{label}: {probe} must GET {path} on the http port"
         );
     }
     assert_eq!(at(c, "/securityContext/readOnlyRootFilesystem"), &json!(true), "{label}");
@@ -550,8 +553,122 @@ fn context_path_prefixes_probes_and_metrics() {
         assert_eq!(s(sm, "/apiVersion"), "monitoring.coreos.com/v1");
         assert_eq!(
             at(sm, "/spec/endpoints/0"),
-            &json!({"port": "http", "path": "/charts/metrics", "interval": "30s", "scrapeTimeout": "10s"})
+            &json!({"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}),
+            "{}: /metrics is outside the context path, as in ChartMuseum",
+            r.label
         );
+        assert_eq!(r.env_value("ENABLE_METRICS").as_deref(), Some("true"), "{}: scraping turns metrics on", r.label);
+    }
+}
+
+/// HTTPS from an existing Secret (cert-manager's keys), mTLS probes, metrics.
+#[test]
+fn tls_from_an_existing_secret_metrics_and_probes() {
+    let chart = chart_dir();
+    for v in BOTH_HELMS {
+        let helm = Helm::new(v);
+        let r = template(
+            &helm,
+            p(&chart),
+            &[],
+            &["tls.enabled=true", "tls.existingSecret=charts-tls", "metrics.enabled=true"],
+        );
+        assert_eq!(r.env_value("TLS_CERT").as_deref(), Some("/etc/chartroom/tls/tls.crt"), "{}", r.label);
+        assert_eq!(r.env_value("TLS_KEY").as_deref(), Some("/etc/chartroom/tls/tls.key"), "{}", r.label);
+        assert_eq!(r.env_value("TLS_CA_CERT"), None, "{}", r.label);
+        assert_eq!(r.env_value("ENABLE_METRICS").as_deref(), Some("true"), "{}", r.label);
+        let c = r.container();
+        for (probe, path) in
+            [("livenessProbe", "/health"), ("readinessProbe", "/health/ready"), ("startupProbe", "/health")]
+        {
+            assert_eq!(
+                at(c, &format!("/{probe}/httpGet")),
+                &json!({"path": path, "port": "http", "scheme": "HTTPS"}),
+                "{}: {probe}",
+                r.label
+            );
+        }
+        let mounts = at(c, "/volumeMounts").as_array().expect("mounts");
+        assert!(
+            mounts.iter().any(|m| *m == json!({"name": "tls", "mountPath": "/etc/chartroom/tls", "readOnly": true})),
+            "{}: {mounts:?}",
+            r.label
+        );
+        let volumes = at(r.get("Deployment"), "/spec/template/spec/volumes").as_array().expect("volumes");
+        assert!(
+            volumes.iter().any(|v| v["name"] == "tls" && v["secret"]["secretName"] == "charts-tls"),
+            "{}: {volumes:?}",
+            r.label
+        );
+        assert!(r.find("ServiceMonitor").is_none(), "{}: metrics alone render no ServiceMonitor", r.label);
+        assert!(s(r.get("Pod"), "/spec/containers/0/env/0/value").starts_with("https://"), "{}", r.label);
+
+        // mTLS: the kubelet has no client certificate, so the probes run `chartroom healthcheck`.
+        let r = template(
+            &helm,
+            p(&chart),
+            &[],
+            &[
+                "tls.enabled=true",
+                "tls.existingSecret=charts-tls",
+                "tls.clientCAKey=ca.crt",
+                "serviceMonitor.enabled=true",
+            ],
+        );
+        assert_eq!(r.env_value("TLS_CA_CERT").as_deref(), Some("/etc/chartroom/tls/ca.crt"), "{}", r.label);
+        let c = r.container();
+        let probe = |name: &str| at(c, &format!("/{name}/exec/command")).clone();
+        let client = ["--cert-file", "/etc/chartroom/tls/probe.crt", "--key-file", "/etc/chartroom/tls/probe.key"];
+        let mut ready = vec!["/usr/local/bin/chartroom", "healthcheck", "--ready"];
+        ready.extend(client);
+        assert_eq!(probe("readinessProbe"), json!(ready), "{}", r.label);
+        let mut live = vec!["/usr/local/bin/chartroom", "healthcheck"];
+        live.extend(client);
+        assert_eq!(probe("livenessProbe"), json!(live), "{}", r.label);
+        let sm = r.get("ServiceMonitor");
+        assert_eq!(s(sm, "/spec/endpoints/0/scheme"), "https", "{}", r.label);
+        assert!(sm.pointer("/spec/endpoints/0/tlsConfig").is_none(), "{}", r.label);
+
+        // Prometheus has no client certificate either: metrics.port scrapes a plain listener.
+        let mtls_with = |extra: &[&str]| {
+            let mut set = vec![
+                "tls.enabled=true",
+                "tls.existingSecret=charts-tls",
+                "tls.clientCAKey=ca.crt",
+                "serviceMonitor.enabled=true",
+            ];
+            set.extend(extra);
+            template(&helm, p(&chart), &[], &set)
+        };
+        let r = mtls_with(&["metrics.port=9102"]);
+        assert_eq!(r.env_value("METRICS_LISTEN").as_deref(), Some("0.0.0.0:9102"), "{}", r.label);
+        assert_eq!(
+            at(r.container(), "/ports/1"),
+            &json!({"name": "metrics", "containerPort": 9102, "protocol": "TCP"}),
+            "{}",
+            r.label
+        );
+        assert_eq!(
+            at(r.get("Service"), "/spec/ports/1"),
+            &json!({"name": "metrics", "port": 9102, "targetPort": "metrics", "protocol": "TCP"}),
+            "{}",
+            r.label
+        );
+        let endpoint = at(r.get("ServiceMonitor"), "/spec/endpoints/0");
+        assert_eq!(endpoint["port"], "metrics", "{}", r.label);
+        assert!(endpoint.get("scheme").is_none(), "plain HTTP: {endpoint}");
+        // Without metrics.port, the HTTPS endpoint takes the given tlsConfig.
+        let r = mtls_with(&["serviceMonitor.tlsConfig.serverName=charts.example.com"]);
+        assert_eq!(r.env_value("METRICS_LISTEN"), None, "{}", r.label);
+        assert_eq!(
+            at(r.get("ServiceMonitor"), "/spec/endpoints/0/tlsConfig"),
+            &json!({"serverName": "charts.example.com"}),
+            "{}",
+            r.label
+        );
+
+        let err = template_fails(&helm, &[], &["tls.enabled=true"]);
+        assert!(err.contains("tls.enabled needs tls.existingSecret"), "{}: {err}", helm.label());
     }
 }
 

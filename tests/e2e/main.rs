@@ -43,9 +43,15 @@
 //!   `chartroom push|pull oci://` and `dependency update` of an `oci://` dependency; a signed
 //!   `helm push` whose provenance layer becomes the `.prov` (`--verify` both ways); grants.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
+//! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
+//! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
+//!   (slow cold start, storage outage), rate and upload limits, CORS by the Fetch standard; with
+//!   tenants and auth: auth failures by reason, route templates, access-log tenant and identity.
 //! * `migration`: an existing ChartMuseum folder is served as it is.
 //! * `package`: `chartroom package` against `helm package` (scaffold, `.helmignore`, subcharts):
 //!   identical `helm show`/`helm template` output with both Helms, reproducible bytes, failures.
+//! * `tls`: HTTPS with certificates made in the test: both Helms, HTTP/2 by ALPN, mTLS, the
+//!   client's TLS flags, certificate rotation without failed requests, bad pairs refused.
 //! * `shutdown`: SIGTERM lets an in-flight upload finish.
 //! * `client`: `chartroom search` and `chartroom pull` (by URL and by `helm repo add` name,
 //!   version selection, JSON output, ETag-revalidated index cache, digests checked, archives and
@@ -53,6 +59,10 @@
 //! * `install`: `chartroom install` of a chart whose dependencies (and theirs) are not in its
 //!   archive: a self-contained folder that both Helms render with the server stopped; tampered
 //!   dependency (7, nothing left), existing folder (4), unknown chart (3).
+//! * `real_world`: patterns of real public charts (issue 18): archives `helm package` writes with
+//!   repeated entries (a `file://` dependency inside `charts/`), long comment blocks in
+//!   `values.yaml`, dependency archives that do not load (exit 2, nothing changed), an index
+//!   listing a version twice (search and pull agree with Helm); a static repository harness.
 //! * `deps`: `chartroom dependency update|build` (URL, `@alias` and `file://` dependencies with
 //!   alias, condition and tags): Chart.lock accepted unchanged by both Helms' `dependency build`
 //!   and theirs by `chartroom dependency build`, same digest and text; out-of-sync (2),
@@ -64,14 +74,18 @@ mod bad_input;
 mod client;
 mod client_push;
 mod concurrency;
+mod connections;
 mod deps;
 mod helm;
 mod helm_chart;
 mod install;
 mod migration;
 mod oci;
+mod operations;
 mod package;
+mod real_world;
 mod replicas;
 mod shutdown;
 mod support;
 mod tenants;
+mod tls;

@@ -308,7 +308,10 @@ dependencies:
         assert!(rendered.contains(marker), "{marker} missing from {rendered}");
     }
     let names = tgz_names(&ours);
-    assert!(names.contains(&"parent/charts/packed-0.1.0.tgz".to_owned()), "{names:?}");
+    // Like `helm package`: the packaged subchart expanded into a folder named by its chart.
+    let helm_names: BTreeSet<String> = tgz_names(&from_helm).into_iter().collect();
+    assert_eq!(names.iter().cloned().collect::<BTreeSet<_>>(), helm_names);
+    assert!(names.contains(&"parent/charts/packed/Chart.yaml".to_owned()), "{names:?}");
     assert!(names.contains(&"parent/charts/dirsub/Chart.yaml".to_owned()), "{names:?}");
     assert!(!names.iter().any(|n| n.contains(".gitkeep")), "Helm's loader drops charts/.*: {names:?}");
     for helm in &helms {

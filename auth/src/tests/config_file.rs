@@ -176,3 +176,19 @@ fn a_missing_config_file_is_an_error() {
     let error = AccessFile::load(&dir.path("nope.yaml")).expect_err("missing").to_string();
     assert!(error.starts_with("cannot read ") && error.contains("nope.yaml"), "{error}");
 }
+
+#[test]
+fn long_comment_blocks_load() {
+    // 40 comment lines before a nested value used to exceed the YAML parser's comment buffer.
+    let comments = "# who may do what\n".repeat(40);
+    let dir = Dir::new();
+    let config = dir.write(
+        "auth.yaml",
+        &format!(
+            "tokens:\n{comments}  ci: \"sha256:{}\"\n{comments}grants:\n{comments}  - to: [ci]\n    tenants: [\"*\"]\n    actions: [pull]\n{comments}",
+            sha256_hex("t")
+        ),
+    );
+    let file = AccessFile::load(&config).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(file.counts(), (0, 1, 1));
+}

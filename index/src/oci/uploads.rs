@@ -109,6 +109,12 @@ fn new_id() -> String {
     format!("{:016x}{:016x}", parts[0], parts[1])
 }
 
+/// `chartroom_oci_upload_sessions_open`: the sessions this replica holds (a no-op without a
+/// metrics recorder).
+fn report_open(sessions: usize) {
+    metrics::gauge!("chartroom_oci_upload_sessions_open").set(sessions as f64);
+}
+
 /// Whether `id` can be a session id (and so a storage key segment).
 fn valid_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
@@ -146,6 +152,7 @@ impl Uploads {
             let session =
                 LocalSession { owner: owner.to_owned(), started: Timestamp::now(), size: 0, hasher: Sha256::new() };
             local.insert(id.clone(), session);
+            report_open(local.len());
         }
         let state = SessionState {
             tenant: tenant.as_str().to_owned(),
@@ -156,7 +163,9 @@ impl Uploads {
             chunks: Vec::new(),
         };
         if let Err(e) = self.write_state(&id, &state, true).await {
-            self.local.lock().remove(&id);
+            let mut local = self.local.lock();
+            local.remove(&id);
+            report_open(local.len());
             return Err(e);
         }
         Ok(UploadStatus { id, size: 0 })
@@ -235,6 +244,7 @@ impl Uploads {
             // Chunks arrived elsewhere: the bytes are re-read at the end.
             Some(_) => {
                 local.remove(id);
+                report_open(local.len());
             }
             None => {}
         }
@@ -319,7 +329,11 @@ impl Uploads {
 
     /// Deletes a session's objects (best effort: a leftover is swept later).
     async fn discard(&self, id: &str) {
-        self.local.lock().remove(id);
+        {
+            let mut local = self.local.lock();
+            local.remove(id);
+            report_open(local.len());
+        }
         let root = self.repo.oci_root();
         if let Err(e) = root.oci_delete(&state_key(id)).await {
             tracing::warn!(upload = id, error = %e, "cannot delete an upload session's state");
@@ -356,7 +370,9 @@ impl Uploads {
             }
         }
         let expired = Timestamp::now() - self.limits.lifetime;
-        self.local.lock().retain(|_, s| s.started > expired);
+        let mut local = self.local.lock();
+        local.retain(|_, s| s.started > expired);
+        report_open(local.len());
         Ok(removed)
     }
 }

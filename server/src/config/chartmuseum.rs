@@ -28,12 +28,7 @@ const fn key_env(key: &'static str, env: &'static str) -> Unsupported {
 pub(crate) const UNSUPPORTED: &[Unsupported] = &[
     key("genindex"),
     key("loglatencyinteger"),
-    key("enablemetrics"),
     key("disablemetrics"),
-    key_env("tls.cert", "TLS_CERT"),
-    key_env("tls.key", "TLS_KEY"),
-    key_env("tls.cacert", "TLS_CA_CERT"),
-    key_env("cors.alloworigin", "CORS_ALLOW_ORIGIN"),
     key_env("cache.store", "CACHE"),
     key("cache.redis.addr"),
     key("cache.redis.password"),

@@ -31,7 +31,8 @@ impl ConfigFile {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
-        let doc: Value = serde_saphyr::from_str(text)
+        // Comments are never needed; capturing them limits how many may precede a nested key.
+        let doc: Value = serde_saphyr::from_str_with_options(text, serde_saphyr::options! { emit_comments: false })
             .map_err(|source| ConfigError::ParseFile { path: path.to_owned(), source: Box::new(source) })?;
         let mut flat = BTreeMap::new();
         match &doc {

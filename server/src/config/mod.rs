@@ -37,6 +37,7 @@ pub use error::ConfigError;
 pub use options::{Kind, OPTIONS, OptionSpec};
 pub use resolve::{ArgValues, Resolved, Source, Sources, resolve};
 pub use settings::{
-    AmazonConfig, AuthSettings, BASIC_AUTH_PASS_FILE, BackendConfig, Config, GoogleConfig, HttpSettings,
-    ListenSettings, LogSettings, MicrosoftConfig, OverwritePolicy, RepositorySettings, StorageSettings, Tenancy,
+    AllowedOrigins, AmazonConfig, AuthSettings, BASIC_AUTH_PASS_FILE, BackendConfig, ClientLimits, Config,
+    ConnectionSettings, GoogleConfig, HttpSettings, ListenSettings, LogSettings, MetricsSettings, MicrosoftConfig,
+    OverwritePolicy, RateLimit, RepositorySettings, StorageSettings, Tenancy, TlsSettings,
 };

@@ -466,6 +466,115 @@ options! {
         help: "Remove the OCI distribution API (/v2/: helm push/pull oci://)",
         ..BASE
     });
+    pub const READ_HEADER_TIMEOUT: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "readheadertimeout", flag: "--read-header-timeout", env: "READ_HEADER_TIMEOUT",
+        default: "10s",
+        help: "Time allowed to receive a request's headers, from its first byte (at most --read-timeout); \
+               a slower connection is closed",
+        ..BASE
+    });
+    pub const IDLE_TIMEOUT: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "idletimeout", flag: "--idle-timeout", env: "IDLE_TIMEOUT",
+        default: "75s",
+        help: "How long a keep-alive connection may wait for its next request before it is closed \
+               (longer than a load balancer's idle timeout, 60s on AWS)",
+        ..BASE
+    });
+    pub const SHUTDOWN_TIMEOUT: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "shutdowntimeout", flag: "--shutdown-timeout", env: "SHUTDOWN_TIMEOUT",
+        default: "25s",
+        help: "Grace period after SIGTERM for requests in flight; connections still open then are closed",
+        ..BASE
+    });
+    pub const MAX_CONNECTIONS: Opt<kind::UInt> = Opt::uint(1_000_000, "an integer from 1 to 1000000", OptionSpec {
+        key: "maxconnections", flag: "--max-connections", env: "MAX_CONNECTIONS", value_name: "N",
+        default: "4096",
+        help: "Open connections at most; further clients wait in the listen queue until one closes \
+               (lowered to fit the open-file limit)",
+        ..BASE
+    });
+    pub const MAX_HEADER_COUNT: Opt<kind::UInt> = Opt::uint(10_000, "an integer from 1 to 10000", OptionSpec {
+        key: "maxheadercount", flag: "--max-header-count", env: "MAX_HEADER_COUNT", value_name: "N",
+        default: "100",
+        help: "Request header fields at most (431 above)",
+        ..BASE
+    });
+    pub const MAX_HEADER_SIZE: Opt<kind::UInt> = Opt::uint(16 << 20, "a number of bytes from 1024 to 16777216", OptionSpec {
+        key: "maxheadersize", flag: "--max-header-size", env: "MAX_HEADER_SIZE", value_name: "BYTES",
+        default: "65536",
+        help: "Size of a request's headers (request line included) at most, in bytes (431 above)",
+        ..BASE
+    });
+    pub const HTTP2_CLEARTEXT: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "http2cleartext", flag: "--http2-cleartext", env: "HTTP2_CLEARTEXT",
+        default: "false",
+        help: "Also serve HTTP/2 without TLS (h2c, prior knowledge) on the plain port, e.g. behind a \
+               proxy that speaks h2c; HTTP/2 over TLS is always offered",
+        ..BASE
+    });
+    pub const TLS_CERT: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "tls.cert", flag: "--tls-cert", env: "TLS_CERT", value_name: "FILE",
+        default_help: Some("none, plain HTTP"),
+        help: "PEM certificate chain; with --tls-key, serve HTTPS (HTTP/1.1 and HTTP/2). Reloaded when it changes",
+        ..BASE
+    });
+    pub const TLS_KEY: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "tls.key", flag: "--tls-key", env: "TLS_KEY", value_name: "FILE",
+        help: "PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1). Reloaded when it changes",
+        ..BASE
+    });
+    pub const TLS_CA_CERT: Opt<kind::Path> = Opt::path(OptionSpec {
+        key: "tls.cacert", flag: "--tls-ca-cert", env: "TLS_CA_CERT", value_name: "FILE",
+        default_help: Some("none, no client certificates"),
+        help: "PEM CA certificates; clients must present a certificate signed by one of them (mTLS)",
+        ..BASE
+    });
+    pub const TLS_RELOAD_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "tls.reloadinterval", flag: "--tls-reload-interval", env: "TLS_RELOAD_INTERVAL",
+        default: "10s",
+        help: "How often the TLS files are checked for changes; 0 never reloads",
+        ..BASE
+    });
+    pub const ENABLE_METRICS: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "enablemetrics", flag: "--enable-metrics", env: "ENABLE_METRICS",
+        default: "false",
+        help: "Serve Prometheus metrics at /metrics (outside the context path)",
+        ..BASE
+    });
+    pub const METRICS_LISTEN: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "metrics.listen", flag: "--metrics-listen", env: "METRICS_LISTEN", value_name: "HOST:PORT",
+        default_help: Some("none, /metrics on the main port"),
+        help: "Serve /metrics on this address only (plain HTTP), e.g. 0.0.0.0:9102, so that it can be kept \
+               off the network clients reach; needs --enable-metrics",
+        ..BASE
+    });
+    pub const CORS_ALLOW_ORIGIN: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "cors.alloworigin", flag: "--cors-alloworigin", env: "CORS_ALLOW_ORIGIN", value_name: "ORIGINS",
+        default_help: Some("none, no CORS headers"),
+        help: "Origins browsers may call the API and the index from: * or a comma-separated list of \
+               origins (https://ui.example.com)",
+        ..BASE
+    });
+    pub const RATE_LIMIT: Opt<kind::UInt> = Opt::uint(1_000_000, "a number of requests per second", OptionSpec {
+        key: "ratelimit", flag: "--rate-limit", env: "RATE_LIMIT", value_name: "PER_SECOND",
+        default: "0",
+        help: "Requests per second allowed to each client address (429 with Retry-After above); 0 is no limit",
+        ..BASE
+    });
+    pub const RATE_LIMIT_BURST: Opt<kind::UInt> = Opt::uint(10_000_000, "a number of requests", OptionSpec {
+        key: "ratelimitburst", flag: "--rate-limit-burst", env: "RATE_LIMIT_BURST", value_name: "N",
+        default: "0",
+        default_help: Some("0, twice --rate-limit"),
+        help: "Requests a client may send at once before --rate-limit applies",
+        ..BASE
+    });
+    pub const MAX_CONCURRENT_UPLOADS: Opt<kind::UInt> = Opt::uint(1_000_000, "a number of uploads", OptionSpec {
+        key: "maxconcurrentuploads", flag: "--max-concurrent-uploads", env: "MAX_CONCURRENT_UPLOADS",
+        value_name: "N",
+        default: "0",
+        help: "Uploads in progress at once from one client address (429 with Retry-After above); 0 is no limit",
+        ..BASE
+    });
     /// The config file itself: a flag and a variable, never a key (`config` names it in the log).
     pub const CONFIG: Opt<kind::Path> = Opt::path(OptionSpec {
         key: "config", flag: "--config", short: Some('c'), env: "CONFIG", value_name: "FILE",

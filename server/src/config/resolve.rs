@@ -193,6 +193,33 @@ impl Shown for Option<Duration> {
     }
 }
 
+impl Shown for super::settings::AllowedOrigins {
+    fn shown(&self) -> String {
+        match self {
+            super::settings::AllowedOrigins::Any => "*".to_owned(),
+            super::settings::AllowedOrigins::List(list) => list.join(","),
+        }
+    }
+}
+
+impl Shown for Option<super::settings::AllowedOrigins> {
+    fn shown(&self) -> String {
+        self.as_ref().map(Shown::shown).unwrap_or_default()
+    }
+}
+
+impl Shown for Option<std::net::SocketAddr> {
+    fn shown(&self) -> String {
+        self.map(|a| a.to_string()).unwrap_or_default()
+    }
+}
+
+impl Shown for Option<usize> {
+    fn shown(&self) -> String {
+        self.map_or_else(|| "0".to_owned(), |n| n.to_string())
+    }
+}
+
 impl Shown for Backend {
     fn shown(&self) -> String {
         self.name().to_owned()

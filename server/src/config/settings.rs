@@ -1,8 +1,9 @@
 //! The validated configuration, one struct per concern, each resolved from its options.
 //!
-//! Later concerns get their own struct and `resolve` here the same way (TLS, OCI, metrics), so
+//! Later concerns get their own struct and `resolve` here the same way (OCI), so
 //! that the code that serves a feature only sees that feature's settings.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,6 +34,11 @@ pub struct Config {
     pub http: HttpSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub connections: ConnectionSettings,
+    /// `None`: plain HTTP.
+    pub tls: Option<TlsSettings>,
+    pub metrics: MetricsSettings,
+    pub limits: ClientLimits,
     /// `--config` / `-c`, `CONFIG`: the file the other values were read from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -136,6 +142,79 @@ pub struct LogSettings {
     pub debug: bool,
 }
 
+/// How connections are served: timeouts, sizes, caps, protocols (`server::serve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// `--read-header-timeout`, `READ_HEADER_TIMEOUT`, key `readheadertimeout`: from a
+    /// request's first byte to the end of its headers; at most the read timeout.
+    pub header_timeout: Duration,
+    /// `--idle-timeout`, `IDLE_TIMEOUT`, key `idletimeout`: a connection without a request.
+    pub idle_timeout: Duration,
+    /// A connection with a request in flight on which no byte moves this long is closed: the
+    /// read timeout plus the write timeout (a handler is silent for at most the write timeout).
+    pub stall_timeout: Duration,
+    /// `--shutdown-timeout`, `SHUTDOWN_TIMEOUT`, key `shutdowntimeout`.
+    pub shutdown_timeout: Duration,
+    /// `--max-connections`, `MAX_CONNECTIONS`, key `maxconnections` (>= 1).
+    pub max_connections: usize,
+    /// `--max-header-count`, `MAX_HEADER_COUNT`, key `maxheadercount` (>= 1).
+    pub max_header_count: usize,
+    /// `--max-header-size`, `MAX_HEADER_SIZE`, key `maxheadersize` (>= 1024).
+    pub max_header_size: usize,
+    /// `--http2-cleartext`, `HTTP2_CLEARTEXT`, key `http2cleartext`.
+    pub http2_cleartext: bool,
+}
+
+/// HTTPS: `--tls-cert`, `--tls-key` (both or neither), `--tls-ca-cert`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// `--tls-cert`, `TLS_CERT`, key `tls.cert`.
+    pub cert: PathBuf,
+    /// `--tls-key`, `TLS_KEY`, key `tls.key`.
+    pub key: PathBuf,
+    /// `--tls-ca-cert`, `TLS_CA_CERT`, key `tls.cacert`: client certificates required.
+    pub client_ca: Option<PathBuf>,
+    /// `--tls-reload-interval`, `TLS_RELOAD_INTERVAL`, key `tls.reloadinterval`; `None`: never.
+    pub reload_interval: Option<Duration>,
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `--enable-metrics`, `ENABLE_METRICS`, key `enablemetrics`.
+    pub enabled: bool,
+    /// `--metrics-listen`, `METRICS_LISTEN`, key `metrics.listen`: a separate plain-HTTP
+    /// listener for `/metrics` (then not served on the main port); `None`: the main port.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Per-client limits and browser access (`server::limits`, `server::cors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// `--rate-limit` (`RATE_LIMIT`) and `--rate-limit-burst` (`RATE_LIMIT_BURST`); `None`: off.
+    pub rate: Option<RateLimit>,
+    /// `--max-concurrent-uploads`, `MAX_CONCURRENT_UPLOADS`, key `maxconcurrentuploads`; `None`: off.
+    pub concurrent_uploads: Option<usize>,
+    /// `--cors-alloworigin`, `CORS_ALLOW_ORIGIN`, key `cors.alloworigin`; `None`: no CORS.
+    pub cors: Option<AllowedOrigins>,
+}
+
+/// A token bucket per client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: u64,
+    pub burst: u64,
+}
+
+/// Which origins may read responses in a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    /// `*`: any origin (without credentials, as the Fetch standard requires for `*`).
+    Any,
+    /// Exact origins (`scheme://host[:port]`, lower case, no trailing `/`).
+    List(Vec<String>),
+}
+
 impl Config {
     /// Each concern in turn; `env` is what storage reads beside its options.
     pub(crate) fn resolve(r: &mut Resolver<'_>, env: Vec<(String, String)>) -> Result<Config, ConfigError> {
@@ -147,8 +226,12 @@ impl Config {
         let repository = RepositorySettings::resolve(r, &http.context_path, limits)?;
         let auth = AuthSettings::resolve(r, pass_file)?;
         let log = LogSettings { json: r.bool(&LOG_JSON)?, debug: r.bool(&DEBUG)? };
+        let connections = ConnectionSettings::resolve(r, &http)?;
+        let tls = TlsSettings::resolve(r)?;
+        let metrics = MetricsSettings::resolve(r)?;
+        let limits = ClientLimits::resolve(r)?;
         let config_file = r.path(&CONFIG, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
-        Ok(Config { listen, storage, repository, http, auth, log, config_file })
+        Ok(Config { listen, storage, repository, http, auth, log, connections, tls, metrics, limits, config_file })
     }
 
     /// The authentication and authorization of this configuration: checks the settings and
@@ -447,4 +530,109 @@ fn comma_list(raw: &str) -> Result<Vec<String>, String> {
             item => Ok(item.to_owned()),
         })
         .collect()
+}
+
+impl ConnectionSettings {
+    fn resolve(r: &mut Resolver<'_>, http: &HttpSettings) -> Result<Self, ConfigError> {
+        let positive = |d: Duration| match d.is_zero() {
+            true => Err("must be greater than 0".to_owned()),
+            false => Ok(d),
+        };
+        let header_timeout = r.duration(&READ_HEADER_TIMEOUT, positive)?.min(http.read_timeout);
+        let idle_timeout = r.duration(&IDLE_TIMEOUT, positive)?;
+        let shutdown_timeout = r.duration(&SHUTDOWN_TIMEOUT, Ok)?;
+        let at_least = |min: u64| {
+            move |n: u64| match usize::try_from(n) {
+                Ok(n) if n as u64 >= min => Ok(n),
+                _ => Err(format!("must be at least {min}")),
+            }
+        };
+        let max_connections = r.uint(&MAX_CONNECTIONS, at_least(1))?;
+        let max_header_count = r.uint(&MAX_HEADER_COUNT, at_least(1))?;
+        let max_header_size = r.uint(&MAX_HEADER_SIZE, at_least(1024))?;
+        let http2_cleartext = r.bool(&HTTP2_CLEARTEXT)?;
+        Ok(ConnectionSettings {
+            header_timeout,
+            idle_timeout,
+            stall_timeout: http.read_timeout + http.write_timeout,
+            shutdown_timeout,
+            max_connections,
+            max_header_count,
+            max_header_size,
+            http2_cleartext,
+        })
+    }
+}
+
+impl TlsSettings {
+    fn resolve(r: &mut Resolver<'_>) -> Result<Option<Self>, ConfigError> {
+        let optional = |p: PathBuf| Ok((!p.as_os_str().is_empty()).then_some(p));
+        let cert = r.path(&TLS_CERT, optional)?;
+        let key = r.path(&TLS_KEY, optional)?;
+        let client_ca = r.path(&TLS_CA_CERT, optional)?;
+        let reload_interval = r.duration(&TLS_RELOAD_INTERVAL, |d| Ok((!d.is_zero()).then_some(d)))?;
+        match (cert, key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsSettings { cert, key, client_ca, reload_interval })),
+            (None, None) if client_ca.is_none() => Ok(None),
+            (None, None) => {
+                Err(r.missing(&TLS_CERT, "client certificates (--tls-ca-cert) need TLS: set --tls-cert and --tls-key"))
+            }
+            (Some(_), None) => Err(r.missing(&TLS_KEY, "--tls-cert needs its private key")),
+            (None, Some(_)) => Err(r.missing(&TLS_CERT, "--tls-key needs its certificate")),
+        }
+    }
+}
+
+impl MetricsSettings {
+    fn resolve(r: &mut Resolver<'_>) -> Result<Self, ConfigError> {
+        let enabled = r.bool(&ENABLE_METRICS)?;
+        let listen = r.optional(&METRICS_LISTEN, |text| {
+            let addr = text
+                .parse::<SocketAddr>()
+                .map_err(|_| "expected an IP address and a port, e.g. 0.0.0.0:9102 or [::]:9102".to_owned())?;
+            match enabled {
+                true => Ok(addr),
+                false => Err("a metrics listener needs --enable-metrics (ENABLE_METRICS)".to_owned()),
+            }
+        })?;
+        Ok(MetricsSettings { enabled, listen })
+    }
+}
+
+impl ClientLimits {
+    fn resolve(r: &mut Resolver<'_>) -> Result<Self, ConfigError> {
+        let per_second = r.uint(&RATE_LIMIT, Ok)?;
+        let burst = r.uint(&RATE_LIMIT_BURST, Ok)?;
+        let rate = (per_second > 0)
+            .then(|| RateLimit { per_second, burst: if burst == 0 { per_second.saturating_mul(2) } else { burst } });
+        let concurrent_uploads = r.uint(&MAX_CONCURRENT_UPLOADS, |n| {
+            usize::try_from(n).map(|n| (n > 0).then_some(n)).map_err(|_| "too large".to_owned())
+        })?;
+        let cors = r.optional(&CORS_ALLOW_ORIGIN, parse_origins)?;
+        Ok(ClientLimits { rate, concurrent_uploads, cors })
+    }
+}
+
+/// `*`, or origins separated by commas or spaces: each `http(s)://host[:port]`, no path.
+fn parse_origins(text: &str) -> Result<AllowedOrigins, String> {
+    if text == "*" {
+        return Ok(AllowedOrigins::Any);
+    }
+    let mut origins = Vec::new();
+    for origin in text.split([',', ' ']).map(str::trim).filter(|o| !o.is_empty()) {
+        let lower = origin.trim_end_matches('/').to_ascii_lowercase();
+        let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '*', '@']) => origins.push(lower),
+            _ => {
+                return Err(format!(
+                    "{origin:?} is not an origin: expected * or http(s)://host[:port] (no path), separated by commas"
+                ));
+            }
+        }
+    }
+    if origins.is_empty() {
+        return Err("expected * or at least one origin".to_owned());
+    }
+    Ok(AllowedOrigins::List(origins))
 }

@@ -55,6 +55,19 @@ pub(super) fn defaults() -> Config {
             bearer: None,
         },
         log: LogSettings { json: false, debug: false },
+        connections: ConnectionSettings {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            stall_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(25),
+            max_connections: 4096,
+            max_header_count: 100,
+            max_header_size: 65536,
+            http2_cleartext: false,
+        },
+        tls: None,
+        metrics: MetricsSettings { enabled: false, listen: None },
+        limits: ClientLimits { rate: None, concurrent_uploads: None, cors: None },
         config_file: None,
     }
 }
@@ -158,6 +171,17 @@ readtimeout: 3
     }
     assert_eq!(configs[0], configs[1]);
     assert_eq!(configs[1], configs[2]);
+}
+
+#[test]
+fn file_with_long_comment_blocks() {
+    // Helm charts and operators' files often document a nested key with a long comment; the YAML
+    // parser must not buffer them (33 or more used to stop the start).
+    let comments = "# a comment line\n".repeat(40);
+    let text = format!("storage:\n{comments}  local:\n{comments}    rootdir: /srv/commented\n{comments}");
+    let (_dir, args) = with_file(&text);
+    let c = from(args).unwrap();
+    assert_eq!(c.config.storage.backend, BackendConfig::Local { root: PathBuf::from("/srv/commented") });
 }
 
 #[test]
@@ -326,6 +350,11 @@ fn invalid_values_name_the_option() {
     // Values the command line refuses as it parses them are refused here too when given directly.
     check(arg(&PORT, "65536"), &["--port", "PORT", "65536"]);
     check(arg(&DEBUG, "maybe"), &["--debug", "DEBUG", "maybe"]);
+    check(arg(&METRICS_LISTEN, "0.0.0.0:9102"), &["--metrics-listen", "METRICS_LISTEN", "--enable-metrics"]);
+    check(
+        arg(&METRICS_LISTEN, "localhost").with(&ENABLE_METRICS, "true"),
+        &["--metrics-listen", "\"localhost\"", "IP address and a port"],
+    );
 }
 
 #[test]
@@ -412,8 +441,8 @@ fn unsupported_chartmuseum_env_vars_stop_the_start() {
     }
     assert!(check_unsupported_env(env("PORT", "8080")).is_ok());
     // Resolution checks them first.
-    let e = resolve(&ArgValues::default(), env("TLS_CERT", "/cert.pem")).unwrap_err().to_string();
-    assert!(e.contains("TLS_CERT"), "{e}");
+    let e = resolve(&ArgValues::default(), env("CACHE", "redis")).unwrap_err().to_string();
+    assert!(e.contains("CACHE"), "{e}");
 }
 
 /// The table is consistent: every name is set and unique, defaults resolve, and no option is
@@ -426,7 +455,11 @@ fn option_table() {
     for o in OPTIONS {
         assert!(!o.key.is_empty() && !o.help.is_empty() && !o.value_name.is_empty(), "{o:?}");
         assert!(o.flag.starts_with("--") && o.flag.len() > 2, "{o:?}");
-        assert!(o.env.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !o.env.is_empty(), "{o:?}");
+        assert!(
+            o.env.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && o.env.starts_with(|c: char| c.is_ascii_uppercase()),
+            "{o:?}"
+        );
         assert_eq!(o.key, o.key.to_lowercase(), "config keys are lower case (the file is read case-insensitively)");
         assert!(keys.insert(o.key) && flags.insert(o.flag) && envs.insert(o.env), "{o:?} is declared twice");
         assert!(!o.help.contains("[default"), "{}: the default is added from the table", o.key);

@@ -20,6 +20,16 @@ pub enum CommonError {
     PayloadTooLarge(u64),
     /// A failure of the server itself (a panic, an aborted task).
     Internal(String),
+    /// The client used up its `--rate-limit` (the response carries `Retry-After`).
+    RateLimited,
+    /// The client has `--max-concurrent-uploads` uploads in progress already.
+    TooManyUploads,
+    /// A CORS preflight from an origin `--cors-alloworigin` does not list.
+    OriginNotAllowed(String),
+    /// The index is still being built at start.
+    Starting,
+    /// Readiness: the server cannot serve everything now (the reason).
+    NotReady(String),
 }
 
 impl CommonError {
@@ -43,6 +53,20 @@ impl CommonError {
                 format!("request too large: the limit is {limit} bytes (--max-upload-size / MAX_UPLOAD_SIZE)"),
             ),
             CommonError::Internal(message) => (StatusCode::INTERNAL_SERVER_ERROR, message.clone()),
+            CommonError::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests from this address (--rate-limit): retry after the time in Retry-After".to_owned(),
+            ),
+            CommonError::TooManyUploads => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many uploads in progress from this address (--max-concurrent-uploads)".to_owned(),
+            ),
+            CommonError::OriginNotAllowed(origin) => {
+                let shown: String = origin.chars().take(200).filter(|c| !c.is_control()).collect();
+                (StatusCode::FORBIDDEN, format!("origin {shown:?} is not allowed (--cors-alloworigin)"))
+            }
+            CommonError::Starting => (StatusCode::SERVICE_UNAVAILABLE, "starting: the index is being built".to_owned()),
+            CommonError::NotReady(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}")),
         }
     }
 }

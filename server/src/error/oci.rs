@@ -60,9 +60,13 @@ impl OciWireError {
                 let code = match common {
                     CommonError::PayloadTooLarge(_) => "SIZE_INVALID",
                     CommonError::ReadTimeout(_) => "BLOB_UPLOAD_INVALID",
-                    CommonError::StorageUnavailable(_) | CommonError::ShuttingDown | CommonError::WriteTimeout(_) => {
-                        "UNAVAILABLE"
-                    }
+                    CommonError::StorageUnavailable(_)
+                    | CommonError::ShuttingDown
+                    | CommonError::WriteTimeout(_)
+                    | CommonError::Starting
+                    | CommonError::NotReady(_) => "UNAVAILABLE",
+                    CommonError::RateLimited | CommonError::TooManyUploads => "TOOMANYREQUESTS",
+                    CommonError::OriginNotAllowed(_) => "DENIED",
                     CommonError::Internal(_) => "UNKNOWN",
                 };
                 parts(status, code, message)

@@ -10,6 +10,7 @@ use chartroom_auth::{Decision, Identity, Reason};
 use super::route::OciRoute;
 use crate::AppState;
 use crate::error::{CommonError, OciWireError};
+use crate::metrics::auth_failure;
 
 /// A refused request: the answer, and who asked when the credentials were valid.
 pub(super) struct Refusal {
@@ -39,6 +40,7 @@ pub(super) async fn check(
     let asked = route.action().unwrap_or(chartroom_auth::Action::Pull);
     let unauthorized = |reason: Reason| {
         tracing::info!(tenant, route = route.template(), reason = reason.as_str(), "access refused");
+        auth_failure(reason.as_str());
         OciWireError::Unauthorized { reason, challenge: authorizer.challenge(tenant, asked) }
     };
     let header = match header {
@@ -49,6 +51,7 @@ pub(super) async fn check(
     let identity = match auth.authenticator().authenticate_async(header.as_deref()).await {
         Ok(identity) => identity,
         Err(e) if e.reason == Reason::Internal => {
+            auth_failure(e.reason.as_str());
             return Err(OciWireError::from(CommonError::Internal("authentication did not complete".into())).into());
         }
         Err(e) => return Err(unauthorized(e.reason).into()),
@@ -68,6 +71,7 @@ pub(super) async fn check(
         Decision::Forbidden => {
             let name = identity.name().to_owned();
             tracing::info!(identity = %name, tenant, route = route.template(), reason = "forbidden", "access refused");
+            auth_failure(Reason::Forbidden.as_str());
             let error = OciWireError::Denied { identity: name.clone(), action, repository: repo.label() };
             Err(Refusal { error, identity: Some(name) })
         }

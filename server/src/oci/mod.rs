@@ -22,7 +22,7 @@ use chartroom_index::Tenant;
 
 use crate::AppState;
 use crate::error::{API_VERSION_HEADER, OciWireError};
-use crate::request_info::{RequestIdentity, RequestTenant, RouteTemplate};
+use crate::request_info::RequestLabels;
 use route::{OciRoute, OciRouteError};
 
 /// The route of a request if it is one of the distribution API (`None`: not an OCI path, or
@@ -47,6 +47,9 @@ pub(crate) fn route_of(state: &AppState, req: &Request) -> Option<Result<OciRout
 /// Answers one request of the distribution API.
 pub(crate) async fn serve(state: AppState, route: Result<OciRoute, OciRouteError>, req: Request) -> Response {
     let unread_body = crate::gate::has_body(&req);
+    // Filled in for the access log and the request metrics (outside): the route template is
+    // one of the API's few, the repository name never becomes a label.
+    let labels = req.extensions().get::<RequestLabels>().cloned().unwrap_or_default();
     let route = match route {
         Ok(route) => route,
         Err(error) => {
@@ -57,12 +60,13 @@ pub(crate) async fn serve(state: AppState, route: Result<OciRoute, OciRouteError
                     OciWireError::Unsupported(format!("{} is not supported on this path", req.method()))
                 }
             };
-            let mut response = finish(error.into_response(), unread_body);
-            response.extensions_mut().insert(RouteTemplate::UNMATCHED);
-            return response;
+            // No template: counted as `unmatched`, like any path no route knows.
+            return finish(error.into_response(), unread_body);
         }
     };
     let tenant = route.repo().map_or_else(Tenant::root, |r| r.tenant.clone());
+    labels.set_route(route.template());
+    labels.set_tenant(tenant.as_str());
     let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().map(str::to_owned).map_err(|_| ()));
     let (mut response, identity) = match access::check(&state, authorization, &route).await {
         Ok(identity) => {
@@ -76,11 +80,8 @@ pub(crate) async fn serve(state: AppState, route: Result<OciRoute, OciRouteError
         Err(refusal) => (finish(refusal.error.into_response(), unread_body), refusal.identity),
     };
     response.headers_mut().insert(API_VERSION_HEADER, HeaderValue::from_static("registry/2.0"));
-    let extensions = response.extensions_mut();
-    extensions.insert(RouteTemplate(route.template()));
-    extensions.insert(RequestTenant(tenant));
     if let Some(identity) = identity {
-        extensions.insert(RequestIdentity(identity));
+        labels.set_identity(&identity);
     }
     response
 }

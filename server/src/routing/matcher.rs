@@ -50,7 +50,7 @@ impl RouteTable {
     /// Whether this server registers `spec` at all.
     fn available(&self, spec: &Spec) -> bool {
         match spec.route {
-            Route::Welcome | Route::Health | Route::Info | Route::Index | Route::ChartFile => true,
+            Route::Welcome | Route::Health | Route::Ready | Route::Info | Route::Index | Route::ChartFile => true,
             // Resync of every tenant has its own path only where `/api/resync` is no tenant's route.
             Route::ResyncAll => self.api && matches!(self.tenancy, Tenancy::Depth(n) if n > 0),
             Route::DeleteChart | Route::DeleteVersion => self.api && self.delete,

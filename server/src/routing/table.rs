@@ -11,6 +11,8 @@ pub enum Route {
     Welcome,
     /// `GET /health`: liveness, always open.
     Health,
+    /// `GET /health/ready`: readiness, always open.
+    Ready,
     /// `GET /info`: the server's version, always open.
     Info,
     /// `GET /api/tenants`: the tenants the caller may pull from.
@@ -88,6 +90,7 @@ pub(super) const SPECS: &[Spec] = &[
     spec!(Welcome, GET, Root, [""], "/", "/"),
     spec!(Info, GET, Root, ["info"], "/info", "/info"),
     spec!(Health, GET, Root, ["health"], "/health", "/health"),
+    spec!(Ready, GET, Root, ["health", "ready"], "/health/ready", "/health/ready"),
     spec!(Tenants, GET, Root, ["api", "tenants"], "/api/tenants", "/api/tenants"),
     spec!(ResyncAll, POST, Root, ["api", "resync"], "/api/resync", "/api/resync"),
     spec!(Index, GET, Repo, ["index.yaml"], "/:repo/index.yaml", "/index.yaml"),
@@ -173,7 +176,7 @@ impl Route {
     /// `/info`) and for `/api/tenants`, whose answer depends on the caller instead.
     pub fn action(self) -> Option<Action> {
         match self {
-            Route::Health | Route::Info | Route::Tenants => None,
+            Route::Health | Route::Ready | Route::Info | Route::Tenants => None,
             Route::Welcome
             | Route::Index
             | Route::ChartFile
@@ -188,9 +191,9 @@ impl Route {
         }
     }
 
-    /// Whether anyone may call it, credentials or not, valid or not.
+    /// Whether anyone may call it, credentials or not, valid or not (the probes, `/info`).
     pub fn is_open(self) -> bool {
-        matches!(self, Route::Health | Route::Info)
+        matches!(self, Route::Health | Route::Ready | Route::Info)
     }
 
     /// The route template, ChartMuseum's way (`/api/:repo/charts/:name` when tenants are

@@ -32,6 +32,7 @@ fn every_route_has_one_spec() {
     for route in [
         Welcome,
         Health,
+        Ready,
         Info,
         Tenants,
         ResyncAll,
@@ -64,6 +65,7 @@ fn depths_context_paths_and_dynamic_depth() {
             let cases: &[(Method, String, Route, &str, String)] = &[
                 (Method::GET, join(&[context]), Route::Welcome, "", "/".into()),
                 (Method::GET, join(&[context, "health"]), Route::Health, "", "/health".into()),
+                (Method::GET, join(&[context, "health", "ready"]), Route::Ready, "", "/health/ready".into()),
                 (Method::GET, join(&[context, "info"]), Route::Info, "", "/info".into()),
                 (Method::GET, join(&[context, "api", "tenants"]), Route::Tenants, "", "/api/tenants".into()),
                 (Method::GET, join(&[context, repo, "index.yaml"]), Route::Index, repo, "/index.yaml".into()),
@@ -300,4 +302,6 @@ fn route_templates_are_chartmuseums() {
     assert_eq!(Route::Resync.action(), Some(chartroom_auth::Action::Push));
     assert_eq!(Route::Tenants.action(), None);
     assert!(Route::Health.is_open() && Route::Info.is_open() && !Route::Tenants.is_open());
+    assert!(Route::Ready.is_open() && Route::Ready.action().is_none());
+    assert_eq!(Route::Ready.template(true), "/health/ready");
 }

@@ -242,32 +242,37 @@ async fn a_changed_auth_config_is_picked_up_and_a_bad_one_keeps_the_old() {
     );
 }
 
-/// What the gate learned travels on the response for the outer layers (access log, metrics):
-/// the route template, the tenant and the identity; unmatched paths share one template.
+/// What the gate learned is in the request's labels for the access log and the metrics (which
+/// the access log also puts on the response): the route template, the tenant and the identity;
+/// unmatched paths share one template.
 #[tokio::test]
 async fn responses_carry_route_template_tenant_and_identity() {
-    use chartroom_server::request_info::{RequestIdentity, RequestTenant, RouteTemplate};
+    use chartroom_server::request_info::{RequestLabels, UNMATCHED};
     let s = secured(ArgValues::new()).await;
     let app = &s.app;
     let facts = |r: &Response| {
-        (
-            r.extensions().get::<RouteTemplate>().map(|t| t.0),
-            r.extensions().get::<RequestTenant>().map(|t| t.0.as_str().to_owned()),
-            r.extensions().get::<RequestIdentity>().map(|i| i.0.clone()),
-        )
+        let labels = r.extensions().get::<RequestLabels>().expect("the access log's labels");
+        (Some(labels.route().to_string()), labels.tenant(), labels.identity())
     };
     let alice = basic("alice", "alice-pw");
     let r = app.send_with(Method::GET, "/api/team-a/charts/x/1.0.0", &[("authorization", &alice)], vec![]).await;
-    assert_eq!(facts(&r), (Some("/api/:repo/charts/:name/:version"), Some("team-a".into()), Some("alice".into())));
+    assert_eq!(
+        facts(&r),
+        (Some("/api/:repo/charts/:name/:version".into()), Some("team-a".into()), Some("alice".into()))
+    );
     let r = app.send_with(Method::POST, "/api/team-b/charts", &[("authorization", &alice)], vec![]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(facts(&r), (Some("/api/:repo/charts"), Some("team-b".into()), Some("alice".into())));
+    assert_eq!(facts(&r), (Some("/api/:repo/charts".into()), Some("team-b".into()), Some("alice".into())));
     let r = app.send(Method::GET, "/team-a/index.yaml", vec![]).await;
-    assert_eq!(facts(&r), (Some("/:repo/index.yaml"), Some("team-a".into()), None), "refused before an identity");
+    assert_eq!(
+        facts(&r),
+        (Some("/:repo/index.yaml".into()), Some("team-a".into()), None),
+        "refused before an identity"
+    );
     let r = app.send(Method::GET, "/public/index.yaml", vec![]).await;
     assert_eq!(facts(&r).2.as_deref(), Some("anonymous"));
     let r = app.send(Method::GET, "/no/such/route/here", vec![]).await;
-    assert_eq!(facts(&r), (Some(RouteTemplate::UNMATCHED.0), None, None));
+    assert_eq!(facts(&r), (Some(UNMATCHED.into()), None, None));
     let r = app.send(Method::GET, "/health", vec![]).await;
-    assert_eq!(facts(&r), (Some("/health"), Some(String::new()), None));
+    assert_eq!(facts(&r), (Some("/health".into()), Some(String::new()), None));
 }

@@ -166,3 +166,37 @@ async fn context_path_and_tenants() {
     let (status, welcome) = app.get("/helm/").await;
     assert!(status == StatusCode::OK && welcome.contains("1 tenants"), "{welcome}");
 }
+
+/// Readiness with tenants: while the index is being built (`starting_app`, what the port
+/// answers from the server's `AppSlot` before `app`), tenant paths are 503 with `Retry-After`
+/// and `/health/ready` 503 under the context path; once ready, `/health/ready` is a root route
+/// at every depth, open without credentials while authentication is on.
+#[tokio::test]
+async fn readiness_holds_with_tenants() {
+    let args = ArgValues::new()
+        .with(&options::DEPTH, "2")
+        .with(&options::CONTEXT_PATH, "/ctx")
+        .with(&options::BASIC_AUTH_USER, "admin")
+        .with(&options::BASIC_AUTH_PASS, "admin-pw");
+    let config = config(args);
+    let starting = chartroom_server::starting_app(&config, None);
+    let send = |router: axum::Router, uri: &'static str| async move {
+        let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        router.oneshot(req).await.unwrap()
+    };
+    let r = send(starting.clone(), "/ctx/org/team/index.yaml").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("5"));
+    assert_eq!(send(starting.clone(), "/ctx/api/org/team/charts").await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(send(starting.clone(), "/ctx/health/ready").await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(send(starting, "/ctx/health").await.status(), StatusCode::OK);
+
+    let ready = TestApp::open(&config, Storage::memory(), config.repo_options()).await;
+    let (status, body) = ready.get("/ctx/health/ready").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, r#"{"ready":true}"#));
+    assert_eq!(
+        ready.get("/ctx/org/team/index.yaml").await.0,
+        StatusCode::UNAUTHORIZED,
+        "tenants still need credentials"
+    );
+}

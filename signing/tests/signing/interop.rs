@@ -5,7 +5,7 @@ use std::fs;
 use chartroom_signing::{Keyring, SecretKeyring, sign, verify};
 use pgp::composed::CleartextSignedMessage;
 
-use crate::support::{GnuPg, Helm, KeySpec, make_chart, path_str};
+use crate::support::{GnuPg, Helm, HelmVersion, KeySpec, make_chart, path_str};
 use crate::{expected, expected_chart, now};
 
 const RSA_UID: &str = "Chart Signer RSA <rsa@example.test>";
@@ -31,11 +31,11 @@ fn cleartext(prov: &[u8]) -> String {
 #[test]
 fn our_provenance_passes_helm_verify_and_gpg_verify() {
     let gpg = GnuPg::new();
-    let helm3 = Helm::new(3);
-    let helm4 = Helm::new(4);
+    let helm3 = Helm::new(HelmVersion::V3);
+    let helm4 = Helm::new(HelmVersion::V4);
     let chart = make_chart(&helm4, "signed", "1.2.3", &[]);
     let (file_name, digest) = expected(&chart);
-    let work = helm4.dir("keyrings");
+    let work = helm4.work_dir("keyrings");
 
     for (fingerprint, user_id, passphrase) in three_keys(&gpg) {
         let secret = SecretKeyring::from_bytes(&gpg.export_secret(&fingerprint, passphrase)).unwrap();
@@ -58,16 +58,16 @@ fn our_provenance_passes_helm_verify_and_gpg_verify() {
         let helms: Vec<&Helm> = if user_id == ED_UID { vec![&helm4] } else { vec![&helm3, &helm4] };
         for helm in helms {
             let out = helm.run(&["verify", "--keyring", path_str(&keyring), path_str(&chart.path)]);
-            assert!(out.contains(&format!("Signed by: {user_id}")), "{} verify: {out}", helm.label);
+            assert!(out.contains(&format!("Signed by: {user_id}")), "{} verify: {out}", helm.label());
             assert!(
                 out.contains(&format!("Using Key With Fingerprint: {fingerprint}")),
                 "{} verify: {out}",
-                helm.label
+                helm.label()
             );
             assert!(
                 out.contains(&format!("Chart Hash Verified: {}", digest.prefixed())),
                 "{} verify: {out}",
-                helm.label
+                helm.label()
             );
         }
 
@@ -80,17 +80,17 @@ fn our_provenance_passes_helm_verify_and_gpg_verify() {
     // What Helm 3 says about an Ed25519 keyring: the reason it is only checked with Helm 4.
     let ed_keyring = work.join("ed25519-only.gpg");
     fs::write(&ed_keyring, gpg.export(&[ED_UID])).unwrap();
-    let (ok, out) = helm3.try_run(&["verify", "--keyring", path_str(&ed_keyring), path_str(&chart.path)]);
-    assert!(!ok && out.contains("unsupported"), "helm3 with an EdDSA keyring: {out}");
+    let out = helm3.run_fail(&["verify", "--keyring", path_str(&ed_keyring), path_str(&chart.path)]);
+    assert!(out.contains("unsupported"), "helm3 with an EdDSA keyring: {out}");
 }
 
 #[test]
 fn helm_package_sign_provenance_verifies_here() {
     let gpg = GnuPg::new();
-    let helm3 = Helm::new(3);
-    let helm4 = Helm::new(4);
+    let helm3 = Helm::new(HelmVersion::V3);
+    let helm4 = Helm::new(HelmVersion::V4);
     let keys = three_keys(&gpg);
-    let work = helm4.dir("keys");
+    let work = helm4.work_dir("keys");
     let mut all_secret = Vec::new();
     for (fingerprint, _, passphrase) in &keys {
         all_secret.extend(gpg.export_secret(fingerprint, passphrase));
@@ -127,15 +127,15 @@ fn helm_package_sign_provenance_verifies_here() {
         let (file_name, digest) = expected(&chart);
         let verified =
             verify(&prov, &expected_chart(&chart, &file_name, digest), &trusted, now()).unwrap_or_else(|e| {
-                panic!("{} signed with {user_id}: {e}\n{}", helm.label, String::from_utf8_lossy(&prov))
+                panic!("{} signed with {user_id}: {e}\n{}", helm.label(), String::from_utf8_lossy(&prov))
             });
-        assert_eq!(verified.fingerprint, *fingerprint, "{}", helm.label);
+        assert_eq!(verified.fingerprint, *fingerprint, "{}", helm.label());
         assert_eq!(verified.user_id.as_deref(), Some(*user_id));
         assert_eq!(verified.digest, digest.prefixed());
 
         // Helm 3 writes what we write: the same cleartext; for RSA, signing the same bytes at
         // the same second gives the same signature packet.
-        if helm.label == "helm3" {
+        if helm.label() == "helm3" {
             let secret = SecretKeyring::from_bytes(&helm3_secret).unwrap();
             let ours = sign(
                 &chart.bytes,
@@ -166,7 +166,7 @@ fn keyrings_in_every_gnupg_format() {
     let gpg = GnuPg::new();
     let a = gpg.gen_key(&KeySpec::new("Keyring A <a@example.test>", "ed25519"));
     let b = gpg.gen_key(&KeySpec::new("Keyring B <b@example.test>", "nistp256"));
-    let helm4 = Helm::new(4);
+    let helm4 = Helm::new(HelmVersion::V4);
     let chart = make_chart(&helm4, "ringed", "2.0.0", &[]);
     let (file_name, digest) = expected(&chart);
     let secret = SecretKeyring::from_bytes(&gpg.export_secret(&b, "")).unwrap();
@@ -191,7 +191,7 @@ fn keyrings_in_every_gnupg_format() {
         assert_eq!(verified.fingerprint, b, "{label}");
     }
     // The legacy keyring works for Helm too.
-    let legacy_path = helm4.dir("legacy").join("pubring.gpg");
+    let legacy_path = helm4.work_dir("legacy").join("pubring.gpg");
     fs::write(&legacy_path, gpg.legacy_keyring(&binary)).unwrap();
     fs::write(chart.prov_path(), &prov).unwrap();
     let out = helm4.run(&["verify", "--keyring", path_str(&legacy_path), path_str(&chart.path)]);
@@ -204,8 +204,8 @@ fn signing_subkey_signs_when_the_primary_key_may_not() {
     let uid = "Subkey Signer <subkey@example.test>";
     let primary = gpg.gen_key(&KeySpec { usage: "cert", ..KeySpec::new(uid, "rsa3072") });
     let subkey = gpg.add_subkey(&primary, "rsa3072", "sign", "");
-    let helm3 = Helm::new(3);
-    let helm4 = Helm::new(4);
+    let helm3 = Helm::new(HelmVersion::V3);
+    let helm4 = Helm::new(HelmVersion::V4);
     let chart = make_chart(&helm3, "subsigned", "0.3.0", &[]);
     let (file_name, digest) = expected(&chart);
 
@@ -223,11 +223,11 @@ fn signing_subkey_signs_when_the_primary_key_may_not() {
     assert_eq!(verified.key_id, crate::key_id(&subkey));
 
     fs::write(chart.prov_path(), &prov).unwrap();
-    let keyring = helm3.dir("sub").join("pub.gpg");
+    let keyring = helm3.work_dir("sub").join("pub.gpg");
     fs::write(&keyring, &public).unwrap();
     for helm in [&helm3, &helm4] {
         let out = helm.run(&["verify", "--keyring", path_str(&keyring), path_str(&chart.path)]);
-        assert!(out.contains(&format!("Signed by: {uid}")), "{}: {out}", helm.label);
+        assert!(out.contains(&format!("Signed by: {uid}")), "{}: {out}", helm.label());
     }
     let out = gpg.verify(&chart.prov_path());
     assert!(out.status.success(), "gpg --verify: {}", String::from_utf8_lossy(&out.stderr));

@@ -3,7 +3,7 @@
 use chartroom_signing::{ChartDigest, Keyring, SecretKeyring, SignError, VerifyError, sign, verify};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::support::{GnuPg, Helm, KeySpec, make_chart};
+use crate::support::{GnuPg, Helm, HelmVersion, KeySpec, make_chart};
 use crate::{expected, expected_chart, key_id, now};
 
 const SIGNER: &str = "Trusted Signer <signer@example.test>";
@@ -13,7 +13,7 @@ fn tampering_unknown_keys_and_other_charts() {
     let gpg = GnuPg::new();
     let signer = gpg.gen_key(&KeySpec::new(SIGNER, "ed25519"));
     let stranger = gpg.gen_key(&KeySpec::new("Stranger <stranger@example.test>", "ed25519"));
-    let helm = Helm::new(4);
+    let helm = Helm::new(HelmVersion::V4);
     let v1 = make_chart(&helm, "refused", "0.1.0", &[]);
     let v2 = make_chart(&helm, "refused", "0.2.0", &[]);
     let secret = SecretKeyring::from_bytes(&gpg.export_secret(&signer, "")).unwrap();
@@ -95,7 +95,7 @@ fn expired_key() {
     let expires = gpg_expiry(&gpg, &fingerprint);
     assert!(expires > made.as_second() && expires < now().as_second());
 
-    let helm = Helm::new(4);
+    let helm = Helm::new(HelmVersion::V4);
     let chart = make_chart(&helm, "stale", "1.0.0", &[]);
     let (file_name, digest) = expected(&chart);
     let expected = expected_chart(&chart, &file_name, digest);
@@ -133,7 +133,7 @@ fn revoked_key() {
     let gpg = GnuPg::new();
     let uid = "Revoked Signer <revoked@example.test>";
     let fingerprint = gpg.gen_key(&KeySpec::new(uid, "ed25519"));
-    let helm = Helm::new(4);
+    let helm = Helm::new(HelmVersion::V4);
     let chart = make_chart(&helm, "revoked", "1.0.0", &[]);
     let (file_name, digest) = expected(&chart);
     let expected = expected_chart(&chart, &file_name, digest);
@@ -162,7 +162,7 @@ fn revoked_key() {
 fn passphrase_protected_key() {
     let gpg = GnuPg::new();
     let fingerprint = gpg.gen_key(&KeySpec { passphrase: "s3cret", ..KeySpec::new(SIGNER, "nistp256") });
-    let helm = Helm::new(4);
+    let helm = Helm::new(HelmVersion::V4);
     let chart = make_chart(&helm, "locked", "1.0.0", &[]);
     let (file_name, digest) = expected(&chart);
     let secret = SecretKeyring::from_bytes(&gpg.export_secret(&fingerprint, "s3cret")).unwrap();

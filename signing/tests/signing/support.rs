@@ -1,5 +1,6 @@
 //! Real tools for the signing tests: GnuPG (`gpg`, Debian `gnupg`) in a throw-away home, and
-//! Helm 3.17 / 4.1 (`.tools/bin/helm3|helm4`). A missing tool fails the test, never skips it.
+//! Helm 3.17 / 4.1 from the test toolkit (`chartroom_testkit::Helm`). A missing tool fails the
+//! test, never skips it.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -7,12 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chartroom_chart::archive::{Limits, extract_files};
+pub use chartroom_testkit::{Helm, HelmVersion};
 use tempfile::TempDir;
-
-/// The workspace root (the signing crate lives one level below it).
-fn workspace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
 
 fn describe(cmd: &Command, out: &Output) -> String {
     format!(
@@ -217,68 +214,6 @@ impl Drop for GnuPg {
     }
 }
 
-/// Helm 3 or Helm 4, with its own configuration, cache and data folders.
-pub struct Helm {
-    pub label: &'static str,
-    bin: PathBuf,
-    home: TempDir,
-}
-
-impl Helm {
-    /// `$CHARTROOM_HELM3` / `$CHARTROOM_HELM4`, else `.tools/bin/helm3|helm4`.
-    pub fn new(major: u8) -> Helm {
-        let (label, var, want) = match major {
-            3 => ("helm3", "CHARTROOM_HELM3", "v3.17"),
-            _ => ("helm4", "CHARTROOM_HELM4", "v4.1"),
-        };
-        let bin = match std::env::var_os(var) {
-            Some(v) if !v.is_empty() => PathBuf::from(v),
-            _ => workspace_dir().join(".tools/bin").join(label),
-        };
-        assert!(
-            bin.is_file(),
-            "{label} not found at {} (run scripts/install-test-tools.sh or set {var})",
-            bin.display()
-        );
-        let home = tempfile::Builder::new().prefix(&format!("crsig-{label}-")).tempdir().expect("helm home");
-        let helm = Helm { label, bin, home };
-        let version = helm.run(&["version", "--template", "{{.Version}}"]);
-        assert!(version.starts_with(want), "{label} is {version}, expected {want}.x");
-        helm
-    }
-
-    pub fn command(&self, args: &[&str]) -> Command {
-        let h = self.home.path();
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .env("HELM_CONFIG_HOME", h.join("config"))
-            .env("HELM_CACHE_HOME", h.join("cache"))
-            .env("HELM_DATA_HOME", h.join("data"))
-            .env("HOME", h);
-        cmd
-    }
-
-    /// Run; panic unless it exits 0; stdout and stderr together.
-    pub fn run(&self, args: &[&str]) -> String {
-        let out = run_ok(self.command(args));
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    }
-
-    /// Run, expecting any outcome; (success, stdout + stderr).
-    pub fn try_run(&self, args: &[&str]) -> (bool, String) {
-        let mut cmd = self.command(args);
-        let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        (out.status.success(), text)
-    }
-
-    pub fn dir(&self, name: &str) -> PathBuf {
-        let p = self.home.path().join("work").join(name);
-        fs::create_dir_all(&p).expect("work dir");
-        p
-    }
-}
-
 /// A chart made by `helm create` and packaged by `helm package` at `version`.
 pub struct Chart {
     pub name: String,
@@ -309,12 +244,12 @@ impl Chart {
 /// `helm create <name>` once per call, then `helm package --version <version> [extra]` into a
 /// fresh folder.
 pub fn make_chart(helm: &Helm, name: &str, version: &str, extra: &[&str]) -> Chart {
-    let src = helm.dir(&format!("src-{name}-{version}"));
+    let src = helm.work_dir(&format!("src-{name}-{version}"));
     let chart_dir = src.join(name);
     if !chart_dir.exists() {
         helm.run(&["create", chart_dir.to_str().expect("utf-8 path")]);
     }
-    let out = helm.dir(&format!("out-{name}-{version}-{}", extra.len()));
+    let out = helm.work_dir(&format!("out-{name}-{version}-{}", extra.len()));
     let mut args = vec!["package", chart_dir.to_str().expect("utf-8 path"), "--version", version, "-d"];
     args.push(out.to_str().expect("utf-8 path"));
     args.extend_from_slice(extra);

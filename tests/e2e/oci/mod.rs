@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use crate::support::*;
 
+mod metrics;
+
 fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
