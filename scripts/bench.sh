@@ -24,6 +24,17 @@ scripts/install-test-tools.sh
 
 cargo build --release --locked --bin chartroom
 mkdir -p target/bench-data
+if [ "${1:-}" = "oci" ]; then
+  shift
+  if ! command -v docker-registry >/dev/null 2>&1; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry
+  fi
+  cargo bench --locked --bench oci -- --server target/release/chartroom --helm .tools/bin/helm4 \
+    --registry "$(command -v docker-registry)" "$@" | tee target/bench-data/last-run-oci.md
+  exit 0
+fi
 if [ "${1:-}" = "replication" ]; then
   shift
   cargo bench --locked --bench replication -- --server target/release/chartroom --s3s-fs .tools/bin/s3s-fs "$@" \

@@ -104,6 +104,25 @@ install_debian_tool() { # <command> <package>
 }
 
 install_debian_tool htpasswd apache2-utils
+
+# oras (the Python SDK from PyPI, package `oras`): the second OCI client of the end-to-end tests
+# (push and pull of a non-chart artifact, chunked uploads), in its own virtual environment
+# ./.tools/oras-py, run as .tools/bin/oras-python (CHARTROOM_ORAS_PYTHON names another
+# interpreter that has it).
+install_oras_py() { # <version>
+  local want="$1" venv; venv="$(cd "$tools" && pwd -P)/oras-py"
+  if [ -x "$tools/bin/oras-python" ] && "$tools/bin/oras-python" -c "import importlib.metadata as m, sys; sys.exit(m.version('oras') != '$want')" 2>/dev/null; then
+    return 0
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "oras==$want"
+  printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$venv" > "$tools/bin/oras-python"
+  chmod +x "$tools/bin/oras-python"
+  echo "installed oras $want (Python, $venv; interpreter .tools/bin/oras-python)"
+}
+
+install_oras_py 0.2.43
 install_debian_tool openssl openssl
 # curl: the TLS tests check that HTTP/2 is negotiated (`curl --http2`) and refused in clear text.
 install_debian_tool curl curl

@@ -166,6 +166,9 @@ pub struct PushArgs {
     /// The server's context path (default: `serverInfo.contextPath` from the repository's index).
     #[arg(long, env = "HELM_REPO_CONTEXT_PATH")]
     pub context_path: Option<String>,
+    /// For an `oci://` registry: plain HTTP instead of HTTPS (loopback registries always use it).
+    #[arg(long)]
+    pub plain_http: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -237,6 +240,9 @@ pub struct PullArgs {
     /// The trusted public keys for --verify (armored keys or a GnuPG binary keyring).
     #[arg(long, requires = "verify")]
     pub keyring: Option<PathBuf>,
+    /// For an `oci://` chart: plain HTTP instead of HTTPS (loopback registries always use it).
+    #[arg(long)]
+    pub plain_http: bool,
     #[command(flatten)]
     pub credentials: RepoCredentials,
     #[command(flatten)]

@@ -10,6 +10,7 @@
 //! * [`yaml`]: YAML scalars that every reader takes back as the same strings.
 //! * [`gojson`]: JSON written the way Go's `encoding/json` writes it (HTML escaping).
 //! * [`helmignore`]: Helm's `.helmignore` rules (Go `filepath.Match` globs, Helm's negation).
+//! * [`oci`]: a chart as an OCI artifact: config blob, manifest and annotations as `helm push` writes them.
 //! * [`package`]: a chart folder's files into a reproducible `.tgz`, the way `helm package` does.
 //! * `testing` (feature `test-support`, for tests and benchmarks only): `ChartBuilder`, which
 //!   writes well-formed and malformed chart archives.
@@ -19,6 +20,7 @@ pub mod constraint;
 pub mod gojson;
 pub mod helmignore;
 pub mod metadata;
+pub mod oci;
 pub mod package;
 pub mod provenance;
 #[cfg(feature = "test-support")]

@@ -11,7 +11,9 @@
 //!   in the lock and in the digest input, as Helm does;
 //! * an `http(s)://` URL: a configured repository with the same URL (trailing `/` ignored) lends
 //!   its credentials; any other URL is fetched as it is;
-//! * `oci://`: not supported yet (a usage error).
+//! * `oci://<host>[/<path>]`: the OCI repository `<path>/<name>` of that registry; the version
+//!   is chosen from its tags (`_` read as `+`, newest first) and the chart layer downloaded
+//!   digest-checked ([`crate::oci`]); loopback registries over plain HTTP, as Helm does.
 //!
 //! Resolution: the first version of the repository index (newest first) that has download URLs
 //! and satisfies the Masterminds constraint. Downloads go to `charts/tmpcharts-<pid>/`
@@ -40,9 +42,10 @@ use chartroom_chart::metadata::{Dependency, Metadata};
 use chartroom_chart::package::{PackageOptions, package};
 use chartroom_chart::version::Version;
 
-use crate::error::ClientError;
+use crate::error::{ClientError, ErrorKind};
 use crate::helm_env::RepoEntry;
 use crate::index::{Client, RepoIndex};
+use crate::oci::{OciClient, OciReference};
 use crate::repo::Repository;
 
 mod lock;
@@ -59,6 +62,8 @@ enum Source {
     File(PathBuf),
     /// A chart repository.
     Http(Repository),
+    /// An OCI registry: the repository of the chart.
+    Oci(OciReference),
 }
 
 /// A loaded chart folder: its metadata and its lock, if any.
@@ -144,10 +149,10 @@ fn plan(deps: &mut [Dependency], chart_dir: &Path, repos: &[RepoEntry]) -> Resul
             continue;
         }
         if r.starts_with("oci://") {
-            return Err(ClientError::usage(format!(
-                "dependency {:?}: oci:// dependencies are not supported yet ({r})",
-                d.name
-            )));
+            let mut reference = OciReference::parse(&format!("{}/{}", r.trim_end_matches('/'), d.name))?;
+            reference.version = None;
+            sources.push(Source::Oci(reference));
+            continue;
         }
         let alias = r.strip_prefix('@').or_else(|| r.strip_prefix("alias:"));
         let found = repos.iter().find(|e| match alias {
@@ -206,6 +211,13 @@ fn read_chart_yaml(dir: &Path) -> Result<Metadata, ClientError> {
         .map_err(|e| ClientError::usage(format!("unable to load chart '{}': {e}", dir.display())))?;
     Metadata::from_yaml(&bytes)
         .map_err(|e| ClientError::usage(format!("unable to load chart '{}': {e}", dir.display())))
+}
+
+impl Client {
+    /// A registry client sharing this client's connections (no credentials).
+    fn oci(&self) -> OciClient {
+        OciClient::new(self.http().clone(), false, None, None)
+    }
 }
 
 /// Removes the temporary download folder however the operation ends.
@@ -337,6 +349,14 @@ impl Client {
                         }
                     }
                 }
+                Source::Oci(reference) => match self.oci().resolve_version(reference, Some(&d.version), false).await {
+                    Ok(version) => locked.push(lock(&version)),
+                    Err(e) if e.kind == ErrorKind::NotFound => {
+                        missing.push(unsatisfied());
+                        locked.push(lock(""));
+                    }
+                    Err(e) => return Err(e),
+                },
             }
         }
         if !missing.is_empty() {
@@ -418,6 +438,16 @@ impl Client {
                                 ),
                             )
                         })?;
+                    check_loads(dep, &pulled.path)?;
+                }
+                Source::Oci(reference) => {
+                    let exact = OciReference { version: Some(dep.version.clone()), ..reference.clone() };
+                    let pulled = self.oci().pull(&exact, None, false, &tmp.0).await.map_err(|e| {
+                        ClientError::new(
+                            e.kind,
+                            format!("could not download {} {} from {}: {}", dep.name, dep.version, dep.repository, e),
+                        )
+                    })?;
                     check_loads(dep, &pulled.path)?;
                 }
             }

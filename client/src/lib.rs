@@ -24,6 +24,7 @@ mod gosort;
 pub mod helm_env;
 pub mod index;
 pub mod install;
+pub mod oci;
 pub mod package;
 pub mod pull;
 pub mod push;

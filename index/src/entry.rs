@@ -135,6 +135,17 @@ impl Entry {
         self.provenance = provenance.map(Box::new);
     }
 
+    /// `Chart.yaml` as Go's `json.Marshal(chart.Metadata)` writes it (Helm's OCI config blob):
+    /// [`Entry::json`] without the `urls`, `created` and `digest` that follow the metadata.
+    pub fn metadata_json(&self) -> String {
+        // `"urls":[` with an unescaped quote cannot occur inside a JSON string, and every
+        // metadata field comes before it (`ChartVersionJson` flattens the metadata first).
+        match self.json.rfind(",\"urls\":[") {
+            Some(end) => format!("{}}}", &self.json[..end]),
+            None => "{}".to_owned(),
+        }
+    }
+
     /// The YAML fragment of this entry in `index.yaml` (empty when the index is served as JSON).
     pub(crate) fn yaml(&self) -> &str {
         &self.yaml

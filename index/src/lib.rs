@@ -28,6 +28,7 @@ mod files;
 mod index;
 mod ingest;
 mod locks;
+pub mod oci;
 mod options;
 mod peers;
 mod persist;

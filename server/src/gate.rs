@@ -32,6 +32,9 @@ use crate::routing::{MatchError, Route};
 
 /// Routes, authenticates and authorizes one request, then hands it to the handlers.
 pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(route) = crate::oci::route_of(&state, &req) {
+        return crate::oci::serve(state, route, req).await;
+    }
     let unread_body = has_body(&req);
     // Filled in as the gate learns; the access log (outside) reads it. Absent only when the
     // application runs without its layers.
@@ -94,7 +97,7 @@ impl From<ChartMuseumError> for Refusal {
 }
 
 /// Whether the request carries a body (which a refusal leaves unread).
-fn has_body(req: &Request) -> bool {
+pub(crate) fn has_body(req: &Request) -> bool {
     let headers = req.headers();
     headers.contains_key(header::TRANSFER_ENCODING)
         || headers

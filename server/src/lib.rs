@@ -17,6 +17,7 @@ mod handlers;
 mod http_util;
 mod limits;
 pub mod metrics;
+mod oci;
 pub mod request_info;
 pub mod routing;
 pub mod serve;
@@ -34,6 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chartroom_auth::Auth;
 use chartroom_index::Repository;
+use chartroom_index::oci::{UploadLimits, Uploads};
 use tokio::net::TcpListener;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
@@ -55,6 +57,8 @@ struct Inner {
     settings: HttpSettings,
     auth: Auth,
     routes: RouteTable,
+    /// OCI upload sessions; `None` with `--disable-oci`.
+    uploads: Option<Arc<Uploads>>,
     limits: config::ClientLimits,
     connections: config::ConnectionSettings,
     metrics: Option<Arc<Metrics>>,
@@ -68,12 +72,15 @@ impl AppState {
         let settings = config.http.clone();
         let routes =
             RouteTable::new(&settings.context_path, repo.tenancy(), !settings.disable_api, !settings.disable_delete);
+        let uploads = (!settings.disable_oci)
+            .then(|| Arc::new(Uploads::new(repo.clone(), UploadLimits::with_max_size(settings.max_upload_size))));
         Self {
             inner: Arc::new(Inner {
                 repo,
                 settings,
                 auth,
                 routes,
+                uploads,
                 limits: config.limits.clone(),
                 connections: config.connections.clone(),
                 metrics: None,
@@ -99,8 +106,20 @@ impl AppState {
     pub fn routes(&self) -> &RouteTable {
         &self.inner.routes
     }
+    /// The OCI upload sessions, unless the OCI API is off.
+    pub fn uploads(&self) -> Option<&Uploads> {
+        self.inner.uploads.as_deref()
+    }
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.metrics.as_ref()
+    }
+
+    /// Starts the task that removes abandoned OCI upload sessions (none with `--disable-oci`);
+    /// whoever serves this state starts it once the application is in place, and aborts it at
+    /// shutdown.
+    pub fn spawn_upload_sweeper(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let uploads = Arc::clone(self.inner.uploads.as_ref()?);
+        Some(tokio::spawn(sweep_uploads(uploads)))
     }
 }
 
@@ -214,6 +233,10 @@ async fn not_found() -> ChartMuseumError {
 /// parameter, for example) are plain text that is wrapped here.
 async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
+    // The distribution API words its own errors.
+    if response.headers().contains_key(error::API_VERSION_HEADER) {
+        return response;
+    }
     let status = response.status();
     if status == StatusCode::METHOD_NOT_ALLOWED {
         return ChartMuseumError::RouteNotFound.into_response();
@@ -249,7 +272,24 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let repo = state.repo().clone();
     let connections = state.inner.connections.clone();
+    let sweeper = state.spawn_upload_sweeper();
     serve::Server::new(listener, connections, app(state)).run(shutdown).await?;
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
+    }
     repo.shutdown().await;
     Ok(())
+}
+
+/// Removes abandoned OCI upload sessions (of every replica) every few minutes.
+async fn sweep_uploads(uploads: Arc<Uploads>) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        match uploads.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "removed abandoned OCI upload sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot sweep OCI upload sessions"),
+        }
+    }
 }

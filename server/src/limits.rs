@@ -132,8 +132,15 @@ fn exempt(path: &str) -> bool {
     path.ends_with("/health") || path.ends_with("/health/ready") || path == "/metrics"
 }
 
+/// A chart or provenance upload (`POST .../api/...`), or a request that sends a blob or a
+/// manifest to the OCI distribution API (`POST`, `PATCH`, `PUT` under `/v2/`).
 fn is_upload(req: &Request) -> bool {
-    req.method() == Method::POST && req.uri().path().contains("/api/")
+    let path = req.uri().path();
+    match *req.method() {
+        Method::POST => path.contains("/api/") || path.contains("/v2/"),
+        Method::PATCH | Method::PUT => path.contains("/v2/"),
+        _ => false,
+    }
 }
 
 /// Gives the upload slot back when the request ends (answered, failed or cancelled).

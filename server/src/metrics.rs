@@ -74,6 +74,12 @@ pub const DESCRIPTIONS: &[(&str, &str, &str, &str)] = &[
     ("chartroom_replica_lag_seconds", "histogram", "", "From a peer replica's change-log write to its reading here"),
     ("chartroom_tls_reloads_total", "counter", "outcome", "Certificate reloads: loaded, refused (the old one stays)"),
     (
+        "chartroom_oci_upload_sessions_open",
+        "gauge",
+        "",
+        "OCI blob upload sessions open on this replica (not yet finished, cancelled or expired)",
+    ),
+    (
         "chartroom_auth_failures_total",
         "counter",
         "reason",

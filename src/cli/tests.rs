@@ -179,6 +179,7 @@ fn every_flag() {
         "5",
         "--write-timeout",
         "7",
+        "--disable-oci",
         "--storage-poll-interval",
         "250ms",
         "--depth",
@@ -271,6 +272,7 @@ fn every_flag() {
     want.log.debug = true;
     want.http.read_timeout = Duration::from_secs(5);
     want.http.write_timeout = Duration::from_secs(7);
+    want.http.disable_oci = true;
     want.repository.tenancy = Tenancy::Dynamic;
     want.auth = AuthSettings {
         chartmuseum_user: BasicCredentials::from_options(Some("admin"), Some("s3cret")).unwrap(),
@@ -402,6 +404,7 @@ fn environment_variables() {
         ("DEBUG", "true"),
         ("READ_TIMEOUT", "11"),
         ("WRITE_TIMEOUT", "12"),
+        ("DISABLE_OCI", "yes"),
         ("STORAGE_POLL_INTERVAL", "2s"),
         ("DEPTH", "3"),
         ("DEPTH_DYNAMIC", "false"),
@@ -470,6 +473,7 @@ fn environment_variables() {
     want.log.debug = true;
     want.http.read_timeout = Duration::from_secs(11);
     want.http.write_timeout = Duration::from_secs(12);
+    want.http.disable_oci = true;
     want.repository.tenancy = Tenancy::Depth(3);
     want.auth = AuthSettings {
         chartmuseum_user: BasicCredentials::from_options(Some("admin"), Some("pw")).unwrap(),

@@ -30,15 +30,18 @@ pub async fn search(args: SearchArgs) -> Result<(), chartroom_client::ClientErro
 /// `chartroom pull`: select, download, verify and write a chart with `Client::pull`.
 pub async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
     use chartroom_client::{ClientError, helm_env::HelmEnv, index::Client};
-    let env = HelmEnv::from_env()?;
-    let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
-    let repository = with_credentials(repository, args.credentials);
     let dest = match &args.destination {
         Some(d) => d.clone(),
         None => {
             std::env::current_dir().map_err(|e| ClientError::other(format!("cannot read the current folder: {e}")))?
         }
     };
+    if args.chart.starts_with("oci://") {
+        return pull_oci(&args, &dest).await;
+    }
+    let env = HelmEnv::from_env()?;
+    let (repository, chart) = chart_argument(&args.chart, args.repo.as_deref(), &env)?;
+    let repository = with_credentials(repository, args.credentials);
     let client = Client::new(env)?.with_tls(args.tls.options())?;
     let version = args.version.as_deref();
     let pulled = match (&args.keyring, args.verify) {
@@ -53,6 +56,23 @@ pub async fn pull(args: PullArgs) -> Result<(), chartroom_client::ClientError> {
     };
     println!("Pulled: {}-{}", pulled.name, pulled.version);
     println!("Digest: {}", pulled.digest);
+    Ok(())
+}
+
+/// `chartroom pull oci://<host>/<path>/<chart>[:<tag>]`: the chart layer, digest-checked.
+async fn pull_oci(args: &PullArgs, dest: &std::path::Path) -> Result<(), chartroom_client::ClientError> {
+    use chartroom_client::ClientError;
+    use chartroom_client::oci::{OciClient, OciReference};
+    if args.repo.is_some() || args.untar {
+        return Err(ClientError::usage("--repo and --untar do not apply to oci:// charts"));
+    }
+    let reference = OciReference::parse(&args.chart)?;
+    let http = chartroom_client::push::client_with_tls(&args.tls.options())?;
+    let creds = &args.credentials;
+    let client = OciClient::new(http, args.plain_http, creds.username.as_deref(), creds.password.as_deref());
+    let pulled = client.pull(&reference, args.version.as_deref(), args.devel, dest).await?;
+    println!("Pulled: {}-{}", pulled.name, pulled.version);
+    println!("Digest: {}", pulled.manifest_digest);
     Ok(())
 }
 

@@ -34,6 +34,15 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
         None => args.tls.options(),
     };
     let http = client_with_tls(&tls)?;
+    if args.repo.starts_with("oci://") {
+        use chartroom_client::oci::{OciClient, OciReference};
+        let target = OciReference::parse(&args.repo)?;
+        let client = OciClient::new(http, args.plain_http, options.username.as_deref(), options.password.as_deref());
+        let pushed = client.push(&target, tgz, options.prov).await?;
+        println!("Pushed: {}", pushed.reference);
+        println!("Digest: {}", pushed.manifest_digest);
+        return Ok(());
+    }
     let outcome = push(&http, &args.repo, tgz, &options).await?;
     for warning in &outcome.warnings {
         eprintln!("Warning: {warning}");

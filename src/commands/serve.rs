@@ -156,7 +156,9 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     let _watcher = config.auth.config_poll_interval.and_then(|every| auth.spawn_watcher(every));
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(auth.clone()));
-    app_slot.set(app(AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics)));
+    let state = AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics);
+    let upload_sweeper = state.spawn_upload_sweeper();
+    app_slot.set(app(state));
     if let Some((_, slot, metrics)) = &metrics_serving {
         slot.set(metrics::metrics_app(std::sync::Arc::clone(metrics), Some(repo.clone())));
     }
@@ -164,6 +166,9 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     serving.await.context("serving HTTP")?.context("serving HTTP")?;
     if let Some((task, _, _)) = metrics_serving {
         task.await.context("serving metrics")?.context("serving metrics")?;
+    }
+    if let Some(sweeper) = upload_sweeper {
+        sweeper.abort();
     }
     repo.shutdown().await;
     tracing::info!(target: LOG_TARGET, "stopped");

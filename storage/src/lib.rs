@@ -27,9 +27,11 @@ use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
 
 pub mod backend;
 pub mod instrumented;
+mod oci;
 
 use instrumented::{Both, Instrumented, MetricsObserver, RequestStats};
 pub use instrumented::{RequestCounts, StorageHealth};
+pub use oci::OCI_DIR;
 
 /// The folder (relative to a repository's prefix) that holds Chartroom's own state.
 pub const STATE_DIR: &str = ".chartroom";

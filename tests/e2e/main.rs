@@ -33,6 +33,15 @@
 //!   tenant, Basic and bearer pushes, JWTs (allowed, wrong tenant, expired, wrong audience), the
 //!   isolation matrix (3 tenants × 5 identities × 4 actions), the client with stored credentials,
 //!   secrets kept out of the log, SIGHUP and watcher reloads, ChartMuseum's single user.
+//! * `oci`: the OCI distribution API on the same store: `helm pull oci://` of curl-uploaded
+//!   charts (same bytes, index digest, stable derived manifest across restarts), `helm push
+//!   oci://` to the root and to a tenant landing in `index.yaml` and `helm search repo`, deletes
+//!   through either API, `helm dependency update` from `oci://`, `helm registry login` with a user
+//!   and a token (both Helms), and raw HTTP: chunked uploads (416 out of order), digests, `Range`,
+//!   mount, cancel, tags pagination, referrers, oversized uploads, invalid chart manifests; three
+//!   replicas on one S3 bucket; the Python `oras` SDK as a second client (chunked push, pull);
+//!   `chartroom push|pull oci://` and `dependency update` of an `oci://` dependency; a signed
+//!   `helm push` whose provenance layer becomes the `.prov` (`--verify` both ways); grants.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
 //! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
@@ -77,6 +86,7 @@ mod helm;
 mod helm_chart;
 mod install;
 mod migration;
+mod oci;
 mod operations;
 mod package;
 mod provenance;

@@ -143,9 +143,11 @@ fn plans_aliases_urls_and_errors() {
     assert!(err.message.starts_with("no repository definition for @nope"), "{}", err.message);
     let err = plan(&mut [dep("stable")], dir.path(), &repos).expect_err("bare name");
     assert!(err.message.contains("must be URLs or aliases"), "{}", err.message);
-    let err = plan(&mut [dep("oci://r/x")], dir.path(), &repos).expect_err("oci");
-    assert_eq!(err.kind, ErrorKind::Usage);
-    assert!(err.message.contains("oci:// dependencies are not supported yet"), "{}", err.message);
+    // `oci://<registry>/<path>`: the chart's repository is `<path>/<name>`.
+    match plan(&mut [dep("oci://r/charts/")], dir.path(), &repos).expect("oci").as_slice() {
+        [Source::Oci(r)] => assert_eq!((r.registry.as_str(), r.repository.as_str()), ("r", "charts/x")),
+        other => panic!("{other:?}"),
+    }
     let err = plan(&mut [dep("file://absent")], dir.path(), &repos).expect_err("absent");
     assert!(err.message.contains("not found"), "{}", err.message);
 }

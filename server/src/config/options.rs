@@ -471,6 +471,12 @@ options! {
         help: "Server write timeout, in whole seconds",
         ..BASE
     });
+    pub const DISABLE_OCI: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "disableoci", flag: "--disable-oci", env: "DISABLE_OCI",
+        default: "false",
+        help: "Remove the OCI distribution API (/v2/: helm push/pull oci://)",
+        ..BASE
+    });
     pub const READ_HEADER_TIMEOUT: Opt<kind::Duration> = Opt::duration(OptionSpec {
         key: "readheadertimeout", flag: "--read-header-timeout", env: "READ_HEADER_TIMEOUT",
         default: "10s",

@@ -114,6 +114,8 @@ pub struct HttpSettings {
     pub log_health: bool,
     /// Bounds applied to uploaded archives (the repository's [`RepositorySettings::limits`]).
     pub limits: Limits,
+    /// `--disable-oci`, `DISABLE_OCI`, key `disableoci`: no distribution API at `/v2/`.
+    pub disable_oci: bool,
 }
 
 /// Authentication and authorization (`chartroom-auth`). Nothing set: every request is allowed,
@@ -465,6 +467,7 @@ impl HttpSettings {
         let log_health = r.bool(&LOG_HEALTH)?;
         let read_timeout = r.uint(&READ_TIMEOUT, whole_seconds)?;
         let write_timeout = r.uint(&WRITE_TIMEOUT, whole_seconds)?;
+        let disable_oci = r.bool(&DISABLE_OCI)?;
         Ok(HttpSettings {
             context_path,
             disable_api,
@@ -476,6 +479,7 @@ impl HttpSettings {
             write_timeout,
             log_health,
             limits,
+            disable_oci,
         })
     }
 }

@@ -46,6 +46,7 @@ pub(super) fn defaults() -> Config {
             write_timeout: Duration::from_secs(30),
             log_health: false,
             limits: chartroom_chart::archive::Limits::default(),
+            disable_oci: false,
         },
         auth: AuthSettings {
             chartmuseum_user: None,

@@ -171,7 +171,7 @@ impl ChartMuseumError {
 
 /// The 401 message: ChartMuseum's `unauthorized`, and why when saying so reveals nothing (never
 /// whether a user name exists).
-fn unauthorized_message(reason: Reason) -> &'static str {
+pub(super) fn unauthorized_message(reason: Reason) -> &'static str {
     match reason {
         Reason::MalformedHeader => "unauthorized: malformed Authorization header",
         Reason::UnsupportedScheme => "unauthorized: unsupported authentication scheme (use Basic or Bearer)",

@@ -11,6 +11,8 @@
 
 mod chartmuseum;
 mod common;
+mod oci;
 
 pub use chartmuseum::ChartMuseumError;
 pub use common::CommonError;
+pub use oci::{API_VERSION_HEADER, OciWireError};

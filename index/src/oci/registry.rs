@@ -1,0 +1,571 @@
+//! The OCI view of a repository: manifests, blobs, tags and referrers of `<tenant>/<name>`,
+//! over the charts the index has and the objects pushed under `.chartroom/oci/`.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chartroom_chart::archive::{self, LoadedChart};
+use chartroom_storage::{ObjectStream, Storage, StorageError};
+
+use super::derive::{DerivedManifest, derive_manifest};
+use super::digest::Digest;
+use super::error::OciError;
+use super::manifest::{PushedManifest, Reference};
+use super::{media, tag_of_version, version_of_tag};
+use crate::entry::Entry;
+use crate::repo::Repository;
+use crate::tenant::Tenant;
+use crate::tenants::Located;
+
+/// A manifest as served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciManifest {
+    pub bytes: Bytes,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+/// A blob's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub size: u64,
+}
+
+/// A blob's body (or the requested range of it).
+pub enum BlobBody {
+    Bytes(Bytes),
+    Stream(ObjectStream),
+}
+
+/// What a manifest push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestPut {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+    /// The chart version the manifest is, for a chart manifest.
+    pub chart: Option<(String, String)>,
+    /// Whether the chart was stored now (not already there with the same bytes).
+    pub published: bool,
+}
+
+/// Where a blob of a repository comes from.
+enum BlobSource {
+    /// A chart layer: the repository's archive.
+    Archive { file: String, size: u64 },
+    /// A derived config blob.
+    Config(Bytes),
+    /// A pushed blob in the shared blob store.
+    Stored { size: u64 },
+    /// The provenance layer of a derived manifest: the chart's `.prov`.
+    Provenance(Bytes),
+}
+
+/// Keys below `.chartroom/oci/` of a tenant's folder for repository `name`.
+pub(crate) fn repo_key<'a>(name: &'a str, kind: &'a str, item: &'a str) -> [&'a str; 4] {
+    ["repos", name, kind, item]
+}
+
+/// The shared blob store's key of a digest.
+pub(crate) fn blob_key(digest: &Digest) -> [&str; 3] {
+    ["blobs", "sha256", digest.hex()]
+}
+
+/// The folder of a subject's referrer links: the first half of its digest, which keeps keys
+/// short enough for stores that map keys to file names (the links are checked against each
+/// manifest's own `subject`).
+fn subject_folder(subject: &Digest) -> &str {
+    &subject.hex()[..32]
+}
+
+/// `<tenant>/<name>` (just `<name>` for the root), as clients write it.
+pub(crate) fn label(tenant: &Tenant, name: &str) -> String {
+    if tenant.is_root() { name.to_owned() } else { format!("{}/{name}", tenant.as_str()) }
+}
+
+/// The provenance file of an indexed chart, if it has one.
+async fn provenance_of(storage: &Storage, entry: &Entry) -> Result<Option<Bytes>, OciError> {
+    match storage.read(&format!("{}.prov", entry.object.file)).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(StorageError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn entries(located: &Located, name: &str) -> Vec<Arc<Entry>> {
+    let Some(state) = &located.state else { return Vec::new() };
+    let index = state.index.read();
+    index.versions(name).map(|v| v.cloned().collect()).unwrap_or_default()
+}
+
+impl Repository {
+    /// The root storage (shared blob store, upload sessions).
+    pub(crate) fn oci_root(&self) -> &Storage {
+        &self.shared.storage
+    }
+
+    async fn blob_source(
+        &self,
+        located: &Located,
+        name: &str,
+        digest: &Digest,
+    ) -> Result<Option<BlobSource>, OciError> {
+        let charts = entries(located, name);
+        if let Some(entry) = charts.iter().find(|e| e.digest == digest.hex()) {
+            return Ok(Some(BlobSource::Archive { file: entry.object.file.clone(), size: entry.object.size }));
+        }
+        for entry in &charts {
+            let derived = derive_manifest(entry, None)?;
+            if derived.config_digest == *digest {
+                return Ok(Some(BlobSource::Config(derived.config)));
+            }
+        }
+        let linked = located.place.storage.oci_head(&repo_key(name, "blobs", digest.hex())).await?.is_some();
+        if linked && let Some(info) = self.oci_root().oci_head(&blob_key(digest)).await? {
+            return Ok(Some(BlobSource::Stored { size: info.size }));
+        }
+        // Last (one read per version): the provenance layer of a derived manifest.
+        for entry in &charts {
+            if let Some(prov) = provenance_of(&located.place.storage, entry).await?
+                && Digest::of(&prov) == *digest
+            {
+                return Ok(Some(BlobSource::Provenance(prov)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A blob's size, if repository `name` of `tenant` has it.
+    pub async fn oci_blob_info(&self, tenant: &Tenant, name: &str, digest: &Digest) -> Result<BlobInfo, OciError> {
+        let located = self.locate(tenant)?;
+        let unknown = || OciError::BlobUnknown { repository: label(tenant, name), digest: digest.to_string() };
+        Ok(match self.blob_source(&located, name, digest).await?.ok_or_else(unknown)? {
+            BlobSource::Archive { size, .. } | BlobSource::Stored { size } => BlobInfo { size },
+            BlobSource::Config(bytes) | BlobSource::Provenance(bytes) => BlobInfo { size: bytes.len() as u64 },
+        })
+    }
+
+    /// A blob's body, or the byte range `range` of it (already checked against its size).
+    pub async fn oci_open_blob(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        digest: &Digest,
+        range: Option<Range<u64>>,
+    ) -> Result<(BlobInfo, BlobBody), OciError> {
+        let located = self.locate(tenant)?;
+        let unknown = || OciError::BlobUnknown { repository: label(tenant, name), digest: digest.to_string() };
+        let not_found = |e: StorageError| match e {
+            StorageError::NotFound(_) => unknown(),
+            other => other.into(),
+        };
+        match self.blob_source(&located, name, digest).await?.ok_or_else(unknown)? {
+            BlobSource::Archive { file, size } => {
+                let stream = located.place.storage.stream_range(&file, range).await.map_err(not_found)?;
+                Ok((BlobInfo { size }, BlobBody::Stream(stream)))
+            }
+            BlobSource::Stored { size } => {
+                let stream = self.oci_root().oci_stream(&blob_key(digest), range).await.map_err(not_found)?;
+                Ok((BlobInfo { size }, BlobBody::Stream(stream)))
+            }
+            BlobSource::Config(bytes) | BlobSource::Provenance(bytes) => {
+                let size = bytes.len() as u64;
+                let body = match range {
+                    Some(r) => bytes.slice(r.start as usize..(r.end.min(size)) as usize),
+                    None => bytes,
+                };
+                Ok((BlobInfo { size }, BlobBody::Bytes(body)))
+            }
+        }
+    }
+
+    /// A whole blob in memory (chart layers, provenance, configs: bounded by the upload limit).
+    async fn read_blob(&self, located: &Located, name: &str, digest: &Digest) -> Result<Option<Bytes>, OciError> {
+        Ok(match self.blob_source(located, name, digest).await? {
+            None => None,
+            Some(BlobSource::Config(bytes) | BlobSource::Provenance(bytes)) => Some(bytes),
+            Some(BlobSource::Archive { file, .. }) => Some(located.place.storage.read(&file).await?),
+            Some(BlobSource::Stored { .. }) => self.oci_root().oci_read(&blob_key(digest)).await?,
+        })
+    }
+
+    /// Makes a stored blob visible in repository `name` of `tenant`.
+    pub(crate) async fn oci_link_blob(&self, tenant: &Tenant, name: &str, digest: &Digest) -> Result<(), OciError> {
+        let place = self.locate(tenant)?.place;
+        place.storage.oci_put(&repo_key(name, "blobs", digest.hex()), Bytes::new(), false).await?;
+        Ok(())
+    }
+
+    /// Mounts a blob of repository `from` (same tenant) into `name`: true when done, false when
+    /// the client must upload it (another tenant, an unknown blob, a chart archive).
+    pub async fn oci_mount_blob(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        digest: &Digest,
+        from: (&Tenant, &str),
+    ) -> Result<bool, OciError> {
+        if from.0 != tenant {
+            return Ok(false);
+        }
+        let located = self.locate(tenant)?;
+        match self.blob_source(&located, from.1, digest).await? {
+            Some(BlobSource::Stored { .. }) => {}
+            Some(BlobSource::Config(bytes)) => match self.oci_root().oci_put(&blob_key(digest), bytes, true).await {
+                Ok(_) | Err(StorageError::AlreadyExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            },
+            Some(BlobSource::Archive { .. } | BlobSource::Provenance(_)) | None => return Ok(false),
+        }
+        self.oci_link_blob(tenant, name, digest).await?;
+        Ok(true)
+    }
+
+    /// The manifest `reference` of repository `name`.
+    pub async fn oci_manifest(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        reference: &Reference,
+    ) -> Result<OciManifest, OciError> {
+        let located = self.locate(tenant)?;
+        let unknown =
+            || OciError::ManifestUnknown { repository: label(tenant, name), reference: reference.to_string() };
+        let storage = &located.place.storage;
+        match reference {
+            Reference::Tag(tag) => {
+                if let Some(entry) = located.entry(name, &version_of_tag(tag)) {
+                    if let Some(pushed) = self.pushed_chart_manifest(storage, name, tag, &entry).await? {
+                        return Ok(served(pushed));
+                    }
+                    let prov = provenance_of(storage, &entry).await?;
+                    return Ok(derived(derive_manifest(&entry, prov.as_deref())?));
+                }
+                let Some(target) = storage.oci_read(&repo_key(name, "tags", tag)).await? else { return Err(unknown()) };
+                let digest = std::str::from_utf8(&target).ok().and_then(|t| Digest::parse(t.trim()).ok());
+                let Some(digest) = digest else { return Err(unknown()) };
+                let bytes = storage.oci_read(&repo_key(name, "manifests", digest.hex())).await?;
+                let manifest = bytes.map(|b| PushedManifest::parse(b, None)).transpose()?;
+                manifest.map(served).ok_or_else(unknown)
+            }
+            Reference::Digest(digest) => {
+                let charts = entries(&located, name);
+                if let Some(bytes) = storage.oci_read(&repo_key(name, "manifests", digest.hex())).await? {
+                    let manifest = PushedManifest::parse(bytes, None)?;
+                    if manifest.is_chart() {
+                        // A chart manifest stands while its chart does.
+                        let (layer, _) = manifest.chart_layers()?;
+                        if !charts.iter().any(|e| e.digest == layer.digest.hex()) {
+                            return Err(unknown());
+                        }
+                    }
+                    return Ok(served(manifest));
+                }
+                // Without provenance first (no request), then with each version's `.prov`.
+                for entry in &charts {
+                    let derived_manifest = derive_manifest(entry, None)?;
+                    if derived_manifest.digest == *digest {
+                        return Ok(derived(derived_manifest));
+                    }
+                }
+                for entry in &charts {
+                    if let Some(prov) = provenance_of(storage, entry).await? {
+                        let derived_manifest = derive_manifest(entry, Some(&prov))?;
+                        if derived_manifest.digest == *digest {
+                            return Ok(derived(derived_manifest));
+                        }
+                    }
+                }
+                Err(unknown())
+            }
+        }
+    }
+
+    /// The manifest a client pushed for an indexed chart version, if it still describes the
+    /// archive stored now (an HTTP upload may have replaced it since).
+    async fn pushed_chart_manifest(
+        &self,
+        storage: &Storage,
+        name: &str,
+        tag: &str,
+        entry: &Entry,
+    ) -> Result<Option<PushedManifest>, OciError> {
+        let Some(bytes) = storage.oci_read(&repo_key(name, "charts", tag)).await? else { return Ok(None) };
+        let Ok(manifest) = PushedManifest::parse(bytes, None) else { return Ok(None) };
+        let current = manifest.chart_layers().is_ok_and(|(layer, _)| layer.digest.hex() == entry.digest);
+        Ok(current.then_some(manifest))
+    }
+
+    /// Stores a pushed manifest. A Helm chart manifest is a chart version: its chart layer is
+    /// validated and published like an HTTP upload (name and version must match the repository
+    /// and the tag), then the manifest is kept byte for byte.
+    pub async fn oci_put_manifest(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        reference: &Reference,
+        content_type: Option<&str>,
+        bytes: Bytes,
+    ) -> Result<ManifestPut, OciError> {
+        let located = self.locate(tenant)?;
+        let manifest = PushedManifest::parse(bytes, content_type)?;
+        if let Reference::Digest(digest) = reference
+            && *digest != manifest.digest
+        {
+            return Err(OciError::DigestInvalid(format!(
+                "the manifest's digest is {}, not {digest} as its URL says",
+                manifest.digest
+            )));
+        }
+        for blob in manifest.blobs() {
+            if self.blob_source(&located, name, &blob.digest).await?.is_none() {
+                return Err(OciError::ManifestBlobUnknown(blob.digest.to_string()));
+            }
+        }
+        let storage = &located.place.storage;
+        let mut put = ManifestPut {
+            digest: manifest.digest.clone(),
+            subject: manifest.subject.clone(),
+            chart: None,
+            published: false,
+        };
+        if manifest.is_chart() {
+            let (chart, published) = self.put_chart_manifest(tenant, &located, name, reference, &manifest).await?;
+            put.chart = Some(chart);
+            put.published = published;
+        } else if let Reference::Tag(tag) = reference
+            && located.entry(name, &version_of_tag(tag)).is_some()
+        {
+            return Err(OciError::ManifestInvalid(format!(
+                "tag {tag} is chart version {} of {name}: only that chart's manifest can have it",
+                version_of_tag(tag)
+            )));
+        }
+        storage.oci_put(&repo_key(name, "manifests", manifest.digest.hex()), manifest.bytes.clone(), false).await?;
+        if !manifest.is_chart()
+            && let Reference::Tag(tag) = reference
+        {
+            storage.oci_put(&repo_key(name, "tags", tag), Bytes::from(manifest.digest.to_string()), false).await?;
+        }
+        if let Some(subject) = &manifest.subject {
+            let key = ["repos", name, "referrers", subject_folder(subject), manifest.digest.hex()];
+            storage.oci_put(&key, Bytes::new(), false).await?;
+        }
+        Ok(put)
+    }
+
+    async fn put_chart_manifest(
+        &self,
+        tenant: &Tenant,
+        located: &Located,
+        name: &str,
+        reference: &Reference,
+        manifest: &PushedManifest,
+    ) -> Result<((String, String), bool), OciError> {
+        let (layer, prov_layer) = manifest.chart_layers()?;
+        let missing = |d: &Digest| OciError::ManifestBlobUnknown(d.to_string());
+        let chart = self.read_blob(located, name, &layer.digest).await?.ok_or_else(|| missing(&layer.digest))?;
+        if chart.len() as u64 != layer.size {
+            return Err(OciError::ManifestInvalid(format!(
+                "the chart layer is {} bytes, the manifest says {}",
+                chart.len(),
+                layer.size
+            )));
+        }
+        let prov = match prov_layer {
+            Some(p) => Some(self.read_blob(located, name, &p.digest).await?.ok_or_else(|| missing(&p.digest))?),
+            None => None,
+        };
+        let loaded = self.check_chart(chart.clone()).await?;
+        let version = loaded.metadata.version.clone();
+        if loaded.metadata.name != name {
+            return Err(OciError::ManifestInvalid(format!(
+                "the chart is named {:?} but the repository is {}",
+                loaded.metadata.name,
+                label(tenant, name)
+            )));
+        }
+        let tag = tag_of_version(&version);
+        if let Reference::Tag(pushed_tag) = reference
+            && *pushed_tag != tag
+        {
+            return Err(OciError::ManifestInvalid(format!(
+                "the chart's version is {version} (tag {tag}), but it was pushed as tag {pushed_tag}"
+            )));
+        }
+        let same = located.entry(name, &version).is_some_and(|e| e.digest == loaded.digest);
+        if !same {
+            self.publish(tenant, chart, prov, false).await?;
+        }
+        located.place.storage.oci_put(&repo_key(name, "charts", &tag), manifest.bytes.clone(), false).await?;
+        // The chart layer is the archive now: the blob store does not keep a second copy.
+        if let Err(e) = self.oci_root().oci_delete(&blob_key(&layer.digest)).await {
+            tracing::warn!(digest = %layer.digest, error = %e, "cannot remove a chart layer from the blob store");
+        }
+        Ok(((name.to_owned(), version), !same))
+    }
+
+    /// Helm's checks of an archive, as [`Repository::publish`] runs them, for the name and
+    /// version a chart manifest must agree with before anything is stored.
+    async fn check_chart(&self, bytes: Bytes) -> Result<LoadedChart, OciError> {
+        if bytes.is_empty() {
+            return Err(OciError::ManifestInvalid("the chart layer is empty".into()));
+        }
+        let limits = self.shared.options.limits.clone();
+        tokio::task::spawn_blocking(move || archive::load_archive(&bytes, &limits))
+            .await
+            .map_err(|e| OciError::Internal(format!("chart validation failed: {e}")))?
+            .map_err(|e| OciError::ManifestInvalid(e.to_string()))
+    }
+
+    /// Deletes a manifest. A chart's manifest (by its tag or digest) is the chart version:
+    /// the version is unpublished, as `DELETE /api/charts/<name>/<version>` does.
+    pub async fn oci_delete_manifest(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        reference: &Reference,
+    ) -> Result<(), OciError> {
+        let located = self.locate(tenant)?;
+        let storage = &located.place.storage;
+        let unknown =
+            || OciError::ManifestUnknown { repository: label(tenant, name), reference: reference.to_string() };
+        let version = match reference {
+            Reference::Tag(tag) => {
+                let version = version_of_tag(tag);
+                if located.entry(name, &version).is_some() {
+                    Some(version)
+                } else if storage.oci_head(&repo_key(name, "tags", tag)).await?.is_some() {
+                    storage.oci_delete(&repo_key(name, "tags", tag)).await?;
+                    return Ok(());
+                } else {
+                    return Err(unknown());
+                }
+            }
+            Reference::Digest(_) => {
+                let manifest = self.oci_manifest(tenant, name, reference).await?;
+                let pushed = PushedManifest::parse(manifest.bytes, None)?;
+                if pushed.is_chart() {
+                    let (layer, _) = pushed.chart_layers()?;
+                    let charts = entries(&located, name);
+                    let entry = charts.iter().find(|e| e.digest == layer.digest.hex()).ok_or_else(unknown)?;
+                    Some(entry.version().to_owned())
+                } else {
+                    self.delete_artifact(storage, name, &pushed).await?;
+                    return Ok(());
+                }
+            }
+        };
+        if let Some(version) = version {
+            let tag = tag_of_version(&version);
+            if let Some(bytes) = storage.oci_read(&repo_key(name, "charts", &tag)).await?
+                && let Ok(pushed) = PushedManifest::parse(bytes, None)
+            {
+                storage.oci_delete(&repo_key(name, "manifests", pushed.digest.hex())).await?;
+            }
+            storage.oci_delete(&repo_key(name, "charts", &tag)).await?;
+            self.unpublish(tenant, name, &version).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a non-chart manifest, the tags pointing at it and its referrer entry.
+    async fn delete_artifact(&self, storage: &Storage, name: &str, manifest: &PushedManifest) -> Result<(), OciError> {
+        let target = manifest.digest.to_string();
+        for tag in storage.oci_list(&["repos", name, "tags"]).await? {
+            let points_here = storage
+                .oci_read(&repo_key(name, "tags", &tag.file))
+                .await?
+                .is_some_and(|t| t.as_ref() == target.as_bytes());
+            if points_here {
+                storage.oci_delete(&repo_key(name, "tags", &tag.file)).await?;
+            }
+        }
+        if let Some(subject) = &manifest.subject {
+            storage.oci_delete(&["repos", name, "referrers", subject_folder(subject), manifest.digest.hex()]).await?;
+        }
+        storage.oci_delete(&repo_key(name, "manifests", manifest.digest.hex())).await?;
+        Ok(())
+    }
+
+    /// Every tag of repository `name`, in lexical order: its chart versions (`+` as `_`) and
+    /// the tags of other artifacts.
+    pub async fn oci_tags(&self, tenant: &Tenant, name: &str) -> Result<Vec<String>, OciError> {
+        let located = self.locate(tenant)?;
+        let mut tags: Vec<String> = entries(&located, name).iter().map(|e| tag_of_version(e.version())).collect();
+        let stored = located.place.storage.oci_list(&["repos", name, "tags"]).await?;
+        tags.extend(stored.into_iter().map(|o| o.file).filter(|t| !t.contains('/')));
+        tags.sort();
+        tags.dedup();
+        if tags.is_empty() && located.place.storage.oci_list(&["repos", name, "manifests"]).await?.is_empty() {
+            return Err(OciError::NameUnknown(label(tenant, name)));
+        }
+        Ok(tags)
+    }
+
+    /// The referrers of `subject` in repository `name`: an image index of the manifests whose
+    /// `subject` it is, optionally only those of `artifact_type`.
+    pub async fn oci_referrers(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Bytes, OciError> {
+        let place = self.locate(tenant)?.place;
+        let storage = &place.storage;
+        let mut manifests = Vec::new();
+        for link in storage.oci_list(&["repos", name, "referrers", subject_folder(subject)]).await? {
+            let Ok(digest) = Digest::from_hex(&link.file) else { continue };
+            let Some(bytes) = storage.oci_read(&repo_key(name, "manifests", digest.hex())).await? else { continue };
+            let size = bytes.len() as u64;
+            let Ok(manifest) = PushedManifest::parse(bytes, None) else { continue };
+            // The folder is named by a prefix of the subject's digest.
+            if manifest.subject.as_ref() != Some(subject) {
+                continue;
+            }
+            if artifact_type.is_some_and(|wanted| manifest.artifact_type.as_deref() != Some(wanted)) {
+                continue;
+            }
+            manifests.push(ReferrerDescriptor {
+                media_type: manifest.media_type,
+                digest: digest.to_string(),
+                size,
+                artifact_type: manifest.artifact_type,
+                annotations: manifest.annotations,
+            });
+        }
+        let index = ReferrersIndex { schema_version: 2, media_type: media::IMAGE_INDEX, manifests };
+        let body = serde_json::to_vec(&index).map_err(|e| OciError::Internal(e.to_string()))?;
+        Ok(Bytes::from(body))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ReferrerDescriptor {
+    #[serde(rename = "mediaType")]
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(rename = "artifactType", skip_serializing_if = "Option::is_none")]
+    artifact_type: Option<String>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(serde::Serialize)]
+struct ReferrersIndex {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: &'static str,
+    manifests: Vec<ReferrerDescriptor>,
+}
+
+fn served(manifest: PushedManifest) -> OciManifest {
+    OciManifest { bytes: manifest.bytes, media_type: manifest.media_type, digest: manifest.digest }
+}
+
+fn derived(manifest: DerivedManifest) -> OciManifest {
+    OciManifest { bytes: manifest.manifest, media_type: media::IMAGE_MANIFEST.to_owned(), digest: manifest.digest }
+}

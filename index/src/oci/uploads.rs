@@ -1,0 +1,453 @@
+//! Blob upload sessions: `POST` → `PATCH`* → `PUT ?digest=`, or one request.
+//!
+//! A session lives in storage, under `.chartroom/oci/uploads/<id>/` of the root: `state.json`
+//! (tenant, repository, owner, start time, bytes received) and one object per chunk
+//! (`chunk-<offset>`, written create-only, so two writers of the same offset cannot both win).
+//! Any replica can continue or finish a session another one started. The replica that received
+//! the chunks hashes them as they arrive; one that did not re-reads them at the end. A blob is
+//! written to the shared blob store only once complete and verified (create-only: an identical
+//! blob already there is kept), then linked into its repository: nothing partial is ever
+//! visible.
+//!
+//! Bounds: a session's size (`--max-upload-size`), its lifetime (expired sessions are removed by
+//! [`Uploads::sweep`] and answer `BLOB_UPLOAD_UNKNOWN`), and the number of open sessions this
+//! replica started, per client and in total.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use chartroom_storage::StorageError;
+use jiff::Timestamp;
+use parking_lot::Mutex;
+use sha2::{Digest as _, Sha256};
+
+use super::digest::Digest;
+use super::error::OciError;
+use super::registry::{blob_key, label};
+use crate::repo::Repository;
+use crate::tenant::Tenant;
+
+/// The bounds of upload sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Largest blob, in bytes.
+    pub max_size: u64,
+    /// A session not finished within this time is abandoned.
+    pub lifetime: Duration,
+    /// Open sessions one client may have on this replica.
+    pub per_client: usize,
+    /// Open sessions on this replica.
+    pub total: usize,
+}
+
+impl UploadLimits {
+    /// One hour, 64 per client, 1,024 in all.
+    pub fn with_max_size(max_size: u64) -> UploadLimits {
+        UploadLimits { max_size, lifetime: Duration::from_secs(3600), per_client: 64, total: 1024 }
+    }
+}
+
+/// Where a session stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadStatus {
+    pub id: String,
+    /// Bytes received so far.
+    pub size: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
+struct SessionState {
+    tenant: String,
+    name: String,
+    owner: String,
+    /// Unix seconds.
+    started: i64,
+    size: u64,
+    /// Offsets of the chunks received, in order.
+    chunks: Vec<u64>,
+}
+
+/// What this replica knows of a session it served: the running hash of its bytes.
+struct LocalSession {
+    owner: String,
+    started: Timestamp,
+    size: u64,
+    hasher: Sha256,
+}
+
+/// The upload sessions of one repository handle.
+pub struct Uploads {
+    repo: Repository,
+    limits: UploadLimits,
+    local: Mutex<HashMap<String, LocalSession>>,
+}
+
+fn state_key(id: &str) -> [&str; 3] {
+    ["uploads", id, "state.json"]
+}
+
+fn chunk_name(offset: u64) -> String {
+    format!("chunk-{offset:020}")
+}
+
+/// A hard-to-guess session id (32 hex digits).
+fn new_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut parts = [0u64; 2];
+    for (i, part) in parts.iter_mut().enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(Timestamp::now().as_nanosecond() as u128);
+        h.write_u64(n);
+        h.write_usize(i);
+        h.write_u32(std::process::id());
+        *part = h.finish();
+    }
+    format!("{:016x}{:016x}", parts[0], parts[1])
+}
+
+/// `chartroom_oci_upload_sessions_open`: the sessions this replica holds (a no-op without a
+/// metrics recorder).
+fn report_open(sessions: usize) {
+    metrics::gauge!("chartroom_oci_upload_sessions_open").set(sessions as f64);
+}
+
+/// Whether `id` can be a session id (and so a storage key segment).
+fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Uploads {
+    pub fn new(repo: Repository, limits: UploadLimits) -> Uploads {
+        Uploads { repo, limits, local: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn limits(&self) -> &UploadLimits {
+        &self.limits
+    }
+
+    /// Opens a session for repository `name` of `tenant`, for `owner` (who asked).
+    pub async fn start(&self, tenant: &Tenant, name: &str, owner: &str) -> Result<UploadStatus, OciError> {
+        self.repo.locate(tenant)?;
+        let id = new_id();
+        {
+            let mut local = self.local.lock();
+            let expired = Timestamp::now() - self.limits.lifetime;
+            local.retain(|_, s| s.started > expired);
+            if local.len() >= self.limits.total {
+                return Err(OciError::TooManyUploads(format!(
+                    "too many open uploads on this server ({}); finish or cancel some",
+                    self.limits.total
+                )));
+            }
+            if local.values().filter(|s| s.owner == owner).count() >= self.limits.per_client {
+                return Err(OciError::TooManyUploads(format!(
+                    "too many open uploads for {owner:?} ({}); finish or cancel some",
+                    self.limits.per_client
+                )));
+            }
+            let session =
+                LocalSession { owner: owner.to_owned(), started: Timestamp::now(), size: 0, hasher: Sha256::new() };
+            local.insert(id.clone(), session);
+            report_open(local.len());
+        }
+        let state = SessionState {
+            tenant: tenant.as_str().to_owned(),
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            started: Timestamp::now().as_second(),
+            size: 0,
+            chunks: Vec::new(),
+        };
+        if let Err(e) = self.write_state(&id, &state, true).await {
+            let mut local = self.local.lock();
+            local.remove(&id);
+            report_open(local.len());
+            return Err(e);
+        }
+        Ok(UploadStatus { id, size: 0 })
+    }
+
+    async fn write_state(&self, id: &str, state: &SessionState, create: bool) -> Result<(), OciError> {
+        let bytes = serde_json::to_vec(state).map_err(|e| OciError::Internal(e.to_string()))?;
+        self.repo.oci_root().oci_put(&state_key(id), Bytes::from(bytes), create).await?;
+        Ok(())
+    }
+
+    /// The session's state, if it is one of repository `name` of `tenant` and has not expired.
+    async fn load(&self, tenant: &Tenant, name: &str, id: &str) -> Result<SessionState, OciError> {
+        let unknown = || OciError::UploadUnknown(id.to_owned());
+        if !valid_id(id) {
+            return Err(unknown());
+        }
+        let bytes = self.repo.oci_root().oci_read(&state_key(id)).await?.ok_or_else(unknown)?;
+        let state: SessionState = serde_json::from_slice(&bytes).map_err(|_| unknown())?;
+        if state.tenant != tenant.as_str() || state.name != name {
+            return Err(unknown());
+        }
+        if Timestamp::now().as_second() - state.started > self.limits.lifetime.as_secs() as i64 {
+            self.discard(id).await;
+            return Err(unknown());
+        }
+        Ok(state)
+    }
+
+    /// Where a session stands.
+    pub async fn status(&self, tenant: &Tenant, name: &str, id: &str) -> Result<UploadStatus, OciError> {
+        let state = self.load(tenant, name, id).await?;
+        Ok(UploadStatus { id: id.to_owned(), size: state.size })
+    }
+
+    /// Appends a chunk. `start` is the first byte's offset from `Content-Range`, if sent: it
+    /// must be where the session stands.
+    pub async fn append(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        id: &str,
+        start: Option<u64>,
+        chunk: Bytes,
+    ) -> Result<UploadStatus, OciError> {
+        let mut state = self.load(tenant, name, id).await?;
+        if let Some(start) = start
+            && start != state.size
+        {
+            return Err(OciError::ChunkOutOfOrder { got: start, size: state.size });
+        }
+        let new_size = state.size + chunk.len() as u64;
+        if new_size > self.limits.max_size {
+            self.discard(id).await;
+            return Err(OciError::TooLarge(self.limits.max_size));
+        }
+        if chunk.is_empty() {
+            return Ok(UploadStatus { id: id.to_owned(), size: state.size });
+        }
+        let offset = state.size;
+        match self.repo.oci_root().oci_put(&["uploads", id, &chunk_name(offset)], chunk.clone(), true).await {
+            Ok(_) => {}
+            // Another request wrote this offset first.
+            Err(StorageError::AlreadyExists(_)) => return Err(OciError::ChunkOutOfOrder { got: offset, size: offset }),
+            Err(e) => return Err(e.into()),
+        }
+        state.chunks.push(offset);
+        state.size = new_size;
+        self.write_state(id, &state, false).await?;
+        let mut local = self.local.lock();
+        match local.get_mut(id) {
+            Some(session) if session.size == offset => {
+                session.hasher.update(&chunk);
+                session.size = new_size;
+            }
+            // Chunks arrived elsewhere: the bytes are re-read at the end.
+            Some(_) => {
+                local.remove(id);
+                report_open(local.len());
+            }
+            None => {}
+        }
+        Ok(UploadStatus { id: id.to_owned(), size: new_size })
+    }
+
+    /// Finishes a session with its last bytes (possibly none): the whole blob must hash to
+    /// `digest`. The blob is stored and linked into the repository; the session is gone.
+    pub async fn finish(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        id: &str,
+        last: Bytes,
+        digest: &Digest,
+    ) -> Result<(), OciError> {
+        let state = self.load(tenant, name, id).await?;
+        let total = state.size + last.len() as u64;
+        if total > self.limits.max_size {
+            self.discard(id).await;
+            return Err(OciError::TooLarge(self.limits.max_size));
+        }
+        let running = {
+            let local = self.local.lock();
+            local.get(id).filter(|s| s.size == state.size).map(|s| s.hasher.clone())
+        };
+        let mut blob = BytesMut::with_capacity(total as usize);
+        for offset in &state.chunks {
+            let chunk = self.repo.oci_root().oci_read(&["uploads", id, &chunk_name(*offset)]).await?;
+            let chunk = chunk.ok_or_else(|| OciError::UploadUnknown(id.to_owned()))?;
+            blob.extend_from_slice(&chunk);
+        }
+        blob.extend_from_slice(&last);
+        let blob = blob.freeze();
+        let got = match running {
+            Some(mut hasher) => {
+                hasher.update(&last);
+                Digest::from_hasher(hasher)
+            }
+            None => Digest::of(&blob),
+        };
+        let result = if got != *digest {
+            Err(OciError::DigestInvalid(format!("the uploaded content's digest is {got}, not {digest}")))
+        } else if blob.len() as u64 != total {
+            Err(OciError::UploadInvalid("the upload's chunks are incomplete; start it again".into()))
+        } else {
+            self.store_blob(tenant, name, digest, blob).await
+        };
+        // Refused or stored, the session is over (a refused client starts again).
+        self.discard(id).await;
+        result
+    }
+
+    /// Stores a complete blob sent in one request (`POST ?digest=`).
+    pub async fn put_blob(&self, tenant: &Tenant, name: &str, digest: &Digest, blob: Bytes) -> Result<(), OciError> {
+        if blob.len() as u64 > self.limits.max_size {
+            return Err(OciError::TooLarge(self.limits.max_size));
+        }
+        let got = Digest::of(&blob);
+        if got != *digest {
+            return Err(OciError::DigestInvalid(format!("the uploaded content's digest is {got}, not {digest}")));
+        }
+        self.store_blob(tenant, name, digest, blob).await
+    }
+
+    async fn store_blob(&self, tenant: &Tenant, name: &str, digest: &Digest, blob: Bytes) -> Result<(), OciError> {
+        match self.repo.oci_root().oci_put(&blob_key(digest), blob, true).await {
+            Ok(_) | Err(StorageError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.repo.oci_link_blob(tenant, name, digest).await?;
+        tracing::debug!(repository = %label(tenant, name), %digest, "blob stored");
+        Ok(())
+    }
+
+    /// Cancels a session.
+    pub async fn cancel(&self, tenant: &Tenant, name: &str, id: &str) -> Result<(), OciError> {
+        self.load(tenant, name, id).await?;
+        self.discard(id).await;
+        Ok(())
+    }
+
+    /// Deletes a session's objects (best effort: a leftover is swept later).
+    async fn discard(&self, id: &str) {
+        {
+            let mut local = self.local.lock();
+            local.remove(id);
+            report_open(local.len());
+        }
+        let root = self.repo.oci_root();
+        if let Err(e) = root.oci_delete(&state_key(id)).await {
+            tracing::warn!(upload = id, error = %e, "cannot delete an upload session's state");
+        }
+        match root.oci_list(&["uploads", id]).await {
+            Ok(objects) => {
+                for object in objects {
+                    if let Err(e) = root.oci_delete(&["uploads", id, &object.file]).await {
+                        tracing::warn!(upload = id, error = %e, "cannot delete an upload chunk");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(upload = id, error = %e, "cannot list an upload session"),
+        }
+    }
+
+    /// Removes every session (of any replica) not touched for the session lifetime, and
+    /// chunks left without a state; returns how many sessions were removed.
+    pub async fn sweep(&self) -> Result<usize, OciError> {
+        let root = self.repo.oci_root();
+        let cutoff = std::time::SystemTime::now().checked_sub(self.limits.lifetime).unwrap_or(std::time::UNIX_EPOCH);
+        // A session's last activity is its newest object (state or chunk).
+        let mut newest: HashMap<String, std::time::SystemTime> = HashMap::new();
+        for object in root.oci_list(&["uploads"]).await? {
+            let Some((id, _)) = object.file.split_once('/') else { continue };
+            let slot = newest.entry(id.to_owned()).or_insert(std::time::UNIX_EPOCH);
+            *slot = (*slot).max(object.last_modified);
+        }
+        let mut removed = 0;
+        for (id, touched) in newest {
+            if touched < cutoff {
+                self.discard(&id).await;
+                removed += 1;
+            }
+        }
+        let expired = Timestamp::now() - self.limits.lifetime;
+        let mut local = self.local.lock();
+        local.retain(|_, s| s.started > expired);
+        report_open(local.len());
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::RepoOptions;
+    use chartroom_storage::Storage;
+
+    async fn two_replicas(limits: UploadLimits) -> (Uploads, Uploads, Storage) {
+        let storage = Storage::memory();
+        let options = RepoOptions { poll_interval: None, ..RepoOptions::default() };
+        let (a, _) = Repository::open(storage.clone(), options.clone()).await.unwrap();
+        let (b, _) = Repository::open(storage.clone(), options).await.unwrap();
+        (Uploads::new(a, limits.clone()), Uploads::new(b, limits), storage)
+    }
+
+    fn root() -> Tenant {
+        Tenant::root()
+    }
+
+    #[tokio::test]
+    async fn a_session_started_on_one_replica_finishes_on_another() {
+        let (a, b, storage) = two_replicas(UploadLimits::with_max_size(1 << 20)).await;
+        let blob = Bytes::from_static(b"hello, chunked world");
+        let digest = Digest::of(&blob);
+        let s = a.start(&root(), "art", "ci").await.unwrap();
+        a.append(&root(), "art", &s.id, Some(0), blob.slice(..5)).await.unwrap();
+        // Out of order: refused, the session keeps its 5 bytes.
+        let skipped = b.append(&root(), "art", &s.id, Some(9), blob.slice(9..)).await;
+        assert!(matches!(skipped, Err(OciError::ChunkOutOfOrder { got: 9, size: 5 })));
+        b.append(&root(), "art", &s.id, Some(5), blob.slice(5..12)).await.unwrap();
+        // Another repository does not see the session.
+        assert!(matches!(b.status(&root(), "other", &s.id).await, Err(OciError::UploadUnknown(_))));
+        assert_eq!(a.status(&root(), "art", &s.id).await.unwrap().size, 12);
+        // Not visible before the end.
+        assert!(storage.oci_head(&blob_key(&digest)).await.unwrap().is_none());
+        a.finish(&root(), "art", &s.id, blob.slice(12..), &digest).await.unwrap();
+        assert_eq!(storage.oci_read(&blob_key(&digest)).await.unwrap().unwrap(), blob);
+        assert!(storage.oci_list(&["uploads"]).await.unwrap().is_empty(), "session objects removed");
+        assert!(matches!(a.status(&root(), "art", &s.id).await, Err(OciError::UploadUnknown(_))));
+    }
+
+    #[tokio::test]
+    async fn wrong_digest_and_oversize_store_nothing() {
+        let (a, _, storage) = two_replicas(UploadLimits::with_max_size(8)).await;
+        let s = a.start(&root(), "art", "ci").await.unwrap();
+        a.append(&root(), "art", &s.id, None, Bytes::from_static(b"1234")).await.unwrap();
+        let wrong = Digest::of(b"other");
+        let got = a.finish(&root(), "art", &s.id, Bytes::from_static(b"5678"), &wrong).await;
+        assert!(matches!(got, Err(OciError::DigestInvalid(_))), "{got:?}");
+        assert!(storage.oci_list(&["blobs"]).await.unwrap().is_empty());
+        let s = a.start(&root(), "art", "ci").await.unwrap();
+        let big = a.append(&root(), "art", &s.id, None, Bytes::from_static(b"123456789")).await;
+        assert!(matches!(big, Err(OciError::TooLarge(8))));
+        assert!(storage.oci_list(&["uploads"]).await.unwrap().is_empty(), "oversized session removed");
+        let whole = a.put_blob(&root(), "art", &Digest::of(b"123456789"), Bytes::from_static(b"123456789")).await;
+        assert!(matches!(whole, Err(OciError::TooLarge(8))));
+    }
+
+    #[tokio::test]
+    async fn sessions_are_counted_and_swept() {
+        let limits = UploadLimits { max_size: 100, lifetime: Duration::from_secs(3600), per_client: 2, total: 3 };
+        let (a, _, storage) = two_replicas(limits).await;
+        a.start(&root(), "art", "ci").await.unwrap();
+        a.start(&root(), "art", "ci").await.unwrap();
+        assert!(matches!(a.start(&root(), "art", "ci").await, Err(OciError::TooManyUploads(_))));
+        a.start(&root(), "art", "other").await.unwrap();
+        assert!(matches!(a.start(&root(), "art", "third").await, Err(OciError::TooManyUploads(_))));
+        // Nothing is old enough to sweep.
+        assert_eq!(a.sweep().await.unwrap(), 0);
+        // With a zero lifetime every session is abandoned.
+        let expired = Uploads::new(a.repo.clone(), UploadLimits { lifetime: Duration::ZERO, ..a.limits.clone() });
+        assert_eq!(expired.sweep().await.unwrap(), 3);
+        assert!(storage.oci_list(&["uploads"]).await.unwrap().is_empty());
+    }
+}
