@@ -936,3 +936,53 @@ async fn helm3_signed_push_keeps_the_provenance() {
 async fn helm4_signed_push_keeps_the_provenance() {
     signed_push(HelmVersion::V4).await;
 }
+
+/// The OCI door is held to the provenance policy like the others (issue 12): under `required`, a
+/// `helm push` of a chart signed by a trusted key is stored with its `.prov`; an unsigned chart,
+/// or one whose provenance layer was altered, is refused with the failed check and nothing stored.
+#[tokio::test]
+async fn helm_push_is_held_to_the_provenance_policy() {
+    let helm = Helm::new(HelmVersion::V4);
+    let work = helm.work_dir("policy");
+    let keyring = work.join("trusted.pub");
+    std::fs::write(&keyring, read_testdata(SIGNTEST_KEYRING)).expect("write keyring");
+    let server = Server::start(&["--provenance", "required", "--provenance-keyring", p(&keyring)]).await;
+    let (tgz, prov) = (read_testdata(SIGNTEST_TGZ), read_testdata(SIGNTEST_PROV));
+    let push = |archive: &Path| {
+        helm.output_in(None, &["push", p(archive), &format!("oci://{}", host(&server)), "--plain-http"])
+    };
+
+    // Unsigned: refused, nothing stored.
+    let unsigned = work.join("unsigned");
+    std::fs::create_dir_all(&unsigned).expect("mkdir");
+    std::fs::write(unsigned.join("signtest-0.1.0.tgz"), &tgz).expect("write tgz");
+    let before = snapshot_dir(&server.storage_dir());
+    let out = push(&unsigned.join("signtest-0.1.0.tgz"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("a provenance file is required"), "{stderr}");
+    // Altered provenance layer: refused with the failed check.
+    let altered = work.join("altered");
+    std::fs::create_dir_all(&altered).expect("mkdir");
+    std::fs::write(altered.join("signtest-0.1.0.tgz"), &tgz).expect("write tgz");
+    let forged = String::from_utf8(prov.clone()).expect("utf-8").replacen("name: signtest", "name: signtesx", 1);
+    std::fs::write(altered.join("signtest-0.1.0.tgz.prov"), forged).expect("write prov");
+    let out = push(&altered.join("signtest-0.1.0.tgz"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("bad provenance signature"), "{stderr}");
+    let index = server.index().await;
+    assert!(index.versions("signtest").is_empty(), "nothing indexed after the refusals");
+    let after: Vec<String> =
+        snapshot_dir(&server.storage_dir()).into_keys().filter(|k| !k.starts_with(".chartroom/")).collect();
+    let before: Vec<String> = before.into_keys().filter(|k| !k.starts_with(".chartroom/")).collect();
+    assert_eq!(after, before, "no chart or provenance file stored");
+
+    // Signed by the trusted key: stored with its provenance and shown as verified.
+    let signed = work.join("signed");
+    std::fs::create_dir_all(&signed).expect("mkdir");
+    std::fs::write(signed.join("signtest-0.1.0.tgz"), &tgz).expect("write tgz");
+    std::fs::write(signed.join("signtest-0.1.0.tgz.prov"), &prov).expect("write prov");
+    let out = push(&signed.join("signtest-0.1.0.tgz"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let version = server.get("/api/charts/signtest/0.1.0").await.json();
+    assert_eq!(version["provenance"]["verified"], Value::Bool(true), "{version}");
+}
