@@ -23,6 +23,7 @@ mod digest;
 mod error;
 mod manifest;
 mod registry;
+mod token_key;
 mod uploads;
 
 pub use derive::{DerivedManifest, derive_manifest};

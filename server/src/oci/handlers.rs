@@ -24,6 +24,8 @@ pub(super) async fn handle(state: &AppState, route: &OciRoute, identity: &Identi
     let prefix = route.prefix.as_str();
     match (&route.endpoint, method) {
         (Endpoint::Base, _) => Ok(json(method, "{}".into(), "application/json")),
+        // Answered before access is checked (`mod.rs`, `token.rs`).
+        (Endpoint::Token, _) => Err(OciWireError::Unsupported("the token endpoint takes no repository".into())),
         (Endpoint::Tags(repo), _) => tags(state, prefix, repo, req.uri()).await,
         (Endpoint::Manifest(repo, reference), &Method::PUT) => {
             put_manifest(state, prefix, repo, reference, identity, req).await

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::support::*;
 
 mod metrics;
+mod token;
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
