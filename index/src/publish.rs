@@ -177,6 +177,7 @@ impl Repository {
         let _guard = self.locks.lock(tenant, &chart_file(name, version)).await;
         delete_files(&located.place.storage, &file, name, version).await?;
         self.remove(&located.place, name, version, &file).await?;
+        self.oci_forget_chart(&located.place.storage, name, version).await;
         Ok(())
     }
 
@@ -195,6 +196,7 @@ impl Repository {
                 Err(e) => return Err(e),
             }
             self.remove(&located.place, name, version, file).await?;
+            self.oci_forget_chart(&located.place.storage, name, version).await;
         }
         Ok(())
     }

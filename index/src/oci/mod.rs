@@ -18,6 +18,7 @@
 //! every delete through `unpublish`: validation, the overwrite policy, locks, the index and the
 //! change log are the HTTP API's.
 
+mod cleanup;
 mod derive;
 mod digest;
 mod error;

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
+mod cleanup;
 mod metrics;
 mod token;
 
