@@ -13,6 +13,7 @@ use crate::support::*;
 
 mod cleanup;
 mod metrics;
+mod registry_config;
 mod token;
 
 fn p(path: &Path) -> &str {
