@@ -10,8 +10,9 @@
 //! visible.
 //!
 //! Bounds: a session's size (`--max-upload-size`), its lifetime (expired sessions are removed by
-//! [`Uploads::sweep`] and answer `BLOB_UPLOAD_UNKNOWN`), and the number of open sessions this
-//! replica started, per client and in total.
+//! [`Uploads::sweep`] and answer `BLOB_UPLOAD_UNKNOWN`), and the number of open sessions of all
+//! replicas, per client and in total: each session has a marker `sessions/<owner key>-<id>`,
+//! and one listing of `sessions/` counts them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,9 +37,9 @@ pub struct UploadLimits {
     pub max_size: u64,
     /// A session not finished within this time is abandoned.
     pub lifetime: Duration,
-    /// Open sessions one client may have on this replica.
+    /// Open sessions one client may have (all replicas together).
     pub per_client: usize,
-    /// Open sessions on this replica.
+    /// Open sessions (all replicas together).
     pub total: usize,
 }
 
@@ -71,7 +72,6 @@ struct SessionState {
 
 /// What this replica knows of a session it served: the running hash of its bytes.
 struct LocalSession {
-    owner: String,
     started: Timestamp,
     size: u64,
     hasher: Sha256,
@@ -86,6 +86,17 @@ pub struct Uploads {
 
 fn state_key(id: &str) -> [&str; 3] {
     ["uploads", id, "state.json"]
+}
+
+/// The marker of an open session, `sessions/<owner key>-<id>` of the root: listing `sessions/`
+/// counts the open sessions of every replica, in all and per owner, without reading them.
+fn marker_name(id: &str, owner: &str) -> String {
+    format!("{}-{id}", owner_key(owner))
+}
+
+/// 16 hex digits of the owner's sha256: a key segment whatever the owner's name.
+fn owner_key(owner: &str) -> String {
+    hex::encode(&Sha256::digest(owner.as_bytes())[..8])
 }
 
 fn chunk_name(offset: u64) -> String {
@@ -132,25 +143,13 @@ impl Uploads {
     /// Opens a session for repository `name` of `tenant`, for `owner` (who asked).
     pub async fn start(&self, tenant: &Tenant, name: &str, owner: &str) -> Result<UploadStatus, OciError> {
         self.repo.locate(tenant)?;
+        self.check_capacity(owner).await?;
         let id = new_id();
         {
             let mut local = self.local.lock();
             let expired = Timestamp::now() - self.limits.lifetime;
             local.retain(|_, s| s.started > expired);
-            if local.len() >= self.limits.total {
-                return Err(OciError::TooManyUploads(format!(
-                    "too many open uploads on this server ({}); finish or cancel some",
-                    self.limits.total
-                )));
-            }
-            if local.values().filter(|s| s.owner == owner).count() >= self.limits.per_client {
-                return Err(OciError::TooManyUploads(format!(
-                    "too many open uploads for {owner:?} ({}); finish or cancel some",
-                    self.limits.per_client
-                )));
-            }
-            let session =
-                LocalSession { owner: owner.to_owned(), started: Timestamp::now(), size: 0, hasher: Sha256::new() };
+            let session = LocalSession { started: Timestamp::now(), size: 0, hasher: Sha256::new() };
             local.insert(id.clone(), session);
             report_open(local.len());
         }
@@ -168,7 +167,56 @@ impl Uploads {
             report_open(local.len());
             return Err(e);
         }
+        if let Err(e) = self.repo.oci_root().oci_put(&["sessions", &marker_name(&id, owner)], Bytes::new(), true).await
+        {
+            self.discard(&id, Some(owner)).await;
+            return Err(e.into());
+        }
         Ok(UploadStatus { id, size: 0 })
+    }
+
+    /// Refuses a new session when the open ones of every replica (their markers under
+    /// `sessions/`, one listing) reach the limits, in all or for `owner`. Replicas starting
+    /// sessions at the same instant may each pass the check: the limits can be exceeded by as
+    /// many sessions as replicas start at once.
+    async fn check_capacity(&self, owner: &str) -> Result<(), OciError> {
+        let cutoff = std::time::SystemTime::now().checked_sub(self.limits.lifetime).unwrap_or(std::time::UNIX_EPOCH);
+        let markers = self.repo.oci_root().oci_list(&["sessions"]).await?;
+        let open: Vec<String> = markers.into_iter().filter(|m| m.last_modified >= cutoff).map(|m| m.file).collect();
+        if open.len() >= self.limits.total {
+            return Err(OciError::TooManyUploads(format!(
+                "too many open uploads on this registry ({}); finish or cancel some",
+                self.limits.total
+            )));
+        }
+        let mine = format!("{}-", owner_key(owner));
+        if open.iter().filter(|m| m.starts_with(&mine)).count() >= self.limits.per_client {
+            return Err(OciError::TooManyUploads(format!(
+                "too many open uploads for {owner:?} ({}); finish or cancel some",
+                self.limits.per_client
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes a session's marker (found by listing when the owner is not known).
+    async fn remove_marker(&self, id: &str, owner: Option<&str>) {
+        let root = self.repo.oci_root();
+        let names = match owner {
+            Some(owner) => vec![marker_name(id, owner)],
+            None => match root.oci_list(&["sessions"]).await {
+                Ok(markers) => markers.into_iter().map(|m| m.file).filter(|f| f.ends_with(&format!("-{id}"))).collect(),
+                Err(e) => {
+                    tracing::warn!(upload = id, error = %e, "cannot list upload session markers");
+                    return;
+                }
+            },
+        };
+        for name in names {
+            if let Err(e) = root.oci_delete(&["sessions", &name]).await {
+                tracing::warn!(upload = id, error = %e, "cannot delete an upload session's marker");
+            }
+        }
     }
 
     async fn write_state(&self, id: &str, state: &SessionState, create: bool) -> Result<(), OciError> {
@@ -189,7 +237,7 @@ impl Uploads {
             return Err(unknown());
         }
         if Timestamp::now().as_second() - state.started > self.limits.lifetime.as_secs() as i64 {
-            self.discard(id).await;
+            self.discard(id, Some(&state.owner)).await;
             return Err(unknown());
         }
         Ok(state)
@@ -219,7 +267,7 @@ impl Uploads {
         }
         let new_size = state.size + chunk.len() as u64;
         if new_size > self.limits.max_size {
-            self.discard(id).await;
+            self.discard(id, Some(&state.owner)).await;
             return Err(OciError::TooLarge(self.limits.max_size));
         }
         if chunk.is_empty() {
@@ -264,7 +312,7 @@ impl Uploads {
         let state = self.load(tenant, name, id).await?;
         let total = state.size + last.len() as u64;
         if total > self.limits.max_size {
-            self.discard(id).await;
+            self.discard(id, Some(&state.owner)).await;
             return Err(OciError::TooLarge(self.limits.max_size));
         }
         let running = {
@@ -294,7 +342,7 @@ impl Uploads {
             self.store_blob(tenant, name, digest, blob).await
         };
         // Refused or stored, the session is over (a refused client starts again).
-        self.discard(id).await;
+        self.discard(id, Some(&state.owner)).await;
         result
     }
 
@@ -322,13 +370,14 @@ impl Uploads {
 
     /// Cancels a session.
     pub async fn cancel(&self, tenant: &Tenant, name: &str, id: &str) -> Result<(), OciError> {
-        self.load(tenant, name, id).await?;
-        self.discard(id).await;
+        let state = self.load(tenant, name, id).await?;
+        self.discard(id, Some(&state.owner)).await;
         Ok(())
     }
 
     /// Deletes a session's objects (best effort: a leftover is swept later).
-    async fn discard(&self, id: &str) {
+    async fn discard(&self, id: &str, owner: Option<&str>) {
+        self.remove_marker(id, owner).await;
         {
             let mut local = self.local.lock();
             local.remove(id);
@@ -363,10 +412,21 @@ impl Uploads {
             *slot = (*slot).max(object.last_modified);
         }
         let mut removed = 0;
-        for (id, touched) in newest {
-            if touched < cutoff {
-                self.discard(&id).await;
+        for (id, touched) in &newest {
+            if *touched < cutoff {
+                self.discard(id, None).await;
                 removed += 1;
+            }
+        }
+        // Markers of sessions whose objects are gone (a discard cut short) or that expired.
+        for marker in root.oci_list(&["sessions"]).await? {
+            let id = marker.file.rsplit('-').next().unwrap_or("");
+            let alive = newest.get(id).is_some_and(|touched| *touched >= cutoff);
+            if !alive
+                && marker.last_modified < cutoff
+                && let Err(e) = root.oci_delete(&["sessions", &marker.file]).await
+            {
+                tracing::warn!(marker = marker.file, error = %e, "cannot delete an upload session's marker");
             }
         }
         let expired = Timestamp::now() - self.limits.lifetime;
@@ -437,11 +497,16 @@ mod tests {
     #[tokio::test]
     async fn sessions_are_counted_and_swept() {
         let limits = UploadLimits { max_size: 100, lifetime: Duration::from_secs(3600), per_client: 2, total: 3 };
-        let (a, _, storage) = two_replicas(limits).await;
+        let (a, b, storage) = two_replicas(limits).await;
+        // Counted across replicas: one session on each, then the third is refused on both.
         a.start(&root(), "art", "ci").await.unwrap();
-        a.start(&root(), "art", "ci").await.unwrap();
+        let second = b.start(&root(), "art", "ci").await.unwrap();
         assert!(matches!(a.start(&root(), "art", "ci").await, Err(OciError::TooManyUploads(_))));
-        a.start(&root(), "art", "other").await.unwrap();
+        assert!(matches!(b.start(&root(), "art", "ci").await, Err(OciError::TooManyUploads(_))));
+        // A cancelled session frees its place, wherever it is cancelled.
+        a.cancel(&root(), "art", &second.id).await.unwrap();
+        b.start(&root(), "art", "ci").await.unwrap();
+        b.start(&root(), "art", "other").await.unwrap();
         assert!(matches!(a.start(&root(), "art", "third").await, Err(OciError::TooManyUploads(_))));
         // Nothing is old enough to sweep.
         assert_eq!(a.sweep().await.unwrap(), 0);
@@ -449,5 +514,7 @@ mod tests {
         let expired = Uploads::new(a.repo.clone(), UploadLimits { lifetime: Duration::ZERO, ..a.limits.clone() });
         assert_eq!(expired.sweep().await.unwrap(), 3);
         assert!(storage.oci_list(&["uploads"]).await.unwrap().is_empty());
+        assert!(storage.oci_list(&["sessions"]).await.unwrap().is_empty(), "markers swept too");
+        a.start(&root(), "art", "third").await.unwrap();
     }
 }
