@@ -372,6 +372,17 @@ impl Repository {
                 return Err(OciError::ManifestBlobUnknown(blob.digest.to_string()));
             }
         }
+        // An image index: every manifest it lists must be in the repository (pushed first, as
+        // the spec orders), like distribution's `MANIFEST_BLOB_UNKNOWN` for a missing child.
+        for child in &manifest.manifests {
+            match self.oci_manifest(tenant, name, &Reference::Digest(child.digest.clone())).await {
+                Ok(_) => {}
+                Err(OciError::ManifestUnknown { .. }) => {
+                    return Err(OciError::ManifestBlobUnknown(child.digest.to_string()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let storage = &located.place.storage;
         let mut put = ManifestPut {
             digest: manifest.digest.clone(),

@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::support::*;
 
 mod cleanup;
+mod image_index;
 mod metrics;
 mod registry_config;
 mod token;
