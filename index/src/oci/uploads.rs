@@ -41,12 +41,22 @@ pub struct UploadLimits {
     pub per_client: usize,
     /// Open sessions (all replicas together).
     pub total: usize,
+    /// Blobs up to this size are assembled in memory when a chunked upload finishes; larger ones
+    /// are copied chunk by chunk into a streamed write.
+    pub assemble_in_memory: u64,
 }
 
 impl UploadLimits {
-    /// One hour, 64 per client, 1,024 in all.
+    /// One hour, 64 per client, 1,024 in all, assembled in memory up to 5 MiB (one part of a
+    /// multipart upload).
     pub fn with_max_size(max_size: u64) -> UploadLimits {
-        UploadLimits { max_size, lifetime: Duration::from_secs(3600), per_client: 64, total: 1024 }
+        UploadLimits {
+            max_size,
+            lifetime: Duration::from_secs(3600),
+            per_client: 64,
+            total: 1024,
+            assemble_in_memory: 5 << 20,
+        }
     }
 }
 
@@ -319,11 +329,32 @@ impl Uploads {
             let local = self.local.lock();
             local.get(id).filter(|s| s.size == state.size).map(|s| s.hasher.clone())
         };
+        let result = if total <= self.limits.assemble_in_memory {
+            self.finish_in_memory(tenant, name, id, &state, last, digest, running).await
+        } else {
+            self.finish_streamed(tenant, name, id, &state, last, digest, running).await
+        };
+        // Refused or stored, the session is over (a refused client starts again).
+        self.discard(id, Some(&state.owner)).await;
+        result
+    }
+
+    /// A small blob: its chunks read into one buffer, checked, written in one request.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_in_memory(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        id: &str,
+        state: &SessionState,
+        last: Bytes,
+        digest: &Digest,
+        running: Option<Sha256>,
+    ) -> Result<(), OciError> {
+        let total = state.size + last.len() as u64;
         let mut blob = BytesMut::with_capacity(total as usize);
         for offset in &state.chunks {
-            let chunk = self.repo.oci_root().oci_read(&["uploads", id, &chunk_name(*offset)]).await?;
-            let chunk = chunk.ok_or_else(|| OciError::UploadUnknown(id.to_owned()))?;
-            blob.extend_from_slice(&chunk);
+            blob.extend_from_slice(&self.read_chunk(id, *offset).await?);
         }
         blob.extend_from_slice(&last);
         let blob = blob.freeze();
@@ -334,16 +365,96 @@ impl Uploads {
             }
             None => Digest::of(&blob),
         };
-        let result = if got != *digest {
+        if got != *digest {
             Err(OciError::DigestInvalid(format!("the uploaded content's digest is {got}, not {digest}")))
         } else if blob.len() as u64 != total {
             Err(OciError::UploadInvalid("the upload's chunks are incomplete; start it again".into()))
         } else {
             self.store_blob(tenant, name, digest, blob).await
-        };
-        // Refused or stored, the session is over (a refused client starts again).
-        self.discard(id, Some(&state.owner)).await;
-        result
+        }
+    }
+
+    /// A large blob: its chunks copied one at a time into a streamed write of the blob store,
+    /// hashed on the way unless this replica hashed them as they came (then a wrong digest is
+    /// refused before anything is read). The blob appears only once complete and verified; a
+    /// blob already stored (same digest) is kept, after the bytes have been checked.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_streamed(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        id: &str,
+        state: &SessionState,
+        last: Bytes,
+        digest: &Digest,
+        running: Option<Sha256>,
+    ) -> Result<(), OciError> {
+        let wrong =
+            |got: &Digest| OciError::DigestInvalid(format!("the uploaded content's digest is {got}, not {digest}"));
+        let known = running.map(|mut hasher| {
+            hasher.update(&last);
+            Digest::from_hasher(hasher)
+        });
+        if let Some(got) = &known
+            && got != digest
+        {
+            return Err(wrong(got));
+        }
+        let root = self.repo.oci_root();
+        let exists = root.oci_head(&blob_key(digest)).await?.is_some();
+        if exists && known.is_some() {
+            self.repo.oci_link_blob(tenant, name, digest).await?;
+            return Ok(());
+        }
+        let mut upload = if exists { None } else { Some(root.oci_upload(&blob_key(digest)).await?) };
+        let mut hasher = Sha256::new();
+        let mut written = 0u64;
+        let copied: Result<(), OciError> = async {
+            for offset in &state.chunks {
+                let chunk = self.read_chunk(id, *offset).await?;
+                written += chunk.len() as u64;
+                hasher.update(&chunk);
+                if let Some(upload) = upload.as_mut() {
+                    upload.write(chunk).await?;
+                }
+            }
+            written += last.len() as u64;
+            hasher.update(&last);
+            if let Some(upload) = upload.as_mut()
+                && !last.is_empty()
+            {
+                upload.write(last.clone()).await?;
+            }
+            Ok(())
+        }
+        .await;
+        let got = Digest::from_hasher(hasher);
+        let verdict = copied.and_then(|()| {
+            if written != state.size + last.len() as u64 {
+                Err(OciError::UploadInvalid("the upload's chunks are incomplete; start it again".into()))
+            } else if got != *digest {
+                Err(wrong(&got))
+            } else {
+                Ok(())
+            }
+        });
+        match (verdict, upload) {
+            (Err(e), Some(upload)) => {
+                upload.abort().await;
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
+            (Ok(()), Some(upload)) => {
+                upload.finish().await?;
+                self.repo.oci_link_blob(tenant, name, digest).await
+            }
+            (Ok(()), None) => self.repo.oci_link_blob(tenant, name, digest).await,
+        }
+    }
+
+    async fn read_chunk(&self, id: &str, offset: u64) -> Result<Bytes, OciError> {
+        let chunk = self.repo.oci_root().oci_read(&["uploads", id, &chunk_name(offset)]).await?;
+        chunk.ok_or_else(|| OciError::UploadUnknown(id.to_owned()))
     }
 
     /// Stores a complete blob sent in one request (`POST ?digest=`).
@@ -495,8 +606,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn large_blobs_are_copied_chunk_by_chunk() {
+        let limits = UploadLimits { assemble_in_memory: 0, ..UploadLimits::with_max_size(1 << 20) };
+        let (a, b, storage) = two_replicas(limits).await;
+        let blob: Bytes = (0..30_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+        let digest = Digest::of(&blob);
+        // Hashed here as the chunks came: a wrong digest is refused, nothing is stored.
+        let s = a.start(&root(), "big", "ci").await.unwrap();
+        a.append(&root(), "big", &s.id, Some(0), blob.slice(..10_000)).await.unwrap();
+        let wrong = a.finish(&root(), "big", &s.id, blob.slice(10_000..), &Digest::of(b"other")).await;
+        assert!(matches!(wrong, Err(OciError::DigestInvalid(_))));
+        assert!(storage.oci_head(&blob_key(&digest)).await.unwrap().is_none());
+        // Chunks on two replicas, finished on a third view: re-read, hashed, copied.
+        let s = a.start(&root(), "big", "ci").await.unwrap();
+        a.append(&root(), "big", &s.id, Some(0), blob.slice(..10_000)).await.unwrap();
+        b.append(&root(), "big", &s.id, Some(10_000), blob.slice(10_000..20_000)).await.unwrap();
+        let wrong = a.finish(&root(), "big", &s.id, blob.slice(20_000..29_999), &digest).await;
+        assert!(matches!(wrong, Err(OciError::DigestInvalid(_))), "a byte short");
+        assert!(storage.oci_head(&blob_key(&digest)).await.unwrap().is_none());
+        let s = a.start(&root(), "big", "ci").await.unwrap();
+        a.append(&root(), "big", &s.id, Some(0), blob.slice(..10_000)).await.unwrap();
+        b.append(&root(), "big", &s.id, Some(10_000), blob.slice(10_000..20_000)).await.unwrap();
+        a.finish(&root(), "big", &s.id, blob.slice(20_000..), &digest).await.unwrap();
+        assert_eq!(storage.oci_read(&blob_key(&digest)).await.unwrap().unwrap(), blob);
+        // Again, all on one replica, with the blob already stored: linked, kept.
+        let s = b.start(&root(), "other", "ci").await.unwrap();
+        b.append(&root(), "other", &s.id, Some(0), blob.slice(..15_000)).await.unwrap();
+        b.finish(&root(), "other", &s.id, blob.slice(15_000..), &digest).await.unwrap();
+        assert_eq!(b.repo.oci_blob_info(&root(), "other", &digest).await.unwrap().size, 30_000);
+        assert!(storage.oci_list(&["uploads"]).await.unwrap().is_empty(), "sessions removed");
+    }
+
+    #[tokio::test]
     async fn sessions_are_counted_and_swept() {
-        let limits = UploadLimits { max_size: 100, lifetime: Duration::from_secs(3600), per_client: 2, total: 3 };
+        let limits = UploadLimits { per_client: 2, total: 3, ..UploadLimits::with_max_size(100) };
         let (a, b, storage) = two_replicas(limits).await;
         // Counted across replicas: one session on each, then the third is refused on both.
         a.start(&root(), "art", "ci").await.unwrap();

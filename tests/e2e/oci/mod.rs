@@ -13,6 +13,7 @@ use crate::support::*;
 
 mod cleanup;
 mod image_index;
+mod large_upload;
 mod metrics;
 mod registry_config;
 mod token;
