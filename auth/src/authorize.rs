@@ -117,6 +117,13 @@ impl Authorizer {
     }
 }
 
+impl Authorizer {
+    /// The `Basic` challenge, whatever the mode (the OCI token endpoint takes passwords).
+    pub fn basic_challenge(&self) -> String {
+        format!("Basic realm=\"{}\"", quoted(&self.shared.basic_realm))
+    }
+}
+
 fn applies(grantee: &Grantee, identity: &Identity) -> bool {
     match grantee {
         Grantee::Anonymous => identity.is_anonymous(),

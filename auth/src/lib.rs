@@ -40,6 +40,7 @@ mod jwt;
 mod names;
 mod password;
 mod reason;
+mod registry_token;
 mod shared;
 mod tenant;
 mod watch;
@@ -56,6 +57,7 @@ pub use jwt::{
     ACCESS_ENTRY_TYPE, AccessEntry, BearerSettings, DEFAULT_ACTIONS_SEARCH_PATH, DEFAULT_NAMESPACE, namespace,
 };
 pub use reason::{AuthError, Reason};
+pub use registry_token::{KEY_ID as REGISTRY_TOKEN_KEY_ID, RegistryAccess, RegistryTokens};
 pub use tenant::{MAX_SEGMENT_LEN, TenantNameError, TenantPattern, validate_tenant};
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //!   its credentials; any other URL is fetched as it is;
 //! * `oci://<host>[/<path>]`: the OCI repository `<path>/<name>` of that registry; the version
 //!   is chosen from its tags (`_` read as `+`, newest first) and the chart layer downloaded
-//!   digest-checked ([`crate::oci`]); loopback registries over plain HTTP, as Helm does.
+//!   digest-checked ([`crate::oci`]); loopback registries over plain HTTP, as Helm does; the
+//!   credentials `helm registry login` stored ([`crate::registry_auth`]).
 //!
 //! Resolution: the first version of the repository index (newest first) that has download URLs
 //! and satisfies the Masterminds constraint. Downloads go to `charts/tmpcharts-<pid>/`
@@ -214,9 +215,11 @@ fn read_chart_yaml(dir: &Path) -> Result<Metadata, ClientError> {
 }
 
 impl Client {
-    /// A registry client sharing this client's connections (no credentials).
-    fn oci(&self) -> OciClient {
-        OciClient::new(self.http().clone(), false, None, None)
+    /// A registry client sharing this client's connections, with the credentials of Helm's
+    /// registry config.
+    fn oci(&self) -> Result<OciClient, ClientError> {
+        let auths = crate::registry_auth::RegistryAuths::from_env()?;
+        Ok(OciClient::new(self.http().clone(), false, None, None).with_registry_auths(auths))
     }
 }
 
@@ -349,7 +352,7 @@ impl Client {
                         }
                     }
                 }
-                Source::Oci(reference) => match self.oci().resolve_version(reference, Some(&d.version), false).await {
+                Source::Oci(reference) => match self.oci()?.resolve_version(reference, Some(&d.version), false).await {
                     Ok(version) => locked.push(lock(&version)),
                     Err(e) if e.kind == ErrorKind::NotFound => {
                         missing.push(unsatisfied());
@@ -442,7 +445,7 @@ impl Client {
                 }
                 Source::Oci(reference) => {
                     let exact = OciReference { version: Some(dep.version.clone()), ..reference.clone() };
-                    let pulled = self.oci().pull(&exact, None, false, &tmp.0).await.map_err(|e| {
+                    let pulled = self.oci()?.pull(&exact, None, false, &tmp.0).await.map_err(|e| {
                         ClientError::new(
                             e.kind,
                             format!("could not download {} {} from {}: {}", dep.name, dep.version, dep.repository, e),

@@ -28,6 +28,7 @@ pub mod oci;
 pub mod package;
 pub mod pull;
 pub mod push;
+pub mod registry_auth;
 pub mod repo;
 pub mod sign;
 pub mod tls;

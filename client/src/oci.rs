@@ -3,7 +3,9 @@
 //! `oci://<host>[:port]/<path>/<chart>[:<tag>]`, a tag is the version with `+` written `_`, a
 //! version without a tag is chosen from the tag list with the constraint rules of an index
 //! (newest first, exact match first). Loopback registries are spoken to over plain HTTP, as Helm
-//! 3 does (`plain_http` forces it elsewhere). Credentials are sent as `Basic` on every request.
+//! 3 does (`plain_http` forces it elsewhere). Credentials are sent as `Basic` on every request: the
+//! command line's, else those `helm registry login` stored for the registry
+//! ([`crate::registry_auth`]).
 //!
 //! The chart layer is downloaded hashed on the fly and must match the manifest's digest and size
 //! (a mismatch leaves nothing behind); a push uploads the config blob and the chart layer
@@ -21,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ClientError, ErrorKind};
 use crate::index::error_chain;
+use crate::registry_auth::RegistryAuths;
 
 /// `oci://<registry>/<repository>[:<tag>]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +86,7 @@ pub struct OciClient {
     http: reqwest::Client,
     plain_http: bool,
     authorization: Option<String>,
+    registry_auths: RegistryAuths,
 }
 
 fn is_loopback(registry: &str) -> bool {
@@ -124,7 +128,23 @@ impl OciClient {
             }
             _ => None,
         };
-        OciClient { http, plain_http, authorization }
+        OciClient { http, plain_http, authorization, registry_auths: RegistryAuths::default() }
+    }
+
+    /// Credentials per registry (Helm's registry config) for requests without explicit ones.
+    pub fn with_registry_auths(mut self, auths: RegistryAuths) -> OciClient {
+        self.registry_auths = auths;
+        self
+    }
+
+    /// The `Authorization` of a request to `url`: the explicit credentials, else the registry
+    /// config's for its host.
+    fn authorization_for(&self, url: &str) -> Option<&str> {
+        if let Some(explicit) = &self.authorization {
+            return Some(explicit);
+        }
+        let host = url.split_once("://").map_or(url, |(_, rest)| rest).split('/').next().unwrap_or("");
+        self.registry_auths.for_host(host)
     }
 
     fn url(&self, registry: &str, path: &str) -> String {
@@ -139,7 +159,7 @@ impl OciClient {
         build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ClientError> {
         let mut request = self.http.request(method.clone(), url);
-        if let Some(auth) = &self.authorization {
+        if let Some(auth) = self.authorization_for(url) {
             request = request.header(reqwest::header::AUTHORIZATION, auth);
         }
         build(request).send().await.map_err(|e| ClientError::network(format!("{method} {url}: {}", error_chain(&e))))

@@ -297,6 +297,7 @@ impl Repository {
         let _guard = self.locks.lock(tenant, &chart_file(name, version)).await;
         delete_files(&located.place.storage, &file, name, version).await?;
         self.remove(&located.place, name, version, &file).await?;
+        self.oci_forget_chart(&located.place.storage, name, version).await;
         Ok(())
     }
 
@@ -315,6 +316,7 @@ impl Repository {
                 Err(e) => return Err(e),
             }
             self.remove(&located.place, name, version, file).await?;
+            self.oci_forget_chart(&located.place.storage, name, version).await;
         }
         Ok(())
     }

@@ -45,6 +45,10 @@ pub use metrics::Metrics;
 pub use request_info::RequestLabels;
 use routing::RouteTable;
 
+/// How long an OCI registry token (`/v2/token`) is valid: five minutes, as docker's registry
+/// tokens; clients fetch a new one when it runs out.
+const REGISTRY_TOKEN_LIFETIME_SECONDS: u64 = 300;
+
 /// Shared state of the HTTP server.
 #[derive(Clone)]
 pub struct AppState {
@@ -59,6 +63,13 @@ struct Inner {
     routes: RouteTable,
     /// OCI upload sessions; `None` with `--disable-oci`.
     uploads: Option<Arc<Uploads>>,
+    /// The OCI registry tokens, once their key has been read from storage.
+    registry_tokens: Arc<tokio::sync::OnceCell<Arc<chartroom_auth::RegistryTokens>>>,
+    /// `--bearer-auth`: the distribution API challenges with `Bearer` (its token endpoint) and
+    /// this service name (`--auth-service`; empty: the request's host).
+    oci_bearer_service: Option<String>,
+    /// Whether the port serves HTTPS (the scheme of the token realm).
+    tls: bool,
     limits: config::ClientLimits,
     connections: config::ConnectionSettings,
     metrics: Option<Arc<Metrics>>,
@@ -81,6 +92,9 @@ impl AppState {
                 auth,
                 routes,
                 uploads,
+                registry_tokens: Arc::default(),
+                oci_bearer_service: config.auth.bearer.as_ref().map(|b| b.service.clone()),
+                tls: config.tls.is_some(),
                 limits: config.limits.clone(),
                 connections: config.connections.clone(),
                 metrics: None,
@@ -112,6 +126,35 @@ impl AppState {
     }
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.metrics.as_ref()
+    }
+
+    /// The signer and verifier of OCI registry tokens (its key is shared through storage, read
+    /// once).
+    pub(crate) async fn registry_tokens(
+        &self,
+    ) -> Result<&chartroom_auth::RegistryTokens, chartroom_index::oci::OciError> {
+        let tokens = self
+            .inner
+            .registry_tokens
+            .get_or_try_init(|| async {
+                let key = self.inner.repo.oci_token_key().await?;
+                Ok::<_, chartroom_index::oci::OciError>(Arc::new(chartroom_auth::RegistryTokens::new(
+                    &key,
+                    REGISTRY_TOKEN_LIFETIME_SECONDS,
+                )))
+            })
+            .await?;
+        Ok(tokens)
+    }
+
+    /// `Some(service)` when the distribution API challenges with `Bearer` (`--bearer-auth`).
+    pub(crate) fn oci_bearer_service(&self) -> Option<&str> {
+        self.inner.oci_bearer_service.as_deref()
+    }
+
+    /// Whether the port serves HTTPS.
+    pub(crate) fn serves_tls(&self) -> bool {
+        self.inner.tls
     }
 
     /// Starts the task that removes abandoned OCI upload sessions (none with `--disable-oci`);

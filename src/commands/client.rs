@@ -69,7 +69,8 @@ async fn pull_oci(args: &PullArgs, dest: &std::path::Path) -> Result<(), chartro
     let reference = OciReference::parse(&args.chart)?;
     let http = chartroom_client::push::client_with_tls(&args.tls.options())?;
     let creds = &args.credentials;
-    let client = OciClient::new(http, args.plain_http, creds.username.as_deref(), creds.password.as_deref());
+    let client = OciClient::new(http, args.plain_http, creds.username.as_deref(), creds.password.as_deref())
+        .with_registry_auths(chartroom_client::registry_auth::RegistryAuths::from_env()?);
     let pulled = client.pull(&reference, args.version.as_deref(), args.devel, dest).await?;
     println!("Pulled: {}-{}", pulled.name, pulled.version);
     println!("Digest: {}", pulled.manifest_digest);

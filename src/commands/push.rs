@@ -37,7 +37,8 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
     if args.repo.starts_with("oci://") {
         use chartroom_client::oci::{OciClient, OciReference};
         let target = OciReference::parse(&args.repo)?;
-        let client = OciClient::new(http, args.plain_http, options.username.as_deref(), options.password.as_deref());
+        let client = OciClient::new(http, args.plain_http, options.username.as_deref(), options.password.as_deref())
+            .with_registry_auths(chartroom_client::registry_auth::RegistryAuths::from_env()?);
         let pushed = client.push(&target, tgz, options.prov).await?;
         println!("Pushed: {}", pushed.reference);
         println!("Digest: {}", pushed.manifest_digest);

@@ -31,7 +31,7 @@ mod oci;
 
 use instrumented::{Both, Instrumented, MetricsObserver, RequestStats};
 pub use instrumented::{RequestCounts, StorageHealth};
-pub use oci::OCI_DIR;
+pub use oci::{OCI_DIR, OciUpload};
 
 /// The folder (relative to a repository's prefix) that holds Chartroom's own state.
 pub const STATE_DIR: &str = ".chartroom";

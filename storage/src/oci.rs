@@ -11,7 +11,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{GetOptions, GetRange, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 
 use crate::{ObjectInfo, ObjectStream, STATE_DIR, Storage, StorageError, check_file_name, info};
 
@@ -42,6 +42,16 @@ impl Storage {
             .await
             .map_err(|e| StorageError::from_store(e, &name))?;
         Ok(ObjectInfo { file: name, size, e_tag: result.e_tag, last_modified: std::time::SystemTime::now() })
+    }
+
+    /// Starts a streamed write of `.chartroom/oci/<segments>` (a multipart upload, replacing):
+    /// the object appears whole at [`OciUpload::finish`] and never in part; an upload that is
+    /// aborted or dropped leaves nothing visible.
+    pub async fn oci_upload(&self, segments: &[&str]) -> Result<OciUpload, StorageError> {
+        let key = Self::oci_key(segments)?;
+        let name = segments.join("/");
+        let upload = self.store.put_multipart(&key).await.map_err(|e| StorageError::from_store(e, &name))?;
+        Ok(OciUpload { writer: WriteMultipart::new(upload), name })
     }
 
     /// Reads `.chartroom/oci/<segments>` whole; `None` if it does not exist.
@@ -114,6 +124,35 @@ impl Storage {
         let info = info(&name, &got.meta);
         let body = got.into_stream().map_err(move |e| StorageError::from_store(e, &name)).boxed();
         Ok(ObjectStream { info, body })
+    }
+}
+
+/// A streamed write in progress ([`Storage::oci_upload`]): parts of 5 MiB go out as they fill,
+/// at most two at a time, so memory stays bounded whatever the object's size.
+pub struct OciUpload {
+    writer: WriteMultipart,
+    name: String,
+}
+
+impl OciUpload {
+    /// Appends `data` (waiting while two parts are already in flight).
+    pub async fn write(&mut self, data: Bytes) -> Result<(), StorageError> {
+        self.writer.wait_for_capacity(2).await.map_err(|e| StorageError::from_store(e, &self.name))?;
+        self.writer.put(data);
+        Ok(())
+    }
+
+    /// Completes the object.
+    pub async fn finish(self) -> Result<(), StorageError> {
+        let name = self.name;
+        self.writer.finish().await.map(|_| ()).map_err(|e| StorageError::from_store(e, &name))
+    }
+
+    /// Gives up: nothing becomes visible (best effort; a store keeps no half object either way).
+    pub async fn abort(self) {
+        if let Err(e) = self.writer.abort().await {
+            tracing::debug!(object = self.name, error = %e, "cannot abort a multipart upload");
+        }
     }
 }
 

@@ -41,7 +41,8 @@
 //!   mount, cancel, tags pagination, referrers, oversized uploads, invalid chart manifests; three
 //!   replicas on one S3 bucket; the Python `oras` SDK as a second client (chunked push, pull);
 //!   `chartroom push|pull oci://` and `dependency update` of an `oci://` dependency; a signed
-//!   `helm push` whose provenance layer becomes the `.prov` (`--verify` both ways); grants.
+//!   `helm push` whose provenance layer becomes the `.prov` (`--verify` both ways); grants; metrics
+//!   by route template; the token endpoint and `--bearer-auth` with both Helms and oras.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
 //! * `operations`: exact metrics after a known sequence, no series from random paths, readiness

@@ -18,11 +18,13 @@
 //! every delete through `unpublish`: validation, the overwrite policy, locks, the index and the
 //! change log are the HTTP API's.
 
+mod cleanup;
 mod derive;
 mod digest;
 mod error;
 mod manifest;
 mod registry;
+mod token_key;
 mod uploads;
 
 pub use derive::{DerivedManifest, derive_manifest};

@@ -59,6 +59,23 @@ enum BlobSource {
     Stored { size: u64 },
     /// The provenance layer of a derived manifest: the chart's `.prov`.
     Provenance(Bytes),
+    /// A chart layer pushed to this repository whose blob copy is gone because the same bytes
+    /// were published as a chart (possibly of another tenant): that archive, found through the
+    /// layer pointer (`layers/<hex>` of the root).
+    Published { storage: Storage, file: String, size: u64 },
+}
+
+/// Where a published chart layer lives: written before its blob copy is dropped, so a push of the
+/// same bytes to another repository still finds the layer (two pushes of one chart at once).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LayerPointer {
+    tenant: String,
+    name: String,
+    version: String,
+}
+
+fn layer_pointer_key(digest: &Digest) -> [&str; 2] {
+    ["layers", digest.hex()]
 }
 
 /// Keys below `.chartroom/oci/` of a tenant's folder for repository `name`.
@@ -121,8 +138,13 @@ impl Repository {
             }
         }
         let linked = located.place.storage.oci_head(&repo_key(name, "blobs", digest.hex())).await?.is_some();
-        if linked && let Some(info) = self.oci_root().oci_head(&blob_key(digest)).await? {
-            return Ok(Some(BlobSource::Stored { size: info.size }));
+        if linked {
+            if let Some(info) = self.oci_root().oci_head(&blob_key(digest)).await? {
+                return Ok(Some(BlobSource::Stored { size: info.size }));
+            }
+            if let Some(published) = self.published_layer(digest).await? {
+                return Ok(Some(published));
+            }
         }
         // Last (one read per version): the provenance layer of a derived manifest.
         for entry in &charts {
@@ -135,12 +157,33 @@ impl Repository {
         Ok(None)
     }
 
+    /// The archive a layer pointer names, if it is still those bytes.
+    async fn published_layer(&self, digest: &Digest) -> Result<Option<BlobSource>, OciError> {
+        let Some(bytes) = self.oci_root().oci_read(&layer_pointer_key(digest)).await? else { return Ok(None) };
+        let Ok(pointer) = serde_json::from_slice::<LayerPointer>(&bytes) else { return Ok(None) };
+        let tenant = if pointer.tenant.is_empty() {
+            Tenant::root()
+        } else {
+            Tenant::parse(&pointer.tenant).ok().unwrap_or_else(Tenant::root)
+        };
+        let Ok(located) = self.locate(&tenant) else { return Ok(None) };
+        Ok(located.entry(&pointer.name, &pointer.version).filter(|e| e.digest == digest.hex()).map(|entry| {
+            BlobSource::Published {
+                storage: located.place.storage.clone(),
+                file: entry.object.file.clone(),
+                size: entry.object.size,
+            }
+        }))
+    }
+
     /// A blob's size, if repository `name` of `tenant` has it.
     pub async fn oci_blob_info(&self, tenant: &Tenant, name: &str, digest: &Digest) -> Result<BlobInfo, OciError> {
         let located = self.locate(tenant)?;
         let unknown = || OciError::BlobUnknown { repository: label(tenant, name), digest: digest.to_string() };
         Ok(match self.blob_source(&located, name, digest).await?.ok_or_else(unknown)? {
-            BlobSource::Archive { size, .. } | BlobSource::Stored { size } => BlobInfo { size },
+            BlobSource::Archive { size, .. } | BlobSource::Stored { size } | BlobSource::Published { size, .. } => {
+                BlobInfo { size }
+            }
             BlobSource::Config(bytes) | BlobSource::Provenance(bytes) => BlobInfo { size: bytes.len() as u64 },
         })
     }
@@ -168,6 +211,10 @@ impl Repository {
                 let stream = self.oci_root().oci_stream(&blob_key(digest), range).await.map_err(not_found)?;
                 Ok((BlobInfo { size }, BlobBody::Stream(stream)))
             }
+            BlobSource::Published { storage, file, size } => {
+                let stream = storage.stream_range(&file, range).await.map_err(not_found)?;
+                Ok((BlobInfo { size }, BlobBody::Stream(stream)))
+            }
             BlobSource::Config(bytes) | BlobSource::Provenance(bytes) => {
                 let size = bytes.len() as u64;
                 let body = match range {
@@ -186,6 +233,7 @@ impl Repository {
             Some(BlobSource::Config(bytes) | BlobSource::Provenance(bytes)) => Some(bytes),
             Some(BlobSource::Archive { file, .. }) => Some(located.place.storage.read(&file).await?),
             Some(BlobSource::Stored { .. }) => self.oci_root().oci_read(&blob_key(digest)).await?,
+            Some(BlobSource::Published { storage, file, .. }) => Some(storage.read(&file).await?),
         })
     }
 
@@ -215,7 +263,9 @@ impl Repository {
                 Ok(_) | Err(StorageError::AlreadyExists(_)) => {}
                 Err(e) => return Err(e.into()),
             },
-            Some(BlobSource::Archive { .. } | BlobSource::Provenance(_)) | None => return Ok(false),
+            Some(BlobSource::Archive { .. } | BlobSource::Provenance(_) | BlobSource::Published { .. }) | None => {
+                return Ok(false);
+            }
         }
         self.oci_link_blob(tenant, name, digest).await?;
         Ok(true)
@@ -322,6 +372,17 @@ impl Repository {
                 return Err(OciError::ManifestBlobUnknown(blob.digest.to_string()));
             }
         }
+        // An image index: every manifest it lists must be in the repository (pushed first, as
+        // the spec orders), like distribution's `MANIFEST_BLOB_UNKNOWN` for a missing child.
+        for child in &manifest.manifests {
+            match self.oci_manifest(tenant, name, &Reference::Digest(child.digest.clone())).await {
+                Ok(_) => {}
+                Err(OciError::ManifestUnknown { .. }) => {
+                    return Err(OciError::ManifestBlobUnknown(child.digest.to_string()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let storage = &located.place.storage;
         let mut put = ManifestPut {
             digest: manifest.digest.clone(),
@@ -398,9 +459,21 @@ impl Repository {
             self.publish(tenant, chart, prov, false).await?;
         }
         located.place.storage.oci_put(&repo_key(name, "charts", &tag), manifest.bytes.clone(), false).await?;
-        // The chart layer is the archive now: the blob store does not keep a second copy.
-        if let Err(e) = self.oci_root().oci_delete(&blob_key(&layer.digest)).await {
-            tracing::warn!(digest = %layer.digest, error = %e, "cannot remove a chart layer from the blob store");
+        // The chart layer is the archive now: the blob store does not keep a second copy. The
+        // pointer to the archive goes first, so that another repository the same layer was
+        // pushed to (a push of the same chart elsewhere, at the same time) still finds it.
+        let pointer =
+            LayerPointer { tenant: tenant.as_str().to_owned(), name: name.to_owned(), version: version.clone() };
+        let pointer = serde_json::to_vec(&pointer).map_err(|e| OciError::Internal(e.to_string()))?;
+        match self.oci_root().oci_put(&layer_pointer_key(&layer.digest), Bytes::from(pointer), false).await {
+            Ok(_) => {
+                if let Err(e) = self.oci_root().oci_delete(&blob_key(&layer.digest)).await {
+                    tracing::warn!(digest = %layer.digest, error = %e, "cannot remove a chart layer from the blob store");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(digest = %layer.digest, error = %e, "cannot point a chart layer at its archive; its blob copy stays")
+            }
         }
         Ok(((name.to_owned(), version), !same))
     }
@@ -457,13 +530,7 @@ impl Repository {
             }
         };
         if let Some(version) = version {
-            let tag = tag_of_version(&version);
-            if let Some(bytes) = storage.oci_read(&repo_key(name, "charts", &tag)).await?
-                && let Ok(pushed) = PushedManifest::parse(bytes, None)
-            {
-                storage.oci_delete(&repo_key(name, "manifests", pushed.digest.hex())).await?;
-            }
-            storage.oci_delete(&repo_key(name, "charts", &tag)).await?;
+            // Its pushed manifest goes with it (`oci_forget_chart`).
             self.unpublish(tenant, name, &version).await?;
         }
         Ok(())

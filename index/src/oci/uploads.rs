@@ -10,8 +10,9 @@
 //! visible.
 //!
 //! Bounds: a session's size (`--max-upload-size`), its lifetime (expired sessions are removed by
-//! [`Uploads::sweep`] and answer `BLOB_UPLOAD_UNKNOWN`), and the number of open sessions this
-//! replica started, per client and in total.
+//! [`Uploads::sweep`] and answer `BLOB_UPLOAD_UNKNOWN`), and the number of open sessions of all
+//! replicas, per client and in total: each session has a marker `sessions/<owner key>-<id>`,
+//! and one listing of `sessions/` counts them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,16 +37,26 @@ pub struct UploadLimits {
     pub max_size: u64,
     /// A session not finished within this time is abandoned.
     pub lifetime: Duration,
-    /// Open sessions one client may have on this replica.
+    /// Open sessions one client may have (all replicas together).
     pub per_client: usize,
-    /// Open sessions on this replica.
+    /// Open sessions (all replicas together).
     pub total: usize,
+    /// Blobs up to this size are assembled in memory when a chunked upload finishes; larger ones
+    /// are copied chunk by chunk into a streamed write.
+    pub assemble_in_memory: u64,
 }
 
 impl UploadLimits {
-    /// One hour, 64 per client, 1,024 in all.
+    /// One hour, 64 per client, 1,024 in all, assembled in memory up to 5 MiB (one part of a
+    /// multipart upload).
     pub fn with_max_size(max_size: u64) -> UploadLimits {
-        UploadLimits { max_size, lifetime: Duration::from_secs(3600), per_client: 64, total: 1024 }
+        UploadLimits {
+            max_size,
+            lifetime: Duration::from_secs(3600),
+            per_client: 64,
+            total: 1024,
+            assemble_in_memory: 5 << 20,
+        }
     }
 }
 
@@ -71,7 +82,6 @@ struct SessionState {
 
 /// What this replica knows of a session it served: the running hash of its bytes.
 struct LocalSession {
-    owner: String,
     started: Timestamp,
     size: u64,
     hasher: Sha256,
@@ -86,6 +96,17 @@ pub struct Uploads {
 
 fn state_key(id: &str) -> [&str; 3] {
     ["uploads", id, "state.json"]
+}
+
+/// The marker of an open session, `sessions/<owner key>-<id>` of the root: listing `sessions/`
+/// counts the open sessions of every replica, in all and per owner, without reading them.
+fn marker_name(id: &str, owner: &str) -> String {
+    format!("{}-{id}", owner_key(owner))
+}
+
+/// 16 hex digits of the owner's sha256: a key segment whatever the owner's name.
+fn owner_key(owner: &str) -> String {
+    hex::encode(&Sha256::digest(owner.as_bytes())[..8])
 }
 
 fn chunk_name(offset: u64) -> String {
@@ -132,25 +153,13 @@ impl Uploads {
     /// Opens a session for repository `name` of `tenant`, for `owner` (who asked).
     pub async fn start(&self, tenant: &Tenant, name: &str, owner: &str) -> Result<UploadStatus, OciError> {
         self.repo.locate(tenant)?;
+        self.check_capacity(owner).await?;
         let id = new_id();
         {
             let mut local = self.local.lock();
             let expired = Timestamp::now() - self.limits.lifetime;
             local.retain(|_, s| s.started > expired);
-            if local.len() >= self.limits.total {
-                return Err(OciError::TooManyUploads(format!(
-                    "too many open uploads on this server ({}); finish or cancel some",
-                    self.limits.total
-                )));
-            }
-            if local.values().filter(|s| s.owner == owner).count() >= self.limits.per_client {
-                return Err(OciError::TooManyUploads(format!(
-                    "too many open uploads for {owner:?} ({}); finish or cancel some",
-                    self.limits.per_client
-                )));
-            }
-            let session =
-                LocalSession { owner: owner.to_owned(), started: Timestamp::now(), size: 0, hasher: Sha256::new() };
+            let session = LocalSession { started: Timestamp::now(), size: 0, hasher: Sha256::new() };
             local.insert(id.clone(), session);
             report_open(local.len());
         }
@@ -168,7 +177,56 @@ impl Uploads {
             report_open(local.len());
             return Err(e);
         }
+        if let Err(e) = self.repo.oci_root().oci_put(&["sessions", &marker_name(&id, owner)], Bytes::new(), true).await
+        {
+            self.discard(&id, Some(owner)).await;
+            return Err(e.into());
+        }
         Ok(UploadStatus { id, size: 0 })
+    }
+
+    /// Refuses a new session when the open ones of every replica (their markers under
+    /// `sessions/`, one listing) reach the limits, in all or for `owner`. Replicas starting
+    /// sessions at the same instant may each pass the check: the limits can be exceeded by as
+    /// many sessions as replicas start at once.
+    async fn check_capacity(&self, owner: &str) -> Result<(), OciError> {
+        let cutoff = std::time::SystemTime::now().checked_sub(self.limits.lifetime).unwrap_or(std::time::UNIX_EPOCH);
+        let markers = self.repo.oci_root().oci_list(&["sessions"]).await?;
+        let open: Vec<String> = markers.into_iter().filter(|m| m.last_modified >= cutoff).map(|m| m.file).collect();
+        if open.len() >= self.limits.total {
+            return Err(OciError::TooManyUploads(format!(
+                "too many open uploads on this registry ({}); finish or cancel some",
+                self.limits.total
+            )));
+        }
+        let mine = format!("{}-", owner_key(owner));
+        if open.iter().filter(|m| m.starts_with(&mine)).count() >= self.limits.per_client {
+            return Err(OciError::TooManyUploads(format!(
+                "too many open uploads for {owner:?} ({}); finish or cancel some",
+                self.limits.per_client
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes a session's marker (found by listing when the owner is not known).
+    async fn remove_marker(&self, id: &str, owner: Option<&str>) {
+        let root = self.repo.oci_root();
+        let names = match owner {
+            Some(owner) => vec![marker_name(id, owner)],
+            None => match root.oci_list(&["sessions"]).await {
+                Ok(markers) => markers.into_iter().map(|m| m.file).filter(|f| f.ends_with(&format!("-{id}"))).collect(),
+                Err(e) => {
+                    tracing::warn!(upload = id, error = %e, "cannot list upload session markers");
+                    return;
+                }
+            },
+        };
+        for name in names {
+            if let Err(e) = root.oci_delete(&["sessions", &name]).await {
+                tracing::warn!(upload = id, error = %e, "cannot delete an upload session's marker");
+            }
+        }
     }
 
     async fn write_state(&self, id: &str, state: &SessionState, create: bool) -> Result<(), OciError> {
@@ -189,7 +247,7 @@ impl Uploads {
             return Err(unknown());
         }
         if Timestamp::now().as_second() - state.started > self.limits.lifetime.as_secs() as i64 {
-            self.discard(id).await;
+            self.discard(id, Some(&state.owner)).await;
             return Err(unknown());
         }
         Ok(state)
@@ -219,7 +277,7 @@ impl Uploads {
         }
         let new_size = state.size + chunk.len() as u64;
         if new_size > self.limits.max_size {
-            self.discard(id).await;
+            self.discard(id, Some(&state.owner)).await;
             return Err(OciError::TooLarge(self.limits.max_size));
         }
         if chunk.is_empty() {
@@ -264,18 +322,39 @@ impl Uploads {
         let state = self.load(tenant, name, id).await?;
         let total = state.size + last.len() as u64;
         if total > self.limits.max_size {
-            self.discard(id).await;
+            self.discard(id, Some(&state.owner)).await;
             return Err(OciError::TooLarge(self.limits.max_size));
         }
         let running = {
             let local = self.local.lock();
             local.get(id).filter(|s| s.size == state.size).map(|s| s.hasher.clone())
         };
+        let result = if total <= self.limits.assemble_in_memory {
+            self.finish_in_memory(tenant, name, id, &state, last, digest, running).await
+        } else {
+            self.finish_streamed(tenant, name, id, &state, last, digest, running).await
+        };
+        // Refused or stored, the session is over (a refused client starts again).
+        self.discard(id, Some(&state.owner)).await;
+        result
+    }
+
+    /// A small blob: its chunks read into one buffer, checked, written in one request.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_in_memory(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        id: &str,
+        state: &SessionState,
+        last: Bytes,
+        digest: &Digest,
+        running: Option<Sha256>,
+    ) -> Result<(), OciError> {
+        let total = state.size + last.len() as u64;
         let mut blob = BytesMut::with_capacity(total as usize);
         for offset in &state.chunks {
-            let chunk = self.repo.oci_root().oci_read(&["uploads", id, &chunk_name(*offset)]).await?;
-            let chunk = chunk.ok_or_else(|| OciError::UploadUnknown(id.to_owned()))?;
-            blob.extend_from_slice(&chunk);
+            blob.extend_from_slice(&self.read_chunk(id, *offset).await?);
         }
         blob.extend_from_slice(&last);
         let blob = blob.freeze();
@@ -286,16 +365,96 @@ impl Uploads {
             }
             None => Digest::of(&blob),
         };
-        let result = if got != *digest {
+        if got != *digest {
             Err(OciError::DigestInvalid(format!("the uploaded content's digest is {got}, not {digest}")))
         } else if blob.len() as u64 != total {
             Err(OciError::UploadInvalid("the upload's chunks are incomplete; start it again".into()))
         } else {
             self.store_blob(tenant, name, digest, blob).await
-        };
-        // Refused or stored, the session is over (a refused client starts again).
-        self.discard(id).await;
-        result
+        }
+    }
+
+    /// A large blob: its chunks copied one at a time into a streamed write of the blob store,
+    /// hashed on the way unless this replica hashed them as they came (then a wrong digest is
+    /// refused before anything is read). The blob appears only once complete and verified; a
+    /// blob already stored (same digest) is kept, after the bytes have been checked.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_streamed(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        id: &str,
+        state: &SessionState,
+        last: Bytes,
+        digest: &Digest,
+        running: Option<Sha256>,
+    ) -> Result<(), OciError> {
+        let wrong =
+            |got: &Digest| OciError::DigestInvalid(format!("the uploaded content's digest is {got}, not {digest}"));
+        let known = running.map(|mut hasher| {
+            hasher.update(&last);
+            Digest::from_hasher(hasher)
+        });
+        if let Some(got) = &known
+            && got != digest
+        {
+            return Err(wrong(got));
+        }
+        let root = self.repo.oci_root();
+        let exists = root.oci_head(&blob_key(digest)).await?.is_some();
+        if exists && known.is_some() {
+            self.repo.oci_link_blob(tenant, name, digest).await?;
+            return Ok(());
+        }
+        let mut upload = if exists { None } else { Some(root.oci_upload(&blob_key(digest)).await?) };
+        let mut hasher = Sha256::new();
+        let mut written = 0u64;
+        let copied: Result<(), OciError> = async {
+            for offset in &state.chunks {
+                let chunk = self.read_chunk(id, *offset).await?;
+                written += chunk.len() as u64;
+                hasher.update(&chunk);
+                if let Some(upload) = upload.as_mut() {
+                    upload.write(chunk).await?;
+                }
+            }
+            written += last.len() as u64;
+            hasher.update(&last);
+            if let Some(upload) = upload.as_mut()
+                && !last.is_empty()
+            {
+                upload.write(last.clone()).await?;
+            }
+            Ok(())
+        }
+        .await;
+        let got = Digest::from_hasher(hasher);
+        let verdict = copied.and_then(|()| {
+            if written != state.size + last.len() as u64 {
+                Err(OciError::UploadInvalid("the upload's chunks are incomplete; start it again".into()))
+            } else if got != *digest {
+                Err(wrong(&got))
+            } else {
+                Ok(())
+            }
+        });
+        match (verdict, upload) {
+            (Err(e), Some(upload)) => {
+                upload.abort().await;
+                Err(e)
+            }
+            (Err(e), None) => Err(e),
+            (Ok(()), Some(upload)) => {
+                upload.finish().await?;
+                self.repo.oci_link_blob(tenant, name, digest).await
+            }
+            (Ok(()), None) => self.repo.oci_link_blob(tenant, name, digest).await,
+        }
+    }
+
+    async fn read_chunk(&self, id: &str, offset: u64) -> Result<Bytes, OciError> {
+        let chunk = self.repo.oci_root().oci_read(&["uploads", id, &chunk_name(offset)]).await?;
+        chunk.ok_or_else(|| OciError::UploadUnknown(id.to_owned()))
     }
 
     /// Stores a complete blob sent in one request (`POST ?digest=`).
@@ -322,13 +481,14 @@ impl Uploads {
 
     /// Cancels a session.
     pub async fn cancel(&self, tenant: &Tenant, name: &str, id: &str) -> Result<(), OciError> {
-        self.load(tenant, name, id).await?;
-        self.discard(id).await;
+        let state = self.load(tenant, name, id).await?;
+        self.discard(id, Some(&state.owner)).await;
         Ok(())
     }
 
     /// Deletes a session's objects (best effort: a leftover is swept later).
-    async fn discard(&self, id: &str) {
+    async fn discard(&self, id: &str, owner: Option<&str>) {
+        self.remove_marker(id, owner).await;
         {
             let mut local = self.local.lock();
             local.remove(id);
@@ -363,10 +523,21 @@ impl Uploads {
             *slot = (*slot).max(object.last_modified);
         }
         let mut removed = 0;
-        for (id, touched) in newest {
-            if touched < cutoff {
-                self.discard(&id).await;
+        for (id, touched) in &newest {
+            if *touched < cutoff {
+                self.discard(id, None).await;
                 removed += 1;
+            }
+        }
+        // Markers of sessions whose objects are gone (a discard cut short) or that expired.
+        for marker in root.oci_list(&["sessions"]).await? {
+            let id = marker.file.rsplit('-').next().unwrap_or("");
+            let alive = newest.get(id).is_some_and(|touched| *touched >= cutoff);
+            if !alive
+                && marker.last_modified < cutoff
+                && let Err(e) = root.oci_delete(&["sessions", &marker.file]).await
+            {
+                tracing::warn!(marker = marker.file, error = %e, "cannot delete an upload session's marker");
             }
         }
         let expired = Timestamp::now() - self.limits.lifetime;
@@ -435,13 +606,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn large_blobs_are_copied_chunk_by_chunk() {
+        let limits = UploadLimits { assemble_in_memory: 0, ..UploadLimits::with_max_size(1 << 20) };
+        let (a, b, storage) = two_replicas(limits).await;
+        let blob: Bytes = (0..30_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+        let digest = Digest::of(&blob);
+        // Hashed here as the chunks came: a wrong digest is refused, nothing is stored.
+        let s = a.start(&root(), "big", "ci").await.unwrap();
+        a.append(&root(), "big", &s.id, Some(0), blob.slice(..10_000)).await.unwrap();
+        let wrong = a.finish(&root(), "big", &s.id, blob.slice(10_000..), &Digest::of(b"other")).await;
+        assert!(matches!(wrong, Err(OciError::DigestInvalid(_))));
+        assert!(storage.oci_head(&blob_key(&digest)).await.unwrap().is_none());
+        // Chunks on two replicas, finished on a third view: re-read, hashed, copied.
+        let s = a.start(&root(), "big", "ci").await.unwrap();
+        a.append(&root(), "big", &s.id, Some(0), blob.slice(..10_000)).await.unwrap();
+        b.append(&root(), "big", &s.id, Some(10_000), blob.slice(10_000..20_000)).await.unwrap();
+        let wrong = a.finish(&root(), "big", &s.id, blob.slice(20_000..29_999), &digest).await;
+        assert!(matches!(wrong, Err(OciError::DigestInvalid(_))), "a byte short");
+        assert!(storage.oci_head(&blob_key(&digest)).await.unwrap().is_none());
+        let s = a.start(&root(), "big", "ci").await.unwrap();
+        a.append(&root(), "big", &s.id, Some(0), blob.slice(..10_000)).await.unwrap();
+        b.append(&root(), "big", &s.id, Some(10_000), blob.slice(10_000..20_000)).await.unwrap();
+        a.finish(&root(), "big", &s.id, blob.slice(20_000..), &digest).await.unwrap();
+        assert_eq!(storage.oci_read(&blob_key(&digest)).await.unwrap().unwrap(), blob);
+        // Again, all on one replica, with the blob already stored: linked, kept.
+        let s = b.start(&root(), "other", "ci").await.unwrap();
+        b.append(&root(), "other", &s.id, Some(0), blob.slice(..15_000)).await.unwrap();
+        b.finish(&root(), "other", &s.id, blob.slice(15_000..), &digest).await.unwrap();
+        assert_eq!(b.repo.oci_blob_info(&root(), "other", &digest).await.unwrap().size, 30_000);
+        assert!(storage.oci_list(&["uploads"]).await.unwrap().is_empty(), "sessions removed");
+    }
+
+    #[tokio::test]
     async fn sessions_are_counted_and_swept() {
-        let limits = UploadLimits { max_size: 100, lifetime: Duration::from_secs(3600), per_client: 2, total: 3 };
-        let (a, _, storage) = two_replicas(limits).await;
+        let limits = UploadLimits { per_client: 2, total: 3, ..UploadLimits::with_max_size(100) };
+        let (a, b, storage) = two_replicas(limits).await;
+        // Counted across replicas: one session on each, then the third is refused on both.
         a.start(&root(), "art", "ci").await.unwrap();
-        a.start(&root(), "art", "ci").await.unwrap();
+        let second = b.start(&root(), "art", "ci").await.unwrap();
         assert!(matches!(a.start(&root(), "art", "ci").await, Err(OciError::TooManyUploads(_))));
-        a.start(&root(), "art", "other").await.unwrap();
+        assert!(matches!(b.start(&root(), "art", "ci").await, Err(OciError::TooManyUploads(_))));
+        // A cancelled session frees its place, wherever it is cancelled.
+        a.cancel(&root(), "art", &second.id).await.unwrap();
+        b.start(&root(), "art", "ci").await.unwrap();
+        b.start(&root(), "art", "other").await.unwrap();
         assert!(matches!(a.start(&root(), "art", "third").await, Err(OciError::TooManyUploads(_))));
         // Nothing is old enough to sweep.
         assert_eq!(a.sweep().await.unwrap(), 0);
@@ -449,5 +657,7 @@ mod tests {
         let expired = Uploads::new(a.repo.clone(), UploadLimits { lifetime: Duration::ZERO, ..a.limits.clone() });
         assert_eq!(expired.sweep().await.unwrap(), 3);
         assert!(storage.oci_list(&["uploads"]).await.unwrap().is_empty());
+        assert!(storage.oci_list(&["sessions"]).await.unwrap().is_empty(), "markers swept too");
+        a.start(&root(), "art", "third").await.unwrap();
     }
 }

@@ -29,6 +29,13 @@ pub enum OciWireError {
         action: Action,
         repository: String,
     },
+    /// A registry token that does not grant what the request does (RFC 6750's
+    /// `insufficient_scope`): 403 with the challenge for the scope needed, so a client that
+    /// refreshes its token on 403 (the Python oras SDK) asks for the right one.
+    InsufficientScope {
+        scope: String,
+        challenge: String,
+    },
     NameInvalid(String),
     NameUnknown(String),
     /// A path of the API with a method it does not have, or a feature Chartroom lacks.
@@ -79,6 +86,12 @@ impl OciWireError {
                 code: "DENIED",
                 message: format!("forbidden: {identity:?} may not {} repository {repository}", action.as_str()),
                 detail: Some(serde_json::json!({ "repository": repository, "action": action.as_str() })),
+            },
+            OciWireError::InsufficientScope { scope, .. } => Parts {
+                status: S::FORBIDDEN,
+                code: "DENIED",
+                message: format!("the token does not grant {scope}; ask the token endpoint for it"),
+                detail: Some(serde_json::json!({ "scope": scope })),
             },
             OciWireError::NameInvalid(message) => parts(S::BAD_REQUEST, "NAME_INVALID", message.clone()),
             OciWireError::NameUnknown(message) => parts(S::NOT_FOUND, "NAME_UNKNOWN", message.clone()),
@@ -169,7 +182,7 @@ impl IntoResponse for OciWireError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
         headers.insert(API_VERSION_HEADER, HeaderValue::from_static("registry/2.0"));
-        if let OciWireError::Unauthorized { challenge, .. } = &self
+        if let OciWireError::Unauthorized { challenge, .. } | OciWireError::InsufficientScope { challenge, .. } = &self
             && let Ok(value) = HeaderValue::from_str(challenge)
         {
             headers.insert(header::WWW_AUTHENTICATE, value);

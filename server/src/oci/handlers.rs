@@ -24,6 +24,8 @@ pub(super) async fn handle(state: &AppState, route: &OciRoute, identity: &Identi
     let prefix = route.prefix.as_str();
     match (&route.endpoint, method) {
         (Endpoint::Base, _) => Ok(json(method, "{}".into(), "application/json")),
+        // Answered before access is checked (`mod.rs`, `token.rs`).
+        (Endpoint::Token, _) => Err(OciWireError::Unsupported("the token endpoint takes no repository".into())),
         (Endpoint::Tags(repo), _) => tags(state, prefix, repo, req.uri()).await,
         (Endpoint::Manifest(repo, reference), &Method::PUT) => {
             put_manifest(state, prefix, repo, reference, identity, req).await
@@ -32,8 +34,14 @@ pub(super) async fn handle(state: &AppState, route: &OciRoute, identity: &Identi
             delete_manifest(state, repo, reference, identity).await
         }
         (Endpoint::Manifest(repo, reference), _) => get_manifest(state, repo, reference, method).await,
-        (Endpoint::Blob(_, _), &Method::DELETE) => {
-            Err(OciWireError::Unsupported("blobs are removed with the manifests that use them".into()))
+        (Endpoint::Blob(repo, digest), &Method::DELETE) => {
+            let digest = parse_digest(digest)?;
+            // A blob that goes with a manifest: 405 `UNSUPPORTED`, as the spec allows.
+            state.repo().oci_delete_blob(&repo.tenant, &repo.name, &digest).await.map_err(|e| match e {
+                OciError::Unsupported(message) => OciWireError::Unsupported(message),
+                other => other.into(),
+            })?;
+            Ok(StatusCode::ACCEPTED.into_response())
         }
         (Endpoint::Blob(repo, digest), _) => get_blob(state, repo, digest, method, req.headers()).await,
         (Endpoint::StartUpload(repo), _) => start_upload(state, prefix, repo, identity, req).await,

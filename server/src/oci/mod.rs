@@ -14,6 +14,7 @@ mod access;
 mod body;
 mod handlers;
 pub mod route;
+mod token;
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
@@ -67,8 +68,17 @@ pub(crate) async fn serve(state: AppState, route: Result<OciRoute, OciRouteError
     let tenant = route.repo().map_or_else(Tenant::root, |r| r.tenant.clone());
     labels.set_route(route.template());
     labels.set_tenant(tenant.as_str());
+    if route.endpoint == route::Endpoint::Token {
+        let mut response = match token::token(&state, req).await {
+            Ok(response) => response,
+            Err(error) => finish(error.into_response(), false),
+        };
+        response.headers_mut().insert(API_VERSION_HEADER, HeaderValue::from_static("registry/2.0"));
+        return response;
+    }
+    let realm = state.oci_bearer_service().map(|service| realm(&state, &req, &route.prefix, service));
     let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().map(str::to_owned).map_err(|_| ()));
-    let (mut response, identity) = match access::check(&state, authorization, &route).await {
+    let (mut response, identity) = match access::check(&state, authorization, &route, realm.as_ref()).await {
         Ok(identity) => {
             let name = identity.name().to_owned();
             let response = match handlers::handle(&state, &route, &identity, req).await {
@@ -84,6 +94,29 @@ pub(crate) async fn serve(state: AppState, route: Result<OciRoute, OciRouteError
         labels.set_identity(&identity);
     }
     response
+}
+
+/// The token endpoint as the client reached this server: the scheme it used (a proxy's
+/// `X-Forwarded-Proto`, else the port's), its `Host`, the context path. OCI clients refuse a
+/// realm on another host than the registry's when it is a loopback or private address.
+fn realm(state: &AppState, req: &Request, prefix: &str, service: &str) -> access::Realm {
+    let headers = req.headers();
+    let forwarded = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).map(str::trim);
+    let scheme = match forwarded {
+        Some("https") => "https",
+        Some("http") => "http",
+        _ if state.serves_tls() => "https",
+        _ => "http",
+    };
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'))
+        .unwrap_or_else(|| "localhost".to_owned());
+    let service = if service.is_empty() { host.clone() } else { service.to_owned() };
+    access::Realm { url: format!("{scheme}://{host}{prefix}/v2/token"), service }
 }
 
 /// A refusal of a request whose body is unread closes the connection.

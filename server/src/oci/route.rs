@@ -30,6 +30,8 @@ impl OciRepo {
 pub enum Endpoint {
     /// `GET /v2/`
     Base,
+    /// `GET|POST /v2/token`: registry tokens (`token.rs`), outside any repository.
+    Token,
     /// `GET /v2/<name>/tags/list`
     Tags(OciRepo),
     /// `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<reference>`
@@ -76,6 +78,13 @@ impl OciRoute {
                 Err(OciRouteError::MethodNotAllowed)
             });
         }
+        if path == "/v2/token" {
+            return Some(if method == Method::GET || method == Method::POST {
+                Ok(OciRoute { endpoint: Endpoint::Token, method: method.clone(), prefix: String::new() })
+            } else {
+                Err(OciRouteError::MethodNotAllowed)
+            });
+        }
         let rest = path.strip_prefix("/v2/")?;
         let (name, kind, tail) = split(rest)?;
         Some(route(method, name, kind, tail, tenancy))
@@ -85,7 +94,7 @@ impl OciRoute {
     pub fn action(&self) -> Option<Action> {
         let write = matches!(self.method, Method::POST | Method::PUT | Method::PATCH);
         match &self.endpoint {
-            Endpoint::Base => None,
+            Endpoint::Base | Endpoint::Token => None,
             Endpoint::Upload(..) | Endpoint::StartUpload(_) => Some(Action::Push),
             _ if write => Some(Action::Push),
             _ if self.method == Method::DELETE => Some(Action::Delete),
@@ -95,7 +104,7 @@ impl OciRoute {
 
     pub fn repo(&self) -> Option<&OciRepo> {
         match &self.endpoint {
-            Endpoint::Base => None,
+            Endpoint::Base | Endpoint::Token => None,
             Endpoint::Tags(r)
             | Endpoint::Manifest(r, _)
             | Endpoint::Blob(r, _)
@@ -109,6 +118,7 @@ impl OciRoute {
     pub fn template(&self) -> &'static str {
         match self.endpoint {
             Endpoint::Base => "/v2/",
+            Endpoint::Token => "/v2/token",
             Endpoint::Tags(_) => "/v2/:name/tags/list",
             Endpoint::Manifest(..) => "/v2/:name/manifests/:reference",
             Endpoint::Blob(..) => "/v2/:name/blobs/:digest",
@@ -252,6 +262,8 @@ mod tests {
             ),
             (Method::GET, "/v2/a/b/c/tags/list".into(), Tenancy::Dynamic, Endpoint::Tags(repo("a/b", "c"))),
             (Method::GET, "/v2/c/tags/list".into(), Tenancy::Dynamic, Endpoint::Tags(repo("", "c"))),
+            (Method::GET, "/v2/token".into(), Tenancy::Depth(1), Endpoint::Token),
+            (Method::POST, "/v2/token".into(), Tenancy::Single, Endpoint::Token),
         ];
         for (method, path, tenancy, want) in cases {
             let got = OciRoute::parse(&method, &path, tenancy).unwrap().unwrap();

@@ -11,7 +11,12 @@ use serde_json::Value;
 
 use crate::support::*;
 
+mod cleanup;
+mod image_index;
+mod large_upload;
 mod metrics;
+mod registry_config;
+mod token;
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")

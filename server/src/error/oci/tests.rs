@@ -23,6 +23,10 @@ fn examples() -> Vec<OciWireError> {
         E::Unauthorized { reason: Reason::MissingCredentials, challenge: "Basic realm=\"Chartroom\"".into() },
         E::Unauthorized { reason: Reason::BadPassword, challenge: "Basic realm=\"Chartroom\"".into() },
         E::Denied { identity: "alice".into(), action: Action::Push, repository: "team/demo".into() },
+        E::InsufficientScope {
+            scope: "repository:demo:push".into(),
+            challenge: "Bearer realm=\"http://h/v2/token\",service=\"h\",scope=\"repository:demo:pull,push\",error=\"insufficient_scope\"".into(),
+        },
         E::NameInvalid("invalid repository name \"Demo\"".into()),
         E::NameUnknown("repository a/b is not served here: names are <chart>".into()),
         E::Unsupported("POST is not supported on this path".into()),
@@ -63,7 +67,9 @@ async fn every_error_as_it_leaves_the_server() {
         let headers = response.headers().clone();
         assert_eq!(headers[header::CONTENT_TYPE], "application/json; charset=utf-8");
         assert_eq!(headers[API_VERSION_HEADER], "registry/2.0");
-        assert_eq!(headers.contains_key(header::WWW_AUTHENTICATE), status == StatusCode::UNAUTHORIZED);
+        // A challenge with every 401, and with the 403 of a token short of a scope.
+        let challenged = status == StatusCode::UNAUTHORIZED || name.starts_with("InsufficientScope");
+        assert_eq!(headers.contains_key(header::WWW_AUTHENTICATE), challenged, "{name}");
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body = String::from_utf8(body.to_vec()).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
