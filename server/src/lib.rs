@@ -257,7 +257,10 @@ fn layers(app: Router, settings: &HttpSettings, client_limits: &config::ClientLi
         }))
         .layer(middleware::from_fn(move |req, next| request_timeout(write_timeout, req, next)));
     if let Some(limiter) = limits::Limiter::new(client_limits) {
-        app = app.layer(middleware::from_fn(move |req, next| limits::limit(Arc::clone(&limiter), req, next)));
+        let context_path: Arc<str> = Arc::from(settings.context_path.as_str());
+        app = app.layer(middleware::from_fn(move |req, next| {
+            limits::limit(Arc::clone(&limiter), Arc::clone(&context_path), req, next)
+        }));
     }
     if let Some(origins) = &client_limits.cors {
         let origins = Arc::new(origins.clone());

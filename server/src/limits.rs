@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 
 use crate::config::{ClientLimits, RateLimit};
-use crate::error::{ChartMuseumError, CommonError};
+use crate::error::{ChartMuseumError, CommonError, OciWireError};
 use crate::serve::ClientAddr;
 
 /// Addresses remembered at most.
@@ -155,7 +155,14 @@ impl Drop for UploadSlot {
     }
 }
 
-pub async fn limit(limiter: Arc<Limiter>, req: Request, next: Next) -> Response {
+/// Whether `path` belongs to the distribution API (`/v2/…`, at the root or under the context
+/// path), whose clients expect its own error body.
+fn is_distribution_path(path: &str, context_path: &str) -> bool {
+    let under = |p: &str| p == "/v2" || p.starts_with("/v2/");
+    under(path) || (!context_path.is_empty() && path.strip_prefix(context_path).is_some_and(under))
+}
+
+pub async fn limit(limiter: Arc<Limiter>, context_path: Arc<str>, req: Request, next: Next) -> Response {
     let Some(ClientAddr(peer)) = req.extensions().get::<ClientAddr>().copied() else {
         return next.run(req).await;
     };
@@ -178,7 +185,11 @@ pub async fn limit(limiter: Arc<Limiter>, req: Request, next: Next) -> Response 
                 Refusal::Uploads => ("uploads", 1, CommonError::TooManyUploads),
             };
             metrics::counter!("chartroom_http_rejected_total", "reason" => reason).increment(1);
-            let mut response = ChartMuseumError::from(error).into_response();
+            let mut response = if is_distribution_path(req.uri().path(), &context_path) {
+                OciWireError::from(error).into_response()
+            } else {
+                ChartMuseumError::from(error).into_response()
+            };
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
@@ -188,6 +199,17 @@ pub async fn limit(limiter: Arc<Limiter>, req: Request, next: Next) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distribution_paths_at_the_root_and_under_the_context_path() {
+        assert!(is_distribution_path("/v2/", ""));
+        assert!(is_distribution_path("/v2", ""));
+        assert!(is_distribution_path("/v2/team/demo/blobs/uploads/", "/charts"));
+        assert!(is_distribution_path("/charts/v2/demo/tags/list", "/charts"));
+        assert!(!is_distribution_path("/charts/v2/demo/tags/list", ""));
+        assert!(!is_distribution_path("/v2x/index.yaml", ""));
+        assert!(!is_distribution_path("/api/charts", "/charts"));
+    }
 
     fn limiter(rate: Option<(u64, u64)>, uploads: Option<usize>, max_clients: usize) -> Limiter {
         Limiter {

@@ -207,6 +207,11 @@ async fn the_rate_limit_answers_429_with_retry_after_and_recovers() {
     assert!(limited.error_message().contains("--rate-limit"), "{}", limited.text());
     let retry: u64 = limited.header("retry-after").expect("Retry-After").parse().expect("seconds");
     assert!((1..=2).contains(&retry), "{retry}");
+    // The distribution API's clients get its own error body.
+    let oci = server.get("/v2/").await;
+    oci.assert_status(429);
+    assert_eq!(oci.json()["errors"][0]["code"], "TOOMANYREQUESTS", "{}", oci.text());
+    assert!(oci.header("retry-after").is_some());
     // Probes are never limited.
     server.get("/health").await.assert_status(200);
     server.get("/health/ready").await.assert_status(200);
