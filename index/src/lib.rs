@@ -47,6 +47,8 @@ mod tenant;
 #[cfg(test)]
 mod tenant_tests;
 mod tenants;
+#[cfg(test)]
+mod test_fixtures;
 mod writer;
 
 pub use entry::{Entry, EntryError, RenderConfig, StoredObject};

@@ -4,11 +4,9 @@
 //! re-verification report. Keys made by GnuPG and real Helm are in the end-to-end tests.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use chartroom_signing::{Keyring, VerifyError};
 use chartroom_storage::{Storage, StorageError};
 
@@ -19,34 +17,12 @@ use crate::repo::Repository;
 use crate::reverify::ReverifyError;
 use crate::tenancy::Tenancy;
 use crate::tenant::Tenant;
+use crate::test_fixtures::{fixture, signtest, signtest_prov, signtest_recompressed};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/");
 /// Helm's test key (`helm-test-key.pub`).
 const HELM_FINGERPRINT: &str = "5E615389B53CA37F0EE60BD3843BBF981FC18762";
 const HELM_USER_ID: &str =
     "Helm Testing (This key should only be used for testing. DO NOT TRUST.) <helm-testing@helm.sh>";
-
-fn fixture(file: &str) -> Bytes {
-    Bytes::from(std::fs::read(format!("{FIXTURES}{file}")).unwrap())
-}
-
-fn signtest() -> Bytes {
-    fixture("signtest-0.1.0.tgz")
-}
-
-fn signtest_prov() -> Bytes {
-    fixture("signtest-0.1.0.tgz.prov")
-}
-
-/// The same chart in other bytes (compressed again): another digest, which the provenance file
-/// does not vouch for.
-fn signtest_recompressed() -> Bytes {
-    let mut tar = Vec::new();
-    flate2::read::GzDecoder::new(&signtest()[..]).read_to_end(&mut tar).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(&tar).unwrap();
-    Bytes::from(gz.finish().unwrap())
-}
 
 fn helm_keyring() -> Arc<Keyring> {
     Arc::new(Keyring::from_bytes(&fixture("helm-test-key.pub")).unwrap())

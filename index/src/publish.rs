@@ -462,33 +462,9 @@ async fn delete_files(storage: &Storage, file: &str, name: &str, version: &str) 
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-
     use super::*;
     use crate::options::RepoOptions;
-
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/");
-
-    fn fixture(file: &str) -> Bytes {
-        Bytes::from(std::fs::read(format!("{FIXTURES}{file}")).unwrap())
-    }
-
-    fn signtest() -> Bytes {
-        fixture("signtest-0.1.0.tgz")
-    }
-
-    fn signtest_prov() -> Bytes {
-        fixture("signtest-0.1.0.tgz.prov")
-    }
-
-    /// The same chart in other bytes (compressed again): another digest.
-    fn signtest_recompressed() -> Bytes {
-        let mut tar = Vec::new();
-        flate2::read::GzDecoder::new(&signtest()[..]).read_to_end(&mut tar).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&tar).unwrap();
-        Bytes::from(gz.finish().unwrap())
-    }
+    use crate::test_fixtures::{signtest, signtest_prov, signtest_recompressed};
 
     async fn open() -> (Repository, Storage) {
         let storage = Storage::memory();
