@@ -101,6 +101,8 @@ pub enum MetadataError {
     Yaml(String),
     #[error("Chart.yaml: apiVersion is required")]
     ApiVersionRequired,
+    #[error("Chart.yaml: apiVersion {0:?} is not supported: must be \"v1\" or \"v2\"")]
+    UnsupportedApiVersion(String),
     #[error("Chart.yaml: name is required")]
     NameRequired,
     #[error("Chart.yaml: name {name:?} is invalid: {reason}")]
@@ -159,6 +161,11 @@ impl Metadata {
 
         if self.api_version.is_empty() {
             return Err(MetadataError::ApiVersionRequired);
+        }
+        // Helm 3 and 4 render chart API v1 and v2 only; anything else would be served to clients
+        // that refuse it at install time.
+        if !matches!(self.api_version.as_str(), "v1" | "v2") {
+            return Err(MetadataError::UnsupportedApiVersion(self.api_version.clone()));
         }
         validate_chart_name(&self.name)?;
         if self.version.is_empty() {
@@ -601,6 +608,17 @@ mod tests {
         assert!(parse(&format!("name: {}\nversion: 1.0.0", "a".repeat(250))).is_ok());
         assert_eq!(parse("name: x\nversion: 1.0.0\ntype: foo").unwrap_err(), MetadataError::InvalidType("foo".into()));
         assert!(parse("name: x\nversion: 1.0.0\ntype: library").is_ok());
+        for api in ["v1", "v2", ""] {
+            assert!(parse(&format!("apiVersion: \"{api}\"\nname: x\nversion: 1.0.0")).is_ok(), "{api:?}");
+        }
+        for api in ["v3", "V2", "v2 ", "2", "apps/v1"] {
+            let e = parse(&format!("apiVersion: \"{api}\"\nname: x\nversion: 1.0.0")).unwrap_err();
+            assert_eq!(e, MetadataError::UnsupportedApiVersion(api.to_owned()), "{api:?}");
+        }
+        assert_eq!(
+            parse("apiVersion: v3\nname: x\nversion: 1.0.0").unwrap_err().to_string(),
+            "Chart.yaml: apiVersion \"v3\" is not supported: must be \"v1\" or \"v2\""
+        );
         assert!(
             parse("name: x\nversion: 1.0.0\nmaintainers: [{email: a@b}]").is_ok(),
             "Helm loads maintainers without a name"

@@ -54,6 +54,9 @@ pub enum EntryError {
     Version { name: String, version: String, reason: String },
     #[error("cannot serialize the entry for {0}: {1}")]
     Serialize(String, String),
+    /// A persisted entry whose metadata breaks the chart rules.
+    #[error("entry for {file} is invalid: {reason}")]
+    Metadata { file: String, reason: String },
 }
 
 impl Entry {

@@ -4,10 +4,13 @@
 use chartroom_chart::archive::{self, ArchiveError, ChartFile};
 use chartroom_storage::{ObjectInfo, ObjectStream, StorageError};
 
+use std::sync::Arc;
+
 use crate::entry::Entry;
 use crate::error::RepoError;
 use crate::repo::Repository;
 use crate::tenant::Tenant;
+use crate::tenants::Place;
 
 /// The files a repository serves under `charts/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,14 +72,16 @@ pub enum ArchiveReadError {
     Repo(#[from] RepoError),
 }
 
-/// Files are read from storage whether or not the index has them (as ChartMuseum does): a chart
-/// a peer stored moments ago downloads before this replica has polled its record. A tenant
-/// without charts costs one request per read and nothing in memory.
+/// Only files the index lists are served: an archive indexed under that file name, or the
+/// provenance file of one. Whatever else storage holds (archives that failed validation, files
+/// other tools put there, a link named like a chart) is not there for clients, and a miss costs
+/// no request. A chart a peer stored moments ago downloads once this replica has its record
+/// (its next poll, `--storage-poll-interval`).
 impl Repository {
     /// A chart file's body, streamed from storage, with its metadata.
     pub async fn open_file(&self, tenant: &Tenant, file: &str) -> Result<(FileKind, ObjectStream), FileError> {
         let kind = FileKind::of(file).ok_or_else(|| FileError::NotServed(file.to_owned()))?;
-        let place = self.locate(tenant)?.place;
+        let place = self.indexed_file(tenant, file, kind)?;
         let stream = place.storage.stream(file).await.map_err(|e| FileError::from_storage(e, file))?;
         Ok((kind, stream))
     }
@@ -84,9 +89,23 @@ impl Repository {
     /// A chart file's metadata (one HEAD request).
     pub async fn file_info(&self, tenant: &Tenant, file: &str) -> Result<(FileKind, ObjectInfo), FileError> {
         let kind = FileKind::of(file).ok_or_else(|| FileError::NotServed(file.to_owned()))?;
-        let place = self.locate(tenant)?.place;
+        let place = self.indexed_file(tenant, file, kind)?;
         let info = place.storage.head(file).await.map_err(|e| FileError::from_storage(e, file))?;
         Ok((kind, info))
+    }
+
+    /// The tenant's place, when its index lists `file` (for a provenance file: its archive).
+    fn indexed_file(&self, tenant: &Tenant, file: &str, kind: FileKind) -> Result<Arc<Place>, FileError> {
+        let located = self.locate(tenant)?;
+        let archive = match kind {
+            FileKind::Archive => file,
+            FileKind::Provenance => file.strip_suffix(".prov").unwrap_or(file),
+        };
+        let listed = located.state.as_ref().is_some_and(|state| state.index.read().by_file(archive).is_some());
+        if !listed {
+            return Err(FileError::NotFound(file.to_owned()));
+        }
+        Ok(located.place)
     }
 
     /// The files of an indexed chart's archive whose paths `wanted` accepts (read and extracted

@@ -2,12 +2,14 @@
 //! storage holds: the start-up build and resync (a listing) and the peers' poller (a change
 //! another replica announced). Uploads build their entry from the archive they just validated.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use chartroom_chart::archive::{self, Limits, LoadedChart};
 use chartroom_storage::{Storage, StorageError};
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
 
 use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
 
@@ -27,14 +29,31 @@ pub(crate) enum Archive {
     Invalid(String),
 }
 
+/// Digests (lowercase hex sha256) of archives this server validated in full before: uploads it
+/// took, archives it indexed, as its index or persisted state records them.
+pub(crate) type Trusted = Arc<HashSet<String>>;
+
 /// Reads an archive's metadata and digest. `size` is what a listing or HEAD reported: an archive
 /// too big to ever pass the decompression limit is refused without a download.
+///
+/// An archive whose digest is `trusted` takes the fast path (`Chart.yaml` only); any other one
+/// was put in storage by other tools and passes the full check an upload does (every entry read
+/// to the end, gzip and tar integrity, every chart rule), so a truncated or broken archive is
+/// never served.
 pub(crate) async fn read_archive(
     storage: &Storage,
     file: &str,
     size: u64,
     limits: &Limits,
+    trusted: &Trusted,
 ) -> Result<Archive, StorageError> {
+    if !Storage::addressable(file) {
+        return Ok(Archive::Invalid(
+            "its name has characters that storage keys encode ('%', '#', '\\', '{', ...), so it cannot be \
+             read or served under that name; rename it"
+                .to_owned(),
+        ));
+    }
     // A gzip archive cannot be larger than what it may decompress to (plus slack).
     if size > limits.max_decompressed + (1 << 20) {
         return Ok(Archive::Invalid("archive is larger than the decompressed size limit".to_owned()));
@@ -44,14 +63,18 @@ pub(crate) async fn read_archive(
         Err(StorageError::NotFound(_)) => return Ok(Archive::Missing),
         Err(e) => return Err(e),
     };
-    let parsed = if bytes.len() <= INLINE_PARSE_MAX {
-        archive::read_metadata(&bytes, limits).map_err(|e| e.to_string())
-    } else {
-        let limits = limits.clone();
-        tokio::task::spawn_blocking(move || archive::read_metadata(&bytes, &limits).map_err(|e| e.to_string()))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()))
+    let inline = bytes.len() <= INLINE_PARSE_MAX;
+    let check = {
+        let (limits, trusted) = (limits.clone(), Arc::clone(trusted));
+        move || {
+            let known = !trusted.is_empty() && trusted.contains(&hex::encode(Sha256::digest(&bytes)));
+            let loaded =
+                if known { archive::read_metadata(&bytes, &limits) } else { archive::load_archive(&bytes, &limits) };
+            loaded.map_err(|e| e.to_string())
+        }
     };
+    let parsed =
+        if inline { check() } else { tokio::task::spawn_blocking(check).await.unwrap_or_else(|e| Err(e.to_string())) };
     Ok(match parsed {
         Ok(loaded) => Archive::Loaded(Box::new(loaded)),
         Err(reason) => Archive::Invalid(reason),

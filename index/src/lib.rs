@@ -25,6 +25,8 @@ mod changelog;
 mod entry;
 mod error;
 mod files;
+#[cfg(test)]
+mod hardening_tests;
 mod index;
 mod ingest;
 mod locks;

@@ -338,7 +338,9 @@ async fn read_entry(
 ) -> Result<Option<Result<Entry, Observed>>, StorageError> {
     let storage = &located.place.storage;
     tracing::trace!(%file, head_etag = ?info.e_tag, "reading an archive a peer changed");
-    let loaded = match ingest::read_archive(storage, file, info.size, &shared.options.limits).await? {
+    // What the index had for this file was validated here; anything else gets the full check.
+    let trusted: ingest::Trusted = std::sync::Arc::new(indexed.iter().map(|e| e.digest.clone()).collect());
+    let loaded = match ingest::read_archive(storage, file, info.size, &shared.options.limits, &trusted).await? {
         Archive::Loaded(loaded) => *loaded,
         Archive::Missing => return Ok(Some(Err(Observed::Absent))),
         Archive::Invalid(reason) => {

@@ -186,8 +186,19 @@ impl Repository {
         let file = chart_file(&name, &version);
         let overwrite = self.shared.options.overwrite.allows(force);
         let storage = &place.storage;
+        // Before any write: the longest name a version stores is its provenance file's.
+        storage.check_fits(&prov_file(&name, &version)).map_err(StorageError::from)?;
         let _guard = self.locks.lock(tenant, &file).await;
         let replaced = located.entry(&name, &version);
+        // A version is a conflict whatever file holds it: one indexed from an archive stored
+        // under another name (placed there by other tools) is replaced only when allowed, and
+        // then that file goes too, or a resync would find two archives of one version.
+        let other_copy = replaced.as_ref().map(|e| e.object.file.clone()).filter(|f| *f != file);
+        if let Some(other) = &other_copy
+            && !overwrite
+        {
+            return Err(PublishError::Exists(other.clone()));
+        }
         let stored_provenance = match (&prov, keyring) {
             // The write is refused (409) whatever a provenance file says.
             (None, Some(_)) if replaced.is_some() && !overwrite => ProvenanceFound::None,
@@ -220,6 +231,9 @@ impl Repository {
         let mut entry = uploaded_entry(&place.render, chart, &stored)?;
         entry.set_provenance(provenance.filter(|_| self.shared.options.provenance.records()));
         self.upsert(&place, entry).await?;
+        if let Some(other) = other_copy {
+            remove_replaced_copy(storage, &other).await;
+        }
         let signed_by = signature.as_ref().map(|s| s.fingerprint.as_str());
         tracing::info!(%tenant, chart = %name, %version, signed_by, "chart stored and indexed");
         Ok(Published { name, version, digest, file, signature })
@@ -243,6 +257,7 @@ impl Repository {
         let chart_key = chart_file(&prov.name, &prov.version);
         let keyring = self.shared.options.provenance.verifier(tenant);
         let storage = &located.place.storage;
+        storage.check_fits(&prov_file(&prov.name, &prov.version)).map_err(StorageError::from)?;
         let _guard = self.locks.lock(tenant, &chart_key).await;
         let indexed = located.entry(&prov.name, &prov.version);
         let signature = match keyring {
@@ -382,6 +397,19 @@ async fn drop_stale_provenance(
     }
     remove_provenance(storage, name, version).await;
     None
+}
+
+/// The archive (and provenance file) of a version stored under another file name, once the
+/// version's canonical file replaced it in the index. A failure is logged: the index is right
+/// either way, and a resync skips the left-over copy as a duplicate.
+async fn remove_replaced_copy(storage: &Storage, file: &str) {
+    for gone in [file.to_owned(), format!("{file}.prov")] {
+        match storage.delete(&gone).await {
+            Ok(()) => tracing::info!(file = %gone, "removed the copy of a version replaced under its canonical name"),
+            Err(StorageError::NotFound(_)) => {}
+            Err(e) => tracing::warn!(file = %gone, error = %e, "cannot remove the copy of a replaced version"),
+        }
+    }
 }
 
 async fn remove_provenance(storage: &Storage, name: &str, version: &str) {

@@ -69,6 +69,9 @@ pub(crate) struct Target {
     pub provenance: Vec<ObjectInfo>,
     pub skipped: Skipped,
     pub chartmuseum: ChartMuseumTimes,
+    /// Digests validated by this server besides what the index holds (at start: the persisted
+    /// state's, for archives whose listing changed).
+    pub trusted: HashSet<String>,
     pub report: ResyncReport,
 }
 
@@ -80,6 +83,7 @@ impl Target {
             provenance: files.provenance,
             skipped,
             chartmuseum: ChartMuseumTimes::new(),
+            trusted: HashSet::new(),
             report: ResyncReport::default(),
         }
     }
@@ -114,11 +118,31 @@ pub(crate) async fn reconcile(
     }
 
     let places: Vec<Arc<Place>> = targets.iter().map(|t| Arc::clone(&t.state.place)).collect();
+    // Archives whose digest this server validated take the fast path; the rest the full check.
+    // (Collected only for the targets that read anything: a resync that reads nothing copies no
+    // digests.)
+    let mut reads = vec![false; targets.len()];
+    for (at, _, _) in &to_read {
+        reads[*at] = true;
+    }
+    let trusted: Vec<ingest::Trusted> = targets
+        .iter_mut()
+        .zip(reads)
+        .map(|(t, reads)| {
+            let mut digests = std::mem::take(&mut t.trusted);
+            if !reads {
+                return ingest::Trusted::default();
+            }
+            digests.extend(t.state.index.read().entries().map(|e| e.digest.clone()));
+            Arc::new(digests)
+        })
+        .collect();
     let limits = &options.limits;
-    let places = &places;
+    let (places, trusted) = (&places, &trusted);
     let mut loaded = futures::stream::iter(to_read)
         .map(|(at, obj, known)| async move {
-            let result = match ingest::read_archive(&places[at].storage, &obj.file, obj.size, limits).await? {
+            let storage = &places[at].storage;
+            let result = match ingest::read_archive(storage, &obj.file, obj.size, limits, &trusted[at]).await? {
                 Archive::Loaded(loaded) => Ok(*loaded),
                 Archive::Missing => Err("disappeared while reading".to_owned()),
                 Archive::Invalid(reason) => Err(reason),
@@ -304,11 +328,27 @@ impl Apply<'_> {
     }
 }
 
-/// Renders persisted entries, spread over the available cores (rendering is the bulk of a restart).
-pub(crate) fn render_entries(stored: Vec<state::StoredEntry>, render: &RenderConfig) -> Result<Vec<Entry>, EntryError> {
+/// Renders persisted entries, spread over the available cores (rendering is the bulk of a
+/// restart). Entries that cannot be rendered are returned apart, by file, with why: the state is a
+/// cache, so the caller drops them and their charts are read again from storage.
+pub(crate) fn render_entries(
+    stored: Vec<state::StoredEntry>,
+    render: &RenderConfig,
+) -> (Vec<Entry>, Vec<(String, EntryError)>) {
+    let render_part = |part: Vec<state::StoredEntry>| {
+        let mut out = (Vec::with_capacity(part.len()), Vec::new());
+        for e in part {
+            let file = e.object.file.clone();
+            match e.into_entry(render) {
+                Ok(entry) => out.0.push(entry),
+                Err(err) => out.1.push((file, err)),
+            }
+        }
+        out
+    };
     let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
     if threads == 1 || stored.len() < 2048 {
-        return stored.into_iter().map(|e| e.into_entry(render)).collect();
+        return render_part(stored);
     }
     let per_thread = stored.len().div_ceil(threads);
     let mut parts: Vec<Vec<state::StoredEntry>> = Vec::with_capacity(threads);
@@ -320,20 +360,18 @@ pub(crate) fn render_entries(stored: Vec<state::StoredEntry>, render: &RenderCon
     }
     parts.push(rest);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || part.into_iter().map(|e| e.into_entry(render)).collect::<Result<Vec<_>, _>>())
-            })
-            .collect();
-        let mut out = Vec::new();
+        let handles: Vec<_> = parts.into_iter().map(|part| scope.spawn(move || render_part(part))).collect();
+        let mut out = (Vec::new(), Vec::new());
         for handle in handles {
             match handle.join() {
-                Ok(part) => out.extend(part?),
+                Ok((entries, failed)) => {
+                    out.0.extend(entries);
+                    out.1.extend(failed);
+                }
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        Ok(out)
+        out
     })
 }
 

@@ -8,7 +8,7 @@
 //! start time grows with the number of files, not with round trips per tenant. The archives that
 //! the states do not describe are read with the same bound across all tenants.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,6 +60,8 @@ struct Prepared {
     /// The state's `generated`, when every entry it recorded is still in storage.
     generated: Option<Timestamp>,
     chartmuseum: ChartMuseumTimes,
+    /// Digests the state recorded (validated by this server when it indexed them).
+    trusted: HashSet<String>,
 }
 
 pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loaded, RepoError> {
@@ -126,6 +128,7 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
         let files = ChartFiles { charts: p.listing, provenance: p.provenance };
         let mut target = Target::new(state, files, Skipped::new());
         target.chartmuseum = p.chartmuseum;
+        target.trusted = p.trusted;
         targets.push(target);
         generated.push(p.generated);
     }
@@ -195,13 +198,12 @@ async fn prepare(place: Arc<Place>, found: Found, saved: Option<Bytes>) -> Resul
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| restore(saved, &listing, &render, &tenant)))
                 .unwrap_or_else(|_| {
                     tracing::warn!(%tenant, "cannot decode persisted index state; rebuilding from storage");
-                    Ok(Restored::none(&render))
+                    Restored::none(&render)
                 });
         (restored, listing)
     })
     .await
     .map_err(|_| RepoError::Closed)?;
-    let restored = restored?;
     let chartmuseum = if restored.from_state || !found.chartmuseum {
         ChartMuseumTimes::new()
     } else {
@@ -210,11 +212,21 @@ async fn prepare(place: Arc<Place>, found: Found, saved: Option<Bytes>) -> Resul
             _ => ChartMuseumTimes::new(),
         }
     };
-    Ok(Prepared { place, index: restored.index, listing, provenance, generated: restored.generated, chartmuseum })
+    Ok(Prepared {
+        place,
+        index: restored.index,
+        listing,
+        provenance,
+        generated: restored.generated,
+        chartmuseum,
+        trusted: restored.trusted,
+    })
 }
 
 struct Restored {
     index: Index,
+    /// The digests of the state's entries (also of those storage no longer holds as recorded).
+    trusted: HashSet<String>,
     generated: Option<Timestamp>,
     /// Whether a state was decoded (then ChartMuseum's state file is not needed).
     from_state: bool,
@@ -222,42 +234,46 @@ struct Restored {
 
 impl Restored {
     fn none(render: &RenderConfig) -> Restored {
-        Restored { index: Index::new(render.clone()), generated: None, from_state: false }
+        Restored { index: Index::new(render.clone()), trusted: HashSet::new(), generated: None, from_state: false }
     }
 }
 
 /// The entries of a decoded state that storage still holds exactly (same file, size, ETag),
 /// rendered; the rest is left for the reconciliation to read.
-fn restore(
-    saved: Option<Bytes>,
-    listing: &[ObjectInfo],
-    render: &RenderConfig,
-    tenant: &Tenant,
-) -> Result<Restored, RepoError> {
+fn restore(saved: Option<Bytes>, listing: &[ObjectInfo], render: &RenderConfig, tenant: &Tenant) -> Restored {
     let mut restored = Restored::none(render);
-    let Some(bytes) = saved else { return Ok(restored) };
+    let Some(bytes) = saved else { return restored };
     let saved = match state::decode(&bytes) {
         Ok(saved) => saved,
         Err(e) => {
             tracing::warn!(%tenant, error = %e, "ignoring persisted index state; rebuilding from storage");
-            return Ok(restored);
+            return restored;
         }
     };
+    for (file, reason) in &saved.dropped {
+        let file = file.as_deref().unwrap_or("(no file)");
+        tracing::warn!(%tenant, %file, %reason, "dropping a malformed entry of the persisted index state; reading its chart from storage");
+    }
     let listed: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.file.as_str(), o)).collect();
-    let total = saved.entries.len();
+    let total = saved.entries.len() + saved.dropped.len();
+    restored.trusted = saved.entries.iter().map(|e| e.digest.clone()).collect();
     let valid: Vec<state::StoredEntry> = saved
         .entries
         .into_iter()
         .filter(|e| listed.get(e.object.file.as_str()).is_some_and(|o| reconcile::still_the_same(&e.object, o)))
         .collect();
-    for entry in reconcile::render_entries(valid, render)? {
+    let (entries, invalid) = reconcile::render_entries(valid, render);
+    for (file, error) in &invalid {
+        tracing::warn!(%tenant, %file, %error, "dropping an invalid entry of the persisted index state; reading its chart from storage");
+    }
+    for entry in entries {
         restored.index.insert(entry);
     }
     if restored.index.len() == total {
         restored.generated = Some(saved.generated);
     }
     restored.from_state = true;
-    Ok(restored)
+    restored
 }
 
 /// Builds every tenant's first snapshot, spread over the blocking pool.

@@ -23,6 +23,18 @@ pub struct State {
     format: u32,
     pub generated: Timestamp,
     pub entries: Vec<StoredEntry>,
+    /// Entries that could not be decoded (by file when they name one, and why): dropped, so
+    /// their charts are read again from storage.
+    #[serde(skip)]
+    pub dropped: Vec<(Option<String>, String)>,
+}
+
+/// The state read entry by entry: what [`decode`] falls back to when one entry is malformed.
+#[derive(Deserialize)]
+struct LenientState {
+    format: u32,
+    generated: Timestamp,
+    entries: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -39,8 +51,14 @@ pub struct StoredEntry {
 }
 
 impl StoredEntry {
-    /// The entry, rendered with `render`.
-    pub fn into_entry(self, render: &crate::entry::RenderConfig) -> Result<Entry, crate::entry::EntryError> {
+    /// The entry, rendered with `render`. The metadata passes the rules an upload's does (a
+    /// state is a cache anyone with storage access can edit; what it says is not trusted more
+    /// than an archive).
+    pub fn into_entry(mut self, render: &crate::entry::RenderConfig) -> Result<Entry, crate::entry::EntryError> {
+        self.metadata.validate().map_err(|e| crate::entry::EntryError::Metadata {
+            file: self.object.file.clone(),
+            reason: e.to_string(),
+        })?;
         let mut entry = Entry::new(self.metadata, self.digest, self.created, self.object, render)?;
         entry.set_provenance(self.provenance);
         Ok(entry)
@@ -99,12 +117,33 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, e: &Entry, head: &str) -> Result<()
     Ok(())
 }
 
+/// Decodes a state. One malformed entry (valid JSON of the wrong shape) costs that entry only:
+/// it is listed in [`State::dropped`] and the rest is kept. A file that is not a state at all,
+/// or of another format, is an error.
 pub fn decode(bytes: &[u8]) -> Result<State, StateError> {
-    let state: State = serde_json::from_slice(bytes)?;
+    let state: State = match serde_json::from_slice(bytes) {
+        Ok(state) => state,
+        // The strict pass is the fast one; entry by entry only when it fails.
+        Err(strict) => decode_lenient(bytes).ok_or(strict)?,
+    };
     if state.format != FORMAT {
         return Err(StateError::Format(state.format));
     }
     Ok(state)
+}
+
+fn decode_lenient(bytes: &[u8]) -> Option<State> {
+    let lenient: LenientState = serde_json::from_slice(bytes).ok()?;
+    let mut state =
+        State { format: lenient.format, generated: lenient.generated, entries: Vec::new(), dropped: Vec::new() };
+    for value in lenient.entries {
+        let file = value.get("file").and_then(|f| f.as_str()).map(str::to_owned);
+        match StoredEntry::deserialize(value) {
+            Ok(entry) => state.entries.push(entry),
+            Err(e) => state.dropped.push((file, e.to_string())),
+        }
+    }
+    Some(state)
 }
 
 /// `created` times from a ChartMuseum `index-cache.yaml` (YAML or JSON), keyed by
@@ -168,6 +207,28 @@ mod tests {
         assert!(!String::from_utf8(bytes).unwrap().contains("provenance"), "nothing written without one");
         assert!(decode(b"{\"format\":99,\"generated\":\"1970-01-01T00:00:00Z\",\"entries\":[]}").is_err());
         assert!(decode(b"garbage").is_err());
+    }
+
+    #[test]
+    fn a_malformed_entry_costs_only_itself() {
+        let good = r#"{"file":"a-1.0.0.tgz","size":3,"digest":"00","created":"2024-05-01T10:00:00Z","metadata":{"apiVersion":"v2","name":"a","version":"1.0.0"}}"#;
+        let bad_shape =
+            r#"{"file":"b-1.0.0.tgz","size":"three","digest":"00","created":"2024-05-01T10:00:00Z","metadata":{}}"#;
+        let bad_version = r#"{"file":"c-1.0.0.tgz","size":3,"digest":"00","created":"2024-05-01T10:00:00Z","metadata":{"apiVersion":"v2","name":"c","version":"not.a.version"}}"#;
+        let bytes = format!(
+            r#"{{"format":1,"generated":"1970-01-01T00:00:00Z","entries":[{good},{bad_shape},{bad_version}]}}"#
+        );
+        let state = decode(bytes.as_bytes()).unwrap();
+        let files: Vec<&str> = state.entries.iter().map(|e| e.object.file.as_str()).collect();
+        assert_eq!(files, ["a-1.0.0.tgz", "c-1.0.0.tgz"]);
+        assert_eq!(state.dropped.len(), 1, "{:?}", state.dropped);
+        assert_eq!(state.dropped[0].0.as_deref(), Some("b-1.0.0.tgz"));
+        // The version is checked when the entry is rendered, with the upload's rules.
+        let mut entries = state.entries.into_iter();
+        assert!(entries.next().unwrap().into_entry(&RenderConfig::default()).is_ok());
+        let e = entries.next().unwrap().into_entry(&RenderConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("c-1.0.0.tgz") && e.to_string().contains("not.a.version"), "{e}");
+        assert!(decode(b"[1,2]").is_err(), "not a state at all");
     }
 
     #[test]

@@ -31,7 +31,7 @@ const JSON: &str = "application/json; charset=utf-8";
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let repo = state.repo();
     let storage = repo.storage_health();
-    let status = if storage.reachable { "ok" } else { "degraded" };
+    let status = if storage.reachable && !storage.full { "ok" } else { "degraded" };
     Json(json!({
         "healthy": true,
         "status": status,
@@ -393,10 +393,14 @@ pub(crate) fn identity_name(identity: &Option<Extension<Identity>>) -> &str {
 /// answer (uploads, deletes and downloads fail then). `/health` stays 200 meanwhile (liveness).
 pub async fn ready(State(state): State<AppState>) -> Response {
     let storage = state.repo().storage_health();
-    if storage.reachable {
+    if storage.reachable && !storage.full {
         return Json(json!({ "ready": true })).into_response();
     }
-    let reason = format!("storage is unreachable: {}", storage.last_error.as_deref().unwrap_or("no answer"));
+    let reason = if storage.full {
+        "storage is full: uploads fail until space is freed".to_owned()
+    } else {
+        format!("storage is unreachable: {}", storage.last_error.as_deref().unwrap_or("no answer"))
+    };
     ChartMuseumError::from(crate::CommonError::NotReady(reason)).into_response()
 }
 

@@ -33,7 +33,7 @@ pub use env::{
     secret_vars,
 };
 
-use crate::{STATE_DIR, Storage, StorageError};
+use crate::{NameLimits, STATE_DIR, Storage, StorageError};
 
 /// TCP connect timeout for cloud backends: an unreachable endpoint fails in seconds, not minutes.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -422,7 +422,7 @@ fn amazon(cfg: &AmazonConfig, env: &Environment) -> Result<Storage, OpenError> {
         prefix_text(&cfg.prefix),
     );
     let store = builder.build().map_err(|source| OpenError::Build { what: what.clone(), source })?;
-    Ok(Storage::new(Arc::new(store), &cfg.prefix, what))
+    Ok(Storage::new(Arc::new(store), &cfg.prefix, what).with_name_limits(NameLimits::object_store("Amazon S3")))
 }
 
 fn google(cfg: &GoogleConfig, env: &Environment) -> Result<Storage, OpenError> {
@@ -455,7 +455,8 @@ fn google(cfg: &GoogleConfig, env: &Environment) -> Result<Storage, OpenError> {
         prefix_text(&cfg.prefix),
     );
     let store = builder.build().map_err(|source| OpenError::Build { what: what.clone(), source })?;
-    Ok(Storage::new(Arc::new(store), &cfg.prefix, what))
+    Ok(Storage::new(Arc::new(store), &cfg.prefix, what)
+        .with_name_limits(NameLimits::object_store("Google Cloud Storage")))
 }
 
 fn microsoft(cfg: &MicrosoftConfig, env: &Environment) -> Result<Storage, OpenError> {
@@ -527,7 +528,8 @@ fn microsoft(cfg: &MicrosoftConfig, env: &Environment) -> Result<Storage, OpenEr
         prefix_text(&cfg.prefix),
     );
     let store = builder.build().map_err(|source| OpenError::Build { what: what.clone(), source })?;
-    Ok(Storage::new(Arc::new(store), &cfg.prefix, what))
+    Ok(Storage::new(Arc::new(store), &cfg.prefix, what)
+        .with_name_limits(NameLimits::object_store("Azure Blob Storage")))
 }
 
 /// The fail-fast checks: LIST, then the create-only write probe.

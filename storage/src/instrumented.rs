@@ -60,6 +60,8 @@ impl<'a> Outcome<'a> {
                 Outcome::Conflict
             }
             Err(e) if is_answer(e) => Outcome::Answered,
+            // A folder where the object should be: the store answered, about that name.
+            Err(e) if crate::io_kind(e) == Some(std::io::ErrorKind::IsADirectory) => Outcome::Conflict,
             Err(e) => Outcome::Failed(e),
         }
     }
@@ -254,7 +256,12 @@ pub struct StorageHealth {
     /// Since when requests have been failing (`reachable == false` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<jiff::Timestamp>,
-    /// The latest failure, whether or not it has recovered since.
+    /// True when the latest write failed because storage is full (local `ENOSPC` or a quota):
+    /// the store answers, reads work, writes do not. Cleared by a successful write.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub full: bool,
+    /// The latest failure, whether or not it has recovered since: what the operating system or
+    /// the store said, never a path or a URL (it is shown by `/health`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -263,7 +270,7 @@ pub struct StorageHealth {
 
 impl Default for StorageHealth {
     fn default() -> Self {
-        Self { reachable: true, failing_since: None, last_error: None, last_success: None }
+        Self { reachable: true, failing_since: None, full: false, last_error: None, last_success: None }
     }
 }
 
@@ -319,8 +326,11 @@ impl RequestStats {
         }
     }
 
-    fn succeeded(&self) {
+    fn succeeded(&self, kind: RequestKind) {
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if kind == RequestKind::Put {
+            h.full = false;
+        }
         if !h.reachable && h.failing_since.is_some() {
             tracing::info!("object store reachable again");
         }
@@ -331,11 +341,17 @@ impl RequestStats {
 
     fn failed(&self, error: &object_store::Error) {
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.last_error = Some(public_error(error));
+        if matches!(crate::io_kind(error), Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)) {
+            // Full is not unreachable: reads are served, readiness says why writes fail.
+            tracing::warn!(error = %error, "storage is full");
+            h.full = true;
+            return;
+        }
         if h.reachable || h.failing_since.is_none() {
             h.failing_since = Some(jiff::Timestamp::now());
         }
         h.reachable = false;
-        h.last_error = Some(error.to_string());
     }
 }
 
@@ -343,7 +359,7 @@ impl RequestObserver for RequestStats {
     fn finished(&self, kind: RequestKind, _elapsed: Duration, outcome: Outcome<'_>) {
         self.counter(kind).fetch_add(1, Ordering::Relaxed);
         match outcome {
-            Outcome::Answered | Outcome::NotFound | Outcome::Conflict => self.succeeded(),
+            Outcome::Answered | Outcome::NotFound | Outcome::Conflict => self.succeeded(kind),
             Outcome::Failed(e) => self.failed(e),
         }
     }
@@ -351,6 +367,34 @@ impl RequestObserver for RequestStats {
     fn failed_later(&self, _kind: RequestKind, error: &object_store::Error) {
         self.failed(error);
     }
+}
+
+/// What `/health` may show of a store error: the operating system's words when there are some,
+/// else the store's message with anything that looks like a path or a URL taken out (local
+/// storage names absolute paths, object stores their URLs).
+pub fn public_error(err: &object_store::Error) -> String {
+    let store = match err {
+        object_store::Error::Generic { store, .. } => *store,
+        _ => "object store",
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return format!("{store}: {io}");
+        }
+        source = e.source();
+    }
+    redact(&err.to_string())
+}
+
+fn redact(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let bare = word.trim_start_matches(['"', '\'', '(', '[', '<']);
+            if bare.starts_with('/') || bare.contains("://") { "<redacted>" } else { word }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl RequestKind {
@@ -545,5 +589,43 @@ mod tests {
         assert!(h.reachable && h.failing_since.is_none() && h.last_success.is_some(), "{h:?}");
         assert!(h.last_error.is_some(), "the last error stays visible after recovery");
         assert_eq!(stats.counts().total(), 6);
+    }
+
+    #[test]
+    fn public_errors_show_no_paths() {
+        let local = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::from_raw_os_error(28)),
+        };
+        assert_eq!(public_error(&local), "LocalFileSystem: No space left on device (os error 28)");
+        let remote = object_store::Error::Generic {
+            store: "S3",
+            source: "Error performing PUT http://127.0.0.1:9000/bucket/charts/a-1.0.0.tgz in 5s: refused".into(),
+        };
+        let shown = public_error(&remote);
+        assert!(!shown.contains("127.0.0.1") && !shown.contains("a-1.0.0") && shown.contains("refused"), "{shown}");
+        let path = object_store::Error::Generic { store: "x", source: "Unable to open file /srv/charts/a.tgz".into() };
+        assert!(!public_error(&path).contains("/srv"), "{}", public_error(&path));
+    }
+
+    #[test]
+    fn a_full_store_is_not_an_outage() {
+        let stats = RequestStats::default();
+        let full = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::from_raw_os_error(28)),
+        };
+        stats.finished(RequestKind::Put, Duration::ZERO, Outcome::of::<()>(&Err(full)));
+        let h = stats.health();
+        assert!(h.reachable && h.full && h.failing_since.is_none(), "{h:?}");
+        stats.finished(RequestKind::Get, Duration::ZERO, Outcome::Answered);
+        assert!(stats.health().full, "a read does not prove there is space");
+        stats.finished(RequestKind::Put, Duration::ZERO, Outcome::Answered);
+        assert!(!stats.health().full);
+        let folder = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::new(std::io::ErrorKind::IsADirectory, "a folder has that name")),
+        };
+        assert!(matches!(Outcome::of::<()>(&Err(folder)), Outcome::Conflict));
     }
 }

@@ -19,16 +19,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 pub mod backend;
+mod confined;
 pub mod instrumented;
 mod oci;
 
+pub use confined::Confined;
 use instrumented::{Both, Instrumented, MetricsObserver, RequestStats};
 pub use instrumented::{RequestCounts, StorageHealth};
 pub use oci::{OCI_DIR, OciUpload};
@@ -50,6 +51,15 @@ pub enum StorageError {
     Precondition(String),
     #[error("invalid storage key {0:?}")]
     InvalidKey(String),
+    /// The name would not fit the backend's limits: refused before any request.
+    #[error(transparent)]
+    NameTooLong(#[from] NameTooLong),
+    /// Local storage has no space left (`ENOSPC`, or a quota): the store answers, it is full.
+    #[error("storage is full: cannot write {0}")]
+    Full(String),
+    /// A folder has the object's name (local storage): a conflict about that name, not an outage.
+    #[error("{0} is a folder in storage, not a file")]
+    NotAFile(String),
     #[error("storage backend error: {0}")]
     Backend(#[source] object_store::Error),
 }
@@ -60,8 +70,60 @@ impl StorageError {
             object_store::Error::AlreadyExists { .. } => Self::AlreadyExists(key.to_owned()),
             object_store::Error::NotFound { .. } => Self::NotFound(key.to_owned()),
             object_store::Error::Precondition { .. } => Self::Precondition(key.to_owned()),
-            other => Self::Backend(other),
+            other => match io_kind(&other) {
+                Some(std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) => Self::Full(key.to_owned()),
+                Some(std::io::ErrorKind::IsADirectory) => Self::NotAFile(key.to_owned()),
+                _ => Self::Backend(other),
+            },
         }
+    }
+}
+
+/// The kind of the operating-system error behind a store error, if there is one (local storage
+/// wraps it in its own errors).
+pub fn io_kind(err: &object_store::Error) -> Option<std::io::ErrorKind> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// A stored name longer than the backend allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} would be {len} bytes; {backend} allows at most {limit}")]
+pub struct NameTooLong {
+    /// `the file name <name>` or `the storage key of <name>`.
+    pub what: String,
+    pub len: usize,
+    pub limit: usize,
+    /// The limit's owner, e.g. `local storage (one file name)`.
+    pub backend: &'static str,
+}
+
+/// How long a stored name may be on a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NameLimits {
+    /// Longest path component (a file name), in bytes: 255 on local file systems.
+    pub component: Option<usize>,
+    /// Longest key, prefix and tenant folders included, in bytes: 1024 on S3, GCS and Azure.
+    pub key: Option<usize>,
+    pub backend: &'static str,
+}
+
+impl NameLimits {
+    /// Linux file systems: `NAME_MAX` per file name, `PATH_MAX` for the whole path below `root`.
+    pub fn local(root: &FsPath) -> Self {
+        let root_len = root.as_os_str().len() + 1;
+        Self { component: Some(255), key: Some(4095usize.saturating_sub(root_len)), backend: "local storage" }
+    }
+
+    /// Object stores' key limit (S3, Google Cloud Storage and Azure Blob Storage: 1024 bytes).
+    pub fn object_store(backend: &'static str) -> Self {
+        Self { component: None, key: Some(1024), backend }
     }
 }
 
@@ -107,6 +169,7 @@ pub struct Storage {
     prefix: Path,
     description: String,
     stats: Arc<RequestStats>,
+    limits: NameLimits,
 }
 
 impl Storage {
@@ -117,7 +180,49 @@ impl Storage {
             if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix.clone())) };
         let observer = Arc::new(Both(Arc::clone(&stats), MetricsObserver));
         let store = Arc::new(Instrumented::new(scoped, observer));
-        Self { store, prefix, description, stats }
+        Self { store, prefix, description, stats, limits: NameLimits::default() }
+    }
+
+    /// The same storage, refusing names longer than `limits` ([`Storage::check_fits`]).
+    pub fn with_name_limits(mut self, limits: NameLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Whether `file` (in this storage's folder) fits the backend's name limits: checked before
+    /// a chart is written, so an over-long name is refused, not half-written. Counts the prefix
+    /// and tenant folders for key limits.
+    pub fn check_fits(&self, file: &str) -> Result<(), NameTooLong> {
+        let limits = &self.limits;
+        if let Some(limit) = limits.component
+            && file.len() > limit
+        {
+            return Err(NameTooLong {
+                what: format!("the file name {}", shorten(file)),
+                len: file.len(),
+                limit,
+                backend: limits.backend,
+            });
+        }
+        let prefix = self.prefix.as_ref();
+        let len = if prefix.is_empty() { file.len() } else { prefix.len() + 1 + file.len() };
+        if let Some(limit) = limits.key
+            && len > limit
+        {
+            return Err(NameTooLong {
+                what: format!("the storage key of {}", shorten(file)),
+                len,
+                limit,
+                backend: limits.backend,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `file` can be read back under the name a listing reports: names with characters
+    /// that storage keys percent-encode (`%`, `#`, `\`, `{`, ...) cannot.
+    pub fn addressable(file: &str) -> bool {
+        !file.is_empty() && Path::default().join(file).as_ref() == file
     }
 
     /// Object-store requests issued so far through this storage (and its clones).
@@ -135,8 +240,9 @@ impl Storage {
         std::fs::create_dir_all(root).map_err(|e| {
             StorageError::Backend(object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) })
         })?;
-        let store = LocalFileSystem::new_with_prefix(root).map_err(StorageError::Backend)?;
-        Ok(Self::new(Arc::new(store), "", format!("local directory {}", root.display())))
+        let store = Confined::new(root).map_err(StorageError::Backend)?;
+        let limits = NameLimits::local(&std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned()));
+        Ok(Self::new(Arc::new(store), "", format!("local directory {}", root.display())).with_name_limits(limits))
     }
 
     /// In-memory storage, for tests.
@@ -170,6 +276,7 @@ impl Storage {
             prefix,
             description: self.description.clone(),
             stats: Arc::clone(&self.stats),
+            limits: self.limits,
         })
     }
 
@@ -422,6 +529,18 @@ fn check_file_name(file: &str) -> Result<(), StorageError> {
     if valid { Ok(()) } else { Err(StorageError::InvalidKey(file.to_owned())) }
 }
 
+/// A long name in a message: its start and its length.
+fn shorten(file: &str) -> String {
+    if file.len() <= 80 {
+        return format!("{file:?}");
+    }
+    let mut end = 60;
+    while !file.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}...", &file[..end])
+}
+
 fn info(file: &str, meta: &ObjectMeta) -> ObjectInfo {
     ObjectInfo {
         file: file.to_owned(),
@@ -574,6 +693,47 @@ mod tests {
         let files: Vec<&str> = tree.iter().map(|o| o.file.as_str()).collect();
         assert_eq!(files, ["a/b/x-1.0.0.tgz", "y-1.0.0.tgz"]);
         assert!(dir.path().join("a/b/x-1.0.0.tgz").exists());
+    }
+
+    #[test]
+    fn names_must_fit_the_backend() {
+        let local = Storage::memory().with_name_limits(NameLimits::local(FsPath::new("/srv/charts")));
+        assert!(local.check_fits(&"a".repeat(255)).is_ok());
+        let e = local.check_fits(&"a".repeat(256)).unwrap_err();
+        assert_eq!((e.len, e.limit, e.backend), (256, 255, "local storage"));
+        assert!(e.to_string().contains("the file name") && e.to_string().contains("at most 255"), "{e}");
+
+        let s3 = Storage::new(Arc::new(InMemory::new()), "charts", "s3".into())
+            .with_name_limits(NameLimits::object_store("Amazon S3"));
+        let team = s3.scoped("org/team").unwrap();
+        // "charts/org/team/" is 16 bytes: they count.
+        assert!(team.check_fits(&"a".repeat(1024 - 16)).is_ok());
+        let e = team.check_fits(&"a".repeat(1024 - 15)).unwrap_err();
+        assert_eq!((e.len, e.limit), (1025, 1024), "{e}");
+        assert!(e.to_string().contains("storage key") && !e.to_string().contains(&"a".repeat(100)), "{e}");
+        assert!(Storage::memory().check_fits(&"a".repeat(5000)).is_ok(), "no limits configured");
+    }
+
+    #[test]
+    fn names_storage_keys_encode_are_not_addressable() {
+        for ok in ["a-1.0.0.tgz", "a_b+c-1.0.0-rc.1+build.tgz"] {
+            assert!(Storage::addressable(ok), "{ok}");
+        }
+        for bad in ["a%b-1.0.0.tgz", "a#1-1.0.0.tgz", "a{b}-1.0.0.tgz", "a\\b.tgz", ""] {
+            assert!(!Storage::addressable(bad), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn local_failures_are_said_as_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(dir.path()).unwrap();
+        std::fs::create_dir(dir.path().join("d-1.0.0.tgz")).unwrap();
+        let e = storage.put_new("d-1.0.0.tgz", Bytes::from_static(b"d")).await.unwrap_err();
+        assert!(matches!(&e, StorageError::NotAFile(f) if f == "d-1.0.0.tgz"), "{e:?}");
+        let e = storage.put_replace("d-1.0.0.tgz", Bytes::from_static(b"d")).await.unwrap_err();
+        assert!(matches!(&e, StorageError::NotAFile(_)), "{e:?}");
+        assert!(storage.health().reachable, "a folder in the way is no outage: {:?}", storage.health());
     }
 
     #[tokio::test]

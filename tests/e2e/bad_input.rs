@@ -259,6 +259,28 @@ fn cases() -> Vec<Case> {
             &[NAME],
         ),
         case(
+            "chart API v3 (Helm 4 renders v1 and v2 only)",
+            Req::Raw(chart_with("apiv3", "apiVersion: v3\nname: apiv3\nversion: 1.0.0\n", vec![])),
+            B400,
+            &[&["apiversion"], &["v3"]],
+        ),
+        case(
+            "chart API v3 in a multipart upload",
+            Req::Form(vec![(
+                "chart",
+                "apiv3-1.0.0.tgz",
+                chart_with("apiv3", "apiVersion: v3\nname: apiv3\nversion: 1.0.0\n", vec![]),
+            )]),
+            B400,
+            &[&["apiversion"], &["v3"]],
+        ),
+        case(
+            "name and version too long for any storage's file names or keys",
+            Req::Raw(chart_with("long", &yaml_for(&"n".repeat(250), &format!("1.0.0-{}", "p".repeat(780))), vec![])),
+            B400,
+            &[&["too long"], &["at most 255", "at most 1024"]],
+        ),
+        case(
             "unknown chart type",
             Req::Raw(chart_with("ty", "apiVersion: v2\nname: ty\nversion: 1.0.0\ntype: weird\n", vec![])),
             B400,

@@ -26,6 +26,10 @@
 //!   or `helm repo add` name, context path discovery, `--force`, `--prov` verified by both Helms;
 //!   409/401/413/unreachable/invalid-archive failures with their exit codes.
 //! * `bad_input`: malformed requests are rejected with a 4xx JSON error and change nothing.
+//! * `hardening`: archives placed in storage are checked like uploads (truncated, chart API v3,
+//!   names storage keys encode), only indexed files are served and never through a link out of
+//!   the storage folder, a version under another file name is a conflict, a bad persisted entry
+//!   costs that entry only, a folder named like a chart is a 409 and no outage.
 //! * `tenants`: `--depth N` with both Helms per tenant, `helm cm-push`-exact and `chartroom push`
 //!   uploads into tenants, hostile tenant names over raw TCP (400, nothing written), 100,000 reads
 //!   of tenants that do not exist (RSS measured), three replicas on one S3 bucket per tenant.
@@ -83,6 +87,7 @@ mod client_push;
 mod concurrency;
 mod connections;
 mod deps;
+mod hardening;
 mod helm;
 mod helm_chart;
 mod install;

@@ -425,7 +425,7 @@ options! {
     pub const CACHE_INTERVAL: Opt<kind::Duration> = Opt::duration(OptionSpec {
         key: "cacheinterval", flag: "--cache-interval", env: "CACHE_INTERVAL",
         default: "5m",
-        help: "How often to rescan storage for changes, as a Go duration (30s, 5m, 1h30m); 0 never rescans",
+        help: "How often to rescan storage for changes, as a Go duration (30s, 5m, 1h30m); 0 never rescans, otherwise at least 1s",
         ..BASE
     });
     pub const INDEX_LIMIT: Opt<kind::UInt> = Opt::uint(usize::MAX as u64, "a non-negative integer", OptionSpec {

@@ -409,6 +409,9 @@ fn prefix(r: &mut Resolver<'_>, opt: &Opt<kind::Text>) -> Result<String, ConfigE
     Ok(r.optional(opt, backend::normalize_prefix)?.unwrap_or_default())
 }
 
+/// The shortest periodic resync (`--cache-interval`) accepted, `0` aside.
+pub const MIN_CACHE_INTERVAL: Duration = Duration::from_secs(1);
+
 impl RepositorySettings {
     fn resolve(r: &mut Resolver<'_>, context_path: &str, limits: Limits) -> Result<Self, ConfigError> {
         let overwrite = OverwritePolicy {
@@ -417,7 +420,15 @@ impl RepositorySettings {
         };
         let statefiles = !r.bool(&DISABLE_STATEFILES)?;
         let chart_url = r.text(&CHART_URL, normalize_chart_url)?;
-        let cache_interval = r.duration(&CACHE_INTERVAL, |d| Ok((!d.is_zero()).then_some(d)))?;
+        let cache_interval = r.duration(&CACHE_INTERVAL, |d| match d {
+            d if d.is_zero() => Ok(None),
+            // Each resync is a full LIST of storage: a nanosecond interval is thousands per second.
+            d if d < MIN_CACHE_INTERVAL => Err(format!(
+                "must be 0 (never rescan) or at least {}s: every rescan lists the whole storage",
+                MIN_CACHE_INTERVAL.as_secs()
+            )),
+            d => Ok(Some(d)),
+        })?;
         let index_limit = r.uint(&INDEX_LIMIT, |n| match usize::try_from(n) {
             Ok(0) => Ok(DEFAULT_INDEX_LIMIT),
             Ok(n) => Ok(n),

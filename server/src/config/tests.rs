@@ -321,6 +321,17 @@ fn go_durations() {
         assert_eq!(format_go_duration(d), want);
     }
     assert_eq!(from(arg(&CACHE_INTERVAL, "0")).unwrap().config.repository.cache_interval, None);
+    assert_eq!(
+        from(arg(&CACHE_INTERVAL, "1s")).unwrap().config.repository.cache_interval,
+        Some(Duration::from_secs(1))
+    );
+    for tiny in ["1ns", "999ms", "0.5s"] {
+        let e = err(arg(&CACHE_INTERVAL, tiny));
+        assert!(
+            e.contains("--cache-interval") && e.contains("at least 1s") && e.contains("0 (never rescan)"),
+            "{tiny}: {e}"
+        );
+    }
     let e = err(arg(&CACHE_INTERVAL, "bad"));
     assert!(e.contains("--cache-interval") && e.contains("CACHE_INTERVAL") && e.contains("\"bad\""), "{e}");
 }

@@ -75,6 +75,10 @@ pub enum ChartMuseumError {
     FileExists,
     /// A create-only write found the object (multipart upload).
     ChartExists,
+    /// The stored file name would not fit the backend.
+    NameTooLong(chartroom_storage::NameTooLong),
+    /// A folder in storage has the name of the file to write.
+    FolderInTheWay(String),
     EmptyChart,
     InvalidArchive(ArchiveError),
     InvalidProvenance(ProvenanceRejected),
@@ -139,6 +143,10 @@ impl ChartMuseumError {
             E::UnreadableValues(e) => (S::INTERNAL_SERVER_ERROR, format!("stored values.yaml is unreadable: {e}")),
             E::FileExists => (S::CONFLICT, "file already exists".into()),
             E::ChartExists => (S::CONFLICT, "chart already exists".into()),
+            E::NameTooLong(e) => (S::BAD_REQUEST, format!("chart name and version too long for this storage: {e}")),
+            E::FolderInTheWay(file) => {
+                (S::CONFLICT, format!("cannot store {file}: storage holds a folder of that name"))
+            }
             E::EmptyChart => (S::BAD_REQUEST, "empty request body: expected a chart archive (.tgz)".into()),
             E::InvalidArchive(e) => (S::BAD_REQUEST, e.to_string()),
             E::InvalidProvenance(e) => (S::BAD_REQUEST, e.to_string()),
@@ -198,7 +206,11 @@ impl IntoResponse for ChartMuseumError {
     fn into_response(self) -> Response {
         let (status, message) = self.parts();
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), error = %message, "request failed");
+            let detail = match &self {
+                ChartMuseumError::Common(common) => common.log_detail(),
+                _ => None,
+            };
+            tracing::error!(status = status.as_u16(), error = %message, detail, "request failed");
         }
         let mut response = error_body(status, &message);
         if let ChartMuseumError::Unauthorized { challenge, .. } = &self
@@ -223,6 +235,9 @@ impl From<StorageError> for ChartMuseumError {
             StorageError::NotFound(_) => ChartMuseumError::ObjectNotFound,
             StorageError::InvalidKey(key) => ChartMuseumError::InvalidFileName(key),
             StorageError::AlreadyExists(_) => ChartMuseumError::FileExists,
+            StorageError::NameTooLong(e) => ChartMuseumError::NameTooLong(e),
+            StorageError::NotAFile(file) => ChartMuseumError::FolderInTheWay(file),
+            StorageError::Full(_) => CommonError::StorageFull.into(),
             other => CommonError::StorageUnavailable(other).into(),
         }
     }

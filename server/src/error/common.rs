@@ -5,11 +5,16 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use chartroom_storage::StorageError;
 
+/// What a client is told of a storage failure (the failure itself names paths and URLs).
+pub const STORAGE_UNAVAILABLE: &str = "storage is unavailable: the request was not completed; try again later";
+
 #[derive(Debug)]
 pub enum CommonError {
-    /// The object store failed: unreachable, denied, a server error. Never a plain miss, whose
-    /// message would name a path.
+    /// The object store failed: unreachable, denied, a server error. Never a plain miss. The
+    /// client sees a generic message (the error names storage paths and URLs); the log has it.
     StorageUnavailable(StorageError),
+    /// Local storage has no space left: 507.
+    StorageFull,
     /// The repository's writer has stopped.
     ShuttingDown,
     /// The request body did not arrive within `--read-timeout`.
@@ -33,12 +38,22 @@ pub enum CommonError {
 }
 
 impl CommonError {
+    /// What the log says beside the client's message: the storage error in full.
+    pub fn log_detail(&self) -> Option<String> {
+        match self {
+            CommonError::StorageUnavailable(e) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
     /// The status code and the human message.
     pub fn status_and_message(&self) -> (StatusCode, String) {
         match self {
-            CommonError::StorageUnavailable(e) => {
-                (StatusCode::SERVICE_UNAVAILABLE, format!("storage is unavailable: {e}"))
-            }
+            CommonError::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, STORAGE_UNAVAILABLE.to_owned()),
+            CommonError::StorageFull => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage is full: the chart was not stored; free space in storage and retry".to_owned(),
+            ),
             CommonError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down".to_owned()),
             CommonError::ReadTimeout(limit) => (
                 StatusCode::REQUEST_TIMEOUT,

@@ -73,6 +73,7 @@ impl OciWireError {
                     | CommonError::Starting
                     | CommonError::NotReady(_) => "UNAVAILABLE",
                     CommonError::RateLimited | CommonError::TooManyUploads => "TOOMANYREQUESTS",
+                    CommonError::StorageFull => "UNAVAILABLE",
                     CommonError::OriginNotAllowed(_) => "DENIED",
                     CommonError::Internal(_) => "UNKNOWN",
                 };
@@ -162,8 +163,22 @@ fn repo_parts(error: &RepoError) -> Parts {
         RepoError::Storage(StorageError::InvalidKey(key)) => {
             parts(S::BAD_REQUEST, "NAME_INVALID", format!("invalid name {key:?}"))
         }
-        // The same words as `CommonError::StorageUnavailable`.
-        RepoError::Storage(e) => parts(S::SERVICE_UNAVAILABLE, "UNAVAILABLE", format!("storage is unavailable: {e}")),
+        RepoError::Storage(StorageError::NameTooLong(e)) => {
+            parts(S::BAD_REQUEST, "NAME_INVALID", format!("chart name and version too long for this storage: {e}"))
+        }
+        RepoError::Storage(StorageError::NotAFile(file)) => {
+            parts(S::CONFLICT, "DENIED", format!("cannot store {file}: storage holds a folder of that name"))
+        }
+        RepoError::Storage(StorageError::Full(_)) => {
+            let (status, message) = CommonError::StorageFull.status_and_message();
+            parts(status, "UNAVAILABLE", message)
+        }
+        // The same words as `CommonError::StorageUnavailable`: the error itself names storage
+        // paths and URLs, so it is logged, never sent.
+        RepoError::Storage(e) => {
+            tracing::error!(error = %e, "storage failed");
+            parts(S::SERVICE_UNAVAILABLE, "UNAVAILABLE", super::common::STORAGE_UNAVAILABLE.to_owned())
+        }
     }
 }
 
@@ -171,7 +186,11 @@ impl IntoResponse for OciWireError {
     fn into_response(self) -> Response {
         let p = self.parts();
         if p.status.is_server_error() {
-            tracing::error!(status = p.status.as_u16(), code = p.code, error = %p.message, "OCI request failed");
+            let detail = match &self {
+                OciWireError::Common(common) => common.log_detail(),
+                _ => None,
+            };
+            tracing::error!(status = p.status.as_u16(), code = p.code, error = %p.message, detail, "OCI request failed");
         }
         let mut error = serde_json::json!({ "code": p.code, "message": p.message });
         if let Some(detail) = p.detail {

@@ -22,6 +22,7 @@ fn examples() -> Vec<ChartMuseumError> {
     let (name, version) = ("demo".to_owned(), "1.0.0".to_owned());
     vec![
         E::Common(CommonError::StorageUnavailable(StorageError::Backend(backend))),
+        E::Common(CommonError::StorageFull),
         E::Common(CommonError::ShuttingDown),
         E::Common(CommonError::ReadTimeout(Duration::from_secs(60))),
         E::Common(CommonError::WriteTimeout(Duration::from_secs(300))),
@@ -57,6 +58,13 @@ fn examples() -> Vec<ChartMuseumError> {
         E::UnreadableValues("invalid YAML at line 1".into()),
         E::FileExists,
         E::ChartExists,
+        E::NameTooLong(chartroom_storage::NameTooLong {
+            what: "the file name \"nnnn\"...".into(),
+            len: 265,
+            limit: 255,
+            backend: "local storage",
+        }),
+        E::FolderInTheWay("demo-1.0.0.tgz".into()),
         E::EmptyChart,
         E::InvalidArchive(archive_error()),
         E::InvalidProvenance(ProvenanceRejected::Empty),
@@ -109,6 +117,7 @@ fn variant(e: &ChartMuseumError) -> &'static str {
     use ChartMuseumError as E;
     match e {
         E::Common(CommonError::StorageUnavailable(_)) => "Common(StorageUnavailable)",
+        E::Common(CommonError::StorageFull) => "Common(StorageFull)",
         E::Common(CommonError::ShuttingDown) => "Common(ShuttingDown)",
         E::Common(CommonError::ReadTimeout(_)) => "Common(ReadTimeout)",
         E::Common(CommonError::WriteTimeout(_)) => "Common(WriteTimeout)",
@@ -140,6 +149,8 @@ fn variant(e: &ChartMuseumError) -> &'static str {
         E::UnreadableValues(_) => "UnreadableValues",
         E::FileExists => "FileExists",
         E::ChartExists => "ChartExists",
+        E::NameTooLong(_) => "NameTooLong",
+        E::FolderInTheWay(_) => "FolderInTheWay",
         E::EmptyChart => "EmptyChart",
         E::InvalidArchive(_) => "InvalidArchive",
         E::InvalidProvenance(_) => "InvalidProvenance",
@@ -176,6 +187,20 @@ async fn every_error_as_it_leaves_the_server() {
     insta::assert_snapshot!(out);
 }
 
+/// A storage failure's text names paths and URLs: the client never sees it.
+#[tokio::test]
+async fn storage_failures_show_no_paths() {
+    let local = object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: "Unable to open file /srv/charts/secret-1.0.0.tgz: Permission denied (os error 13)".into(),
+    };
+    let response = ChartMuseumError::from(StorageError::Backend(local)).into_response();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert!(!body.contains("/srv") && !body.contains("secret") && body.contains("storage is unavailable"), "{body}");
+}
+
 #[test]
 fn multipart_uploads_say_chart_already_exists() {
     assert!(matches!(ChartMuseumError::FileExists.in_multipart_form(), ChartMuseumError::ChartExists));
@@ -189,6 +214,10 @@ fn domain_errors_map_to_their_variants() {
     assert_eq!(storage(StorageError::InvalidKey("a/b".into())), "InvalidFileName");
     assert_eq!(storage(StorageError::AlreadyExists("a.tgz".into())), "FileExists");
     assert_eq!(storage(StorageError::Precondition("a.tgz".into())), "Common(StorageUnavailable)");
+    assert_eq!(storage(StorageError::Full("a.tgz".into())), "Common(StorageFull)");
+    assert_eq!(storage(StorageError::NotAFile("a.tgz".into())), "FolderInTheWay");
+    let long = chartroom_storage::NameTooLong { what: "x".into(), len: 2, limit: 1, backend: "b" };
+    assert_eq!(storage(StorageError::NameTooLong(long)), "NameTooLong");
     assert_eq!(variant(&RepoError::Closed.into()), "Common(ShuttingDown)");
     assert_eq!(variant(&PublishError::Exists("a-1.0.0.tgz".into()).into()), "FileExists");
     assert_eq!(variant(&PublishError::ValidationAborted("panicked".into()).into()), "Common(Internal)");
