@@ -94,7 +94,7 @@ async fn a_version_under_another_file_name_is_a_conflict() {
     assert!(server.storage_files().contains(&"odd.tgz".to_owned()));
     assert!(!server.storage_files().contains(&"oddc-1.0.0.tgz".to_owned()), "nothing stored");
 
-    server.upload_raw_query(second.clone(), "force").await.assert_status(201);
+    server.upload_raw_query(second.clone(), "?force").await.assert_status(201);
     assert_eq!(server.index().await.expect_entry("oddc", "1.0.0").digest(), sha256_hex(&second));
     assert_eq!(server.storage_files(), ["oddc-1.0.0.tgz"], "the replaced copy went with the version");
     resync(&server).await;
@@ -179,11 +179,11 @@ async fn a_folder_named_like_a_chart_is_a_conflict_not_an_outage() {
     }
     let server = Server::start(&[]).await;
     fs::create_dir(server.storage_dir().join("dirc-1.0.0.tgz")).unwrap();
-    for query in ["", "force"] {
+    for query in ["", "?force"] {
         let r = server.upload_raw_query(ChartBuilder::chart("dirc", "1.0.0").build(), query).await;
         r.assert_status(409);
         let message = r.error_message();
-        assert!(message.contains("dirc-1.0.0.tgz") && message.contains("folder"), "?{query}: {message}");
+        assert!(message.contains("dirc-1.0.0.tgz") && message.contains("folder"), "{query}: {message}");
     }
     let health = server.get("/health").await;
     health.assert_status(200);
