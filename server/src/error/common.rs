@@ -52,7 +52,7 @@ impl CommonError {
             CommonError::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, STORAGE_UNAVAILABLE.to_owned()),
             CommonError::StorageFull => (
                 StatusCode::INSUFFICIENT_STORAGE,
-                "storage is full: the chart was not stored; free space in storage and retry".to_owned(),
+                "storage is full: nothing was stored; free space in storage and retry".to_owned(),
             ),
             CommonError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down".to_owned()),
             CommonError::ReadTimeout(limit) => (

@@ -573,6 +573,28 @@ async fn bad_chart_manifests_store_nothing() {
     assert!(server.index().await.versions("c").is_empty());
     assert!(!server.storage_dir().join("c-1.0.0.tgz").exists());
 
+    // Chart API v3 (Helm 4 renders v1 and v2 only): 400 naming the field, nothing stored.
+    let v3 = ChartBuilder::chart("c", "1.0.0").file("Chart.yaml", "apiVersion: v3\nname: c\nversion: 1.0.0\n").build();
+    let v3_layer = push_blob(&server, "c", &v3).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": v3_layer, "size": v3.len()}],
+    });
+    let put = send(
+        &server,
+        Method::PUT,
+        "/v2/c/manifests/1.0.0",
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .await;
+    put.assert_status(400);
+    assert_eq!(oci_code(&put), "MANIFEST_INVALID");
+    assert!(put.text().contains("apiVersion") && put.text().contains("v3"), "{}", put.text());
+    assert!(server.index().await.versions("c").is_empty());
+    assert!(!server.storage_dir().join("c-1.0.0.tgz").exists());
+
     // A valid chart under the wrong repository name or tag.
     let chart = ChartBuilder::chart("real", "1.0.0").build();
     let chart_digest = push_blob(&server, "c", &chart).await;
