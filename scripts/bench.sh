@@ -7,11 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# `scripts/bench.sh ui`: the web catalogue's pages in process (benches/ui.rs); needs nothing installed.
+# `scripts/bench.sh ui`: the web catalogue's pages in process (server/benches/ui.rs); needs nothing installed.
 if [ "${1:-}" = "ui" ]; then
   shift
   mkdir -p target/bench-data
-  cargo bench --locked --bench ui -- "$@" | tee target/bench-data/last-run-ui.md
+  cargo bench --locked -p chartroom-server --bench ui -- "$@" | tee target/bench-data/last-run-ui.md
   exit 0
 fi
 

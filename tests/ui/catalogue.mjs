@@ -144,7 +144,11 @@ async function catalogueFlow(path) {
   }
   check(reached === "q", "Tab reaches the search box");
   await page.keyboard.type(plan.chart.name);
-  await page.waitForFunction((name) => [...document.querySelectorAll("li.card h2 a")].some((a) => a.textContent === name),
+  // Wait for the answer to the last keystroke (earlier ones may list the chart too, and their
+  // results would be replaced under the focus).
+  await page.waitForFunction((name) => new URLSearchParams(location.search).get("q") === name
+      && document.querySelectorAll("li.card").length === 1
+      && document.querySelector("li.card h2 a").textContent === name,
     plan.chart.name, { timeout: 10000 }).catch(() => {});
   let opened = false;
   for (let i = 0; i < 12 && !opened; i++) {

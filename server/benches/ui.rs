@@ -1,4 +1,4 @@
-//! Web catalogue benchmark (`cargo bench --bench ui`, or `scripts/bench.sh ui`): server time and
+//! Web catalogue benchmark (`cargo bench -p chartroom-server --bench ui`, or `scripts/bench.sh ui`): server time and
 //! bytes of the catalogue page and of a chart page at 10,000 versions, measured in process
 //! (`app(state)` with `oneshot` on in-memory storage: the time from request to the last body
 //! byte, no network), with and without gzip. Two shapes: 10,000 charts of one version, and
@@ -14,22 +14,31 @@ use chartroom_index::{Repository, Tenant};
 use chartroom_server::config::ArgValues;
 use chartroom_server::{AppState, app};
 use chartroom_storage::Storage;
-use clap::Parser;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-#[derive(Parser, Debug)]
-#[command(about = "Chartroom web catalogue benchmark (see BENCHMARKS.md)")]
+/// `--versions N` (versions in the repository, default 10,000) and `--requests N` (requests per
+/// measured page after a first one, which builds the catalogue's summaries and is reported on
+/// its own; default 200). Cargo's own `--bench` flag is ignored.
 struct Opts {
-    /// Versions in the repository
-    #[arg(long, default_value_t = 10_000)]
     versions: usize,
-    /// Requests per measured page (the first, which builds the catalogue's summaries, is
-    /// reported on its own)
-    #[arg(long, default_value_t = 200)]
     requests: usize,
-    #[arg(long, hide = true)]
-    bench: bool,
+}
+
+impl Opts {
+    fn parse() -> Opts {
+        let mut opts = Opts { versions: 10_000, requests: 200 };
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        for pair in args.windows(2) {
+            let value = || pair[1].parse::<usize>().unwrap_or_else(|_| panic!("{} takes a number", pair[0]));
+            match pair[0].as_str() {
+                "--versions" => opts.versions = value(),
+                "--requests" => opts.requests = value(),
+                _ => {}
+            }
+        }
+        opts
+    }
 }
 
 fn chart(name: &str, version: &str) -> Vec<u8> {
