@@ -58,9 +58,8 @@ fn chart(name: &str, version: &str) -> Vec<u8> {
 async fn seed(charts: usize, per_chart: usize) -> Repository {
     let config = chartroom_server::config::resolve(&ArgValues::default(), []).expect("config").config;
     let (repo, _) = Repository::open(Storage::memory(), config.repo_options()).await.expect("open");
-    let jobs: Vec<(String, String)> = (0..charts)
-        .flat_map(|c| (0..per_chart).map(move |v| (format!("chart-{c:05}"), format!("1.{v}.0"))))
-        .collect();
+    let jobs: Vec<(String, String)> =
+        (0..charts).flat_map(|c| (0..per_chart).map(move |v| (format!("chart-{c:05}"), format!("1.{v}.0")))).collect();
     let repo2 = repo.clone();
     futures::future::join_all(jobs.chunks(jobs.len().div_ceil(16)).map(|chunk| {
         let repo = repo2.clone();
@@ -117,7 +116,10 @@ fn ms(d: Duration) -> String {
 async fn main() {
     let opts = Opts::parse();
     println!("## Web catalogue at {} versions\n", opts.versions);
-    println!("In process (`app(state)` + `oneshot`, in-memory storage), {} requests per row after a first one;", opts.requests);
+    println!(
+        "In process (`app(state)` + `oneshot`, in-memory storage), {} requests per row after a first one;",
+        opts.requests
+    );
     println!("server time from request to the last body byte; bytes of the body as sent.\n");
     println!("| shape | page | encoding | first request | median | p95 | max | bytes |");
     println!("|---|---|---|---|---|---|---|---|");

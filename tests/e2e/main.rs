@@ -100,5 +100,5 @@ mod replicas;
 mod shutdown;
 mod support;
 mod tenants;
-mod ui;
 mod tls;
+mod ui;

@@ -113,19 +113,33 @@ async fn tenants_with_auth_in_chromium() {
         for i in 0..charts {
             let name = format!("{tenant}-app-{i:02}");
             let r = server
-                .request_as(reqwest::Method::POST, &format!("/api/{tenant}/charts"), Some(&admin), Some(chart(&name, "1.0.0", &readme(&name))))
+                .request_as(
+                    reqwest::Method::POST,
+                    &format!("/api/{tenant}/charts"),
+                    Some(&admin),
+                    Some(chart(&name, "1.0.0", &readme(&name))),
+                )
                 .await;
             r.assert_status(201);
         }
     }
     server
-        .request_as(reqwest::Method::POST, "/api/team-a/charts", Some(&admin), Some(chart("team-a-app-03", "0.9.0", &readme("team-a-app-03"))))
+        .request_as(
+            reqwest::Method::POST,
+            "/api/team-a/charts",
+            Some(&admin),
+            Some(chart("team-a-app-03", "0.9.0", &readme("team-a-app-03"))),
+        )
         .await
         .assert_status(201);
     // A browser without credentials gets the Basic challenge.
     let r = server.get_with("/ui/team-a/", &[("accept", "text/html")]).await;
     r.assert_status(401);
-    assert!(r.header("www-authenticate").unwrap_or_default().starts_with("Basic "), "{:?}", r.header("www-authenticate"));
+    assert!(
+        r.header("www-authenticate").unwrap_or_default().starts_with("Basic "),
+        "{:?}",
+        r.header("www-authenticate")
+    );
     let r = server.get_with("/", &[("accept", "text/html")]).await;
     r.assert_status(401);
 
@@ -181,5 +195,10 @@ async fn hostile_chart_runs_no_script_in_chromium() {
         "base": server.url(""),
         "paths": ["/", "/ui/charts/evil", "/ui/?q=%3Cscript%3E"],
     }));
-    assert!(report["checks"].as_array().is_some_and(|c| c.iter().any(|c| c.as_str() == Some("no injected script ran on /ui/charts/evil"))), "{report:#}");
+    assert!(
+        report["checks"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c.as_str() == Some("no injected script ran on /ui/charts/evil"))),
+        "{report:#}"
+    );
 }

@@ -368,7 +368,13 @@ fn web_catalogue_routes() {
                 assert_eq!(find(&t, Method::POST, &catalogue), Err(MatchError::NotFound));
             }
             let off = table(context, depth(n));
-            assert_eq!(find(&off, Method::GET, &format!("{}/", join(&[context, "ui", repo]))).ok().map(|m| m.0).filter(|r| *r == Route::UiCatalogue), None);
+            assert_eq!(
+                find(&off, Method::GET, &format!("{}/", join(&[context, "ui", repo])))
+                    .ok()
+                    .map(|m| m.0)
+                    .filter(|r| *r == Route::UiCatalogue),
+                None
+            );
             assert_eq!(find(&off, Method::GET, &join(&[context, "ui", ".assets", "a.css"])).map(|m| m.0).ok(), None);
         }
     }

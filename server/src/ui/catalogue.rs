@@ -121,7 +121,8 @@ impl Cache {
             return Ok(Arc::clone(summaries));
         }
         let charts = latest_entries(repo, tenant)?;
-        let summaries: Vec<Summary> = charts.into_iter().map(|(latest, versions, pushed)| summary(&latest, versions, pushed)).collect();
+        let summaries: Vec<Summary> =
+            charts.into_iter().map(|(latest, versions, pushed)| summary(&latest, versions, pushed)).collect();
         let summaries = Arc::new(summaries);
         let mut tenants = self.tenants.lock();
         // Bounded by the tenants that exist; a removed tenant's list is dropped here.

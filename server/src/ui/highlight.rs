@@ -200,7 +200,14 @@ mod tests {
         assert!(!html.contains("<b>"), "{html}");
         assert!(!html.contains("</code>"), "{html}");
         // Stripping the spans gives back the text, escaped.
-        let text: String = html.replace("</span>", "").split("<span class=\"").map(|p| p.split_once("\">").map_or(p, |(_, t)| t)).collect();
-        assert_eq!(text, "a: &lt;script&gt;x&lt;/script&gt; # &lt;b&gt;\n&quot;&lt;k&gt;&quot;: &#39;&lt;v&gt;&#39;\n&lt;img src=x onerror=y&gt;: 1\n- &lt;/code&gt;&lt;script&gt;\n");
+        let text: String = html
+            .replace("</span>", "")
+            .split("<span class=\"")
+            .map(|p| p.split_once("\">").map_or(p, |(_, t)| t))
+            .collect();
+        assert_eq!(
+            text,
+            "a: &lt;script&gt;x&lt;/script&gt; # &lt;b&gt;\n&quot;&lt;k&gt;&quot;: &#39;&lt;v&gt;&#39;\n&lt;img src=x onerror=y&gt;: 1\n- &lt;/code&gt;&lt;script&gt;\n"
+        );
     }
 }

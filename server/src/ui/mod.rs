@@ -208,10 +208,7 @@ pub(crate) async fn chart(
         Some(wanted) => match versions.iter().find(|e| e.version() == wanted.as_str()) {
             Some(e) => Arc::clone(e),
             None => {
-                return not_found(
-                    "Version not found",
-                    format!("Chart “{name}” has no version “{wanted}”."),
-                );
+                return not_found("Version not found", format!("Chart “{name}” has no version “{wanted}”."));
             }
         },
         None => match versions.iter().find(|e| !catalogue::is_prerelease(e.version())).or(versions.first()) {

@@ -28,8 +28,10 @@ pub(crate) fn rows(schema: &[u8]) -> Result<Vec<Row>, String> {
 
 fn walk(schema: &Value, prefix: &str, depth: usize, rows: &mut Vec<Row>) {
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
-    let required: Vec<&str> =
-        schema.get("required").and_then(Value::as_array).map_or_else(Vec::new, |r| r.iter().filter_map(Value::as_str).collect());
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map_or_else(Vec::new, |r| r.iter().filter_map(Value::as_str).collect());
     for (name, property) in properties {
         if rows.len() >= MAX_ROWS {
             return;

@@ -46,7 +46,10 @@ fn assert_page_headers(r: &Response) {
 async fn browsers_get_the_catalogue_at_the_root_and_curl_keeps_the_text() {
     let app = test_app(ArgValues::default()).await;
     for name in ["alpha", "beta"] {
-        assert_eq!(app.send(Method::POST, "/api/charts", rich_chart(name, "1.0.0", &[])).await.status(), StatusCode::CREATED);
+        assert_eq!(
+            app.send(Method::POST, "/api/charts", rich_chart(name, "1.0.0", &[])).await.status(),
+            StatusCode::CREATED
+        );
     }
     let r = page(&app, "/", None).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -108,7 +111,8 @@ async fn search_sort_and_pages_are_served() {
 #[tokio::test]
 async fn chart_page_shows_readme_values_schema_versions_and_commands() {
     let app = test_app(ArgValues::default()).await;
-    let schema = r#"{"type":"object","properties":{"replicas":{"type":"integer","default":1,"description":"Pods to run"}}}"#;
+    let schema =
+        r#"{"type":"object","properties":{"replicas":{"type":"integer","default":1,"description":"Pods to run"}}}"#;
     let readme = "# Demo\n\nInstall *me*.\n";
     for v in ["1.0.0", "1.1.0", "2.0.0-rc.1"] {
         let chart = rich_chart("demo", v, &[("README.md", readme), ("values.schema.json", schema)]);
@@ -128,7 +132,10 @@ async fn chart_page_shows_readme_values_schema_versions_and_commands() {
     assert!(html.contains("<h1>demo</h1>"), "{html}");
     assert!(html.contains("Version 1.1.0"), "{html}");
     assert!(html.contains("<h1>Demo</h1>\n<p>Install <em>me</em>.</p>"), "{html}");
-    assert!(html.contains(r#"<span class="k">replicas</span><span class="p">:</span> <span class="n">1</span>"#), "{html}");
+    assert!(
+        html.contains(r#"<span class="k">replicas</span><span class="p">:</span> <span class="n">1</span>"#),
+        "{html}"
+    );
     assert!(html.contains("<code>replicas</code>") && html.contains("Pods to run"), "{html}");
     assert!(html.contains("helm repo add chartroom http://charts.example:8080</code>"), "{html}");
     assert!(html.contains("helm install my-demo chartroom/demo --version 1.1.0</code>"), "{html}");
@@ -193,7 +200,10 @@ async fn assets_are_hashed_immutable_and_compressed() {
         let rest = &html[start..];
         let path = rest.split('"').find(|p| p.ends_with(&format!(".{ext}"))).map(str::to_owned);
         let path = path.unwrap_or_else(|| {
-            html.split('"').find(|p| p.starts_with("/ui/.assets/") && p.ends_with(&format!(".{ext}"))).unwrap().to_owned()
+            html.split('"')
+                .find(|p| p.starts_with("/ui/.assets/") && p.ends_with(&format!(".{ext}")))
+                .unwrap()
+                .to_owned()
         });
         let r = app.send_with(Method::GET, &path, &[("accept-encoding", "gzip")], Vec::new()).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
