@@ -99,10 +99,13 @@ impl Sort {
     }
 }
 
+/// A tenant's summaries and the snapshot ETag they were built from.
+type Built = (String, Arc<Vec<Summary>>);
+
 /// Summaries by tenant, each for the snapshot ETag it was built from.
 #[derive(Default)]
 pub(crate) struct Cache {
-    tenants: Mutex<HashMap<Tenant, (String, Arc<Vec<Summary>>)>>,
+    tenants: Mutex<HashMap<Tenant, Built>>,
 }
 
 impl Cache {
@@ -185,7 +188,7 @@ pub(crate) fn select<'a>(all: &'a [Summary], query: &str, sort: Sort, page: usiz
         all.iter().filter(|s| words.iter().all(|w| s.haystack.contains(w.as_str()))).collect();
     if sort == Sort::Pushed {
         // Stable: charts pushed at the same instant stay in name order.
-        hits.sort_by(|a, b| b.pushed.cmp(&a.pushed));
+        hits.sort_by_key(|s| std::cmp::Reverse(s.pushed));
     }
     let matched = hits.len();
     let pages = matched.div_ceil(PAGE_SIZE).max(1);
