@@ -1,7 +1,9 @@
 //! What the catalogue page lists: one summary per chart (its latest version's metadata and its
 //! last push), searched, sorted and cut into pages on the server. Summaries are built once per
 //! index snapshot (by its ETag) and shared by every request until the next change, so a page at
-//! 10,000 versions costs a filter and a sort of references, not 10,000 JSON parses.
+//! 10,000 versions costs a filter and a sort of references, not 10,000 JSON parses. After a
+//! change, only the charts whose shown version changed are read again: an upload costs the
+//! catalogue one JSON parse, not one per chart.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -68,13 +70,37 @@ pub(crate) fn is_prerelease(version: &str) -> bool {
 /// One chart of the catalogue.
 #[derive(Debug)]
 pub(crate) struct Summary {
-    pub meta: Meta,
+    /// What is read from the shown version's metadata, shared between snapshots while that
+    /// version stays the one shown.
+    pub card: Arc<Card>,
     /// How many versions it has.
     pub versions: usize,
     /// The newest `created` of its versions.
     pub pushed: Timestamp,
-    /// Name, description and keywords, lower-cased: what a search looks in.
+}
+
+/// The shown version's metadata and what a search looks in.
+#[derive(Debug)]
+pub(crate) struct Card {
+    pub meta: Meta,
+    /// Name, description and keywords, lower-cased.
     haystack: String,
+    /// The entry it was read from (compared by pointer: the index replaces an entry's `Arc`
+    /// whenever the entry changes).
+    source: Option<Arc<Entry>>,
+}
+
+impl Card {
+    fn new(meta: Meta, source: Option<Arc<Entry>>) -> Card {
+        let mut haystack = meta.name.to_lowercase();
+        haystack.push('\n');
+        haystack.push_str(&meta.description.to_lowercase());
+        for keyword in &meta.keywords {
+            haystack.push('\n');
+            haystack.push_str(&keyword.to_lowercase());
+        }
+        Card { meta, haystack, source }
+    }
 }
 
 /// The order of the list.
@@ -118,14 +144,25 @@ impl Cache {
         // The ETag is read before the index: a change in between makes the next request build
         // again, never serve a stale list for the newer ETag.
         let etag = repo.snapshot(tenant)?.etag.clone();
-        if let Some((built_for, summaries)) = self.tenants.lock().get(tenant)
-            && *built_for == etag
-        {
-            return Ok(Arc::clone(summaries));
-        }
+        let previous = match self.tenants.lock().get(tenant) {
+            Some((built_for, summaries)) if *built_for == etag => return Ok(Arc::clone(summaries)),
+            Some((_, summaries)) => Some(Arc::clone(summaries)),
+            None => None,
+        };
+        // Cards of the previous list by chart name, reused where the shown entry is the same.
+        let reusable: HashMap<&str, &Arc<Card>> =
+            previous.iter().flat_map(|list| list.iter()).map(|s| (s.card.meta.name.as_str(), &s.card)).collect();
         let charts = latest_entries(repo, tenant)?;
-        let summaries: Vec<Summary> =
-            charts.into_iter().map(|(latest, versions, pushed)| summary(&latest, versions, pushed)).collect();
+        let summaries: Vec<Summary> = charts
+            .into_iter()
+            .map(|(shown, versions, pushed)| {
+                let card = match reusable.get(shown.name()) {
+                    Some(card) if card.source.as_ref().is_some_and(|s| Arc::ptr_eq(s, &shown)) => Arc::clone(card),
+                    _ => Arc::new(Card::new(Meta::of(&shown), Some(shown))),
+                };
+                Summary { card, versions, pushed }
+            })
+            .collect();
         let summaries = Arc::new(summaries);
         let mut tenants = self.tenants.lock();
         // Bounded by the tenants that exist; a removed tenant's list is dropped here.
@@ -158,18 +195,6 @@ fn latest_entries(
     Ok(out)
 }
 
-fn summary(latest: &Entry, versions: usize, pushed: Timestamp) -> Summary {
-    let meta = Meta::of(latest);
-    let mut haystack = meta.name.to_lowercase();
-    haystack.push('\n');
-    haystack.push_str(&meta.description.to_lowercase());
-    for keyword in &meta.keywords {
-        haystack.push('\n');
-        haystack.push_str(&keyword.to_lowercase());
-    }
-    Summary { meta, versions, pushed, haystack }
-}
-
 /// One page of the list.
 pub(crate) struct Page<'a> {
     pub charts: Vec<&'a Summary>,
@@ -185,7 +210,7 @@ pub(crate) struct Page<'a> {
 pub(crate) fn select<'a>(all: &'a [Summary], query: &str, sort: Sort, page: usize) -> Page<'a> {
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
     let mut hits: Vec<&Summary> =
-        all.iter().filter(|s| words.iter().all(|w| s.haystack.contains(w.as_str()))).collect();
+        all.iter().filter(|s| words.iter().all(|w| s.card.haystack.contains(w.as_str()))).collect();
     if sort == Sort::Pushed {
         // Stable: charts pushed at the same instant stay in name order.
         hits.sort_by_key(|s| std::cmp::Reverse(s.pushed));
@@ -208,24 +233,12 @@ mod tests {
             keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
             ..Meta::default()
         };
-        let mut s = summary_from(meta);
-        s.pushed = Timestamp::from_second(pushed).unwrap();
-        s
-    }
-
-    fn summary_from(meta: Meta) -> Summary {
-        let mut haystack = meta.name.to_lowercase();
-        haystack.push('\n');
-        haystack.push_str(&meta.description.to_lowercase());
-        for k in &meta.keywords {
-            haystack.push('\n');
-            haystack.push_str(&k.to_lowercase());
-        }
-        Summary { meta, versions: 1, pushed: Timestamp::UNIX_EPOCH, haystack }
+        let pushed = Timestamp::from_second(pushed).unwrap();
+        Summary { card: Arc::new(Card::new(meta, None)), versions: 1, pushed }
     }
 
     fn names(page: &Page<'_>) -> Vec<String> {
-        page.charts.iter().map(|s| s.meta.name.clone()).collect()
+        page.charts.iter().map(|s| s.card.meta.name.clone()).collect()
     }
 
     #[test]
@@ -251,7 +264,7 @@ mod tests {
         assert_eq!((first.charts.len(), first.matched, first.page, first.pages), (50, 120, 1, 3));
         let last = select(&all, "", Sort::Name, 99);
         assert_eq!((last.charts.len(), last.page), (20, 3));
-        assert_eq!(last.charts[0].meta.name, "c100");
+        assert_eq!(last.charts[0].card.meta.name, "c100");
         assert_eq!(select(&all, "", Sort::Name, 0).page, 1);
         let none = select(&all, "zzz", Sort::Name, 1);
         assert_eq!((none.matched, none.page, none.pages), (0, 1, 1));

@@ -205,7 +205,7 @@ pub(crate) fn catalogue(
 }
 
 fn card(site: &Site, tenant: &Tenant, s: &Summary) -> Markup {
-    let m = &s.meta;
+    let m = &s.card.meta;
     html! {
         li.card {
             (icon(m, "icon"))

@@ -106,6 +106,14 @@ async fn search_sort_and_pages_are_served() {
     let html = body_text(page(&app, "/ui/?sort=pushed", None).await).await;
     let first_card = html.split("<li class=\"card\">").nth(1).unwrap();
     assert!(first_card.contains(">c03</a>") && first_card.contains("2.0.0"), "{first_card}");
+    // The list follows every change after it was built: a deleted version's card goes back
+    // to the one before, the other charts' cards stay.
+    let r = app.send(Method::DELETE, "/api/charts/c03/2.0.0", Vec::new()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = body_text(page(&app, "/ui/?q=c03", None).await).await;
+    assert!(html.contains(">c03</a>") && html.contains("1.0.0") && !html.contains("2.0.0"), "{html}");
+    let html = body_text(page(&app, "/ui/?page=2", None).await).await;
+    assert_eq!(html.matches("<li class=\"card\">").count(), 5, "{html}");
 }
 
 #[tokio::test]
