@@ -7,6 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# `scripts/bench.sh ui`: the web catalogue's pages in process (server/benches/ui.rs); needs nothing installed.
+if [ "${1:-}" = "ui" ]; then
+  shift
+  mkdir -p target/bench-data
+  cargo bench --locked -p chartroom-server --bench ui -- "$@" | tee target/bench-data/last-run-ui.md
+  exit 0
+fi
+
 need_apt=()
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)

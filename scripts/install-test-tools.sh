@@ -126,3 +126,26 @@ install_oras_py 0.2.43
 install_debian_tool openssl openssl
 # curl: the TLS tests check that HTTP/2 is negotiated (`curl --http2`) and refused in clear text.
 install_debian_tool curl curl
+
+# The web catalogue's browser tests (tests/ui/*.mjs, driven by tests/e2e/ui.rs): Debian's
+# chromium (headless, launched by path, never a browser downloaded by Playwright) and, from the
+# npm registry, playwright-core (the driver, no bundled browsers) and axe-core (accessibility
+# rules run inside the page), pinned, in ./.tools/ui-test.
+install_debian_tool chromium chromium
+install_ui_test() { # <playwright-core version> <axe-core version>
+  local playwright="$1" axe="$2" dir="$tools/ui-test"
+  local have_pw have_axe
+  have_pw="$(node -p "require('$dir/node_modules/playwright-core/package.json').version" 2>/dev/null || true)"
+  have_axe="$(node -p "require('$dir/node_modules/axe-core/package.json').version" 2>/dev/null || true)"
+  if [ "$have_pw" = "$playwright" ] && [ "$have_axe" = "$axe" ]; then
+    return 0
+  fi
+  rm -rf "$dir.partial"
+  # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core downloads nothing itself; belt and braces.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit --no-fund --prefix "$dir.partial" \
+    "playwright-core@$playwright" "axe-core@$axe" >/dev/null 2>&1
+  rm -rf "$dir"
+  mv "$dir.partial" "$dir"
+  echo "installed playwright-core $playwright and axe-core $axe into $dir"
+}
+install_ui_test 1.65.1 4.14.1

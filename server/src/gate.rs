@@ -132,7 +132,8 @@ async fn check_access(
     }
     let authorizer = auth.authorizer();
     // The challenge of a refusal asks for the route's action (a read for `/api/tenants`).
-    let asked = route.action().unwrap_or(Action::Pull);
+    let action = state.routes().action(route);
+    let asked = action.unwrap_or(Action::Pull);
     let unauthorized = |reason: Reason| {
         log_refusal(reason, route, tenant, None);
         auth_failure(reason.as_str());
@@ -151,7 +152,7 @@ async fn check_access(
         }
         Err(e) => return Err(unauthorized(e.reason).into()),
     };
-    let Some(action) = route.action() else { return Ok(identity) };
+    let Some(action) = action else { return Ok(identity) };
     match authorizer.allowed(&identity, tenant.as_str(), action) {
         Decision::Allow => Ok(identity),
         Decision::Unauthenticated => Err(unauthorized(Reason::MissingCredentials).into()),

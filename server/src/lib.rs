@@ -21,6 +21,7 @@ mod oci;
 pub mod request_info;
 pub mod routing;
 pub mod serve;
+mod ui;
 mod upload;
 
 use std::future::Future;
@@ -73,6 +74,8 @@ struct Inner {
     limits: config::ClientLimits,
     connections: config::ConnectionSettings,
     metrics: Option<Arc<Metrics>>,
+    /// The web catalogue's chart summaries, per tenant and index snapshot.
+    ui_cache: Arc<ui::Cache>,
 }
 
 impl AppState {
@@ -82,7 +85,8 @@ impl AppState {
     pub fn new(repo: Repository, config: &Config, auth: Auth) -> Self {
         let settings = config.http.clone();
         let routes =
-            RouteTable::new(&settings.context_path, repo.tenancy(), !settings.disable_api, !settings.disable_delete);
+            RouteTable::new(&settings.context_path, repo.tenancy(), !settings.disable_api, !settings.disable_delete)
+                .with_ui(!settings.disable_ui);
         let uploads = (!settings.disable_oci)
             .then(|| Arc::new(Uploads::new(repo.clone(), UploadLimits::with_max_size(settings.max_upload_size))));
         Self {
@@ -98,6 +102,7 @@ impl AppState {
                 limits: config.limits.clone(),
                 connections: config.connections.clone(),
                 metrics: None,
+                ui_cache: Arc::default(),
             }),
         }
     }
@@ -126,6 +131,9 @@ impl AppState {
     }
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.metrics.as_ref()
+    }
+    pub(crate) fn ui_cache(&self) -> &ui::Cache {
+        &self.inner.ui_cache
     }
 
     /// The signer and verifier of OCI registry tokens (its key is shared through storage, read
@@ -181,7 +189,7 @@ pub fn app(state: AppState) -> Router {
     // Canonical (depth-0) paths only: the gate has routed, checked and rewritten the request,
     // and recorded its route template, tenant and identity in the `RequestLabels`.
     let handlers = Router::new()
-        .route("/", get(handlers::welcome))
+        .route("/", get(ui::home))
         .route("/health", get(handlers::health))
         .route("/health/ready", get(handlers::ready))
         .route("/info", get(handlers::info))
@@ -196,6 +204,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/prov", post(upload::upload_prov))
         .route("/api/provenance/verify", post(handlers::reverify_provenance))
         .route("/api/resync", post(handlers::resync))
+        .route("/ui/", get(ui::catalogue))
+        .route("/ui/charts/{name}", get(ui::chart))
+        .route("/ui/.assets/{file}", get(ui::asset))
         .fallback(not_found)
         .with_state(state.clone());
     let gated =
@@ -287,11 +298,12 @@ async fn json_errors(req: Request, next: Next) -> Response {
     if status == StatusCode::METHOD_NOT_ALLOWED {
         return ChartMuseumError::RouteNotFound.into_response();
     }
+    // The web catalogue's pages answer browsers in HTML, errors included.
     let is_json = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if !status.is_client_error() || is_json || status == StatusCode::NOT_MODIFIED {
         return response;
     }

@@ -1,12 +1,15 @@
 //! Handler tests through `app(state)` with `oneshot`, on in-memory storage.
 //!
 //! Modules: `tenants` (routing by `--depth`/`--depth-dynamic`, tenant names, `/api/tenants`),
-//! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `replicas` (below).
+//! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `ui` (the web catalogue's
+//! pages: content negotiation, escaping, headers, grants), `replicas` (below).
 
 #[path = "app/auth.rs"]
 mod auth;
 #[path = "app/tenants.rs"]
 mod tenants;
+#[path = "app/ui.rs"]
+mod ui;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

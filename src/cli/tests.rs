@@ -180,6 +180,7 @@ fn every_flag() {
         "--write-timeout",
         "7",
         "--disable-oci",
+        "--disable-ui",
         "--storage-poll-interval",
         "250ms",
         "--depth",
@@ -273,6 +274,7 @@ fn every_flag() {
     want.http.read_timeout = Duration::from_secs(5);
     want.http.write_timeout = Duration::from_secs(7);
     want.http.disable_oci = true;
+    want.http.disable_ui = true;
     want.repository.tenancy = Tenancy::Dynamic;
     want.auth = AuthSettings {
         chartmuseum_user: BasicCredentials::from_options(Some("admin"), Some("s3cret")).unwrap(),
@@ -405,6 +407,7 @@ fn environment_variables() {
         ("READ_TIMEOUT", "11"),
         ("WRITE_TIMEOUT", "12"),
         ("DISABLE_OCI", "yes"),
+        ("DISABLE_UI", "on"),
         ("STORAGE_POLL_INTERVAL", "2s"),
         ("DEPTH", "3"),
         ("DEPTH_DYNAMIC", "false"),
@@ -474,6 +477,7 @@ fn environment_variables() {
     want.http.read_timeout = Duration::from_secs(11);
     want.http.write_timeout = Duration::from_secs(12);
     want.http.disable_oci = true;
+    want.http.disable_ui = true;
     want.repository.tenancy = Tenancy::Depth(3);
     want.auth = AuthSettings {
         chartmuseum_user: BasicCredentials::from_options(Some("admin"), Some("pw")).unwrap(),

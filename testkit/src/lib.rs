@@ -62,6 +62,6 @@ pub use server::{Launch, Server, TlsClient};
 pub use storage::{E2E_S3_BUCKET, E2E_S3_PREFIX, StorageTarget, e2e_storage};
 pub use tls::{Issued, Pki};
 pub use tools::{
-    SIGNTEST_KEYRING, SIGNTEST_PROV, SIGNTEST_SHA256, SIGNTEST_TGZ, read_testdata, testdata, use_chartroom_binary,
-    workspace_dir,
+    SIGNTEST_KEYRING, SIGNTEST_PROV, SIGNTEST_SHA256, SIGNTEST_TGZ, chromium_binary, read_testdata, testdata,
+    ui_test_tools, use_chartroom_binary, workspace_dir,
 };

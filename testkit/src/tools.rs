@@ -86,3 +86,34 @@ pub fn tool(var: &str, name: &str, what: &str) -> PathBuf {
 pub fn s3s_fs_binary() -> PathBuf {
     tool("CHARTROOM_S3S_FS", "s3s-fs", "s3s-fs 0.14.1")
 }
+
+/// `$CHARTROOM_CHROMIUM`, else Debian's `/usr/bin/chromium` (the web catalogue's browser tests;
+/// `scripts/install-test-tools.sh` installs the package). Panics when it is missing.
+pub fn chromium_binary() -> PathBuf {
+    let p = std::env::var_os("CHARTROOM_CHROMIUM")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        p.is_file(),
+        "chromium not found at {} (the browser tests need Debian's chromium; run scripts/install-test-tools.sh or set CHARTROOM_CHROMIUM)",
+        p.display()
+    );
+    p
+}
+
+/// `$CHARTROOM_UI_TOOLS`, else `.tools/ui-test`: the npm packages playwright-core and axe-core
+/// the browser tests load. Panics when they are missing.
+pub fn ui_test_tools() -> PathBuf {
+    let p = std::env::var_os("CHARTROOM_UI_TOOLS")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| workspace_dir().join(".tools/ui-test"), PathBuf::from);
+    for package in ["playwright-core", "axe-core"] {
+        let manifest = p.join("node_modules").join(package).join("package.json");
+        assert!(
+            manifest.is_file(),
+            "{package} not found under {} (run scripts/install-test-tools.sh or set CHARTROOM_UI_TOOLS)",
+            p.display()
+        );
+    }
+    p
+}

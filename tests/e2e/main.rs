@@ -47,6 +47,10 @@
 //!   `chartroom push|pull oci://` and `dependency update` of an `oci://` dependency; a signed
 //!   `helm push` whose provenance layer becomes the `.prov` (`--verify` both ways); grants; metrics
 //!   by route template; the token endpoint and `--bearer-auth` with both Helms and oras.
+//! * `ui`: the web catalogue in Debian's chromium driven by playwright-core (`tests/ui/*.mjs`):
+//!   50 charts, search as you type and without JavaScript, README and values, copy to the
+//!   clipboard, version switch, keyboard alone, axe-core, screenshots; depth 1 with auth; a
+//!   hostile chart whose script never runs.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
 //! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
@@ -102,3 +106,4 @@ mod shutdown;
 mod support;
 mod tenants;
 mod tls;
+mod ui;

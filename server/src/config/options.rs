@@ -477,6 +477,12 @@ options! {
         help: "Remove the OCI distribution API (/v2/: helm push/pull oci://)",
         ..BASE
     });
+    pub const DISABLE_UI: Opt<kind::Bool> = Opt::bool(OptionSpec {
+        key: "disableui", flag: "--disable-ui", env: "DISABLE_UI",
+        default: "false",
+        help: "Remove the web catalogue (browsers get the plain welcome text at /)",
+        ..BASE
+    });
     pub const READ_HEADER_TIMEOUT: Opt<kind::Duration> = Opt::duration(OptionSpec {
         key: "readheadertimeout", flag: "--read-header-timeout", env: "READ_HEADER_TIMEOUT",
         default: "10s",

@@ -116,6 +116,8 @@ pub struct HttpSettings {
     pub limits: Limits,
     /// `--disable-oci`, `DISABLE_OCI`, key `disableoci`: no distribution API at `/v2/`.
     pub disable_oci: bool,
+    /// `--disable-ui`, `DISABLE_UI`, key `disableui`: no web catalogue pages.
+    pub disable_ui: bool,
 }
 
 /// Authentication and authorization (`chartroom-auth`). Nothing set: every request is allowed,
@@ -479,6 +481,7 @@ impl HttpSettings {
         let read_timeout = r.uint(&READ_TIMEOUT, whole_seconds)?;
         let write_timeout = r.uint(&WRITE_TIMEOUT, whole_seconds)?;
         let disable_oci = r.bool(&DISABLE_OCI)?;
+        let disable_ui = r.bool(&DISABLE_UI)?;
         Ok(HttpSettings {
             context_path,
             disable_api,
@@ -491,6 +494,7 @@ impl HttpSettings {
             log_health,
             limits,
             disable_oci,
+            disable_ui,
         })
     }
 }

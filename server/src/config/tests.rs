@@ -47,6 +47,7 @@ pub(super) fn defaults() -> Config {
             log_health: false,
             limits: chartroom_chart::archive::Limits::default(),
             disable_oci: false,
+            disable_ui: false,
         },
         auth: AuthSettings {
             chartmuseum_user: None,

@@ -14,6 +14,8 @@ pub struct RouteTable {
     tenancy: Tenancy,
     api: bool,
     delete: bool,
+    /// The web catalogue's routes (`/ui/...`); off unless [`RouteTable::with_ui`].
+    ui: bool,
 }
 
 /// A request's endpoint.
@@ -39,12 +41,33 @@ impl RouteTable {
     /// `context_path` as the configuration normalises it (`""` or `/a/b`); `api` = not
     /// `--disable-api`, `delete` = not `--disable-delete`.
     pub fn new(context_path: &str, tenancy: Tenancy, api: bool, delete: bool) -> RouteTable {
-        RouteTable { context_path: context_path.to_owned(), tenancy, api, delete }
+        RouteTable { context_path: context_path.to_owned(), tenancy, api, delete, ui: false }
+    }
+
+    /// The same table with the web catalogue's routes (not `--disable-ui`).
+    pub fn with_ui(self, ui: bool) -> RouteTable {
+        RouteTable { ui, ..self }
+    }
+
+    /// Whether the web catalogue's routes are served.
+    pub fn has_ui(&self) -> bool {
+        self.ui
     }
 
     /// Whether tenants are served (route templates then carry `:repo`).
     pub fn has_tenants(&self) -> bool {
         !matches!(self.tenancy, Tenancy::Single | Tenancy::Depth(0))
+    }
+
+    /// What `route` does to its tenant on this server ([`Route::action`]), except that with
+    /// tenants the welcome page (`/`: the tenant count, or for browsers the list of the
+    /// repositories the visitor may read) shows no tenant's charts and needs no permission,
+    /// as `/api/tenants`.
+    pub fn action(&self, route: Route) -> Option<chartroom_auth::Action> {
+        match route {
+            Route::Welcome if self.has_tenants() => None,
+            route => route.action(),
+        }
     }
 
     /// Whether this server registers `spec` at all.
@@ -54,6 +77,7 @@ impl RouteTable {
             // Resync of every tenant has its own path only where `/api/resync` is no tenant's route.
             Route::ResyncAll => self.api && matches!(self.tenancy, Tenancy::Depth(n) if n > 0),
             Route::DeleteChart | Route::DeleteVersion => self.api && self.delete,
+            Route::UiCatalogue | Route::UiChart | Route::UiAsset => self.ui,
             _ => self.api,
         }
     }
@@ -82,7 +106,18 @@ impl RouteTable {
         let is_api = segments.len() > 1
             && segments[0] == "api"
             && (!self.has_tenants() || !(path.ends_with(".yaml") || path.ends_with(".tgz") || path.ends_with(".prov")));
-        let (class, segments) = if is_api { (Class::Api, &segments[1..]) } else { (Class::Repo, &segments[..]) };
+        // `/ui/...` likewise for the web catalogue's pages.
+        let is_ui = self.ui
+            && segments.len() > 1
+            && segments[0] == "ui"
+            && (!self.has_tenants() || !(path.ends_with(".yaml") || path.ends_with(".tgz") || path.ends_with(".prov")));
+        let (class, segments) = if is_api {
+            (Class::Api, &segments[1..])
+        } else if is_ui {
+            (Class::Ui, &segments[1..])
+        } else {
+            (Class::Repo, &segments[..])
+        };
         if class == Class::Api && !self.api {
             return Err(MatchError::NotFound);
         }

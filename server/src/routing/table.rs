@@ -46,6 +46,13 @@ pub enum Route {
     VerifyProvenance,
     /// `POST /api{R}/resync`
     Resync,
+    /// `GET /ui{R}/`: the web catalogue of a repository (`server/src/ui/`).
+    UiCatalogue,
+    /// `GET /ui{R}/charts/:name`: a chart's page in the web catalogue.
+    UiChart,
+    /// `GET /ui/.assets/:file`: the catalogue's embedded CSS and JS, open to everyone (they are
+    /// the same bytes for every caller and hold no repository data).
+    UiAsset,
 }
 
 /// Where a route's path lives.
@@ -57,6 +64,9 @@ pub(super) enum Class {
     Repo,
     /// `/api/<tenant>/...`
     Api,
+    /// `/ui/<tenant>/...`: the web catalogue's pages (as `/api`, so that a tenant's files keep
+    /// their paths).
+    Ui,
 }
 
 /// A route's description.
@@ -95,6 +105,9 @@ pub(super) const SPECS: &[Spec] = &[
     spec!(Health, GET, Root, ["health"], "/health", "/health"),
     spec!(Ready, GET, Root, ["health", "ready"], "/health/ready", "/health/ready"),
     spec!(Tenants, GET, Root, ["api", "tenants"], "/api/tenants", "/api/tenants"),
+    // `.assets` can be no tenant's segment (a leading `.` is refused), so this root route
+    // shadows no repository path at any depth.
+    spec!(UiAsset, GET, Root, ["ui", ".assets", ":file"], "/ui/.assets/:file", "/ui/.assets/:file"),
     spec!(ResyncAll, POST, Root, ["api", "resync"], "/api/resync", "/api/resync"),
     spec!(Index, GET, Repo, ["index.yaml"], "/:repo/index.yaml", "/index.yaml"),
     spec!(ChartFile, GET, Repo, ["charts", ":filename"], "/:repo/charts/:filename", "/charts/:filename"),
@@ -125,6 +138,8 @@ pub(super) const SPECS: &[Spec] = &[
         "/api/charts/:name/:version/values"
     ),
     spec!(UploadChart, POST, Api, ["charts"], "/api/:repo/charts", "/api/charts"),
+    spec!(UiCatalogue, GET, Ui, [""], "/ui/:repo/", "/ui/"),
+    spec!(UiChart, GET, Ui, ["charts", ":name"], "/ui/:repo/charts/:name", "/ui/charts/:name"),
     spec!(UploadProv, POST, Api, ["prov"], "/api/:repo/prov", "/api/prov"),
     spec!(
         VerifyProvenance,
@@ -166,8 +181,10 @@ impl Spec {
     /// (still percent-encoded: the handlers' extractors decode them as before tenants existed).
     pub(super) fn canonical_path(&self, segments: &[&str]) -> String {
         let mut path = String::new();
-        if self.class == Class::Api {
-            path.push_str("/api");
+        match self.class {
+            Class::Api => path.push_str("/api"),
+            Class::Ui => path.push_str("/ui"),
+            Class::Root | Class::Repo => {}
         }
         for (want, got) in self.pattern.iter().zip(segments) {
             path.push('/');
@@ -187,7 +204,7 @@ impl Route {
     /// `/info`) and for `/api/tenants`, whose answer depends on the caller instead.
     pub fn action(self) -> Option<Action> {
         match self {
-            Route::Health | Route::Ready | Route::Info | Route::Tenants => None,
+            Route::Health | Route::Ready | Route::Info | Route::Tenants | Route::UiAsset => None,
             Route::Welcome
             | Route::Index
             | Route::ChartFile
@@ -195,7 +212,9 @@ impl Route {
             | Route::GetChart
             | Route::GetVersion
             | Route::Templates
-            | Route::Values => Some(Action::Pull),
+            | Route::Values
+            | Route::UiCatalogue
+            | Route::UiChart => Some(Action::Pull),
             // The re-verification report reads the tenant's provenance files and changes
             // nothing; it tells a caller no more than pulling does (the chart API already shows
             // each version's recorded verification, and the `.prov` files are downloadable),
@@ -209,7 +228,7 @@ impl Route {
 
     /// Whether anyone may call it, credentials or not, valid or not (the probes, `/info`).
     pub fn is_open(self) -> bool {
-        matches!(self, Route::Health | Route::Ready | Route::Info)
+        matches!(self, Route::Health | Route::Ready | Route::Info | Route::UiAsset)
     }
 
     /// The route template, ChartMuseum's way (`/api/:repo/charts/:name` when tenants are

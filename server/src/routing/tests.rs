@@ -49,6 +49,9 @@ fn every_route_has_one_spec() {
         UploadProv,
         VerifyProvenance,
         Resync,
+        UiCatalogue,
+        UiChart,
+        UiAsset,
     ] {
         assert_eq!(SPECS.iter().filter(|s| s.route == route).count(), 1, "{route:?}");
     }
@@ -333,4 +336,58 @@ fn provenance_verify_routes() {
     // A tenant called `provenance` keeps its own API.
     let named = find(&table("", Tenancy::Depth(1)), Method::POST, "/api/provenance/charts");
     assert_eq!(named, Ok((Route::UploadChart, "provenance".into(), "/api/charts".into())));
+}
+
+/// The web catalogue's routes: `/ui/<tenant>/` and `/ui/<tenant>/charts/<name>` at every depth
+/// (fixed and dynamic agree), assets at the root; absent without `with_ui`; a tenant called
+/// `ui` keeps its files; the welcome page needs no permission once tenants are served.
+#[test]
+fn web_catalogue_routes() {
+    for n in 0..=3 {
+        let repo = ["", "myrepo", "myorg/myrepo", "myorg/myteam/myrepo"][n];
+        for context in ["", "/x/y"] {
+            for t in [table(context, depth(n)).with_ui(true), table(context, Tenancy::Dynamic).with_ui(true)] {
+                let catalogue = format!("{}/", join(&[context, "ui", repo]));
+                assert_eq!(
+                    find(&t, Method::GET, &catalogue),
+                    Ok((Route::UiCatalogue, repo.to_owned(), "/ui/".to_owned())),
+                    "{catalogue} {t:?}"
+                );
+                let chart = join(&[context, "ui", repo, "charts", "my%20chart"]);
+                assert_eq!(
+                    find(&t, Method::GET, &chart),
+                    Ok((Route::UiChart, repo.to_owned(), "/ui/charts/my%20chart".to_owned())),
+                    "{chart}"
+                );
+                let asset = join(&[context, "ui", ".assets", "chartroom-0123.css"]);
+                assert_eq!(
+                    find(&t, Method::GET, &asset),
+                    Ok((Route::UiAsset, String::new(), "/ui/.assets/chartroom-0123.css".to_owned())),
+                    "{asset}"
+                );
+                assert_eq!(find(&t, Method::POST, &catalogue), Err(MatchError::NotFound));
+            }
+            let off = table(context, depth(n));
+            assert_eq!(
+                find(&off, Method::GET, &format!("{}/", join(&[context, "ui", repo])))
+                    .ok()
+                    .map(|m| m.0)
+                    .filter(|r| *r == Route::UiCatalogue),
+                None
+            );
+            assert_eq!(find(&off, Method::GET, &join(&[context, "ui", ".assets", "a.css"])).map(|m| m.0).ok(), None);
+        }
+    }
+    // A tenant called `ui` keeps its repository files.
+    let t = table("", depth(1)).with_ui(true);
+    assert_eq!(find(&t, Method::GET, "/ui/index.yaml").map(|m| (m.0, m.1)), Ok((Route::Index, "ui".to_owned())));
+    assert_eq!(
+        find(&t, Method::GET, "/ui/charts/a-1.0.0.tgz").map(|m| (m.0, m.1)),
+        Ok((Route::ChartFile, "ui".to_owned()))
+    );
+    // The welcome page is about no tenant once tenants are served.
+    assert_eq!(t.action(Route::Welcome), None);
+    assert_eq!(t.action(Route::UiCatalogue), Some(chartroom_auth::Action::Pull));
+    assert_eq!(table("", depth(0)).action(Route::Welcome), Some(chartroom_auth::Action::Pull));
+    assert!(Route::UiAsset.is_open());
 }

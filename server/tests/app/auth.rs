@@ -4,7 +4,7 @@
 use super::*;
 use base64::Engine;
 
-fn basic(user: &str, password: &str) -> String {
+pub(super) fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
@@ -15,12 +15,12 @@ fn sha256_hex(text: &str) -> String {
 
 /// A server at depth 1 with an auth config: alice (push to team-a, pull everywhere), bob (pull
 /// team-b), token `ci` (push and delete team-a), anonymous pull of `public`.
-struct Secured {
-    app: TestApp,
+pub(super) struct Secured {
+    pub(super) app: TestApp,
     _dir: tempfile::TempDir,
 }
 
-async fn secured(extra: ArgValues) -> Secured {
+pub(super) async fn secured(extra: ArgValues) -> Secured {
     let dir = tempfile::tempdir().unwrap();
     let alice = bcrypt::hash("alice-pw", 4).unwrap();
     let bob = bcrypt::hash("bob-pw", 4).unwrap();

@@ -305,3 +305,18 @@ async fn each_tenant_is_held_to_its_own_policy() {
     }
     assert_eq!(app.request(Method::POST, "/api/provenance/verify", vec![]).await.0, StatusCode::NOT_FOUND);
 }
+
+/// The web catalogue's chart page names the signer of a verified provenance file (escaped), in
+/// the header and in the versions list.
+#[tokio::test]
+async fn the_chart_page_names_the_verified_signer() {
+    let app = test_app(policy("if-present")).await;
+    let (status, _) = app.upload_parts("", &[("chart", &signtest()), ("prov", &signtest_prov())]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let r = app.send_with(Method::GET, "/ui/charts/signtest", &[("accept", "text/html")], Vec::new()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = body_text(r).await;
+    let escaped = HELM_USER_ID.replace('<', "&lt;").replace('>', "&gt;");
+    assert!(html.contains(&format!("<span class=\"badge ok\">Signed by {escaped}</span>")), "{html}");
+    assert!(html.contains(&format!("<span class=\"badge small ok\" title=\"{escaped}\">signed</span>")), "{html}");
+}
