@@ -26,6 +26,8 @@ use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 pub mod backend;
+#[cfg(feature = "faulty")]
+pub mod faulty;
 pub mod instrumented;
 mod oci;
 
