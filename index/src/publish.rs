@@ -186,7 +186,10 @@ impl Repository {
     ) -> Result<Published, PublishError> {
         let located = self.locate(tenant)?;
         let place = Arc::clone(&located.place);
-        let chart = validate_chart(&self.shared.options.limits, bytes.clone()).await?;
+        let chart = {
+            let _turn = self.validations.acquire().await.map_err(|_| RepoError::Closed)?;
+            validate_chart(&self.shared.options.limits, bytes.clone()).await?
+        };
         let keyring = self.shared.options.provenance.verifier(tenant);
         let mode = self.shared.options.provenance.mode(tenant);
         let identity = ChartIdentity {
@@ -220,15 +223,16 @@ impl Repository {
             _ => ProvenanceFound::None,
         };
         // A version not indexed here may be stored anyway: by an earlier attempt of this request
-        // whose answer was lost (same bytes: done), or behind this replica's back (a conflict,
-        // and a resync brings the index up to what storage holds).
+        // whose answer was lost (same bytes: done), or by a peer (a conflict; its change log
+        // brings the entry, with the peer's `created`).
         let adopt = replaced.is_none();
         let stored = match write_settled(storage, &file, bytes, overwrite, adopt).await {
             Ok(stored) => stored,
+            Err(StorageError::AlreadyExists(f)) => return Err(PublishError::Exists(f)),
             Err(e) => {
-                if adopt || overwrite {
-                    self.request_resync(&place);
-                }
+                // Storage failed and could not be asked what it holds: the write may have
+                // landed. A resync of the tenant (when storage answers) brings the index to it.
+                self.request_resync(&place);
                 return Err(e.into());
             }
         };

@@ -38,7 +38,14 @@ pub struct Repository {
     writes: Arc<Semaphore>,
     /// Requests unpacking archives now ([`crate::files::MAX_ARCHIVE_READS`] permits).
     pub(crate) archive_reads: Arc<Semaphore>,
+    /// Uploads validating their archive now ([`MAX_VALIDATIONS`] permits; the others wait).
+    pub(crate) validations: Arc<Semaphore>,
 }
+
+/// How many uploads validate their archive at once: what a hostile archive may cost while it
+/// is refused (YAML bounded by its size, files by the archive limits) is paid this many times at
+/// most, however many uploads arrive together; the others wait their turn.
+pub(crate) const MAX_VALIDATIONS: usize = 2;
 
 /// More permits than there can ever be concurrent writes (the upload limits come first).
 const WRITE_PERMITS: u32 = 1 << 24;
@@ -73,7 +80,8 @@ impl Repository {
         tracing::info!(replica = %shared.replica, peers = peers::replica_count(&log_heads), "replica change log ready");
         let writes = Arc::new(Semaphore::new(WRITE_PERMITS as usize));
         let archive_reads = Arc::new(Semaphore::new(crate::files::MAX_ARCHIVE_READS));
-        Ok((Repository { shared, tx, locks: Arc::default(), writes, archive_reads }, loaded.report))
+        let validations = Arc::new(Semaphore::new(MAX_VALIDATIONS));
+        Ok((Repository { shared, tx, locks: Arc::default(), writes, archive_reads, validations }, loaded.report))
     }
 
     /// Where `tenant`'s files are, and its state if it has charts.

@@ -12,7 +12,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use chartroom_chart::archive::{self, Limits};
 use chartroom_chart::provenance::{self, Vouch};
 use chartroom_storage::faulty::{Fault, Faulty};
@@ -469,6 +468,3 @@ async fn shutdown_waits_for_writes_in_flight() {
     let refused = rig.repo.publish(&Tenant::root(), signtest_recompressed(), None, true).await;
     assert!(matches!(refused, Err(PublishError::Repo(crate::RepoError::Closed))), "{refused:?}");
 }
-
-#[allow(dead_code)]
-fn assert_send(_: Bytes) {}
