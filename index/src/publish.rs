@@ -222,10 +222,10 @@ impl Repository {
             (None, None) if replaced.is_none() => provenance_ahead(storage, &chart).await?,
             _ => ProvenanceFound::None,
         };
-        // A version not indexed here may be stored anyway: by an earlier attempt of this request
-        // whose answer was lost (same bytes: done), or by a peer (a conflict; its change log
-        // brings the entry, with the peer's `created`).
-        let adopt = replaced.is_none();
+        // A create-only write that finds the version stored is a conflict even with the same
+        // bytes (a peer's upload of an identical archive is a re-upload: 409, as in ChartMuseum);
+        // only a write whose own answer was lost is settled by looking.
+        let adopt = false;
         let stored = match write_settled(storage, &file, bytes, overwrite, adopt).await {
             Ok(stored) => stored,
             Err(StorageError::AlreadyExists(f)) => return Err(PublishError::Exists(f)),
@@ -255,9 +255,9 @@ impl Repository {
             Ok(record) => (record, None),
             Err(e) if !overwrite => {
                 if let Err(rollback) = delete_settled(storage, &file).await {
-                    // Stored and not indexed: a retry of the same request adopts it, a
-                    // different one is a conflict and resyncs.
+                    // Stored and not indexed: a resync indexes what storage holds.
                     tracing::error!(%file, error = %rollback, "cannot roll back a chart whose provenance file failed to store");
+                    self.request_resync(&place);
                 }
                 return Err(e.into());
             }
