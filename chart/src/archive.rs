@@ -117,6 +117,9 @@ pub enum ArchiveError {
     TooLarge { limit: u64 },
     #[error("entry {path:?}: decompressed file is larger than the maximum file size of {limit} bytes")]
     FileTooLarge { path: String, limit: u64 },
+    /// [`extract_files_bounded`]: the wanted files are larger than the caller's bound.
+    #[error("the requested files unpack to more than {limit} bytes")]
+    SelectionTooLarge { limit: u64 },
     #[error("no files in chart archive")]
     NoFiles,
     #[error("Chart.yaml file is missing")]
@@ -169,6 +172,30 @@ pub fn extract_files(
     let shared = Shared::new(limits);
     let keep = |p: &str| top_level_file(p) && wanted(p);
     let files = scan(bytes, &shared, &keep)?;
+    Ok(files.into_iter().filter_map(|f| f.data.map(|data| ChartFile { path: f.path, data })).collect())
+}
+
+/// [`extract_files`] keeping at most `max_kept` bytes of wanted files (checked after each file,
+/// so at most `max_kept` plus one file, [`Limits::max_file`], is ever held):
+/// [`ArchiveError::SelectionTooLarge`] beyond. For answers built from an archive's contents,
+/// whose size must not follow the archive's decompressed size.
+pub fn extract_files_bounded(
+    bytes: &[u8],
+    limits: &Limits,
+    wanted: impl Fn(&str) -> bool,
+    max_kept: u64,
+) -> Result<Vec<ChartFile>, ArchiveError> {
+    let shared = Shared::new(limits);
+    let keep = |p: &str| top_level_file(p) && wanted(p);
+    let kept = Cell::new(0u64);
+    let over = |f: &RawFile| {
+        kept.set(kept.get() + f.data.as_ref().map_or(0, |d| d.len() as u64));
+        kept.get() > max_kept
+    };
+    let files = scan_until(bytes, &shared, &keep, &over)?;
+    if kept.get() > max_kept {
+        return Err(ArchiveError::SelectionTooLarge { limit: max_kept });
+    }
     Ok(files.into_iter().filter_map(|f| f.data.map(|data| ChartFile { path: f.path, data })).collect())
 }
 

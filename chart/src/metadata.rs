@@ -325,14 +325,14 @@ fn yaml_error(e: serde_saphyr::Error) -> String {
 pub(crate) fn parse_yaml_doc<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let bytes = strip_bom(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8: {e}"))?;
-    serde_saphyr::from_str_with_options::<T>(text, crate::yaml::read_options()).map_err(yaml_error)
+    serde_saphyr::from_str_with_options::<T>(text, crate::yaml::read_options_for(text.len())).map_err(yaml_error)
 }
 
 /// Parse every YAML document of a stream (BOM stripped) from untrusted bytes.
 pub(crate) fn parse_yaml_docs<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, String> {
     let bytes = strip_bom(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8: {e}"))?;
-    serde_saphyr::from_multiple_with_options::<T>(text, crate::yaml::read_options()).map_err(yaml_error)
+    serde_saphyr::from_multiple_with_options::<T>(text, crate::yaml::read_options_for(text.len())).map_err(yaml_error)
 }
 
 /// A YAML document that must be a mapping or empty/null (values.yaml, Chart.lock, ...).

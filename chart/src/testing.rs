@@ -375,3 +375,60 @@ mod tests {
         assert_ne!(ChartBuilder::chart("a", "1.0.0").build(), ChartBuilder::chart("a", "1.0.0").mtime(0).build());
     }
 }
+
+/// A global allocator that measures, per thread, how far a piece of code makes the heap grow
+/// (its peak above where it started), for tests that bound what an input may cost. Declare it
+/// in the test binary (`#[global_allocator] static ALLOC: PeakMeter = PeakMeter;`) and call
+/// [`PeakMeter::peak_growth`]. Per thread, so tests running beside it do not count; the code
+/// measured must run on the calling thread.
+pub struct PeakMeter;
+
+std::thread_local! {
+    static METER_NOW: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    static METER_PEAK: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+impl PeakMeter {
+    fn add(delta: isize) {
+        let _ = METER_NOW.try_with(|now| {
+            let v = now.get() + delta;
+            now.set(v);
+            let _ = METER_PEAK.try_with(|peak| {
+                if v > peak.get() {
+                    peak.set(v);
+                }
+            });
+        });
+    }
+
+    /// Runs `f` and returns its result and the most the heap grew (in bytes) above where it was
+    /// when `f` started, counting only this thread's allocations.
+    pub fn peak_growth<R>(f: impl FnOnce() -> R) -> (R, usize) {
+        let start = METER_NOW.with(std::cell::Cell::get);
+        METER_PEAK.with(|p| p.set(start));
+        let result = f();
+        let peak = METER_PEAK.with(std::cell::Cell::get);
+        (result, (peak - start).max(0) as usize)
+    }
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only counters are kept.
+unsafe impl std::alloc::GlobalAlloc for PeakMeter {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        Self::add(layout.size() as isize);
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        Self::add(-(layout.size() as isize));
+        // SAFETY: `ptr` came from `alloc`/`realloc` above, i.e. from the system allocator.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        Self::add(new_size as isize - layout.size() as isize);
+        // SAFETY: as for `dealloc`, and `new_size` is the caller's valid size.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}

@@ -34,6 +34,25 @@ pub fn read_options() -> serde_saphyr::Options {
     }
 }
 
+/// Events an alias may replay in a document of no size at all: enough for any hand-written use
+/// of anchors (shared labels, resource blocks reused a few times).
+const REPLAY_BASE: usize = 10_000;
+/// Events aliases may replay per byte of input, beyond [`REPLAY_BASE`]. A document without
+/// aliases has at most about one event per byte, so a document's aliases may at most double it:
+/// memory stays proportional to the input, never to the expansion (a 302-byte `Chart.yaml` of
+/// nested aliases used to replay a million events, about 110 MB, before it was refused).
+const REPLAY_PER_BYTE: usize = 1;
+
+/// [`read_options`] for a document of `len` bytes: alias replay bounded by the input's size
+/// ([`REPLAY_BASE`] + [`REPLAY_PER_BYTE`] per byte) instead of serde-saphyr's fixed million
+/// events, so that what a document costs to read is proportional to its size. Every YAML file a
+/// client sends (chart files, a ChartMuseum `index-cache.yaml`) is read with these.
+pub fn read_options_for(len: usize) -> serde_saphyr::Options {
+    let mut options = read_options();
+    options.alias_limits.max_total_replayed_events = REPLAY_BASE.saturating_add(len.saturating_mul(REPLAY_PER_BYTE));
+    options
+}
+
 /// Appends `s` as a YAML scalar (plain when unambiguous, else double-quoted).
 pub fn scalar(out: &mut String, s: &str) {
     if is_plain_safe(s) {

@@ -534,7 +534,7 @@ fn reject_alias_bomb_in_values_yaml() {
     let e = load(&chart_with(&[("demo/values.yaml", alias_bomb().as_bytes())])).unwrap_err();
     assert!(matches!(&e, ArchiveError::InvalidFile { path, .. } if path == "values.yaml"), "{e}");
     assert!(e.to_string().starts_with("cannot load values.yaml: "));
-    insta::assert_snapshot!(e.to_string(), @"cannot load values.yaml: budget breached: Nodes { nodes: 250001 } at line 1, column 12 (defined at line 5, column 9) (used at line 6, column 14)");
+    insta::assert_snapshot!(e.to_string(), @"cannot load values.yaml: alias replay limit exceeded: total_replayed_events=10481 > 10480 at line 1, column 9 (defined at line 3, column 9) (used at line 4, column 38)");
 }
 
 #[test]
@@ -836,4 +836,65 @@ fn long_names_via_gnu_and_pax_headers() {
         .file("demo/harmless", b"x")
         .build();
     assert!(matches!(load(&bytes), Err(ArchiveError::ParentDirectory { .. })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory bounds (issue 17, item 2): what a hostile YAML file costs is bounded by its size.
+
+#[global_allocator]
+static ALLOC: chartroom_chart::testing::PeakMeter = chartroom_chart::testing::PeakMeter;
+
+/// A `Chart.yaml` of nested aliases: 9 levels of 9 aliases, 9^9 scalars once expanded, in under
+/// 500 bytes. `field` is where the expansion lands.
+fn nested_aliases(field: &str) -> String {
+    let mut text = "apiVersion: v2\nname: bomb\nversion: 1.0.0\na0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n".to_owned();
+    for i in 1..9 {
+        let refs = vec![format!("*a{}", i - 1); 9].join(",");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    text.push_str(&format!("{field}: *a8\n"));
+    text
+}
+
+/// The refusal names the alias limit, and reaching it costs little: under 8 MiB (the parse used
+/// to replay a million events, about 110 MB, before refusing).
+#[test]
+fn yaml_alias_bombs_are_refused_within_a_small_memory_bound() {
+    for field in ["unknownKey", "keywords", "annotations", "dependencies"] {
+        let yaml = nested_aliases(field);
+        assert!(yaml.len() < 700, "{}", yaml.len());
+        let (result, peak) = chartroom_chart::testing::PeakMeter::peak_growth(|| {
+            chartroom_chart::metadata::Metadata::from_yaml(yaml.as_bytes())
+        });
+        let error = result.expect_err(field).to_string();
+        eprintln!("{field}: {} bytes of Chart.yaml, refused after {peak} bytes at most: {error}", yaml.len());
+        assert!(peak < 8 << 20, "{field}: the refused Chart.yaml cost {peak} bytes");
+        assert!(error.contains("alias replay limit exceeded"), "{field}: {error}");
+
+        // In an archive, the same: refused with a 400-class error, within the bound.
+        let archive = ChartBuilder::new().file("Chart.yaml", &yaml).file("values.yaml", "").build();
+        let (result, peak) =
+            chartroom_chart::testing::PeakMeter::peak_growth(|| load_archive(&archive, &Limits::default()));
+        assert!(result.is_err(), "{field}");
+        assert!(peak < 8 << 20, "{field}: the refused archive cost {peak} bytes");
+    }
+    // values.yaml is walked, not kept: also bounded.
+    let values = nested_aliases("big");
+    let archive = ChartBuilder::chart("demo", "1.0.0").file("values.yaml", &values).build();
+    let (result, peak) =
+        chartroom_chart::testing::PeakMeter::peak_growth(|| load_archive(&archive, &Limits::default()));
+    assert!(result.is_err());
+    assert!(peak < 8 << 20, "values.yaml: {peak} bytes");
+}
+
+/// Anchors and aliases in proportion to the file are still read (Helm charts use them).
+#[test]
+fn ordinary_aliases_are_still_read() {
+    let mut values = "base: &base {cpu: 100m, memory: 128Mi}\n".to_owned();
+    // 90 uses of one anchor: below serde-saphyr's alias/anchor ratio check (100 aliases).
+    for i in 0..90 {
+        values.push_str(&format!("svc{i}:\n  resources: *base\n"));
+    }
+    let archive = ChartBuilder::chart("demo", "1.0.0").file("values.yaml", &values).build();
+    load_archive(&archive, &Limits::default()).unwrap();
 }

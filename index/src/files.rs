@@ -1,10 +1,10 @@
 //! Reading a repository's files: downloads of archives and provenance files, and the archive
 //! contents the API shows (templates, values).
 
+use std::sync::Arc;
+
 use chartroom_chart::archive::{self, ArchiveError, ChartFile};
 use chartroom_storage::{ObjectInfo, ObjectStream, StorageError};
-
-use std::sync::Arc;
 
 use crate::entry::Entry;
 use crate::error::RepoError;
@@ -68,9 +68,24 @@ pub enum ArchiveReadError {
     /// The extraction did not complete (its task panicked or was cancelled).
     #[error("archive reader failed: {0}")]
     Aborted(String),
+    /// The files asked for unpack to more than an answer may hold ([`MAX_EXTRACTED`]).
+    #[error(
+        "the requested files of {file} unpack to more than {limit} bytes, more than this endpoint returns; download the chart instead"
+    )]
+    TooLarge { file: String, limit: u64 },
+    /// [`MAX_ARCHIVE_READS`] archives are being unpacked already.
+    #[error("too many chart contents are being unpacked at once (at most {limit}): retry shortly")]
+    Busy { limit: usize },
     #[error(transparent)]
     Repo(#[from] RepoError),
 }
+
+/// The most bytes of files one request may unpack from an archive (`/templates`, `/values`):
+/// with one file beyond it ([`archive::Limits::max_file`]) and the answer built from them, what
+/// one such request holds stays under about 40 MiB whatever the archive unpacks to.
+pub const MAX_EXTRACTED: u64 = 8 * 1024 * 1024;
+/// How many requests may unpack archives at once; more get [`ArchiveReadError::Busy`] (503).
+pub const MAX_ARCHIVE_READS: usize = 2;
 
 /// Only files the index lists are served: an archive indexed under that file name, or the
 /// provenance file of one. Whatever else storage holds (archives that failed validation, files
@@ -109,7 +124,9 @@ impl Repository {
     }
 
     /// The files of an indexed chart's archive whose paths `wanted` accepts (read and extracted
-    /// off the async runtime).
+    /// off the async runtime). Bounded whatever the archive unpacks to and however many
+    /// requests ask: at most [`MAX_EXTRACTED`] bytes of files (plus one file) per request, and
+    /// [`MAX_ARCHIVE_READS`] requests at once; more is refused, not queued.
     pub async fn archive_files(
         &self,
         tenant: &Tenant,
@@ -117,12 +134,21 @@ impl Repository {
         wanted: fn(&str) -> bool,
     ) -> Result<Vec<ChartFile>, ArchiveReadError> {
         let place = self.locate(tenant)?.place;
+        let _permit = Arc::clone(&self.archive_reads)
+            .try_acquire_owned()
+            .map_err(|_| ArchiveReadError::Busy { limit: MAX_ARCHIVE_READS })?;
         let bytes = place.storage.read(&entry.object.file).await.map_err(RepoError::from)?;
         let limits = self.shared.options.limits.clone();
-        tokio::task::spawn_blocking(move || archive::extract_files(&bytes, &limits, wanted))
-            .await
-            .map_err(|e| ArchiveReadError::Aborted(e.to_string()))?
-            .map_err(|source| ArchiveReadError::Unreadable { file: entry.object.file.clone(), source })
+        let file = entry.object.file.clone();
+        let extracted =
+            tokio::task::spawn_blocking(move || archive::extract_files_bounded(&bytes, &limits, wanted, MAX_EXTRACTED))
+                .await
+                .map_err(|e| ArchiveReadError::Aborted(e.to_string()))?;
+        match extracted {
+            Ok(files) => Ok(files),
+            Err(ArchiveError::SelectionTooLarge { limit }) => Err(ArchiveReadError::TooLarge { file, limit }),
+            Err(source) => Err(ArchiveReadError::Unreadable { file, source }),
+        }
     }
 }
 

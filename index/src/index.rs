@@ -698,4 +698,68 @@ serverInfo: {}
         names.sort_by_key(|n| ChartName((*n).into()));
         assert_eq!(names, vec!["Zeta", "a-b", "a1", "alpha", "chart2", "chart10"]);
     }
+
+    /// Property test (issue 17): the index is a function of the set of versions it holds, not of
+    /// the order in which they were added and removed.
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn versions() -> impl Strategy<Value = Vec<(String, String)>> {
+            proptest::collection::btree_set(
+                (prop_oneof![Just("alpha"), Just("beta"), Just("mychart"), Just("z")], 0u64..4, 0u64..12, 0u64..3),
+                1..24,
+            )
+            .prop_map(|set| set.into_iter().map(|(name, a, b, c)| (name.to_owned(), format!("{a}.{b}.{c}"))).collect())
+        }
+
+        fn body(index: &mut Index) -> String {
+            index.set_generated(Timestamp::UNIX_EPOCH);
+            String::from_utf8(index.render_bytes().to_vec()).unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn adds_and_removes_in_any_order_give_the_same_index(
+                (all, removed, adds, removes) in versions().prop_flat_map(|all| {
+                    let n = all.len();
+                    (
+                        Just(all.clone()),
+                        proptest::collection::vec(any::<bool>(), n),
+                        Just((0..n).collect::<Vec<_>>()).prop_shuffle(),
+                        Just((0..n).collect::<Vec<_>>()).prop_shuffle(),
+                    )
+                }),
+                interleave in any::<bool>(),
+            ) {
+                let config = RenderConfig::default();
+                // Straight: only what stays, in sorted order.
+                let mut straight = Index::new(config.clone());
+                for (i, (name, version)) in all.iter().enumerate() {
+                    if !removed[i] {
+                        straight.insert(entry(name, version, &config));
+                    }
+                }
+                // Shuffled: everything added in one order, the removed ones taken out in another
+                // (each removal right after its add, or all at the end).
+                let mut shuffled = Index::new(config.clone());
+                for &i in &adds {
+                    let (name, version) = &all[i];
+                    shuffled.insert(entry(name, version, &config));
+                    if interleave && removed[i] {
+                        shuffled.remove(name, version);
+                    }
+                }
+                for &i in &removes {
+                    if removed[i] {
+                        let (name, version) = &all[i];
+                        shuffled.remove(name, version);
+                    }
+                }
+                prop_assert_eq!(shuffled.len(), straight.len());
+                prop_assert_eq!(body(&mut shuffled), body(&mut straight));
+            }
+        }
+    }
 }

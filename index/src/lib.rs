@@ -51,11 +51,18 @@ mod tenant_tests;
 mod tenants;
 #[cfg(test)]
 mod test_fixtures;
+#[cfg(test)]
+mod write_faults_tests;
 mod writer;
+
+/// Measures what a test's inputs cost (`chartroom_chart::testing::PeakMeter`, per thread).
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: chartroom_chart::testing::PeakMeter = chartroom_chart::testing::PeakMeter;
 
 pub use entry::{Entry, EntryError, RenderConfig, StoredObject};
 pub use error::RepoError;
-pub use files::{ArchiveReadError, FileError, FileKind};
+pub use files::{ArchiveReadError, FileError, FileKind, MAX_ARCHIVE_READS, MAX_EXTRACTED};
 pub use index::Index;
 pub use options::{OverwritePolicy, RepoOptions};
 pub use provenance::{PolicyError, ProvenanceMode, ProvenancePolicy, ProvenanceRecord, Signature};

@@ -30,6 +30,7 @@ use crate::provenance::{
 };
 use crate::repo::Repository;
 use crate::tenant::Tenant;
+use crate::tenants::Located;
 
 /// A provenance file stored by [`Repository::put_provenance`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +109,12 @@ pub enum ProvenanceRejected {
     /// chart that arrived.
     #[error("the provenance file stored for this version ({file}) does not verify for this chart: {error}")]
     StoredUnverified { file: String, error: VerifyError },
+    /// `off`: a provenance file stored ahead of its chart (`POST /api/prov` first) does not
+    /// vouch for the chart that arrived.
+    #[error(
+        "the provenance file stored for this version ({file}) does not match the chart (sha256:{digest}): {reason}; replace it (POST /api/prov?force, where overwrites are allowed) or remove it (DELETE /api/charts/<name>/<version> removes a provenance file left without its chart), then upload the chart again"
+    )]
+    StaleAhead { file: String, reason: String, digest: String },
     /// `required`, and the chart came without a provenance file.
     #[error("a provenance file is required: upload {file}.prov with the chart (multipart field \"prov\"){hint}")]
     Required { file: String, hint: &'static str },
@@ -134,9 +141,10 @@ impl From<StorageError> for UnpublishError {
 enum ProvenanceFound {
     /// Nothing (or nothing to look at: the version exists and may not be replaced).
     None,
-    /// A provenance file that verifies for the uploaded chart (sent ahead with `POST /api/prov`,
-    /// or kept from identical bytes).
-    Verified(ProvenanceRecord),
+    /// A stored provenance file that vouches for the uploaded chart (sent ahead with `POST
+    /// /api/prov`, or kept from identical bytes): verified under a verifying policy, checked
+    /// against the digest under `off`.
+    Kept(ProvenanceRecord),
     /// The provenance file of the bytes being replaced: removed after the write.
     Replaced,
 }
@@ -151,9 +159,25 @@ impl Repository {
     /// must verify ([`chartroom_signing::verify`]: a trusted, valid key; the name, version and
     /// sha256 of this archive), and a chart arriving without one is checked against a provenance
     /// file already stored for its version (one GET), which must verify as well; `required`
-    /// refuses a chart that has none. Nothing is stored for a chart that fails a check, and a
-    /// failed provenance write takes the chart back out.
+    /// refuses a chart that has none. Under `off`, a provenance file stored ahead of a new
+    /// version (`POST /api/prov` first) must vouch for the chart that arrives (one GET), or the
+    /// chart is refused. Nothing is stored for a chart that fails a check, and a failed
+    /// provenance write takes the chart back out (a replacement stays, indexed as stored).
+    ///
+    /// Runs detached from the caller ([`Repository::detached`]): once started it finishes or
+    /// rolls back whatever happens to the request.
     pub async fn publish(
+        &self,
+        tenant: &Tenant,
+        bytes: Bytes,
+        prov: Option<Bytes>,
+        force: bool,
+    ) -> Result<Published, PublishError> {
+        let tenant = tenant.clone();
+        self.detached(move |repo| async move { repo.publish_now(&tenant, bytes, prov, force).await }).await
+    }
+
+    async fn publish_now(
         &self,
         tenant: &Tenant,
         bytes: Bytes,
@@ -162,7 +186,10 @@ impl Repository {
     ) -> Result<Published, PublishError> {
         let located = self.locate(tenant)?;
         let place = Arc::clone(&located.place);
-        let chart = validate_chart(&self.shared.options.limits, bytes.clone()).await?;
+        let chart = {
+            let _turn = self.validations.acquire().await.map_err(|_| RepoError::Closed)?;
+            validate_chart(&self.shared.options.limits, bytes.clone()).await?
+        };
         let keyring = self.shared.options.provenance.verifier(tenant);
         let mode = self.shared.options.provenance.mode(tenant);
         let identity = ChartIdentity {
@@ -201,38 +228,68 @@ impl Repository {
         }
         let stored_provenance = match (&prov, keyring) {
             // The write is refused (409) whatever a provenance file says.
-            (None, Some(_)) if replaced.is_some() && !overwrite => ProvenanceFound::None,
+            (None, _) if replaced.is_some() && !overwrite => ProvenanceFound::None,
             (None, Some(keyring)) => stored_provenance(storage, keyring, mode, &identity, replaced.as_deref()).await?,
+            (None, None) if replaced.is_none() => provenance_ahead(storage, &chart).await?,
             _ => ProvenanceFound::None,
         };
-        let stored = write(storage, &file, bytes, overwrite).await?;
-        let provenance = match (prov, stored_provenance) {
-            (Some(prov), _) => match write(storage, &prov_file(&name, &version), prov, overwrite).await {
-                Ok(info) => Some(ProvenanceRecord::stored(&info, uploaded_signature)),
-                Err(e) => {
-                    if !overwrite && let Err(rollback) = storage.delete(&file).await {
-                        tracing::error!(%file, error = %rollback, "cannot roll back a chart whose provenance file failed to store");
-                    }
-                    return Err(e.into());
-                }
-            },
-            (None, ProvenanceFound::Verified(record)) => Some(record),
-            (None, ProvenanceFound::Replaced) => {
-                remove_provenance(storage, &name, &version).await;
-                None
+        // A create-only write that finds the version stored is a conflict even with the same
+        // bytes (a peer's upload of an identical archive is a re-upload: 409, as in ChartMuseum);
+        // only a write whose own answer was lost is settled by looking.
+        let adopt = false;
+        let stored = match write_settled(storage, &file, bytes, overwrite, adopt).await {
+            Ok(stored) => stored,
+            Err(StorageError::AlreadyExists(f)) => return Err(PublishError::Exists(f)),
+            Err(e) => {
+                // Storage failed and could not be asked what it holds: the write may have
+                // landed. A resync of the tenant (when storage answers) brings the index to it.
+                self.request_resync(&place);
+                return Err(e.into());
             }
+        };
+        // The provenance side, once the chart is stored. A failure here is answered as such,
+        // after the chart is taken back out (a new version) or indexed as stored (a replacement:
+        // the old bytes are gone, so the index must not keep their digest).
+        let provenance: Result<Option<ProvenanceRecord>, StorageError> = match (prov, stored_provenance) {
+            (Some(prov), _) => match write_settled(storage, &prov_file(&name, &version), prov, overwrite, true).await {
+                Ok(info) => Ok(Some(ProvenanceRecord::stored(&info, uploaded_signature))),
+                Err(e) => Err(e),
+            },
+            (None, ProvenanceFound::Kept(record)) => Ok(Some(record)),
+            (None, ProvenanceFound::Replaced) => remove_provenance(storage, &name, &version).await.map(|()| None),
             (None, ProvenanceFound::None) if overwrite => {
                 drop_stale_provenance(storage, &name, &version, &chart.digest, replaced.as_deref()).await
             }
-            (None, ProvenanceFound::None) => None,
+            (None, ProvenanceFound::None) => Ok(None),
+        };
+        let (record, failure) = match provenance {
+            Ok(record) => (record, None),
+            Err(e) if !overwrite => {
+                if let Err(rollback) = delete_settled(storage, &file).await {
+                    // Stored and not indexed: a resync indexes what storage holds.
+                    tracing::error!(%file, error = %rollback, "cannot roll back a chart whose provenance file failed to store");
+                    self.request_resync(&place);
+                }
+                return Err(e.into());
+            }
+            Err(e) => {
+                // The provenance file may be the replaced bytes' (the write failed before
+                // replacing it): it must not stay beside the new ones.
+                let kept = drop_stale_provenance(storage, &name, &version, &chart.digest, None).await.ok().flatten();
+                (kept, Some(e))
+            }
         };
         let digest = chart.digest.clone();
-        let signature = provenance.as_ref().and_then(|p| p.signature.clone());
+        let signature = record.as_ref().and_then(|p| p.signature.clone());
         let mut entry = uploaded_entry(&place.render, chart, &stored)?;
-        entry.set_provenance(provenance.filter(|_| self.shared.options.provenance.records()));
+        entry.set_provenance(record.filter(|_| self.shared.options.provenance.records()));
         self.upsert(&place, entry).await?;
         if let Some(other) = other_copy {
             remove_replaced_copy(storage, &other).await;
+        }
+        if let Some(e) = failure {
+            tracing::warn!(%tenant, chart = %name, %version, error = %e, "chart replaced and indexed without its provenance file");
+            return Err(e.into());
         }
         let signed_by = signature.as_ref().map(|s| s.fingerprint.as_str());
         tracing::info!(%tenant, chart = %name, %version, signed_by, "chart stored and indexed");
@@ -247,6 +304,16 @@ impl Repository {
     /// the signed name and version are verified now and the digest when the chart arrives
     /// ([`Repository::publish`] checks a stored provenance file).
     pub async fn put_provenance(
+        &self,
+        tenant: &Tenant,
+        bytes: Bytes,
+        force: bool,
+    ) -> Result<StoredProvenance, PublishError> {
+        let tenant = tenant.clone();
+        self.detached(move |repo| async move { repo.put_provenance_now(&tenant, bytes, force).await }).await
+    }
+
+    async fn put_provenance_now(
         &self,
         tenant: &Tenant,
         bytes: Bytes,
@@ -292,7 +359,9 @@ impl Repository {
             }
         };
         let overwrite = self.shared.options.overwrite.allows(force);
-        let info = write(storage, &prov_file(&prov.name, &prov.version), bytes, overwrite).await?;
+        // A second `POST /api/prov` of a stored file is a conflict, as in ChartMuseum; only a
+        // lost answer is settled by looking.
+        let info = write_settled(storage, &prov_file(&prov.name, &prov.version), bytes, overwrite, false).await?;
         // Recorded on the indexed entry (read again: the lock keeps this version's writers out,
         // not a peer's change applied meanwhile).
         if self.shared.options.provenance.records()
@@ -304,35 +373,75 @@ impl Repository {
         Ok(StoredProvenance { name: prov.name, version: prov.version })
     }
 
-    /// Deletes one version: its archive, its provenance file, its index entry.
+    /// Deletes one version: its provenance file, its archive, its index entry. A version whose
+    /// archive is already gone from storage but still indexed is taken out of the index; a
+    /// provenance file left without its chart goes too (and the answer is "not found").
     pub async fn unpublish(&self, tenant: &Tenant, name: &str, version: &str) -> Result<(), UnpublishError> {
-        let located = self.locate(tenant)?;
-        let file = located.entry(name, version).map(|e| e.object.file.clone());
-        let file = file.unwrap_or_else(|| chart_file(name, version));
-        let _guard = self.locks.lock(tenant, &chart_file(name, version)).await;
-        delete_files(&located.place.storage, &file, name, version).await?;
-        self.remove(&located.place, name, version, &file).await?;
-        self.oci_forget_chart(&located.place.storage, name, version).await;
-        Ok(())
+        let (tenant, name, version) = (tenant.clone(), name.to_owned(), version.to_owned());
+        self.detached(move |repo| async move {
+            let located = repo.locate(&tenant)?;
+            let _guard = repo.locks.lock(&tenant, &chart_file(&name, &version)).await;
+            repo.unpublish_version(&located, &name, &version).await
+        })
+        .await
     }
 
     /// Deletes every version of a chart (ChartMuseum lacks this). A version whose archive is
     /// already gone from storage is still taken out of the index.
     pub async fn unpublish_chart(&self, tenant: &Tenant, name: &str) -> Result<(), UnpublishError> {
-        let located = self.locate(tenant)?;
-        let versions = located.versions(name);
-        if versions.is_empty() {
-            return Err(UnpublishError::ChartNotFound(name.to_owned()));
-        }
-        for (version, file) in &versions {
-            let _guard = self.locks.lock(tenant, &chart_file(name, version)).await;
-            match delete_files(&located.place.storage, file, name, version).await {
-                Ok(()) | Err(UnpublishError::VersionNotFound { .. }) => {}
-                Err(e) => return Err(e),
+        let (tenant, name) = (tenant.clone(), name.to_owned());
+        self.detached(move |repo| async move {
+            let located = repo.locate(&tenant)?;
+            let versions = located.versions(&name);
+            if versions.is_empty() {
+                return Err(UnpublishError::ChartNotFound(name));
             }
-            self.remove(&located.place, name, version, file).await?;
-            self.oci_forget_chart(&located.place.storage, name, version).await;
+            for (version, _) in &versions {
+                let _guard = repo.locks.lock(&tenant, &chart_file(&name, version)).await;
+                match repo.unpublish_version(&located, &name, version).await {
+                    Ok(()) | Err(UnpublishError::VersionNotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// One version's delete, under its lock. The provenance file goes first: a failure after it
+    /// leaves a chart without one (consistent, and a retry finishes), never a provenance file
+    /// without its chart.
+    async fn unpublish_version(&self, located: &Located, name: &str, version: &str) -> Result<(), UnpublishError> {
+        let storage = &located.place.storage;
+        let indexed = located.entry(name, version);
+        let file = indexed.as_ref().map_or_else(|| chart_file(name, version), |e| e.object.file.clone());
+        let forget_provenance = async |repo: &Repository| {
+            if let Some(entry) = indexed.as_ref().filter(|e| e.provenance().is_some())
+                && let Err(e) = repo.upsert(&located.place, entry.with_provenance(None)).await
+            {
+                tracing::warn!(%file, error = %e, "cannot drop the provenance record of a version being deleted");
+            }
+        };
+        match delete_settled(storage, &prov_file(name, version)).await {
+            Ok(()) | Err(StorageError::NotFound(_)) => {}
+            Err(e) => {
+                forget_provenance(self).await;
+                return Err(e.into());
+            }
         }
+        match delete_settled(storage, &file).await {
+            Ok(()) => {}
+            Err(StorageError::NotFound(_)) if indexed.is_some() => {}
+            Err(StorageError::NotFound(_)) => {
+                return Err(UnpublishError::VersionNotFound { name: name.to_owned(), version: version.to_owned() });
+            }
+            Err(e) => {
+                forget_provenance(self).await;
+                return Err(e.into());
+            }
+        }
+        self.remove(&located.place, name, version, &file).await?;
+        self.oci_forget_chart(storage, name, version).await;
         Ok(())
     }
 }
@@ -380,23 +489,29 @@ fn check_provenance_for(prov: &Provenance, chart: &LoadedChart) -> Result<(), Pr
 /// A replaced chart must not keep a provenance file that does not vouch for its new bytes:
 /// `helm --verify` would fail on it. One that still does (same bytes re-uploaded) is kept, and
 /// its record with it (the replaced entry's, for the same bytes, or a new unverified one).
+/// A failure to find out or to remove it is the caller's to answer.
 async fn drop_stale_provenance(
     storage: &Storage,
     name: &str,
     version: &str,
     digest: &str,
     replaced: Option<&Entry>,
-) -> Option<ProvenanceRecord> {
+) -> Result<Option<ProvenanceRecord>, StorageError> {
     let file = prov_file(name, version);
-    let Ok((info, bytes)) = storage.read_with_info(&file).await else { return None };
+    let (info, bytes) = match storage.read_with_info(&file).await {
+        Ok(read) => read,
+        Err(StorageError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let vouches = provenance::parse(&bytes)
         .is_ok_and(|p| matches!(p.vouches_for(&chart_file(name, version), digest), Vouch::Matches));
     if vouches {
         let recorded = replaced.filter(|e| e.digest == digest).and_then(|e| e.provenance().cloned());
-        return Some(recorded.filter(|r| r.describes(&info)).unwrap_or_else(|| ProvenanceRecord::stored(&info, None)));
+        return Ok(Some(
+            recorded.filter(|r| r.describes(&info)).unwrap_or_else(|| ProvenanceRecord::stored(&info, None)),
+        ));
     }
-    remove_provenance(storage, name, version).await;
-    None
+    remove_provenance(storage, name, version).await.map(|()| None)
 }
 
 /// The archive (and provenance file) of a version stored under another file name, once the
@@ -412,13 +527,40 @@ async fn remove_replaced_copy(storage: &Storage, file: &str) {
     }
 }
 
-async fn remove_provenance(storage: &Storage, name: &str, version: &str) {
+async fn remove_provenance(storage: &Storage, name: &str, version: &str) -> Result<(), StorageError> {
     let file = prov_file(name, version);
-    match storage.delete(&file).await {
-        Ok(()) => tracing::info!(%file, "removed a provenance file that no longer matches the replaced chart"),
-        Err(StorageError::NotFound(_)) => {}
-        Err(e) => tracing::warn!(%file, error = %e, "cannot remove a stale provenance file"),
+    match delete_settled(storage, &file).await {
+        Ok(()) => {
+            tracing::info!(%file, "removed a provenance file that no longer matches the replaced chart");
+            Ok(())
+        }
+        Err(StorageError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
     }
+}
+
+/// Under `off`, the provenance file stored ahead of a version this replica has not indexed
+/// (`POST /api/prov` before the chart, as ChartMuseum allows): it must name the chart and vouch
+/// for its bytes, or `helm --verify` fails on every download later. A mismatch refuses the chart
+/// (the stored file is not thrown away: it is what a client uploaded); one that vouches is kept
+/// and recorded.
+async fn provenance_ahead(storage: &Storage, chart: &LoadedChart) -> Result<ProvenanceFound, PublishError> {
+    let (name, version) = (&chart.metadata.name, &chart.metadata.version);
+    let file = prov_file(name, version);
+    let (info, bytes) = match storage.read_with_info(&file).await {
+        Ok(read) => read,
+        Err(StorageError::NotFound(_)) => return Ok(ProvenanceFound::None),
+        Err(e) => return Err(e.into()),
+    };
+    let reason = match provenance::parse(&bytes) {
+        Err(e) => e.to_string(),
+        Ok(prov) if !prov.is_for(name, version) => format!("it is for {}-{}", prov.name, prov.version),
+        Ok(prov) => match prov.vouches_for(&chart_file(name, version), &chart.digest) {
+            Vouch::Matches | Vouch::Silent => return Ok(ProvenanceFound::Kept(ProvenanceRecord::stored(&info, None))),
+            Vouch::Differs { recorded } => format!("it records {recorded}"),
+        },
+    };
+    Err(ProvenanceRejected::StaleAhead { file, reason, digest: chart.digest.clone() }.into())
 }
 
 /// Under a verifying policy, the provenance file stored for a chart that arrives without one
@@ -451,7 +593,7 @@ async fn stored_provenance(
         };
     }
     match verify_upload(keyring, bytes, chart.clone()).await {
-        Ok(signature) => Ok(ProvenanceFound::Verified(ProvenanceRecord::stored(&info, Some(signature)))),
+        Ok(signature) => Ok(ProvenanceFound::Kept(ProvenanceRecord::stored(&info, Some(signature)))),
         Err(error) => Err(ProvenanceRejected::StoredUnverified { file, error }.into()),
     }
 }
@@ -467,25 +609,52 @@ async fn write(storage: &Storage, file: &str, data: Bytes, overwrite: bool) -> R
     if overwrite { storage.put_replace(file, data).await } else { storage.put_new(file, data).await }
 }
 
+/// [`write`], and when it fails, what storage holds decides (one GET): a write whose answer was
+/// lost after the object was stored (a timeout, a reset connection) holds these very bytes, and
+/// is done. With `adopt`, so is a create-only write that finds these bytes already stored (an
+/// earlier attempt of the same request whose answer was lost).
+async fn write_settled(
+    storage: &Storage,
+    file: &str,
+    data: Bytes,
+    overwrite: bool,
+    adopt: bool,
+) -> Result<ObjectInfo, StorageError> {
+    let error = match write(storage, file, data.clone(), overwrite).await {
+        Ok(info) => return Ok(info),
+        Err(StorageError::AlreadyExists(f)) if !adopt => return Err(StorageError::AlreadyExists(f)),
+        Err(e) => e,
+    };
+    match storage.read_with_info(file).await {
+        Ok((info, stored)) if stored == data => {
+            tracing::info!(%file, error = %error, "the write failed, but storage holds these bytes: done");
+            Ok(info)
+        }
+        _ => Err(error),
+    }
+}
+
+/// Deletes `file`; when the answer is an error, a HEAD decides (one request): a delete whose
+/// answer was lost after the object went is done. [`StorageError::NotFound`] when there was
+/// nothing to delete.
+async fn delete_settled(storage: &Storage, file: &str) -> Result<(), StorageError> {
+    match storage.delete(file).await {
+        Ok(()) => Ok(()),
+        Err(StorageError::NotFound(f)) => Err(StorageError::NotFound(f)),
+        Err(e) => match storage.head(file).await {
+            Err(StorageError::NotFound(_)) => {
+                tracing::info!(%file, error = %e, "the delete failed, but the object is gone: done");
+                Ok(())
+            }
+            _ => Err(e),
+        },
+    }
+}
+
 /// The entry of a chart just stored by an upload: published now.
 fn uploaded_entry(render: &RenderConfig, chart: LoadedChart, stored: &ObjectInfo) -> Result<Entry, EntryError> {
     let object = StoredObject { file: stored.file.clone(), size: stored.size, etag: stored.e_tag.clone() };
     Entry::new(chart.metadata, chart.digest, Timestamp::now(), object, render)
-}
-
-/// Deletes a version's archive, then its provenance file if there is one.
-async fn delete_files(storage: &Storage, file: &str, name: &str, version: &str) -> Result<(), UnpublishError> {
-    match storage.delete(file).await {
-        Ok(()) => {}
-        Err(StorageError::NotFound(_)) => {
-            return Err(UnpublishError::VersionNotFound { name: name.to_owned(), version: version.to_owned() });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    match storage.delete(&prov_file(name, version)).await {
-        Ok(()) | Err(StorageError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[cfg(test)]
@@ -571,6 +740,53 @@ mod tests {
         assert!(matches!(empty, Err(PublishError::Provenance(ProvenanceRejected::Empty))));
         let empty = repo.publish(&root, Bytes::new(), None, false).await;
         assert!(matches!(empty, Err(PublishError::EmptyChart)));
+    }
+
+    /// Issue 17, item 10: under `off`, a provenance file stored ahead of its chart must vouch for
+    /// the chart that arrives; a mismatch refuses the chart (400, storage unchanged), a DELETE of
+    /// the version removes the file left without its chart (404), and a matching one is kept.
+    #[tokio::test]
+    async fn a_provenance_file_stored_ahead_must_vouch_for_the_chart_that_arrives() {
+        let (repo, storage) = open().await;
+        let root = Tenant::root();
+        repo.put_provenance(&root, signtest_prov(), false).await.unwrap();
+        let refused = repo.publish(&root, signtest_recompressed(), None, false).await;
+        let Err(PublishError::Provenance(e @ ProvenanceRejected::StaleAhead { .. })) = &refused else {
+            panic!("{refused:?}")
+        };
+        let message = e.to_string();
+        assert!(message.starts_with("the provenance file stored for this version (signtest-0.1.0.tgz.prov) does not match the chart (sha256:"), "{message}");
+        assert!(
+            message.contains("it records sha256:") && message.contains("DELETE /api/charts/<name>/<version>"),
+            "{message}"
+        );
+        assert!(!exists(&storage, "signtest-0.1.0.tgz").await, "nothing stored");
+        assert!(exists(&storage, "signtest-0.1.0.tgz.prov").await, "what the client uploaded stays");
+        assert!(repo.index(&root).unwrap().is_empty());
+
+        // The way out: delete the version (404: no chart), which takes the file along.
+        let gone = repo.unpublish(&root, "signtest", "0.1.0").await;
+        assert!(matches!(gone, Err(UnpublishError::VersionNotFound { .. })), "{gone:?}");
+        assert!(!exists(&storage, "signtest-0.1.0.tgz.prov").await);
+        repo.publish(&root, signtest_recompressed(), None, false).await.unwrap();
+
+        // A matching one is kept beside its chart.
+        let (repo, storage) = open().await;
+        repo.put_provenance(&root, signtest_prov(), false).await.unwrap();
+        repo.publish(&root, signtest(), None, false).await.unwrap();
+        assert!(exists(&storage, "signtest-0.1.0.tgz.prov").await);
+    }
+
+    /// An indexed version whose archive disappeared from storage is taken out of the index by a
+    /// DELETE (it used to answer 404 and keep listing it).
+    #[tokio::test]
+    async fn deleting_a_version_whose_archive_is_gone_unlists_it() {
+        let (repo, storage) = open().await;
+        let root = Tenant::root();
+        repo.publish(&root, signtest(), None, false).await.unwrap();
+        storage.delete("signtest-0.1.0.tgz").await.unwrap();
+        repo.unpublish(&root, "signtest", "0.1.0").await.unwrap();
+        assert!(repo.index(&root).unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chartroom_storage::{RequestCounts, Storage, StorageHealth};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::changelog;
 use crate::entry::Entry;
@@ -33,7 +33,22 @@ pub struct Repository {
     tx: mpsc::Sender<Command>,
     /// Per-version locks of the write path.
     pub(crate) locks: Arc<KeyLocks>,
+    /// Writes in flight: each holds one permit while it runs; [`Repository::shutdown`] takes
+    /// them all (waiting for every write to end) and closes the semaphore (refusing new ones).
+    writes: Arc<Semaphore>,
+    /// Requests unpacking archives now ([`crate::files::MAX_ARCHIVE_READS`] permits).
+    pub(crate) archive_reads: Arc<Semaphore>,
+    /// Uploads validating their archive now ([`MAX_VALIDATIONS`] permits; the others wait).
+    pub(crate) validations: Arc<Semaphore>,
 }
+
+/// How many uploads validate their archive at once: what a hostile archive may cost while it
+/// is refused (YAML bounded by its size, files by the archive limits) is paid this many times at
+/// most, however many uploads arrive together; the others wait their turn.
+pub(crate) const MAX_VALIDATIONS: usize = 2;
+
+/// More permits than there can ever be concurrent writes (the upload limits come first).
+const WRITE_PERMITS: u32 = 1 << 24;
 
 impl Repository {
     /// Lists storage once for every tenant, loads their persisted state, reconciles it with the
@@ -63,7 +78,10 @@ impl Repository {
             tokio::spawn(poller.run(every));
         }
         tracing::info!(replica = %shared.replica, peers = peers::replica_count(&log_heads), "replica change log ready");
-        Ok((Repository { shared, tx, locks: Arc::default() }, loaded.report))
+        let writes = Arc::new(Semaphore::new(WRITE_PERMITS as usize));
+        let archive_reads = Arc::new(Semaphore::new(crate::files::MAX_ARCHIVE_READS));
+        let validations = Arc::new(Semaphore::new(MAX_VALIDATIONS));
+        Ok((Repository { shared, tx, locks: Arc::default(), writes, archive_reads, validations }, loaded.report))
     }
 
     /// Where `tenant`'s files are, and its state if it has charts.
@@ -130,14 +148,61 @@ impl Repository {
         self.resync_command(None).await
     }
 
+    /// Asks the writer to reconcile `place`'s tenant with storage soon, without waiting: after a
+    /// write whose outcome storage may know better than this replica (a conflict on a version
+    /// not indexed here, a write whose answer was lost).
+    pub(crate) fn request_resync(&self, place: &Arc<Place>) {
+        if self.tx.try_send(Command::Resync(Some(Arc::clone(place)), None)).is_err() {
+            tracing::debug!("writer busy or closed: the periodic resync will reconcile");
+        }
+    }
+
     async fn resync_command(&self, place: Option<Arc<Place>>) -> Result<ResyncReport, RepoError> {
         let (ack, done) = oneshot::channel();
         self.send(Command::Resync(place, Some(ack))).await?;
         done.await.map_err(|_| RepoError::Closed)?
     }
 
-    /// Persists pending state and stops the writer.
+    /// Runs a write operation of the write path as its own task, detached from the caller: once
+    /// started, it runs to its end (stored and indexed, or rolled back) even when the caller's
+    /// future is dropped (the client went away, `WRITE_TIMEOUT` answered it). Shutdown waits for
+    /// it. A panic in the operation resumes in the caller (the server answers 500 for it).
+    pub(crate) async fn detached<T, E, F, Fut>(&self, op: F) -> Result<T, E>
+    where
+        F: FnOnce(Repository) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<RepoError> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.writes).acquire_owned().await.map_err(|_| RepoError::Closed)?;
+        let work = op(self.clone());
+        let task = tokio::spawn(async move {
+            let result = work.await;
+            drop(permit);
+            result
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(RepoError::Closed.into()),
+        }
+    }
+
+    /// Waits until no write of the write path is running (those started meanwhile included).
+    /// For tests that check storage and index after a caller gave up on a write.
+    pub async fn writes_settled(&self) {
+        if let Ok(all) = self.writes.acquire_many(WRITE_PERMITS).await {
+            drop(all);
+        }
+    }
+
+    /// Waits for the writes in flight (new ones are refused with [`RepoError::Closed`]), then
+    /// persists pending state and stops the writer.
     pub async fn shutdown(&self) {
+        if let Ok(all) = self.writes.acquire_many(WRITE_PERMITS).await {
+            self.writes.close();
+            drop(all);
+        }
         let (ack, done) = oneshot::channel();
         if self.send(Command::Shutdown(ack)).await.is_ok() {
             let _ = done.await;

@@ -166,9 +166,15 @@ pub fn chartmuseum_created(bytes: &[u8]) -> HashMap<(String, String, String), Ti
     let parsed: Option<CmIndex> = if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
         serde_json::from_slice(bytes).ok()
     } else {
-        // Trusted local data of the operator's own previous server; allow a large index.
-        let options = serde_saphyr::options! {
-            budget: serde_saphyr::budget! { max_nodes: 50_000_000, max_events: 200_000_000, max_total_scalar_bytes: 1 << 31 },
+        // The operator's previous server wrote it (large indexes are normal: no fixed node cap),
+        // but storage is not trusted to hold only that: aliases (which ChartMuseum never writes)
+        // replay in proportion to the file's size only, so what it costs stays proportional to
+        // what is stored (a 362-byte file of nested aliases used to cost 250 MB).
+        let mut options = chartroom_chart::yaml::read_options_for(bytes.len());
+        options.budget = serde_saphyr::budget! {
+            max_nodes: 10_000 + bytes.len(),
+            max_events: 20_000 + 2 * bytes.len(),
+            max_total_scalar_bytes: 1 << 31,
         };
         serde_saphyr::from_slice_with_options(bytes, options).ok()
     };
@@ -269,5 +275,22 @@ mod tests {
         let json = br#"{"apiVersion":"v1","generated":"2024-05-01T10:00:01Z","entries":{"mychart":[{"name":"mychart","version":"0.2.0","digest":"abc","created":"2024-05-01T10:00:00.123456789Z","urls":["x"]}]},"serverInfo":{}}"#;
         assert_eq!(chartmuseum_created(json).len(), 1);
         assert!(chartmuseum_created(b"{{{").is_empty());
+    }
+
+    /// Issue 17, item 2: a small `index-cache.yaml` of nested aliases is ignored (as a file that
+    /// does not parse) within a small memory bound; it used to cost 250 MB under a
+    /// 50-million-node budget.
+    #[test]
+    fn alias_bombs_in_chartmuseum_statefiles_cost_little() {
+        let mut yaml = "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n".to_owned();
+        for i in 1..9 {
+            yaml.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 9].join(",")));
+        }
+        yaml.push_str(
+            "entries:\n  x:\n  - {version: 1.0.0, digest: d, created: \"2024-01-01T00:00:00Z\", extra: *a8}\n",
+        );
+        let (got, peak) = chartroom_chart::testing::PeakMeter::peak_growth(|| chartmuseum_created(yaml.as_bytes()));
+        assert!(got.is_empty());
+        assert!(peak < 8 << 20, "a {}-byte index-cache.yaml cost {peak} bytes", yaml.len());
     }
 }

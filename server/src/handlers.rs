@@ -316,7 +316,7 @@ fn parse_values(data: &[u8]) -> Result<serde_json::Value, ChartMuseumError> {
         return Ok(serde_json::Value::Object(Default::default()));
     }
     let value: Option<serde_json::Value> =
-        serde_saphyr::from_slice_with_options(data, chartroom_chart::yaml::read_options())
+        serde_saphyr::from_slice_with_options(data, chartroom_chart::yaml::read_options_for(data.len()))
             .map_err(|e| ChartMuseumError::UnreadableValues(e.to_string()))?;
     Ok(value.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
 }

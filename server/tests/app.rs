@@ -1,11 +1,14 @@
 //! Handler tests through `app(state)` with `oneshot`, on in-memory storage.
 //!
 //! Modules: `tenants` (routing by `--depth`/`--depth-dynamic`, tenant names, `/api/tenants`),
-//! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `ui` (the web catalogue's
-//! pages: content negotiation, escaping, headers, grants), `replicas` (below).
+//! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `cancelled` (writes the
+//! client gave up on), `ui` (the web catalogue's pages: content negotiation, escaping, headers,
+//! grants), `replicas` (below).
 
 #[path = "app/auth.rs"]
 mod auth;
+#[path = "app/cancelled.rs"]
+mod cancelled;
 #[path = "app/tenants.rs"]
 mod tenants;
 #[path = "app/ui.rs"]
@@ -573,7 +576,7 @@ mod replicas {
     }
 
     #[tokio::test]
-    async fn an_upload_costs_two_store_requests_and_index_reads_cost_none() {
+    async fn an_upload_costs_three_store_requests_and_index_reads_cost_none() {
         let store = Arc::new(InMemory::new());
         let config = config(ArgValues::default());
         let storage = Storage::new(store.clone(), "", "shared memory".into());
@@ -586,9 +589,10 @@ mod replicas {
             let before = storage.request_counts();
             assert_eq!(lone.upload(chart("cost", &format!("1.0.{i}"), "c")).await, StatusCode::CREATED);
             let after = storage.request_counts();
-            // The chart (create-only) and this replica's change-log record; nothing else,
-            // however many versions the repository holds.
-            assert_eq!((after.put - before.put, after.total() - before.total()), (2, 2), "upload {i}");
+            // The chart (create-only), this replica's change-log record and one GET for a
+            // provenance file sent ahead of the chart (issue 17: it must vouch for the chart);
+            // nothing else, however many versions the repository holds.
+            assert_eq!((after.put - before.put, after.total() - before.total()), (2, 3), "upload {i}");
         }
         let before = storage.request_counts();
         for _ in 0..20 {

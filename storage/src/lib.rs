@@ -26,6 +26,9 @@ use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
 
 pub mod backend;
 mod confined;
+
+#[cfg(feature = "faulty")]
+pub mod faulty;
 pub mod instrumented;
 mod oci;
 

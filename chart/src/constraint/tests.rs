@@ -363,3 +363,92 @@ fn long_inputs_are_handled() {
     eprintln!("worst-case 8 KiB constraint: {took:?}");
     assert!(took < std::time::Duration::from_secs(10), "{took:?}");
 }
+
+/// Property tests (issue 17): printing a parsed constraint gives a constraint that parses to
+/// the same printing and matches exactly the same versions.
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn version_text() -> impl Strategy<Value = String> {
+        let part = prop_oneof![Just("0".to_owned()), Just("1".to_owned()), Just("12".to_owned()), Just("x".to_owned())];
+        let pre = prop_oneof![Just(""), Just("-alpha"), Just("-alpha.1"), Just("-0.3.7"), Just("-rc.2+build.5")];
+        (
+            prop_oneof![Just(""), Just("v")],
+            prop_oneof![Just("0".to_owned()), Just("1".to_owned()), Just("2".to_owned()), Just("*".to_owned())],
+            proptest::option::of(part.clone()),
+            proptest::option::of(part),
+            pre,
+        )
+            .prop_map(|(v, major, minor, patch, pre)| {
+                let mut s = format!("{v}{major}");
+                if let Some(minor) = minor {
+                    s = format!("{s}.{minor}");
+                    if let Some(patch) = patch {
+                        s = format!("{s}.{patch}");
+                    }
+                }
+                format!("{s}{pre}")
+            })
+    }
+
+    fn term() -> impl Strategy<Value = String> {
+        let op = prop_oneof![
+            Just(""),
+            Just("="),
+            Just("!="),
+            Just(">"),
+            Just("<"),
+            Just(">="),
+            Just("<="),
+            Just("=>"),
+            Just("=<"),
+            Just("~"),
+            Just("~>"),
+            Just("^"),
+            Just("> "),
+        ];
+        prop_oneof![
+            4 => (op, version_text()).prop_map(|(op, v)| format!("{op}{v}")),
+            1 => (version_text(), version_text()).prop_map(|(a, b)| format!("{a} - {b}")),
+        ]
+    }
+
+    fn constraint_text() -> impl Strategy<Value = String> {
+        let group = proptest::collection::vec(term(), 1..4)
+            .prop_flat_map(|terms| prop_oneof![Just(" "), Just(", "), Just(",")].prop_map(move |sep| terms.join(sep)));
+        proptest::collection::vec(group, 1..3).prop_map(|groups| groups.join(" || "))
+    }
+
+    fn any_version() -> impl Strategy<Value = Version> {
+        (0u64..4, 0u64..14, 0u64..14, prop_oneof![Just(""), Just("-alpha"), Just("-alpha.1"), Just("-rc.2")])
+            .prop_map(|(a, b, c, pre)| v(&format!("{a}.{b}.{c}{pre}")))
+    }
+
+    proptest! {
+        #[test]
+        fn printed_constraints_parse_back_to_the_same_meaning(
+            text in constraint_text(),
+            versions in proptest::collection::vec(any_version(), 1..12),
+        ) {
+            let Ok(parsed) = Constraint::parse(&text) else { return Ok(()) };
+            let printed = parsed.to_string();
+            let again = Constraint::parse(&printed);
+            prop_assert!(again.is_ok(), "{text:?} printed as {printed:?}, which does not parse: {again:?}");
+            let again = again.unwrap();
+            prop_assert_eq!(again.to_string(), printed.clone());
+            for version in &versions {
+                for policy in [PrereleasePolicy::PerGroup, PrereleasePolicy::PerComparator] {
+                    for include in [false, true] {
+                        prop_assert_eq!(
+                            parsed.matches_with(version, policy, include),
+                            again.matches_with(version, policy, include),
+                            "{} against {:?} (printed {:?})", version, text, printed
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

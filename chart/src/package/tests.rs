@@ -436,3 +436,65 @@ fn never_panics_on_garbage() {
         let _ = package(files, &PackageOptions::default());
     }
 }
+
+/// Property test (issue 17): whatever a chart folder holds, packaging it and loading the archive
+/// gives back the packager's metadata and every file's bytes.
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::archive::{Limits, extract_all, load_archive};
+
+    fn chart_yaml() -> impl Strategy<Value = (String, String, String)> {
+        (
+            "[a-z][a-z0-9]{0,12}(-[a-z0-9]{1,6}){0,2}",
+            (0u64..30, 0u64..30, 0u64..30, prop_oneof![Just(""), Just("-rc.1"), Just("+build.7")]),
+            "\\PC{0,60}",
+        )
+            .prop_map(|(name, (a, b, c, suffix), description)| (name, format!("{a}.{b}.{c}{suffix}"), description))
+    }
+
+    fn templates() -> impl Strategy<Value = Vec<(String, Vec<u8>)>> {
+        proptest::collection::btree_map(
+            "[a-z][a-z0-9_-]{0,15}\\.(yaml|tpl|txt)",
+            proptest::collection::vec(any::<u8>(), 0..400),
+            0..6,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (format!("templates/{k}"), v)).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn packaged_charts_load_back_as_packaged(
+            (name, version, description) in chart_yaml(),
+            files in templates(),
+            values in "([a-z]{1,8}: [a-z0-9]{0,8}\n){0,5}",
+        ) {
+            let mut text = format!("apiVersion: v2\nname: {name}\nversion: {version}\ndescription: ");
+            crate::yaml::quoted(&mut text, &description);
+            text.push('\n');
+            let mut source = vec![file("Chart.yaml", &text), file("values.yaml", &values)];
+            source.extend(files.iter().map(|(path, data)| SourceFile { path: path.clone(), data: data.clone() }));
+            let packaged = package(source, &PackageOptions::default()).unwrap();
+            prop_assert_eq!(&packaged.file_name, &format!("{name}-{version}.tgz"));
+            let loaded = load_archive(&packaged.bytes, &Limits::default()).unwrap();
+            prop_assert_eq!(&loaded.metadata, &packaged.metadata);
+            // Helm's sanitizing applies (Unicode spaces become ' '), so the description is the
+            // packager's, not necessarily the text written.
+            prop_assert_eq!(&loaded.metadata.description, &packaged.metadata.description);
+            prop_assert!(!description.is_empty() || loaded.metadata.description.is_empty());
+            let unpacked = extract_all(&packaged.bytes, &Limits::default()).unwrap();
+            for (path, data) in &files {
+                let found = unpacked.iter().find(|f| &f.path == path);
+                // A leading BOM is stripped on reading, as Helm does.
+                let want: &[u8] = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+                prop_assert_eq!(found.map(|f| f.data.as_slice()), Some(want), "{}", path);
+            }
+            prop_assert_eq!(
+                unpacked.iter().find(|f| f.path == "values.yaml").map(|f| f.data.clone()),
+                Some(values.into_bytes())
+            );
+        }
+    }
+}

@@ -139,6 +139,8 @@ impl ChartMuseumError {
             E::InvalidOffset => (S::BAD_REQUEST, "offset is not a valid non-negative integer".into()),
             E::InvalidLimit => (S::BAD_REQUEST, "limit is not a valid positive integer".into()),
             E::InvalidFileName(file) => (S::BAD_REQUEST, format!("invalid file name {file:?}")),
+            E::UnreadableArchive(e @ ArchiveReadError::TooLarge { .. }) => (S::UNPROCESSABLE_ENTITY, e.to_string()),
+            E::UnreadableArchive(e @ ArchiveReadError::Busy { .. }) => (S::SERVICE_UNAVAILABLE, e.to_string()),
             E::UnreadableArchive(e) => (S::INTERNAL_SERVER_ERROR, e.to_string()),
             E::UnreadableValues(e) => (S::INTERNAL_SERVER_ERROR, format!("stored values.yaml is unreadable: {e}")),
             E::FileExists => (S::CONFLICT, "file already exists".into()),

@@ -55,6 +55,8 @@ fn examples() -> Vec<ChartMuseumError> {
         E::InvalidFileName("a/b-1.0.0.tgz".into()),
         E::UnreadableArchive(ArchiveReadError::Unreadable { file: "demo-1.0.0.tgz".into(), source: archive_error() }),
         E::UnreadableArchive(ArchiveReadError::Aborted("task 7 panicked".into())),
+        E::UnreadableArchive(ArchiveReadError::TooLarge { file: "demo-1.0.0.tgz".into(), limit: 8 << 20 }),
+        E::UnreadableArchive(ArchiveReadError::Busy { limit: 2 }),
         E::UnreadableValues("invalid YAML at line 1".into()),
         E::FileExists,
         E::ChartExists,
@@ -96,6 +98,11 @@ fn examples() -> Vec<ChartMuseumError> {
         E::InvalidProvenance(ProvenanceRejected::StoredUnverified {
             file: "demo-1.0.0.tgz.prov".into(),
             error: VerifyError::WrongVersion { name: name.clone(), expected: version.clone(), found: "0.9.0".into() },
+        }),
+        E::InvalidProvenance(ProvenanceRejected::StaleAhead {
+            file: "demo-1.0.0.tgz.prov".into(),
+            reason: format!("it records sha256:{}", "ab".repeat(32)),
+            digest: "cd".repeat(32),
         }),
         E::InvalidProvenance(ProvenanceRejected::Required { file: "demo-1.0.0.tgz".into(), hint: "" }),
         E::InvalidProvenance(ProvenanceRejected::Required {
