@@ -25,6 +25,8 @@ mod changelog;
 mod entry;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 mod index;
 mod ingest;
 mod locks;
