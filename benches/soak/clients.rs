@@ -68,7 +68,7 @@ pub fn helm_loop(helm: &Helm, repos: &HelmRepos, every: Duration, deadline: Inst
             for args in steps {
                 let out = helm.output_in(None, args);
                 let status = if out.status.success() { 200 } else { 0 };
-                tally.record(*site, Op::Helm, status, || {
+                tally.record(site, Op::Helm, status, || {
                     format!("helm {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr))
                 });
             }
@@ -91,7 +91,7 @@ fn path(p: &Path) -> &str {
 pub async fn slow_client(base: String, s: usize, deadline: Instant) -> Tally {
     let mut tally = Tally::default();
     let addr = base.trim_start_matches("http://").split('/').next().unwrap_or_default().to_owned();
-    let kind = if s % 2 == 0 { "slow header" } else { "slow body" };
+    let kind = if s.is_multiple_of(2) { "slow header" } else { "slow body" };
     // Spread the starts so that connections do not all end at once.
     tokio::time::sleep(Duration::from_millis(700 * s as u64)).await;
     while Instant::now() + Duration::from_secs(2) < deadline {
@@ -100,7 +100,7 @@ pub async fn slow_client(base: String, s: usize, deadline: Instant) -> Tally {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
-        let (head, drip): (&[u8], &[u8]) = if s % 2 == 0 {
+        let (head, drip): (&[u8], &[u8]) = if s.is_multiple_of(2) {
             (
                 b"GET /index.yaml HTTP/1.1\r\n",
                 b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
