@@ -53,6 +53,74 @@ pub fn read_options_for(len: usize) -> serde_saphyr::Options {
     options
 }
 
+/// A YAML value as JSON, the way Helm's YAML-to-JSON conversion (sigs.k8s.io/yaml) makes it:
+/// mapping keys that are not strings become their text (`1`, `true`, `null`; a sequence or
+/// mapping as a key becomes its JSON text), so every mapping a YAML reader accepts converts
+/// (`serde_json::Value` alone refuses such keys). Non-finite floats become `null`, as in
+/// `serde_json::Value`.
+pub struct JsonValue(pub serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for JsonValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor).map(JsonValue)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(JsonValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(serde_json::Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some((JsonValue(k), JsonValue(v))) = map.next_entry()? {
+            let key = match k {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            out.insert(key, v);
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
 /// Appends `s` as a YAML scalar (plain when unambiguous, else double-quoted).
 pub fn scalar(out: &mut String, s: &str) {
     if is_plain_safe(s) {
@@ -84,6 +152,23 @@ pub fn quoted(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+/// Appends `json` (JSON text, such as `serde_json::to_string` writes) as a YAML flow value.
+///
+/// JSON is YAML flow syntax, except that JSON writers leave characters in strings that a YAML
+/// reader refuses (DEL and the C1 controls: "control characters are not allowed") or folds (line
+/// and paragraph separators); those are written as `\uXXXX`, an escape both languages read. They
+/// can only occur inside strings (the JSON syntax itself is ASCII), so escaping them anywhere is
+/// exact.
+pub fn json_flow(out: &mut String, json: &str) {
+    for c in json.chars() {
+        if needs_escape(c) && c as u32 >= 0x20 {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 /// Characters a YAML reader refuses or folds in a double-quoted scalar: controls, NEL and the
@@ -202,6 +287,22 @@ mod tests {
             assert!(s(q).starts_with('"'), "{q:?} must be quoted, got {}", s(q));
         }
         assert_eq!(s("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\u0001\"");
+    }
+
+    /// Found by the `state` fuzz target: a DEL in an `import-values` key, written as JSON flow,
+    /// made the whole `index.yaml` unreadable.
+    #[test]
+    fn json_flow_escapes_what_yaml_refuses() {
+        let value =
+            serde_json::json!([{"child": "a\u{7f}", "parent\u{85}\u{2028}": ["\u{9f}\u{feff}\u{ffff}", "é\u{1}"]}]);
+        let json = serde_json::to_string(&value).unwrap();
+        let mut out = String::from("v: ");
+        json_flow(&mut out, &json);
+        assert!(out.is_ascii() || !out.chars().any(needs_escape), "{out:?}");
+        let read: serde_json::Value = serde_saphyr::from_str_with_options(&out, read_options()).unwrap();
+        assert_eq!(read["v"], value);
+        // Without the escaping, a YAML reader refuses the same text.
+        assert!(serde_saphyr::from_str::<serde_json::Value>(&format!("v: {json}")).is_err());
     }
 
     fn read(text: &str) -> Result<Vec<serde_json::Value>, serde_saphyr::Error> {

@@ -274,13 +274,17 @@ fn dependency_yaml(out: &mut String, d: &Dependency) {
     }
     if !d.import_values.is_empty() {
         // Arbitrary values: JSON flow style is valid YAML and keeps them exact.
-        let flow = serde_json::to_string(&d.import_values).unwrap_or_else(|_| "[]".to_owned());
+        let json = serde_json::to_string(&d.import_values).unwrap_or_else(|_| "[]".to_owned());
+        let mut flow = String::with_capacity(json.len());
+        yaml::json_flow(&mut flow, &json);
         item.raw("import-values", &flow);
     }
     item.str_always("name", &d.name);
     item.str_always("repository", &d.repository);
     if !d.tags.is_empty() {
-        let flow = serde_json::to_string(&d.tags).unwrap_or_else(|_| "[]".to_owned());
+        let json = serde_json::to_string(&d.tags).unwrap_or_else(|_| "[]".to_owned());
+        let mut flow = String::with_capacity(json.len());
+        yaml::json_flow(&mut flow, &json);
         item.raw("tags", &flow);
     }
     item.str("version", &d.version);

@@ -579,6 +579,27 @@ serverInfo: {}
         assert!(index.by_file("alpha-1.10.tgz").is_some());
     }
 
+    /// Found by fuzzing: a `Chart.yaml` an upload accepts, with a DEL or a C1 control inside
+    /// a dependency's `import-values` or `tags` (escaped in the `Chart.yaml`), made the whole
+    /// `index.yaml` unreadable for YAML readers ("control characters are not allowed").
+    #[test]
+    fn control_characters_in_dependency_values_keep_the_index_readable() {
+        let chart_yaml = "apiVersion: v2\nname: dep\nversion: 1.0.0\ndependencies:\n- name: sub\n  repository: \"\"\n  tags: [\"t\\x7f\"]\n  import-values: [{child: \"a\\x85\", \"parent\\u2028\": \"b\\x9f\"}]\n";
+        let md = Metadata::from_yaml(chart_yaml.as_bytes()).expect("an upload accepts this Chart.yaml");
+        let config = RenderConfig::default();
+        let object = StoredObject { file: "dep-1.0.0.tgz".into(), size: 10, etag: None };
+        let mut index = Index::new(config.clone());
+        index.insert(Entry::new(md.clone(), "ab".repeat(32), Timestamp::UNIX_EPOCH, object, &config).unwrap());
+        let body = index.render_bytes();
+        #[derive(serde::Deserialize)]
+        struct File {
+            entries: std::collections::BTreeMap<String, Vec<Metadata>>,
+        }
+        let read: File =
+            serde_saphyr::from_slice(&body).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&body)));
+        assert_eq!(read.entries["dep"][0].dependencies, md.dependencies);
+    }
+
     #[test]
     fn json_and_context_path() {
         let config = RenderConfig { chart_url: Some("https://h/x".into()), context_path: "/x".into(), json: true };

@@ -25,6 +25,8 @@ mod changelog;
 mod entry;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(test)]
 mod hardening_tests;
 mod index;

@@ -105,9 +105,11 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, e: &Entry, head: &str) -> Result<()
         out.extend_from_slice(b",\"etag\":");
         serde_json::to_writer(&mut *out, etag)?;
     }
-    out.extend_from_slice(
-        format!(",\"digest\":\"{}\",\"created\":\"{}\",\"metadata\":", e.digest, e.created).as_bytes(),
-    );
+    // The digest as a JSON string: a state is read back from storage, which may hold anything
+    // (found by the `state` fuzz target: a control character made the saved state unreadable).
+    out.extend_from_slice(b",\"digest\":");
+    serde_json::to_writer(&mut *out, &e.digest)?;
+    out.extend_from_slice(format!(",\"created\":\"{}\",\"metadata\":", e.created).as_bytes());
     out.extend_from_slice(e.json().as_bytes());
     if let Some(provenance) = e.provenance() {
         out.extend_from_slice(b",\"provenance\":");
@@ -213,6 +215,17 @@ mod tests {
         assert!(!String::from_utf8(bytes).unwrap().contains("provenance"), "nothing written without one");
         assert!(decode(b"{\"format\":99,\"generated\":\"1970-01-01T00:00:00Z\",\"entries\":[]}").is_err());
         assert!(decode(b"garbage").is_err());
+    }
+
+    /// Found by the `state` fuzz target: the digest was written unescaped, so a state restored
+    /// with a control character or a quote in a digest was saved as JSON that no start can read.
+    #[test]
+    fn any_restored_entry_is_saved_as_readable_json() {
+        let saved = br#"{"format":1,"generated":"1970-01-01T00:00:00Z","entries":[{"file":"a-1.0.0.tgz","size":3,"digest":"0\b\"1","created":"2024-05-01T10:00:00Z","metadata":{"name":"a","version":"1.0.0"}}]}"#;
+        let restored = decode(saved).unwrap().entries.remove(0).into_entry(&RenderConfig::default()).unwrap();
+        let bytes = encode(Timestamp::UNIX_EPOCH, &[Arc::new(restored)]).unwrap();
+        let again = decode(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
+        assert_eq!(again.entries[0].digest, "0\u{8}\"1");
     }
 
     #[test]

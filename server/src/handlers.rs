@@ -13,6 +13,7 @@ use base64::Engine;
 use chartroom_auth::{Action, Identity};
 use chartroom_chart::archive;
 use chartroom_chart::constraint;
+use chartroom_chart::yaml::JsonValue;
 use chartroom_index::{Entry, FileKind, Tenant};
 use chartroom_storage::ObjectInfo;
 use serde_json::json;
@@ -311,14 +312,21 @@ pub async fn templates(
     Ok(json_response(&Method::GET, json!({ "templates": templates, "values": values }).to_string()))
 }
 
-fn parse_values(data: &[u8]) -> Result<serde_json::Value, ChartMuseumError> {
+/// `values.yaml` as the templates API shows it. Uploads accept what Helm accepts (a byte order
+/// mark, several documents, keys that are not strings), so this must read all of it: the first
+/// document is the values, as Helm 3 and ChartMuseum read them (Helm 4 merges the documents);
+/// keys become strings as in Helm's YAML-to-JSON conversion.
+pub(crate) fn parse_values(data: &[u8]) -> Result<serde_json::Value, ChartMuseumError> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     if data.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Value::Object(Default::default()));
     }
-    let value: Option<serde_json::Value> =
-        serde_saphyr::from_slice_with_options(data, chartroom_chart::yaml::read_options_for(data.len()))
+    let text = std::str::from_utf8(data).map_err(|e| ChartMuseumError::UnreadableValues(e.to_string()))?;
+    let documents: Vec<Option<JsonValue>> =
+        serde_saphyr::from_multiple_with_options(text, chartroom_chart::yaml::read_options_for(text.len()))
             .map_err(|e| ChartMuseumError::UnreadableValues(e.to_string()))?;
-    Ok(value.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
+    let first = documents.into_iter().next().flatten().map(|JsonValue(v)| v);
+    Ok(first.filter(|v| !v.is_null()).unwrap_or_else(|| serde_json::Value::Object(Default::default())))
 }
 
 /// `GET /api/charts/<name>/<version>/values`: the raw values.yaml.

@@ -12,6 +12,8 @@ pub mod access_log;
 pub mod config;
 mod cors;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod handlers;
 mod http_util;

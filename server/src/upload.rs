@@ -125,10 +125,41 @@ async fn upload_multipart(
     force: bool,
 ) -> Result<Response, ChartMuseumError> {
     let settings = state.settings();
+    let Form { chart, prov } = read_form(req, &settings.chart_form_field, &settings.prov_form_field).await?;
+    match (chart, prov) {
+        (None, None) => Err(ChartMuseumError::NoFormFiles {
+            chart_field: settings.chart_form_field.clone(),
+            prov_field: settings.prov_form_field.clone(),
+        }),
+        (None, Some(prov)) => {
+            let stored = state.repo().put_provenance(tenant, prov, force).await?;
+            log_write(identity, tenant, &stored.name, &stored.version, "provenance file uploaded");
+            Ok(saved())
+        }
+        (Some(chart), prov) => {
+            let with_prov = prov.is_some();
+            let published = state.repo().publish(tenant, chart, prov, force).await?;
+            let what = if with_prov { "chart uploaded with its provenance file" } else { "chart uploaded" };
+            log_write(identity, tenant, &published.name, &published.version, what);
+            Ok(saved())
+        }
+    }
+}
+
+/// The chart and provenance parts of a multipart upload form (other parts are ignored).
+pub(crate) struct Form {
+    pub chart: Option<Bytes>,
+    pub prov: Option<Bytes>,
+}
+
+/// Reads the multipart form of `req` (its body already read and bounded): the `chart` part or
+/// the one named `chart_field`, the `prov` part or the one named `prov_field`; a second part of
+/// either kind is refused.
+pub(crate) async fn read_form(req: Request, chart_field: &str, prov_field: &str) -> Result<Form, ChartMuseumError> {
     let mut multipart =
         Multipart::from_request(req, &()).await.map_err(|e| ChartMuseumError::InvalidMultipart(e.to_string()))?;
-    let chart_fields = ["chart", settings.chart_form_field.as_str()];
-    let prov_fields = ["prov", settings.prov_form_field.as_str()];
+    let chart_fields = ["chart", chart_field];
+    let prov_fields = ["prov", prov_field];
     let mut chart: Option<Bytes> = None;
     let mut prov: Option<Bytes> = None;
     while let Some(field) =
@@ -151,24 +182,7 @@ async fn upload_multipart(
         }
         *slot = Some(data);
     }
-    match (chart, prov) {
-        (None, None) => Err(ChartMuseumError::NoFormFiles {
-            chart_field: settings.chart_form_field.clone(),
-            prov_field: settings.prov_form_field.clone(),
-        }),
-        (None, Some(prov)) => {
-            let stored = state.repo().put_provenance(tenant, prov, force).await?;
-            log_write(identity, tenant, &stored.name, &stored.version, "provenance file uploaded");
-            Ok(saved())
-        }
-        (Some(chart), prov) => {
-            let with_prov = prov.is_some();
-            let published = state.repo().publish(tenant, chart, prov, force).await?;
-            let what = if with_prov { "chart uploaded with its provenance file" } else { "chart uploaded" };
-            log_write(identity, tenant, &published.name, &published.version, what);
-            Ok(saved())
-        }
-    }
+    Ok(Form { chart, prov })
 }
 
 /// `POST /api/prov`: a raw provenance file.

@@ -106,6 +106,27 @@ async fn upload_is_visible_before_the_201_and_conflicts_follow_the_overwrite_mat
     assert_eq!(app.storage.list_charts().await.unwrap().len(), 1);
 }
 
+/// Found by the `values` fuzz target: an upload accepts a `values.yaml` of several documents
+/// (Helm does), with a byte order mark or with keys that are not strings, but the templates API answered 500 "stored
+/// values.yaml is unreadable" for it.
+#[tokio::test]
+async fn templates_api_reads_every_values_yaml_an_upload_accepts() {
+    let app = test_app(ArgValues::default()).await;
+    for (version, values, shown) in [
+        ("1.0.0", "a: 1\n---\nb: 2\n", r#"{"a":1}"#),
+        ("1.0.1", "\u{feff}a: 1\n", r#"{"a":1}"#),
+        // Keys that are not strings (found by the fuzz target: `: 2`, a null key).
+        ("1.0.3", ": 2\n1: a\ntrue: [x]\n", r#"{"1":"a","null":2,"true":["x"]}"#),
+    ] {
+        let tgz = ChartBuilder::chart("vals", version).file("values.yaml", values).build();
+        assert_eq!(app.send(Method::POST, "/api/charts", tgz).await.status(), StatusCode::CREATED, "{values:?}");
+        let (status, body) = app.get(&format!("/api/charts/vals/{version}/templates")).await;
+        assert_eq!(status, StatusCode::OK, "{values:?}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["values"], serde_json::from_str::<serde_json::Value>(shown).unwrap(), "{values:?}");
+    }
+}
+
 #[tokio::test]
 async fn force_is_refused_when_disabled() {
     let app = test_app(ArgValues::new().with(&options::DISABLE_FORCE_OVERWRITE, "true")).await;

@@ -1,0 +1,61 @@
+//! Entry points for the fuzz targets (`fuzz/`): the readers of bytes that come from outside
+//! (the persisted state, a ChartMuseum `index-cache.yaml`) and the writers whose output must
+//! read back (state, `index.yaml`, `index.json`), called exactly as a start and a publish call
+//! them. Not an API: hidden from the docs, no stability.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chartroom_chart::metadata::Metadata;
+use jiff::Timestamp;
+
+use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
+use crate::index::Index;
+use crate::snapshot::Snapshot;
+use crate::state;
+
+/// The render configuration of a server without `--chart-url` or context path.
+pub fn render_config(json: bool) -> RenderConfig {
+    RenderConfig { chart_url: None, context_path: String::new(), json }
+}
+
+/// The persisted state `bytes` as a start reads it: `None` when the whole state is refused
+/// (then the start rebuilds from storage), else each stored entry rendered or refused.
+pub fn load_state(bytes: &[u8], render: &RenderConfig) -> Option<Vec<Result<Entry, EntryError>>> {
+    let saved = state::decode(bytes).ok()?;
+    Some(saved.entries.into_iter().map(|e| e.into_entry(render)).collect())
+}
+
+/// The persisted state of `entries`, as the writer saves it.
+pub fn save_state(generated: Timestamp, entries: &[Arc<Entry>]) -> Result<Vec<u8>, serde_json::Error> {
+    state::encode(generated, entries)
+}
+
+/// The `created` times a migration from ChartMuseum reads out of its `index-cache.yaml`.
+pub fn chartmuseum_created(bytes: &[u8]) -> HashMap<(String, String, String), Timestamp> {
+    state::chartmuseum_created(bytes)
+}
+
+/// The entry a publish makes of `metadata` (stored as `file`, `size` bytes).
+pub fn entry(
+    metadata: Metadata,
+    digest: String,
+    created: Timestamp,
+    file: String,
+    size: u64,
+    render: &RenderConfig,
+) -> Result<Entry, EntryError> {
+    Entry::new(metadata, digest, created, StoredObject { file, size, etag: None }, render)
+}
+
+/// The served index body (`index.yaml`, or `index.json` for a JSON render) of `entries`, as
+/// the snapshot of a tenant holding them (a later entry replaces an equal name and version).
+pub fn index_body(entries: impl IntoIterator<Item = Entry>, render: &RenderConfig) -> Bytes {
+    let mut index = Index::new(render.clone());
+    for e in entries {
+        index.insert(e);
+    }
+    let snapshot = Snapshot::build(&mut index);
+    Bytes::from(snapshot.chunks.concat())
+}
