@@ -221,7 +221,7 @@ mod tests {
     /// with a control character or a quote in a digest was saved as JSON that no start can read.
     #[test]
     fn any_restored_entry_is_saved_as_readable_json() {
-        let saved = br#"{"format":1,"generated":"1970-01-01T00:00:00Z","entries":[{"file":"a-1.0.0.tgz","size":3,"digest":"0\b\"1","created":"2024-05-01T10:00:00Z","metadata":{"name":"a","version":"1.0.0"}}]}"#;
+        let saved = br#"{"format":1,"generated":"1970-01-01T00:00:00Z","entries":[{"file":"a-1.0.0.tgz","size":3,"digest":"0\b\"1","created":"2024-05-01T10:00:00Z","metadata":{"apiVersion":"v2","name":"a","version":"1.0.0"}}]}"#;
         let restored = decode(saved).unwrap().entries.remove(0).into_entry(&RenderConfig::default()).unwrap();
         let bytes = encode(Timestamp::UNIX_EPOCH, &[Arc::new(restored)]).unwrap();
         let again = decode(&bytes).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
