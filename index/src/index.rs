@@ -268,6 +268,12 @@ impl Index {
         self.charts.keys().map(|k| k.0.as_str())
     }
 
+    /// Every chart with its versions (newest first), in name order: one pass, where a
+    /// [`Index::versions`] lookup per name would compare names in Go's key order each time.
+    pub fn charts(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &Arc<Entry>>)> {
+        self.charts.iter().map(|(k, v)| (k.0.as_str(), v.values()))
+    }
+
     pub fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
         self.charts.values().flat_map(|v| v.values())
     }

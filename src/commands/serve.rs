@@ -158,6 +158,7 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     tokio::spawn(reload_on_sighup(auth.clone()));
     let state = AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics);
     let upload_sweeper = state.spawn_upload_sweeper();
+    state.spawn_catalogue_warmup();
     app_slot.set(app(state));
     if let Some((_, slot, metrics)) = &metrics_serving {
         slot.set(metrics::metrics_app(std::sync::Arc::clone(metrics), Some(repo.clone())));

@@ -93,6 +93,33 @@ async fn catalogue_of_fifty_charts_in_chromium() {
     // The first copy button copies `helm repo add` for this server's address.
     assert_eq!(report["clipboard"], json!(format!("helm repo add chartroom {}", server.url(""))), "{report:#}");
     assert_eq!(report["screenshots"].as_array().map(Vec::len), Some(8), "{report:#}");
+    shown_commands_work("/ui/charts/app-07", "app-07", "1.1.0", &server).await;
+}
+
+/// The commands a chart page shows, run as shown by real Helm 3 and 4 (`helm install` needs a
+/// cluster: it is run as `helm template` with the same arguments, which resolves the same chart).
+async fn shown_commands_work(page: &str, chart: &str, version: &str, server: &Server) {
+    let html = server.get_with(page, &[("accept", "text/html")]).await.text();
+    let commands: Vec<String> = html
+        .split("<code id=\"cmd-")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('>').and_then(|(_, code)| code.split("</code>").next()))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(commands.len(), 3, "repo add, install, OCI pull: {commands:?}");
+    for version_of_helm in BOTH_HELMS {
+        let helm = Helm::new(version_of_helm);
+        let dir = helm.work_dir("shown");
+        for command in &commands {
+            let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
+            if args[0] == "install" {
+                args[0] = "template";
+            }
+            // Success is the check: Helm found and read this chart version as the command names it.
+            helm.run_in(Some(&dir), &args);
+        }
+        assert!(dir.join(format!("{chart}-{version}.tgz")).is_file(), "{}: the OCI pull saved the chart", helm.label());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,13 +85,12 @@ pub(crate) struct Card {
     pub meta: Meta,
     /// Name, description and keywords, lower-cased.
     haystack: String,
-    /// The entry it was read from (compared by pointer: the index replaces an entry's `Arc`
-    /// whenever the entry changes).
-    source: Option<Arc<Entry>>,
+    /// The digest of the archive it was read from: the same digest is the same metadata.
+    source: Option<String>,
 }
 
 impl Card {
-    fn new(meta: Meta, source: Option<Arc<Entry>>) -> Card {
+    fn new(meta: Meta, source: Option<String>) -> Card {
         let mut haystack = meta.name.to_lowercase();
         haystack.push('\n');
         haystack.push_str(&meta.description.to_lowercase());
@@ -157,8 +156,8 @@ impl Cache {
             .into_iter()
             .map(|(shown, versions, pushed)| {
                 let card = match reusable.get(shown.name()) {
-                    Some(card) if card.source.as_ref().is_some_and(|s| Arc::ptr_eq(s, &shown)) => Arc::clone(card),
-                    _ => Arc::new(Card::new(Meta::of(&shown), Some(shown))),
+                    Some(card) if card.source.as_deref() == Some(shown.digest.as_str()) => Arc::clone(card),
+                    _ => Arc::new(Card::new(Meta::of(&shown), Some(shown.digest.clone()))),
                 };
                 Summary { card, versions, pushed }
             })
@@ -182,10 +181,8 @@ fn latest_entries(
     tenant: &Tenant,
 ) -> Result<Vec<(Arc<Entry>, usize, Timestamp)>, chartroom_index::RepoError> {
     let index = repo.index(tenant)?;
-    let names: Vec<String> = index.names().map(str::to_owned).collect();
-    let mut out = Vec::with_capacity(names.len());
-    for name in names {
-        let Some(versions) = index.versions(&name) else { continue };
+    let mut out = Vec::new();
+    for (_, versions) in index.charts() {
         let versions: Vec<&Arc<Entry>> = versions.collect();
         let Some(newest) = versions.first() else { continue };
         let shown = versions.iter().find(|e| !is_prerelease(e.version())).unwrap_or(newest);

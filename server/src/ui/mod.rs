@@ -56,6 +56,27 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .any(|item| item.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("text/html")))
 }
 
+/// Tenants whose catalogue is built ahead of the first visitor (the cache keeps about as many).
+const WARM_TENANTS: usize = 1024;
+
+impl AppState {
+    /// Builds the catalogue's chart summaries in the background once the index is ready, so that
+    /// the first visitor after a start does not wait for them (one JSON parse per chart: about
+    /// 140 ms at 10,000 charts; later changes re-read only the charts they touch).
+    pub fn spawn_catalogue_warmup(&self) {
+        if self.settings().disable_ui {
+            return;
+        }
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            for tenant in state.repo().tenants().into_iter().take(WARM_TENANTS) {
+                // A tenant that cannot be read now is built by its first request instead.
+                let _ = state.ui_cache().summaries(state.repo(), &tenant);
+            }
+        });
+    }
+}
+
 /// `GET /`: browsers get the catalogue (or the repositories at depth > 0), everyone else the
 /// welcome text as before.
 pub(crate) async fn home(

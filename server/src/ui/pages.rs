@@ -291,7 +291,11 @@ pub(crate) fn chart(site: &Site, crumbs: &[Crumb], v: &ChartView<'_>) -> Markup 
     ];
     if site.oci {
         let path = if v.tenant.is_root() { m.name.clone() } else { format!("{}/{}", v.tenant.as_str(), m.name) };
-        commands.push(("Pull with OCI", format!("helm pull oci://{}/{path} --version {}", site.host, m.version)));
+        // Helm speaks HTTPS to registries unless told otherwise: a server reached over plain
+        // HTTP needs `--plain-http`, or the command fails.
+        let plain = if site.origin.starts_with("http://") { " --plain-http" } else { "" };
+        commands
+            .push(("Pull with OCI", format!("helm pull oci://{}/{path} --version {}{plain}", site.host, m.version)));
     }
     let prerelease = super::catalogue::is_prerelease(&m.version);
     let main = html! {

@@ -147,7 +147,7 @@ async fn chart_page_shows_readme_values_schema_versions_and_commands() {
     assert!(html.contains("<code>replicas</code>") && html.contains("Pods to run"), "{html}");
     assert!(html.contains("helm repo add chartroom http://charts.example:8080</code>"), "{html}");
     assert!(html.contains("helm install my-demo chartroom/demo --version 1.1.0</code>"), "{html}");
-    assert!(html.contains("helm pull oci://charts.example:8080/demo --version 1.1.0</code>"), "{html}");
+    assert!(html.contains("helm pull oci://charts.example:8080/demo --version 1.1.0 --plain-http</code>"), "{html}");
     assert!(html.contains(r#"<span class="badge small pre">pre-release</span>"#), "{html}");
     assert!(html.contains(r#"<a href="https://example.com/demo" rel="noopener nofollow">"#), "{html}");
     let newest = html.find(">2.0.0-rc.1</a>").unwrap();
