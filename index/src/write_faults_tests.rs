@@ -252,6 +252,11 @@ fn none(_: &Repository, _: &Storage) -> Fut<'static> {
     Box::pin(async { Outcome::Done })
 }
 
+/// After a delete: no entry, no archive, no provenance file.
+fn nothing_left(s: Snapshot) -> Result<(), String> {
+    if s.indexed.is_empty() && s.charts.is_empty() && s.provenance.is_empty() { Ok(()) } else { Err(format!("{s:?}")) }
+}
+
 fn only_signtest(digest: String, with_prov: bool) -> impl Fn(Snapshot) -> Result<(), String> {
     move |s: Snapshot| {
         let want = [("signtest".to_owned(), "0.1.0".to_owned(), digest.clone(), "signtest-0.1.0.tgz".to_owned())];
@@ -375,13 +380,7 @@ fn scenarios() -> Vec<Scenario> {
                 let repo = repo.clone();
                 Box::pin(async move { unpublish_outcome(repo.unpublish(&Tenant::root(), "signtest", "0.1.0").await) })
             },
-            done: |s| {
-                if s.indexed.is_empty() && s.charts.is_empty() && s.provenance.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!("{s:?}"))
-                }
-            },
+            done: nothing_left,
             agrees_after_failure: true,
             detached: true,
         },
@@ -397,13 +396,7 @@ fn scenarios() -> Vec<Scenario> {
                 let repo = repo.clone();
                 Box::pin(async move { unpublish_outcome(repo.unpublish_chart(&Tenant::root(), "signtest").await) })
             },
-            done: |s| {
-                if s.indexed.is_empty() && s.charts.is_empty() && s.provenance.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!("{s:?}"))
-                }
-            },
+            done: nothing_left,
             agrees_after_failure: true,
             detached: true,
         },
