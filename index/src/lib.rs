@@ -31,6 +31,7 @@ pub mod fuzzing;
 mod hardening_tests;
 mod index;
 mod ingest;
+mod key_order;
 mod locks;
 pub mod oci;
 mod options;
