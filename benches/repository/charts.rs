@@ -1,5 +1,7 @@
 //! The generated charts: the `helm create` scaffold packed under 10,000 or 100,000 names and
-//! versions, cached in `<data dir>/charts-v1` and hard-linked into each repository under test.
+//! versions, cached in `<data dir>/charts-v1`, and minimal charts (one `Chart.yaml`, one
+//! template; up to 1,000,000 of them, issue 16) cached in `<data dir>/charts-min-v1`; both are
+//! hard-linked into each repository under test.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -92,12 +94,55 @@ pub fn make_tgz(scaffold: &[(String, String)], name: &str, version: &str) -> Vec
     chart.build()
 }
 
-fn charts_dir(opts: &Opts) -> PathBuf {
-    opts.data_dir.join(format!("charts-{CACHE_FORMAT}"))
+/// A minimal chart: `Chart.yaml` and one template, packed like `helm package` (a few hundred
+/// bytes; what a repository of CI builds of small charts holds).
+pub fn make_minimal_tgz(name: &str, version: &str) -> Vec<u8> {
+    ChartBuilder::new()
+        .top_folder(name)
+        .file(
+            "Chart.yaml",
+            format!(
+                "apiVersion: v2\nname: {name}\ndescription: A minimal chart\ntype: application\n\
+                 version: {version}\nappVersion: \"1.0.0\"\n"
+            ),
+        )
+        .file(
+            "templates/configmap.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n\
+             data:\n  chart: {{ .Chart.Name }}\n",
+        )
+        .build()
+}
+
+/// Which generated charts: the `helm create` scaffold, or minimal charts.
+#[derive(Clone, Copy)]
+pub enum Kind<'a> {
+    Scaffold(&'a [(String, String)]),
+    Minimal,
+}
+
+impl Kind<'_> {
+    fn make(self, name: &str, version: &str) -> Vec<u8> {
+        match self {
+            Kind::Scaffold(scaffold) => make_tgz(scaffold, name, version),
+            Kind::Minimal => make_minimal_tgz(name, version),
+        }
+    }
+
+    fn dir(self, opts: &Opts) -> PathBuf {
+        match self {
+            Kind::Scaffold(_) => opts.data_dir.join(format!("charts-{CACHE_FORMAT}")),
+            Kind::Minimal => opts.data_dir.join(format!("charts-min-{CACHE_FORMAT}")),
+        }
+    }
 }
 
 pub fn generated_count(opts: &Opts) -> usize {
-    fs::read_to_string(charts_dir(opts).join(".complete")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    generated_count_of(opts, Kind::Scaffold(&[]))
+}
+
+fn generated_count_of(opts: &Opts, kind: Kind) -> usize {
+    fs::read_to_string(kind.dir(opts).join(".complete")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }
 
 /// Makes sure charts `0..want` exist in the cache; returns the time spent generating. Gives up
@@ -108,15 +153,23 @@ pub fn ensure_charts(
     want: usize,
     budget: Duration,
 ) -> Res<Option<Duration>> {
-    let dir = charts_dir(opts);
+    ensure(opts, Kind::Scaffold(scaffold), want, budget)
+}
+
+/// [`ensure_charts`] for either kind of chart.
+pub fn ensure(opts: &Opts, kind: Kind, want: usize, budget: Duration) -> Res<Option<Duration>> {
+    let dir = kind.dir(opts);
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let have = generated_count(opts);
+    let have = generated_count_of(opts, kind);
     if have >= want {
         return Ok(Some(Duration::ZERO));
     }
     log(format!("generating charts {have}..{want} into {}", dir.display()));
     let started = Instant::now();
-    let chunk = 2000;
+    let chunk = match kind {
+        Kind::Scaffold(_) => 2000,
+        Kind::Minimal => 20_000,
+    };
     let mut done = have;
     while done < want {
         let end = (done + chunk).min(want);
@@ -133,7 +186,7 @@ pub fn ensure_charts(
                         }
                         let (name, version) = chart_id(i);
                         let path = dir.join(tgz_name(&name, &version));
-                        if let Err(e) = fs::write(&path, make_tgz(scaffold, &name, &version)) {
+                        if let Err(e) = fs::write(&path, kind.make(&name, &version)) {
                             *failed.lock().unwrap_or_else(|p| p.into_inner()) =
                                 Some(format!("{}: {e}", path.display()));
                             break;
@@ -165,8 +218,13 @@ pub fn ensure_charts(
 
 /// A fresh folder holding charts `0..n` of the cache (hard links; copies if linking fails).
 pub fn populate(opts: &Opts, target: &Path, n: usize) -> Res<u64> {
+    populate_with(opts, Kind::Scaffold(&[]), target, n)
+}
+
+/// [`populate`] from either kind's cache.
+pub fn populate_with(opts: &Opts, kind: Kind, target: &Path, n: usize) -> Res<u64> {
     fs::create_dir_all(target).map_err(|e| format!("{}: {e}", target.display()))?;
-    let src = charts_dir(opts);
+    let src = kind.dir(opts);
     let mut bytes = 0;
     for i in 0..n {
         let (name, version) = chart_id(i);
@@ -183,11 +241,16 @@ pub fn populate(opts: &Opts, target: &Path, n: usize) -> Res<u64> {
 /// The new charts uploaded by the sequential test (`2.0.x`) and the concurrent test (`3.0.x`):
 /// new versions of names that already exist in the large repository.
 pub fn upload_set(scaffold: &[(String, String)], major: u32, n: usize) -> Vec<Upload> {
+    upload_set_of(Kind::Scaffold(scaffold), major, n)
+}
+
+/// [`upload_set`] of either kind.
+pub fn upload_set_of(kind: Kind, major: u32, n: usize) -> Vec<Upload> {
     (0..n)
         .map(|i| {
             let name = format!("bench-chart-{:04}", i % 500);
             let version = format!("{major}.0.{i}");
-            let tgz = make_tgz(scaffold, &name, &version);
+            let tgz = kind.make(&name, &version);
             (name, version, tgz)
         })
         .collect()

@@ -14,19 +14,23 @@ use crate::Res;
 pub struct WrkResult {
     pub rps: f64,
     pub latency_line: String,
+    /// From `--latency`: p50 and p99 of the latency distribution, and the maximum.
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
     pub non_2xx: u64,
     pub socket_errors: String,
 }
 
-/// `wrk -t2 -c64 -d<secs>s <url>`.
+/// `wrk -t2 -c64 -d<secs>s --latency <url>`.
 pub fn run_wrk(wrk: &Path, secs: u32, url: &str) -> Res<WrkResult> {
     run_wrk_with(wrk, secs, url, &[])
 }
 
-/// `wrk -t2 -c64 -d<secs>s [-H <header>]... <url>`.
+/// `wrk -t2 -c64 -d<secs>s --latency [-H <header>]... <url>`.
 pub fn run_wrk_with(wrk: &Path, secs: u32, url: &str, headers: &[&str]) -> Res<WrkResult> {
     let mut command = Command::new(wrk);
-    command.args(["-t2", "-c64", &format!("-d{secs}s")]);
+    command.args(["-t2", "-c64", &format!("-d{secs}s"), "--latency"]);
     for header in headers {
         command.args(["-H", header]);
     }
@@ -55,7 +59,34 @@ pub fn run_wrk_with(wrk: &Path, secs: u32, url: &str, headers: &[&str]) -> Res<W
         .find(|l| l.contains("Socket errors"))
         .map(|l| l.trim().to_owned())
         .unwrap_or_else(|| "none".into());
-    Ok(WrkResult { rps, latency_line, non_2xx, socket_errors })
+    let percentile = |p: &str| {
+        text.lines().find_map(|l| l.trim().strip_prefix(p)).and_then(|v| wrk_duration(v.trim())).unwrap_or_default()
+    };
+    // `Latency <avg> <stdev> <max> <+/- stdev>`
+    let max = latency_line.split_whitespace().nth(3).and_then(wrk_duration).unwrap_or_default();
+    Ok(WrkResult { rps, latency_line, p50: percentile("50%"), p99: percentile("99%"), max, non_2xx, socket_errors })
+}
+
+/// A wrk duration: `635.91us`, `2.19ms`, `1.02s`, `1.50m`.
+fn wrk_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (value, unit) = text.split_at(split);
+    let value: f64 = value.parse().ok()?;
+    let secs = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+/// p50 / p99 / max of a wrk run, in milliseconds.
+pub fn wrk_latencies(r: &WrkResult) -> String {
+    let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
+    format!("p50 {} / p99 {} / max {} ms", ms(r.p50), ms(r.p99), ms(r.max))
 }
 
 /// nginx serving `index.yaml` from a folder, with a generated configuration; stopped with SIGTERM

@@ -13,12 +13,17 @@
 //! * `charts.rs`: the generated charts (cache, repositories of hard links, upload sets);
 //! * `measure.rs`: uploads, index checks, percentiles, memory of a process;
 //! * `external.rs`: wrk, nginx, `helm repo index`, the machine description;
-//! * `report.rs`: the Markdown report from the scenarios' figures.
+//! * `report.rs`: the Markdown report from the scenarios' figures;
+//! * `scale.rs`: issue 16: minimal charts against Helm 3.17 and 4.1, the 1,000,000-version
+//!   repository (`--million`), the issue's targets;
+//! * `callgrind.rs`: instruction counts under `valgrind --tool=callgrind` (`--callgrind`).
 
+mod callgrind;
 mod charts;
 mod external;
 mod measure;
 mod report;
+mod scale;
 mod scenarios;
 mod tenancy;
 
@@ -44,6 +49,27 @@ struct Opts {
     /// Helm 3.17 binary
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/bin/helm3"))]
     helm: PathBuf,
+    /// Helm 4.1 binary
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/bin/helm4"))]
+    helm4: PathBuf,
+    /// Run only the 1,000,000-version scenario and the 10,000-tenant start (issue 16)
+    #[arg(long)]
+    million: bool,
+    /// Versions of the `--million` repository (minimal charts)
+    #[arg(long, default_value_t = 1_000_000)]
+    million_versions: usize,
+    /// Run only the instruction counts, under this valgrind binary
+    #[arg(long)]
+    callgrind: Option<PathBuf>,
+    /// Charts of the callgrind cold build
+    #[arg(long, default_value_t = 10_000)]
+    callgrind_cold: usize,
+    /// Versions of the repository the callgrind uploads go into
+    #[arg(long, default_value_t = 100_000)]
+    callgrind_versions: usize,
+    /// Uploads counted by callgrind
+    #[arg(long, default_value_t = 1000)]
+    callgrind_uploads: usize,
     /// wrk binary
     #[arg(long, default_value = "wrk")]
     wrk: PathBuf,
@@ -83,11 +109,18 @@ struct Opts {
     /// Versions in each tenant of the tenant start test
     #[arg(long, default_value_t = 100)]
     tenant_versions: usize,
-    /// Hard limit for the whole run, in seconds
-    #[arg(long = "deadline-secs", default_value = "570", value_parser = secs)]
-    deadline: Duration,
+    /// Hard limit for the whole run, in seconds (default 570; 5400 with `--million` or `--callgrind`)
+    #[arg(long = "deadline-secs", value_parser = secs)]
+    deadline: Option<Duration>,
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+impl Opts {
+    /// The hard limit of the run (set in `main`).
+    fn deadline(&self) -> Duration {
+        self.deadline.unwrap_or(Duration::from_secs(570))
+    }
 }
 
 fn secs(s: &str) -> Result<Duration, String> {
@@ -98,7 +131,8 @@ fn main() {
     let mut opts = Opts::parse();
     opts.conc_clients = opts.conc_clients.max(1);
     opts.restarts = opts.restarts.max(1);
-    let deadline = opts.deadline;
+    let long = opts.million || opts.callgrind.is_some();
+    let deadline = *opts.deadline.get_or_insert(Duration::from_secs(if long { 5400 } else { 570 }));
     std::thread::spawn(move || {
         std::thread::sleep(deadline);
         eprintln!("bench: deadline of {} s reached; killing children and exiting", deadline.as_secs());
@@ -129,7 +163,19 @@ async fn run(opts: Opts) -> Res<()> {
             return Err(format!("{what} binary {} not found", p.display()));
         }
     }
+    if let Some(valgrind) = opts.callgrind.clone() {
+        return callgrind::run(&opts, &valgrind, run_started).await;
+    }
     chartroom_testkit::use_chartroom_binary(&opts.server);
+    if opts.million {
+        // The tenant start of issue 16: 10,000 tenants of 10 versions.
+        let opts = Opts { tenant_counts: vec![10_000], tenant_versions: 10, ..opts };
+        let bench = scenarios::Bench::prepare(opts)?;
+        let million = bench.million().await?;
+        let tenants = bench.tenant_starts().await?;
+        bench.clean_up();
+        return report::print_million(&million, &tenants, run_started);
+    }
     let bench = scenarios::Bench::prepare(opts)?;
 
     // The order matters: the server cold-started in 3b serves 2, restarts in 4a and takes the
@@ -144,9 +190,23 @@ async fn run(opts: Opts) -> Res<()> {
     let large = bench.large_repo(run_started).await?;
     let auth = bench.auth_serving().await?;
     let tenants = bench.tenant_starts().await?;
+    let cold_scaffold = bench.cold_vs_helm(charts::Kind::Scaffold(&bench.scaffold), "helm-create", false).await?;
+    let cold_minimal = bench.cold_vs_helm(charts::Kind::Minimal, "minimal", true).await?;
     bench.clean_up();
 
-    let figures =
-        report::Figures { empty, helm_index, cold, serving, restarts, full, concurrent, large, auth, tenants };
+    let figures = report::Figures {
+        empty,
+        helm_index,
+        cold,
+        serving,
+        restarts,
+        full,
+        concurrent,
+        large,
+        auth,
+        tenants,
+        cold_scaffold,
+        cold_minimal,
+    };
     report::print(&bench, &figures, run_started)
 }

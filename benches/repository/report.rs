@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::Res;
 use crate::charts::VERSIONS_PER_NAME;
-use crate::external::machine;
+use crate::external::{machine, wrk_latencies};
 use crate::measure::{Stats, mib, ms, secs_list, summary};
+use crate::scale::{self, ColdVsHelm, Million};
 use crate::scenarios::{Bench, Cold, Concurrent, HelmIndex, Large, Restarts, Serving};
 use crate::tenancy::{AuthServing, TenantStart};
 
@@ -24,10 +25,34 @@ pub struct Figures {
     pub large: Large,
     pub auth: AuthServing,
     pub tenants: Vec<TenantStart>,
+    /// Issue 16: Helm 4.1 on the `helm create` charts; both Helms and chartroom on minimal ones.
+    pub cold_scaffold: ColdVsHelm,
+    pub cold_minimal: ColdVsHelm,
 }
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "**met**" } else { "**NOT met**" }
+}
+
+/// Prints the report of a `--million` run to stdout.
+pub fn print_million(m: &Million, tenants: &[TenantStart], run_started: Instant) -> Res<()> {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "## Chartroom benchmark results: {} versions (`--million`)\n", m.versions);
+    let _ = writeln!(w, "| machine | |\n|---|---|");
+    for (k, v) in machine() {
+        let _ = writeln!(w, "| {k} | {v} |");
+    }
+    let mut rows = scale::million_rows(m);
+    tenancy_rows(None, tenants, &mut rows);
+    let _ = writeln!(w, "\n| measurement | result | detail |\n|---|---|---|");
+    for [a, b, c] in &rows {
+        let _ = writeln!(w, "| {a} | {b} | {c} |");
+    }
+    scale::write_targets(w, &scale::targets(None, None, Some(m), tenants));
+    let _ = writeln!(w, "\nTotal bench time: {:.1} s", run_started.elapsed().as_secs_f64());
+    io::stdout().write_all(out.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Prints the report to stdout.
@@ -104,12 +129,24 @@ pub fn print(bench: &Bench, f: &Figures, run_started: Instant) -> Res<()> {
     row(
         "GET /index.yaml, chartroom (wrk -t2 -c64)",
         format!("{:.1} req/s", wrk_cr.rps),
-        format!("{}; non-2xx: {}; {}", wrk_cr.latency_line, wrk_cr.non_2xx, wrk_cr.socket_errors),
+        format!(
+            "{}; {}; non-2xx: {}; {}",
+            wrk_cr.latency_line,
+            wrk_latencies(wrk_cr),
+            wrk_cr.non_2xx,
+            wrk_cr.socket_errors
+        ),
     );
     row(
         "GET /index.yaml, nginx same bytes (wrk -t2 -c64)",
         format!("{:.1} req/s", wrk_ng.rps),
-        format!("{}; non-2xx: {}; {}", wrk_ng.latency_line, wrk_ng.non_2xx, wrk_ng.socket_errors),
+        format!(
+            "{}; {}; non-2xx: {}; {}",
+            wrk_ng.latency_line,
+            wrk_latencies(wrk_ng),
+            wrk_ng.non_2xx,
+            wrk_ng.socket_errors
+        ),
     );
     row("chartroom / nginx", format!("{ratio_nginx:.2}x"), String::new());
     row(
@@ -177,7 +214,8 @@ pub fn print(bench: &Bench, f: &Figures, run_started: Instant) -> Res<()> {
     );
     rows.extend(f.large.rows.iter().cloned());
 
-    tenancy_rows(&f.auth, &f.tenants, &mut rows);
+    tenancy_rows(Some(&f.auth), &f.tenants, &mut rows);
+    rows.extend(scale::cold_rows(&f.cold_scaffold, &f.cold_minimal));
     let _ = writeln!(w, "| measurement | result | detail |\n|---|---|---|");
     for [a, b, c] in &rows {
         let _ = writeln!(w, "| {a} | {b} | {c} |");
@@ -265,17 +303,22 @@ pub fn print(bench: &Bench, f: &Figures, run_started: Instant) -> Res<()> {
     for [a, b, c, d] in &targets {
         let _ = writeln!(w, "| {a} | {b} | {c} | {d} |");
     }
+    let issue16 = scale::targets(Some(f), Some((&f.cold_scaffold, &f.cold_minimal)), None, &f.tenants);
+    scale::write_targets(w, &issue16);
     let _ = writeln!(w, "\nTotal bench time: {:.1} s", run_started.elapsed().as_secs_f64());
     io::stdout().write_all(out.as_bytes()).map_err(|e| e.to_string())?;
     Ok(())
 }
 
 /// The rows of the authentication and tenant scenarios.
-fn tenancy_rows(auth: &AuthServing, tenants: &[TenantStart], rows: &mut Vec<[String; 3]>) {
-    let n = auth.versions;
+pub fn tenancy_rows(auth: Option<&AuthServing>, tenants: &[TenantStart], rows: &mut Vec<[String; 3]>) {
     let rounds = |results: &[crate::external::WrkResult]| {
         results.iter().map(|r| format!("{:.0}", r.rps)).collect::<Vec<_>>().join(", ")
     };
+    let Some(auth) = auth else {
+        return tenant_rows(tenants, rows);
+    };
+    let n = auth.versions;
     for (what, results) in [
         ("no authentication", &auth.open),
         ("basic auth, bcrypt cost 10, verification cached", &auth.basic),
@@ -287,6 +330,10 @@ fn tenancy_rows(auth: &AuthServing, tenants: &[TenantStart], rows: &mut Vec<[Str
             format!("rounds: {} req/s; last: {}", rounds(results), results.last().map_or("", |r| &r.latency_line)),
         ]);
     }
+    tenant_rows(tenants, rows);
+}
+
+fn tenant_rows(tenants: &[TenantStart], rows: &mut Vec<[String; 3]>) {
     for t in tenants {
         let total = t.tenants * t.versions_each;
         rows.push([
@@ -311,11 +358,12 @@ fn tenancy_rows(auth: &AuthServing, tenants: &[TenantStart], rows: &mut Vec<[Str
             ),
             format!("{:.3} s", median.as_secs_f64()),
             format!(
-                "all: {} s; index ready: {}; RSS {} (peak {})",
+                "all: {} s; index ready: {}; RSS {} (peak {}); sum of the tenants' index bodies {:.1} MiB",
                 secs_list(&t.restarts),
                 t.restart_ready.clone().unwrap_or_default(),
                 mib(t.mem_restarted.rss_kb),
-                mib(t.mem_restarted.hwm_kb)
+                mib(t.mem_restarted.hwm_kb),
+                t.bodies as f64 / 1048576.0
             ),
         ]);
     }

@@ -85,7 +85,7 @@ pub struct Large {
 }
 
 /// SIGTERM and the time until the process is gone.
-fn stop(srv: &mut Server) -> Duration {
+pub(crate) fn stop(srv: &mut Server) -> Duration {
     let started = Instant::now();
     let status = srv.stop();
     let took = started.elapsed();
@@ -97,7 +97,7 @@ fn stop(srv: &mut Server) -> Duration {
 
 /// `chartroom serve` on `root` with periodic resync off (it must not land inside a measurement),
 /// its start timed from spawn to the first `/health` 200 (polled every 2 ms).
-async fn start(root: &Path, ready_within: Duration) -> Server {
+pub(crate) async fn start(root: &Path, ready_within: Duration) -> Server {
     let mut launch = Launch::new(StorageTarget::LocalDir(root.to_owned())).args(&["--cache-interval", "0"]);
     launch.ready_within = ready_within;
     launch.poll_every = Duration::from_millis(2);
@@ -279,7 +279,7 @@ impl Bench {
         if nb <= n {
             return Ok(large);
         }
-        let remaining = self.opts.deadline.saturating_sub(run_started.elapsed());
+        let remaining = self.opts.deadline().saturating_sub(run_started.elapsed());
         let budget = self.opts.big_budget.min(remaining.saturating_sub(Duration::from_secs(150)));
         let Some(gen_time) = charts::ensure_charts(&self.opts, &self.scaffold, nb, budget)? else {
             large.skipped = Some(format!(

@@ -46,6 +46,8 @@ pub struct TenantStart {
     pub restarts: Vec<Duration>,
     pub restart_ready: Option<String>,
     pub mem_restarted: Mem,
+    /// The sum of the tenants' `index.yaml` bodies.
+    pub bodies: u64,
 }
 
 /// `chartroom serve` on `root` with `extra` flags and no periodic resync, start timed as in the
@@ -156,6 +158,11 @@ impl Bench {
             let restart_ready = index_ready_ms(&srv.log());
             self.check_tenants(&srv, t, v).await?;
             let mem_restarted = read_mem(srv.pid())?;
+            let mut bodies = 0;
+            for i in 0..t {
+                let r = self.http.get(srv.url(&format!("/team-{i:04}/index.yaml"))).send().await;
+                bodies += r.map_err(|e| e.to_string())?.bytes().await.map_err(|e| e.to_string())?.len() as u64;
+            }
             srv.stop();
             drop(srv);
             let _ = fs::remove_dir_all(&root);
@@ -169,6 +176,7 @@ impl Bench {
                 restarts,
                 restart_ready,
                 mem_restarted,
+                bodies,
             });
         }
         Ok(rows)
