@@ -49,7 +49,7 @@ pub fn print_million(m: &Million, tenants: &[TenantStart], run_started: Instant)
     for [a, b, c] in &rows {
         let _ = writeln!(w, "| {a} | {b} | {c} |");
     }
-    scale::write_targets(w, &scale::targets(None, None, Some(m), tenants));
+    scale::write_targets(w, &scale::targets((0, 0), None, None, Some(m), tenants));
     let _ = writeln!(w, "\nTotal bench time: {:.1} s", run_started.elapsed().as_secs_f64());
     io::stdout().write_all(out.as_bytes()).map_err(|e| e.to_string())?;
     Ok(())
@@ -303,7 +303,7 @@ pub fn print(bench: &Bench, f: &Figures, run_started: Instant) -> Res<()> {
     for [a, b, c, d] in &targets {
         let _ = writeln!(w, "| {a} | {b} | {c} | {d} |");
     }
-    let issue16 = scale::targets(Some(f), Some((&f.cold_scaffold, &f.cold_minimal)), None, &f.tenants);
+    let issue16 = scale::targets((n, nb), Some(f), Some((&f.cold_scaffold, &f.cold_minimal)), None, &f.tenants);
     scale::write_targets(w, &issue16);
     let _ = writeln!(w, "\nTotal bench time: {:.1} s", run_started.elapsed().as_secs_f64());
     io::stdout().write_all(out.as_bytes()).map_err(|e| e.to_string())?;

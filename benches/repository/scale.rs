@@ -287,6 +287,7 @@ pub fn million_rows(m: &Million) -> Vec<[String; 3]> {
 
 /// The ten targets of issue 16, each with what this run measured (or why it did not).
 pub fn targets(
+    sizes: (usize, usize),
     f: Option<&Figures>,
     cold: Option<(&ColdVsHelm, &ColdVsHelm)>,
     m: Option<&Million>,
@@ -294,6 +295,11 @@ pub fn targets(
 ) -> Vec<[String; 4]> {
     let elsewhere = |what: &str| [String::new(), "not measured in this run".to_owned(), String::new(), what.to_owned()];
     let mut t: Vec<[String; 4]> = Vec::new();
+    // The default run's sizes (`--versions`, `--big-versions`): a note when they are not the
+    // issue's 10,000 and 100,000.
+    let (n, nb) = sizes;
+    let at =
+        |size: usize, want: usize| if size == want { String::new() } else { format!("measured at {size} versions") };
     let mut push = |target: &str, row: [String; 4]| {
         let [_, measured, verdict, note] = row;
         t.push([target.to_owned(), measured, verdict, note]);
@@ -309,7 +315,7 @@ pub fn targets(
                     String::new(),
                     format!("{r:.2}x ({} vs {:.1} MiB)", mib(mem.rss_kb), *len as f64 / 1048576.0),
                     verdict(r <= 2.0),
-                    String::new(),
+                    at(nb, 100_000),
                 ],
             );
         }
@@ -341,7 +347,7 @@ pub fn targets(
                 String::new(),
                 format!("{:.3} s", med.as_secs_f64()),
                 verdict(*med <= Duration::from_millis(300)),
-                String::new(),
+                at(nb, 100_000),
             ],
         ),
         None => push(t3, elsewhere("the default run (`--big-versions 100000`)")),
@@ -435,7 +441,7 @@ pub fn targets(
                     String::new(),
                     format!("{r:.2}x; p99 {} vs {} ms (max {} vs {} ms)", ms(c.p99), ms(g.p99), ms(c.max), ms(g.max)),
                     verdict(r >= 1.5 && c.p99 <= g.p99),
-                    "one wrk run each; three-run figures in BENCHMARKS.md".into(),
+                    format!("one wrk run each (three-run figures in BENCHMARKS.md) {}", at(n, 10_000)),
                 ],
             );
         }
