@@ -13,8 +13,7 @@ use std::cmp::Ordering;
 pub(crate) fn go_yaml_key_order(a: &str, b: &str) -> Ordering {
     let mut ac = a.char_indices();
     let mut bc = b.chars();
-    loop {
-        let (Some((at, x)), Some(y)) = (ac.next(), bc.next()) else { break };
+    while let (Some((at, x)), Some(y)) = (ac.next(), bc.next()) {
         if x == y {
             continue;
         }
