@@ -64,7 +64,7 @@ impl Repository {
             "opened the repository"
         );
         let replica = changelog::new_replica_id();
-        let shared = Arc::new(Shared { replica, storage, options, tenants });
+        let shared = Arc::new(Shared { replica, storage, options, tenants, feed: Default::default() });
         let (tx, rx) = mpsc::channel(4096);
         let mut writer = Writer::new(Arc::clone(&shared), rx, loaded.skipped);
         // What this start found that the bucket's state did not record (an upload interrupted by

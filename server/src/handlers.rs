@@ -216,7 +216,7 @@ pub async fn chart_file_head(
     Ok(response)
 }
 
-fn json_response(method: &Method, body: String) -> Response {
+pub(crate) fn json_response(method: &Method, body: String) -> Response {
     let len = body.len();
     let mut response =
         if *method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };

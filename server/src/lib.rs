@@ -12,6 +12,7 @@ pub mod access_log;
 pub mod config;
 mod cors;
 mod error;
+mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;
@@ -198,6 +199,7 @@ pub fn app(state: AppState) -> Router {
         .route("/index.yaml", get(handlers::index_yaml))
         .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head))
         .route("/api/tenants", get(handlers::tenants))
+        .route("/api/events", get(events::events))
         .route("/api/charts", get(handlers::list_charts).post(upload::upload_chart))
         .route("/api/charts/{name}", get(handlers::get_chart).delete(handlers::delete_chart))
         .route("/api/charts/{name}/{version}", get(handlers::get_version).delete(handlers::delete_version))

@@ -22,7 +22,7 @@
 mod chartmuseum;
 mod error;
 mod file;
-mod go_duration;
+pub(crate) mod go_duration;
 mod hints;
 pub mod options;
 mod resolve;

@@ -35,6 +35,7 @@ fn every_route_has_one_spec() {
         Ready,
         Info,
         Tenants,
+        Events,
         ResyncAll,
         Index,
         ChartFile,
