@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) tenants: Tenants,
     /// The change feed's decoded records and the signal that wakes its long polls.
     pub(crate) feed: crate::feed::FeedState,
+    /// Where committed changes are announced (`events`), once set.
+    pub(crate) events: std::sync::OnceLock<Arc<dyn crate::events::EventSink>>,
 }
 
 impl Shared {

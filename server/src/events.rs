@@ -1,6 +1,7 @@
 //! `GET /api/events?since=<cursor>[&tenant=…][&wait=30s][&limit=N]`: the change feed
 //! (`chartroom_index::Repository::changes`) as JSON, filtered to the tenants the caller may pull
-//! from, with a long poll.
+//! from, with a long poll. `GET /api/webhooks/deliveries`: the webhooks' report, likewise
+//! filtered.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -128,4 +129,28 @@ fn render(page: &FeedPage, visible: &mut impl FnMut(&str) -> bool) -> Vec<serde_
         }
     }
     out
+}
+
+/// `GET /api/webhooks/deliveries`: what waits for delivery and the latest attempts, for the
+/// tenants the caller may pull from (whoever may read a tenant's charts may see that its events
+/// are delivered; the endpoints' secrets are never shown). 404 without webhooks.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
+) -> Result<Response, ChartMuseumError> {
+    let Some(webhooks) = state.webhooks() else { return Err(ChartMuseumError::RouteNotFound) };
+    let authorizer = state.auth().authorizer();
+    let mut allowed: HashMap<String, bool> = HashMap::new();
+    let mut visible = |tenant: &str| {
+        *allowed
+            .entry(tenant.to_owned())
+            .or_insert_with(|| authorizer.allowed(&identity, tenant, Action::Pull).is_allowed())
+    };
+    let mut report = webhooks.report();
+    report.pending.retain(|p| visible(&p.tenant));
+    report.recent.retain(|a| visible(&a.tenant));
+    let endpoints: Vec<serde_json::Value> =
+        webhooks.endpoints().iter().map(|e| json!({ "name": e.name, "url": e.url })).collect();
+    let body = json!({ "endpoints": endpoints, "pending": report.pending, "recent": report.recent });
+    Ok(json_response(&Method::GET, body.to_string()))
 }

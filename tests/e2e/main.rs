@@ -53,6 +53,9 @@
 //!   hostile chart whose script never runs.
 //! * `events`: the change feed of three replicas on one S3 bucket: every change once, in one
 //!   order, from any replica and hopping between them; cursors across a restart; a long poll.
+//! * `webhooks`: signed webhooks verified by the Python `standardwebhooks` library in a receiver
+//!   (`tests/webhooks/receiver.py`): three attempts with one id, every event kind, the delivery
+//!   report and metric, delivery after a restart, 1,000 uploads not waiting for a slow receiver.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
 //! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
@@ -110,3 +113,4 @@ mod support;
 mod tenants;
 mod tls;
 mod ui;
+mod webhooks;

@@ -28,6 +28,7 @@ pub mod options;
 mod resolve;
 mod settings;
 mod values;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;

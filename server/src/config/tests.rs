@@ -68,6 +68,7 @@ pub(super) fn defaults() -> Config {
             http2_cleartext: false,
         },
         tls: None,
+        webhooks: Vec::new(),
         metrics: MetricsSettings { enabled: false, listen: None },
         limits: ClientLimits { rate: None, concurrent_uploads: None, cors: None },
         provenance: ProvenanceSettings::default(),

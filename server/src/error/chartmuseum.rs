@@ -8,8 +8,8 @@ use chartroom_auth::{Action, Reason};
 use chartroom_chart::archive::ArchiveError;
 use chartroom_chart::constraint::ConstraintError;
 use chartroom_index::{
-    ArchiveReadError, EntryError, FeedError, FileError, ProvenanceRejected, PublishError, RepoError, ReverifyError, Tenant,
-    TenantError, UnpublishError,
+    ArchiveReadError, EntryError, FeedError, FileError, ProvenanceRejected, PublishError, RepoError, ReverifyError,
+    Tenant, TenantError, UnpublishError,
 };
 use chartroom_storage::StorageError;
 

@@ -36,6 +36,7 @@ fn every_route_has_one_spec() {
         Info,
         Tenants,
         Events,
+        Deliveries,
         ResyncAll,
         Index,
         ChartFile,

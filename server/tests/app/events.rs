@@ -107,7 +107,10 @@ async fn the_feed_shows_puts_and_deletes_in_order_and_a_long_poll_returns_with_t
     }
     assert_eq!(app.send(Method::DELETE, "/api/charts/demo/1.0.0", vec![]).await.status(), StatusCode::OK);
     let (seen, cursor) = follow(&app, &start, 3, None).await;
-    assert_eq!(seen, [ev("put", "", "demo", "1.0.0"), ev("put", "", "demo", "1.1.0"), ev("delete", "", "demo", "1.0.0")]);
+    assert_eq!(
+        seen,
+        [ev("put", "", "demo", "1.0.0"), ev("put", "", "demo", "1.1.0"), ev("delete", "", "demo", "1.0.0")]
+    );
     // Nothing new: an immediate answer is empty and keeps the position.
     let (events, _) = feed(&app, &format!("?since={cursor}"), None).await;
     assert!(events.is_empty(), "{events:?}");
@@ -151,7 +154,9 @@ async fn followers_see_only_the_tenants_they_may_pull_from() {
     assert_eq!(anonymous, [ev("put", "public", "x", "1.0.0")]);
     let (only, _) = feed(app, "?tenant=team-a", Some(&alice)).await;
     assert_eq!(only, [ev("put", "team-a", "x", "1.0.0")]);
-    let r = app.send_with(Method::GET, "/api/events?tenant=team-a", &[("authorization", &basic("bob", "bob-pw"))], vec![]).await;
+    let r = app
+        .send_with(Method::GET, "/api/events?tenant=team-a", &[("authorization", &basic("bob", "bob-pw"))], vec![])
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = app.send(Method::GET, "/api/events?tenant=team-a", vec![]).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
