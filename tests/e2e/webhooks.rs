@@ -5,65 +5,15 @@
 //! delivery report and metric, delivery after a restart, and uploads that do not wait for a
 //! receiver that takes a second per request.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chartroom_testkit::process::{Process, free_port};
+use chartroom_testkit::process::free_port;
+use chartroom_testkit::{WEBHOOK_SECRET as SECRET, WebhookReceiver as Receiver};
 use serde_json::Value;
 
 use crate::support::*;
-
-/// 24 bytes, base64: the secret of the Standard Webhooks libraries' own tests.
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-struct Receiver {
-    _process: Process,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Receiver {
-    /// `tests/webhooks/receiver.py` on `port`: 500 to the first `fail_first` requests, each
-    /// answer after `sleep` seconds.
-    async fn start(port: u16, fail_first: u32, sleep: f64) -> Receiver {
-        let python = chartroom_testkit::tools::tool(
-            "CHARTROOM_WEBHOOKS_PYTHON",
-            "webhooks-python",
-            "Python with the standardwebhooks package 1.1.0",
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log = dir.path().join("requests.jsonl");
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/webhooks/receiver.py");
-        let mut cmd = std::process::Command::new(python);
-        cmd.arg(script)
-            .args(["--port", &port.to_string(), "--secret", SECRET, "--log"])
-            .arg(&log)
-            .args(["--fail-first", &fail_first.to_string(), "--sleep", &sleep.to_string()])
-            .stdout(std::process::Stdio::null());
-        let process = Process::spawn(&mut cmd).expect("start the webhook receiver");
-        let up = eventually(Duration::from_secs(20), || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-        })
-        .await;
-        assert!(up, "the webhook receiver did not listen on {port}");
-        Receiver { _process: process, log, _dir: dir }
-    }
-
-    /// Every request received so far (answered), in order.
-    fn requests(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).expect("receiver log line")).collect()
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        let ok = eventually(Duration::from_secs(30), || async { self.requests().len() >= n }).await;
-        let got = self.requests();
-        assert!(ok, "expected {n} webhook requests, got {}: {got:#?}", got.len());
-        got
-    }
-}
 
 fn webhook_args(port: u16) -> Vec<String> {
     vec![

@@ -15,6 +15,7 @@ use super::*;
 mod auth;
 mod errors;
 mod provenance;
+mod webhooks;
 
 /// The configuration with every default.
 pub(super) fn defaults() -> Config {
