@@ -123,6 +123,24 @@ install_oras_py() { # <version>
 }
 
 install_oras_py 0.2.43
+
+# standardwebhooks (PyPI, the Standard Webhooks reference library): the end-to-end webhook
+# receiver verifies every signature with it, in its own virtual environment ./.tools/webhooks-py,
+# run as .tools/bin/webhooks-python (CHARTROOM_WEBHOOKS_PYTHON names another interpreter).
+install_standardwebhooks() { # <version>
+  local want="$1" venv; venv="$(cd "$tools" && pwd -P)/webhooks-py"
+  if [ -x "$tools/bin/webhooks-python" ] && "$tools/bin/webhooks-python" -c "import importlib.metadata as m, sys; sys.exit(m.version('standardwebhooks') != '$want')" 2>/dev/null; then
+    return 0
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "standardwebhooks==$want"
+  printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$venv" > "$tools/bin/webhooks-python"
+  chmod +x "$tools/bin/webhooks-python"
+  echo "installed standardwebhooks $want (Python, $venv; interpreter .tools/bin/webhooks-python)"
+}
+
+install_standardwebhooks 1.1.0
 install_debian_tool openssl openssl
 # curl: the TLS tests check that HTTP/2 is negotiated (`curl --http2`) and refused in clear text.
 install_debian_tool curl curl

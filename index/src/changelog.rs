@@ -73,6 +73,11 @@ pub enum PeerOp {
     Put(Box<StoredEntry>),
     Delete {
         file: String,
+        /// Written since the first format; read by the change feed (`feed`), not by peers.
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        version: String,
     },
 }
 
@@ -80,7 +85,7 @@ impl PeerChange {
     pub fn file(&self) -> &str {
         match &self.op {
             PeerOp::Put(e) => &e.object.file,
-            PeerOp::Delete { file } => file,
+            PeerOp::Delete { file, .. } => file,
         }
     }
 }

@@ -72,10 +72,7 @@ impl Entry {
             version: metadata.version.clone(),
             reason: e.to_string(),
         })?;
-        let url = match &config.chart_url {
-            Some(base) => format!("{base}/charts/{}", object.file),
-            None => format!("charts/{}", object.file),
-        };
+        let url = chart_url(config, &object.file);
         let created_text = format_time(created);
         let json = chart_version_json(&metadata, &url, &created_text, &digest)
             .map_err(|e| EntryError::Serialize(metadata.name.clone(), e.to_string()))?;
@@ -156,6 +153,14 @@ impl Entry {
 }
 
 /// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`), in UTC.
+/// The URL the index gives a chart file (relative unless `--chart-url` is set).
+pub(crate) fn chart_url(config: &RenderConfig, file: &str) -> String {
+    match &config.chart_url {
+        Some(base) => format!("{base}/charts/{file}"),
+        None => format!("charts/{file}"),
+    }
+}
+
 pub(crate) fn format_time(t: Timestamp) -> String {
     t.to_string()
 }

@@ -18,12 +18,16 @@
 //! * [`Index`] (`index`) and [`Entry`] (`entry`): entries keyed by Chart.yaml name and version,
 //!   each with pre-serialized YAML and JSON fragments; the served body is their concatenation.
 //! * [`Snapshot`]: immutable served bodies with strong ETag, Last-Modified and a gzip variant.
+//! * `events`: committed changes handed to an [`EventSink`] (the webhooks) by the write path.
+//! * `feed`: the change feed over the replicas' change logs ([`Repository::changes`], [`Cursor`]).
 //! * `state` (persisted state for fast restarts, a validated cache) and `changelog` (the
 //!   replicas' record format) are private formats.
 
 mod changelog;
 mod entry;
 mod error;
+mod events;
+mod feed;
 mod files;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -65,6 +69,8 @@ static ALLOC: chartroom_chart::testing::PeakMeter = chartroom_chart::testing::Pe
 
 pub use entry::{Entry, EntryError, RenderConfig, StoredObject};
 pub use error::RepoError;
+pub use events::{ChartEvent, EventKind, EventSink};
+pub use feed::{Cursor, FeedChange, FeedError, FeedOp, FeedPage, FeedRecord, SETTLE as FEED_SETTLE};
 pub use files::{ArchiveReadError, FileError, FileKind, MAX_ARCHIVE_READS, MAX_EXTRACTED};
 pub use index::Index;
 pub use options::{OverwritePolicy, RepoOptions};

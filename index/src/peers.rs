@@ -177,6 +177,10 @@ impl Poller {
             );
         }
         self.peers = next;
+        if records > 0 {
+            // Followers of the change feed waiting on this replica look again.
+            self.shared.feed.notify();
+        }
         Ok((resolved, unread))
     }
 

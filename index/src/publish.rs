@@ -25,6 +25,7 @@ use jiff::Timestamp;
 
 use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
 use crate::error::RepoError;
+use crate::events::EventKind;
 use crate::provenance::{
     ChartIdentity, ProvenanceMode, ProvenanceRecord, Signature, verify_ahead_of_chart, verify_upload,
 };
@@ -287,6 +288,8 @@ impl Repository {
         if let Some(other) = other_copy {
             remove_replaced_copy(storage, &other).await;
         }
+        let kind = if replaced.is_some() { EventKind::Overwritten } else { EventKind::Pushed };
+        self.emit(kind, &place, &name, &version, &digest, &file).await;
         if let Some(e) = failure {
             tracing::warn!(%tenant, chart = %name, %version, error = %e, "chart replaced and indexed without its provenance file");
             return Err(e.into());
@@ -442,6 +445,8 @@ impl Repository {
         }
         self.remove(&located.place, name, version, &file).await?;
         self.oci_forget_chart(storage, name, version).await;
+        let digest = indexed.as_ref().map_or("", |e| e.digest.as_str());
+        self.emit(EventKind::Deleted, &located.place, name, version, digest, &file).await;
         Ok(())
     }
 }

@@ -40,6 +40,8 @@ pub struct Repository {
     pub(crate) archive_reads: Arc<Semaphore>,
     /// Uploads validating their archive now ([`MAX_VALIDATIONS`] permits; the others wait).
     pub(crate) validations: Arc<Semaphore>,
+    /// Who this handle's writes are attributed to in events ([`Repository::acting_as`]).
+    pub(crate) actor: Option<Arc<str>>,
 }
 
 /// How many uploads validate their archive at once: what a hostile archive may cost while it
@@ -64,7 +66,14 @@ impl Repository {
             "opened the repository"
         );
         let replica = changelog::new_replica_id();
-        let shared = Arc::new(Shared { replica, storage, options, tenants });
+        let shared = Arc::new(Shared {
+            replica,
+            storage,
+            options,
+            tenants,
+            feed: Default::default(),
+            events: Default::default(),
+        });
         let (tx, rx) = mpsc::channel(4096);
         let mut writer = Writer::new(Arc::clone(&shared), rx, loaded.skipped);
         // What this start found that the bucket's state did not record (an upload interrupted by
@@ -81,7 +90,10 @@ impl Repository {
         let writes = Arc::new(Semaphore::new(WRITE_PERMITS as usize));
         let archive_reads = Arc::new(Semaphore::new(crate::files::MAX_ARCHIVE_READS));
         let validations = Arc::new(Semaphore::new(MAX_VALIDATIONS));
-        Ok((Repository { shared, tx, locks: Arc::default(), writes, archive_reads, validations }, loaded.report))
+        Ok((
+            Repository { shared, tx, locks: Arc::default(), writes, archive_reads, validations, actor: None },
+            loaded.report,
+        ))
     }
 
     /// Where `tenant`'s files are, and its state if it has charts.

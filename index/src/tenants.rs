@@ -34,6 +34,10 @@ pub(crate) struct Shared {
     pub(crate) storage: Storage,
     pub(crate) options: RepoOptions,
     pub(crate) tenants: Tenants,
+    /// The change feed's decoded records and the signal that wakes its long polls.
+    pub(crate) feed: crate::feed::FeedState,
+    /// Where committed changes are announced (`events`), once set.
+    pub(crate) events: std::sync::OnceLock<Arc<dyn crate::events::EventSink>>,
 }
 
 impl Shared {

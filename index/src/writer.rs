@@ -464,6 +464,7 @@ impl LogAppender {
                 Ok(()) => {
                     self.next_seq += 1;
                     self.pending.drain(..take);
+                    shared.feed.notify();
                 }
                 // An earlier attempt that timed out did land: its changes are these (or a prefix
                 // of them); writing them again under the next number is harmless.

@@ -216,7 +216,7 @@ pub async fn chart_file_head(
     Ok(response)
 }
 
-fn json_response(method: &Method, body: String) -> Response {
+pub(crate) fn json_response(method: &Method, body: String) -> Response {
     let len = body.len();
     let mut response =
         if *method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(Body::from(body)) };
@@ -350,7 +350,7 @@ pub async fn delete_version(
     identity: Option<Extension<Identity>>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
-    state.repo().unpublish(&tenant, &name, &version).await?;
+    state.repo_as(&identity).unpublish(&tenant, &name, &version).await?;
     tracing::info!(identity = identity_name(&identity), tenant = tenant.as_str(), chart = %name, %version, "chart version deleted");
     Ok(Json(json!({ "deleted": true })).into_response())
 }
@@ -362,7 +362,7 @@ pub async fn delete_chart(
     identity: Option<Extension<Identity>>,
     Path(name): Path<String>,
 ) -> Result<Response, ChartMuseumError> {
-    state.repo().unpublish_chart(&tenant, &name).await?;
+    state.repo_as(&identity).unpublish_chart(&tenant, &name).await?;
     tracing::info!(identity = identity_name(&identity), tenant = tenant.as_str(), chart = %name, version = "*", "chart deleted, every version");
     Ok(Json(json!({ "deleted": true })).into_response())
 }

@@ -12,6 +12,7 @@ pub mod access_log;
 pub mod config;
 mod cors;
 mod error;
+mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;
@@ -78,6 +79,8 @@ struct Inner {
     metrics: Option<Arc<Metrics>>,
     /// The web catalogue's chart summaries, per tenant and index snapshot.
     ui_cache: Arc<ui::Cache>,
+    /// The webhooks' delivery report (`GET /api/webhooks/deliveries`), when any are configured.
+    webhooks: Option<Arc<chartroom_webhooks::Webhooks>>,
 }
 
 impl AppState {
@@ -105,6 +108,7 @@ impl AppState {
                 connections: config.connections.clone(),
                 metrics: None,
                 ui_cache: Arc::default(),
+                webhooks: None,
             }),
         }
     }
@@ -117,6 +121,24 @@ impl AppState {
 
     pub fn repo(&self) -> &Repository {
         &self.inner.repo
+    }
+
+    /// The repository, its writes attributed to the request's identity in chart events.
+    pub(crate) fn repo_as(&self, identity: &Option<axum::Extension<chartroom_auth::Identity>>) -> Repository {
+        match identity {
+            Some(axum::Extension(identity)) => self.inner.repo.acting_as(identity.name()),
+            None => self.inner.repo.clone(),
+        }
+    }
+
+    /// Serves the delivery report of these webhooks.
+    pub fn with_webhooks(self, webhooks: Option<Arc<chartroom_webhooks::Webhooks>>) -> Self {
+        let inner = Inner { webhooks, ..Inner::clone(&self.inner) };
+        Self { inner: Arc::new(inner) }
+    }
+
+    pub(crate) fn webhooks(&self) -> Option<&Arc<chartroom_webhooks::Webhooks>> {
+        self.inner.webhooks.as_ref()
     }
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
@@ -198,6 +220,8 @@ pub fn app(state: AppState) -> Router {
         .route("/index.yaml", get(handlers::index_yaml))
         .route("/charts/{file}", get(handlers::chart_file).head(handlers::chart_file_head))
         .route("/api/tenants", get(handlers::tenants))
+        .route("/api/events", get(events::events))
+        .route("/api/webhooks/deliveries", get(events::deliveries))
         .route("/api/charts", get(handlers::list_charts).post(upload::upload_chart))
         .route("/api/charts/{name}", get(handlers::get_chart).delete(handlers::delete_chart))
         .route("/api/charts/{name}/{version}", get(handlers::get_version).delete(handlers::delete_version))

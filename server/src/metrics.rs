@@ -72,6 +72,13 @@ pub const DESCRIPTIONS: &[(&str, &str, &str, &str)] = &[
     ("chartroom_resync_duration_seconds", "histogram", "", "Time a resync took"),
     ("chartroom_resync_changes_total", "counter", "change", "Changes resyncs found: added, updated, removed"),
     ("chartroom_replica_lag_seconds", "histogram", "", "From a peer replica's change-log write to its reading here"),
+    (
+        "chartroom_webhook_deliveries_total",
+        "counter",
+        "endpoint, outcome",
+        "Webhook delivery attempts by outcome: `delivered`, `failed` (retried), `gave_up`, `dropped` (queue full)",
+    ),
+    ("chartroom_webhook_queue_depth", "gauge", "endpoint", "Webhook events waiting for delivery by this replica"),
     ("chartroom_tls_reloads_total", "counter", "outcome", "Certificate reloads: loaded, refused (the old one stays)"),
     (
         "chartroom_oci_upload_sessions_open",

@@ -112,7 +112,7 @@ async fn upload_chart_counted(
             .await
             .map_err(ChartMuseumError::in_multipart_form);
     }
-    let published = state.repo().publish(tenant, bytes, None, force).await?;
+    let published = state.repo_as(identity).publish(tenant, bytes, None, force).await?;
     log_write(identity, tenant, &published.name, &published.version, "chart uploaded");
     Ok(saved())
 }
@@ -132,13 +132,13 @@ async fn upload_multipart(
             prov_field: settings.prov_form_field.clone(),
         }),
         (None, Some(prov)) => {
-            let stored = state.repo().put_provenance(tenant, prov, force).await?;
+            let stored = state.repo_as(identity).put_provenance(tenant, prov, force).await?;
             log_write(identity, tenant, &stored.name, &stored.version, "provenance file uploaded");
             Ok(saved())
         }
         (Some(chart), prov) => {
             let with_prov = prov.is_some();
-            let published = state.repo().publish(tenant, chart, prov, force).await?;
+            let published = state.repo_as(identity).publish(tenant, chart, prov, force).await?;
             let what = if with_prov { "chart uploaded with its provenance file" } else { "chart uploaded" };
             log_write(identity, tenant, &published.name, &published.version, what);
             Ok(saved())
@@ -198,7 +198,7 @@ pub async fn upload_prov(
     let result = async {
         let bytes = read_body(&state, &parts.headers, body).await?;
         size = bytes.len();
-        let stored = state.repo().put_provenance(&tenant, bytes, force).await?;
+        let stored = state.repo_as(&identity).put_provenance(&tenant, bytes, force).await?;
         log_write(&identity, &tenant, &stored.name, &stored.version, "provenance file uploaded");
         Ok(saved())
     }

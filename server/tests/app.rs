@@ -3,12 +3,14 @@
 //! Modules: `tenants` (routing by `--depth`/`--depth-dynamic`, tenant names, `/api/tenants`),
 //! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `cancelled` (writes the
 //! client gave up on), `ui` (the web catalogue's pages: content negotiation, escaping, headers,
-//! grants), `replicas` (below).
+//! grants), `events` (the change feed), `replicas` (below).
 
 #[path = "app/auth.rs"]
 mod auth;
 #[path = "app/cancelled.rs"]
 mod cancelled;
+#[path = "app/events.rs"]
+mod events;
 #[path = "app/tenants.rs"]
 mod tenants;
 #[path = "app/ui.rs"]

@@ -81,6 +81,17 @@ impl Drop for Env {
 
 /// Every default: what the server resolves from no values at all (its own tests compare that
 /// with a literal configuration).
+/// The endpoint the flag and variable tests configure.
+fn webhook() -> chartroom_webhooks::Endpoint {
+    chartroom_webhooks::Endpoint {
+        name: "ci".into(),
+        url: "https://ci.example/hook".into(),
+        secret: chartroom_webhooks::Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+        events: vec![chartroom_index::EventKind::Pushed, chartroom_index::EventKind::Deleted],
+        tenants: vec!["team-a".into()],
+    }
+}
+
 fn defaults() -> Config {
     resolve(&chartroom_server::config::ArgValues::new(), storage_env(&[])).unwrap().config
 }
@@ -248,8 +259,17 @@ fn every_flag() {
         "org/team-b=off,team-c=if-present",
         "--provenance-keyring",
         helm_keyring().to_str().unwrap(),
+        "--webhook",
+        "ci=https://ci.example/hook",
+        "--webhook-secret",
+        "ci=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "--webhook-events",
+        "ci=chart.pushed+chart.deleted",
+        "--webhook-tenants",
+        "ci=team-a",
     ]);
     let mut want = defaults();
+    want.webhooks = vec![webhook()];
     want.listen.host = "127.0.0.1".into();
     want.listen.port = 9000;
     want.storage.backend = BackendConfig::Local { root: PathBuf::from("/srv/charts") };
@@ -444,6 +464,10 @@ fn environment_variables() {
         ("PROVENANCE", "Required"),
         ("PROVENANCE_TENANT", "team-a=off team-b=if-present,, team-c=required"),
         ("PROVENANCE_KEYRING", keyring.to_str().unwrap()),
+        ("WEBHOOK", "ci=https://ci.example/hook"),
+        ("WEBHOOK_SECRET", "ci=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("WEBHOOK_EVENTS", "ci=chart.pushed+chart.deleted"),
+        ("WEBHOOK_TENANTS", "ci=team-a"),
     ];
     // The other backends' variables are exercised by `cloud_backends_from_environment`.
     let local_names = env_names().into_iter().filter(|n| !is_cloud_storage_env(n)).count();
@@ -455,6 +479,7 @@ fn environment_variables() {
     let mut want = defaults();
     want.listen.host = "::1".into();
     want.listen.port = 9100;
+    want.webhooks = vec![webhook()];
     want.storage.backend = BackendConfig::Local { root: PathBuf::from("/data") };
     want.storage.poll_interval = Duration::from_secs(2);
     want.repository.overwrite.allow_overwrite = true;

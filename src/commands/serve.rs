@@ -156,7 +156,14 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     let _watcher = config.auth.config_poll_interval.and_then(|every| auth.spawn_watcher(every));
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(auth.clone()));
-    let state = AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics);
+    // Chart events go to the webhooks from now on; each replica delivers its own writes' events.
+    let webhooks = (!config.webhooks.is_empty()).then(|| {
+        let hooks =
+            chartroom_webhooks::Webhooks::start(storage.clone(), repo.replica_id().to_owned(), config.webhooks.clone());
+        repo.set_event_sink(hooks.clone());
+        hooks
+    });
+    let state = AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics).with_webhooks(webhooks.clone());
     let upload_sweeper = state.spawn_upload_sweeper();
     state.spawn_catalogue_warmup();
     app_slot.set(app(state));
@@ -172,6 +179,9 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
         sweeper.abort();
     }
     repo.shutdown().await;
+    if let Some(hooks) = webhooks {
+        hooks.shutdown().await;
+    }
     tracing::info!(target: LOG_TARGET, "stopped");
     Ok(())
 }

@@ -512,6 +512,66 @@ impl Storage {
         }
     }
 
+    /// `.chartroom/<folder>/<owner>/<name>`: a small object of a per-process journal (the
+    /// webhook queue: `folder` `webhooks`, one `owner` per replica). Names are single segments.
+    fn journal_key(folder: &str, owner: &str, name: &str) -> Result<Path, StorageError> {
+        check_file_name(folder)?;
+        check_file_name(owner)?;
+        check_file_name(name)?;
+        Ok(Path::default().join(STATE_DIR).join(folder).join(owner).join(name))
+    }
+
+    /// Writes (replaces) one journal object.
+    pub async fn put_journal(&self, folder: &str, owner: &str, name: &str, data: Bytes) -> Result<(), StorageError> {
+        let key = Self::journal_key(folder, owner, name)?;
+        self.store
+            .put_opts(&key, PutPayload::from_bytes(data), PutOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::from_store(e, key.as_ref()))
+    }
+
+    /// Reads one journal object; `None` if it does not exist.
+    pub async fn get_journal(&self, folder: &str, owner: &str, name: &str) -> Result<Option<Bytes>, StorageError> {
+        let key = Self::journal_key(folder, owner, name)?;
+        match self.store.get(&key).await {
+            Ok(got) => got.bytes().await.map(Some).map_err(|e| StorageError::from_store(e, key.as_ref())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(StorageError::from_store(e, key.as_ref())),
+        }
+    }
+
+    /// Deletes one journal object; one already gone is not an error.
+    pub async fn delete_journal(&self, folder: &str, owner: &str, name: &str) -> Result<(), StorageError> {
+        let key = Self::journal_key(folder, owner, name)?;
+        match self.store.delete(&key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(StorageError::from_store(e, key.as_ref())),
+        }
+    }
+
+    /// Every object of a journal folder as (owner, name, last modified), sorted.
+    pub async fn list_journal(
+        &self,
+        folder: &str,
+    ) -> Result<Vec<(String, String, std::time::SystemTime)>, StorageError> {
+        check_file_name(folder)?;
+        let root = Path::default().join(STATE_DIR).join(folder);
+        let objects: Vec<ObjectMeta> =
+            self.store.list(Some(&root)).try_collect().await.map_err(|e| StorageError::from_store(e, root.as_ref()))?;
+        let mut out: Vec<(String, String, std::time::SystemTime)> = objects
+            .iter()
+            .filter_map(|meta| {
+                let mut parts = meta.location.prefix_match(&root)?;
+                let owner = parts.next()?.as_ref().to_owned();
+                let name = parts.next()?.as_ref().to_owned();
+                parts.next().is_none().then(|| (owner, name, meta.last_modified.into()))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// Reads ChartMuseum's `index-cache.yaml` if present (migration aid only).
     pub async fn read_chartmuseum_statefile(&self) -> Result<Option<Bytes>, StorageError> {
         match self.read(CHARTMUSEUM_STATEFILE).await {

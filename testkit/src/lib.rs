@@ -43,6 +43,7 @@ pub mod server;
 pub mod storage;
 pub mod tls;
 pub mod tools;
+pub mod webhooks;
 
 pub use auth::{JwtIssuer, basic, bcrypt_hash, bearer, chartmuseum_claims, htpasswd_line, token_digest};
 pub use chartroom_chart::testing::{
@@ -65,3 +66,4 @@ pub use tools::{
     SIGNTEST_KEYRING, SIGNTEST_PROV, SIGNTEST_SHA256, SIGNTEST_TGZ, chromium_binary, read_testdata, testdata,
     ui_test_tools, use_chartroom_binary, workspace_dir,
 };
+pub use webhooks::{WEBHOOK_SECRET, WebhookReceiver};

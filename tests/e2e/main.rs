@@ -51,6 +51,11 @@
 //!   50 charts, search as you type and without JavaScript, README and values, copy to the
 //!   clipboard, version switch, keyboard alone, axe-core, screenshots; depth 1 with auth; a
 //!   hostile chart whose script never runs.
+//! * `events`: the change feed of three replicas on one S3 bucket: every change once, in one
+//!   order, from any replica and hopping between them; cursors across a restart; a long poll.
+//! * `webhooks`: signed webhooks verified by the Python `standardwebhooks` library in a receiver
+//!   (`tests/webhooks/receiver.py`): three attempts with one id, every event kind, the delivery
+//!   report and metric, delivery after a restart, 1,000 uploads not waiting for a slow receiver.
 //! * `concurrency`: many concurrent uploads lose nothing and duplicate nothing.
 //! * `connections`: slow and idle clients, the connection cap, header limits, h2c, request ids.
 //! * `operations`: exact metrics after a known sequence, no series from random paths, readiness
@@ -91,6 +96,7 @@ mod client_push;
 mod concurrency;
 mod connections;
 mod deps;
+mod events;
 mod hardening;
 mod helm;
 mod helm_chart;
@@ -107,3 +113,4 @@ mod support;
 mod tenants;
 mod tls;
 mod ui;
+mod webhooks;

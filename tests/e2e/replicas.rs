@@ -19,7 +19,7 @@ use crate::support::*;
 const BUCKET: &str = "shared";
 
 /// `n` replicas on one fresh bucket (prefix `repo`).
-async fn replicas(n: usize) -> (Arc<S3Server>, StorageTarget, Vec<Server>) {
+pub(crate) async fn replicas(n: usize) -> (Arc<S3Server>, StorageTarget, Vec<Server>) {
     let s3 = S3Server::start();
     s3.create_bucket(BUCKET);
     let target = StorageTarget::S3 { s3: s3.clone(), bucket: BUCKET.to_owned(), prefix: "repo".to_owned() };

@@ -22,12 +22,13 @@
 mod chartmuseum;
 mod error;
 mod file;
-mod go_duration;
+pub(crate) mod go_duration;
 mod hints;
 pub mod options;
 mod resolve;
 mod settings;
 mod values;
+mod webhooks;
 
 #[cfg(test)]
 mod tests;

@@ -614,6 +614,33 @@ options! {
                comma- or space-separated list, the config file a mapping)",
         ..BASE
     });
+    pub const WEBHOOK: Opt<kind::Pairs> = Opt::pairs(OptionSpec {
+        key: "webhook", flag: "--webhook", env: "WEBHOOK", value_name: "NAME=URL",
+        default_help: Some("none"),
+        help: "A webhook endpoint receiving signed chart.pushed, chart.overwritten and chart.deleted \
+               events, e.g. ci=https://ci.example/hooks/charts (repeatable; each needs --webhook-secret)",
+        ..BASE
+    });
+    pub const WEBHOOK_SECRET: Opt<kind::Pairs> = Opt::pairs(OptionSpec {
+        key: "webhooksecret", flag: "--webhook-secret", env: "WEBHOOK_SECRET", value_name: "NAME=whsec_…",
+        default_help: Some("none"),
+        help: "An endpoint's Standard Webhooks signing secret: whsec_ and base64 of 24 to 64 random bytes \
+               (repeatable)",
+        secret: true,
+        ..BASE
+    });
+    pub const WEBHOOK_EVENTS: Opt<kind::Pairs> = Opt::pairs(OptionSpec {
+        key: "webhookevents", flag: "--webhook-events", env: "WEBHOOK_EVENTS", value_name: "NAME=KIND[+KIND]",
+        default_help: Some("every kind"),
+        help: "The event kinds an endpoint receives, e.g. ci=chart.pushed+chart.deleted (repeatable)",
+        ..BASE
+    });
+    pub const WEBHOOK_TENANTS: Opt<kind::Pairs> = Opt::pairs(OptionSpec {
+        key: "webhooktenants", flag: "--webhook-tenants", env: "WEBHOOK_TENANTS", value_name: "NAME=TENANT[+TENANT]",
+        default_help: Some("every tenant"),
+        help: "The tenants whose events an endpoint receives, as in grants: team-a, org/*, * (repeatable)",
+        ..BASE
+    });
     pub const PROVENANCE_KEYRING: Opt<kind::Path> = Opt::path(OptionSpec {
         key: "provenancekeyring", flag: "--provenance-keyring", env: "PROVENANCE_KEYRING", value_name: "FILE",
         help: "Trusted public keys for provenance checks: ASCII-armored keys or a GnuPG binary keyring \

@@ -43,6 +43,8 @@ pub struct Config {
     pub metrics: MetricsSettings,
     pub limits: ClientLimits,
     pub provenance: ProvenanceSettings,
+    /// `--webhook` and its companions (`config/webhooks.rs`): where chart events are delivered.
+    pub webhooks: Vec<chartroom_webhooks::Endpoint>,
     /// `--config` / `-c`, `CONFIG`: the file the other values were read from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -289,7 +291,9 @@ impl Config {
         let limits = ClientLimits::resolve(r)?;
         let config_file = r.path(&CONFIG, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
         let provenance = ProvenanceSettings::resolve(r)?;
+        let webhooks = super::webhooks::resolve(r)?;
         Ok(Config {
+            webhooks,
             listen,
             storage,
             repository,

@@ -15,6 +15,7 @@ use super::*;
 mod auth;
 mod errors;
 mod provenance;
+mod webhooks;
 
 /// The configuration with every default.
 pub(super) fn defaults() -> Config {
@@ -68,6 +69,7 @@ pub(super) fn defaults() -> Config {
             http2_cleartext: false,
         },
         tls: None,
+        webhooks: Vec::new(),
         metrics: MetricsSettings { enabled: false, listen: None },
         limits: ClientLimits { rate: None, concurrent_uploads: None, cors: None },
         provenance: ProvenanceSettings::default(),

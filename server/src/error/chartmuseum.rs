@@ -8,8 +8,8 @@ use chartroom_auth::{Action, Reason};
 use chartroom_chart::archive::ArchiveError;
 use chartroom_chart::constraint::ConstraintError;
 use chartroom_index::{
-    ArchiveReadError, EntryError, FileError, ProvenanceRejected, PublishError, RepoError, ReverifyError, Tenant,
-    TenantError, UnpublishError,
+    ArchiveReadError, EntryError, FeedError, FileError, ProvenanceRejected, PublishError, RepoError, ReverifyError,
+    Tenant, TenantError, UnpublishError,
 };
 use chartroom_storage::StorageError;
 
@@ -97,6 +97,13 @@ pub enum ChartMuseumError {
     // --- provenance
     /// `POST /api/provenance/verify` on a server without a trusted keyring.
     NoKeyring,
+    // --- change feed
+    /// `GET /api/events`: a query parameter that cannot be used.
+    InvalidEventsQuery(String),
+    /// `GET /api/events`: a cursor that cannot be read.
+    InvalidCursor(&'static str),
+    /// `GET /api/events`: a cursor older than the feed's history window.
+    CursorExpired(std::time::Duration),
 }
 
 impl ChartMuseumError {
@@ -166,6 +173,15 @@ impl ChartMuseumError {
             E::NoKeyring => {
                 (S::BAD_REQUEST, "no trusted keyring is configured: start the server with --provenance-keyring".into())
             }
+            E::InvalidEventsQuery(e) => (S::BAD_REQUEST, e.clone()),
+            E::InvalidCursor(e) => (S::BAD_REQUEST, FeedError::InvalidCursor(e).to_string()),
+            E::CursorExpired(window) => (
+                S::GONE,
+                format!(
+                    "{}: resync (read the index) and follow the feed again without since",
+                    FeedError::Expired(*window)
+                ),
+            ),
         }
     }
 
@@ -241,6 +257,16 @@ impl From<StorageError> for ChartMuseumError {
             StorageError::NotAFile(file) => ChartMuseumError::FolderInTheWay(file),
             StorageError::Full(_) => CommonError::StorageFull.into(),
             other => CommonError::StorageUnavailable(other).into(),
+        }
+    }
+}
+
+impl From<FeedError> for ChartMuseumError {
+    fn from(err: FeedError) -> Self {
+        match err {
+            FeedError::Storage(e) => e.into(),
+            FeedError::InvalidCursor(e) => ChartMuseumError::InvalidCursor(e),
+            FeedError::Expired(window) => ChartMuseumError::CursorExpired(window),
         }
     }
 }

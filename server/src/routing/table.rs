@@ -17,6 +17,11 @@ pub enum Route {
     Info,
     /// `GET /api/tenants`: the tenants the caller may pull from.
     Tenants,
+    /// `GET /api/events`: the change feed, filtered to the tenants the caller may pull from.
+    Events,
+    /// `GET /api/webhooks/deliveries`: pending webhook events and the latest attempts, for the
+    /// tenants the caller may pull from.
+    Deliveries,
     /// `POST /api/resync` under `--depth N` (N ≥ 1): every tenant at once.
     ResyncAll,
     /// `GET|HEAD {R}/index.yaml`
@@ -105,6 +110,15 @@ pub(super) const SPECS: &[Spec] = &[
     spec!(Health, GET, Root, ["health"], "/health", "/health"),
     spec!(Ready, GET, Root, ["health", "ready"], "/health/ready", "/health/ready"),
     spec!(Tenants, GET, Root, ["api", "tenants"], "/api/tenants", "/api/tenants"),
+    spec!(Events, GET, Root, ["api", "events"], "/api/events", "/api/events"),
+    spec!(
+        Deliveries,
+        GET,
+        Root,
+        ["api", "webhooks", "deliveries"],
+        "/api/webhooks/deliveries",
+        "/api/webhooks/deliveries"
+    ),
     // `.assets` can be no tenant's segment (a leading `.` is refused), so this root route
     // shadows no repository path at any depth.
     spec!(UiAsset, GET, Root, ["ui", ".assets", ":file"], "/ui/.assets/:file", "/ui/.assets/:file"),
@@ -204,7 +218,13 @@ impl Route {
     /// `/info`) and for `/api/tenants`, whose answer depends on the caller instead.
     pub fn action(self) -> Option<Action> {
         match self {
-            Route::Health | Route::Ready | Route::Info | Route::Tenants | Route::UiAsset => None,
+            Route::Health
+            | Route::Ready
+            | Route::Info
+            | Route::Tenants
+            | Route::Events
+            | Route::Deliveries
+            | Route::UiAsset => None,
             Route::Welcome
             | Route::Index
             | Route::ChartFile

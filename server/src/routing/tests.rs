@@ -35,6 +35,8 @@ fn every_route_has_one_spec() {
         Ready,
         Info,
         Tenants,
+        Events,
+        Deliveries,
         ResyncAll,
         Index,
         ChartFile,

@@ -116,6 +116,9 @@ fn examples() -> Vec<ChartMuseumError> {
         E::DuplicateFormFile("chart".into()),
         E::NoFormFiles { chart_field: "chart".into(), prov_field: "prov".into() },
         E::NoKeyring,
+        E::InvalidEventsQuery("wait: invalid duration \"soon\"".into()),
+        E::InvalidCursor("bad position"),
+        E::CursorExpired(Duration::from_secs(600)),
     ]
 }
 
@@ -168,6 +171,9 @@ fn variant(e: &ChartMuseumError) -> &'static str {
         E::DuplicateFormFile(_) => "DuplicateFormFile",
         E::NoFormFiles { .. } => "NoFormFiles",
         E::NoKeyring => "NoKeyring",
+        E::InvalidEventsQuery(_) => "InvalidEventsQuery",
+        E::InvalidCursor(_) => "InvalidCursor",
+        E::CursorExpired(_) => "CursorExpired",
     }
 }
 
