@@ -230,30 +230,38 @@ impl Index {
     /// The entry's YAML fragment moves into the index. An entry without one (a copy of an indexed
     /// entry with other provenance, or any entry of a JSON body) keeps the fragment of the version
     /// it replaces: the metadata it renders is the same.
+    ///
+    /// Such a copy is not indexed when the version it was copied from is gone or was replaced by
+    /// another archive meanwhile (a peer's change applied between the read and the write): it
+    /// would bring back, or describe, what storage no longer holds.
     pub(crate) fn insert(&mut self, mut entry: Entry) -> Option<Arc<Entry>> {
         let fresh = entry.take_yaml();
+        let needs_fragment = fresh.is_none() && !self.config.json;
         let entry = Arc::new(entry);
-        self.touch(entry.name());
-        let chart = ChartName(entry.name().to_owned());
-        let versions = self.charts.entry(chart).or_default();
+        let same_archive = |e: &Entry| e.digest == entry.digest && e.object.file == entry.object.file;
+        let versions = match self.charts.get_mut(&ChartName(entry.name().to_owned())) {
+            Some(versions) => versions,
+            None if needs_fragment => return None,
+            None => self.charts.entry(ChartName(entry.name().to_owned())).or_default(),
+        };
         let old = match find(versions, entry.parsed_version(), entry.version()) {
             Ok(i) => {
                 let slot = &mut versions[i];
-                if let Some(yaml) = fresh {
-                    slot.yaml = yaml;
+                match fresh {
+                    Some(yaml) => slot.yaml = yaml,
+                    None if needs_fragment && !same_archive(&slot.entry) => return None,
+                    None => {}
                 }
                 Some(std::mem::replace(&mut slot.entry, Arc::clone(&entry)))
             }
+            Err(_) if needs_fragment => return None,
             Err(i) => {
-                if fresh.is_none() && !self.config.json {
-                    // Not reached: every new version comes from `Entry::new`, which renders it.
-                    tracing::error!(chart = entry.name(), version = entry.version(), "indexed without its YAML");
-                }
                 versions.insert(i, Slot { entry: Arc::clone(&entry), yaml: fresh.unwrap_or_default() });
                 self.len += 1;
                 None
             }
         };
+        self.touch(entry.name());
         if let Some(old) = &old {
             self.by_file.remove(old.object.file.as_str());
         }
@@ -768,6 +776,36 @@ serverInfo: {}
             }
             assert_eq!(String::from_utf8(index.render_bytes().to_vec()).unwrap(), naive(&index));
         }
+    }
+
+    /// A copy of an indexed entry with other provenance keeps the version's YAML; a copy whose
+    /// version is gone, or now held by another archive, is not indexed (it has no YAML of its own).
+    #[test]
+    fn copies_of_indexed_entries_keep_their_fragment_or_are_refused() {
+        use crate::provenance::ProvenanceRecord;
+        let config = RenderConfig::default();
+        let mut index = Index::new(config.clone());
+        index.set_generated(Timestamp::UNIX_EPOCH);
+        index.insert(entry("a", "1.0.0", &config));
+        let body = index.render_bytes();
+        let indexed = Arc::clone(index.get("a", "1.0.0").unwrap());
+        let record = ProvenanceRecord { size: 1, etag: None, signature: None, failure: None };
+        assert!(index.insert(indexed.with_provenance(Some(record))).is_some());
+        assert!(index.get("a", "1.0.0").unwrap().provenance().is_some());
+        assert_eq!(index.render_bytes(), body, "same YAML");
+        // Another archive now holds the version: the stale copy does not replace it.
+        let object = StoredObject { file: "a-1.0.0.tgz".into(), size: 10, etag: None };
+        let other = Entry::new(meta("a", "1.0.0"), "cd".repeat(32), Timestamp::UNIX_EPOCH, object, &config).unwrap();
+        index.insert(other);
+        let body = index.render_bytes();
+        assert!(index.insert(indexed.with_provenance(None)).is_none());
+        assert_eq!(index.get("a", "1.0.0").unwrap().digest, "cd".repeat(32));
+        assert_eq!(index.render_bytes(), body);
+        // The version is gone: the copy does not bring it back.
+        index.remove("a", "1.0.0");
+        assert!(index.insert(indexed.with_provenance(None)).is_none());
+        assert!(index.is_empty());
+        assert_eq!(index.by_file("a-1.0.0.tgz").map(|e| e.digest.clone()), None);
     }
 
     #[test]
