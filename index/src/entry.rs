@@ -386,3 +386,38 @@ impl<'a> ItemWriter<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: the served JSON is assembled from the kept metadata when asked; it must be the
+    /// bytes `ChartVersionJson` writes, escapes included (Go's `<`, `>`, `&`, control characters).
+    #[test]
+    fn json_assembled_on_demand_is_the_chart_version_json() {
+        let created: Timestamp = "2024-05-01T10:00:00.123456789Z".parse().unwrap();
+        let metadata = Metadata {
+            name: "a<b>&c".into(),
+            version: "1.0.0+build.1".into(),
+            api_version: "v2".into(),
+            description: "tab\there \"quoted\" \u{2028} é".into(),
+            keywords: vec!["x".into()],
+            ..Default::default()
+        };
+        for chart_url in [None, Some("https://h/x&y".to_owned())] {
+            let config = RenderConfig { chart_url, ..Default::default() };
+            for (file, digest) in [("a-1.0.0.tgz", "ab".repeat(32)), ("dir/<odd>&.tgz", "0\u{8}\"1".to_owned())] {
+                let object = StoredObject { file: file.into(), size: 1, etag: None };
+                let entry = Entry::new(metadata.clone(), digest.clone(), created, object, &config).unwrap();
+                let url = match &config.chart_url {
+                    Some(base) => format!("{base}/charts/{file}"),
+                    None => format!("charts/{file}"),
+                };
+                let expected = chart_version_json(&metadata, &url, &format_time(created), &digest).unwrap();
+                assert_eq!(entry.json(), expected);
+                let back: Metadata = serde_json::from_str(entry.metadata_json()).unwrap();
+                assert_eq!(back, metadata);
+            }
+        }
+    }
+}
