@@ -231,9 +231,10 @@ impl Index {
     /// entry with other provenance, or any entry of a JSON body) keeps the fragment of the version
     /// it replaces: the metadata it renders is the same.
     ///
-    /// Such a copy is not indexed when the version it was copied from is gone or was replaced by
-    /// another archive meanwhile (a peer's change applied between the read and the write): it
-    /// would bring back, or describe, what storage no longer holds.
+    /// With a YAML body, such a copy is not indexed when the version it was copied from is gone
+    /// or was replaced by another archive meanwhile (a peer's change applied between the read and
+    /// the write): it has no YAML of its own, and would bring back, or describe, what storage no
+    /// longer holds. (A JSON body renders every entry from its metadata and indexes it as before.)
     pub(crate) fn insert(&mut self, mut entry: Entry) -> Option<Arc<Entry>> {
         let fresh = entry.take_yaml();
         let needs_fragment = fresh.is_none() && !self.config.json;
