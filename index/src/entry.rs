@@ -1,8 +1,12 @@
 //! One chart version in the index: its identity, where its archive is stored, what is known of
-//! its provenance file, and its pre-serialized YAML and JSON fragments, rendered once when the
-//! entry is made.
+//! its provenance file, and its `Chart.yaml` as pre-serialized JSON (the served JSON adds the
+//! URL, time and digest when asked, [`Entry::json`]). Its YAML fragment is rendered once
+//! when the entry is made and handed to the index, which keeps it only inside the served body
+//! (see `Index::insert`): one copy of the YAML per version, not two.
 
-use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 
 use chartroom_chart::metadata::{Dependency, Metadata};
 use chartroom_chart::version::Version;
@@ -44,8 +48,14 @@ pub struct Entry {
     /// does not know it); shown by the chart API.
     provenance: Option<Box<ProvenanceRecord>>,
     version: Version,
-    json: Box<str>,
-    yaml: Box<str>,
+    /// `Chart.yaml` as Go's `json.Marshal(chart.Metadata)` writes it ([`Entry::metadata_json`]).
+    metadata: Box<str>,
+    /// `--chart-url` plus context path, shared by every entry (`None`: relative URLs).
+    url_base: Option<Arc<str>>,
+    /// The YAML fragment of a freshly made entry, until the index takes it ([`Entry::take_yaml`]);
+    /// `None` once indexed, for a copy of an indexed entry (same metadata, so the fragment it
+    /// replaces is kept), and when the index is served as JSON.
+    yaml: Option<Bytes>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +86,14 @@ impl Entry {
         let created_text = format_time(created);
         let json = chart_version_json(&metadata, &url, &created_text, &digest)
             .map_err(|e| EntryError::Serialize(metadata.name.clone(), e.to_string()))?;
-        let yaml = if config.json { String::new() } else { yaml_fragment(&metadata, &url, &created_text, &digest) };
+        // Only the metadata is kept; `json()` appends the rest as `ChartVersionJson` writes it.
+        // `"urls":[` with an unescaped quote cannot occur inside a JSON string, and every
+        // metadata field comes before it (`ChartVersionJson` flattens the metadata first).
+        let metadata_json = match json.rfind(",\"urls\":[") {
+            Some(end) => format!("{}}}", &json[..end]),
+            None => return Err(EntryError::Serialize(metadata.name.clone(), "no metadata fields".to_owned())),
+        };
+        let yaml = (!config.json).then(|| Bytes::from(yaml_fragment(&metadata, &url, &created_text, &digest)));
         Ok(Entry {
             name: metadata.name.into_boxed_str(),
             digest,
@@ -84,8 +101,9 @@ impl Entry {
             object,
             provenance: None,
             version,
-            json: json.into_boxed_str(),
-            yaml: yaml.into_boxed_str(),
+            metadata: metadata_json.into_boxed_str(),
+            url_base: config.chart_url.as_deref().map(shared_base),
+            yaml,
         })
     }
 
@@ -103,22 +121,41 @@ impl Entry {
     }
 
     /// Helm's `repo.ChartVersion` as JSON, in Go field order (the JSON index body's fragment).
-    pub fn json(&self) -> &str {
-        &self.json
+    pub fn json(&self) -> String {
+        let mut out = String::with_capacity(self.metadata.len() + 192);
+        self.write_json(&mut out);
+        out
+    }
+
+    /// [`Entry::json`] into `out`: the metadata, then `urls`, `created` and `digest` as
+    /// `ChartVersionJson` writes them.
+    pub(crate) fn write_json(&self, out: &mut String) {
+        out.push_str(self.metadata.strip_suffix('}').unwrap_or(&self.metadata));
+        out.push_str(",\"urls\":[");
+        let url = match &self.url_base {
+            Some(base) => format!("{base}/charts/{}", self.object.file),
+            None => format!("charts/{}", self.object.file),
+        };
+        push_json_string(out, &url);
+        out.push_str("],\"created\":");
+        push_json_string(out, &format_time(self.created));
+        out.push_str(",\"digest\":");
+        push_json_string(out, &self.digest);
+        out.push('}');
     }
 
     /// What the chart API shows of this version: [`Entry::json`], then (only when the version
     /// has a provenance file) `"provenance":{"verified":…}` with the signer when it verified.
-    pub fn api_json(&self) -> Cow<'_, str> {
-        let Some(provenance) = &self.provenance else { return Cow::Borrowed(&self.json) };
-        let Some(body) = self.json.strip_suffix('}') else { return Cow::Borrowed(&self.json) };
-        let extra = provenance.api_json();
-        let mut out = String::with_capacity(body.len() + extra.len() + 16);
-        out.push_str(body);
+    pub fn api_json(&self) -> String {
+        let mut out = self.json();
+        let Some(provenance) = &self.provenance else { return out };
+        if out.pop() != Some('}') {
+            return self.json();
+        }
         out.push_str(",\"provenance\":");
-        out.push_str(&extra);
+        out.push_str(&provenance.api_json());
         out.push('}');
-        Cow::Owned(out)
+        out
     }
 
     /// What is known of this version's provenance file; `None` when it has none.
@@ -137,18 +174,36 @@ impl Entry {
 
     /// `Chart.yaml` as Go's `json.Marshal(chart.Metadata)` writes it (Helm's OCI config blob):
     /// [`Entry::json`] without the `urls`, `created` and `digest` that follow the metadata.
-    pub fn metadata_json(&self) -> String {
-        // `"urls":[` with an unescaped quote cannot occur inside a JSON string, and every
-        // metadata field comes before it (`ChartVersionJson` flattens the metadata first).
-        match self.json.rfind(",\"urls\":[") {
-            Some(end) => format!("{}}}", &self.json[..end]),
-            None => "{}".to_owned(),
-        }
+    pub fn metadata_json(&self) -> &str {
+        &self.metadata
     }
 
-    /// The YAML fragment of this entry in `index.yaml` (empty when the index is served as JSON).
-    pub(crate) fn yaml(&self) -> &str {
-        &self.yaml
+    /// The YAML fragment of this entry in `index.yaml`, taken by the index when it indexes the
+    /// entry (see the field).
+    pub(crate) fn take_yaml(&mut self) -> Option<Bytes> {
+        self.yaml.take()
+    }
+}
+
+/// A JSON string as Go's encoder writes it.
+fn push_json_string(out: &mut String, s: &str) {
+    match chartroom_chart::gojson::to_string(s) {
+        Ok(json) => out.push_str(&json),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+/// One shared copy of the URL base for all entries (it changes only with the configuration).
+fn shared_base(base: &str) -> Arc<str> {
+    static LAST: Mutex<Option<Arc<str>>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match &*last {
+        Some(shared) if **shared == *base => Arc::clone(shared),
+        _ => {
+            let shared: Arc<str> = Arc::from(base);
+            *last = Some(Arc::clone(&shared));
+            shared
+        }
     }
 }
 
@@ -333,6 +388,41 @@ impl<'a> ItemWriter<'a> {
         if !self.started {
             self.out.push_str(self.indent);
             self.out.push_str("- {}\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: the served JSON is assembled from the kept metadata when asked; it must be the
+    /// bytes `ChartVersionJson` writes, escapes included (Go's `<`, `>`, `&`, control characters).
+    #[test]
+    fn json_assembled_on_demand_is_the_chart_version_json() {
+        let created: Timestamp = "2024-05-01T10:00:00.123456789Z".parse().unwrap();
+        let metadata = Metadata {
+            name: "a<b>&c".into(),
+            version: "1.0.0+build.1".into(),
+            api_version: "v2".into(),
+            description: "tab\there \"quoted\" \u{2028} é".into(),
+            keywords: vec!["x".into()],
+            ..Default::default()
+        };
+        for chart_url in [None, Some("https://h/x&y".to_owned())] {
+            let config = RenderConfig { chart_url, ..Default::default() };
+            for (file, digest) in [("a-1.0.0.tgz", "ab".repeat(32)), ("dir/<odd>&.tgz", "0\u{8}\"1".to_owned())] {
+                let object = StoredObject { file: file.into(), size: 1, etag: None };
+                let entry = Entry::new(metadata.clone(), digest.clone(), created, object, &config).unwrap();
+                let url = match &config.chart_url {
+                    Some(base) => format!("{base}/charts/{file}"),
+                    None => format!("charts/{file}"),
+                };
+                let expected = chart_version_json(&metadata, &url, &format_time(created), &digest).unwrap();
+                assert_eq!(entry.json(), expected);
+                let back: Metadata = serde_json::from_str(entry.metadata_json()).unwrap();
+                assert_eq!(back, metadata);
+            }
         }
     }
 }

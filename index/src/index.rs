@@ -1,9 +1,16 @@
-//! The in-memory repository index: entries keyed by Chart.yaml name and version, each carrying
-//! its own pre-serialized YAML and JSON fragments, so a change costs the serialization of that one
+//! The in-memory repository index: entries keyed by Chart.yaml name and version, each with its
+//! pre-serialized fragment of the served body, so a change costs the serialization of that one
 //! entry and the served body is a concatenation of fragments.
+//!
+//! Memory (issue 16): each version's YAML fragment exists once, as a slice of the rendered page
+//! that serves it (an entry made since the last render holds its own until then); versions are
+//! kept in a sorted vector per chart rather than a map keyed by a copy of the version; the by-file
+//! lookup is keyed by the entry itself.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,34 +24,46 @@ use crate::key_order::go_yaml_key_order;
 
 /// Versions sort newest first (Helm's `SortEntries`); equal precedence falls back to the text,
 /// so `1.0.0` and `1.0.0+build` are distinct, deterministically ordered entries.
-#[derive(Debug, Clone)]
-struct VersionKey {
-    version: Version,
-    text: String,
+fn newest_first(a: (&Version, &str), b: (&Version, &str)) -> Ordering {
+    b.0.cmp(a.0).then_with(|| b.1.cmp(a.1))
 }
 
-impl VersionKey {
-    fn of(entry: &Entry) -> VersionKey {
-        VersionKey { version: entry.parsed_version().clone(), text: entry.version().to_owned() }
-    }
+/// One indexed version: the entry and its fragment of the served YAML body (empty when the body
+/// is JSON, which is rendered from [`Entry::json`]).
+#[derive(Debug)]
+struct Slot {
+    entry: Arc<Entry>,
+    yaml: Bytes,
 }
 
-impl Ord for VersionKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.version.cmp(&self.version).then_with(|| other.text.cmp(&self.text))
+/// A chart's versions, newest first.
+type Versions = Vec<Slot>;
+
+/// Where a version is, or would go, in a chart's versions.
+fn find(versions: &Versions, version: &Version, text: &str) -> Result<usize, usize> {
+    versions.binary_search_by(|s| newest_first((s.entry.parsed_version(), s.entry.version()), (version, text)))
+}
+
+/// An entry in the by-file lookup, hashed and compared by its file (no second copy of the name).
+#[derive(Debug)]
+struct ByFile(Arc<Entry>);
+
+impl Borrow<str> for ByFile {
+    fn borrow(&self) -> &str {
+        &self.0.object.file
     }
 }
-impl PartialOrd for VersionKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+impl Hash for ByFile {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.object.file.as_str().hash(state);
     }
 }
-impl PartialEq for VersionKey {
+impl PartialEq for ByFile {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        self.0.object.file == other.0.object.file
     }
 }
-impl Eq for VersionKey {}
+impl Eq for ByFile {}
 
 /// A chart name ordered as go-yaml orders map keys (a non-letter before a letter, runs of digits
 /// by their numeric value), so `entries` come out in the order `helm repo index` writes them.
@@ -78,13 +97,11 @@ fn existing_copy_wins(existing: &str, candidate: &str, canonical: &str) -> bool 
     existing != candidate && (existing == canonical || candidate != canonical)
 }
 
-type Versions = BTreeMap<VersionKey, Arc<Entry>>;
-
 /// The whole index of one repository.
 #[derive(Debug)]
 pub struct Index {
     charts: BTreeMap<ChartName, Versions>,
-    by_file: HashMap<String, Arc<Entry>>,
+    by_file: HashSet<ByFile>,
     generated: Timestamp,
     config: RenderConfig,
     len: usize,
@@ -106,12 +123,13 @@ struct Page {
 }
 
 impl Page {
-    fn new(lower: Option<ChartName>, text: String) -> Page {
-        let hash = Sha256::digest(text.as_bytes()).into();
-        Page { lower, bytes: Bytes::from(text), hash }
+    fn new(lower: Option<ChartName>, text: Vec<u8>) -> Page {
+        let hash = Sha256::digest(&text).into();
+        // Exactly its length: the growth slack of the buffer was about a third of the body.
+        Page { lower, bytes: Bytes::from(text.into_boxed_slice()), hash }
     }
     fn empty(lower: Option<ChartName>) -> Page {
-        Page::new(lower, String::new())
+        Page::new(lower, Vec::new())
     }
 }
 
@@ -128,7 +146,7 @@ impl Index {
     pub(crate) fn new(config: RenderConfig) -> Self {
         Self {
             charts: BTreeMap::new(),
-            by_file: HashMap::new(),
+            by_file: HashSet::new(),
             generated: Timestamp::now(),
             config,
             len: 0,
@@ -158,30 +176,61 @@ impl Index {
     }
 
     /// Inserts or replaces the entry with the same name and version; returns the replaced one.
-    pub(crate) fn insert(&mut self, entry: Entry) -> Option<Arc<Entry>> {
+    ///
+    /// The entry's YAML fragment moves into the index. An entry without one (a copy of an indexed
+    /// entry with other provenance, or any entry of a JSON body) keeps the fragment of the version
+    /// it replaces: the metadata it renders is the same.
+    ///
+    /// With a YAML body, such a copy is not indexed when the version it was copied from is gone
+    /// or was replaced by another archive meanwhile (a peer's change applied between the read and
+    /// the write): it has no YAML of its own, and would bring back, or describe, what storage no
+    /// longer holds. (A JSON body renders every entry from its metadata and indexes it as before.)
+    pub(crate) fn insert(&mut self, mut entry: Entry) -> Option<Arc<Entry>> {
+        let fresh = entry.take_yaml();
+        let needs_fragment = fresh.is_none() && !self.config.json;
         let entry = Arc::new(entry);
+        let same_archive = |e: &Entry| e.digest == entry.digest && e.object.file == entry.object.file;
+        let versions = match self.charts.get_mut(&ChartName(entry.name().to_owned())) {
+            Some(versions) => versions,
+            None if needs_fragment => return None,
+            None => self.charts.entry(ChartName(entry.name().to_owned())).or_default(),
+        };
+        let old = match find(versions, entry.parsed_version(), entry.version()) {
+            Ok(i) => {
+                let slot = &mut versions[i];
+                match fresh {
+                    Some(yaml) => slot.yaml = yaml,
+                    None if needs_fragment && !same_archive(&slot.entry) => return None,
+                    None => {}
+                }
+                Some(std::mem::replace(&mut slot.entry, Arc::clone(&entry)))
+            }
+            Err(_) if needs_fragment => return None,
+            Err(i) => {
+                versions.insert(i, Slot { entry: Arc::clone(&entry), yaml: fresh.unwrap_or_default() });
+                self.len += 1;
+                None
+            }
+        };
         self.touch(entry.name());
-        let versions = self.charts.entry(ChartName(entry.name().to_owned())).or_default();
-        let old = versions.insert(VersionKey::of(&entry), Arc::clone(&entry));
         if let Some(old) = &old {
-            self.by_file.remove(&old.object.file);
-        } else {
-            self.len += 1;
+            self.by_file.remove(old.object.file.as_str());
         }
-        self.by_file.insert(entry.object.file.clone(), Arc::clone(&entry));
+        self.by_file.replace(ByFile(entry));
         old
     }
 
     pub(crate) fn remove(&mut self, name: &str, version: &str) -> Option<Arc<Entry>> {
-        let key = VersionKey { version: Version::parse(version).ok()?, text: version.to_owned() };
+        let parsed = Version::parse(version).ok()?;
         let chart = ChartName(name.to_owned());
         let versions = self.charts.get_mut(&chart)?;
-        let removed = versions.remove(&key)?;
+        let i = find(versions, &parsed, version).ok()?;
+        let removed = versions.remove(i).entry;
         if versions.is_empty() {
             self.charts.remove(&chart);
         }
         self.touch(name);
-        self.by_file.remove(&removed.object.file);
+        self.by_file.remove(removed.object.file.as_str());
         self.len -= 1;
         Some(removed)
     }
@@ -192,26 +241,27 @@ impl Index {
     pub(crate) fn remove_chart(&mut self, name: &str) -> Vec<Arc<Entry>> {
         let Some(versions) = self.charts.remove(&ChartName(name.to_owned())) else { return Vec::new() };
         self.touch(name);
-        let removed: Vec<Arc<Entry>> = versions.into_values().collect();
+        let removed: Vec<Arc<Entry>> = versions.into_iter().map(|s| s.entry).collect();
         for e in &removed {
-            self.by_file.remove(&e.object.file);
+            self.by_file.remove(e.object.file.as_str());
         }
         self.len -= removed.len();
         removed
     }
 
     pub fn get(&self, name: &str, version: &str) -> Option<&Arc<Entry>> {
-        let key = VersionKey { version: Version::parse(version).ok()?, text: version.to_owned() };
-        self.charts.get(&ChartName(name.to_owned()))?.get(&key)
+        let parsed = Version::parse(version).ok()?;
+        let versions = self.charts.get(&ChartName(name.to_owned()))?;
+        find(versions, &parsed, version).ok().map(|i| &versions[i].entry)
     }
 
     pub(crate) fn by_file(&self, file: &str) -> Option<&Arc<Entry>> {
-        self.by_file.get(file)
+        self.by_file.get(file).map(|b| &b.0)
     }
 
     /// The versions of a chart, newest first.
     pub fn versions(&self, name: &str) -> Option<impl Iterator<Item = &Arc<Entry>>> {
-        self.charts.get(&ChartName(name.to_owned())).map(|v| v.values())
+        self.charts.get(&ChartName(name.to_owned())).map(|v| v.iter().map(|s| &s.entry))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -221,11 +271,11 @@ impl Index {
     /// Every chart with its versions (newest first), in name order: one pass, where a
     /// [`Index::versions`] lookup per name would compare names in Go's key order each time.
     pub fn charts(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &Arc<Entry>>)> {
-        self.charts.iter().map(|(k, v)| (k.0.as_str(), v.values()))
+        self.charts.iter().map(|(k, v)| (k.0.as_str(), v.iter().map(|s| &s.entry)))
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
-        self.charts.values().flat_map(|v| v.values())
+        self.charts.values().flat_map(|v| v.iter().map(|s| &s.entry))
     }
 
     /// Whether a chart version found at `file` may be indexed (see [`Admission`]).
@@ -346,9 +396,11 @@ impl Index {
     }
 
     /// Renders the charts in page `idx`'s name range into one or more pages of about
-    /// `PAGE_TARGET` bytes (a page always holds whole charts).
-    fn build_pages(&self, idx: usize) -> Vec<Page> {
+    /// `PAGE_TARGET` bytes (a page always holds whole charts). Every YAML fragment copied into a
+    /// page is then held as a slice of it: the page is the fragment's only copy.
+    fn build_pages(&mut self, idx: usize) -> Vec<Page> {
         use std::ops::Bound;
+        let json = self.config.json;
         let lower = self.pages[idx].lower.clone();
         let upper = self.pages.get(idx + 1).and_then(|p| p.lower.clone());
         let range = (
@@ -356,16 +408,29 @@ impl Index {
             upper.as_ref().map_or(Bound::Unbounded, Bound::Excluded),
         );
         let mut pages = Vec::new();
-        let mut current = String::new();
+        let mut current = Vec::new();
         let mut current_lower = lower.clone();
-        for (i, (name, versions)) in self.charts.range::<ChartName, _>(range).enumerate() {
+        // Fragments written into `current`, re-pointed at the page once it is made.
+        let mut placed: Placed<'_> = Vec::new();
+        for (i, (name, versions)) in self.charts.range_mut::<ChartName, _>(range).enumerate() {
             if current.len() >= PAGE_TARGET {
-                pages.push(Page::new(current_lower.take(), std::mem::take(&mut current)));
+                pages.push(finish_page(current_lower.take(), std::mem::take(&mut current), &mut placed));
                 current_lower = Some(name.clone());
             }
-            write_chart(&mut current, self.config.json, idx == 0 && i == 0, &name.0, versions.values());
+            if json {
+                let mut text = String::new();
+                write_chart(&mut text, true, idx == 0 && i == 0, &name.0, versions);
+                current.extend_from_slice(text.as_bytes());
+            } else {
+                current.extend_from_slice(yaml_chart_key(&name.0).as_bytes());
+                for slot in versions.iter_mut() {
+                    let start = current.len();
+                    current.extend_from_slice(&slot.yaml);
+                    placed.push((&mut slot.yaml, start..current.len()));
+                }
+            }
         }
-        pages.push(Page::new(current_lower, current));
+        pages.push(finish_page(current_lower, current, &mut placed));
         pages
     }
 
@@ -385,7 +450,7 @@ impl Index {
             }
             out.push_str(&json_string(&name.0));
             out.push(':');
-            write_versions_json(out, versions.values(), Body::Api);
+            write_versions_json(out, versions, Body::Api);
         }
         out.push('}');
     }
@@ -394,20 +459,26 @@ impl Index {
     pub fn chart_json(&self, name: &str) -> Option<String> {
         let versions = self.charts.get(&ChartName(name.to_owned()))?;
         let mut out = String::new();
-        write_versions_json(&mut out, versions.values(), Body::Api);
+        write_versions_json(&mut out, versions, Body::Api);
         Some(out)
     }
 }
 
+/// YAML fragments written into a page being built, and where.
+type Placed<'a> = Vec<(&'a mut Bytes, std::ops::Range<usize>)>;
+
+/// The page of `text`; the fragments placed in it become slices of it.
+fn finish_page(lower: Option<ChartName>, text: Vec<u8>, placed: &mut Placed<'_>) -> Page {
+    let page = Page::new(lower, text);
+    for (fragment, at) in placed.drain(..) {
+        *fragment = page.bytes.slice(at);
+    }
+    page
+}
+
 /// One chart of the `entries` map: `name: [versions]` in JSON (after a comma unless `first`), or
 /// its YAML key and version items.
-fn write_chart<'a>(
-    out: &mut String,
-    json: bool,
-    first: bool,
-    name: &str,
-    versions: impl Iterator<Item = &'a Arc<Entry>>,
-) {
+fn write_chart(out: &mut String, json: bool, first: bool, name: &str, versions: &[Slot]) {
     if json {
         if !first {
             out.push(',');
@@ -416,13 +487,19 @@ fn write_chart<'a>(
         out.push(':');
         write_versions_json(out, versions, Body::Index);
     } else {
-        out.push_str("  ");
-        yaml::scalar(out, name);
-        out.push_str(":\n");
-        for e in versions {
-            out.push_str(e.yaml());
+        out.push_str(&yaml_chart_key(name));
+        for s in versions {
+            out.push_str(&String::from_utf8_lossy(&s.yaml));
         }
     }
+}
+
+/// `  <name>:` and a newline: a chart's key in the YAML `entries` map.
+fn yaml_chart_key(name: &str) -> String {
+    let mut out = String::from("  ");
+    yaml::scalar(&mut out, name);
+    out.push_str(":\n");
+    out
 }
 
 /// Which JSON a version is written as.
@@ -434,14 +511,14 @@ enum Body {
     Api,
 }
 
-fn write_versions_json<'a>(out: &mut String, versions: impl Iterator<Item = &'a Arc<Entry>>, body: Body) {
+fn write_versions_json(out: &mut String, versions: &[Slot], body: Body) {
     out.push('[');
-    for (i, e) in versions.enumerate() {
+    for (i, e) in versions.iter().map(|s| &s.entry).enumerate() {
         if i > 0 {
             out.push(',');
         }
         match body {
-            Body::Index => out.push_str(e.json()),
+            Body::Index => e.write_json(out),
             Body::Api => out.push_str(&e.api_json()),
         }
     }
@@ -575,9 +652,25 @@ serverInfo: {}
         let (header, footer) = index.header_footer();
         let mut out = header;
         for (i, (name, versions)) in index.charts.iter().enumerate() {
-            write_chart(&mut out, index.config.json, i == 0, &name.0, versions.values());
+            write_chart(&mut out, index.config.json, i == 0, &name.0, versions);
         }
         out + &footer
+    }
+
+    /// Issue 16: after a render, each version's YAML is a slice of a served page, not a copy.
+    fn assert_fragments_live_in_pages(index: &Index) {
+        for slot in index.charts.values().flatten() {
+            let at = slot.yaml.as_ptr_range();
+            assert!(
+                index.pages.iter().any(|p| {
+                    let page = p.bytes.as_ptr_range();
+                    page.start <= at.start && at.end <= page.end
+                }),
+                "{} {} holds its own copy of its YAML",
+                slot.entry.name(),
+                slot.entry.version()
+            );
+        }
     }
 
     #[test]
@@ -617,6 +710,9 @@ serverInfo: {}
                     assert_eq!(rendered.len, body.len());
                     assert_eq!(String::from_utf8(body).unwrap(), naive(&index), "json={json} step={step}");
                     assert!(digests.insert(rendered.digest), "every change gives a new digest");
+                    if !json {
+                        assert_fragments_live_in_pages(&index);
+                    }
                 }
             }
             assert!(index.pages.len() > 1, "the test must exercise several pages");
@@ -631,6 +727,36 @@ serverInfo: {}
             }
             assert_eq!(String::from_utf8(index.render_bytes().to_vec()).unwrap(), naive(&index));
         }
+    }
+
+    /// A copy of an indexed entry with other provenance keeps the version's YAML; a copy whose
+    /// version is gone, or now held by another archive, is not indexed (it has no YAML of its own).
+    #[test]
+    fn copies_of_indexed_entries_keep_their_fragment_or_are_refused() {
+        use crate::provenance::ProvenanceRecord;
+        let config = RenderConfig::default();
+        let mut index = Index::new(config.clone());
+        index.set_generated(Timestamp::UNIX_EPOCH);
+        index.insert(entry("a", "1.0.0", &config));
+        let body = index.render_bytes();
+        let indexed = Arc::clone(index.get("a", "1.0.0").unwrap());
+        let record = ProvenanceRecord { size: 1, etag: None, signature: None, failure: None };
+        assert!(index.insert(indexed.with_provenance(Some(record))).is_some());
+        assert!(index.get("a", "1.0.0").unwrap().provenance().is_some());
+        assert_eq!(index.render_bytes(), body, "same YAML");
+        // Another archive now holds the version: the stale copy does not replace it.
+        let object = StoredObject { file: "a-1.0.0.tgz".into(), size: 10, etag: None };
+        let other = Entry::new(meta("a", "1.0.0"), "cd".repeat(32), Timestamp::UNIX_EPOCH, object, &config).unwrap();
+        index.insert(other);
+        let body = index.render_bytes();
+        assert!(index.insert(indexed.with_provenance(None)).is_none());
+        assert_eq!(index.get("a", "1.0.0").unwrap().digest, "cd".repeat(32));
+        assert_eq!(index.render_bytes(), body);
+        // The version is gone: the copy does not bring it back.
+        index.remove("a", "1.0.0");
+        assert!(index.insert(indexed.with_provenance(None)).is_none());
+        assert!(index.is_empty());
+        assert_eq!(index.by_file("a-1.0.0.tgz").map(|e| e.digest.clone()), None);
     }
 
     #[test]

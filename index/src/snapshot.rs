@@ -80,7 +80,8 @@ impl Snapshot {
             for chunk in &self.chunks {
                 let _ = enc.write_all(chunk);
             }
-            Bytes::from(enc.finish().unwrap_or_default())
+            // Exactly its length (the buffer's growth slack would be kept as long as the body).
+            Bytes::from(enc.finish().unwrap_or_default().into_boxed_slice())
         })
     }
 }

@@ -250,6 +250,9 @@ fn restore(saved: Option<Bytes>, listing: &[ObjectInfo], render: &RenderConfig, 
             return restored;
         }
     };
+    // The decoded state owns its data: the file's bytes (about the size of the body) need not
+    // stay for the rest of the restore, where the heap peaks (issue 16).
+    drop(bytes);
     for (file, reason) in &saved.dropped {
         let file = file.as_deref().unwrap_or("(no file)");
         tracing::warn!(%tenant, %file, %reason, "dropping a malformed entry of the persisted index state; reading its chart from storage");

@@ -75,11 +75,11 @@ pub enum StateError {
 
 /// Serializes the given entries (CPU-bound; run off the async runtime).
 ///
-/// `metadata` holds each entry's ChartVersion JSON as served (metadata plus `urls`, `created`
-/// and `digest`); decoding reads it back as [`Metadata`], which ignores the extra keys, and
-/// URLs are derived again from the configuration in force.
+/// `metadata` holds each entry's `Chart.yaml` as JSON ([`Entry::metadata_json`]); decoding
+/// reads it back as [`Metadata`] (which ignores extra keys: states written before issue 16 hold
+/// the whole ChartVersion there), and URLs are derived again from the configuration in force.
 pub fn encode(generated: Timestamp, entries: &[Arc<Entry>]) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = Vec::with_capacity(entries.iter().map(|e| e.json().len() + 192).sum::<usize>() + 64);
+    let mut out = Vec::with_capacity(entries.iter().map(|e| e.metadata_json().len() + 192).sum::<usize>() + 64);
     out.extend_from_slice(format!("{{\"format\":{FORMAT},\"generated\":\"{generated}\",\"entries\":[").as_bytes());
     for (i, e) in entries.iter().enumerate() {
         if i > 0 {
@@ -110,7 +110,7 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, e: &Entry, head: &str) -> Result<()
     out.extend_from_slice(b",\"digest\":");
     serde_json::to_writer(&mut *out, &e.digest)?;
     out.extend_from_slice(format!(",\"created\":\"{}\",\"metadata\":", e.created).as_bytes());
-    out.extend_from_slice(e.json().as_bytes());
+    out.extend_from_slice(e.metadata_json().as_bytes());
     if let Some(provenance) = e.provenance() {
         out.extend_from_slice(b",\"provenance\":");
         serde_json::to_writer(&mut *out, provenance)?;

@@ -57,7 +57,7 @@ fn versions(repo: &Repository, tenant: &str) -> Vec<(String, String)> {
 impl crate::entry::Entry {
     /// The `description` of the entry, read back from its JSON.
     fn description(&self) -> String {
-        let value: serde_json::Value = serde_json::from_str(self.json()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&self.json()).unwrap();
         format!("{}@{}", self.version(), value["description"].as_str().unwrap_or_default())
     }
 }

@@ -279,7 +279,7 @@ pub async fn get_version(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
     let entry = resolve(&state, &tenant, &name, &version)?;
-    Ok(json_response(&method, entry.api_json().into_owned()))
+    Ok(json_response(&method, entry.api_json()))
 }
 
 async fn chart_files(

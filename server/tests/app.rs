@@ -509,7 +509,7 @@ mod replicas {
                     let versions = index
                         .entries()
                         .map(|e| {
-                            let json: serde_json::Value = serde_json::from_str(e.json()).unwrap();
+                            let json: serde_json::Value = serde_json::from_str(&e.json()).unwrap();
                             let description = json["description"].as_str().unwrap_or_default().to_owned();
                             (e.name().to_owned(), e.version().to_owned(), description)
                         })

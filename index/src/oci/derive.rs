@@ -27,7 +27,7 @@ pub struct DerivedManifest {
 /// Derives the config blob and manifest of an indexed chart version; `prov` is its provenance
 /// file, if it has one (a provenance layer, as `helm push` adds for a `.prov` beside the archive).
 pub fn derive_manifest(entry: &Entry, prov: Option<&[u8]>) -> Result<DerivedManifest, OciError> {
-    let config = entry.metadata_json();
+    let config = entry.metadata_json().to_owned();
     let metadata: Metadata = serde_json::from_str(&config)
         .map_err(|e| OciError::Internal(format!("cannot read back the metadata of {}: {e}", entry.name())))?;
     let created = entry.created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();

@@ -58,7 +58,7 @@ impl Meta {
     /// The metadata of `entry` (empty fields when its fragment cannot be read, which the index
     /// never writes).
     pub(crate) fn of(entry: &Entry) -> Meta {
-        serde_json::from_str(entry.json()).unwrap_or_default()
+        serde_json::from_str(entry.metadata_json()).unwrap_or_default()
     }
 }
 

@@ -287,7 +287,7 @@ pub(crate) async fn chart(
             version: e.version().to_owned(),
             pushed: e.created,
             prerelease: catalogue::is_prerelease(e.version()),
-            deprecated: e.json().contains("\"deprecated\":true"),
+            deprecated: e.metadata_json().contains("\"deprecated\":true"),
             digest: e.digest.chars().take(12).collect(),
             signer: signer(e),
         })
