@@ -65,6 +65,9 @@ pub enum PublishError {
     /// replacing it).
     #[error("{0} already exists")]
     Exists(String),
+    /// A new version in a tenant that holds `--max-storage-objects` versions already.
+    #[error("repo has reached storage limit")]
+    StorageLimit,
     /// The archive check did not complete (its task panicked or was cancelled).
     #[error("chart validation failed: {0}")]
     ValidationAborted(String),
@@ -174,7 +177,12 @@ impl Repository {
         force: bool,
     ) -> Result<Published, PublishError> {
         let tenant = tenant.clone();
-        self.detached(move |repo| async move { repo.publish_now(&tenant, bytes, prov, force).await }).await
+        self.detached(move |repo| async move {
+            let published = repo.publish_now(&tenant, bytes, prov, force).await?;
+            repo.prune_after_publish(&tenant, &published.name, &published.version).await;
+            Ok(published)
+        })
+        .await
     }
 
     async fn publish_now(
@@ -225,6 +233,10 @@ impl Repository {
             && !overwrite
         {
             return Err(PublishError::Exists(other.clone()));
+        }
+        // A new version at the cap; replacing one (where allowed) adds no object.
+        if replaced.is_none() && self.at_storage_limit(tenant, &located) {
+            return Err(PublishError::StorageLimit);
         }
         let stored_provenance = match (&prov, keyring) {
             // The write is refused (409) whatever a provenance file says.
@@ -411,7 +423,12 @@ impl Repository {
     /// One version's delete, under its lock. The provenance file goes first: a failure after it
     /// leaves a chart without one (consistent, and a retry finishes), never a provenance file
     /// without its chart.
-    async fn unpublish_version(&self, located: &Located, name: &str, version: &str) -> Result<(), UnpublishError> {
+    pub(crate) async fn unpublish_version(
+        &self,
+        located: &Located,
+        name: &str,
+        version: &str,
+    ) -> Result<(), UnpublishError> {
         let storage = &located.place.storage;
         let indexed = located.entry(name, version);
         let file = indexed.as_ref().map_or_else(|| chart_file(name, version), |e| e.object.file.clone());

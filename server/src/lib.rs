@@ -17,6 +17,7 @@ pub mod fuzzing;
 mod gate;
 mod handlers;
 mod http_util;
+mod lifecycle;
 mod limits;
 pub mod metrics;
 mod oci;
@@ -78,6 +79,8 @@ struct Inner {
     metrics: Option<Arc<Metrics>>,
     /// The web catalogue's chart summaries, per tenant and index snapshot.
     ui_cache: Arc<ui::Cache>,
+    /// Retention, limits, Artifact Hub, audit log.
+    lifecycle: Arc<config::LifecycleSettings>,
 }
 
 impl AppState {
@@ -105,6 +108,7 @@ impl AppState {
                 connections: config.connections.clone(),
                 metrics: None,
                 ui_cache: Arc::default(),
+                lifecycle: Arc::new(config.lifecycle.clone()),
             }),
         }
     }
@@ -136,6 +140,9 @@ impl AppState {
     }
     pub(crate) fn ui_cache(&self) -> &ui::Cache {
         &self.inner.ui_cache
+    }
+    pub(crate) fn lifecycle(&self) -> &config::LifecycleSettings {
+        &self.inner.lifecycle
     }
 
     /// The signer and verifier of OCI registry tokens (its key is shared through storage, read
@@ -206,6 +213,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/prov", post(upload::upload_prov))
         .route("/api/provenance/verify", post(handlers::reverify_provenance))
         .route("/api/resync", post(handlers::resync))
+        .route("/artifacthub-repo.yml", get(lifecycle::artifact_hub))
+        .route("/api/retention", get(lifecycle::retention_preview).post(lifecycle::apply_retention))
         .route("/ui/", get(ui::catalogue))
         .route("/ui/charts/{name}", get(ui::chart))
         .route("/ui/.assets/{file}", get(ui::asset))

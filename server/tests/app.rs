@@ -9,6 +9,8 @@
 mod auth;
 #[path = "app/cancelled.rs"]
 mod cancelled;
+#[path = "app/lifecycle.rs"]
+mod lifecycle;
 #[path = "app/tenants.rs"]
 mod tenants;
 #[path = "app/ui.rs"]

@@ -43,6 +43,7 @@ pub struct Config {
     pub metrics: MetricsSettings,
     pub limits: ClientLimits,
     pub provenance: ProvenanceSettings,
+    pub lifecycle: super::lifecycle::LifecycleSettings,
     /// `--config` / `-c`, `CONFIG`: the file the other values were read from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -289,6 +290,7 @@ impl Config {
         let limits = ClientLimits::resolve(r)?;
         let config_file = r.path(&CONFIG, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
         let provenance = ProvenanceSettings::resolve(r)?;
+        let lifecycle = super::lifecycle::LifecycleSettings::resolve(r)?;
         Ok(Config {
             listen,
             storage,
@@ -301,6 +303,7 @@ impl Config {
             metrics,
             limits,
             provenance,
+            lifecycle,
             config_file,
         })
     }
@@ -326,6 +329,8 @@ impl Config {
             poll_interval: Some(self.storage.poll_interval),
             tenancy: repo.tenancy,
             provenance: self.provenance.policy.clone(),
+            retention: self.lifecycle.retention.clone(),
+            max_objects: self.lifecycle.max_objects.clone(),
             ..RepoOptions::default()
         }
     }

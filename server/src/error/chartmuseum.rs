@@ -97,6 +97,11 @@ pub enum ChartMuseumError {
     // --- provenance
     /// `POST /api/provenance/verify` on a server without a trusted keyring.
     NoKeyring,
+    // --- lifecycle
+    /// A new version in a tenant at its `--max-storage-objects`.
+    StorageLimit,
+    /// `GET {R}/artifacthub-repo.yml` of a tenant without an Artifact Hub repository ID.
+    NoArtifactHubId,
 }
 
 impl ChartMuseumError {
@@ -144,6 +149,8 @@ impl ChartMuseumError {
             E::UnreadableArchive(e) => (S::INTERNAL_SERVER_ERROR, e.to_string()),
             E::UnreadableValues(e) => (S::INTERNAL_SERVER_ERROR, format!("stored values.yaml is unreadable: {e}")),
             E::FileExists => (S::CONFLICT, "file already exists".into()),
+            E::StorageLimit => (S::INSUFFICIENT_STORAGE, "repo has reached storage limit".into()),
+            E::NoArtifactHubId => (S::NOT_FOUND, "Artifact Hub repository ID not found".into()),
             E::ChartExists => (S::CONFLICT, "chart already exists".into()),
             E::NameTooLong(e) => (S::BAD_REQUEST, format!("chart name and version too long for this storage: {e}")),
             E::FolderInTheWay(file) => {
@@ -263,6 +270,7 @@ impl From<PublishError> for ChartMuseumError {
             PublishError::InvalidChart(e) => ChartMuseumError::InvalidArchive(e),
             PublishError::Provenance(e) => ChartMuseumError::InvalidProvenance(e),
             PublishError::Exists(_) => ChartMuseumError::FileExists,
+            PublishError::StorageLimit => ChartMuseumError::StorageLimit,
             e @ PublishError::ValidationAborted(_) => CommonError::Internal(e.to_string()).into(),
             PublishError::Repo(e) => e.into(),
         }

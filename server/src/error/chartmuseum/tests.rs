@@ -116,6 +116,8 @@ fn examples() -> Vec<ChartMuseumError> {
         E::DuplicateFormFile("chart".into()),
         E::NoFormFiles { chart_field: "chart".into(), prov_field: "prov".into() },
         E::NoKeyring,
+        E::StorageLimit,
+        E::NoArtifactHubId,
     ]
 }
 
@@ -168,6 +170,8 @@ fn variant(e: &ChartMuseumError) -> &'static str {
         E::DuplicateFormFile(_) => "DuplicateFormFile",
         E::NoFormFiles { .. } => "NoFormFiles",
         E::NoKeyring => "NoKeyring",
+        E::StorageLimit => "StorageLimit",
+        E::NoArtifactHubId => "NoArtifactHubId",
     }
 }
 
