@@ -1,8 +1,9 @@
 //! Retention by semantic version and the storage limit: the per-tenant lifecycle policies.
 //!
-//! Retention keeps the `keep` highest versions of each chart (`--per-chart-limit`, ChartMuseum's
-//! option, which removes by oldest modification time instead) and, among pre-releases, the
-//! `keep_prereleases` highest (`--retention-keep-prereleases`). Versions are ranked by SemVer
+//! Retention keeps at most the `keep_prereleases` highest pre-releases of each chart
+//! (`--retention-keep-prereleases`), and of the versions left, the `keep` highest
+//! (`--per-chart-limit`, ChartMuseum's option, which removes by oldest modification time
+//! instead): a pre-release beyond its own bound takes no place among the `keep`. Versions are ranked by SemVer
 //! precedence as Helm ranks them (Masterminds: build metadata ignored); versions that differ only
 //! in build metadata are then ranked by that metadata, identifier by identifier as pre-release
 //! identifiers are (numeric ones numerically and below alphanumeric ones, a longer list above its
@@ -115,15 +116,20 @@ pub(crate) fn plan_chart<'a>(
     let mut ranked: Vec<&Version> = versions.into_iter().collect();
     ranked.sort_by(|a, b| rank(a, b));
     let mut removed = Vec::new();
-    let mut prereleases = 0usize;
-    for (position, version) in ranked.iter().enumerate() {
-        let over_total = policy.keep.is_some_and(|keep| position >= keep);
-        let is_pre = version.is_prerelease();
-        if is_pre {
-            prereleases += 1;
-        }
-        let over_pre = is_pre && policy.keep_prereleases.is_some_and(|keep| prereleases > keep);
-        if (over_total || over_pre) && protect != Some(version.original()) {
+    let (mut prereleases, mut counted) = (0usize, 0usize);
+    for version in &ranked {
+        // Pre-releases beyond their own bound go first and take no place among the `keep`.
+        let pruned = if version.is_prerelease()
+            && policy.keep_prereleases.is_some_and(|keep| {
+                prereleases += 1;
+                prereleases > keep
+            }) {
+            true
+        } else {
+            counted += 1;
+            policy.keep.is_some_and(|keep| counted > keep)
+        };
+        if pruned && protect != Some(version.original()) {
             removed.push(*version);
         }
     }
@@ -261,7 +267,8 @@ mod tests {
         let list = ["1.0.0", "1.1.0", "1.2.0-rc.1", "1.2.0-rc.2", "1.2.0", "0.1.0"];
         assert_eq!(plan(&list, Some(3), None, None), ["0.1.0", "1.0.0", "1.1.0"]);
         assert_eq!(plan(&list, None, Some(1), None), ["1.2.0-rc.1"]);
-        assert_eq!(plan(&list, Some(4), Some(0), None), ["0.1.0", "1.0.0", "1.2.0-rc.1", "1.2.0-rc.2"]);
+        assert_eq!(plan(&list, Some(4), Some(0), None), ["1.2.0-rc.1", "1.2.0-rc.2"]);
+        assert_eq!(plan(&list, Some(3), Some(1), None), ["0.1.0", "1.0.0", "1.2.0-rc.1"]);
         // The version just uploaded stays, whatever its rank.
         assert_eq!(plan(&list, Some(3), None, Some("0.1.0")), ["1.0.0", "1.1.0"]);
         // Never the last one.

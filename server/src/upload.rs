@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use crate::AppState;
+use crate::audit::written;
 use crate::error::{ChartMuseumError, CommonError};
 use crate::handlers::identity_name;
 use crate::http_util::query_map;
@@ -114,7 +115,7 @@ async fn upload_chart_counted(
     }
     let published = state.repo().publish(tenant, bytes, None, force).await?;
     log_write(identity, tenant, &published.name, &published.version, "chart uploaded");
-    Ok(saved())
+    Ok(written(saved(), &published.name, Some(&published.version), Some(&published.digest)))
 }
 
 async fn upload_multipart(
@@ -134,14 +135,14 @@ async fn upload_multipart(
         (None, Some(prov)) => {
             let stored = state.repo().put_provenance(tenant, prov, force).await?;
             log_write(identity, tenant, &stored.name, &stored.version, "provenance file uploaded");
-            Ok(saved())
+            Ok(written(saved(), &stored.name, Some(&stored.version), None))
         }
         (Some(chart), prov) => {
             let with_prov = prov.is_some();
             let published = state.repo().publish(tenant, chart, prov, force).await?;
             let what = if with_prov { "chart uploaded with its provenance file" } else { "chart uploaded" };
             log_write(identity, tenant, &published.name, &published.version, what);
-            Ok(saved())
+            Ok(written(saved(), &published.name, Some(&published.version), Some(&published.digest)))
         }
     }
 }
@@ -200,7 +201,7 @@ pub async fn upload_prov(
         size = bytes.len();
         let stored = state.repo().put_provenance(&tenant, bytes, force).await?;
         log_write(&identity, &tenant, &stored.name, &stored.version, "provenance file uploaded");
-        Ok(saved())
+        Ok(written(saved(), &stored.name, Some(&stored.version), None))
     }
     .await;
     counted(result, size)

@@ -156,7 +156,11 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     let _watcher = config.auth.config_poll_interval.and_then(|every| auth.spawn_watcher(every));
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(auth.clone()));
-    let state = AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics);
+    let audit = match &config.lifecycle.audit {
+        Some(target) => Some(chartroom_server::audit::AuditLog::open(target).context("cannot open the --audit-log")?),
+        None => None,
+    };
+    let state = AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics).with_audit(audit);
     let upload_sweeper = state.spawn_upload_sweeper();
     state.spawn_catalogue_warmup();
     app_slot.set(app(state));

@@ -239,6 +239,16 @@ impl Route {
         }
     }
 
+    /// The chart write the route is, for the audit log (`audit.rs`).
+    pub fn audited_write(self) -> Option<&'static str> {
+        match self {
+            Route::UploadChart | Route::UploadProv => Some("push"),
+            Route::DeleteChart | Route::DeleteVersion => Some("delete"),
+            Route::ApplyRetention => Some("retention"),
+            _ => None,
+        }
+    }
+
     /// Whether anyone may call it, credentials or not, valid or not (the probes, `/info`).
     pub fn is_open(self) -> bool {
         matches!(self, Route::Health | Route::Ready | Route::Info | Route::UiAsset)
