@@ -51,6 +51,8 @@ pub struct Published {
     pub file: String,
     /// Who signed its provenance file, when the policy verified one.
     pub signature: Option<Signature>,
+    /// The chart's other versions retention removed after this upload (`crate::retention`).
+    pub pruned: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -178,8 +180,8 @@ impl Repository {
     ) -> Result<Published, PublishError> {
         let tenant = tenant.clone();
         self.detached(move |repo| async move {
-            let published = repo.publish_now(&tenant, bytes, prov, force).await?;
-            repo.prune_after_publish(&tenant, &published.name, &published.version).await;
+            let mut published = repo.publish_now(&tenant, bytes, prov, force).await?;
+            published.pruned = repo.prune_after_publish(&tenant, &published.name, &published.version).await;
             Ok(published)
         })
         .await
@@ -305,7 +307,7 @@ impl Repository {
         }
         let signed_by = signature.as_ref().map(|s| s.fingerprint.as_str());
         tracing::info!(%tenant, chart = %name, %version, signed_by, "chart stored and indexed");
-        Ok(Published { name, version, digest, file, signature })
+        Ok(Published { name, version, digest, file, signature, pruned: Vec::new() })
     }
 
     /// Stores a provenance file on its own, as `<name>-<version>.tgz.prov` for the chart it names.

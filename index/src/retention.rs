@@ -209,17 +209,18 @@ impl Repository {
     /// from it could wait behind shutdown): the chart's versions the policy removes, the one just
     /// uploaded excepted. A failure is logged; the upload succeeded either way, and the next
     /// upload or `POST /api/retention` prunes what is left.
-    pub(crate) async fn prune_after_publish(&self, tenant: &Tenant, name: &str, version: &str) {
+    /// Returns the versions it removed.
+    pub(crate) async fn prune_after_publish(&self, tenant: &Tenant, name: &str, version: &str) -> Vec<String> {
         let policy = self.retention(tenant);
         if policy.is_off() {
-            return;
+            return Vec::new();
         }
-        let Ok(located) = self.locate(tenant) else { return };
+        let Ok(located) = self.locate(tenant) else { return Vec::new() };
         let doomed: Vec<String> = match &located.state {
-            None => return,
+            None => return Vec::new(),
             Some(state) => {
                 let index = state.index.read();
-                let Some(entries) = index.versions(name) else { return };
+                let Some(entries) = index.versions(name) else { return Vec::new() };
                 let entries: Vec<_> = entries.collect();
                 plan_chart(entries.iter().map(|e| e.parsed_version()), policy, Some(version))
                     .into_iter()
@@ -227,16 +228,21 @@ impl Repository {
                     .collect()
             }
         };
+        let mut pruned = Vec::new();
         for old in doomed {
             let _guard = self.locks.lock(tenant, &chart_file(name, &old)).await;
             match self.unpublish_version(&located, name, &old).await {
-                Ok(()) => tracing::info!(%tenant, chart = %name, version = %old, "pruned by retention"),
+                Ok(()) => {
+                    tracing::info!(%tenant, chart = %name, version = %old, "pruned by retention");
+                    pruned.push(old);
+                }
                 Err(UnpublishError::VersionNotFound { .. }) => {}
                 Err(e) => {
                     tracing::warn!(%tenant, chart = %name, version = %old, error = %e, "cannot prune by retention")
                 }
             }
         }
+        pruned
     }
 }
 

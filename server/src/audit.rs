@@ -4,7 +4,8 @@
 //! Written at the edge, around the gate, so that every way a chart enters or leaves is covered
 //! the same way: the chart API's uploads (raw, multipart, `helm cm-push`), `POST /api/prov`,
 //! deletes, `POST /api/retention` (one line per version it removed), and the distribution API's
-//! manifest pushes and deletes. The gate marks a request as a write as soon as its route is
+//! manifest pushes and deletes. A version retention removes after an upload gets a `retention`
+//! line of its own after the upload's. The gate marks a request as a write as soon as its route is
 //! known ([`RequestLabels::set_write`]), before authentication, so a 401 or 403 is recorded
 //! too; a handler that changed a chart says which one in its response's extensions
 //! ([`Written`]). A line holds: `time`, `action` (`push`, `delete`, `retention`), `method`,
@@ -40,6 +41,8 @@ pub(crate) struct Written {
     pub chart: String,
     pub version: Option<String>,
     pub digest: Option<String>,
+    /// Other versions of the chart retention removed after this upload: a `retention` line each.
+    pub pruned: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -81,9 +84,21 @@ impl AuditLog {
 
 /// Puts what a write changed into its response, for the audit line.
 pub(crate) fn written(mut response: Response, chart: &str, version: Option<&str>, digest: Option<&str>) -> Response {
-    let facts =
-        Written { chart: chart.to_owned(), version: version.map(str::to_owned), digest: digest.map(str::to_owned) };
+    let facts = Written {
+        chart: chart.to_owned(),
+        version: version.map(str::to_owned),
+        digest: digest.map(str::to_owned),
+        pruned: Vec::new(),
+    };
     response.extensions_mut().insert(facts);
+    response
+}
+
+/// Adds the versions retention removed after an upload to its [`written`] facts.
+pub(crate) fn pruned(mut response: Response, versions: &[String]) -> Response {
+    if let Some(facts) = response.extensions_mut().get_mut::<Written>() {
+        facts.pruned = versions.to_vec();
+    }
     response
 }
 
@@ -128,7 +143,12 @@ pub(crate) async fn audit(log: Arc<AuditLog>, req: Request, next: Next) -> Respo
                 line(Some(&removed.name), Some(&removed.version), None, action);
             }
         }
-        (_, Some(w)) => line(Some(&w.chart), w.version.as_deref(), w.digest.as_deref(), action),
+        (_, Some(w)) => {
+            line(Some(&w.chart), w.version.as_deref(), w.digest.as_deref(), action);
+            for version in &w.pruned {
+                line(Some(&w.chart), Some(version), None, "retention");
+            }
+        }
         _ => line(None, None, None, action),
     }
     response

@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use crate::AppState;
-use crate::audit::written;
+use crate::audit::{pruned, written};
 use crate::error::{ChartMuseumError, CommonError};
 use crate::handlers::identity_name;
 use crate::http_util::query_map;
@@ -115,7 +115,8 @@ async fn upload_chart_counted(
     }
     let published = state.repo().publish(tenant, bytes, None, force).await?;
     log_write(identity, tenant, &published.name, &published.version, "chart uploaded");
-    Ok(written(saved(), &published.name, Some(&published.version), Some(&published.digest)))
+    let response = written(saved(), &published.name, Some(&published.version), Some(&published.digest));
+    Ok(pruned(response, &published.pruned))
 }
 
 async fn upload_multipart(
@@ -142,7 +143,8 @@ async fn upload_multipart(
             let published = state.repo().publish(tenant, chart, prov, force).await?;
             let what = if with_prov { "chart uploaded with its provenance file" } else { "chart uploaded" };
             log_write(identity, tenant, &published.name, &published.version, what);
-            Ok(written(saved(), &published.name, Some(&published.version), Some(&published.digest)))
+            let response = written(saved(), &published.name, Some(&published.version), Some(&published.digest));
+            Ok(pruned(response, &published.pruned))
         }
     }
 }

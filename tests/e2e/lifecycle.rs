@@ -173,7 +173,16 @@ async fn retention_keeps_the_highest_versions_by_semver() {
     }
     assert_eq!(server.index().await.versions("keep").len(), 30);
 
-    server.launch_mut().add_args(&["--per-chart-limit", "8", "--retention-keep-prereleases", "3"]);
+    let audit_dir = tempfile::tempdir().expect("tempdir");
+    let audit = audit_dir.path().join("audit.jsonl");
+    server.launch_mut().add_args(&[
+        "--per-chart-limit",
+        "8",
+        "--retention-keep-prereleases",
+        "3",
+        "--audit-log",
+        p(&audit),
+    ]);
     server.restart().await;
     let kept = expected_kept(&VERSIONS, 8, 3);
     let doomed: BTreeSet<String> = VERSIONS.iter().map(|v| v.to_string()).filter(|v| !kept.contains(v)).collect();
@@ -228,6 +237,24 @@ async fn retention_keeps_the_highest_versions_by_semver() {
     server.upload_raw(tgz).await.assert_status(201);
     assert!(server.index().await.versions("keep").contains(&"0.0.1".to_owned()), "the upload itself stays");
     assert_eq!(removed_versions(&server.get("/api/retention").await.json()), ["0.0.1"]);
+
+    // The audit log: a `retention` line per version `POST` removed, then each upload's line, the
+    // version it pruned on a line of its own.
+    let lines = audit_lines(&audit);
+    let summary: Vec<(String, String, Option<String>)> = lines
+        .iter()
+        .map(|l| {
+            assert_eq!(l["chart"], "keep", "{l}");
+            let s = |k: &str| l[k].as_str().unwrap_or_default().to_owned();
+            (s("action"), s("method"), l["version"].as_str().map(str::to_owned))
+        })
+        .collect();
+    let mut want: Vec<(String, String, Option<String>)> =
+        previewed.iter().map(|v| ("retention".to_owned(), "POST".to_owned(), Some(v.clone()))).collect();
+    want.push(("push".to_owned(), "POST".to_owned(), Some("5.0.0".to_owned())));
+    want.push(("retention".to_owned(), "POST".to_owned(), Some(lowest.clone())));
+    want.push(("push".to_owned(), "POST".to_owned(), Some("0.0.1".to_owned())));
+    assert_eq!(summary, want);
 }
 
 /// Issue 14, point 2, the OCI path: below the cap `helm push` lands; at the cap a new version is

@@ -159,7 +159,8 @@ async fn put_manifest(
         // For the audit log: the chart archive's digest, as the index has it.
         let index = state.repo().index(&repo.tenant).ok();
         let digest = index.as_ref().and_then(|i| i.get(name, version).map(|e| e.digest.clone()));
-        return Ok(crate::audit::written(response, name, Some(version), digest.as_deref()));
+        let response = crate::audit::written(response, name, Some(version), digest.as_deref());
+        return Ok(crate::audit::pruned(response, &put.pruned));
     }
     Ok(response)
 }
