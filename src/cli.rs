@@ -331,7 +331,7 @@ fn server_arg(option: &'static OptionSpec) -> Arg {
         Kind::UInt { .. } => arg.value_parser(ValueParser::new(checked)),
         Kind::Path => arg.value_parser(PathBufValueParser::new()),
         // Repeatable; each value (and the variable's list) is checked as it is parsed.
-        Kind::Pairs => arg.action(ArgAction::Append).value_parser(ValueParser::new(checked)),
+        Kind::Pairs | Kind::Items => arg.action(ArgAction::Append).value_parser(ValueParser::new(checked)),
         Kind::Text | Kind::Duration => arg.value_parser(ValueParser::string()),
     }
 }
@@ -360,7 +360,7 @@ impl clap::FromArgMatches for ServeArgs {
                     }
                 }
                 // Repeated flags are one list for the server, as the variable is.
-                Kind::Pairs => {
+                Kind::Pairs | Kind::Items => {
                     if let Some(values) = matches.get_many::<String>(option.key) {
                         self.values.set(option, values.map(String::as_str).collect::<Vec<_>>().join(","));
                     }

@@ -47,6 +47,7 @@ mod provenance_tests;
 mod publish;
 mod reconcile;
 mod repo;
+mod retention;
 mod reverify;
 mod snapshot;
 mod startup;
@@ -78,6 +79,7 @@ pub use provenance::{PolicyError, ProvenanceMode, ProvenancePolicy, ProvenanceRe
 pub use publish::{ProvenanceRejected, PublishError, Published, StoredProvenance, UnpublishError};
 pub use reconcile::ResyncReport;
 pub use repo::Repository;
+pub use retention::{PerTenant, Retention, RetentionOutcome, rank as retention_rank};
 pub use reverify::{ReverifyError, ReverifyReport, VerifyFailure, VersionRef};
 pub use snapshot::Snapshot;
 pub use tenancy::Tenancy;

@@ -6,6 +6,7 @@ use chartroom_chart::archive::Limits;
 
 use crate::entry::RenderConfig;
 use crate::provenance::ProvenancePolicy;
+use crate::retention::{PerTenant, Retention};
 use crate::tenancy::Tenancy;
 
 /// How a repository is served and maintained.
@@ -36,6 +37,10 @@ pub struct RepoOptions {
     pub poll_interval: Option<Duration>,
     /// Change-log records older than this are pruned (every replica polls far more often).
     pub log_retention: Duration,
+    /// Retention by semantic version, per tenant (`crate::retention`).
+    pub retention: PerTenant<Retention>,
+    /// The most chart versions a tenant may hold (`--max-storage-objects`), per tenant.
+    pub max_objects: PerTenant<Option<usize>>,
 }
 
 impl Default for RepoOptions {
@@ -53,6 +58,8 @@ impl Default for RepoOptions {
             persist_max_delay: Duration::from_secs(10),
             poll_interval: Some(Duration::from_millis(500)),
             log_retention: Duration::from_secs(600),
+            retention: PerTenant::default(),
+            max_objects: PerTenant::default(),
         }
     }
 }

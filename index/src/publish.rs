@@ -52,6 +52,8 @@ pub struct Published {
     pub file: String,
     /// Who signed its provenance file, when the policy verified one.
     pub signature: Option<Signature>,
+    /// The chart's other versions retention removed after this upload (`crate::retention`).
+    pub pruned: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,9 @@ pub enum PublishError {
     /// replacing it).
     #[error("{0} already exists")]
     Exists(String),
+    /// A new version in a tenant that holds `--max-storage-objects` versions already.
+    #[error("repo has reached storage limit")]
+    StorageLimit,
     /// The archive check did not complete (its task panicked or was cancelled).
     #[error("chart validation failed: {0}")]
     ValidationAborted(String),
@@ -175,7 +180,12 @@ impl Repository {
         force: bool,
     ) -> Result<Published, PublishError> {
         let tenant = tenant.clone();
-        self.detached(move |repo| async move { repo.publish_now(&tenant, bytes, prov, force).await }).await
+        self.detached(move |repo| async move {
+            let mut published = repo.publish_now(&tenant, bytes, prov, force).await?;
+            published.pruned = repo.prune_after_publish(&tenant, &published.name, &published.version).await;
+            Ok(published)
+        })
+        .await
     }
 
     async fn publish_now(
@@ -226,6 +236,10 @@ impl Repository {
             && !overwrite
         {
             return Err(PublishError::Exists(other.clone()));
+        }
+        // A new version at the cap; replacing one (where allowed) adds no object.
+        if replaced.is_none() && self.at_storage_limit(tenant, &located) {
+            return Err(PublishError::StorageLimit);
         }
         let stored_provenance = match (&prov, keyring) {
             // The write is refused (409) whatever a provenance file says.
@@ -296,7 +310,7 @@ impl Repository {
         }
         let signed_by = signature.as_ref().map(|s| s.fingerprint.as_str());
         tracing::info!(%tenant, chart = %name, %version, signed_by, "chart stored and indexed");
-        Ok(Published { name, version, digest, file, signature })
+        Ok(Published { name, version, digest, file, signature, pruned: Vec::new() })
     }
 
     /// Stores a provenance file on its own, as `<name>-<version>.tgz.prov` for the chart it names.
@@ -414,7 +428,12 @@ impl Repository {
     /// One version's delete, under its lock. The provenance file goes first: a failure after it
     /// leaves a chart without one (consistent, and a retry finishes), never a provenance file
     /// without its chart.
-    async fn unpublish_version(&self, located: &Located, name: &str, version: &str) -> Result<(), UnpublishError> {
+    pub(crate) async fn unpublish_version(
+        &self,
+        located: &Located,
+        name: &str,
+        version: &str,
+    ) -> Result<(), UnpublishError> {
         let storage = &located.place.storage;
         let indexed = located.entry(name, version);
         let file = indexed.as_ref().map_or_else(|| chart_file(name, version), |e| e.object.file.clone());

@@ -54,6 +54,9 @@ pub(crate) async fn gate(State(state): State<AppState>, mut req: Request, next: 
     let (route, tenant) = (matched.route, matched.tenant);
     labels.set_route(route.template(table.has_tenants()));
     labels.set_tenant(tenant.as_str());
+    if let Some(write) = route.audited_write() {
+        labels.set_write(write);
+    }
 
     let identity = if route.is_open() {
         None

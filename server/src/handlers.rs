@@ -350,9 +350,12 @@ pub async fn delete_version(
     identity: Option<Extension<Identity>>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
+    // For the audit log: the digest of the bytes deleted.
+    let digest = state.repo().index(&tenant).ok().and_then(|i| i.get(&name, &version).map(|e| e.digest.clone()));
     state.repo_as(&identity).unpublish(&tenant, &name, &version).await?;
     tracing::info!(identity = identity_name(&identity), tenant = tenant.as_str(), chart = %name, %version, "chart version deleted");
-    Ok(Json(json!({ "deleted": true })).into_response())
+    let response = Json(json!({ "deleted": true })).into_response();
+    Ok(crate::audit::written(response, &name, Some(&version), digest.as_deref()))
 }
 
 /// `DELETE /api/charts/<name>`: every version (ChartMuseum lacks this).
@@ -364,7 +367,7 @@ pub async fn delete_chart(
 ) -> Result<Response, ChartMuseumError> {
     state.repo_as(&identity).unpublish_chart(&tenant, &name).await?;
     tracing::info!(identity = identity_name(&identity), tenant = tenant.as_str(), chart = %name, version = "*", "chart deleted, every version");
-    Ok(Json(json!({ "deleted": true })).into_response())
+    Ok(crate::audit::written(Json(json!({ "deleted": true })).into_response(), &name, None, None))
 }
 
 /// `POST /api/provenance/verify`: which stored charts' provenance files do not verify with the

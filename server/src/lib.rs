@@ -9,6 +9,7 @@
 //! learned (route template, tenant, identity) is in `request_info`, for logs and metrics.
 
 pub mod access_log;
+pub mod audit;
 pub mod config;
 mod cors;
 mod error;
@@ -18,6 +19,7 @@ pub mod fuzzing;
 mod gate;
 mod handlers;
 mod http_util;
+mod lifecycle;
 mod limits;
 pub mod metrics;
 mod oci;
@@ -81,6 +83,10 @@ struct Inner {
     ui_cache: Arc<ui::Cache>,
     /// The webhooks' delivery report (`GET /api/webhooks/deliveries`), when any are configured.
     webhooks: Option<Arc<chartroom_webhooks::Webhooks>>,
+    /// Retention, limits, Artifact Hub, audit log.
+    lifecycle: Arc<config::LifecycleSettings>,
+    /// `--audit-log`, once opened ([`AppState::with_audit`]).
+    audit: Option<Arc<audit::AuditLog>>,
 }
 
 impl AppState {
@@ -109,6 +115,8 @@ impl AppState {
                 metrics: None,
                 ui_cache: Arc::default(),
                 webhooks: None,
+                lifecycle: Arc::new(config.lifecycle.clone()),
+                audit: None,
             }),
         }
     }
@@ -116,6 +124,12 @@ impl AppState {
     /// Serves `/metrics` from this recorder.
     pub fn with_metrics(self, metrics: Option<Arc<Metrics>>) -> Self {
         let inner = Inner { metrics, ..Inner::clone(&self.inner) };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Writes the audit log to `log` (`--audit-log`, opened by whoever serves this state).
+    pub fn with_audit(self, log: Option<audit::AuditLog>) -> Self {
+        let inner = Inner { audit: log.map(Arc::new), ..Inner::clone(&self.inner) };
         Self { inner: Arc::new(inner) }
     }
 
@@ -158,6 +172,9 @@ impl AppState {
     }
     pub(crate) fn ui_cache(&self) -> &ui::Cache {
         &self.inner.ui_cache
+    }
+    pub(crate) fn lifecycle(&self) -> &config::LifecycleSettings {
+        &self.inner.lifecycle
     }
 
     /// The signer and verifier of OCI registry tokens (its key is shared through storage, read
@@ -230,13 +247,19 @@ pub fn app(state: AppState) -> Router {
         .route("/api/prov", post(upload::upload_prov))
         .route("/api/provenance/verify", post(handlers::reverify_provenance))
         .route("/api/resync", post(handlers::resync))
+        .route("/artifacthub-repo.yml", get(lifecycle::artifact_hub))
+        .route("/api/retention", get(lifecycle::retention_preview).post(lifecycle::apply_retention))
         .route("/ui/", get(ui::catalogue))
         .route("/ui/charts/{name}", get(ui::chart))
         .route("/ui/.assets/{file}", get(ui::asset))
         .fallback(not_found)
         .with_state(state.clone());
-    let gated =
+    let mut gated =
         Router::new().fallback_service(handlers).layer(middleware::from_fn_with_state(state.clone(), gate::gate));
+    if let Some(log) = &state.inner.audit {
+        let log = Arc::clone(log);
+        gated = gated.layer(middleware::from_fn(move |req, next| audit::audit(Arc::clone(&log), req, next)));
+    }
     // `/metrics` is outside the context path (as in ChartMuseum) and outside the gate: the auth
     // crate has no `metrics` action to grant, so a private `/metrics` is served on its own
     // listener (`--metrics-listen`), which then replaces this route.

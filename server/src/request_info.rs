@@ -36,6 +36,8 @@ struct Labels {
     route: Option<Arc<str>>,
     tenant: Option<String>,
     identity: Option<String>,
+    /// The write the request is (`push`, `delete`, `retention`), for the audit log.
+    write: Option<&'static str>,
 }
 
 impl RequestLabels {
@@ -53,6 +55,17 @@ impl RequestLabels {
     /// Who made the request (`Identity::name()`: never a secret).
     pub fn set_identity(&self, identity: &str) {
         self.0.lock().identity = Some(identity.to_owned());
+    }
+
+    /// Marks the request as a chart write (`push`, `delete`, `retention`): the audit log
+    /// (`audit.rs`) records it whatever its outcome.
+    pub fn set_write(&self, action: &'static str) {
+        self.0.lock().write = Some(action);
+    }
+
+    /// The write the request is, if it is one.
+    pub fn write(&self) -> Option<&'static str> {
+        self.0.lock().write
     }
 
     /// The route template, or [`UNMATCHED`].

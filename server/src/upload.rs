@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use crate::AppState;
+use crate::audit::{pruned, written};
 use crate::error::{ChartMuseumError, CommonError};
 use crate::handlers::identity_name;
 use crate::http_util::query_map;
@@ -114,7 +115,8 @@ async fn upload_chart_counted(
     }
     let published = state.repo_as(identity).publish(tenant, bytes, None, force).await?;
     log_write(identity, tenant, &published.name, &published.version, "chart uploaded");
-    Ok(saved())
+    let response = written(saved(), &published.name, Some(&published.version), Some(&published.digest));
+    Ok(pruned(response, &published.pruned))
 }
 
 async fn upload_multipart(
@@ -134,14 +136,15 @@ async fn upload_multipart(
         (None, Some(prov)) => {
             let stored = state.repo_as(identity).put_provenance(tenant, prov, force).await?;
             log_write(identity, tenant, &stored.name, &stored.version, "provenance file uploaded");
-            Ok(saved())
+            Ok(written(saved(), &stored.name, Some(&stored.version), None))
         }
         (Some(chart), prov) => {
             let with_prov = prov.is_some();
             let published = state.repo_as(identity).publish(tenant, chart, prov, force).await?;
             let what = if with_prov { "chart uploaded with its provenance file" } else { "chart uploaded" };
             log_write(identity, tenant, &published.name, &published.version, what);
-            Ok(saved())
+            let response = written(saved(), &published.name, Some(&published.version), Some(&published.digest));
+            Ok(pruned(response, &published.pruned))
         }
     }
 }
@@ -200,7 +203,7 @@ pub async fn upload_prov(
         size = bytes.len();
         let stored = state.repo_as(&identity).put_provenance(&tenant, bytes, force).await?;
         log_write(&identity, &tenant, &stored.name, &stored.version, "provenance file uploaded");
-        Ok(saved())
+        Ok(written(saved(), &stored.name, Some(&stored.version), None))
     }
     .await;
     counted(result, size)

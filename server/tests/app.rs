@@ -11,6 +11,8 @@ mod auth;
 mod cancelled;
 #[path = "app/events.rs"]
 mod events;
+#[path = "app/lifecycle.rs"]
+mod lifecycle;
 #[path = "app/tenants.rs"]
 mod tenants;
 #[path = "app/ui.rs"]

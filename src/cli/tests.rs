@@ -9,12 +9,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chartroom_auth::{BasicCredentials, BearerSettings};
-use chartroom_index::{ProvenanceMode, Tenant};
+use chartroom_index::{PerTenant, ProvenanceMode, Retention, Tenant};
 use chartroom_server::config::options::*;
 use chartroom_server::config::{
-    AllowedOrigins, AmazonConfig, AuthSettings, BackendConfig, ClientLimits, Config, ConfigError, ConnectionSettings,
-    GoogleConfig, MicrosoftConfig, ProvenanceSettings, RateLimit, Resolved, Tenancy, TlsSettings, TrustedKeyring,
-    resolve,
+    AllowedOrigins, AmazonConfig, ArtifactHub, AuditTarget, AuthSettings, BackendConfig, ClientLimits, Config,
+    ConfigError, ConnectionSettings, GoogleConfig, LifecycleSettings, MicrosoftConfig, Owner, ProvenanceSettings,
+    RateLimit, Resolved, Tenancy, TlsSettings, TrustedKeyring, resolve,
 };
 use clap::{CommandFactory, Parser};
 
@@ -151,6 +151,14 @@ fn defaults_without_anything() {
     assert_eq!(c.config.listen.addr(), "0.0.0.0:8080");
 }
 
+fn retention(keep: Option<usize>, keep_prereleases: Option<usize>) -> Retention {
+    Retention { keep, keep_prereleases }
+}
+
+fn tenants<T: Clone>(values: &[(&str, T)]) -> BTreeMap<Tenant, T> {
+    values.iter().map(|(t, v)| (Tenant::parse(t).unwrap(), v.clone())).collect()
+}
+
 #[test]
 fn every_flag() {
     let env = env();
@@ -267,6 +275,26 @@ fn every_flag() {
         "ci=chart.pushed+chart.deleted",
         "--webhook-tenants",
         "ci=team-a",
+        "--per-chart-limit",
+        "10",
+        "--per-chart-limit-tenant",
+        "team-a=2",
+        "--retention-keep-prereleases",
+        "3",
+        "--retention-keep-prereleases-tenant",
+        "team-b=none",
+        "--max-storage-objects",
+        "500",
+        "--max-storage-objects-tenant",
+        "team-a=0",
+        "--artifact-hub-repo-id",
+        "root-id",
+        "--artifact-hub-repo-id",
+        "team-a=a-id",
+        "--artifact-hub-owner",
+        "name=Chart Team,email=charts@example.com",
+        "--audit-log",
+        "/var/log/chartroom-audit.jsonl",
     ]);
     let mut want = defaults();
     want.webhooks = vec![webhook()];
@@ -342,6 +370,18 @@ fn every_flag() {
             ("team-c", ProvenanceMode::IfPresent),
         ],
     );
+    want.lifecycle = LifecycleSettings {
+        retention: PerTenant::new(
+            retention(Some(10), Some(3)),
+            tenants(&[("team-a", retention(Some(2), Some(3))), ("team-b", retention(Some(10), None))]),
+        ),
+        max_objects: PerTenant::new(Some(500), tenants(&[("team-a", None)])),
+        artifact_hub: ArtifactHub {
+            repo_ids: tenants(&[("", "root-id".to_owned()), ("team-a", "a-id".to_owned())]),
+            owner: Some(Owner { name: "Chart Team".into(), email: "charts@example.com".into() }),
+        },
+        audit: Some(AuditTarget::File(PathBuf::from("/var/log/chartroom-audit.jsonl"))),
+    };
     want.config_file = None;
     assert_eq!(c.config, want);
     let rows = c.describe();
@@ -468,6 +508,15 @@ fn environment_variables() {
         ("WEBHOOK_SECRET", "ci=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
         ("WEBHOOK_EVENTS", "ci=chart.pushed+chart.deleted"),
         ("WEBHOOK_TENANTS", "ci=team-a"),
+        ("PER_CHART_LIMIT", "4"),
+        ("PER_CHART_LIMIT_TENANT", "team-a=1"),
+        ("RETENTION_KEEP_PRERELEASES", "0"),
+        ("RETENTION_KEEP_PRERELEASES_TENANT", "team-b=2"),
+        ("MAX_STORAGE_OBJECTS", "9"),
+        ("MAX_STORAGE_OBJECTS_TENANT", "team-c=3 team-d=0"),
+        ("ARTIFACT_HUB_REPO_ID", "rid, org/team=tid"),
+        ("ARTIFACT_HUB_OWNER", "name=Ops,email=ops@example.com"),
+        ("AUDIT_LOG", "stdout"),
     ];
     // The other backends' variables are exercised by `cloud_backends_from_environment`.
     let local_names = env_names().into_iter().filter(|n| !is_cloud_storage_env(n)).count();
@@ -547,6 +596,18 @@ fn environment_variables() {
         ProvenanceMode::Required,
         &[("team-a", ProvenanceMode::Off), ("team-b", ProvenanceMode::IfPresent), ("team-c", ProvenanceMode::Required)],
     );
+    want.lifecycle = LifecycleSettings {
+        retention: PerTenant::new(
+            retention(Some(4), Some(0)),
+            tenants(&[("team-a", retention(Some(1), Some(0))), ("team-b", retention(Some(4), Some(2)))]),
+        ),
+        max_objects: PerTenant::new(Some(9), tenants(&[("team-c", Some(3)), ("team-d", None)])),
+        artifact_hub: ArtifactHub {
+            repo_ids: tenants(&[("", "rid".to_owned()), ("org/team", "tid".to_owned())]),
+            owner: Some(Owner { name: "Ops".into(), email: "ops@example.com".into() }),
+        },
+        audit: Some(AuditTarget::Stdout),
+    };
     want.config_file = Some(file.clone());
     assert_eq!(c.config, want);
     assert!(c.describe().iter().all(|(_, _, s)| *s == "flag/env"));

@@ -156,6 +156,10 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
     let _watcher = config.auth.config_poll_interval.and_then(|every| auth.spawn_watcher(every));
     #[cfg(unix)]
     tokio::spawn(reload_on_sighup(auth.clone()));
+    let audit = match &config.lifecycle.audit {
+        Some(target) => Some(chartroom_server::audit::AuditLog::open(target).context("cannot open the --audit-log")?),
+        None => None,
+    };
     // Chart events go to the webhooks from now on; each replica delivers its own writes' events.
     let webhooks = (!config.webhooks.is_empty()).then(|| {
         let hooks =
@@ -163,7 +167,10 @@ async fn serve(resolved: Resolved) -> anyhow::Result<()> {
         repo.set_event_sink(hooks.clone());
         hooks
     });
-    let state = AppState::new(repo.clone(), &config, auth).with_metrics(main_metrics).with_webhooks(webhooks.clone());
+    let state = AppState::new(repo.clone(), &config, auth)
+        .with_metrics(main_metrics)
+        .with_webhooks(webhooks.clone())
+        .with_audit(audit);
     let upload_sweeper = state.spawn_upload_sweeper();
     state.spawn_catalogue_warmup();
     app_slot.set(app(state));

@@ -91,6 +91,11 @@ impl Launch {
         self
     }
 
+    /// [`Launch::args`] on a running server's launch (`Server::launch_mut`), for its next start.
+    pub fn add_args(&mut self, args: &[&str]) {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+    }
+
     pub fn env(mut self, env: &[(&str, &str)]) -> Launch {
         self.env.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         self

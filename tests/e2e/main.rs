@@ -83,6 +83,11 @@
 //!   `chartroom verify`, `pull --verify`, `push` with the `.prov` beside; every refusal (400 naming
 //!   the check, nothing stored); `if-present`; a keyring change reported, not applied; a bad
 //!   keyring stops the start.
+//! * `lifecycle`: issue 14's first half: retention by semantic version (30 versions with
+//!   pre-releases and build metadata, the preview equal to what `POST /api/retention` removes,
+//!   `.prov` files kept and removed with their charts, both Helms listing what stays, pruning on
+//!   upload), the storage limit on `helm push` (507), `artifacthub-repo.yml`, and the audit log
+//!   of every write path with its refusals.
 //! * `deps`: `chartroom dependency update|build` (URL, `@alias` and `file://` dependencies with
 //!   alias, condition and tags): Chart.lock accepted unchanged by both Helms' `dependency build`
 //!   and theirs by `chartroom dependency build`, same digest and text; out-of-sync (2),
@@ -101,6 +106,7 @@ mod hardening;
 mod helm;
 mod helm_chart;
 mod install;
+mod lifecycle;
 mod migration;
 mod oci;
 mod operations;

@@ -14,6 +14,7 @@ use super::error::OciError;
 use super::manifest::{PushedManifest, Reference};
 use super::{media, tag_of_version, version_of_tag};
 use crate::entry::Entry;
+use crate::publish::Published;
 use crate::repo::Repository;
 use crate::tenant::Tenant;
 use crate::tenants::Located;
@@ -47,6 +48,8 @@ pub struct ManifestPut {
     pub chart: Option<(String, String)>,
     /// Whether the chart was stored now (not already there with the same bytes).
     pub published: bool,
+    /// The chart's versions retention removed after this push ([`Published::pruned`]).
+    pub pruned: Vec<String>,
 }
 
 /// Where a blob of a repository comes from.
@@ -389,11 +392,13 @@ impl Repository {
             subject: manifest.subject.clone(),
             chart: None,
             published: false,
+            pruned: Vec::new(),
         };
         if manifest.is_chart() {
             let (chart, published) = self.put_chart_manifest(tenant, &located, name, reference, &manifest).await?;
             put.chart = Some(chart);
-            put.published = published;
+            put.published = published.is_some();
+            put.pruned = published.map(|p| p.pruned).unwrap_or_default();
         } else if let Reference::Tag(tag) = reference
             && located.entry(name, &version_of_tag(tag)).is_some()
         {
@@ -422,7 +427,7 @@ impl Repository {
         name: &str,
         reference: &Reference,
         manifest: &PushedManifest,
-    ) -> Result<((String, String), bool), OciError> {
+    ) -> Result<((String, String), Option<Published>), OciError> {
         let (layer, prov_layer) = manifest.chart_layers()?;
         let missing = |d: &Digest| OciError::ManifestBlobUnknown(d.to_string());
         let chart = self.read_blob(located, name, &layer.digest).await?.ok_or_else(|| missing(&layer.digest))?;
@@ -455,9 +460,7 @@ impl Repository {
             )));
         }
         let same = located.entry(name, &version).is_some_and(|e| e.digest == loaded.digest);
-        if !same {
-            self.publish(tenant, chart, prov, false).await?;
-        }
+        let published = if same { None } else { Some(self.publish(tenant, chart, prov, false).await?) };
         located.place.storage.oci_put(&repo_key(name, "charts", &tag), manifest.bytes.clone(), false).await?;
         // The chart layer is the archive now: the blob store does not keep a second copy. The
         // pointer to the archive goes first, so that another repository the same layer was
@@ -475,7 +478,7 @@ impl Repository {
                 tracing::warn!(digest = %layer.digest, error = %e, "cannot point a chart layer at its archive; its blob copy stays")
             }
         }
-        Ok(((name.to_owned(), version), !same))
+        Ok(((name.to_owned(), version), published))
     }
 
     /// Helm's checks of an archive, as [`Repository::publish`] runs them, for the name and

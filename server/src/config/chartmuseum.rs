@@ -34,10 +34,7 @@ pub(crate) const UNSUPPORTED: &[Unsupported] = &[
     key("cache.redis.password"),
     key("cache.redis.db"),
     key("always-regenerate-chart-index"),
-    key_env("maxstorageobjects", "MAX_STORAGE_OBJECTS"),
-    key_env("per-chart-limit", "PER_CHART_LIMIT"),
     key("web-template-path"),
-    key("artifact-hub-repo-id"),
     key("enforce-semver2"),
     key("storage.timestamptolerance"),
 ];

@@ -12,7 +12,7 @@ use super::chartmuseum::is_unsupported_key;
 use super::error::ConfigError;
 use super::hints::{is_under, unknown_key_hint};
 use super::options::{Kind, file_options};
-use super::values::{BOOL_WANT, parse_pairs_text, push_pair};
+use super::values::{BOOL_WANT, parse_items_text, parse_pairs_text, push_item, push_pair};
 use chartroom_storage::backend::parse_bool;
 
 /// A parsed config file: dotted, lower-cased keys to non-mapping values.
@@ -77,7 +77,7 @@ fn flatten(
         let full = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
         // A mapping that is an option's value (`provenancetenant: {team-a: required}`) is kept
         // whole, its keys as written.
-        let is_pairs = file_options().any(|o| o.key == full && o.kind == Kind::Pairs);
+        let is_pairs = file_options().any(|o| o.key == full && matches!(o.kind, Kind::Pairs | Kind::Items));
         match value {
             Value::Object(inner) if !inner.is_empty() && !is_pairs => flatten(path, &full, inner, out)?,
             _ => {
@@ -155,6 +155,33 @@ pub(crate) fn file_pairs(v: &Value) -> Result<Vec<(String, String)>, String> {
             Ok(pairs)
         }
         Value::String(s) => parse_pairs_text(s),
+        _ => Err(WANT.to_owned()),
+    }
+}
+
+/// `VALUE` or `KEY=VALUE` items: a mapping (the key `""` is the bare value's), a list of such
+/// strings, or one such string (comma- or space-separated).
+pub(crate) fn file_items(v: &Value) -> Result<Vec<(String, String)>, String> {
+    const WANT: &str = "expected a mapping of KEY: VALUE, or a list of VALUE or KEY=VALUE strings";
+    match v {
+        Value::Object(map) => {
+            let mut items = Vec::new();
+            for (key, value) in map {
+                push_item(&mut items, key, &file_string(value).map_err(|e| format!("{key}: {e}"))?)?;
+            }
+            Ok(items)
+        }
+        Value::Array(list) => {
+            let mut items = Vec::new();
+            for item in list {
+                let text = file_string(item).map_err(|_| WANT.to_owned())?;
+                for (key, value) in parse_items_text(&text)? {
+                    push_item(&mut items, &key, &value)?;
+                }
+            }
+            Ok(items)
+        }
+        Value::String(s) => parse_items_text(s),
         _ => Err(WANT.to_owned()),
     }
 }

@@ -24,6 +24,7 @@ mod error;
 mod file;
 pub(crate) mod go_duration;
 mod hints;
+mod lifecycle;
 pub mod options;
 mod resolve;
 mod settings;
@@ -35,6 +36,7 @@ mod tests;
 
 pub use chartmuseum::{check_unsupported_env, unsupported_env};
 pub use error::ConfigError;
+pub use lifecycle::{ArtifactHub, AuditTarget, LifecycleSettings, Owner};
 pub use options::{Kind, OPTIONS, OptionSpec};
 pub use resolve::{ArgValues, Resolved, Source, Sources, resolve};
 pub use settings::{

@@ -11,7 +11,7 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 
-use super::values::{parse_bool_text, parse_pairs_text, parse_uint_text};
+use super::values::{parse_bool_text, parse_items_text, parse_pairs_text, parse_uint_text};
 
 /// How an option's value is written. It decides the command-line shape (a bare `--flag` is
 /// `true` for [`Kind::Bool`]) and how flag, environment and config-file values are read.
@@ -30,6 +30,9 @@ pub enum Kind {
     /// `KEY=VALUE` pairs: a repeatable flag, a comma- or space-separated list in the
     /// environment, a mapping (or a list of `KEY=VALUE` strings) in the config file.
     Pairs,
+    /// `VALUE` or `KEY=VALUE` items: repeatable as [`Kind::Pairs`] is, a bare value being the
+    /// root repository's (`--artifact-hub-repo-id ID` or `team-a=ID`).
+    Items,
 }
 
 /// One option, declared once.
@@ -83,6 +86,7 @@ impl OptionSpec {
             Kind::Bool => parse_bool_text(raw).map(|_| ()),
             Kind::UInt { max, want } => parse_uint_text(raw, max, want).map(|_| ()),
             Kind::Pairs => parse_pairs_text(raw).map(|_| ()),
+            Kind::Items => parse_items_text(raw).map(|_| ()),
             Kind::Text | Kind::Path | Kind::Duration => Ok(()),
         }
     }
@@ -97,6 +101,7 @@ pub mod kind {
     pub struct UInt;
     pub struct Duration;
     pub struct Pairs;
+    pub struct Items;
 }
 
 /// An option with its value shape in the type. Dereferences to its [`OptionSpec`].
@@ -146,6 +151,12 @@ impl Opt<kind::Duration> {
 impl Opt<kind::Pairs> {
     const fn pairs(spec: OptionSpec) -> Self {
         Opt { spec: OptionSpec { kind: Kind::Pairs, ..spec }, kind: PhantomData }
+    }
+}
+
+impl Opt<kind::Items> {
+    const fn items(spec: OptionSpec) -> Self {
+        Opt { spec: OptionSpec { kind: Kind::Items, ..spec }, kind: PhantomData }
     }
 }
 
@@ -590,6 +601,72 @@ options! {
         value_name: "N",
         default: "0",
         help: "Uploads in progress at once from one client address (429 with Retry-After above); 0 is no limit",
+        ..BASE
+    });
+    pub const PER_CHART_LIMIT: Opt<kind::UInt> = Opt::uint(u32::MAX as u64, "a number of versions", OptionSpec {
+        key: "per-chart-limit", flag: "--per-chart-limit", env: "PER_CHART_LIMIT", value_name: "N",
+        default: "0",
+        default_help: Some("0, keep every version"),
+        help: "Keep the N highest versions of each chart by semantic version; an upload prunes the rest \
+               of its chart (never itself, never the last version) through the delete path",
+        ..BASE
+    });
+    pub const PER_CHART_LIMIT_TENANT: Opt<kind::Pairs> = Opt::pairs(OptionSpec {
+        key: "per-chart-limit-tenant", flag: "--per-chart-limit-tenant", env: "PER_CHART_LIMIT_TENANT",
+        value_name: "TENANT=N",
+        default_help: Some("none, every tenant has --per-chart-limit"),
+        help: "A tenant's own --per-chart-limit, e.g. team-a=10 (0 keeps every version; repeatable)",
+        ..BASE
+    });
+    pub const RETENTION_KEEP_PRERELEASES: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "retention-keep-prereleases", flag: "--retention-keep-prereleases", env: "RETENTION_KEEP_PRERELEASES",
+        value_name: "M",
+        default_help: Some("none, pre-releases count only towards --per-chart-limit"),
+        help: "Keep at most the M highest pre-release versions of each chart (0 keeps none)",
+        ..BASE
+    });
+    pub const RETENTION_KEEP_PRERELEASES_TENANT: Opt<kind::Pairs> = Opt::pairs(OptionSpec {
+        key: "retention-keep-prereleases-tenant", flag: "--retention-keep-prereleases-tenant",
+        env: "RETENTION_KEEP_PRERELEASES_TENANT", value_name: "TENANT=M",
+        default_help: Some("none, every tenant has --retention-keep-prereleases"),
+        help: "A tenant's own --retention-keep-prereleases, e.g. team-a=2 (none: no bound; repeatable)",
+        ..BASE
+    });
+    pub const MAX_STORAGE_OBJECTS: Opt<kind::UInt> = Opt::uint(u32::MAX as u64, "a number of objects", OptionSpec {
+        key: "maxstorageobjects", flag: "--max-storage-objects", env: "MAX_STORAGE_OBJECTS", value_name: "N",
+        default: "0",
+        default_help: Some("0, no limit"),
+        help: "Chart versions a tenant may hold; a new version beyond it is 507 (every upload path)",
+        ..BASE
+    });
+    pub const MAX_STORAGE_OBJECTS_TENANT: Opt<kind::Pairs> = Opt::pairs(OptionSpec {
+        key: "maxstorageobjectstenant", flag: "--max-storage-objects-tenant", env: "MAX_STORAGE_OBJECTS_TENANT",
+        value_name: "TENANT=N",
+        default_help: Some("none, every tenant has --max-storage-objects"),
+        help: "A tenant's own --max-storage-objects, e.g. team-a=500 (0 is no limit; repeatable)",
+        ..BASE
+    });
+    pub const ARTIFACT_HUB_REPO_ID: Opt<kind::Items> = Opt::items(OptionSpec {
+        key: "artifact-hub-repo-id", flag: "--artifact-hub-repo-id", env: "ARTIFACT_HUB_REPO_ID",
+        value_name: "[TENANT=]ID",
+        default_help: Some("none, no artifacthub-repo.yml"),
+        help: "Artifact Hub repository ID served as artifacthub-repo.yml: ID for the root repository, \
+               TENANT=ID for a tenant (repeatable)",
+        ..BASE
+    });
+    pub const ARTIFACT_HUB_OWNER: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "artifact-hub-owner", flag: "--artifact-hub-owner", env: "ARTIFACT_HUB_OWNER",
+        value_name: "name=NAME,email=EMAIL",
+        default_help: Some("none, no owners listed"),
+        help: "The repository owner listed in every artifacthub-repo.yml: name and email separated by a \
+               comma (the name may hold spaces)",
+        ..BASE
+    });
+    pub const AUDIT_LOG: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "auditlog", flag: "--audit-log", env: "AUDIT_LOG", value_name: "FILE|stdout",
+        default_help: Some("none, no audit log"),
+        help: "Write one JSON line per chart write and per refused write (who, from where, what, \
+               outcome) to this file (appended) or to stdout; separate from the request log",
         ..BASE
     });
     /// The config file itself: a flag and a variable, never a key (`config` names it in the log).

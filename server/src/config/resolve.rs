@@ -14,11 +14,13 @@ use serde_json::Value;
 
 use super::chartmuseum::check_unsupported_env;
 use super::error::ConfigError;
-use super::file::{ConfigFile, file_bool, file_duration_string, file_pairs, file_string, file_uint, render};
+use super::file::{
+    ConfigFile, file_bool, file_duration_string, file_items, file_pairs, file_string, file_uint, render,
+};
 use super::go_duration::{format_go_duration, parse_go_duration};
 use super::options::{CONFIG, Kind, OPTIONS, Opt, OptionSpec, kind};
 use super::settings::Config;
-use super::values::{Backend, parse_bool_text, parse_pairs_text, parse_uint_text};
+use super::values::{Backend, parse_bool_text, parse_items_text, parse_pairs_text, parse_uint_text};
 
 /// Option values given as flags or environment variables, by option, not yet validated. The
 /// binary fills it from its command line; tests and embedders set values directly.
@@ -383,6 +385,24 @@ impl<'a> Resolver<'a> {
             Input::File(v) => file_pairs(v),
         };
         let value = pairs.and_then(check).map_err(|e| self.invalid(opt, source, &input.render(), e))?;
+        Ok(self.record(opt, source, value))
+    }
+
+    /// A `VALUE` or `KEY=VALUE` items option through `check` (`("", VALUE)` for a bare value).
+    pub fn items<T: Shown>(
+        &mut self,
+        opt: &Opt<kind::Items>,
+        check: impl FnOnce(Vec<(String, String)>) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (input, source) = self.input(opt);
+        let items = match input {
+            Input::Text(_) => {
+                let text = self.text_input(opt, input, source)?;
+                parse_items_text(&text)
+            }
+            Input::File(v) => file_items(v),
+        };
+        let value = items.and_then(check).map_err(|e| self.invalid(opt, source, &input.render(), e))?;
         Ok(self.record(opt, source, value))
     }
 

@@ -45,6 +45,7 @@ pub struct Config {
     pub provenance: ProvenanceSettings,
     /// `--webhook` and its companions (`config/webhooks.rs`): where chart events are delivered.
     pub webhooks: Vec<chartroom_webhooks::Endpoint>,
+    pub lifecycle: super::lifecycle::LifecycleSettings,
     /// `--config` / `-c`, `CONFIG`: the file the other values were read from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -292,6 +293,7 @@ impl Config {
         let config_file = r.path(&CONFIG, |p| Ok((!p.as_os_str().is_empty()).then_some(p)))?;
         let provenance = ProvenanceSettings::resolve(r)?;
         let webhooks = super::webhooks::resolve(r)?;
+        let lifecycle = super::lifecycle::LifecycleSettings::resolve(r)?;
         Ok(Config {
             webhooks,
             listen,
@@ -305,6 +307,7 @@ impl Config {
             metrics,
             limits,
             provenance,
+            lifecycle,
             config_file,
         })
     }
@@ -330,6 +333,8 @@ impl Config {
             poll_interval: Some(self.storage.poll_interval),
             tenancy: repo.tenancy,
             provenance: self.provenance.policy.clone(),
+            retention: self.lifecycle.retention.clone(),
+            max_objects: self.lifecycle.max_objects.clone(),
             ..RepoOptions::default()
         }
     }

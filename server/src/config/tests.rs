@@ -73,6 +73,7 @@ pub(super) fn defaults() -> Config {
         metrics: MetricsSettings { enabled: false, listen: None },
         limits: ClientLimits { rate: None, concurrent_uploads: None, cors: None },
         provenance: ProvenanceSettings::default(),
+        lifecycle: crate::config::LifecycleSettings::default(),
         config_file: None,
     }
 }
@@ -216,7 +217,8 @@ fn file_errors_name_the_file_and_key() {
         ("storage: local\n", &["unknown key `storage`", "`storage.backend`"]),
         ("storage:\n  local:\n    root: x\n", &["unknown key `storage.local.root`"]),
         ("port:\n  number: 1\n", &["unknown key `port.number`"]),
-        ("maxstorageobjects: 5\n", &["`maxstorageobjects`", "does not support yet"]),
+        ("web-template-path: x\n", &["`web-template-path`", "does not support yet"]),
+        ("maxstorageobjects: -1\n", &["key `maxstorageobjects`", "--max-storage-objects"]),
         ("storage.alibaba.bucket: b\n", &["`storage.alibaba.bucket`", "does not support yet"]),
         ("storage:\n  amazon:\n    bucketname: b\n", &["unknown key `storage.amazon.bucketname`"]),
         ("storage.pollinterval: 0\n", &["key `storage.pollinterval`", "--storage-poll-interval", "greater than 0"]),
@@ -236,7 +238,8 @@ fn file_errors_name_the_file_and_key() {
             "storage: {backend: amazon, amazon: {bucket: b, region: r, forcepathstyle: sometimes}}\n",
             &["key `storage.amazon.forcepathstyle`", "--storage-amazon-force-path-style"],
         ),
-        ("per-chart-limit: 1\n", &["`per-chart-limit`", "does not support yet"]),
+        ("per-chart-limit-tenant: {team: many}\n", &["key `per-chart-limit-tenant`", "tenant team: expected a number"]),
+        ("artifact-hub-repo-id: [a, a]\n", &["key `artifact-hub-repo-id`", "more than once"]),
         ("depth: 20\n", &["key `depth`", "--depth", "DEPTH", "at most 16"]),
         ("storage.backend: local\nstorage:\n  backend: local\n", &["`storage.backend` is set more than once"]),
         ("port: 1\nPort: 2\n", &["`port` is set more than once"]),
@@ -445,15 +448,20 @@ fn storage_poll_interval() {
 #[test]
 fn unsupported_chartmuseum_env_vars_stop_the_start() {
     let env = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned()), ("PATH".to_owned(), "/bin".to_owned())];
-    let err = check_unsupported_env(env("MAX_STORAGE_OBJECTS", "100")).unwrap_err().to_string();
-    assert!(err.contains("MAX_STORAGE_OBJECTS") && err.contains("refusing to start"), "{err}");
-    assert!(check_unsupported_env(env("PER_CHART_LIMIT", "1")).is_err());
-    assert!(check_unsupported_env(env("CACHE", "redis")).is_err());
+    let err = check_unsupported_env(env("CACHE", "redis")).unwrap_err().to_string();
+    assert!(err.contains("CACHE") && err.contains("refusing to start"), "{err}");
     assert!(check_unsupported_env(env("CACHE", "false")).is_ok());
-    assert!(check_unsupported_env(env("PER_CHART_LIMIT", "0")).is_ok());
-    assert!(check_unsupported_env(env("MAX_STORAGE_OBJECTS", "")).is_ok());
     // Implemented now: no longer refused.
-    for name in ["BASIC_AUTH_USER", "BASIC_AUTH_PASS", "BEARER_AUTH", "AUTH_REALM", "DEPTH", "DEPTH_DYNAMIC"] {
+    for name in [
+        "MAX_STORAGE_OBJECTS",
+        "PER_CHART_LIMIT",
+        "BASIC_AUTH_USER",
+        "BASIC_AUTH_PASS",
+        "BEARER_AUTH",
+        "AUTH_REALM",
+        "DEPTH",
+        "DEPTH_DYNAMIC",
+    ] {
         assert!(check_unsupported_env(env(name, "1")).is_ok(), "{name}");
     }
     assert!(check_unsupported_env(env("PORT", "8080")).is_ok());

@@ -37,6 +37,31 @@ pub(crate) fn parse_pairs_text(raw: &str) -> Result<Vec<(String, String)>, Strin
     Ok(pairs)
 }
 
+/// `VALUE` or `KEY=VALUE` items, comma- or space-separated: `("", VALUE)` for a bare value.
+/// Empty halves and repeated keys are refused.
+pub(crate) fn parse_items_text(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let mut items: Vec<(String, String)> = Vec::new();
+    for item in raw.split(|c: char| c == ',' || c.is_whitespace()).filter(|i| !i.is_empty()) {
+        let (key, value) = item.split_once('=').unwrap_or(("", item));
+        push_item(&mut items, key, value)?;
+    }
+    Ok(items)
+}
+
+/// Adds one item (an empty key is the bare value's), refusing an empty value and repeated keys.
+pub(crate) fn push_item(items: &mut Vec<(String, String)>, key: &str, value: &str) -> Result<(), String> {
+    let (key, value) = (key.trim(), value.trim());
+    if value.is_empty() {
+        return Err(format!("expected VALUE or KEY=VALUE, got {:?}", format!("{key}={value}")));
+    }
+    if items.iter().any(|(k, _)| k == key) {
+        let which = if key.is_empty() { "the value without KEY=" } else { key };
+        return Err(format!("{which:?} is given more than once"));
+    }
+    items.push((key.to_owned(), value.to_owned()));
+    Ok(())
+}
+
 /// Adds one pair, refusing empty halves and repeated keys.
 pub(crate) fn push_pair(pairs: &mut Vec<(String, String)>, key: &str, value: &str) -> Result<(), String> {
     let (key, value) = (key.trim(), value.trim());

@@ -104,6 +104,11 @@ pub enum ChartMuseumError {
     InvalidCursor(&'static str),
     /// `GET /api/events`: a cursor older than the feed's history window.
     CursorExpired(std::time::Duration),
+    // --- lifecycle
+    /// A new version in a tenant at its `--max-storage-objects`.
+    StorageLimit,
+    /// `GET {R}/artifacthub-repo.yml` of a tenant without an Artifact Hub repository ID.
+    NoArtifactHubId,
 }
 
 impl ChartMuseumError {
@@ -151,6 +156,8 @@ impl ChartMuseumError {
             E::UnreadableArchive(e) => (S::INTERNAL_SERVER_ERROR, e.to_string()),
             E::UnreadableValues(e) => (S::INTERNAL_SERVER_ERROR, format!("stored values.yaml is unreadable: {e}")),
             E::FileExists => (S::CONFLICT, "file already exists".into()),
+            E::StorageLimit => (S::INSUFFICIENT_STORAGE, "repo has reached storage limit".into()),
+            E::NoArtifactHubId => (S::NOT_FOUND, "Artifact Hub repository ID not found".into()),
             E::ChartExists => (S::CONFLICT, "chart already exists".into()),
             E::NameTooLong(e) => (S::BAD_REQUEST, format!("chart name and version too long for this storage: {e}")),
             E::FolderInTheWay(file) => {
@@ -289,6 +296,7 @@ impl From<PublishError> for ChartMuseumError {
             PublishError::InvalidChart(e) => ChartMuseumError::InvalidArchive(e),
             PublishError::Provenance(e) => ChartMuseumError::InvalidProvenance(e),
             PublishError::Exists(_) => ChartMuseumError::FileExists,
+            PublishError::StorageLimit => ChartMuseumError::StorageLimit,
             e @ PublishError::ValidationAborted(_) => CommonError::Internal(e.to_string()).into(),
             PublishError::Repo(e) => e.into(),
         }

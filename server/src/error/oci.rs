@@ -145,6 +145,8 @@ fn oci_parts(error: &OciError) -> Parts {
         OciError::ChartExists(_) => parts(S::CONFLICT, "DENIED", message),
         // A chart layer that fails validation: the HTTP API's message, as a manifest error.
         OciError::Publish(PublishError::Exists(_)) => parts(S::CONFLICT, "DENIED", message),
+        // ChartMuseum's status for the storage limit; the distribution spec's code for a refusal.
+        OciError::Publish(PublishError::StorageLimit) => parts(S::INSUFFICIENT_STORAGE, "DENIED", message),
         OciError::Publish(PublishError::Repo(e)) | OciError::Repo(e) => repo_parts(e),
         OciError::Publish(PublishError::ValidationAborted(_)) => parts(S::INTERNAL_SERVER_ERROR, "UNKNOWN", message),
         OciError::Publish(_) => parts(S::BAD_REQUEST, "MANIFEST_INVALID", message),

@@ -155,6 +155,13 @@ async fn put_manifest(
     if let Some(subject) = &put.subject {
         set(headers, "oci-subject", &subject.to_string());
     }
+    if let Some((name, version)) = &put.chart {
+        // For the audit log: the chart archive's digest, as the index has it.
+        let index = state.repo().index(&repo.tenant).ok();
+        let digest = index.as_ref().and_then(|i| i.get(name, version).map(|e| e.digest.clone()));
+        let response = crate::audit::written(response, name, Some(version), digest.as_deref());
+        return Ok(crate::audit::pruned(response, &put.pruned));
+    }
     Ok(response)
 }
 
@@ -162,7 +169,7 @@ async fn delete_manifest(state: &AppState, repo: &OciRepo, reference: &str, iden
     let reference = Reference::parse(reference)?;
     state.repo().oci_delete_manifest(&repo.tenant, &repo.name, &reference).await?;
     tracing::info!(identity = identity.name(), repository = %repo.label(), %reference, "manifest deleted");
-    Ok(StatusCode::ACCEPTED.into_response())
+    Ok(crate::audit::written(StatusCode::ACCEPTED.into_response(), &repo.name, Some(&reference.to_string()), None))
 }
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` against a blob of `size` bytes.

@@ -17,7 +17,7 @@ pub mod route;
 mod token;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use chartroom_index::Tenant;
 
@@ -68,6 +68,14 @@ pub(crate) async fn serve(state: AppState, route: Result<OciRoute, OciRouteError
     let tenant = route.repo().map_or_else(Tenant::root, |r| r.tenant.clone());
     labels.set_route(route.template());
     labels.set_tenant(tenant.as_str());
+    // A manifest push or delete is a chart write (blob uploads only stage bytes).
+    if let route::Endpoint::Manifest(..) = route.endpoint {
+        match route.method {
+            Method::PUT => labels.set_write("push"),
+            Method::DELETE => labels.set_write("delete"),
+            _ => {}
+        }
+    }
     if route.endpoint == route::Endpoint::Token {
         let mut response = match token::token(&state, req).await {
             Ok(response) => response,

@@ -73,10 +73,16 @@ impl RouteTable {
     /// Whether this server registers `spec` at all.
     fn available(&self, spec: &Spec) -> bool {
         match spec.route {
-            Route::Welcome | Route::Health | Route::Ready | Route::Info | Route::Index | Route::ChartFile => true,
+            Route::Welcome
+            | Route::Health
+            | Route::Ready
+            | Route::Info
+            | Route::Index
+            | Route::ChartFile
+            | Route::ArtifactHub => true,
             // Resync of every tenant has its own path only where `/api/resync` is no tenant's route.
             Route::ResyncAll => self.api && matches!(self.tenancy, Tenancy::Depth(n) if n > 0),
-            Route::DeleteChart | Route::DeleteVersion => self.api && self.delete,
+            Route::DeleteChart | Route::DeleteVersion | Route::ApplyRetention => self.api && self.delete,
             Route::UiCatalogue | Route::UiChart | Route::UiAsset => self.ui,
             _ => self.api,
         }

@@ -55,6 +55,12 @@ pub enum Route {
     UiCatalogue,
     /// `GET /ui{R}/charts/:name`: a chart's page in the web catalogue.
     UiChart,
+    /// `GET {R}/artifacthub-repo.yml`: the Artifact Hub repository metadata file.
+    ArtifactHub,
+    /// `GET /api{R}/retention`: what the retention policy would remove now (dry run).
+    RetentionPreview,
+    /// `POST /api{R}/retention`: applies the retention policy to the tenant's charts.
+    ApplyRetention,
     /// `GET /ui/.assets/:file`: the catalogue's embedded CSS and JS, open to everyone (they are
     /// the same bytes for every caller and hold no repository data).
     UiAsset,
@@ -123,6 +129,7 @@ pub(super) const SPECS: &[Spec] = &[
     // shadows no repository path at any depth.
     spec!(UiAsset, GET, Root, ["ui", ".assets", ":file"], "/ui/.assets/:file", "/ui/.assets/:file"),
     spec!(ResyncAll, POST, Root, ["api", "resync"], "/api/resync", "/api/resync"),
+    spec!(ArtifactHub, GET, Repo, ["artifacthub-repo.yml"], "/:repo/artifacthub-repo.yml", "/artifacthub-repo.yml"),
     spec!(Index, GET, Repo, ["index.yaml"], "/:repo/index.yaml", "/index.yaml"),
     spec!(ChartFile, GET, Repo, ["charts", ":filename"], "/:repo/charts/:filename", "/charts/:filename"),
     spec!(ListCharts, GET, Api, ["charts"], "/api/:repo/charts", "/api/charts"),
@@ -164,6 +171,8 @@ pub(super) const SPECS: &[Spec] = &[
         "/api/provenance/verify"
     ),
     spec!(Resync, POST, Api, ["resync"], "/api/:repo/resync", "/api/resync"),
+    spec!(RetentionPreview, GET, Api, ["retention"], "/api/:repo/retention", "/api/retention"),
+    spec!(ApplyRetention, POST, Api, ["retention"], "/api/:repo/retention", "/api/retention"),
     spec!(DeleteChart, DELETE, Api, ["charts", ":name"], "/api/:repo/charts/:name", "/api/charts/:name"),
     spec!(
         DeleteVersion,
@@ -234,7 +243,11 @@ impl Route {
             | Route::Templates
             | Route::Values
             | Route::UiCatalogue
-            | Route::UiChart => Some(Action::Pull),
+            | Route::UiChart
+            | Route::ArtifactHub => Some(Action::Pull),
+            // Retention deletes versions; its preview tells what a delete grant may remove, so
+            // it needs that grant too.
+            Route::RetentionPreview | Route::ApplyRetention => Some(Action::Delete),
             // The re-verification report reads the tenant's provenance files and changes
             // nothing; it tells a caller no more than pulling does (the chart API already shows
             // each version's recorded verification, and the `.prov` files are downloadable),
@@ -243,6 +256,16 @@ impl Route {
             // A resync rewrites the tenant's index from storage: a write, as an upload is.
             Route::UploadChart | Route::UploadProv | Route::Resync | Route::ResyncAll => Some(Action::Push),
             Route::DeleteChart | Route::DeleteVersion => Some(Action::Delete),
+        }
+    }
+
+    /// The chart write the route is, for the audit log (`audit.rs`).
+    pub fn audited_write(self) -> Option<&'static str> {
+        match self {
+            Route::UploadChart | Route::UploadProv => Some("push"),
+            Route::DeleteChart | Route::DeleteVersion => Some("delete"),
+            Route::ApplyRetention => Some("retention"),
+            _ => None,
         }
     }
 

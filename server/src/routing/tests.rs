@@ -54,6 +54,9 @@ fn every_route_has_one_spec() {
         UiCatalogue,
         UiChart,
         UiAsset,
+        ArtifactHub,
+        RetentionPreview,
+        ApplyRetention,
     ] {
         assert_eq!(SPECS.iter().filter(|s| s.route == route).count(), 1, "{route:?}");
     }

@@ -37,7 +37,7 @@ fn config_file() {
 fn unsupported_chartmuseum_options() {
     let dir = tempfile::tempdir().unwrap();
     insta::assert_snapshot!("unsupported_key", message(&dir, file_arg(&dir, "cache:\n  store: redis\n"), &[]));
-    insta::assert_snapshot!("unsupported_env", message(&dir, ArgValues::new(), &[("PER_CHART_LIMIT", "3")]));
+    insta::assert_snapshot!("unsupported_env", message(&dir, ArgValues::new(), &[("CACHE", "redis")]));
 }
 
 #[test]

@@ -119,6 +119,8 @@ fn examples() -> Vec<ChartMuseumError> {
         E::InvalidEventsQuery("wait: invalid duration \"soon\"".into()),
         E::InvalidCursor("bad position"),
         E::CursorExpired(Duration::from_secs(600)),
+        E::StorageLimit,
+        E::NoArtifactHubId,
     ]
 }
 
@@ -174,6 +176,8 @@ fn variant(e: &ChartMuseumError) -> &'static str {
         E::InvalidEventsQuery(_) => "InvalidEventsQuery",
         E::InvalidCursor(_) => "InvalidCursor",
         E::CursorExpired(_) => "CursorExpired",
+        E::StorageLimit => "StorageLimit",
+        E::NoArtifactHubId => "NoArtifactHubId",
     }
 }
 
