@@ -9,6 +9,7 @@
 //! learned (route template, tenant, identity) is in `request_info`, for logs and metrics.
 
 pub mod access_log;
+mod body_budget;
 pub mod config;
 mod cors;
 mod error;
@@ -78,6 +79,8 @@ struct Inner {
     metrics: Option<Arc<Metrics>>,
     /// The web catalogue's chart summaries, per tenant and index snapshot.
     ui_cache: Arc<ui::Cache>,
+    /// `--max-upload-memory`: request bodies held at once.
+    body_budget: body_budget::BodyBudget,
 }
 
 impl AppState {
@@ -105,6 +108,7 @@ impl AppState {
                 connections: config.connections.clone(),
                 metrics: None,
                 ui_cache: Arc::default(),
+                body_budget: body_budget::BodyBudget::new(config.http.max_upload_memory),
             }),
         }
     }
@@ -133,6 +137,9 @@ impl AppState {
     }
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.metrics.as_ref()
+    }
+    pub(crate) fn body_budget(&self) -> &body_budget::BodyBudget {
+        &self.inner.body_budget
     }
     pub(crate) fn ui_cache(&self) -> &ui::Cache {
         &self.inner.ui_cache
