@@ -25,6 +25,8 @@ use crate::repo::Repository;
 use crate::tenant::Tenant;
 use crate::test_fixtures::{signtest, signtest_prov, signtest_recompressed};
 
+mod oci_push;
+
 type Fut<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
 /// How a write ended, as far as these tests care.
@@ -78,6 +80,8 @@ struct Snapshot {
     provenance: Vec<String>,
     /// (name, version, digest, file)
     indexed: Vec<(String, String, String, String)>,
+    /// The OCI objects (keys below `.chartroom/oci/`), upload sessions left out.
+    oci: Vec<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -127,11 +131,39 @@ async fn agree(repo: &Repository, storage: &Storage) -> Result<Snapshot, String>
             return Err(format!("{} records {recorded} beside a chart of sha256:{digest}", prov.file));
         }
     }
+    let oci = oci_agree(repo, storage).await?;
     Ok(Snapshot {
+        oci,
         charts: files.charts.iter().map(|c| c.file.clone()).collect(),
         provenance: files.provenance.iter().map(|p| p.file.clone()).collect(),
         indexed,
     })
+}
+
+/// The OCI objects: every stored blob and pushed manifest holds the bytes of its digest (none
+/// is ever visible in part), and every blob linked into a repository is served there.
+async fn oci_agree(repo: &Repository, storage: &Storage) -> Result<Vec<String>, String> {
+    let keys: Vec<String> =
+        storage.oci_list(&[]).await.map_err(|e| e.to_string())?.into_iter().map(|o| o.file).collect();
+    for key in &keys {
+        let parts: Vec<&str> = key.split('/').collect();
+        match parts[..] {
+            ["blobs", "sha256", digest] | ["repos", _, "manifests", digest] => {
+                let bytes = storage.oci_read(&parts).await.map_err(|e| e.to_string())?.unwrap_or_default();
+                if hex(&bytes) != digest {
+                    return Err(format!("{key} holds {} bytes of sha256:{}", bytes.len(), hex(&bytes)));
+                }
+            }
+            ["repos", name, "blobs", digest] => {
+                let digest = crate::oci::Digest::parse(&format!("sha256:{digest}")).map_err(|e| e.to_string())?;
+                repo.oci_blob_info(&Tenant::root(), name, &digest)
+                    .await
+                    .map_err(|e| format!("{key} is linked but not served: {e}"))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(keys.into_iter().filter(|k| !k.starts_with("uploads/") && !k.starts_with("sessions/")).collect())
 }
 
 struct Rig {
@@ -240,9 +272,9 @@ async fn at_every_call(scenario: &Scenario, local: bool) -> Vec<String> {
     failures
 }
 
-async fn every_scenario(local: bool) {
+async fn every(scenarios: Vec<Scenario>, local: bool) {
     let mut failures = Vec::new();
-    for scenario in scenarios() {
+    for scenario in scenarios {
         failures.extend(at_every_call(&scenario, local).await);
     }
     assert!(failures.is_empty(), "{} runs failed:\n{}", failures.len(), failures.join("\n"));
@@ -427,12 +459,12 @@ fn scenarios() -> Vec<Scenario> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_at_every_storage_call_in_memory() {
-    every_scenario(false).await;
+    every(scenarios(), false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_at_every_storage_call_on_a_local_folder() {
-    every_scenario(true).await;
+    every(scenarios(), true).await;
 }
 
 /// Shutdown waits for a write in flight (here: stalled in storage), which then completes; a

@@ -10,6 +10,7 @@
 
 pub mod access_log;
 pub mod audit;
+mod body_budget;
 pub mod config;
 mod cors;
 mod error;
@@ -87,6 +88,8 @@ struct Inner {
     lifecycle: Arc<config::LifecycleSettings>,
     /// `--audit-log`, once opened ([`AppState::with_audit`]).
     audit: Option<Arc<audit::AuditLog>>,
+    /// `--max-upload-memory`: request bodies held at once.
+    body_budget: body_budget::BodyBudget,
 }
 
 impl AppState {
@@ -117,6 +120,7 @@ impl AppState {
                 webhooks: None,
                 lifecycle: Arc::new(config.lifecycle.clone()),
                 audit: None,
+                body_budget: body_budget::BodyBudget::new(config.http.max_upload_memory),
             }),
         }
     }
@@ -169,6 +173,9 @@ impl AppState {
     }
     pub fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.inner.metrics.as_ref()
+    }
+    pub(crate) fn body_budget(&self) -> &body_budget::BodyBudget {
+        &self.inner.body_budget
     }
     pub(crate) fn ui_cache(&self) -> &ui::Cache {
         &self.inner.ui_cache

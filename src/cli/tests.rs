@@ -182,6 +182,8 @@ fn every_flag() {
         "https://charts.example.com/",
         "--max-upload-size",
         "1024",
+        "--max-upload-memory",
+        "4096",
         "--chart-post-form-field-name",
         "c",
         "--prov-post-form-field-name",
@@ -311,6 +313,7 @@ fn every_flag() {
     want.repository.context_path = "/charts".into();
     want.repository.chart_url = Some("https://charts.example.com".into());
     want.http.max_upload_size = 1024;
+    want.http.max_upload_memory = 4096;
     want.http.chart_form_field = "c".into();
     want.http.prov_form_field = "p".into();
     want.repository.cache_interval = Some(Duration::from_secs(5400));
@@ -456,6 +459,7 @@ fn environment_variables() {
         ("CONTEXT_PATH", "/a/b/"),
         ("CHART_URL", "http://example.com:8080/x/"),
         ("MAX_UPLOAD_SIZE", "2048"),
+        ("MAX_UPLOAD_MEMORY", "8192"),
         ("CHART_POST_FORM_FIELD_NAME", "chartfile"),
         ("PROV_POST_FORM_FIELD_NAME", "provfile"),
         ("CACHE_INTERVAL", "0"),
@@ -540,6 +544,7 @@ fn environment_variables() {
     want.repository.context_path = "/a/b".into();
     want.repository.chart_url = Some("http://example.com:8080/x".into());
     want.http.max_upload_size = 2048;
+    want.http.max_upload_memory = 8192;
     want.http.chart_form_field = "chartfile".into();
     want.http.prov_form_field = "provfile".into();
     want.repository.cache_interval = None;

@@ -332,6 +332,13 @@ options! {
         help: "Largest accepted request body, in bytes",
         ..BASE
     });
+    pub const MAX_UPLOAD_MEMORY: Opt<kind::UInt> = Opt::uint(u64::MAX, "a number of bytes", OptionSpec {
+        key: "maxuploadmemory", flag: "--max-upload-memory", env: "MAX_UPLOAD_MEMORY", value_name: "BYTES",
+        default: "67108864",
+        help: "Request bodies held in memory at once, in bytes, all requests together (503 with Retry-After \
+               above); at least --max-upload-size",
+        ..BASE
+    });
     pub const CHART_FORM_FIELD: Opt<kind::Text> = Opt::text(OptionSpec {
         key: "chartpostformfieldname", flag: "--chart-post-form-field-name", env: "CHART_POST_FORM_FIELD_NAME",
         value_name: "NAME",

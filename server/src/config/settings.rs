@@ -109,6 +109,10 @@ pub struct HttpSettings {
     pub prov_form_field: String,
     /// `--max-upload-size`, `MAX_UPLOAD_SIZE`, key `maxuploadsize`, in bytes (> 0).
     pub max_upload_size: u64,
+    /// `--max-upload-memory`, `MAX_UPLOAD_MEMORY`, key `maxuploadmemory`, in bytes: the total of
+    /// request bodies held at once (at least `max_upload_size`: a smaller value is raised to it,
+    /// so that one largest upload always fits).
+    pub max_upload_memory: u64,
     /// `--read-timeout`, `READ_TIMEOUT`, key `readtimeout` (whole seconds, >= 1).
     pub read_timeout: Duration,
     /// `--write-timeout`, `WRITE_TIMEOUT`, key `writetimeout` (whole seconds, >= 1).
@@ -475,6 +479,11 @@ impl HttpSettings {
             0 => Err("must be at least 1 byte".to_owned()),
             n => Ok(n),
         })?;
+        let max_upload_memory = r.uint(&MAX_UPLOAD_MEMORY, |n| match n {
+            0 => Err("must be at least 1 byte".to_owned()),
+            n => Ok(n),
+        })?;
+        let max_upload_memory = max_upload_memory.max(max_upload_size);
         let chart_form_field = r.text(&CHART_FORM_FIELD, check_form_field)?;
         let prov_form_field = r.text(&PROV_FORM_FIELD, |name| {
             let name = check_form_field(name)?;
@@ -498,6 +507,7 @@ impl HttpSettings {
             chart_form_field,
             prov_form_field,
             max_upload_size,
+            max_upload_memory,
             read_timeout,
             write_timeout,
             log_health,

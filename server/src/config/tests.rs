@@ -43,6 +43,7 @@ pub(super) fn defaults() -> Config {
             chart_form_field: "chart".into(),
             prov_form_field: "prov".into(),
             max_upload_size: 20_971_520,
+            max_upload_memory: 67_108_864,
             read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             log_health: false,
@@ -401,6 +402,15 @@ fn index_limit_zero_is_the_builtin_bound() {
         let c = from(arg(&INDEX_LIMIT, &given.to_string())).unwrap().config;
         assert_eq!(c.repository.index_limit, want);
     }
+}
+
+#[test]
+fn upload_memory_is_at_least_the_largest_upload() {
+    let c = |args: ArgValues| from(args).unwrap().config.http;
+    assert_eq!(c(ArgValues::new().with(&MAX_UPLOAD_MEMORY, "1048576")).max_upload_memory, 20_971_520);
+    let big = ArgValues::new().with(&MAX_UPLOAD_SIZE, "104857600");
+    assert_eq!(c(big).max_upload_memory, 104_857_600);
+    assert_eq!(c(ArgValues::new().with(&MAX_UPLOAD_MEMORY, "200000000")).max_upload_memory, 200_000_000);
 }
 
 #[test]

@@ -23,6 +23,9 @@ pub enum CommonError {
     WriteTimeout(Duration),
     /// The request body is larger than `--max-upload-size` (the limit, in bytes).
     PayloadTooLarge(u64),
+    /// The request bodies in flight fill `--max-upload-memory` (the budget, in bytes); the
+    /// response carries `Retry-After`.
+    UploadMemoryFull(u64),
     /// A failure of the server itself (a panic, an aborted task).
     Internal(String),
     /// The client used up its `--rate-limit` (the response carries `Retry-After`).
@@ -66,6 +69,13 @@ impl CommonError {
             CommonError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request too large: the limit is {limit} bytes (--max-upload-size / MAX_UPLOAD_SIZE)"),
+            ),
+            CommonError::UploadMemoryFull(budget) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "server busy: request bodies in progress fill the upload memory budget of {budget} bytes \
+                     (--max-upload-memory / MAX_UPLOAD_MEMORY); retry after the time in Retry-After"
+                ),
             ),
             CommonError::Internal(message) => (StatusCode::INTERNAL_SERVER_ERROR, message.clone()),
             CommonError::RateLimited => (

@@ -71,7 +71,8 @@ impl OciWireError {
                     | CommonError::ShuttingDown
                     | CommonError::WriteTimeout(_)
                     | CommonError::Starting
-                    | CommonError::NotReady(_) => "UNAVAILABLE",
+                    | CommonError::NotReady(_)
+                    | CommonError::UploadMemoryFull(_) => "UNAVAILABLE",
                     CommonError::RateLimited | CommonError::TooManyUploads => "TOOMANYREQUESTS",
                     CommonError::StorageFull => "UNAVAILABLE",
                     CommonError::OriginNotAllowed(_) => "DENIED",
@@ -207,6 +208,9 @@ impl IntoResponse for OciWireError {
             && let Ok(value) = HeaderValue::from_str(challenge)
         {
             headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let OciWireError::Common(CommonError::UploadMemoryFull(_)) = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Some(size) = self.upload_size() {
             let range = if size == 0 { "0-0".to_owned() } else { format!("0-{}", size - 1) };

@@ -139,7 +139,7 @@ async fn put_manifest(
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (parts, request_body) = req.into_parts();
     let limit = (MAX_MANIFEST_SIZE as u64).min(state.settings().max_upload_size);
-    let bytes = body::read(state, &parts.headers, request_body, limit).await?;
+    let (bytes, _reserved) = body::read(state, &parts.headers, request_body, limit).await?;
     let put =
         state.repo().oci_put_manifest(&repo.tenant, &repo.name, &reference, content_type.as_deref(), bytes).await?;
     if let Some((name, version)) = &put.chart {
@@ -272,7 +272,7 @@ async fn start_upload(state: &AppState, prefix: &str, repo: &OciRepo, identity: 
     } else if let Some(digest) = query.get("digest") {
         let digest = parse_digest(digest)?;
         let (parts, request_body) = req.into_parts();
-        let blob = body::read(state, &parts.headers, request_body, uploads.limits().max_size).await?;
+        let (blob, _reserved) = body::read(state, &parts.headers, request_body, uploads.limits().max_size).await?;
         uploads.put_blob(&repo.tenant, &repo.name, &digest, blob).await?;
         return Ok(blob_created(prefix, repo, &digest));
     }
@@ -297,7 +297,7 @@ async fn patch_upload(state: &AppState, prefix: &str, repo: &OciRepo, id: &str, 
     let uploads = uploads(state)?;
     let range = content_range(req.headers())?;
     let (parts, request_body) = req.into_parts();
-    let chunk = body::read(state, &parts.headers, request_body, uploads.limits().max_size).await?;
+    let (chunk, _reserved) = body::read(state, &parts.headers, request_body, uploads.limits().max_size).await?;
     if let Some((start, end)) = range
         && end - start + 1 != chunk.len() as u64
     {
@@ -321,7 +321,7 @@ async fn put_upload(state: &AppState, prefix: &str, repo: &OciRepo, id: &str, re
     let digest = parse_digest(digest)?;
     let range = content_range(req.headers())?;
     let (parts, request_body) = req.into_parts();
-    let last = body::read(state, &parts.headers, request_body, uploads.limits().max_size).await?;
+    let (last, _reserved) = body::read(state, &parts.headers, request_body, uploads.limits().max_size).await?;
     if let Some((start, _)) = range
         && !last.is_empty()
     {

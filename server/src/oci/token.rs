@@ -32,7 +32,7 @@ const MAX_FORM: u64 = 16 * 1024;
 pub(super) async fn token(state: &AppState, req: Request) -> Result<Response, OciWireError> {
     let (parts, body) = req.into_parts();
     let (credentials, params) = if parts.method == Method::POST {
-        let form = body::read(state, &parts.headers, body, MAX_FORM).await?;
+        let (form, _reserved) = body::read(state, &parts.headers, body, MAX_FORM).await?;
         let params: Vec<(String, String)> = form_urlencoded::parse(&form).into_owned().collect();
         let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         match field("grant_type").as_deref() {

@@ -19,6 +19,7 @@ fn examples() -> Vec<OciWireError> {
         E::Common(CommonError::ReadTimeout(Duration::from_secs(30))),
         E::Common(CommonError::WriteTimeout(Duration::from_secs(30))),
         E::Common(CommonError::PayloadTooLarge(1024)),
+        E::Common(CommonError::UploadMemoryFull(67_108_864)),
         E::Common(CommonError::Internal("internal server error".into())),
         E::Unauthorized { reason: Reason::MissingCredentials, challenge: "Basic realm=\"Chartroom\"".into() },
         E::Unauthorized { reason: Reason::BadPassword, challenge: "Basic realm=\"Chartroom\"".into() },
