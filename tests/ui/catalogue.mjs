@@ -76,7 +76,17 @@ async function shoot(kind) {
       await page.emulateMedia({ colorScheme: scheme });
       await page.goto(here, { waitUntil: "load" });
       const file = join(plan.screenshots, `${kind}-${scheme}-${device}.png`);
-      await page.screenshot({ path: file, fullPage: false });
+      // A screenshot documents the page, it asserts nothing: Chromium's capture can time out on a
+      // loaded machine ("Unable to capture screenshot"), so it is tried three times.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await page.screenshot({ path: file, fullPage: false });
+          break;
+        } catch (e) {
+          if (attempt === 3) throw e;
+          await page.waitForTimeout(500);
+        }
+      }
       report.screenshots.push(file);
       if (device === "phone") {
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
