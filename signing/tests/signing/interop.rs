@@ -148,12 +148,18 @@ fn helm_package_sign_provenance_verifies_here() {
             .unwrap();
             assert_eq!(cleartext(&ours), cleartext(&prov));
             if key == 0 {
+                // The signature's values, not its packet bytes: when the RSA value has a leading
+                // zero byte (about one signature in 256), Go writes the MPI padded to the modulus
+                // length and rpgp writes it minimal (RFC 4880 §3.2), so the packets differ by one
+                // byte while the signatures are the same.
                 let parse = |bytes: &[u8]| {
                     CleartextSignedMessage::from_string(std::str::from_utf8(bytes).unwrap())
                         .unwrap()
                         .0
                         .signatures()
-                        .to_vec()
+                        .iter()
+                        .map(|s| (s.config().cloned(), s.signed_hash_value(), s.signature().cloned()))
+                        .collect::<Vec<_>>()
                 };
                 assert_eq!(parse(&ours), parse(&prov), "RSA signature of the same text at the same second");
             }
