@@ -105,42 +105,31 @@ install_debian_tool() { # <command> <package>
 
 install_debian_tool htpasswd apache2-utils
 
-# oras (the Python SDK from PyPI, package `oras`): the second OCI client of the end-to-end tests
-# (push and pull of a non-chart artifact, chunked uploads), in its own virtual environment
-# ./.tools/oras-py, run as .tools/bin/oras-python (CHARTROOM_ORAS_PYTHON names another
-# interpreter that has it).
-install_oras_py() { # <version>
-  local want="$1" venv; venv="$(cd "$tools" && pwd -P)/oras-py"
-  if [ -x "$tools/bin/oras-python" ] && "$tools/bin/oras-python" -c "import importlib.metadata as m, sys; sys.exit(m.version('oras') != '$want')" 2>/dev/null; then
+# A PyPI package in its own virtual environment ./.tools/<venv>, its interpreter run as
+# .tools/bin/<interpreter> (reinstalled when the installed version differs).
+install_pypi_tool() { # <package> <version> <venv> <interpreter>
+  local package="$1" want="$2" venv interpreter="$tools/bin/$4"; venv="$(cd "$tools" && pwd -P)/$3"
+  if [ -x "$interpreter" ] && "$interpreter" -c "import importlib.metadata as m, sys; sys.exit(m.version('$package') != '$want')" 2>/dev/null; then
     return 0
   fi
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "oras==$want"
-  printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$venv" > "$tools/bin/oras-python"
-  chmod +x "$tools/bin/oras-python"
-  echo "installed oras $want (Python, $venv; interpreter .tools/bin/oras-python)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$want"
+  printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$venv" > "$interpreter"
+  chmod +x "$interpreter"
+  echo "installed $package $want (Python, $venv; interpreter .tools/bin/$4)"
 }
 
-install_oras_py 0.2.43
+# oras (the Python SDK from PyPI, package `oras`): the second OCI client of the end-to-end tests
+# (push and pull of a non-chart artifact, chunked uploads), run as .tools/bin/oras-python
+# (CHARTROOM_ORAS_PYTHON names another interpreter that has it).
+install_pypi_tool oras 0.2.43 oras-py oras-python
 
 # standardwebhooks (PyPI, the Standard Webhooks reference library): the end-to-end webhook
-# receiver verifies every signature with it, in its own virtual environment ./.tools/webhooks-py,
-# run as .tools/bin/webhooks-python (CHARTROOM_WEBHOOKS_PYTHON names another interpreter).
-install_standardwebhooks() { # <version>
-  local want="$1" venv; venv="$(cd "$tools" && pwd -P)/webhooks-py"
-  if [ -x "$tools/bin/webhooks-python" ] && "$tools/bin/webhooks-python" -c "import importlib.metadata as m, sys; sys.exit(m.version('standardwebhooks') != '$want')" 2>/dev/null; then
-    return 0
-  fi
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "standardwebhooks==$want"
-  printf '#!/bin/sh\nexec "%s/bin/python" "$@"\n' "$venv" > "$tools/bin/webhooks-python"
-  chmod +x "$tools/bin/webhooks-python"
-  echo "installed standardwebhooks $want (Python, $venv; interpreter .tools/bin/webhooks-python)"
-}
+# receiver verifies every signature with it, run as .tools/bin/webhooks-python
+# (CHARTROOM_WEBHOOKS_PYTHON names another interpreter).
+install_pypi_tool standardwebhooks 1.1.0 webhooks-py webhooks-python
 
-install_standardwebhooks 1.1.0
 install_debian_tool openssl openssl
 # curl: the TLS tests check that HTTP/2 is negotiated (`curl --http2`) and refused in clear text.
 install_debian_tool curl curl
