@@ -12,6 +12,7 @@
 //! | `options.rs` | the option table: names, kind, default, help |
 //! | `resolve.rs` | precedence, validation, sources ([`ArgValues`], [`Resolved`]) |
 //! | `settings.rs` | [`Config`] and its per-concern structs, each with its `resolve` |
+//! | `provenance.rs` | the provenance policy and the trusted keyring |
 //! | `file.rs` | the YAML file: flattening, duplicate and unknown keys, reading values |
 //! | `hints.rs` | did-you-mean hints for unknown keys |
 //! | `chartmuseum.rs` | ChartMuseum options, variables and backends Chartroom refuses |
@@ -26,6 +27,7 @@ pub(crate) mod go_duration;
 mod hints;
 mod lifecycle;
 pub mod options;
+mod provenance;
 mod resolve;
 mod settings;
 mod values;
@@ -38,10 +40,10 @@ pub use chartmuseum::{check_unsupported_env, unsupported_env};
 pub use error::ConfigError;
 pub use lifecycle::{ArtifactHub, AuditTarget, LifecycleSettings, Owner};
 pub use options::{Kind, OPTIONS, OptionSpec};
+pub use provenance::{ProvenanceSettings, TrustedKeyring};
 pub use resolve::{ArgValues, Resolved, Source, Sources, resolve};
 pub use settings::{
     AllowedOrigins, AmazonConfig, AuthSettings, BASIC_AUTH_PASS_FILE, BackendConfig, ClientLimits, Config,
     ConnectionSettings, GoogleConfig, HttpSettings, ListenSettings, LogSettings, MetricsSettings, MicrosoftConfig,
-    OverwritePolicy, ProvenanceSettings, RateLimit, RepositorySettings, StorageSettings, Tenancy, TlsSettings,
-    TrustedKeyring,
+    OverwritePolicy, RateLimit, RepositorySettings, StorageSettings, Tenancy, TlsSettings,
 };
