@@ -1,5 +1,5 @@
 //! Samples of every server's memory and descriptors, and the checks at the end: flat memory and
-//! descriptors, storage and index in agreement.
+//! descriptors, storage and index in agreement (provenance files included).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -144,6 +144,8 @@ pub struct Agreement {
     label: String,
     versions: usize,
     archives: usize,
+    /// Provenance files in storage (each checked against its archive).
+    provs: usize,
     problems: Vec<String>,
 }
 
@@ -164,7 +166,7 @@ pub async fn agreement(sites: &[Site]) -> Vec<Agreement> {
                 let storage = server.storage_snapshot();
                 let a = match index {
                     Ok(bytes) => compare(&label, &bytes, &storage),
-                    Err(e) => Agreement { label: label.clone(), versions: 0, archives: 0, problems: vec![e] },
+                    Err(e) => Agreement { label: label.clone(), versions: 0, archives: 0, provs: 0, problems: vec![e] },
                 };
                 if a.problems.is_empty() || started.elapsed() > Duration::from_secs(30) {
                     out.push(a);
@@ -186,6 +188,7 @@ fn compare(label: &str, index: &[u8], storage: &BTreeMap<String, Vec<u8>>) -> Ag
             label: label.to_owned(),
             versions: 0,
             archives: 0,
+            provs: 0,
             problems: vec![format!("unreadable index: {head}")],
         };
     };
@@ -223,12 +226,30 @@ fn compare(label: &str, index: &[u8], storage: &BTreeMap<String, Vec<u8>>) -> Ag
             Some(n) => problems.push(format!("{file} is listed {n} times")),
         }
     }
-    Agreement { label: label.to_owned(), versions, archives: archives.len(), problems }
+    // Every provenance file sits beside its archive and vouches for the stored bytes (the soak's
+    // provenance files list the archive's digest), or `helm pull --verify` fails on it.
+    let mut provs = 0;
+    for (key, bytes) in storage {
+        let Some(archive) = key.strip_suffix(".prov").filter(|a| a.ends_with(".tgz") && !a.contains('/')) else {
+            continue;
+        };
+        provs += 1;
+        match archives.get(archive) {
+            None => problems.push(format!("{key} is in storage without its archive")),
+            Some(tgz) if !String::from_utf8_lossy(bytes).contains(&format!("sha256:{}", sha256_hex(tgz))) => {
+                problems.push(format!("{key} does not vouch for the stored {archive}"))
+            }
+            Some(_) => {}
+        }
+    }
+    Agreement { label: label.to_owned(), versions, archives: archives.len(), provs, problems }
 }
 
 pub fn report_agreement(agreement: &[Agreement]) -> bool {
     println!("\n### Storage and index at the end\n");
-    println!("| server | versions listed | archives in storage | verdict |\n|---|---:|---:|---|");
+    println!(
+        "| server | versions listed | archives in storage | provenance files | verdict |\n|---|---:|---:|---:|---|"
+    );
     let mut ok = true;
     for a in agreement {
         ok &= a.problems.is_empty();
@@ -241,7 +262,7 @@ pub fn report_agreement(agreement: &[Agreement]) -> bool {
             }
             shown.join("; ")
         };
-        println!("| {} | {} | {} | {verdict} |", a.label, a.versions, a.archives);
+        println!("| {} | {} | {} | {} | {verdict} |", a.label, a.versions, a.archives, a.provs);
     }
     ok
 }

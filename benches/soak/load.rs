@@ -24,6 +24,8 @@ impl Op {
     /// Non-2xx statuses that are expected: an upload of a version that exists (a replica that
     /// has not seen a delete yet, or a version this worker chose again) is a conflict; a delete
     /// or a GET of a version deleted meanwhile (or not yet seen by that replica) is a 404.
+    /// A 503 of `Templates` is not: the two archive reads at once have a queue of 32 waiting up
+    /// to 5 s each, which the few workers of a site cannot fill.
     fn expected(self, status: u16) -> bool {
         (200..300).contains(&status)
             || match self {

@@ -8,6 +8,7 @@ use chartroom_storage::{ObjectInfo, ObjectStream, StorageError};
 
 use crate::entry::Entry;
 use crate::error::RepoError;
+use crate::gate::GateRefusal;
 use crate::repo::Repository;
 use crate::tenant::Tenant;
 use crate::tenants::Place;
@@ -73,9 +74,12 @@ pub enum ArchiveReadError {
         "the requested files of {file} unpack to more than {limit} bytes, more than this endpoint returns; download the chart instead"
     )]
     TooLarge { file: String, limit: u64 },
-    /// [`MAX_ARCHIVE_READS`] archives are being unpacked already.
-    #[error("too many chart contents are being unpacked at once (at most {limit}): retry shortly")]
-    Busy { limit: usize },
+    /// [`MAX_ARCHIVE_READS`] archives are being unpacked already, and this request found no
+    /// room in the queue or no turn within its wait ([`crate::RepoOptions::archive_read_queue`]).
+    #[error(
+        "too many chart contents are being unpacked at once (at most {limit}) and {refusal}: retry after the time in Retry-After"
+    )]
+    Busy { limit: usize, refusal: GateRefusal },
     #[error(transparent)]
     Repo(#[from] RepoError),
 }
@@ -84,7 +88,9 @@ pub enum ArchiveReadError {
 /// with one file beyond it ([`archive::Limits::max_file`]) and the answer built from them, what
 /// one such request holds stays under about 40 MiB whatever the archive unpacks to.
 pub const MAX_EXTRACTED: u64 = 8 * 1024 * 1024;
-/// How many requests may unpack archives at once; more get [`ArchiveReadError::Busy`] (503).
+/// How many requests may unpack archives at once; more wait for a turn, briefly, in a bounded
+/// queue ([`crate::RepoOptions::archive_read_queue`]), and beyond it get
+/// [`ArchiveReadError::Busy`] (503).
 pub const MAX_ARCHIVE_READS: usize = 2;
 
 /// Only files the index lists are served: an archive indexed under that file name, or the
@@ -123,10 +129,16 @@ impl Repository {
         Ok(located.place)
     }
 
+    /// Requests waiting for a turn to unpack an archive now (see [`Repository::archive_files`]).
+    pub fn archive_reads_waiting(&self) -> usize {
+        self.archive_reads.waiting()
+    }
+
     /// The files of an indexed chart's archive whose paths `wanted` accepts (read and extracted
     /// off the async runtime). Bounded whatever the archive unpacks to and however many
     /// requests ask: at most [`MAX_EXTRACTED`] bytes of files (plus one file) per request, and
-    /// [`MAX_ARCHIVE_READS`] requests at once; more is refused, not queued.
+    /// [`MAX_ARCHIVE_READS`] requests at once; more wait their turn in a short bounded queue
+    /// (a waiting request holds no archive bytes), beyond it they are refused.
     pub async fn archive_files(
         &self,
         tenant: &Tenant,
@@ -134,9 +146,11 @@ impl Repository {
         wanted: fn(&str) -> bool,
     ) -> Result<Vec<ChartFile>, ArchiveReadError> {
         let place = self.locate(tenant)?.place;
-        let _permit = Arc::clone(&self.archive_reads)
-            .try_acquire_owned()
-            .map_err(|_| ArchiveReadError::Busy { limit: MAX_ARCHIVE_READS })?;
+        let _permit = self
+            .archive_reads
+            .enter()
+            .await
+            .map_err(|refusal| ArchiveReadError::Busy { limit: MAX_ARCHIVE_READS, refusal })?;
         let bytes = place.storage.read(&entry.object.file).await.map_err(RepoError::from)?;
         let limits = self.shared.options.limits.clone();
         let file = entry.object.file.clone();

@@ -31,6 +31,7 @@ mod feed;
 mod files;
 #[doc(hidden)]
 pub mod fuzzing;
+mod gate;
 #[cfg(test)]
 mod hardening_tests;
 mod index;
@@ -45,10 +46,12 @@ mod provenance;
 #[cfg(test)]
 mod provenance_tests;
 mod publish;
+mod publish_provenance;
 mod reconcile;
 mod repo;
 mod retention;
 mod reverify;
+mod settled;
 mod snapshot;
 mod startup;
 mod state;
@@ -73,6 +76,7 @@ pub use error::RepoError;
 pub use events::{ChartEvent, EventKind, EventSink};
 pub use feed::{Cursor, FeedChange, FeedError, FeedOp, FeedPage, FeedRecord, SETTLE as FEED_SETTLE};
 pub use files::{ArchiveReadError, FileError, FileKind, MAX_ARCHIVE_READS, MAX_EXTRACTED};
+pub use gate::GateRefusal;
 pub use index::Index;
 pub use options::{OverwritePolicy, RepoOptions};
 pub use provenance::{PolicyError, ProvenanceMode, ProvenancePolicy, ProvenanceRecord, Signature};

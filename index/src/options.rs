@@ -41,6 +41,11 @@ pub struct RepoOptions {
     pub retention: PerTenant<Retention>,
     /// The most chart versions a tenant may hold (`--max-storage-objects`), per tenant.
     pub max_objects: PerTenant<Option<usize>>,
+    /// Requests that wait for a turn to unpack an archive (`/templates`, `/values`, the chart
+    /// page) while [`MAX_ARCHIVE_READS`](crate::MAX_ARCHIVE_READS) unpack; more get a 503.
+    pub archive_read_queue: usize,
+    /// How long such a request waits for its turn before it gets a 503.
+    pub archive_read_wait: Duration,
 }
 
 impl Default for RepoOptions {
@@ -60,6 +65,8 @@ impl Default for RepoOptions {
             log_retention: Duration::from_secs(600),
             retention: PerTenant::default(),
             max_objects: PerTenant::default(),
+            archive_read_queue: 32,
+            archive_read_wait: Duration::from_secs(5),
         }
     }
 }

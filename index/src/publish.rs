@@ -18,18 +18,21 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chartroom_chart::archive::{self, ArchiveError, Limits, LoadedChart};
-use chartroom_chart::provenance::{self, Provenance, ProvenanceError, Vouch};
-use chartroom_signing::{ChartDigest, Keyring, VerifyError};
+use chartroom_chart::provenance::{ProvenanceError, Vouch};
+use chartroom_signing::VerifyError;
 use chartroom_storage::{ObjectInfo, Storage, StorageError, chart_file, prov_file};
 use jiff::Timestamp;
 
 use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
 use crate::error::RepoError;
 use crate::events::EventKind;
-use crate::provenance::{
-    ChartIdentity, ProvenanceMode, ProvenanceRecord, Signature, verify_ahead_of_chart, verify_upload,
+use crate::provenance::{ChartIdentity, ProvenanceRecord, Signature, verify_ahead_of_chart, verify_upload};
+use crate::publish_provenance::{
+    ProvenanceFound, check_provenance_for, drop_stale_provenance, hex_digest, parse_provenance, provenance_ahead,
+    remove_provenance, stored_provenance,
 };
 use crate::repo::Repository;
+use crate::settled::{delete_settled, write_settled};
 use crate::tenant::Tenant;
 use crate::tenants::Located;
 
@@ -142,19 +145,6 @@ impl From<StorageError> for UnpublishError {
     }
 }
 
-/// What an upload without a provenance file found stored for its version, under a verifying
-/// policy.
-enum ProvenanceFound {
-    /// Nothing (or nothing to look at: the version exists and may not be replaced).
-    None,
-    /// A stored provenance file that vouches for the uploaded chart (sent ahead with `POST
-    /// /api/prov`, or kept from identical bytes): verified under a verifying policy, checked
-    /// against the digest under `off`.
-    Kept(ProvenanceRecord),
-    /// The provenance file of the bytes being replaced: removed after the write.
-    Replaced,
-}
-
 impl Repository {
     /// Validates a chart archive (and its provenance file), stores it as `<name>-<version>.tgz`
     /// (and `.tgz.prov`) and indexes it. `force` is the request's wish to replace an existing
@@ -244,8 +234,10 @@ impl Repository {
         let stored_provenance = match (&prov, keyring) {
             // The write is refused (409) whatever a provenance file says.
             (None, _) if replaced.is_some() && !overwrite => ProvenanceFound::None,
-            (None, Some(keyring)) => stored_provenance(storage, keyring, mode, &identity, replaced.as_deref()).await?,
-            (None, None) if replaced.is_none() => provenance_ahead(storage, &chart).await?,
+            (None, Some(keyring)) => {
+                stored_provenance(storage, keyring, mode, &identity, replaced.as_deref(), overwrite).await?
+            }
+            (None, None) if replaced.is_none() => provenance_ahead(storage, &chart, overwrite).await?,
             _ => ProvenanceFound::None,
         };
         // A create-only write that finds the version stored is a conflict even with the same
@@ -344,27 +336,27 @@ impl Repository {
         storage.check_fits(&prov_file(&prov.name, &prov.version)).map_err(StorageError::from)?;
         let _guard = self.locks.lock(tenant, &chart_key).await;
         let indexed = located.entry(&prov.name, &prov.version);
+        // The chart's digest: indexed, else stored by a replica this one has not heard from yet
+        // (one GET), else the chart is not there yet.
+        let digest = match &indexed {
+            Some(entry) => Some(entry.digest.clone()),
+            None => match storage.read(&chart_key).await {
+                Ok(chart) => Some(hex_digest(&chart)),
+                Err(StorageError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
         let signature = match keyring {
             None => {
-                if let Some(entry) = &indexed
-                    && let Vouch::Differs { recorded } = prov.vouches_for(&chart_key, &entry.digest)
+                if let Some(digest) = &digest
+                    && let Vouch::Differs { recorded } = prov.vouches_for(&chart_key, digest)
                 {
-                    let (recorded, digest) = (recorded.to_owned(), entry.digest.clone());
+                    let (recorded, digest) = (recorded.to_owned(), digest.clone());
                     return Err(ProvenanceRejected::OtherStoredArchive { recorded, file: chart_key, digest }.into());
                 }
                 None
             }
             Some(keyring) => {
-                // The chart's digest: indexed, else stored by a replica this one has not heard
-                // from yet, else the chart is not there yet.
-                let digest = match &indexed {
-                    Some(entry) => Some(entry.digest.clone()),
-                    None => match storage.read(&chart_key).await {
-                        Ok(chart) => Some(hex_digest(&chart)),
-                        Err(StorageError::NotFound(_)) => None,
-                        Err(e) => return Err(e.into()),
-                    },
-                };
                 let verified = match digest {
                     Some(digest) => {
                         let chart = ChartIdentity { name: prov.name.clone(), version: prov.version.clone(), digest };
@@ -482,62 +474,6 @@ async fn validate_chart(limits: &Limits, bytes: Bytes) -> Result<LoadedChart, Pu
         .map_err(PublishError::InvalidChart)
 }
 
-fn parse_provenance(bytes: &[u8]) -> Result<Provenance, ProvenanceRejected> {
-    if bytes.is_empty() {
-        return Err(ProvenanceRejected::Empty);
-    }
-    Ok(provenance::parse(bytes)?)
-}
-
-/// A provenance file uploaded with a chart must describe that chart, or `helm --verify` fails
-/// later. One that does not list the archive at all is accepted.
-fn check_provenance_for(prov: &Provenance, chart: &LoadedChart) -> Result<(), ProvenanceRejected> {
-    let (name, version) = (&chart.metadata.name, &chart.metadata.version);
-    if !prov.is_for(name, version) {
-        return Err(ProvenanceRejected::OtherChart {
-            prov_name: prov.name.clone(),
-            prov_version: prov.version.clone(),
-            name: name.clone(),
-            version: version.clone(),
-        });
-    }
-    let file = chart_file(name, version);
-    match prov.vouches_for(&file, &chart.digest) {
-        Vouch::Differs { recorded } => {
-            Err(ProvenanceRejected::OtherArchive { recorded: recorded.to_owned(), file, digest: chart.digest.clone() })
-        }
-        Vouch::Matches | Vouch::Silent => Ok(()),
-    }
-}
-
-/// A replaced chart must not keep a provenance file that does not vouch for its new bytes:
-/// `helm --verify` would fail on it. One that still does (same bytes re-uploaded) is kept, and
-/// its record with it (the replaced entry's, for the same bytes, or a new unverified one).
-/// A failure to find out or to remove it is the caller's to answer.
-async fn drop_stale_provenance(
-    storage: &Storage,
-    name: &str,
-    version: &str,
-    digest: &str,
-    replaced: Option<&Entry>,
-) -> Result<Option<ProvenanceRecord>, StorageError> {
-    let file = prov_file(name, version);
-    let (info, bytes) = match storage.read_with_info(&file).await {
-        Ok(read) => read,
-        Err(StorageError::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let vouches = provenance::parse(&bytes)
-        .is_ok_and(|p| matches!(p.vouches_for(&chart_file(name, version), digest), Vouch::Matches));
-    if vouches {
-        let recorded = replaced.filter(|e| e.digest == digest).and_then(|e| e.provenance().cloned());
-        return Ok(Some(
-            recorded.filter(|r| r.describes(&info)).unwrap_or_else(|| ProvenanceRecord::stored(&info, None)),
-        ));
-    }
-    remove_provenance(storage, name, version).await.map(|()| None)
-}
-
 /// The archive (and provenance file) of a version stored under another file name, once the
 /// version's canonical file replaced it in the index. A failure is logged: the index is right
 /// either way, and a resync skips the left-over copy as a duplicate.
@@ -548,130 +484,6 @@ async fn remove_replaced_copy(storage: &Storage, file: &str) {
             Err(StorageError::NotFound(_)) => {}
             Err(e) => tracing::warn!(file = %gone, error = %e, "cannot remove the copy of a replaced version"),
         }
-    }
-}
-
-async fn remove_provenance(storage: &Storage, name: &str, version: &str) -> Result<(), StorageError> {
-    let file = prov_file(name, version);
-    match delete_settled(storage, &file).await {
-        Ok(()) => {
-            tracing::info!(%file, "removed a provenance file that no longer matches the replaced chart");
-            Ok(())
-        }
-        Err(StorageError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Under `off`, the provenance file stored ahead of a version this replica has not indexed
-/// (`POST /api/prov` before the chart, as ChartMuseum allows): it must name the chart and vouch
-/// for its bytes, or `helm --verify` fails on every download later. A mismatch refuses the chart
-/// (the stored file is not thrown away: it is what a client uploaded); one that vouches is kept
-/// and recorded.
-async fn provenance_ahead(storage: &Storage, chart: &LoadedChart) -> Result<ProvenanceFound, PublishError> {
-    let (name, version) = (&chart.metadata.name, &chart.metadata.version);
-    let file = prov_file(name, version);
-    let (info, bytes) = match storage.read_with_info(&file).await {
-        Ok(read) => read,
-        Err(StorageError::NotFound(_)) => return Ok(ProvenanceFound::None),
-        Err(e) => return Err(e.into()),
-    };
-    let reason = match provenance::parse(&bytes) {
-        Err(e) => e.to_string(),
-        Ok(prov) if !prov.is_for(name, version) => format!("it is for {}-{}", prov.name, prov.version),
-        Ok(prov) => match prov.vouches_for(&chart_file(name, version), &chart.digest) {
-            Vouch::Matches | Vouch::Silent => return Ok(ProvenanceFound::Kept(ProvenanceRecord::stored(&info, None))),
-            Vouch::Differs { recorded } => format!("it records {recorded}"),
-        },
-    };
-    Err(ProvenanceRejected::StaleAhead { file, reason, digest: chart.digest.clone() }.into())
-}
-
-/// Under a verifying policy, the provenance file stored for a chart that arrives without one
-/// (one GET): it must verify for the chart, unless it is the one of the bytes being replaced
-/// (`replaced`), which goes with them. `required` refuses a chart left without one.
-async fn stored_provenance(
-    storage: &Storage,
-    keyring: Arc<Keyring>,
-    mode: ProvenanceMode,
-    chart: &ChartIdentity,
-    replaced: Option<&Entry>,
-) -> Result<ProvenanceFound, PublishError> {
-    let file = prov_file(&chart.name, &chart.version);
-    let archive = chart_file(&chart.name, &chart.version);
-    let required = |hint| ProvenanceRejected::Required { file: archive.clone(), hint };
-    let (info, bytes) = match storage.read_with_info(&file).await {
-        Ok(read) => read,
-        Err(StorageError::NotFound(_)) if mode == ProvenanceMode::Required => return Err(required("").into()),
-        Err(StorageError::NotFound(_)) => return Ok(ProvenanceFound::None),
-        Err(e) => return Err(e.into()),
-    };
-    let for_replaced = replaced.is_some_and(|old| {
-        old.digest != chart.digest
-            && provenance::parse(&bytes).is_ok_and(|p| matches!(p.vouches_for(&archive, &old.digest), Vouch::Matches))
-    });
-    if for_replaced {
-        return match mode {
-            ProvenanceMode::Required => Err(required("; the stored one is for the bytes being replaced").into()),
-            _ => Ok(ProvenanceFound::Replaced),
-        };
-    }
-    match verify_upload(keyring, bytes, chart.clone()).await {
-        Ok(signature) => Ok(ProvenanceFound::Kept(ProvenanceRecord::stored(&info, Some(signature)))),
-        Err(error) => Err(ProvenanceRejected::StoredUnverified { file, error }.into()),
-    }
-}
-
-/// Lowercase hex sha256 of an archive, as the index keeps digests.
-fn hex_digest(archive: &[u8]) -> String {
-    let prefixed = ChartDigest::of(archive).prefixed();
-    prefixed.strip_prefix("sha256:").unwrap_or(&prefixed).to_owned()
-}
-
-/// Writes create-only, or replacing when the policy allows it for this request.
-async fn write(storage: &Storage, file: &str, data: Bytes, overwrite: bool) -> Result<ObjectInfo, StorageError> {
-    if overwrite { storage.put_replace(file, data).await } else { storage.put_new(file, data).await }
-}
-
-/// [`write`], and when it fails, what storage holds decides (one GET): a write whose answer was
-/// lost after the object was stored (a timeout, a reset connection) holds these very bytes, and
-/// is done. With `adopt`, so is a create-only write that finds these bytes already stored (an
-/// earlier attempt of the same request whose answer was lost).
-async fn write_settled(
-    storage: &Storage,
-    file: &str,
-    data: Bytes,
-    overwrite: bool,
-    adopt: bool,
-) -> Result<ObjectInfo, StorageError> {
-    let error = match write(storage, file, data.clone(), overwrite).await {
-        Ok(info) => return Ok(info),
-        Err(StorageError::AlreadyExists(f)) if !adopt => return Err(StorageError::AlreadyExists(f)),
-        Err(e) => e,
-    };
-    match storage.read_with_info(file).await {
-        Ok((info, stored)) if stored == data => {
-            tracing::info!(%file, error = %error, "the write failed, but storage holds these bytes: done");
-            Ok(info)
-        }
-        _ => Err(error),
-    }
-}
-
-/// Deletes `file`; when the answer is an error, a HEAD decides (one request): a delete whose
-/// answer was lost after the object went is done. [`StorageError::NotFound`] when there was
-/// nothing to delete.
-async fn delete_settled(storage: &Storage, file: &str) -> Result<(), StorageError> {
-    match storage.delete(file).await {
-        Ok(()) => Ok(()),
-        Err(StorageError::NotFound(f)) => Err(StorageError::NotFound(f)),
-        Err(e) => match storage.head(file).await {
-            Err(StorageError::NotFound(_)) => {
-                tracing::info!(%file, error = %e, "the delete failed, but the object is gone: done");
-                Ok(())
-            }
-            _ => Err(e),
-        },
     }
 }
 

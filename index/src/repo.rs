@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::changelog;
 use crate::entry::Entry;
 use crate::error::RepoError;
+use crate::gate::Gate;
 use crate::locks::KeyLocks;
 use crate::options::RepoOptions;
 use crate::peers;
@@ -36,8 +37,9 @@ pub struct Repository {
     /// Writes in flight: each holds one permit while it runs; [`Repository::shutdown`] takes
     /// them all (waiting for every write to end) and closes the semaphore (refusing new ones).
     writes: Arc<Semaphore>,
-    /// Requests unpacking archives now ([`crate::files::MAX_ARCHIVE_READS`] permits).
-    pub(crate) archive_reads: Arc<Semaphore>,
+    /// Requests unpacking archives now ([`crate::files::MAX_ARCHIVE_READS`] permits), and those
+    /// waiting for a turn.
+    pub(crate) archive_reads: Arc<Gate>,
     /// Uploads validating their archive now ([`MAX_VALIDATIONS`] permits; the others wait).
     pub(crate) validations: Arc<Semaphore>,
     /// Who this handle's writes are attributed to in events ([`Repository::acting_as`]).
@@ -88,7 +90,11 @@ impl Repository {
         }
         tracing::info!(replica = %shared.replica, peers = peers::replica_count(&log_heads), "replica change log ready");
         let writes = Arc::new(Semaphore::new(WRITE_PERMITS as usize));
-        let archive_reads = Arc::new(Semaphore::new(crate::files::MAX_ARCHIVE_READS));
+        let archive_reads = Arc::new(Gate::new(
+            crate::files::MAX_ARCHIVE_READS,
+            shared.options.archive_read_queue,
+            shared.options.archive_read_wait,
+        ));
         let validations = Arc::new(Semaphore::new(MAX_VALIDATIONS));
         Ok((
             Repository { shared, tx, locks: Arc::default(), writes, archive_reads, validations, actor: None },

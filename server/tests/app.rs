@@ -4,8 +4,11 @@
 //! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `budget` (the upload
 //! memory budget), `cancelled` (writes the client gave up on), `ui` (the web catalogue's pages:
 //! content negotiation, escaping, headers, grants), `events` (the change feed), `lifecycle`
-//! (retention, storage limits, Artifact Hub), `replicas` (below).
+//! (retention, storage limits, Artifact Hub), `archive_reads` (the queue of requests that unpack
+//! archives), `replicas` (below).
 
+#[path = "app/archive_reads.rs"]
+mod archive_reads;
 #[path = "app/auth.rs"]
 mod auth;
 #[path = "app/budget.rs"]
@@ -29,7 +32,11 @@ use chartroom_index::{RepoOptions, Repository, Tenancy, Tenant};
 use chartroom_server::config::{ArgValues, options};
 use chartroom_server::{AppState, Config, app};
 use chartroom_storage::Storage;
+use chartroom_storage::faulty::Faulty;
 use http_body_util::BodyExt;
+use object_store::ObjectStore;
+use object_store::memory::InMemory;
+use std::sync::Arc;
 use tower::ServiceExt;
 
 fn chart(name: &str, version: &str, description: &str) -> Vec<u8> {
@@ -58,6 +65,17 @@ fn config(args: ArgValues) -> Config {
 async fn test_app(args: ArgValues) -> TestApp {
     let config = config(args);
     TestApp::open(&config, Storage::memory(), config.repo_options()).await
+}
+
+/// An app over `InMemory` behind [`Faulty`] (chosen storage calls fail, hang or wait), with its
+/// repository options adjusted by `adjust`.
+async fn faulty_app_with(args: ArgValues, adjust: impl FnOnce(&mut RepoOptions)) -> (TestApp, Arc<Faulty<InMemory>>) {
+    let faulty = Arc::new(Faulty::new(InMemory::new()));
+    let storage = Storage::new(Arc::clone(&faulty) as Arc<dyn ObjectStore>, "", "faulty".into());
+    let config = config(args);
+    let mut options = config.repo_options();
+    adjust(&mut options);
+    (TestApp::open(&config, storage, options).await, faulty)
 }
 
 impl TestApp {
@@ -292,10 +310,7 @@ mod provenance;
 // complete apps (their own index, writer, poller and change log) over one shared store.
 
 mod replicas {
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
-
-    use object_store::memory::InMemory;
 
     use super::*;
 
@@ -447,6 +462,69 @@ mod replicas {
         for r in &replicas {
             assert_eq!(r.versions(), first);
         }
+    }
+
+    /// A replica that hears of its peers' changes only when told (no poll, no resync).
+    async fn lagging_replica(store: &Arc<InMemory>) -> Replica {
+        let config = config(ArgValues::default());
+        let mut options = config.repo_options();
+        options.poll_interval = None;
+        options.resync_interval = None;
+        TestApp::open(&config, Storage::new(store.clone(), "", "shared memory".into()), options).await
+    }
+
+    /// The soak on two S3 replicas (issue 17): a replica that had not indexed a version a peer
+    /// stored with its provenance file took that file for one sent ahead of the chart and
+    /// answered 400 "does not match the chart" to a plain upload (the answer is 409: the version
+    /// exists) and to a `?force` overwrite (which replaces the chart and drops the file that no
+    /// longer vouches for the stored bytes).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lagging_replica_treats_a_peers_provenance_file_as_the_stored_charts() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/helm/pkg/downloader/testdata/");
+        let tgz = std::fs::read(format!("{fixtures}signtest-0.1.0.tgz")).unwrap();
+        let prov = std::fs::read(format!("{fixtures}signtest-0.1.0.tgz.prov")).unwrap();
+        let store = Arc::new(InMemory::new());
+        let (a, b) = (replica(&store, ArgValues::default()).await, lagging_replica(&store).await);
+        let c = lagging_replica(&store).await;
+        let (content_type, body) = multipart(&[("chart", &tgz), ("prov", &prov)]);
+        let r = a.send_with(Method::POST, "/api/charts", &[("content-type", &content_type)], body).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert!(b.versions().is_empty(), "b has not heard of it");
+        let stored = |app: &Replica| {
+            let storage = app.storage.clone();
+            async move {
+                let mut files = Vec::new();
+                for file in ["signtest-0.1.0.tgz", "signtest-0.1.0.tgz.prov"] {
+                    files.push(storage.read(file).await.ok().map(|b| b.to_vec()));
+                }
+                files
+            }
+        };
+        let before = stored(&b).await;
+
+        // Other bytes of the same version, through b: a conflict, and nothing changes.
+        let (status, body) = b.request(Method::POST, "/api/charts", chart("signtest", "0.1.0", "other")).await;
+        assert_eq!((status, body.as_str()), (StatusCode::CONFLICT, r#"{"error":"file already exists"}"#));
+        assert_eq!(stored(&b).await, before);
+
+        // Forced through b: the chart is replaced, and the provenance file of the old bytes goes.
+        let other = chart("signtest", "0.1.0", "forced");
+        let (status, body) = b.request(Method::POST, "/api/charts?force", other.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(stored(&b).await, [Some(other.clone()), None]);
+        let (_, body) = b.get("/api/charts/signtest/0.1.0").await;
+        assert!(body.contains("\"description\":\"forced\""), "{body}");
+        converge(&[&a], Duration::from_secs(2), "overwrite through b", |r| {
+            r.repo.index(&Tenant::root()).unwrap().get("signtest", "0.1.0").is_some_and(|e| e.json().contains("forced"))
+        })
+        .await;
+
+        // The old provenance file sent again through c, which has heard of neither chart: it
+        // does not vouch for the stored bytes, so it is refused and nothing is stored.
+        let (status, message) = c.request(Method::POST, "/api/prov", prov).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{message}");
+        assert!(message.contains("provenance file does not match the stored chart"), "{message}");
+        assert_eq!(stored(&c).await, [Some(other), None]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

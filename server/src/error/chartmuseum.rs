@@ -238,7 +238,9 @@ impl IntoResponse for ChartMuseumError {
             tracing::error!(status = status.as_u16(), error = %message, detail, "request failed");
         }
         let mut response = error_body(status, &message);
-        if let ChartMuseumError::Common(CommonError::UploadMemoryFull(_)) = &self {
+        if let ChartMuseumError::Common(CommonError::UploadMemoryFull(_))
+        | ChartMuseumError::UnreadableArchive(ArchiveReadError::Busy { .. }) = &self
+        {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let ChartMuseumError::Unauthorized { challenge, .. } = &self

@@ -6,19 +6,14 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use chartroom_server::config::{ArgValues, options};
-use chartroom_storage::Storage;
 use chartroom_storage::faulty::{Fault, Faulty, Op};
-use object_store::ObjectStore;
 use object_store::memory::InMemory;
 use sha2::Digest;
 
-use super::{TestApp, body_text, chart, config};
+use super::{TestApp, body_text, chart, faulty_app_with};
 
 async fn faulty_app(args: ArgValues) -> (TestApp, Arc<Faulty<InMemory>>) {
-    let faulty = Arc::new(Faulty::new(InMemory::new()));
-    let storage = Storage::new(Arc::clone(&faulty) as Arc<dyn ObjectStore>, "", "faulty".into());
-    let config = config(args);
-    (TestApp::open(&config, storage, config.repo_options()).await, faulty)
+    faulty_app_with(args, |_| {}).await
 }
 
 /// The write-timeout answer, then the write's own end: stored and indexed with the digest of

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chartroom_chart::archive::{self, Limits};
 use chartroom_chart::constraint;
 use chartroom_chart::provenance;
+use chartroom_index::GateRefusal;
 use chartroom_signing::VerifyError;
 use http_body_util::BodyExt;
 
@@ -57,7 +58,11 @@ fn examples() -> Vec<ChartMuseumError> {
         E::UnreadableArchive(ArchiveReadError::Unreadable { file: "demo-1.0.0.tgz".into(), source: archive_error() }),
         E::UnreadableArchive(ArchiveReadError::Aborted("task 7 panicked".into())),
         E::UnreadableArchive(ArchiveReadError::TooLarge { file: "demo-1.0.0.tgz".into(), limit: 8 << 20 }),
-        E::UnreadableArchive(ArchiveReadError::Busy { limit: 2 }),
+        E::UnreadableArchive(ArchiveReadError::Busy { limit: 2, refusal: GateRefusal::QueueFull { waiting: 32 } }),
+        E::UnreadableArchive(ArchiveReadError::Busy {
+            limit: 2,
+            refusal: GateRefusal::TimedOut { wait: Duration::from_secs(5) },
+        }),
         E::UnreadableValues("invalid YAML at line 1".into()),
         E::FileExists,
         E::ChartExists,
