@@ -3,6 +3,7 @@
 //! `cli.rs` defines the command line, `commands/` holds one module per command, and `main` is
 //! the one place where an outcome becomes an exit code.
 
+mod allocator;
 mod cli;
 mod commands;
 
@@ -11,15 +12,8 @@ use std::process::ExitCode;
 use chartroom_client::ClientError;
 use clap::Parser;
 
-// glibc's allocator fragments badly here: each archive read makes ~40 KB of short-lived buffers
-// interleaved with small long-lived index strings, so a cold build of 10,000 charts kept 430 MB
-// resident (25 MB with mimalloc, measured with the same build).
-// (`--features heap-profile` keeps the system allocator, for heaptrack.)
-#[cfg(not(feature = "heap-profile"))]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
