@@ -211,6 +211,7 @@ async fn prepare(place: Arc<Place>, found: Found, saved: Option<Saved>) -> Resul
     let render = place.render.clone();
     let tenant = place.tenant.clone();
     let (restored, listing) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         // The listing comes back whatever happens: a state that cannot be used is rebuilt from it.
         let restored =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| restore(saved, &listing, &render, &tenant)))
@@ -218,6 +219,8 @@ async fn prepare(place: Arc<Place>, found: Found, saved: Option<Saved>) -> Resul
                     tracing::warn!(%tenant, "cannot decode persisted index state; rebuilding from storage");
                     Restored::none(&render)
                 });
+        let (entries, restore_ms) = (restored.index.len(), started.elapsed().as_millis() as u64);
+        tracing::debug!(%tenant, entries, restore_ms, "restored the persisted index state");
         (restored, listing)
     })
     .await
