@@ -222,7 +222,7 @@ impl Bench {
         for k in 0..self.opts.restarts {
             log(format!("restart {} with persisted state", k + 1));
             stop_times.push(stop(srv));
-            let state = srv.storage_dir().join(".chartroom").join("index-state.json");
+            let state = srv.storage_dir().join(".chartroom").join("index-state.bin");
             let state_len =
                 fs::metadata(state).map(|m| m.len()).map_err(|e| format!("no state file after SIGTERM: {e}"))?;
             srv.spawn_and_wait().await;

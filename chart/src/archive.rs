@@ -31,7 +31,10 @@ use sha2::{Digest, Sha256};
 
 use crate::metadata::{self, Dependency, LenientString, MapOrNull, Metadata, MetadataError};
 
+mod counting;
 mod duplicates;
+
+use counting::{Counting, discard};
 
 /// Size, count and depth bounds applied while reading an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,31 +283,6 @@ impl<'a> Shared<'a> {
     }
 }
 
-/// Counts every decompressed byte against the shared total; records gzip errors.
-struct Counting<'s, 'l, R> {
-    inner: R,
-    shared: &'s Shared<'l>,
-}
-
-impl<R: Read> Read for Counting<'_, '_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = match self.inner.read(buf) {
-            Ok(n) => n,
-            Err(e) => {
-                *self.shared.gzip_error.borrow_mut() = Some(e.to_string());
-                return Err(e);
-            }
-        };
-        let total = self.shared.total.get().saturating_add(n as u64);
-        self.shared.total.set(total);
-        if total >= self.shared.limits.max_decompressed {
-            self.shared.over_total.set(true);
-            return Err(io::Error::other("decompressed size limit reached"));
-        }
-        Ok(n)
-    }
-}
-
 /// One file of an archive: its path relative to the chart root, and its content when the
 /// caller asked to keep it (BOM stripped).
 struct RawFile {
@@ -342,7 +320,7 @@ fn scan_until(
         return Err(ArchiveError::NotGzip);
     }
     let limits = shared.limits;
-    let reader = Counting { inner: GzDecoder::new(bytes), shared };
+    let reader = Counting::new(GzDecoder::new(bytes), shared);
     let mut archive = tar::Archive::new(reader);
     let mut files: Vec<RawFile> = Vec::new();
     // How often each file path occurs; repeats are compared once the walk is over.
@@ -350,7 +328,8 @@ fn scan_until(
     let mut top: Option<String> = None;
 
     {
-        let entries = archive.entries().map_err(|e| shared.io_error(e))?;
+        // With a seek, not tar's zero-filled skip buffer (see `Counting`).
+        let entries = archive.entries_with_seek().map_err(|e| shared.io_error(e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| shared.io_error(e))?;
             let count = shared.entries.get() + 1;
@@ -446,7 +425,7 @@ fn scan_until(
 
     // After the end-of-archive marker: only zeros, then the gzip trailer, then only zeros.
     let mut reader = archive.into_inner();
-    let mut buf = [0u8; 8192];
+    let mut buf = [0u8; 512];
     loop {
         let n = reader.read(&mut buf).map_err(|e| shared.io_error(e))?;
         if n == 0 {
@@ -483,8 +462,7 @@ fn drain_entry<R: Read>(
     shared: &Shared<'_>,
 ) -> Result<(), ArchiveError> {
     let header_size = entry.size();
-    let n = io::copy(&mut (&mut *entry).take(limits.max_file.saturating_add(1)), &mut io::sink())
-        .map_err(|e| shared.io_error(e))?;
+    let n = discard(&mut (&mut *entry).take(limits.max_file.saturating_add(1))).map_err(|e| shared.io_error(e))?;
     check_read_size(n, header_size, name, limits)
 }
 

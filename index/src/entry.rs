@@ -58,6 +58,17 @@ pub struct Entry {
     yaml: Option<Bytes>,
 }
 
+/// What [`Entry::restore`] makes an entry of.
+pub(crate) struct Restore {
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    pub created: Timestamp,
+    pub object: StoredObject,
+    pub metadata_json: String,
+    pub yaml: Option<Bytes>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EntryError {
     #[error("chart {name} has an invalid version {version:?}: {reason}")]
@@ -104,6 +115,46 @@ impl Entry {
             metadata: metadata_json.into_boxed_str(),
             url_base: config.chart_url.as_deref().map(shared_base),
             yaml,
+        })
+    }
+
+    /// An entry from its already-serialized parts (the persisted state, issue 16): no
+    /// `Chart.yaml` parse, no re-rendering. `metadata_json` is what [`Entry::metadata_json`]
+    /// gave when it was saved; `yaml` the fragment the index served for it, rendered with the
+    /// same chart URL base as `config`'s (the caller checks), or `None` for a JSON body.
+    /// Only the identity is checked here, with the upload's rules: the name and the version
+    /// order the index and name its files.
+    pub(crate) fn restore(parts: Restore, config: &RenderConfig) -> Result<Entry, EntryError> {
+        let Restore { name, version, digest, created, object, metadata_json, yaml } = parts;
+        chartroom_chart::metadata::validate_chart_name(&name)
+            .map_err(|e| EntryError::Metadata { file: object.file.clone(), reason: e.to_string() })?;
+        let version = Version::parse(&version).map_err(|e| EntryError::Version {
+            name: name.clone(),
+            version: version.clone(),
+            reason: e.to_string(),
+        })?;
+        // The shapes the fragments are spliced into the bodies by: a JSON object (`write_json`
+        // replaces its closing brace) and a block-sequence item of `entries.<name>`.
+        let shape = |reason: &str| EntryError::Metadata { file: object.file.clone(), reason: reason.to_owned() };
+        if !(metadata_json.starts_with("{\"") && metadata_json.ends_with('}')) {
+            return Err(shape("its metadata is not a JSON object"));
+        }
+        match &yaml {
+            _ if config.json => {}
+            Some(y) if y.starts_with(b"  - ") && y.ends_with(b"\n") => {}
+            Some(_) => return Err(shape("its index fragment is not a sequence item")),
+            None => return Err(shape("it has no index fragment")),
+        }
+        Ok(Entry {
+            name: name.into_boxed_str(),
+            digest,
+            created,
+            object,
+            provenance: None,
+            version,
+            metadata: metadata_json.into_boxed_str(),
+            url_base: config.chart_url.as_deref().map(shared_base),
+            yaml: if config.json { None } else { yaml },
         })
     }
 

@@ -278,6 +278,12 @@ impl Index {
         self.charts.values().flat_map(|v| v.iter().map(|s| &s.entry))
     }
 
+    /// Every entry with its fragment of the YAML body (empty when the body is JSON), in body
+    /// order: what the persisted state saves, so that a restart need not render them again.
+    pub(crate) fn entries_with_yaml(&self) -> impl Iterator<Item = (&Arc<Entry>, &Bytes)> {
+        self.charts.values().flat_map(|v| v.iter().map(|s| (&s.entry, &s.yaml)))
+    }
+
     /// Whether a chart version found at `file` may be indexed (see [`Admission`]).
     pub(crate) fn admission(&self, name: &str, version: &str, file: &str) -> Admission {
         match self.get(name, version) {

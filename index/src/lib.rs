@@ -20,8 +20,9 @@
 //! * [`Snapshot`]: immutable served bodies with strong ETag, Last-Modified and a gzip variant.
 //! * `events`: committed changes handed to an [`EventSink`] (the webhooks) by the write path.
 //! * `feed`: the change feed over the replicas' change logs ([`Repository::changes`], [`Cursor`]).
-//! * `state` (persisted state for fast restarts, a validated cache) and `changelog` (the
-//!   replicas' record format) are private formats.
+//! * `statefile` (persisted state for fast restarts, a validated cache, binary), `state` (entries
+//!   as JSON: the state before issue 16, read once to migrate) and `changelog` (the replicas'
+//!   record format) are private formats.
 
 mod changelog;
 mod entry;
@@ -55,6 +56,9 @@ mod settled;
 mod snapshot;
 mod startup;
 mod state;
+mod statefile;
+#[cfg(test)]
+mod statefile_tests;
 mod tenancy;
 mod tenant;
 #[cfg(test)]

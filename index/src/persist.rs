@@ -15,9 +15,11 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use tokio::task::JoinHandle;
 
-use crate::entry::Entry;
+use bytes::Bytes;
+
+use crate::entry::{Entry, RenderConfig};
 use crate::options::RepoOptions;
-use crate::state;
+use crate::statefile;
 use crate::tenant::Tenant;
 use crate::tenants::{Place, Shared};
 
@@ -43,8 +45,16 @@ pub(crate) struct Persister {
 
 /// What a write task does for one tenant.
 enum Job {
-    Write { place: Arc<Place>, generated: Timestamp, entries: Vec<Arc<Entry>> },
-    Remove { place: Arc<Place> },
+    /// The entries with their YAML fragments (shared, not copied), rendered with `render`.
+    Write {
+        place: Arc<Place>,
+        generated: Timestamp,
+        render: RenderConfig,
+        entries: Vec<(Arc<Entry>, Bytes)>,
+    },
+    Remove {
+        place: Arc<Place>,
+    },
 }
 
 impl Persister {
@@ -111,7 +121,8 @@ impl Persister {
                     Job::Write {
                         place: Arc::clone(&state.place),
                         generated: index.generated(),
-                        entries: index.entries().cloned().collect(),
+                        render: index.config().clone(),
+                        entries: index.entries_with_yaml().map(|(e, y)| (Arc::clone(e), y.clone())).collect(),
                     }
                 }
                 None => Job::Remove { place: dirty.place },
@@ -134,9 +145,9 @@ impl Persister {
 
 async fn run(job: Job) {
     let started = Instant::now();
-    let (place, generated, entries) = match job {
+    let (place, generated, render, entries) = match job {
         Job::Remove { place } => {
-            match place.storage.delete_state(state::STATE_FILE).await {
+            match place.storage.delete_state(statefile::STATE_FILE).await {
                 Ok(()) => tracing::debug!(tenant = %place.tenant, "removed the state of a tenant without charts"),
                 Err(e) => {
                     tracing::warn!(tenant = %place.tenant, error = %e, "cannot remove the state of a tenant without charts")
@@ -144,17 +155,17 @@ async fn run(job: Job) {
             }
             return;
         }
-        Job::Write { place, generated, entries } => (place, generated, entries),
+        Job::Write { place, generated, render, entries } => (place, generated, render, entries),
     };
     let count = entries.len();
-    let encoded = tokio::task::spawn_blocking(move || state::encode(generated, &entries)).await;
+    let encoded = tokio::task::spawn_blocking(move || statefile::encode(generated, &render, &entries)).await;
     let bytes = match encoded {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) => return tracing::error!(tenant = %place.tenant, error = %e, "cannot encode index state"),
         Err(e) => return tracing::error!(tenant = %place.tenant, error = %e, "index state encoder failed"),
     };
     let size = bytes.len();
-    match place.storage.write_state(state::STATE_FILE, bytes.into()).await {
+    match place.storage.write_state(statefile::STATE_FILE, bytes.into()).await {
         Ok(()) => tracing::debug!(
             tenant = %place.tenant,
             entries = count,

@@ -380,7 +380,12 @@ pub(crate) fn render_entries(
 /// ETags although their PUT answers carry one; for those the recorded ETag cannot be checked and
 /// the size decides, or every uploaded chart would be re-read at each start and resync.
 pub(crate) fn still_the_same(recorded: &StoredObject, listed: &ObjectInfo) -> bool {
-    recorded.size == listed.size && (listed.e_tag.is_none() || listed.e_tag == recorded.etag)
+    still_listed(recorded.size, recorded.etag.as_deref(), listed)
+}
+
+/// [`still_the_same`] for a recorded size and ETag.
+pub(crate) fn still_listed(size: u64, etag: Option<&str>, listed: &ObjectInfo) -> bool {
+    size == listed.size && (listed.e_tag.is_none() || listed.e_tag.as_deref() == etag)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use crate::options::RepoOptions;
 use crate::reconcile::{self, ResyncReport, Skipped, Target};
 use crate::snapshot::Snapshot;
 use crate::state;
+use crate::statefile::{self, Reader};
 use crate::tenancy::{self, Found};
 use crate::tenant::Tenant;
 use crate::tenants::{Place, TenantState, render_for};
@@ -62,6 +63,8 @@ struct Prepared {
     chartmuseum: ChartMuseumTimes,
     /// Digests the state recorded (validated by this server when it indexed them).
     trusted: HashSet<String>,
+    /// Its state was the JSON one of an older Chartroom (then it is written anew at once).
+    migrated: bool,
 }
 
 pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loaded, RepoError> {
@@ -121,9 +124,13 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
 
     let mut targets = Vec::with_capacity(prepared.len());
     let mut generated = Vec::with_capacity(prepared.len());
+    let mut migrated = HashSet::new();
     let mut empty_index = Index::new(options.render.clone());
     let empty_snapshot = Arc::new(Snapshot::build(&mut empty_index));
     for p in prepared {
+        if p.migrated {
+            migrated.insert(p.place.tenant.clone());
+        }
         let state = Arc::new(TenantState::new(p.place, p.index, Arc::clone(&empty_snapshot)));
         let files = ChartFiles { charts: p.listing, provenance: p.provenance };
         let mut target = Target::new(state, files, Skipped::new());
@@ -155,7 +162,7 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
         }
         let empty = index.is_empty();
         drop(index);
-        if target.report.changed() {
+        if target.report.changed() || migrated.contains(target.tenant()) {
             loaded.fresh.push(Arc::clone(&target.state.place));
         }
         if !target.skipped.is_empty() {
@@ -171,28 +178,40 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
     Ok(loaded)
 }
 
-/// Reads a tenant's persisted state; `None` (and a warning) when it cannot be read.
-async fn read_state(place: &Place, statefiles: bool) -> Option<Bytes> {
+/// A tenant's persisted state as read from storage.
+enum Saved {
+    Binary(Bytes),
+    /// The JSON state of a Chartroom before issue 16, read once (then deleted).
+    Legacy(Bytes),
+}
+
+/// Reads a tenant's persisted state (the JSON one of an older Chartroom when there is no
+/// binary one); `None` (and a warning) when it cannot be read.
+async fn read_state(place: &Place, statefiles: bool) -> Option<Saved> {
     if !statefiles {
         return None;
     }
-    match place.storage.read_state(state::STATE_FILE).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::warn!(tenant = %place.tenant, error = %e, "cannot read persisted index state; rebuilding from storage");
+    let read = |file: &'static str| async move {
+        place.storage.read_state(file).await.unwrap_or_else(|e| {
+            tracing::warn!(tenant = %place.tenant, %file, error = %e, "cannot read persisted index state; rebuilding from storage");
             None
-        }
+        })
+    };
+    match read(statefile::STATE_FILE).await {
+        Some(bytes) => Some(Saved::Binary(bytes)),
+        None => read(state::LEGACY_STATE_FILE).await.map(Saved::Legacy),
     }
 }
 
 /// Restores a tenant's index from its state (off the runtime), and reads its ChartMuseum state
 /// file when there is no usable state of ours and it has one.
-async fn prepare(place: Arc<Place>, found: Found, saved: Option<Bytes>) -> Result<Prepared, RepoError> {
+async fn prepare(place: Arc<Place>, found: Found, saved: Option<Saved>) -> Result<Prepared, RepoError> {
     let listing = found.charts;
     let provenance = found.provenance;
     let render = place.render.clone();
     let tenant = place.tenant.clone();
     let (restored, listing) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         // The listing comes back whatever happens: a state that cannot be used is rebuilt from it.
         let restored =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| restore(saved, &listing, &render, &tenant)))
@@ -200,10 +219,18 @@ async fn prepare(place: Arc<Place>, found: Found, saved: Option<Bytes>) -> Resul
                     tracing::warn!(%tenant, "cannot decode persisted index state; rebuilding from storage");
                     Restored::none(&render)
                 });
+        let (entries, restore_ms) = (restored.index.len(), started.elapsed().as_millis() as u64);
+        tracing::debug!(%tenant, entries, restore_ms, "restored the persisted index state");
         (restored, listing)
     })
     .await
     .map_err(|_| RepoError::Closed)?;
+    if restored.migrated {
+        // Read once: from now on the binary state is written (this tenant is persisted at once).
+        if let Err(e) = place.storage.delete_state(state::LEGACY_STATE_FILE).await {
+            tracing::warn!(tenant = %place.tenant, error = %e, "cannot delete the JSON index state of an older Chartroom");
+        }
+    }
     let chartmuseum = if restored.from_state || !found.chartmuseum {
         ChartMuseumTimes::new()
     } else {
@@ -218,6 +245,7 @@ async fn prepare(place: Arc<Place>, found: Found, saved: Option<Bytes>) -> Resul
         listing,
         provenance,
         generated: restored.generated,
+        migrated: restored.migrated,
         chartmuseum,
         trusted: restored.trusted,
     })
@@ -230,19 +258,99 @@ struct Restored {
     generated: Option<Timestamp>,
     /// Whether a state was decoded (then ChartMuseum's state file is not needed).
     from_state: bool,
+    /// Whether the state read was the JSON one of an older Chartroom.
+    migrated: bool,
 }
 
 impl Restored {
     fn none(render: &RenderConfig) -> Restored {
-        Restored { index: Index::new(render.clone()), trusted: HashSet::new(), generated: None, from_state: false }
+        Restored {
+            index: Index::new(render.clone()),
+            trusted: HashSet::new(),
+            generated: None,
+            from_state: false,
+            migrated: false,
+        }
     }
 }
 
-/// The entries of a decoded state that storage still holds exactly (same file, size, ETag),
-/// rendered; the rest is left for the reconciliation to read.
-fn restore(saved: Option<Bytes>, listing: &[ObjectInfo], render: &RenderConfig, tenant: &Tenant) -> Restored {
+/// The entries of a persisted state that storage still holds exactly (same file, size, ETag);
+/// the rest is left for the reconciliation to read.
+fn restore(saved: Option<Saved>, listing: &[ObjectInfo], render: &RenderConfig, tenant: &Tenant) -> Restored {
+    match saved {
+        None => Restored::none(render),
+        Some(Saved::Binary(bytes)) => restore_binary(bytes, listing, render, tenant),
+        Some(Saved::Legacy(bytes)) => {
+            let mut restored = restore_legacy(bytes, listing, render, tenant);
+            restored.migrated = true;
+            tracing::info!(%tenant, restored = restored.index.len(), "read the JSON index state of an older Chartroom; it is replaced by the binary one");
+            restored
+        }
+    }
+}
+
+/// Streams a binary state into the index: each entry is checked against the listing and made
+/// from its saved parts as it is read, so the decoded state is never held beside the index.
+fn restore_binary(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, tenant: &Tenant) -> Restored {
     let mut restored = Restored::none(render);
-    let Some(bytes) = saved else { return restored };
+    let mut reader = match Reader::open(bytes) {
+        Ok(reader) => reader,
+        Err(e) => {
+            tracing::warn!(%tenant, error = %e, "ignoring persisted index state; rebuilding from storage");
+            return restored;
+        }
+    };
+    let header = reader.header().clone();
+    let fits = header.fits(render);
+    let listed: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.file.as_str(), o)).collect();
+    let mut complete = true;
+    while let Some(block) = reader.next_block() {
+        let block = match block {
+            Ok(block) => block,
+            Err(e) => {
+                complete = false;
+                tracing::warn!(%tenant, error = %e, "dropping a damaged block of the persisted index state; reading its charts from storage");
+                continue;
+            }
+        };
+        for saved in block.entries() {
+            let saved = match saved {
+                Ok(saved) => saved,
+                Err(e) => {
+                    complete = false;
+                    tracing::warn!(%tenant, error = %e, "dropping the rest of a malformed block of the persisted index state; reading its charts from storage");
+                    break;
+                }
+            };
+            let unchanged = listed.get(saved.file).is_some_and(|o| reconcile::still_listed(saved.size, saved.etag, o));
+            let entry = if unchanged { Some(block.to_entry(&saved, render, fits)) } else { None };
+            match entry {
+                // Restored: its digest is trusted as the index's (see `reconcile`).
+                Some(Ok(entry)) => {
+                    restored.index.insert(entry);
+                    continue;
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(%tenant, file = %saved.file, %error, "dropping an invalid entry of the persisted index state; reading its chart from storage");
+                }
+                None => {}
+            }
+            complete = false;
+            // Validated when it was indexed: if storage holds these bytes elsewhere, or again,
+            // reading their `Chart.yaml` is enough.
+            restored.trusted.insert(saved.digest.to_owned());
+        }
+    }
+    if complete && restored.index.len() as u64 == header.entries {
+        restored.generated = Some(header.generated);
+    }
+    restored.from_state = true;
+    restored
+}
+
+/// The JSON state of an older Chartroom: decoded whole, every entry rendered from its metadata.
+fn restore_legacy(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, tenant: &Tenant) -> Restored {
+    let mut restored = Restored::none(render);
     let saved = match state::decode(&bytes) {
         Ok(saved) => saved,
         Err(e) => {
@@ -250,8 +358,6 @@ fn restore(saved: Option<Bytes>, listing: &[ObjectInfo], render: &RenderConfig, 
             return restored;
         }
     };
-    // The decoded state owns its data: the file's bytes (about the size of the body) need not
-    // stay for the rest of the restore, where the heap peaks (issue 16).
     drop(bytes);
     for (file, reason) in &saved.dropped {
         let file = file.as_deref().unwrap_or("(no file)");

@@ -1,11 +1,12 @@
-//! Persisted index state: what a restart needs to serve without opening any archive.
+//! Entries as JSON objects: the replicas' change-log records ([`write_entry`], [`StoredEntry`]),
+//! and the persisted state of Chartroom before issue 16 (`.chartroom/index-state.json`), which
+//! a start still reads once when there is no binary state (`statefile`) yet: the migration.
 //!
 //! The state is a cache, never the truth: at start it is validated against a storage listing
 //! (file, size and ETag must match) and anything that differs is re-read from the archive.
 //! URLs are not stored; they are derived from the configuration when entries are rendered.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chartroom_chart::metadata::Metadata;
 use jiff::Timestamp;
@@ -14,8 +15,9 @@ use serde::Deserialize;
 use crate::entry::{Entry, StoredObject};
 use crate::provenance::ProvenanceRecord;
 
-/// Name of the state object under the repository's `.chartroom/` folder.
-pub const STATE_FILE: &str = "index-state.json";
+/// Name of the JSON state object (written before issue 16) under the repository's
+/// `.chartroom/` folder: read when there is no `statefile::STATE_FILE`, then deleted.
+pub const LEGACY_STATE_FILE: &str = "index-state.json";
 const FORMAT: u32 = 1;
 
 #[derive(Deserialize)]
@@ -73,12 +75,14 @@ pub enum StateError {
     Format(u32),
 }
 
-/// Serializes the given entries (CPU-bound; run off the async runtime).
+/// Serializes the given entries as a JSON state (what Chartroom wrote before issue 16; the tests
+/// make such states with it).
 ///
 /// `metadata` holds each entry's `Chart.yaml` as JSON ([`Entry::metadata_json`]); decoding
 /// reads it back as [`Metadata`] (which ignores extra keys: states written before issue 16 hold
 /// the whole ChartVersion there), and URLs are derived again from the configuration in force.
-pub fn encode(generated: Timestamp, entries: &[Arc<Entry>]) -> Result<Vec<u8>, serde_json::Error> {
+#[cfg(test)]
+pub fn encode(generated: Timestamp, entries: &[std::sync::Arc<Entry>]) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(entries.iter().map(|e| e.metadata_json().len() + 192).sum::<usize>() + 64);
     out.extend_from_slice(format!("{{\"format\":{FORMAT},\"generated\":\"{generated}\",\"entries\":[").as_bytes());
     for (i, e) in entries.iter().enumerate() {
@@ -193,6 +197,8 @@ pub fn chartmuseum_created(bytes: &[u8]) -> HashMap<(String, String, String), Ti
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::entry::RenderConfig;
 

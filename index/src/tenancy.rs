@@ -2,7 +2,8 @@
 //!
 //! A tenant's charts are the `.tgz` objects directly in its folder, `<prefix>/<tenant>/<name>-
 //! <version>.tgz`, as ChartMuseum writes them; its Chartroom state is
-//! `<prefix>/<tenant>/.chartroom/index-state.json`; a ChartMuseum state file it may have is
+//! `<prefix>/<tenant>/.chartroom/index-state.bin` (`index-state.json` when an older Chartroom
+//! wrote it); a ChartMuseum state file it may have is
 //! `<prefix>/<tenant>/index-cache.yaml`; a chart's provenance file is `<archive>.prov` beside
 //! it. [`classify`] reads a storage key that way, [`group`] turns a listing of the whole bucket
 //! into one listing per tenant.
@@ -12,7 +13,8 @@ use std::fmt;
 
 use chartroom_storage::{CHARTMUSEUM_STATEFILE, ObjectInfo, STATE_DIR};
 
-use crate::state::STATE_FILE;
+use crate::state::LEGACY_STATE_FILE;
+use crate::statefile::STATE_FILE;
 use crate::tenant::Tenant;
 
 /// Which tenants a server serves (ChartMuseum's `--depth` and `--depth-dynamic`).
@@ -63,7 +65,8 @@ pub(crate) enum Listed<'k> {
     Chart(&'k str),
     /// A provenance file (`<archive>.prov`), by its file name in the tenant's folder.
     Provenance(&'k str),
-    /// The tenant's Chartroom state (`.chartroom/index-state.json`).
+    /// The tenant's Chartroom state (`.chartroom/index-state.bin`, or the JSON
+    /// `index-state.json` of an older Chartroom).
     State,
     /// The tenant's ChartMuseum state file (`index-cache.yaml`), read for `created` times.
     ChartMuseumState,
@@ -74,7 +77,7 @@ pub(crate) enum Listed<'k> {
 /// are not tenant names (`.chartroom/` among them, so change logs never count) and other objects.
 pub(crate) fn classify(key: &str, tenancy: Tenancy) -> Option<(Tenant, Listed<'_>)> {
     let (folder, file) = key.rsplit_once('/').unwrap_or(("", key));
-    if file == STATE_FILE {
+    if file == STATE_FILE || file == LEGACY_STATE_FILE {
         let owner = if folder == STATE_DIR { "" } else { folder.strip_suffix(STATE_DIR)?.strip_suffix('/')? };
         return Some((served(owner, tenancy)?, Listed::State));
     }
@@ -187,6 +190,9 @@ mod tests {
             ("index-cache.yaml", Some(("", ChartMuseumState)), None, Some(("", ChartMuseumState))),
             ("team/index-cache.yaml", None, Some(("team", ChartMuseumState)), Some(("team", ChartMuseumState))),
             (".chartroom/index-state.json", Some(("", State)), None, Some(("", State))),
+            (".chartroom/index-state.bin", Some(("", State)), None, Some(("", State))),
+            ("team/.chartroom/index-state.bin", None, Some(("team", State)), Some(("team", State))),
+            ("team/index-state.bin", None, None, None),
             ("team/.chartroom/index-state.json", None, Some(("team", State)), Some(("team", State))),
             ("team/index-state.json", None, None, None),
             ("x.chartroom/index-state.json", None, None, None),
@@ -224,7 +230,7 @@ mod tests {
             object(".chartroom/index-state.json", 1),
             object(".chartroom/log/r1/00000000000000000001.json", 1),
             object("root-1.0.0.tgz", 2),
-            object("a/.chartroom/index-state.json", 3),
+            object("a/.chartroom/index-state.bin", 3),
             object("a/index-cache.yaml", 4),
             object("a/x-1.0.0.tgz", 5),
             object("a/x-1.1.0.tgz", 6),

@@ -238,7 +238,7 @@ async fn each_tenant_keeps_its_own_state_and_a_restart_reads_no_archive() {
     let state_keys: Vec<String> = keys(&storage).await.into_iter().filter(|k| k.contains(".chartroom/index")).collect();
     assert_eq!(
         state_keys,
-        ["a/.chartroom/index-state.json", "b/.chartroom/index-state.json", "c/.chartroom/index-state.json"]
+        ["a/.chartroom/index-state.bin", "b/.chartroom/index-state.bin", "c/.chartroom/index-state.bin"]
     );
 
     let requests = storage.request_counts();
@@ -267,7 +267,7 @@ async fn each_tenant_keeps_its_own_state_and_a_restart_reads_no_archive() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     third.shutdown().await;
-    assert!(keys(&storage).await.contains(&"d/.chartroom/index-state.json".to_owned()), "a fresh tenant's state");
+    assert!(keys(&storage).await.contains(&"d/.chartroom/index-state.bin".to_owned()), "a fresh tenant's state");
 }
 
 #[tokio::test]
@@ -347,7 +347,7 @@ async fn a_busy_tenant_does_not_hold_back_another_tenants_state() {
     // all the same (one debounce for all tenants would wait for a pause, or a minute).
     let started = Instant::now();
     let mut patch = 0;
-    while quiet_state.read_state("index-state.json").await.unwrap().is_none() {
+    while quiet_state.read_state("index-state.bin").await.unwrap().is_none() {
         assert!(started.elapsed() < Duration::from_secs(10), "the quiet tenant's state was never written");
         patch += 1;
         repo.publish(&t("busy"), chart("b", &format!("1.0.{patch}"), "b"), None, false).await.unwrap();

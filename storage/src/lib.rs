@@ -720,26 +720,26 @@ mod tests {
         let team = root.scoped("org/team").unwrap();
         roundtrip(team.clone()).await;
         team.put_new("b-1.0.0.tgz", Bytes::from_static(b"b")).await.unwrap();
-        team.write_state("index-state.json", Bytes::from_static(b"{}")).await.unwrap();
+        team.write_state("index-state.bin", Bytes::from_static(b"{}")).await.unwrap();
         root.put_new("r-1.0.0.tgz", Bytes::from_static(b"r")).await.unwrap();
         root.scoped("org").unwrap().put_new("o-1.0.0.tgz", Bytes::from_static(b"o")).await.unwrap();
         let raw: Vec<String> = store.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
         assert!(raw.contains(&"charts/org/team/b-1.0.0.tgz".to_owned()), "{raw:?}");
-        assert!(raw.contains(&"charts/org/team/.chartroom/index-state.json".to_owned()), "{raw:?}");
+        assert!(raw.contains(&"charts/org/team/.chartroom/index-state.bin".to_owned()), "{raw:?}");
         // The delimiter listing of a folder sees its own charts only, never deeper folders.
         let files = |l: Vec<ObjectInfo>| l.into_iter().map(|o| o.file).collect::<Vec<_>>();
         assert_eq!(files(root.list_charts().await.unwrap()), ["r-1.0.0.tgz"]);
         assert_eq!(files(root.scoped("org").unwrap().list_charts().await.unwrap()), ["o-1.0.0.tgz"]);
         assert_eq!(files(team.list_charts().await.unwrap()), ["b-1.0.0.tgz"]);
         // The tree listing sees every depth, relative to the prefix, filtered by the caller.
-        let tree = root.list_tree(|key| key.ends_with(".tgz") || key.ends_with("index-state.json")).await.unwrap();
+        let tree = root.list_tree(|key| key.ends_with(".tgz") || key.ends_with("index-state.bin")).await.unwrap();
         assert_eq!(
             files(tree),
-            ["org/o-1.0.0.tgz", "org/team/.chartroom/index-state.json", "org/team/b-1.0.0.tgz", "r-1.0.0.tgz"]
+            ["org/o-1.0.0.tgz", "org/team/.chartroom/index-state.bin", "org/team/b-1.0.0.tgz", "r-1.0.0.tgz"]
         );
-        team.delete_state("index-state.json").await.unwrap();
-        team.delete_state("index-state.json").await.unwrap();
-        assert!(team.read_state("index-state.json").await.unwrap().is_none());
+        team.delete_state("index-state.bin").await.unwrap();
+        team.delete_state("index-state.bin").await.unwrap();
+        assert!(team.read_state("index-state.bin").await.unwrap().is_none());
         assert_eq!(team.request_counts(), root.request_counts(), "one set of statistics");
         for bad in ["/", "a/", "/a", "a//b", "..", "a/../b", "a\\b"] {
             assert!(matches!(root.scoped(bad), Err(StorageError::InvalidKey(_))), "{bad:?}");

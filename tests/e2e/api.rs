@@ -485,7 +485,7 @@ async fn sigkill_loses_no_acknowledged_change() {
     server.upload_ok(kept.clone()).await;
     server.upload_ok(ChartBuilder::chart("crash", "1.1.0").build()).await;
     // The state is persisted in the background shortly after a change.
-    let state = server.storage_dir().join(".chartroom/index-state.json");
+    let state = server.storage_dir().join(".chartroom/index-state.bin");
     let persisted = eventually(Duration::from_secs(10), || async { state.is_file() }).await;
     assert!(persisted, "{} written after the uploads", state.display());
     server.delete("/api/charts/crash/1.1.0").await.assert_status(200);

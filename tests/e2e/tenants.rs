@@ -82,7 +82,7 @@ async fn traversal_and_invalid_tenant_names_are_refused_and_write_nothing() {
         ("GET", "/../index.yaml".to_owned()),
         ("GET", "/%2e%2e/index.yaml".to_owned()),
         ("GET", "/.chartroom/index.yaml".to_owned()),
-        ("GET", "/.chartroom/charts/index-state.json.tgz".to_owned()),
+        ("GET", "/.chartroom/charts/index-state.bin.tgz".to_owned()),
         ("GET", "//index.yaml".to_owned()),
         ("GET", "/team%2F..%2F..%2Fetc/charts/passwd.tgz".to_owned()),
         ("GET", "/..%2F..%2Fetc/index.yaml".to_owned()),
@@ -100,7 +100,7 @@ async fn traversal_and_invalid_tenant_names_are_refused_and_write_nothing() {
         assert!(body.starts_with(r#"{"error":"invalid repository path"#), "{method} {path}: {body}");
     }
     // Chartroom's state folder is never served as a file either.
-    let (status, _) = server.raw_request("GET", "/team/charts/..%2F.chartroom%2Findex-state.json", None).await;
+    let (status, _) = server.raw_request("GET", "/team/charts/..%2F.chartroom%2Findex-state.bin", None).await;
     assert_ne!(status, 200);
     assert_eq!(server.storage_snapshot(), before, "nothing written or removed");
     assert_eq!(tenant_versions(&server, "team", "demo").await, ["1.0.0"]);

@@ -36,9 +36,9 @@ pub(super) fn check_identical(
     }
     // A fresh counter: the first walk already charged these bytes to the caller's budget.
     let shared = Shared::new(limits);
-    let mut archive = tar::Archive::new(Counting { inner: GzDecoder::new(bytes), shared: &shared });
+    let mut archive = tar::Archive::new(Counting::new(GzDecoder::new(bytes), &shared));
     let mut first_digest: HashMap<String, [u8; 32]> = HashMap::new();
-    let entries = archive.entries().map_err(|e| shared.io_error(e))?;
+    let entries = archive.entries_with_seek().map_err(|e| shared.io_error(e))?;
     for entry in entries {
         if left == 0 {
             break;

@@ -1,0 +1,121 @@
+//! The binary persisted state at the repository level (issue 16): a restart restores from it
+//! without reading archives; damage or a change in storage costs only the entries it touches,
+//! which are read again from storage; the JSON state of an older Chartroom is read once.
+
+use bytes::Bytes;
+use chartroom_chart::testing::ChartBuilder;
+use chartroom_storage::Storage;
+
+use crate::options::RepoOptions;
+use crate::repo::Repository;
+use crate::state::LEGACY_STATE_FILE;
+use crate::statefile::STATE_FILE;
+use crate::tenant::Tenant;
+
+fn options() -> RepoOptions {
+    RepoOptions { poll_interval: None, resync_interval: None, statefiles: true, ..Default::default() }
+}
+
+/// What the index serves of each version (in index order), `generated` aside.
+fn served(repo: &Repository) -> Vec<String> {
+    let index = repo.index(&Tenant::root()).unwrap();
+    index.entries().map(|e| format!("{} {} {}", e.object.file, e.created, e.json())).collect()
+}
+
+/// `n` charts put in storage out of band, indexed by a cold start that saved its state.
+async fn repository_with_state(n: usize) -> (Storage, Vec<String>, Bytes) {
+    let storage = Storage::memory();
+    for i in 0..n {
+        let chart = ChartBuilder::chart(&format!("c{i:02}"), "1.0.0").build();
+        storage.put_new(&format!("c{i:02}-1.0.0.tgz"), chart.into()).await.unwrap();
+    }
+    let (repo, _) = Repository::open(storage.clone(), options()).await.unwrap();
+    let before = served(&repo);
+    assert_eq!(before.len(), n);
+    repo.shutdown().await;
+    let state = storage.read_state(STATE_FILE).await.unwrap().expect("the state is saved at shutdown");
+    (storage, before, state)
+}
+
+/// Opens the repository again: what it serves, and how many objects it read (state included).
+async fn restart(storage: &Storage) -> (Vec<String>, u64) {
+    let gets = storage.request_counts().get;
+    let (repo, _) = Repository::open(storage.clone(), options()).await.unwrap();
+    let read = storage.request_counts().get - gets;
+    let got = served(&repo);
+    repo.shutdown().await;
+    (got, read)
+}
+
+#[tokio::test]
+async fn a_restart_reads_the_state_and_no_archive() {
+    let (storage, before, _) = repository_with_state(10).await;
+    let (after, read) = restart(&storage).await;
+    assert_eq!(after, before);
+    assert_eq!(read, 1, "the state only");
+}
+
+#[tokio::test]
+async fn a_damaged_or_truncated_state_costs_only_the_charts_it_no_longer_describes() {
+    let (storage, before, state) = repository_with_state(10).await;
+    // The test build closes a block every 4 entries: blocks of 4, 4 and 2. The last bytes are
+    // the last block's checksum.
+    let mut damaged = state.to_vec();
+    let last = damaged.len() - 2;
+    damaged[last] ^= 0xff;
+    storage.write_state(STATE_FILE, damaged.into()).await.unwrap();
+    let (after, read) = restart(&storage).await;
+    assert_eq!(after, before);
+    assert_eq!(read, 1 + 2, "the state and the 2 charts of its damaged block");
+
+    storage.write_state(STATE_FILE, state.slice(..state.len() - 1)).await.unwrap();
+    let (after, read) = restart(&storage).await;
+    assert_eq!(after, before);
+    assert_eq!(read, 1 + 2, "the state and the 2 charts of its truncated block");
+
+    // The header (and so the whole state): every chart is read again, the start goes on.
+    let mut damaged = state.to_vec();
+    damaged[14] ^= 1;
+    storage.write_state(STATE_FILE, damaged.into()).await.unwrap();
+    // (Without a usable state, ChartMuseum's `index-cache.yaml` is looked for: one more read.)
+    let (after, read) = restart(&storage).await;
+    assert_eq!(after, before);
+    assert_eq!(read, 1 + 1 + 10);
+
+    storage.write_state(STATE_FILE, Bytes::from_static(b"garbage")).await.unwrap();
+    assert_eq!(restart(&storage).await, (before, 1 + 1 + 10));
+}
+
+#[tokio::test]
+async fn only_an_entry_that_storage_no_longer_holds_as_recorded_is_read_again() {
+    let (storage, before, _) = repository_with_state(10).await;
+    let other = ChartBuilder::chart("c03", "1.0.0").file("README.md", "other bytes\n").build();
+    storage.delete("c03-1.0.0.tgz").await.unwrap();
+    storage.put_new("c03-1.0.0.tgz", other.into()).await.unwrap();
+    let (after, read) = restart(&storage).await;
+    assert_eq!(read, 1 + 1, "the state and the changed archive");
+    let changed: Vec<usize> = (0..10).filter(|&i| after[i] != before[i]).collect();
+    assert_eq!(changed, [3], "only the changed chart differs");
+}
+
+#[tokio::test]
+async fn the_json_state_of_an_older_chartroom_is_read_once_then_replaced() {
+    let (storage, before, _) = repository_with_state(6).await;
+    let legacy = {
+        let (repo, _) = Repository::open(storage.clone(), options()).await.unwrap();
+        let index = repo.index(&Tenant::root()).unwrap();
+        let entries: Vec<_> = index.entries().cloned().collect();
+        drop(index);
+        repo.shutdown().await;
+        crate::state::encode(jiff::Timestamp::UNIX_EPOCH, &entries).unwrap()
+    };
+    storage.delete_state(STATE_FILE).await.unwrap();
+    storage.write_state(LEGACY_STATE_FILE, legacy.into()).await.unwrap();
+
+    let (after, read) = restart(&storage).await;
+    assert_eq!(after, before);
+    assert_eq!(read, 2, "no binary state, then the JSON one; no archive");
+    assert!(storage.read_state(LEGACY_STATE_FILE).await.unwrap().is_none(), "read once, then deleted");
+    assert!(storage.read_state(STATE_FILE).await.unwrap().is_some(), "the binary state written instead");
+    assert_eq!(restart(&storage).await, (before, 1));
+}
