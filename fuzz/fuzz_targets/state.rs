@@ -22,9 +22,9 @@ fuzz_target!(|data: &[u8]| {
             let after = after.expect("a restored entry restores again");
             assert_eq!(after.name(), before.name());
             assert_eq!(after.version(), before.version());
-            assert_eq!(after.digest, before.digest);
+            assert_eq!(after.digest(), before.digest());
             assert_eq!(after.created, before.created);
-            assert_eq!(after.object, before.object);
+            assert_eq!(after.object(), before.object());
             assert_eq!(after.provenance(), before.provenance());
             assert_eq!(after.json(), before.json());
         }

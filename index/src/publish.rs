@@ -231,7 +231,7 @@ impl Repository {
         // A version is a conflict whatever file holds it: one indexed from an archive stored
         // under another name (placed there by other tools) is replaced only when allowed, and
         // then that file goes too, or a resync would find two archives of one version.
-        let other_copy = replaced.as_ref().map(|e| e.object.file.clone()).filter(|f| *f != file);
+        let other_copy = replaced.as_ref().map(|e| e.file().to_owned()).filter(|f| *f != file);
         if let Some(other) = &other_copy
             && !overwrite
         {
@@ -347,9 +347,9 @@ impl Repository {
         let signature = match keyring {
             None => {
                 if let Some(entry) = &indexed
-                    && let Vouch::Differs { recorded } = prov.vouches_for(&chart_key, &entry.digest)
+                    && let Vouch::Differs { recorded } = prov.vouches_for(&chart_key, &entry.digest())
                 {
-                    let (recorded, digest) = (recorded.to_owned(), entry.digest.clone());
+                    let (recorded, digest) = (recorded.to_owned(), entry.digest().to_string());
                     return Err(ProvenanceRejected::OtherStoredArchive { recorded, file: chart_key, digest }.into());
                 }
                 None
@@ -358,7 +358,7 @@ impl Repository {
                 // The chart's digest: indexed, else stored by a replica this one has not heard
                 // from yet, else the chart is not there yet.
                 let digest = match &indexed {
-                    Some(entry) => Some(entry.digest.clone()),
+                    Some(entry) => Some(entry.digest().to_string()),
                     None => match storage.read(&chart_key).await {
                         Ok(chart) => Some(hex_digest(&chart)),
                         Err(StorageError::NotFound(_)) => None,
@@ -436,7 +436,7 @@ impl Repository {
     ) -> Result<(), UnpublishError> {
         let storage = &located.place.storage;
         let indexed = located.entry(name, version);
-        let file = indexed.as_ref().map_or_else(|| chart_file(name, version), |e| e.object.file.clone());
+        let file = indexed.as_ref().map_or_else(|| chart_file(name, version), |e| e.file().to_owned());
         let forget_provenance = async |repo: &Repository| {
             if let Some(entry) = indexed.as_ref().filter(|e| e.provenance().is_some())
                 && let Err(e) = repo.upsert(&located.place, entry.with_provenance(None)).await
@@ -464,7 +464,8 @@ impl Repository {
         }
         self.remove(&located.place, name, version, &file).await?;
         self.oci_forget_chart(storage, name, version).await;
-        let digest = indexed.as_ref().map_or("", |e| e.digest.as_str());
+        let indexed_digest = indexed.as_ref().map(|e| e.digest());
+        let digest = indexed_digest.as_deref().unwrap_or("");
         self.emit(EventKind::Deleted, &located.place, name, version, digest, &file).await;
         Ok(())
     }
@@ -530,7 +531,7 @@ async fn drop_stale_provenance(
     let vouches = provenance::parse(&bytes)
         .is_ok_and(|p| matches!(p.vouches_for(&chart_file(name, version), digest), Vouch::Matches));
     if vouches {
-        let recorded = replaced.filter(|e| e.digest == digest).and_then(|e| e.provenance().cloned());
+        let recorded = replaced.filter(|e| e.digest() == digest).and_then(|e| e.provenance().cloned());
         return Ok(Some(
             recorded.filter(|r| r.describes(&info)).unwrap_or_else(|| ProvenanceRecord::stored(&info, None)),
         ));
@@ -607,8 +608,8 @@ async fn stored_provenance(
         Err(e) => return Err(e.into()),
     };
     let for_replaced = replaced.is_some_and(|old| {
-        old.digest != chart.digest
-            && provenance::parse(&bytes).is_ok_and(|p| matches!(p.vouches_for(&archive, &old.digest), Vouch::Matches))
+        old.digest() != chart.digest
+            && provenance::parse(&bytes).is_ok_and(|p| matches!(p.vouches_for(&archive, &old.digest()), Vouch::Matches))
     });
     if for_replaced {
         return match mode {
@@ -710,7 +711,7 @@ mod tests {
         let published = repo.publish(&root, signtest(), Some(signtest_prov()), false).await.unwrap();
         assert_eq!((published.name.as_str(), published.version.as_str()), ("signtest", "0.1.0"));
         assert_eq!(published.file, "signtest-0.1.0.tgz");
-        let indexed = repo.index(&root).unwrap().get("signtest", "0.1.0").map(|e| e.digest.clone());
+        let indexed = repo.index(&root).unwrap().get("signtest", "0.1.0").map(|e| e.digest().to_string());
         assert_eq!(indexed, Some(published.digest));
         assert!(exists(&storage, "signtest-0.1.0.tgz.prov").await);
 

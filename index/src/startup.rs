@@ -263,7 +263,11 @@ fn restore(saved: Option<Bytes>, listing: &[ObjectInfo], render: &RenderConfig, 
     let valid: Vec<state::StoredEntry> = saved
         .entries
         .into_iter()
-        .filter(|e| listed.get(e.object.file.as_str()).is_some_and(|o| reconcile::still_the_same(&e.object, o)))
+        .filter(|e| {
+            listed
+                .get(e.object.file.as_str())
+                .is_some_and(|o| reconcile::still_the_same(e.object.size, e.object.etag.as_deref(), o))
+        })
         .collect();
     let (entries, invalid) = reconcile::render_entries(valid, render);
     for (file, error) in &invalid {
