@@ -17,17 +17,21 @@ use std::str::FromStr;
 
 /// A parsed version. Equality and ordering ignore build metadata and the original spelling
 /// (`v1.0.0`, `1.0` and `1.0.0+b1` are all equal to `1.0.0`).
+///
+/// Compact (issue 16: one is kept per indexed chart version): the prerelease and the build
+/// metadata are ranges of the original text, not copies of it, so a version is 56 bytes and one
+/// allocation.
 #[derive(Debug, Clone)]
 pub struct Version {
     major: u64,
     minor: u64,
     patch: u64,
-    /// Prerelease, without the leading `-`.
-    pre: String,
-    /// Build metadata, without the leading `+`.
-    build: String,
     /// The string this version was parsed from.
-    original: String,
+    original: Box<str>,
+    /// The prerelease (without the leading `-`) is `original[pre.0..pre.1]`.
+    pre: (u32, u32),
+    /// The build metadata (without the leading `+`) is `original[build..]`.
+    build: u32,
 }
 
 /// Why a version string was rejected. The messages are Masterminds' followed by the input.
@@ -116,7 +120,29 @@ impl Version {
         if !build.is_empty() {
             validate_metadata(build, s)?;
         }
-        Ok(Version { major, minor, patch, pre: pre.to_owned(), build: build.to_owned(), original: s.to_owned() })
+        Version::from_parts([major, minor, patch], s, pre, build)
+    }
+
+    /// A version of these numbers parsed from `s`, whose prerelease and build are `pre` and
+    /// `build` (slices of `s`, or empty).
+    fn from_parts([major, minor, patch]: [u64; 3], s: &str, pre: &str, build: &str) -> Result<Version, VersionError> {
+        let too_long = || VersionError::InvalidSemVer(s.to_owned());
+        let len = u32::try_from(s.len()).map_err(|_| too_long())?;
+        // Where a slice of `s` starts in it (an empty part is placed at the end).
+        let span = |part: &str| -> Result<(u32, u32), VersionError> {
+            if part.is_empty() {
+                return Ok((len, len));
+            }
+            let start = (part.as_ptr() as usize).checked_sub(s.as_ptr() as usize).ok_or_else(too_long)?;
+            let end = start + part.len();
+            if s.get(start..end) != Some(part) {
+                return Err(too_long());
+            }
+            Ok((u32::try_from(start).map_err(|_| too_long())?, u32::try_from(end).map_err(|_| too_long())?))
+        };
+        let pre = span(pre)?;
+        let (build, _) = span(build)?;
+        Ok(Version { major, minor, patch, original: s.into(), pre, build })
     }
 
     /// Strict SemVer 2.0.0 parsing, Masterminds `StrictNewVersion` (used by `helm lint` and for
@@ -156,26 +182,14 @@ impl Version {
             }
             *slot = parse_u64(p).ok_or_else(|| VersionError::SegmentOutOfRange(s.to_owned()))?;
         }
-        Ok(Version {
-            major: nums[0],
-            minor: nums[1],
-            patch: nums[2],
-            pre: pre.to_owned(),
-            build: build.to_owned(),
-            original: s.to_owned(),
-        })
+        Version::from_parts(nums, s, pre, build)
     }
 
     /// `major.minor.patch` with no prerelease or build.
     pub fn new(major: u64, minor: u64, patch: u64) -> Version {
-        Version {
-            major,
-            minor,
-            patch,
-            pre: String::new(),
-            build: String::new(),
-            original: format!("{major}.{minor}.{patch}"),
-        }
+        let original: Box<str> = format!("{major}.{minor}.{patch}").into();
+        let len = original.len() as u32;
+        Version { major, minor, patch, original, pre: (len, len), build: len }
     }
 
     /// The exact string this version was parsed from (Masterminds `Original()`).
@@ -197,16 +211,16 @@ impl Version {
 
     /// The prerelease without the leading `-` (empty when there is none).
     pub fn prerelease(&self) -> &str {
-        &self.pre
+        self.original.get(self.pre.0 as usize..self.pre.1 as usize).unwrap_or("")
     }
 
     /// The build metadata without the leading `+` (empty when there is none).
     pub fn build(&self) -> &str {
-        &self.build
+        self.original.get(self.build as usize..).unwrap_or("")
     }
 
     pub fn is_prerelease(&self) -> bool {
-        !self.pre.is_empty()
+        self.pre.0 != self.pre.1
     }
 }
 
@@ -214,11 +228,11 @@ impl Version {
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
-        if !self.pre.is_empty() {
-            write!(f, "-{}", self.pre)?;
+        if self.is_prerelease() {
+            write!(f, "-{}", self.prerelease())?;
         }
-        if !self.build.is_empty() {
-            write!(f, "+{}", self.build)?;
+        if !self.build().is_empty() {
+            write!(f, "+{}", self.build())?;
         }
         Ok(())
     }
@@ -236,11 +250,11 @@ impl Ord for Version {
     /// Masterminds `Compare`.
     fn cmp(&self, other: &Self) -> Ordering {
         self.major.cmp(&other.major).then(self.minor.cmp(&other.minor)).then(self.patch.cmp(&other.patch)).then_with(
-            || match (self.pre.is_empty(), other.pre.is_empty()) {
-                (true, true) => Ordering::Equal,
-                (true, false) => Ordering::Greater,
-                (false, true) => Ordering::Less,
-                (false, false) => compare_prerelease(&self.pre, &other.pre),
+            || match (self.is_prerelease(), other.is_prerelease()) {
+                (false, false) => Ordering::Equal,
+                (false, true) => Ordering::Greater,
+                (true, false) => Ordering::Less,
+                (true, true) => compare_prerelease(self.prerelease(), other.prerelease()),
             },
         )
     }
@@ -528,6 +542,18 @@ pub(crate) mod tests {
         assert_eq!(Version::parse("1.0.0+b1").expect("valid"), Version::new(1, 0, 0));
         assert_eq!(Version::parse("1.2.18446744073709551615").expect("valid").patch(), u64::MAX);
         assert!(matches!(Version::parse("1.2.18446744073709551616"), Err(VersionError::SegmentOutOfRange(_))));
+        let strict = Version::parse_strict("1.2.3-rc.1+b-2").expect("valid");
+        assert_eq!((strict.prerelease(), strict.build(), strict.original()), ("rc.1", "b-2", "1.2.3-rc.1+b-2"));
+        let build_only = Version::parse("2+x.y").expect("valid");
+        assert_eq!((build_only.prerelease(), build_only.build(), build_only.is_prerelease()), ("", "x.y", false));
+        assert_eq!(build_only.to_string(), "2.0.0+x.y");
+    }
+
+    /// Issue 16: one `Version` is kept per indexed chart version; its parts are ranges of the
+    /// original text, not copies.
+    #[test]
+    fn a_version_is_compact() {
+        assert!(std::mem::size_of::<Version>() <= 56, "{} bytes", std::mem::size_of::<Version>());
     }
 
     #[test]

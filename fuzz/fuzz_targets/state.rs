@@ -16,9 +16,9 @@ fn same(before: &[Entry], after: Vec<Result<Entry, String>>, json: bool) -> Vec<
     for (before, after) in before.iter().zip(&after) {
         assert_eq!(after.name(), before.name());
         assert_eq!(after.version(), before.version());
-        assert_eq!(after.digest, before.digest);
+        assert_eq!(after.digest(), before.digest());
         assert_eq!(after.created, before.created);
-        assert_eq!(after.object, before.object);
+        assert_eq!(after.object(), before.object());
         assert_eq!(after.provenance(), before.provenance());
         assert_eq!(after.json(), before.json());
     }

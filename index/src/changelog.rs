@@ -49,7 +49,7 @@ impl Change {
 
     pub fn file(&self) -> &str {
         match &self.op {
-            Op::Put(e) => &e.object.file,
+            Op::Put(e) => e.file(),
             Op::Delete { file, .. } => file,
         }
     }

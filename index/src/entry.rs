@@ -37,21 +37,45 @@ pub struct StoredObject {
 }
 
 /// One chart version in the index.
+///
+/// Compact (issue 16: one per indexed version, 100,000s of them): the digest is kept as its 32
+/// bytes, the chart name as a prefix of the file name when the file has ChartMuseum's canonical
+/// name `<name>-<version>.tgz` (almost always), the version's parts as ranges of its text, and
+/// what few entries have (a provenance record, a non-canonical name, a digest that is not
+/// sha256 hex, a fragment not yet indexed) in one optional side box.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    name: Box<str>,
-    /// Lowercase hex sha256 of the archive.
-    pub digest: String,
     pub created: Timestamp,
-    pub object: StoredObject,
-    /// Its provenance file (`<file>.prov`), if it has one. Not part of the served index (Helm
-    /// does not know it); shown by the chart API.
-    provenance: Option<Box<ProvenanceRecord>>,
     version: Version,
+    /// sha256 of the archive (all zero when the digest text is not 64 hex digits: then the
+    /// text is in [`Extra::digest`]).
+    digest: [u8; 32],
+    /// The archive's size in storage.
+    size: u64,
+    /// The archive's file name in the tenant's folder.
+    file: Box<str>,
+    /// The storage ETag the archive had when it was indexed.
+    etag: Option<Box<str>>,
     /// `Chart.yaml` as Go's `json.Marshal(chart.Metadata)` writes it ([`Entry::metadata_json`]).
     metadata: Box<str>,
     /// `--chart-url` plus context path, shared by every entry (`None`: relative URLs).
     url_base: Option<Arc<str>>,
+    /// What few entries have; `None` for most.
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarely-set parts of an [`Entry`].
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    /// The chart name, when the file name is not `<name>-<version>.tgz` (otherwise it is the
+    /// file name's prefix).
+    name: Option<Box<str>>,
+    /// The digest text, when it is not 64 lowercase hex digits (a state file edited by hand;
+    /// kept as it was so that it is saved back unchanged).
+    digest: Option<Box<str>>,
+    /// Its provenance file (`<file>.prov`), if it has one. Not part of the served index (Helm
+    /// does not know it); shown by the chart API.
+    provenance: Option<ProvenanceRecord>,
     /// The YAML fragment of a freshly made entry, until the index takes it ([`Entry::take_yaml`]);
     /// `None` once indexed, for a copy of an indexed entry (same metadata, so the fragment it
     /// replaces is kept), and when the index is served as JSON.
@@ -67,6 +91,90 @@ pub(crate) struct Restore {
     pub object: StoredObject,
     pub metadata_json: String,
     pub yaml: Option<Bytes>,
+}
+
+impl Extra {
+    fn is_empty(&self) -> bool {
+        self.name.is_none() && self.digest.is_none() && self.provenance.is_none() && self.yaml.is_none()
+    }
+}
+
+/// An entry's digest as text: 64 lowercase hex digits (formatted on the stack from the 32 bytes
+/// kept), or the text a state recorded when it was not that.
+#[derive(Clone, Copy)]
+pub struct DigestText<'a>(DigestRepr<'a>);
+
+#[derive(Clone, Copy)]
+enum DigestRepr<'a> {
+    Hex([u8; 64]),
+    Text(&'a str),
+}
+
+impl std::ops::Deref for DigestText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match &self.0 {
+            // Only ASCII hex digits are ever written into it.
+            DigestRepr::Hex(hex) => std::str::from_utf8(hex).unwrap_or(""),
+            DigestRepr::Text(text) => text,
+        }
+    }
+}
+
+impl std::fmt::Display for DigestText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl std::fmt::Debug for DigestText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl PartialEq for DigestText<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<str> for DigestText<'_> {
+    fn eq(&self, other: &str) -> bool {
+        &**self == other
+    }
+}
+
+impl PartialEq<&str> for DigestText<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        &**self == *other
+    }
+}
+
+impl PartialEq<String> for DigestText<'_> {
+    fn eq(&self, other: &String) -> bool {
+        **self == **other
+    }
+}
+
+/// 64 lowercase hex digits as their 32 bytes; `None` for any other text (uppercase included, so
+/// that the text formatted back is the text read).
+fn parse_hex_digest(text: &str) -> Option<[u8; 32]> {
+    let hex = text.as_bytes();
+    if hex.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,17 +213,7 @@ impl Entry {
             None => return Err(EntryError::Serialize(metadata.name.clone(), "no metadata fields".to_owned())),
         };
         let yaml = (!config.json).then(|| Bytes::from(yaml_fragment(&metadata, &url, &created_text, &digest)));
-        Ok(Entry {
-            name: metadata.name.into_boxed_str(),
-            digest,
-            created,
-            object,
-            provenance: None,
-            version,
-            metadata: metadata_json.into_boxed_str(),
-            url_base: config.chart_url.as_deref().map(shared_base),
-            yaml,
-        })
+        Ok(Entry::compact(metadata.name, version, digest, created, object, metadata_json, yaml, config))
     }
 
     /// An entry from its already-serialized parts (the persisted state, issue 16): no
@@ -145,21 +243,50 @@ impl Entry {
             Some(_) => return Err(shape("its index fragment is not a sequence item")),
             None => return Err(shape("it has no index fragment")),
         }
-        Ok(Entry {
-            name: name.into_boxed_str(),
-            digest,
-            created,
-            object,
+        let yaml = if config.json { None } else { yaml };
+        Ok(Entry::compact(name, version, digest, created, object, metadata_json, yaml, config))
+    }
+
+    /// The compact form of an entry's parts (see [`Entry`]).
+    #[allow(clippy::too_many_arguments)]
+    fn compact(
+        name: String,
+        version: Version,
+        digest: String,
+        created: Timestamp,
+        object: StoredObject,
+        metadata_json: String,
+        yaml: Option<Bytes>,
+        config: &RenderConfig,
+    ) -> Entry {
+        let canonical = is_canonical_file(&object.file, &name, version.original());
+        let hex = parse_hex_digest(&digest);
+        let extra = Extra {
+            name: (!canonical).then(|| name.into_boxed_str()),
+            digest: hex.is_none().then(|| digest.into_boxed_str()),
             provenance: None,
+            yaml,
+        };
+        Entry {
+            created,
             version,
+            digest: hex.unwrap_or_default(),
+            size: object.size,
+            file: object.file.into_boxed_str(),
+            etag: object.etag.map(String::into_boxed_str),
             metadata: metadata_json.into_boxed_str(),
             url_base: config.chart_url.as_deref().map(shared_base),
-            yaml: if config.json { None } else { yaml },
-        })
+            extra: (!extra.is_empty()).then(|| Box::new(extra)),
+        }
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        if let Some(name) = self.extra.as_ref().and_then(|x| x.name.as_deref()) {
+            return name;
+        }
+        // Canonical: `<name>-<version>.tgz` (checked when the entry was made).
+        let end = self.file.len().saturating_sub(self.version.original().len() + "-.tgz".len());
+        self.file.get(..end).unwrap_or("")
     }
 
     /// The version exactly as written in Chart.yaml.
@@ -169,6 +296,50 @@ impl Entry {
 
     pub(crate) fn parsed_version(&self) -> &Version {
         &self.version
+    }
+
+    /// The archive's digest as lowercase hex (sha256), as the index serves it.
+    pub fn digest(&self) -> DigestText<'_> {
+        if let Some(text) = self.extra.as_ref().and_then(|x| x.digest.as_deref()) {
+            return DigestText(DigestRepr::Text(text));
+        }
+        let mut hex = [0u8; 64];
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.digest) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
+        }
+        DigestText(DigestRepr::Hex(hex))
+    }
+
+    /// Whether both entries are of archives with the same digest.
+    pub fn same_digest(&self, other: &Entry) -> bool {
+        self.digest() == other.digest()
+    }
+
+    /// The archive's file name in the tenant's folder.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The archive's size in storage.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The storage ETag the archive had when it was indexed.
+    pub fn etag(&self) -> Option<&str> {
+        self.etag.as_deref()
+    }
+
+    /// Where the archive lives and what a listing said about it (a copy).
+    pub fn object(&self) -> StoredObject {
+        StoredObject { file: self.file.to_string(), size: self.size, etag: self.etag.as_deref().map(str::to_owned) }
+    }
+
+    /// Whether the archive is `object` (same file, size and ETag).
+    pub fn is_object(&self, object: &StoredObject) -> bool {
+        *self.file == *object.file && self.size == object.size && self.etag.as_deref() == object.etag.as_deref()
     }
 
     /// Helm's `repo.ChartVersion` as JSON, in Go field order (the JSON index body's fragment).
@@ -184,14 +355,14 @@ impl Entry {
         out.push_str(self.metadata.strip_suffix('}').unwrap_or(&self.metadata));
         out.push_str(",\"urls\":[");
         let url = match &self.url_base {
-            Some(base) => format!("{base}/charts/{}", self.object.file),
-            None => format!("charts/{}", self.object.file),
+            Some(base) => format!("{base}/charts/{}", self.file),
+            None => format!("charts/{}", self.file),
         };
         push_json_string(out, &url);
         out.push_str("],\"created\":");
         push_json_string(out, &format_time(self.created));
         out.push_str(",\"digest\":");
-        push_json_string(out, &self.digest);
+        push_json_string(out, &self.digest());
         out.push('}');
     }
 
@@ -199,7 +370,7 @@ impl Entry {
     /// has a provenance file) `"provenance":{"verified":…}` with the signer when it verified.
     pub fn api_json(&self) -> String {
         let mut out = self.json();
-        let Some(provenance) = &self.provenance else { return out };
+        let Some(provenance) = self.provenance() else { return out };
         if out.pop() != Some('}') {
             return self.json();
         }
@@ -211,16 +382,18 @@ impl Entry {
 
     /// What is known of this version's provenance file; `None` when it has none.
     pub fn provenance(&self) -> Option<&ProvenanceRecord> {
-        self.provenance.as_deref()
+        self.extra.as_ref()?.provenance.as_ref()
     }
 
     /// This entry with another provenance record (the fragments are shared text, copied).
     pub(crate) fn with_provenance(&self, provenance: Option<ProvenanceRecord>) -> Entry {
-        Entry { provenance: provenance.map(Box::new), ..self.clone() }
+        let mut entry = self.clone();
+        entry.set_provenance(provenance);
+        entry
     }
 
     pub(crate) fn set_provenance(&mut self, provenance: Option<ProvenanceRecord>) {
-        self.provenance = provenance.map(Box::new);
+        self.update_extra(|extra| extra.provenance = provenance);
     }
 
     /// `Chart.yaml` as Go's `json.Marshal(chart.Metadata)` writes it (Helm's OCI config blob):
@@ -230,10 +403,27 @@ impl Entry {
     }
 
     /// The YAML fragment of this entry in `index.yaml`, taken by the index when it indexes the
-    /// entry (see the field).
+    /// entry (see [`Extra::yaml`]).
     pub(crate) fn take_yaml(&mut self) -> Option<Bytes> {
-        self.yaml.take()
+        let mut yaml = None;
+        if self.extra.as_ref().is_some_and(|x| x.yaml.is_some()) {
+            self.update_extra(|extra| yaml = extra.yaml.take());
+        }
+        yaml
     }
+
+    /// Changes the side box, dropping it when nothing is left in it.
+    fn update_extra(&mut self, change: impl FnOnce(&mut Extra)) {
+        let mut extra = self.extra.take().unwrap_or_default();
+        change(&mut extra);
+        self.extra = (!extra.is_empty()).then_some(extra);
+    }
+}
+
+/// Whether `file` is ChartMuseum's name for the chart, `<name>-<version>.tgz`.
+fn is_canonical_file(file: &str, name: &str, version: &str) -> bool {
+    file.strip_prefix(name).and_then(|rest| rest.strip_prefix('-')).and_then(|rest| rest.strip_prefix(version))
+        == Some(".tgz")
 }
 
 /// A JSON string as Go's encoder writes it.
@@ -258,7 +448,6 @@ fn shared_base(base: &str) -> Arc<str> {
     }
 }
 
-/// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`), in UTC.
 /// The URL the index gives a chart file (relative unless `--chart-url` is set).
 pub(crate) fn chart_url(config: &RenderConfig, file: &str) -> String {
     match &config.chart_url {
@@ -267,6 +456,7 @@ pub(crate) fn chart_url(config: &RenderConfig, file: &str) -> String {
     }
 }
 
+/// RFC 3339 with nanoseconds, trailing zeros trimmed (Go's `time.RFC3339Nano`), in UTC.
 pub(crate) fn format_time(t: Timestamp) -> String {
     t.to_string()
 }
@@ -475,5 +665,58 @@ mod tests {
                 assert_eq!(back, metadata);
             }
         }
+    }
+
+    /// Issue 16: the compact entry gives back exactly what it was made of, whichever parts it
+    /// derives (the name from a canonical file name, the digest text from its bytes) and
+    /// whichever it keeps aside (a non-canonical name, a digest that is not lowercase hex).
+    #[test]
+    fn a_compact_entry_gives_back_what_it_was_made_of() {
+        let created: Timestamp = "2024-05-01T10:00:00Z".parse().unwrap();
+        let hex = "0123456789abcdef".repeat(4);
+        // (name, version, file, digest, whether a side box is needed)
+        let cases = [
+            ("a", "1.0.0", "a-1.0.0.tgz", hex.clone(), false),
+            ("my-chart", "v2.0-rc.1+b.7", "my-chart-v2.0-rc.1+b.7.tgz", hex.clone(), false),
+            ("a", "1.0.0", "renamed.tgz", hex.clone(), true),
+            ("a", "1.0.0", "a-1.0.0.tgz", hex.to_uppercase(), true),
+            ("a", "1.0.0", "a-1.0.0.tgz", "d1".to_owned(), true),
+            ("a", "1.0.0", "a-1.0.00.tgz", hex.clone(), true),
+            ("é", "1.0.0", "é-1.0.0.tgz", hex.clone(), false),
+        ];
+        let json = RenderConfig { json: true, ..Default::default() };
+        for (name, version, file, digest, aside) in cases {
+            let metadata =
+                Metadata { name: name.into(), version: version.into(), api_version: "v2".into(), ..Default::default() };
+            let object = StoredObject { file: file.into(), size: 42, etag: Some("\"e1\"".into()) };
+            let entry = Entry::new(metadata, digest.clone(), created, object.clone(), &json).unwrap();
+            assert_eq!((entry.name(), entry.version(), entry.file()), (name, version, file));
+            assert_eq!(entry.digest(), digest.as_str());
+            assert_eq!((entry.size(), entry.etag(), entry.object()), (42, Some("\"e1\""), object.clone()));
+            assert!(entry.is_object(&object));
+            assert_eq!(entry.extra.is_some(), aside, "{name} {version} {file} {digest}");
+            assert!(entry.json().ends_with(&format!(",\"digest\":\"{digest}\"}}")));
+        }
+    }
+
+    /// Issue 16: the side box holds only what is there; a provenance record or a fragment comes
+    /// and goes without leaving an empty box behind.
+    #[test]
+    fn the_side_box_exists_only_while_it_holds_something() {
+        let metadata =
+            Metadata { name: "a".into(), version: "1.0.0".into(), api_version: "v2".into(), ..Default::default() };
+        let object = StoredObject { file: "a-1.0.0.tgz".into(), size: 1, etag: None };
+        let created = Timestamp::UNIX_EPOCH;
+        let mut entry = Entry::new(metadata, "ab".repeat(32), created, object, &RenderConfig::default()).unwrap();
+        assert!(entry.extra.is_some(), "a fresh YAML entry holds its fragment");
+        assert!(entry.take_yaml().is_some_and(|y| !y.is_empty()));
+        assert!(entry.extra.is_none() && entry.take_yaml().is_none());
+        let record = ProvenanceRecord { size: 1, etag: None, signature: None, failure: None };
+        let signed = entry.with_provenance(Some(record.clone()));
+        assert_eq!((signed.provenance(), entry.provenance()), (Some(&record), None));
+        let mut unsigned = signed.clone();
+        unsigned.set_provenance(None);
+        assert!(unsigned.extra.is_none());
+        assert!(std::mem::size_of::<Entry>() <= 184, "{} bytes", std::mem::size_of::<Entry>());
     }
 }

@@ -151,9 +151,9 @@ impl Repository {
             .enter()
             .await
             .map_err(|refusal| ArchiveReadError::Busy { limit: MAX_ARCHIVE_READS, refusal })?;
-        let bytes = place.storage.read(&entry.object.file).await.map_err(RepoError::from)?;
+        let bytes = place.storage.read(entry.file()).await.map_err(RepoError::from)?;
         let limits = self.shared.options.limits.clone();
-        let file = entry.object.file.clone();
+        let file = entry.file().to_owned();
         let extracted =
             tokio::task::spawn_blocking(move || archive::extract_files_bounded(&bytes, &limits, wanted, MAX_EXTRACTED))
                 .await

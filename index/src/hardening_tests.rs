@@ -23,7 +23,7 @@ async fn open(storage: &Storage, statefiles: bool) -> Repository {
 
 fn indexed(repo: &Repository, name: &str, version: &str) -> Option<(String, String)> {
     let index = repo.index(&Tenant::root()).unwrap();
-    index.get(name, version).map(|e| (e.object.file.clone(), e.digest.clone()))
+    index.get(name, version).map(|e| (e.file().to_owned(), e.digest().to_string()))
 }
 
 fn hex(bytes: &[u8]) -> String {

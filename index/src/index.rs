@@ -50,17 +50,17 @@ struct ByFile(Arc<Entry>);
 
 impl Borrow<str> for ByFile {
     fn borrow(&self) -> &str {
-        &self.0.object.file
+        self.0.file()
     }
 }
 impl Hash for ByFile {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.object.file.as_str().hash(state);
+        self.0.file().hash(state);
     }
 }
 impl PartialEq for ByFile {
     fn eq(&self, other: &Self) -> bool {
-        self.0.object.file == other.0.object.file
+        self.0.file() == other.0.file()
     }
 }
 impl Eq for ByFile {}
@@ -189,7 +189,7 @@ impl Index {
         let fresh = entry.take_yaml();
         let needs_fragment = fresh.is_none() && !self.config.json;
         let entry = Arc::new(entry);
-        let same_archive = |e: &Entry| e.digest == entry.digest && e.object.file == entry.object.file;
+        let same_archive = |e: &Entry| e.same_digest(&entry) && e.file() == entry.file();
         let versions = match self.charts.get_mut(&ChartName(entry.name().to_owned())) {
             Some(versions) => versions,
             None if needs_fragment => return None,
@@ -214,7 +214,7 @@ impl Index {
         };
         self.touch(entry.name());
         if let Some(old) = &old {
-            self.by_file.remove(old.object.file.as_str());
+            self.by_file.remove(old.file());
         }
         self.by_file.replace(ByFile(entry));
         old
@@ -230,7 +230,7 @@ impl Index {
             self.charts.remove(&chart);
         }
         self.touch(name);
-        self.by_file.remove(removed.object.file.as_str());
+        self.by_file.remove(removed.file());
         self.len -= 1;
         Some(removed)
     }
@@ -243,7 +243,7 @@ impl Index {
         self.touch(name);
         let removed: Vec<Arc<Entry>> = versions.into_iter().map(|s| s.entry).collect();
         for e in &removed {
-            self.by_file.remove(e.object.file.as_str());
+            self.by_file.remove(e.file());
         }
         self.len -= removed.len();
         removed
@@ -288,9 +288,9 @@ impl Index {
     pub(crate) fn admission(&self, name: &str, version: &str, file: &str) -> Admission {
         match self.get(name, version) {
             Some(existing)
-                if existing_copy_wins(&existing.object.file, file, &chartroom_storage::chart_file(name, version)) =>
+                if existing_copy_wins(existing.file(), file, &chartroom_storage::chart_file(name, version)) =>
             {
-                Admission::Duplicate { kept: existing.object.file.clone() }
+                Admission::Duplicate { kept: existing.file().to_owned() }
             }
             _ => Admission::Admit,
         }
@@ -299,7 +299,7 @@ impl Index {
     /// Indexes an admitted entry at its file: whatever that file held before, even under another
     /// name or version, is replaced.
     pub(crate) fn admit(&mut self, entry: Entry) {
-        if let Some(old) = self.by_file(&entry.object.file).cloned()
+        if let Some(old) = self.by_file(entry.file()).cloned()
             && (old.name() != entry.name() || old.version() != entry.version())
         {
             self.remove(old.name(), old.version());
@@ -756,13 +756,13 @@ serverInfo: {}
         index.insert(other);
         let body = index.render_bytes();
         assert!(index.insert(indexed.with_provenance(None)).is_none());
-        assert_eq!(index.get("a", "1.0.0").unwrap().digest, "cd".repeat(32));
+        assert_eq!(index.get("a", "1.0.0").unwrap().digest(), "cd".repeat(32));
         assert_eq!(index.render_bytes(), body);
         // The version is gone: the copy does not bring it back.
         index.remove("a", "1.0.0");
         assert!(index.insert(indexed.with_provenance(None)).is_none());
         assert!(index.is_empty());
-        assert_eq!(index.by_file("a-1.0.0.tgz").map(|e| e.digest.clone()), None);
+        assert_eq!(index.by_file("a-1.0.0.tgz").map(|e| e.digest().to_string()), None);
     }
 
     #[test]
@@ -793,7 +793,7 @@ serverInfo: {}
         assert_eq!(index.admission("a", "1.0.0", "other.tgz"), Admission::Duplicate { kept: "copy.tgz".into() });
         assert_eq!(index.admission("a", "1.0.0", "a-1.0.0.tgz"), Admission::Admit);
         index.admit(at("a", "1.0.0", "a-1.0.0.tgz"));
-        assert_eq!(index.get("a", "1.0.0").map(|e| e.object.file.as_str()), Some("a-1.0.0.tgz"));
+        assert_eq!(index.get("a", "1.0.0").map(|e| e.file()), Some("a-1.0.0.tgz"));
         assert!(index.by_file("copy.tgz").is_none(), "the replaced copy is no longer indexed");
         // A file now holding another version: its old entry goes.
         index.admit(at("a", "2.0.0", "a-1.0.0.tgz"));

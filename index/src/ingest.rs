@@ -163,8 +163,8 @@ mod tests {
             HashMap::from([(("a".into(), "1.0.0".into(), "d1".into()), Timestamp::from_second(20).unwrap())]);
 
         let e = archive_entry(loaded("d1"), object.clone(), modified, None, Some(&migrated), &render).unwrap();
-        assert_eq!((e.name(), e.version(), e.digest.as_str()), ("a", "1.0.0", "d1"));
-        assert_eq!((e.created.as_second(), &e.object), (20, &object));
+        assert_eq!((e.name(), e.version(), &*e.digest()), ("a", "1.0.0", "d1"));
+        assert_eq!((e.created.as_second(), e.object()), (20, object.clone()));
         let e = archive_entry(loaded("d2"), object.clone(), modified, None, Some(&migrated), &render).unwrap();
         assert_eq!(e.created.as_second(), 30);
         let known = Some(("d2", Timestamp::from_second(5).unwrap()));

@@ -291,7 +291,7 @@ async fn observe(
     };
     let record_provenance = recorded.as_ref().and_then(|r| r.provenance.clone());
     let (mut entry, unchanged) = match &indexed {
-        Some(e) if same_object(&e.object) => (Entry::clone(e), true),
+        Some(e) if same_object(&e.object()) => (Entry::clone(e), true),
         _ => {
             let entry = match recorded {
                 Some(stored) => chart_entry(located, file, &info, stored),
@@ -304,8 +304,7 @@ async fn observe(
             }
         }
     };
-    let indexed_provenance =
-        indexed.as_ref().filter(|e| e.digest == entry.digest).and_then(|e| e.provenance().cloned());
+    let indexed_provenance = indexed.as_ref().filter(|e| e.same_digest(&entry)).and_then(|e| e.provenance().cloned());
     let provenance = observe_provenance(shared, located, file, &entry, record_provenance, indexed_provenance).await?;
     if unchanged && entry.provenance() == provenance.as_ref() {
         return Ok(None);
@@ -343,7 +342,7 @@ async fn read_entry(
     let storage = &located.place.storage;
     tracing::trace!(%file, head_etag = ?info.e_tag, "reading an archive a peer changed");
     // What the index had for this file was validated here; anything else gets the full check.
-    let trusted: ingest::Trusted = std::sync::Arc::new(indexed.iter().map(|e| e.digest.clone()).collect());
+    let trusted: ingest::Trusted = std::sync::Arc::new(indexed.iter().map(|e| e.digest().to_string()).collect());
     let loaded = match ingest::read_archive(storage, file, info.size, &shared.options.limits, &trusted).await? {
         Archive::Loaded(loaded) => *loaded,
         Archive::Missing => return Ok(Some(Err(Observed::Absent))),
@@ -353,7 +352,8 @@ async fn read_entry(
         }
     };
     let object = StoredObject { file: file.to_owned(), size: info.size, etag: info.e_tag.clone() };
-    let known = indexed.map(|e| (e.digest.as_str(), e.created));
+    let indexed_digest = indexed.map(|e| (e.digest(), e.created));
+    let known = indexed_digest.as_ref().map(|(digest, created)| (&**digest, *created));
     Ok(match ingest::archive_entry(loaded, object, info.last_modified, known, None, &located.place.render) {
         Ok(entry) => Some(Ok(entry)),
         Err(e) => {

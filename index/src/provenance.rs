@@ -229,7 +229,7 @@ impl ChartIdentity {
         ChartIdentity {
             name: entry.name().to_owned(),
             version: entry.version().to_owned(),
-            digest: entry.digest.clone(),
+            digest: entry.digest().to_string(),
         }
     }
 }

@@ -221,7 +221,7 @@ impl Repository {
         // A version is a conflict whatever file holds it: one indexed from an archive stored
         // under another name (placed there by other tools) is replaced only when allowed, and
         // then that file goes too, or a resync would find two archives of one version.
-        let other_copy = replaced.as_ref().map(|e| e.object.file.clone()).filter(|f| *f != file);
+        let other_copy = replaced.as_ref().map(|e| e.file().to_owned()).filter(|f| *f != file);
         if let Some(other) = &other_copy
             && !overwrite
         {
@@ -339,7 +339,7 @@ impl Repository {
         // The chart's digest: indexed, else stored by a replica this one has not heard from yet
         // (one GET), else the chart is not there yet.
         let digest = match &indexed {
-            Some(entry) => Some(entry.digest.clone()),
+            Some(entry) => Some(entry.digest().to_string()),
             None => match storage.read(&chart_key).await {
                 Ok(chart) => Some(hex_digest(&chart)),
                 Err(StorageError::NotFound(_)) => None,
@@ -428,7 +428,7 @@ impl Repository {
     ) -> Result<(), UnpublishError> {
         let storage = &located.place.storage;
         let indexed = located.entry(name, version);
-        let file = indexed.as_ref().map_or_else(|| chart_file(name, version), |e| e.object.file.clone());
+        let file = indexed.as_ref().map_or_else(|| chart_file(name, version), |e| e.file().to_owned());
         let forget_provenance = async |repo: &Repository| {
             if let Some(entry) = indexed.as_ref().filter(|e| e.provenance().is_some())
                 && let Err(e) = repo.upsert(&located.place, entry.with_provenance(None)).await
@@ -456,7 +456,8 @@ impl Repository {
         }
         self.remove(&located.place, name, version, &file).await?;
         self.oci_forget_chart(storage, name, version).await;
-        let digest = indexed.as_ref().map_or("", |e| e.digest.as_str());
+        let indexed_digest = indexed.as_ref().map(|e| e.digest());
+        let digest = indexed_digest.as_deref().unwrap_or("");
         self.emit(EventKind::Deleted, &located.place, name, version, digest, &file).await;
         Ok(())
     }
@@ -522,7 +523,7 @@ mod tests {
         let published = repo.publish(&root, signtest(), Some(signtest_prov()), false).await.unwrap();
         assert_eq!((published.name.as_str(), published.version.as_str()), ("signtest", "0.1.0"));
         assert_eq!(published.file, "signtest-0.1.0.tgz");
-        let indexed = repo.index(&root).unwrap().get("signtest", "0.1.0").map(|e| e.digest.clone());
+        let indexed = repo.index(&root).unwrap().get("signtest", "0.1.0").map(|e| e.digest().to_string());
         assert_eq!(indexed, Some(published.digest));
         assert!(exists(&storage, "signtest-0.1.0.tgz.prov").await);
 

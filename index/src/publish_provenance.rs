@@ -75,7 +75,7 @@ pub(crate) async fn drop_stale_provenance(
     let vouches = provenance::parse(&bytes)
         .is_ok_and(|p| matches!(p.vouches_for(&chart_file(name, version), digest), Vouch::Matches));
     if vouches {
-        let recorded = replaced.filter(|e| e.digest == digest).and_then(|e| e.provenance().cloned());
+        let recorded = replaced.filter(|e| e.digest() == digest).and_then(|e| e.provenance().cloned());
         return Ok(Some(
             recorded.filter(|r| r.describes(&info)).unwrap_or_else(|| ProvenanceRecord::stored(&info, None)),
         ));
@@ -186,8 +186,8 @@ pub(crate) async fn stored_provenance(
         _ => Ok(ProvenanceFound::Replaced),
     };
     let for_replaced = replaced.is_some_and(|old| {
-        old.digest != chart.digest
-            && provenance::parse(&bytes).is_ok_and(|p| matches!(p.vouches_for(&archive, &old.digest), Vouch::Matches))
+        old.digest() != chart.digest
+            && provenance::parse(&bytes).is_ok_and(|p| matches!(p.vouches_for(&archive, &old.digest()), Vouch::Matches))
     });
     if for_replaced {
         return replacing();

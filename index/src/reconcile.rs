@@ -109,7 +109,7 @@ pub(crate) async fn reconcile(
         let tenant = target.state.place.tenant.clone();
         let mut index = target.state.index.write();
         for (name, version, file) in gone {
-            if index.get(&name, &version).is_some_and(|e| e.object.file == file) {
+            if index.get(&name, &version).is_some_and(|e| e.file() == file) {
                 index.remove(&name, &version);
                 target.report.removed += 1;
                 touched.push(Change::delete(&tenant, file, name, version));
@@ -133,7 +133,7 @@ pub(crate) async fn reconcile(
             if !reads {
                 return ingest::Trusted::default();
             }
-            digests.extend(t.state.index.read().entries().map(|e| e.digest.clone()));
+            digests.extend(t.state.index.read().entries().map(|e| e.digest().to_string()));
             Arc::new(digests)
         })
         .collect();
@@ -196,7 +196,7 @@ async fn reconcile_provenance(
         let mut index = target.state.index.write();
         let mut gone = Vec::new();
         for entry in index.entries() {
-            match (entry.provenance(), listed.get(provenance::provenance_file_of(&entry.object.file).as_str())) {
+            match (entry.provenance(), listed.get(provenance::provenance_file_of(entry.file()).as_str())) {
                 (None, None) => {}
                 (Some(record), Some(info)) if record.describes(info) => {}
                 (Some(_), None) => gone.push(Arc::clone(entry)),
@@ -206,7 +206,7 @@ async fn reconcile_provenance(
         for entry in gone {
             index.insert(entry.with_provenance(None));
             target.report.provenance += 1;
-            touched.extend(index.by_file(&entry.object.file).cloned().map(|e| Change::put(&tenant, e)));
+            touched.extend(index.by_file(entry.file()).cloned().map(|e| Change::put(&tenant, e)));
         }
     }
     if to_judge.is_empty() {
@@ -232,17 +232,17 @@ async fn reconcile_provenance(
         let tenant = target.state.place.tenant.clone();
         let mut index = target.state.index.write();
         // Only if the index still holds that very archive (it was judged for those bytes).
-        let current = index.by_file(&entry.object.file).filter(|e| e.digest == entry.digest).cloned();
+        let current = index.by_file(entry.file()).filter(|e| e.same_digest(&entry)).cloned();
         let Some(current) = current else { continue };
         if current.provenance() == record.as_ref() {
             continue;
         }
         if let Some(failure) = record.as_ref().and_then(|r| r.failure.as_deref()) {
-            tracing::warn!(%tenant, file = %entry.object.file, %failure, "stored provenance file does not verify");
+            tracing::warn!(%tenant, file = %entry.file(), %failure, "stored provenance file does not verify");
         }
         index.insert(current.with_provenance(record));
         target.report.provenance += 1;
-        touched.extend(index.by_file(&entry.object.file).cloned().map(|e| Change::put(&tenant, e)));
+        touched.extend(index.by_file(entry.file()).cloned().map(|e| Change::put(&tenant, e)));
     }
     Ok(())
 }
@@ -255,7 +255,7 @@ fn plan(target: &mut Target, mut read: impl FnMut(&ObjectInfo, bool)) -> Vec<(St
     let listed: HashSet<&str> = target.listing.iter().map(|o| o.file.as_str()).collect();
     for obj in &target.listing {
         match index.by_file(&obj.file) {
-            Some(e) if still_the_same(&e.object, obj) => target.report.unchanged += 1,
+            Some(e) if still_the_same(e.size(), e.etag(), obj) => target.report.unchanged += 1,
             known => {
                 if known.is_none() && target.skipped.get(&obj.file) == Some(&(obj.size, obj.e_tag.clone())) {
                     target.report.skipped += 1;
@@ -268,8 +268,8 @@ fn plan(target: &mut Target, mut read: impl FnMut(&ObjectInfo, bool)) -> Vec<(St
     target.skipped.retain(|file, _| listed.contains(file.as_str()));
     index
         .entries()
-        .filter(|e| !listed.contains(e.object.file.as_str()))
-        .map(|e| (e.name().to_owned(), e.version().to_owned(), e.object.file.clone()))
+        .filter(|e| !listed.contains(e.file()))
+        .map(|e| (e.name().to_owned(), e.version().to_owned(), e.file().to_owned()))
         .collect()
 }
 
@@ -302,7 +302,7 @@ impl Apply<'_> {
             tracing::warn!(tenant = %self.tenant, file = %obj.file, other = %kept, "archive duplicates an indexed chart version; not indexed");
             return self.skip(&obj);
         }
-        let indexed = self.index.get(&name, &version).map(|e| (e.digest.clone(), e.created));
+        let indexed = self.index.get(&name, &version).map(|e| (e.digest().to_string(), e.created));
         let object = StoredObject { file: obj.file.clone(), size: obj.size, etag: obj.e_tag.clone() };
         let known = indexed.as_ref().map(|(digest, created)| (digest.as_str(), *created));
         let entry = match ingest::archive_entry(loaded, object, obj.last_modified, known, Some(chartmuseum), render) {
@@ -379,12 +379,7 @@ pub(crate) fn render_entries(
 /// ETag when the listing reports one. Some S3 servers (s3s-fs among them) list objects without
 /// ETags although their PUT answers carry one; for those the recorded ETag cannot be checked and
 /// the size decides, or every uploaded chart would be re-read at each start and resync.
-pub(crate) fn still_the_same(recorded: &StoredObject, listed: &ObjectInfo) -> bool {
-    still_listed(recorded.size, recorded.etag.as_deref(), listed)
-}
-
-/// [`still_the_same`] for a recorded size and ETag.
-pub(crate) fn still_listed(size: u64, etag: Option<&str>, listed: &ObjectInfo) -> bool {
+pub(crate) fn still_the_same(size: u64, etag: Option<&str>, listed: &ObjectInfo) -> bool {
     size == listed.size && (listed.e_tag.is_none() || listed.e_tag.as_deref() == etag)
 }
 
@@ -396,19 +391,19 @@ mod tests {
 
     #[test]
     fn listed_object_compares_etag_only_when_listed() {
-        let recorded = StoredObject { file: "a-1.0.0.tgz".into(), size: 3, etag: Some("\"e1\"".into()) };
+        let recorded = (3, Some("\"e1\""));
         let listed = |size, e_tag: Option<&str>| ObjectInfo {
             file: "a-1.0.0.tgz".into(),
             size,
             e_tag: e_tag.map(str::to_owned),
             last_modified: SystemTime::UNIX_EPOCH,
         };
-        assert!(still_the_same(&recorded, &listed(3, Some("\"e1\""))));
-        assert!(!still_the_same(&recorded, &listed(3, Some("\"e2\""))), "another ETag is another archive");
-        assert!(!still_the_same(&recorded, &listed(4, Some("\"e1\""))));
-        assert!(still_the_same(&recorded, &listed(3, None)), "a listing without ETags is checked on size");
-        assert!(!still_the_same(&recorded, &listed(4, None)));
-        let unknown = StoredObject { etag: None, ..recorded };
-        assert!(!still_the_same(&unknown, &listed(3, Some("\"e1\""))), "a store that now lists ETags is re-read");
+        let same = |(size, etag): (u64, Option<&str>), listed: &ObjectInfo| still_the_same(size, etag, listed);
+        assert!(same(recorded, &listed(3, Some("\"e1\""))));
+        assert!(!same(recorded, &listed(3, Some("\"e2\""))), "another ETag is another archive");
+        assert!(!same(recorded, &listed(4, Some("\"e1\""))));
+        assert!(same(recorded, &listed(3, None)), "a listing without ETags is checked on size");
+        assert!(!same(recorded, &listed(4, None)));
+        assert!(!same((3, None), &listed(3, Some("\"e1\""))), "a store that now lists ETags is re-read");
     }
 }

@@ -90,7 +90,7 @@ impl Repository {
         let keyring = &keyring;
         let outcomes: Vec<Result<Option<VerifyFailure>, StorageError>> = futures::stream::iter(signed)
             .map(|entry| async move {
-                let file = provenance::provenance_file_of(&entry.object.file);
+                let file = provenance::provenance_file_of(entry.file());
                 let recorded = entry.provenance().and_then(|p| p.signature.clone());
                 let failure = |error: String| VerifyFailure {
                     name: entry.name().to_owned(),

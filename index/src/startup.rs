@@ -322,7 +322,8 @@ fn restore_binary(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, t
                     break;
                 }
             };
-            let unchanged = listed.get(saved.file).is_some_and(|o| reconcile::still_listed(saved.size, saved.etag, o));
+            let unchanged =
+                listed.get(saved.file).is_some_and(|o| reconcile::still_the_same(saved.size, saved.etag, o));
             let entry = if unchanged { Some(block.to_entry(&saved, render, fits)) } else { None };
             match entry {
                 // Restored: its digest is trusted as the index's (see `reconcile`).
@@ -369,7 +370,11 @@ fn restore_legacy(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, t
     let valid: Vec<state::StoredEntry> = saved
         .entries
         .into_iter()
-        .filter(|e| listed.get(e.object.file.as_str()).is_some_and(|o| reconcile::still_the_same(&e.object, o)))
+        .filter(|e| {
+            listed
+                .get(e.object.file.as_str())
+                .is_some_and(|o| reconcile::still_the_same(e.object.size, e.object.etag.as_deref(), o))
+        })
         .collect();
     let (entries, invalid) = reconcile::render_entries(valid, render);
     for (file, error) in &invalid {

@@ -103,16 +103,16 @@ pub(crate) fn write_entry(out: &mut Vec<u8>, e: &Entry, head: &str) -> Result<()
     out.push(b'{');
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(b"\"file\":");
-    serde_json::to_writer(&mut *out, &e.object.file)?;
-    out.extend_from_slice(format!(",\"size\":{}", e.object.size).as_bytes());
-    if let Some(etag) = &e.object.etag {
+    serde_json::to_writer(&mut *out, e.file())?;
+    out.extend_from_slice(format!(",\"size\":{}", e.size()).as_bytes());
+    if let Some(etag) = e.etag() {
         out.extend_from_slice(b",\"etag\":");
         serde_json::to_writer(&mut *out, etag)?;
     }
     // The digest as a JSON string: a state is read back from storage, which may hold anything
     // (found by the `state` fuzz target: a control character made the saved state unreadable).
     out.extend_from_slice(b",\"digest\":");
-    serde_json::to_writer(&mut *out, &e.digest)?;
+    serde_json::to_writer(&mut *out, &*e.digest())?;
     out.extend_from_slice(format!(",\"created\":\"{}\",\"metadata\":", e.created).as_bytes());
     out.extend_from_slice(e.metadata_json().as_bytes());
     if let Some(provenance) = e.provenance() {

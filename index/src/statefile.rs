@@ -81,8 +81,7 @@ pub fn encode(
     entries: &[(Arc<Entry>, Bytes)],
 ) -> Result<Vec<u8>, StateFileError> {
     let yaml = !render.json;
-    let estimate: usize =
-        entries.iter().map(|(e, y)| e.metadata_json().len() + y.len() + e.object.file.len() + 160).sum();
+    let estimate: usize = entries.iter().map(|(e, y)| e.metadata_json().len() + y.len() + e.file().len() + 160).sum();
     let mut out = Vec::with_capacity(estimate + 64);
     out.extend_from_slice(MAGIC);
     put_u32(&mut out, FORMAT);
@@ -110,10 +109,10 @@ pub fn encode(
 }
 
 fn put_entry(out: &mut Vec<u8>, e: &Entry, yaml: &[u8]) -> Result<(), StateFileError> {
-    put_str(out, &e.object.file)?;
-    out.extend_from_slice(&e.object.size.to_le_bytes());
-    put_opt_str(out, e.object.etag.as_deref())?;
-    put_str(out, &e.digest)?;
+    put_str(out, e.file())?;
+    out.extend_from_slice(&e.size().to_le_bytes());
+    put_opt_str(out, e.etag())?;
+    put_str(out, &e.digest())?;
     put_time(out, e.created);
     put_str(out, e.name())?;
     put_str(out, e.version())?;
@@ -495,7 +494,10 @@ mod tests {
         assert_eq!(restored.len(), before.len());
         for (after, before) in restored.iter().zip(before) {
             assert_eq!((after.name(), after.version()), (before.name(), before.version()));
-            assert_eq!((&after.digest, after.created, &after.object), (&before.digest, before.created, &before.object));
+            assert_eq!(
+                (after.digest(), after.created, after.object()),
+                (before.digest(), before.created, before.object())
+            );
             assert_eq!(after.provenance(), before.provenance());
             assert_eq!(after.json(), before.json());
         }
@@ -530,10 +532,7 @@ mod tests {
             // A copy of an indexed entry has no fragment of its own: render the originals anew.
             let fresh: Vec<Entry> = index
                 .entries()
-                .map(|e| {
-                    entry(e.name(), e.version(), e.object.etag.as_deref(), &render)
-                        .with_provenance(e.provenance().cloned())
-                })
+                .map(|e| entry(e.name(), e.version(), e.etag(), &render).with_provenance(e.provenance().cloned()))
                 .collect();
             assert_eq!(body(restored, &render), body(fresh, &render), "{render:?}");
         }
@@ -547,8 +546,7 @@ mod tests {
         let (restored, lost) = load(&bytes, &other).unwrap();
         assert_eq!(lost, 0);
         assert!(restored.iter().all(|e| e.json().contains("\"urls\":[\"https://other//charts/")));
-        let fresh: Vec<Entry> =
-            index.entries().map(|e| entry(e.name(), e.version(), e.object.etag.as_deref(), &other)).collect();
+        let fresh: Vec<Entry> = index.entries().map(|e| entry(e.name(), e.version(), e.etag(), &other)).collect();
         assert_eq!(body(restored, &other), body(fresh, &other));
         // A state saved while the body was JSON has no fragments: a YAML start renders them.
         let (_, json_bytes) = saved(6, &RenderConfig { json: true, ..Default::default() });

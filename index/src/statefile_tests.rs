@@ -19,7 +19,7 @@ fn options() -> RepoOptions {
 /// What the index serves of each version (in index order), `generated` aside.
 fn served(repo: &Repository) -> Vec<String> {
     let index = repo.index(&Tenant::root()).unwrap();
-    index.entries().map(|e| format!("{} {} {}", e.object.file, e.created, e.json())).collect()
+    index.entries().map(|e| format!("{} {} {}", e.file(), e.created, e.json())).collect()
 }
 
 /// `n` charts put in storage out of band, indexed by a cold start that saved its state.

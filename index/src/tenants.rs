@@ -107,7 +107,7 @@ impl Located {
         let index = state.index.read();
         index
             .versions(name)
-            .map(|v| v.map(|e| (e.version().to_owned(), e.object.file.clone())).collect())
+            .map(|v| v.map(|e| (e.version().to_owned(), e.file().to_owned())).collect())
             .unwrap_or_default()
     }
 }

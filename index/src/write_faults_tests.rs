@@ -99,7 +99,7 @@ async fn agree(repo: &Repository, storage: &Storage) -> Result<Snapshot, String>
         let index = repo.index(&root).map_err(|e| e.to_string())?;
         index
             .entries()
-            .map(|e| (e.name().to_owned(), e.version().to_owned(), e.digest.clone(), e.object.file.clone()))
+            .map(|e| (e.name().to_owned(), e.version().to_owned(), e.digest().to_string(), e.file().to_owned()))
             .collect()
     };
     for (name, version, digest, file) in &indexed {
@@ -487,7 +487,7 @@ async fn shutdown_waits_for_writes_in_flight() {
     assert!(!shutdown.is_finished(), "shutdown waits for the stalled write");
     rig.faulty.release();
     shutdown.await.unwrap();
-    let indexed = rig.repo.index(&Tenant::root()).unwrap().get("signtest", "0.1.0").map(|e| e.digest.clone());
+    let indexed = rig.repo.index(&Tenant::root()).unwrap().get("signtest", "0.1.0").map(|e| e.digest().to_string());
     assert_eq!(indexed, Some(hex(&signtest())), "the write finished before the writer stopped");
     assert!(rig.storage.head("signtest-0.1.0.tgz").await.is_ok());
     let refused = rig.repo.publish(&Tenant::root(), signtest_recompressed(), None, true).await;

@@ -168,7 +168,7 @@ impl Writer {
             match cmd {
                 Command::Upsert(place, entry, ack) => {
                     let tenant = &place.tenant;
-                    let file = entry.object.file.clone();
+                    let file = entry.file().to_owned();
                     if let Some(skipped) = self.skipped.get_mut(tenant) {
                         skipped.remove(&file);
                     }
@@ -364,7 +364,11 @@ impl Writer {
                     if let Some(state) = &known {
                         let index = state.index.read();
                         let same = index.by_file(&r.file).is_some_and(|e| {
-                            e.object == entry.object && e.digest == entry.digest && e.provenance() == entry.provenance()
+                            e.file() == entry.file()
+                                && e.size() == entry.size()
+                                && e.etag() == entry.etag()
+                                && e.same_digest(&entry)
+                                && e.provenance() == entry.provenance()
                         });
                         let duplicate = matches!(
                             index.admission(entry.name(), entry.version(), &r.file),

@@ -351,7 +351,7 @@ pub async fn delete_version(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ChartMuseumError> {
     // For the audit log: the digest of the bytes deleted.
-    let digest = state.repo().index(&tenant).ok().and_then(|i| i.get(&name, &version).map(|e| e.digest.clone()));
+    let digest = state.repo().index(&tenant).ok().and_then(|i| i.get(&name, &version).map(|e| e.digest().to_string()));
     state.repo_as(&identity).unpublish(&tenant, &name, &version).await?;
     tracing::info!(identity = identity_name(&identity), tenant = tenant.as_str(), chart = %name, %version, "chart version deleted");
     let response = Json(json!({ "deleted": true })).into_response();

@@ -34,9 +34,9 @@ pub fn derive_manifest(entry: &Entry, prov: Option<&[u8]>) -> Result<DerivedMani
     let annotations = oci::annotations(&metadata, &created);
     let config = Bytes::from(config);
     let config_digest = Digest::of(&config);
-    let chart_digest = Digest::from_hex(&entry.digest)
+    let chart_digest = Digest::from_hex(&entry.digest())
         .map_err(|e| OciError::Internal(format!("index digest of {}: {e}", entry.name())))?;
-    let chart_size = entry.object.size;
+    let chart_size = entry.size();
     let config_descriptor = Descriptor {
         media_type: media::HELM_CONFIG.to_owned(),
         digest: config_digest.to_string(),

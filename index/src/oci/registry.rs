@@ -105,7 +105,7 @@ pub(crate) fn label(tenant: &Tenant, name: &str) -> String {
 
 /// The provenance file of an indexed chart, if it has one.
 async fn provenance_of(storage: &Storage, entry: &Entry) -> Result<Option<Bytes>, OciError> {
-    match storage.read(&format!("{}.prov", entry.object.file)).await {
+    match storage.read(&format!("{}.prov", entry.file())).await {
         Ok(bytes) => Ok(Some(bytes)),
         Err(StorageError::NotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),
@@ -131,8 +131,8 @@ impl Repository {
         digest: &Digest,
     ) -> Result<Option<BlobSource>, OciError> {
         let charts = entries(located, name);
-        if let Some(entry) = charts.iter().find(|e| e.digest == digest.hex()) {
-            return Ok(Some(BlobSource::Archive { file: entry.object.file.clone(), size: entry.object.size }));
+        if let Some(entry) = charts.iter().find(|e| e.digest() == digest.hex()) {
+            return Ok(Some(BlobSource::Archive { file: entry.file().to_owned(), size: entry.size() }));
         }
         for entry in &charts {
             let derived = derive_manifest(entry, None)?;
@@ -170,11 +170,11 @@ impl Repository {
             Tenant::parse(&pointer.tenant).ok().unwrap_or_else(Tenant::root)
         };
         let Ok(located) = self.locate(&tenant) else { return Ok(None) };
-        Ok(located.entry(&pointer.name, &pointer.version).filter(|e| e.digest == digest.hex()).map(|entry| {
+        Ok(located.entry(&pointer.name, &pointer.version).filter(|e| e.digest() == digest.hex()).map(|entry| {
             BlobSource::Published {
                 storage: located.place.storage.clone(),
-                file: entry.object.file.clone(),
-                size: entry.object.size,
+                file: entry.file().to_owned(),
+                size: entry.size(),
             }
         }))
     }
@@ -308,7 +308,7 @@ impl Repository {
                     if manifest.is_chart() {
                         // A chart manifest stands while its chart does.
                         let (layer, _) = manifest.chart_layers()?;
-                        if !charts.iter().any(|e| e.digest == layer.digest.hex()) {
+                        if !charts.iter().any(|e| e.digest() == layer.digest.hex()) {
                             return Err(unknown());
                         }
                     }
@@ -345,7 +345,7 @@ impl Repository {
     ) -> Result<Option<PushedManifest>, OciError> {
         let Some(bytes) = storage.oci_read(&repo_key(name, "charts", tag)).await? else { return Ok(None) };
         let Ok(manifest) = PushedManifest::parse(bytes, None) else { return Ok(None) };
-        let current = manifest.chart_layers().is_ok_and(|(layer, _)| layer.digest.hex() == entry.digest);
+        let current = manifest.chart_layers().is_ok_and(|(layer, _)| entry.digest() == layer.digest.hex());
         Ok(current.then_some(manifest))
     }
 
@@ -459,7 +459,7 @@ impl Repository {
                 "the chart's version is {version} (tag {tag}), but it was pushed as tag {pushed_tag}"
             )));
         }
-        let same = located.entry(name, &version).is_some_and(|e| e.digest == loaded.digest);
+        let same = located.entry(name, &version).is_some_and(|e| e.digest() == loaded.digest);
         let published = if same { None } else { Some(self.publish(tenant, chart, prov, false).await?) };
         located.place.storage.oci_put(&repo_key(name, "charts", &tag), manifest.bytes.clone(), false).await?;
         // The chart layer is the archive now: the blob store does not keep a second copy. The
@@ -524,7 +524,7 @@ impl Repository {
                 if pushed.is_chart() {
                     let (layer, _) = pushed.chart_layers()?;
                     let charts = entries(&located, name);
-                    let entry = charts.iter().find(|e| e.digest == layer.digest.hex()).ok_or_else(unknown)?;
+                    let entry = charts.iter().find(|e| e.digest() == layer.digest.hex()).ok_or_else(unknown)?;
                     Some(entry.version().to_owned())
                 } else {
                     self.delete_artifact(storage, name, &pushed).await?;

@@ -158,7 +158,7 @@ async fn put_manifest(
     if let Some((name, version)) = &put.chart {
         // For the audit log: the chart archive's digest, as the index has it.
         let index = state.repo().index(&repo.tenant).ok();
-        let digest = index.as_ref().and_then(|i| i.get(name, version).map(|e| e.digest.clone()));
+        let digest = index.as_ref().and_then(|i| i.get(name, version).map(|e| e.digest().to_string()));
         let response = crate::audit::written(response, name, Some(version), digest.as_deref());
         return Ok(crate::audit::pruned(response, &put.pruned));
     }

@@ -156,8 +156,8 @@ impl Cache {
             .into_iter()
             .map(|(shown, versions, pushed)| {
                 let card = match reusable.get(shown.name()) {
-                    Some(card) if card.source.as_deref() == Some(shown.digest.as_str()) => Arc::clone(card),
-                    _ => Arc::new(Card::new(Meta::of(&shown), Some(shown.digest.clone()))),
+                    Some(card) if card.source.as_deref() == Some(&*shown.digest()) => Arc::clone(card),
+                    _ => Arc::new(Card::new(Meta::of(&shown), Some(shown.digest().to_string()))),
                 };
                 Summary { card, versions, pushed }
             })

@@ -288,7 +288,7 @@ pub(crate) async fn chart(
             pushed: e.created,
             prerelease: catalogue::is_prerelease(e.version()),
             deprecated: e.metadata_json().contains("\"deprecated\":true"),
-            digest: e.digest.chars().take(12).collect(),
+            digest: e.digest().chars().take(12).collect(),
             signer: signer(e),
         })
         .collect();
@@ -298,9 +298,10 @@ pub(crate) async fn chart(
     }
     let local_dependencies =
         meta.dependencies.iter().filter(|d| local_names.contains(&d.name)).map(|d| d.name.clone()).collect();
+    let digest = entry.digest();
     let view = ChartView {
         tenant: &tenant,
-        digest: &entry.digest,
+        digest: &digest,
         created: entry.created,
         signer: signer(&entry),
         versions: rows,

@@ -140,7 +140,8 @@ async fn agree(app: &TestApp) -> Result<(), String> {
     use chartroom_chart::provenance::{self, Vouch};
     let files = app.storage.list_chart_files().await.map_err(|e| e.to_string())?;
     let index = app.repo.index(&chartroom_index::Tenant::root()).map_err(|e| e.to_string())?;
-    let indexed: Vec<(String, String)> = index.entries().map(|e| (e.object.file.clone(), e.digest.clone())).collect();
+    let indexed: Vec<(String, String)> =
+        index.entries().map(|e| (e.file().to_owned(), e.digest().to_string())).collect();
     let stored: Vec<&str> = files.charts.iter().map(|c| c.file.as_str()).collect();
     let listed: Vec<&str> = indexed.iter().map(|(f, _)| f.as_str()).collect();
     if stored != listed {
