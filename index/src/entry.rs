@@ -13,6 +13,7 @@ use chartroom_chart::version::Version;
 use chartroom_chart::yaml;
 use jiff::Timestamp;
 
+use crate::format::IndexFormat;
 use crate::provenance::ProvenanceRecord;
 
 /// How entries are rendered. URLs are derived here, at render time, never persisted.
@@ -23,8 +24,8 @@ pub struct RenderConfig {
     pub chart_url: Option<String>,
     /// `serverInfo.contextPath` (`""` renders `serverInfo: {}`).
     pub context_path: String,
-    /// Serve the index body as JSON instead of YAML.
-    pub json: bool,
+    /// Which representations of the index body are rendered (YAML, JSON or both).
+    pub format: IndexFormat,
 }
 
 /// Where an entry's archive lives, and what a listing said about it (to notice changes).
@@ -54,7 +55,7 @@ pub struct Entry {
     url_base: Option<Arc<str>>,
     /// The YAML fragment of a freshly made entry, until the index takes it ([`Entry::take_yaml`]);
     /// `None` once indexed, for a copy of an indexed entry (same metadata, so the fragment it
-    /// replaces is kept), and when the index is served as JSON.
+    /// replaces is kept), and when the index is served as JSON only.
     yaml: Option<Bytes>,
 }
 
@@ -93,7 +94,8 @@ impl Entry {
             Some(end) => format!("{}}}", &json[..end]),
             None => return Err(EntryError::Serialize(metadata.name.clone(), "no metadata fields".to_owned())),
         };
-        let yaml = (!config.json).then(|| Bytes::from(yaml_fragment(&metadata, &url, &created_text, &digest)));
+        let yaml =
+            config.format.renders_yaml().then(|| Bytes::from(yaml_fragment(&metadata, &url, &created_text, &digest)));
         Ok(Entry {
             name: metadata.name.into_boxed_str(),
             digest,

@@ -17,7 +17,8 @@
 //!   replicas' change logs.
 //! * [`Index`] (`index`) and [`Entry`] (`entry`): entries keyed by Chart.yaml name and version,
 //!   each with pre-serialized YAML and JSON fragments; the served body is their concatenation.
-//! * [`Snapshot`]: immutable served bodies with strong ETag, Last-Modified and a gzip variant.
+//! * [`Snapshot`]: immutable served bodies (YAML, JSON or both, [`IndexFormat`]) with strong
+//!   ETags, Last-Modified and gzip variants; `format` says which one a client gets.
 //! * `events`: committed changes handed to an [`EventSink`] (the webhooks) by the write path.
 //! * `feed`: the change feed over the replicas' change logs ([`Repository::changes`], [`Cursor`]).
 //! * `state` (persisted state for fast restarts, a validated cache) and `changelog` (the
@@ -29,6 +30,7 @@ mod error;
 mod events;
 mod feed;
 mod files;
+mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(test)]
@@ -73,6 +75,7 @@ pub use error::RepoError;
 pub use events::{ChartEvent, EventKind, EventSink};
 pub use feed::{Cursor, FeedChange, FeedError, FeedOp, FeedPage, FeedRecord, SETTLE as FEED_SETTLE};
 pub use files::{ArchiveReadError, FileError, FileKind, MAX_ARCHIVE_READS, MAX_EXTRACTED};
+pub use format::{IndexFormat, helm_reads_json};
 pub use index::Index;
 pub use options::{OverwritePolicy, RepoOptions};
 pub use provenance::{PolicyError, ProvenanceMode, ProvenancePolicy, ProvenanceRecord, Signature};
