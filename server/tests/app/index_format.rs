@@ -26,7 +26,7 @@ async fn index(app: &TestApp, method: Method, headers: &[(&str, &str)]) -> (Stat
     (status, headers, r.into_body().collect().await.unwrap().to_bytes().to_vec())
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers.get(&name).map(|v| v.to_str().unwrap()).unwrap_or_default()
 }
 
