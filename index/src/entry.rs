@@ -13,6 +13,7 @@ use chartroom_chart::version::Version;
 use chartroom_chart::yaml;
 use jiff::Timestamp;
 
+use crate::format::IndexFormat;
 use crate::provenance::ProvenanceRecord;
 
 /// How entries are rendered. URLs are derived here, at render time, never persisted.
@@ -23,8 +24,8 @@ pub struct RenderConfig {
     pub chart_url: Option<String>,
     /// `serverInfo.contextPath` (`""` renders `serverInfo: {}`).
     pub context_path: String,
-    /// Serve the index body as JSON instead of YAML.
-    pub json: bool,
+    /// Which representations of the index body are rendered (YAML, JSON or both).
+    pub format: IndexFormat,
 }
 
 /// Where an entry's archive lives, and what a listing said about it (to notice changes).
@@ -78,7 +79,7 @@ struct Extra {
     provenance: Option<ProvenanceRecord>,
     /// The YAML fragment of a freshly made entry, until the index takes it ([`Entry::take_yaml`]);
     /// `None` once indexed, for a copy of an indexed entry (same metadata, so the fragment it
-    /// replaces is kept), and when the index is served as JSON.
+    /// replaces is kept), and when the index is served as JSON only.
     yaml: Option<Bytes>,
 }
 
@@ -212,7 +213,8 @@ impl Entry {
             Some(end) => format!("{}}}", &json[..end]),
             None => return Err(EntryError::Serialize(metadata.name.clone(), "no metadata fields".to_owned())),
         };
-        let yaml = (!config.json).then(|| Bytes::from(yaml_fragment(&metadata, &url, &created_text, &digest)));
+        let yaml =
+            config.format.renders_yaml().then(|| Bytes::from(yaml_fragment(&metadata, &url, &created_text, &digest)));
         Ok(Entry::compact(metadata.name, version, digest, created, object, metadata_json, yaml, config))
     }
 
@@ -238,12 +240,12 @@ impl Entry {
             return Err(shape("its metadata is not a JSON object"));
         }
         match &yaml {
-            _ if config.json => {}
+            _ if !config.format.renders_yaml() => {}
             Some(y) if y.starts_with(b"  - ") && y.ends_with(b"\n") => {}
             Some(_) => return Err(shape("its index fragment is not a sequence item")),
             None => return Err(shape("it has no index fragment")),
         }
-        let yaml = if config.json { None } else { yaml };
+        let yaml = if config.format.renders_yaml() { yaml } else { None };
         Ok(Entry::compact(name, version, digest, created, object, metadata_json, yaml, config))
     }
 
@@ -684,7 +686,7 @@ mod tests {
             ("a", "1.0.0", "a-1.0.00.tgz", hex.clone(), true),
             ("é", "1.0.0", "é-1.0.0.tgz", hex.clone(), false),
         ];
-        let json = RenderConfig { json: true, ..Default::default() };
+        let json = RenderConfig { format: crate::IndexFormat::Json, ..Default::default() };
         for (name, version, file, digest, aside) in cases {
             let metadata =
                 Metadata { name: name.into(), version: version.into(), api_version: "v2".into(), ..Default::default() };

@@ -11,6 +11,7 @@ use chartroom_chart::metadata::Metadata;
 use jiff::Timestamp;
 
 use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
+use crate::format::IndexFormat;
 use crate::index::Index;
 use crate::snapshot::Snapshot;
 use crate::state;
@@ -18,7 +19,8 @@ use crate::statefile;
 
 /// The render configuration of a server without `--chart-url` or context path.
 pub fn render_config(json: bool) -> RenderConfig {
-    RenderConfig { chart_url: None, context_path: String::new(), json }
+    let format = if json { IndexFormat::Json } else { IndexFormat::Yaml };
+    RenderConfig { chart_url: None, context_path: String::new(), format }
 }
 
 /// The persisted state `bytes` as a start reads it: `None` when the whole state is refused
@@ -91,5 +93,5 @@ pub fn index_body(entries: impl IntoIterator<Item = Entry>, render: &RenderConfi
         index.insert(e);
     }
     let snapshot = Snapshot::build(&mut index);
-    Bytes::from(snapshot.chunks.concat())
+    Bytes::from(snapshot.primary().chunks.concat())
 }

@@ -17,7 +17,8 @@
 //!   replicas' change logs.
 //! * [`Index`] (`index`) and [`Entry`] (`entry`): entries keyed by Chart.yaml name and version,
 //!   each with pre-serialized YAML and JSON fragments; the served body is their concatenation.
-//! * [`Snapshot`]: immutable served bodies with strong ETag, Last-Modified and a gzip variant.
+//! * [`Snapshot`]: immutable served bodies (YAML, JSON or both, [`IndexFormat`]) with strong
+//!   ETags, Last-Modified and gzip variants; `format` says which one a client gets.
 //! * `events`: committed changes handed to an [`EventSink`] (the webhooks) by the write path.
 //! * `feed`: the change feed over the replicas' change logs ([`Repository::changes`], [`Cursor`]).
 //! * `statefile` (persisted state for fast restarts, a validated cache, binary), `state` (entries
@@ -30,6 +31,7 @@ mod error;
 mod events;
 mod feed;
 mod files;
+mod format;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;
@@ -80,6 +82,7 @@ pub use error::RepoError;
 pub use events::{ChartEvent, EventKind, EventSink};
 pub use feed::{Cursor, FeedChange, FeedError, FeedOp, FeedPage, FeedRecord, SETTLE as FEED_SETTLE};
 pub use files::{ArchiveReadError, FileError, FileKind, MAX_ARCHIVE_READS, MAX_EXTRACTED};
+pub use format::{IndexFormat, helm_reads_json};
 pub use gate::GateRefusal;
 pub use index::Index;
 pub use options::{OverwritePolicy, RepoOptions};

@@ -93,7 +93,7 @@ async fn required_accepts_a_verified_chart_and_records_who_signed() {
         )),
         "{json}"
     );
-    let served: Vec<u8> = repo.snapshot(&root).unwrap().chunks.concat();
+    let served: Vec<u8> = repo.snapshot(&root).unwrap().primary().chunks.concat();
     assert!(!String::from_utf8(served).unwrap().contains("provenance"), "index.yaml gains nothing");
 }
 

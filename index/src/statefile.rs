@@ -57,7 +57,7 @@ impl Header {
     /// Whether the saved fragments are what `render` would render (else every entry is
     /// rendered again from its metadata).
     pub fn fits(&self, render: &RenderConfig) -> bool {
-        render.json || (self.yaml && self.chart_url == render.chart_url)
+        !render.format.renders_yaml() || (self.yaml && self.chart_url == render.chart_url)
     }
 }
 
@@ -80,7 +80,7 @@ pub fn encode(
     render: &RenderConfig,
     entries: &[(Arc<Entry>, Bytes)],
 ) -> Result<Vec<u8>, StateFileError> {
-    let yaml = !render.json;
+    let yaml = render.format.renders_yaml();
     let estimate: usize = entries.iter().map(|(e, y)| e.metadata_json().len() + y.len() + e.file().len() + 160).sum();
     let mut out = Vec::with_capacity(estimate + 64);
     out.extend_from_slice(MAGIC);
@@ -426,6 +426,7 @@ mod tests {
     use chartroom_chart::metadata::Metadata;
 
     use super::*;
+    use crate::IndexFormat;
     use crate::index::Index;
     use crate::provenance::ProvenanceRecord;
 
@@ -506,7 +507,7 @@ mod tests {
     /// The served body of `entries`, without its `generated` time.
     fn body(entries: Vec<Entry>, render: &RenderConfig) -> String {
         let body = crate::fuzzing::index_body(entries, render);
-        if render.json {
+        if !render.format.renders_yaml() {
             let mut value: serde_json::Value = serde_json::from_slice(&body).unwrap();
             value.as_object_mut().unwrap().remove("generated");
             return value.to_string();
@@ -519,13 +520,13 @@ mod tests {
         for render in [
             RenderConfig::default(),
             RenderConfig { chart_url: Some("https://h/x".into()), ..Default::default() },
-            RenderConfig { json: true, ..Default::default() },
+            RenderConfig { format: IndexFormat::Json, ..Default::default() },
         ] {
             let (index, bytes) = saved(10, &render);
             let reader = Reader::open(Bytes::from(bytes.clone())).unwrap();
             let header = reader.header();
             assert_eq!((header.generated, header.entries), (Timestamp::UNIX_EPOCH, 10));
-            assert_eq!((header.yaml, &header.chart_url), (!render.json, &render.chart_url));
+            assert_eq!((header.yaml, &header.chart_url), (render.format.renders_yaml(), &render.chart_url));
             let (restored, lost) = load(&bytes, &render).unwrap();
             assert_eq!(lost, 0);
             assert_same(&restored, &index);
@@ -549,7 +550,7 @@ mod tests {
         let fresh: Vec<Entry> = index.entries().map(|e| entry(e.name(), e.version(), e.etag(), &other)).collect();
         assert_eq!(body(restored, &other), body(fresh, &other));
         // A state saved while the body was JSON has no fragments: a YAML start renders them.
-        let (_, json_bytes) = saved(6, &RenderConfig { json: true, ..Default::default() });
+        let (_, json_bytes) = saved(6, &RenderConfig { format: IndexFormat::Json, ..Default::default() });
         let (restored, lost) = load(&json_bytes, &RenderConfig::default()).unwrap();
         assert_eq!((restored.len(), lost), (6, 0));
     }

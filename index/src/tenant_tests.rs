@@ -79,8 +79,8 @@ async fn tenants_are_folders_with_their_own_index_and_snapshot() {
     assert_eq!(versions(&repo, "team-a"), [("demo".into(), "1.0.0@of a".into()), ("other".into(), "0.1.0@x".into())]);
     assert_eq!(versions(&repo, "team-b"), [("demo".into(), "1.0.0@of b".into())]);
     let (snap_a, snap_b) = (repo.snapshot(&a).unwrap(), repo.snapshot(&b).unwrap());
-    assert_ne!(snap_a.etag, snap_b.etag);
-    let body = String::from_utf8(snap_a.chunks.concat()).unwrap();
+    assert_ne!(snap_a.primary().etag, snap_b.primary().etag);
+    let body = String::from_utf8(snap_a.primary().chunks.concat()).unwrap();
     assert!(body.contains("- \"https://charts.example/helm/team-a/charts/demo-1.0.0.tgz\"\n"), "{body}");
     // A conflict is per tenant: b's copy does not make a's upload exist, and vice versa.
     let again = repo.publish(&b, chart("demo", "1.0.0", "again"), None, false).await;
@@ -174,7 +174,7 @@ async fn reads_of_tenants_without_charts_cost_nothing() {
     let requests = storage.request_counts();
     assert_eq!((requests.put, requests.delete), (requests_before.put, requests_before.delete), "no writes");
     assert_eq!(requests.total(), requests_before.total(), "snapshot, index and file reads cost no request");
-    let body = String::from_utf8(empty.chunks.concat()).unwrap();
+    let body = String::from_utf8(empty.primary().chunks.concat()).unwrap();
     assert!(body.starts_with("apiVersion: v1\nentries: {}\n"), "a valid empty index: {body}");
 }
 
@@ -248,7 +248,11 @@ async fn each_tenant_keeps_its_own_state_and_a_restart_reads_no_archive() {
     assert_eq!(cost.get - requests.get, 3, "one state file per tenant, no archive");
     for (x, (entries, snapshot)) in ["a", "b", "c"].iter().zip(&before) {
         assert_eq!(&versions(&again, x), entries);
-        assert_eq!(again.snapshot(&t(x)).unwrap().etag, snapshot.etag, "the same bytes after a restart: {x}");
+        assert_eq!(
+            again.snapshot(&t(x)).unwrap().primary().etag,
+            snapshot.primary().etag,
+            "the same bytes after a restart: {x}"
+        );
     }
 
     // Out-of-band changes are found against each tenant's state.

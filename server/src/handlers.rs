@@ -14,7 +14,7 @@ use chartroom_auth::{Action, Identity};
 use chartroom_chart::archive;
 use chartroom_chart::constraint;
 use chartroom_chart::yaml::JsonValue;
-use chartroom_index::{Entry, FileKind, Tenant};
+use chartroom_index::{Entry, FileKind, Tenant, helm_reads_json};
 use chartroom_storage::ObjectInfo;
 use serde_json::json;
 
@@ -91,6 +91,10 @@ pub async fn tenants(State(state): State<AppState>, Extension(identity): Extensi
 }
 
 /// `GET|HEAD /index.yaml`: precomputed bytes from memory, strong ETag, 304, gzip on request.
+///
+/// With `--index-format auto` the snapshot holds a YAML and a JSON body: a Helm that reads JSON
+/// (by its `User-Agent`) gets the JSON one, every other client the YAML one, with
+/// `Vary: User-Agent`; each body's own ETags are the only validators that match it.
 pub async fn index_yaml(
     State(state): State<AppState>,
     Extension(tenant): Extension<Tenant>,
@@ -98,46 +102,53 @@ pub async fn index_yaml(
     headers: HeaderMap,
 ) -> Result<Response, ChartMuseumError> {
     let snapshot = state.repo().snapshot(&tenant)?;
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let representation = snapshot.body_for(helm_reads_json(user_agent));
     let wants_gzip = accepts_gzip(&headers);
-    let (mut response, served_gzip) =
-        if not_modified(&headers, &[&snapshot.etag, &snapshot.gzip_etag], Some(snapshot.last_modified_time)) {
-            (StatusCode::NOT_MODIFIED.into_response(), wants_gzip)
+    let (mut response, served_gzip) = if not_modified(
+        &headers,
+        &[&representation.etag, &representation.gzip_etag],
+        Some(snapshot.last_modified_time),
+    ) {
+        (StatusCode::NOT_MODIFIED.into_response(), wants_gzip)
+    } else {
+        // Compressed once per snapshot, by the first request that asks (Helm never does).
+        let gzip = if wants_gzip {
+            let snap = Arc::clone(&snapshot);
+            let json = representation.json;
+            tokio::task::spawn_blocking(move || snap.body_for(json).gzip_or_compress().clone()).await.ok()
         } else {
-            // Compressed once per snapshot, by the first request that asks (Helm never does).
-            let gzip = if wants_gzip {
-                let snap = Arc::clone(&snapshot);
-                tokio::task::spawn_blocking(move || snap.gzip_or_compress().clone()).await.ok()
-            } else {
-                None
-            };
-            let (body, len) = match &gzip {
-                Some(gz) => (Body::from(gz.clone()), gz.len()),
-                None => {
-                    let chunks = snapshot.chunks.clone();
-                    (
-                        Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>))),
-                        snapshot.len,
-                    )
-                }
-            };
-            let mut response = if method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(body) };
-            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            if gzip.is_some() {
-                response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            }
-            (response, gzip.is_some())
+            None
         };
+        let (body, len) = match &gzip {
+            Some(gz) => (Body::from(gz.clone()), gz.len()),
+            None => (index_body(&representation.chunks), representation.len),
+        };
+        let mut response = if method == Method::HEAD { Response::new(Body::empty()) } else { Response::new(body) };
+        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        if gzip.is_some() {
+            response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        (response, gzip.is_some())
+    };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(if served_gzip { &snapshot.gzip_etag } else { &snapshot.etag }) {
+    if let Ok(v) = HeaderValue::from_str(if served_gzip { &representation.gzip_etag } else { &representation.etag }) {
         h.insert(header::ETAG, v);
     }
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-yaml"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    let vary = if snapshot.varies_by_user_agent() { "Accept-Encoding, User-Agent" } else { "Accept-Encoding" };
+    h.insert(header::VARY, HeaderValue::from_static(vary));
     if let Ok(v) = HeaderValue::from_str(&snapshot.last_modified) {
         h.insert(header::LAST_MODIFIED, v);
     }
     Ok(response)
+}
+
+/// The body of an index representation: its chunks, sent in order without copying.
+fn index_body(chunks: &[bytes::Bytes]) -> Body {
+    let chunks = chunks.to_vec();
+    Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)))
 }
 
 fn content_type(kind: FileKind) -> &'static str {

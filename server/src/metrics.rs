@@ -164,7 +164,8 @@ impl Metrics {
                     .set(snapshot.charts as f64);
                 metrics::gauge!("chartmuseum_chart_versions_served_total", "repo" => repo_label.clone())
                     .set(snapshot.versions as f64);
-                metrics::gauge!("chartroom_index_body_bytes", "repo" => repo_label.clone()).set(snapshot.len as f64);
+                metrics::gauge!("chartroom_index_body_bytes", "repo" => repo_label.clone())
+                    .set(snapshot.primary().len as f64);
                 now.insert(repo_label);
             }
             for gone in reported.difference(&now) {

@@ -2,7 +2,8 @@
 //!
 //! Modules: `tenants` (routing by `--depth`/`--depth-dynamic`, tenant names, `/api/tenants`),
 //! `auth` (the gate: 401/403, challenges, users, tokens, open routes), `budget` (the upload
-//! memory budget), `cancelled` (writes the client gave up on), `ui` (the web catalogue's pages:
+//! memory budget), `cancelled` (writes the client gave up on), `index_format` (`--index-format`:
+//! which client gets which body, validators per representation), `ui` (the web catalogue's pages:
 //! content negotiation, escaping, headers, grants), `events` (the change feed), `lifecycle`
 //! (retention, storage limits, Artifact Hub), `archive_reads` (the queue of requests that unpack
 //! archives), `replicas` (below).
@@ -17,6 +18,8 @@ mod budget;
 mod cancelled;
 #[path = "app/events.rs"]
 mod events;
+#[path = "app/index_format.rs"]
+mod index_format;
 #[path = "app/lifecycle.rs"]
 mod lifecycle;
 #[path = "app/tenants.rs"]

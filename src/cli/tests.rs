@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chartroom_auth::{BasicCredentials, BearerSettings};
-use chartroom_index::{PerTenant, ProvenanceMode, Retention, Tenant};
+use chartroom_index::{IndexFormat, PerTenant, ProvenanceMode, Retention, Tenant};
 use chartroom_server::config::options::*;
 use chartroom_server::config::{
     AllowedOrigins, AmazonConfig, ArtifactHub, AuditTarget, AuthSettings, BackendConfig, ClientLimits, Config,
@@ -193,6 +193,8 @@ fn every_flag() {
         "--index-limit",
         "4",
         "--json-index",
+        "--index-format",
+        "json",
         "--log-json",
         "--log-health",
         "--debug",
@@ -318,7 +320,7 @@ fn every_flag() {
     want.http.prov_form_field = "p".into();
     want.repository.cache_interval = Some(Duration::from_secs(5400));
     want.repository.index_limit = 4;
-    want.repository.json_index = true;
+    want.repository.index_format = IndexFormat::Json;
     want.log.json = true;
     want.http.log_health = true;
     want.log.debug = true;
@@ -465,6 +467,7 @@ fn environment_variables() {
         ("CACHE_INTERVAL", "0"),
         ("INDEX_LIMIT", "0"),
         ("JSON_INDEX", "Yes"),
+        ("INDEX_FORMAT", "json"),
         ("LOG_JSON", "On"),
         ("LOG_HEALTH", "1"),
         ("DEBUG", "true"),
@@ -549,7 +552,7 @@ fn environment_variables() {
     want.http.prov_form_field = "provfile".into();
     want.repository.cache_interval = None;
     want.repository.index_limit = 16;
-    want.repository.json_index = true;
+    want.repository.index_format = IndexFormat::Json;
     want.log.json = true;
     want.http.log_health = true;
     want.log.debug = true;

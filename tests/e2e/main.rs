@@ -18,6 +18,9 @@
 //!   parser, Helm and `chartroom` CLI runners) and `chartroom_chart::testing::ChartBuilder`.
 //! * `helm`: Helm 3 and Helm 4 user flows (repo add/update, search, pull, show, template,
 //!   dependency update, provenance verification, context path, JSON index).
+//! * `index_format`: `--index-format auto` against `yaml` with both Helms (repo add/update,
+//!   search with `--versions`/`--devel`, pull with digests, show, template, dependency update:
+//!   the same outputs; Helm's cache holds JSON under `auto`), and curl getting YAML.
 //! * `helm_chart`: the deployment chart in `helm-chart/` (lint, rendered objects, replica rules,
 //!   notes) and its dogfood round trip through a running Chartroom.
 //! * `api`: the ChartMuseum HTTP API over raw HTTP (uploads, overwrite matrix, delete, resync,
@@ -105,6 +108,7 @@ mod events;
 mod hardening;
 mod helm;
 mod helm_chart;
+mod index_format;
 mod install;
 mod lifecycle;
 mod migration;

@@ -453,10 +453,17 @@ options! {
                bound of 16",
         ..BASE
     });
+    pub const INDEX_FORMAT: Opt<kind::Text> = Opt::text(OptionSpec {
+        key: "index-format", flag: "--index-format", env: "INDEX_FORMAT", value_name: "FORMAT",
+        default: "auto",
+        help: "What /index.yaml is: auto (compact JSON to Helm >= 3.13, which parses it ~6x faster, \
+               YAML to every other client), yaml, or json",
+        ..BASE
+    });
     pub const JSON_INDEX: Opt<kind::Bool> = Opt::bool(OptionSpec {
         key: "json-index", flag: "--json-index", env: "JSON_INDEX",
         default: "false",
-        help: "Serve the index as compact JSON instead of YAML",
+        help: "Serve the index as compact JSON to every client (--index-format json)",
         ..BASE
     });
     pub const LOG_JSON: Opt<kind::Bool> = Opt::bool(OptionSpec {

@@ -407,6 +407,11 @@ impl<'a> Resolver<'a> {
     }
 
     /// An error for a required option that has no value.
+    /// Where an option already resolved got its value (`None` before it is resolved).
+    pub fn source(&self, spec: &OptionSpec) -> Option<Source> {
+        self.sources.get(spec.key)
+    }
+
     pub fn missing(&self, spec: &OptionSpec, reason: &str) -> ConfigError {
         ConfigError::Missing {
             flag: spec.flag,

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use chartroom_auth::{Auth, BasicCredentials, BearerSettings};
 use chartroom_chart::archive::Limits;
+use chartroom_index::{IndexFormat, RenderConfig, RepoOptions};
 pub use chartroom_index::{OverwritePolicy, Tenancy};
-use chartroom_index::{RenderConfig, RepoOptions};
 use chartroom_storage::backend::{self, Environment};
 
 use super::error::ConfigError;
 use super::options::*;
 use super::provenance::ProvenanceSettings;
-use super::resolve::Resolver;
+use super::resolve::{Resolver, Shown, Source};
 use super::values::{
     Backend, check_form_field, normalize_chart_url, normalize_context_path, normalize_host, parse_backend,
 };
@@ -75,8 +75,9 @@ pub struct RepositorySettings {
     pub chart_url: Option<String>,
     /// The context path (see [`HttpSettings::context_path`]), for `serverInfo` and chart URLs.
     pub context_path: String,
-    /// `--json-index`, `JSON_INDEX`, key `json-index`.
-    pub json_index: bool,
+    /// `--index-format`, `INDEX_FORMAT`, key `index-format` (`--json-index`, `JSON_INDEX`, key
+    /// `json-index`, is `json`).
+    pub index_format: IndexFormat,
     /// Not `--disable-statefiles` (`DISABLE_STATEFILES`, key `disablestatefiles`): persist the
     /// index state in storage.
     pub statefiles: bool,
@@ -275,7 +276,7 @@ impl Config {
         let repo = &self.repository;
         let chart_url = repo.chart_url.as_ref().map(|base| format!("{base}{}", repo.context_path));
         RepoOptions {
-            render: RenderConfig { chart_url, context_path: repo.context_path.clone(), json: repo.json_index },
+            render: RenderConfig { chart_url, context_path: repo.context_path.clone(), format: repo.index_format },
             overwrite: repo.overwrite,
             statefiles: repo.statefiles,
             read_concurrency: repo.index_limit,
@@ -396,7 +397,20 @@ impl RepositorySettings {
             Ok(n) => Ok(n),
             Err(_) => Err("too large".to_owned()),
         })?;
-        let json_index = r.bool(&JSON_INDEX)?;
+        let index_format = r.text(&INDEX_FORMAT, |text| text.parse::<IndexFormat>())?;
+        // `--json-index` (the older switch) is `--index-format json`; it may not contradict an
+        // explicit other format.
+        let index_format = match (r.bool(&JSON_INDEX)?, index_format) {
+            (false, format) => format,
+            (true, IndexFormat::Json) => IndexFormat::Json,
+            (true, _) if r.source(&INDEX_FORMAT) == Some(Source::Default) => IndexFormat::Json,
+            (true, other) => {
+                return Err(ConfigError::Inconsistent(format!(
+                    "--json-index (JSON_INDEX) serves JSON to every client, --index-format (INDEX_FORMAT) asks for {other}: \
+                     set only --index-format"
+                )));
+            }
+        };
         let depth = r.uint(&DEPTH, |n| usize::try_from(n).map_err(|_| "too large".to_owned()))?;
         let tenancy = match (r.bool(&DEPTH_DYNAMIC)?, depth) {
             (true, _) => Tenancy::Dynamic,
@@ -407,7 +421,7 @@ impl RepositorySettings {
             overwrite,
             chart_url,
             context_path: context_path.to_owned(),
-            json_index,
+            index_format,
             statefiles,
             index_limit,
             cache_interval,
@@ -686,4 +700,10 @@ fn parse_origins(text: &str) -> Result<AllowedOrigins, String> {
         return Err("expected * or at least one origin".to_owned());
     }
     Ok(AllowedOrigins::List(origins))
+}
+
+impl Shown for IndexFormat {
+    fn shown(&self) -> String {
+        self.as_str().to_owned()
+    }
 }

@@ -11,6 +11,7 @@ use super::hints::edit_distance;
 use super::options::*;
 use super::values::normalize_context_path;
 use super::*;
+use chartroom_index::IndexFormat;
 
 mod auth;
 mod errors;
@@ -29,7 +30,7 @@ pub(super) fn defaults() -> Config {
             overwrite: OverwritePolicy { allow_overwrite: false, disable_force_overwrite: false },
             chart_url: None,
             context_path: String::new(),
-            json_index: false,
+            index_format: IndexFormat::Auto,
             statefiles: true,
             index_limit: 16,
             cache_interval: Some(Duration::from_secs(300)),
@@ -169,7 +170,7 @@ readtimeout: 3
         let c = from(args).unwrap_or_else(|e| panic!("{e}\n{text}")).config;
         assert_eq!(c.listen.host, "127.0.0.1");
         assert_eq!(c.storage.backend, BackendConfig::Local { root: PathBuf::from("/srv/nested") });
-        assert!(c.repository.overwrite.allow_overwrite && c.repository.json_index);
+        assert!(c.repository.overwrite.allow_overwrite && c.repository.index_format == IndexFormat::Json);
         assert_eq!(c.repository.cache_interval, Some(Duration::from_secs(30)));
         assert_eq!(c.http.max_upload_size, 4096);
         assert_eq!(c.repository.index_limit, 8);
@@ -555,7 +556,7 @@ fn repo_options_from_the_repository_settings() {
     assert_eq!(o.read_concurrency, 16);
     assert_eq!(o.poll_interval, Some(Duration::from_millis(500)));
     assert_eq!(o.resync_interval, Some(Duration::from_secs(300)));
-    assert!(o.statefiles && !o.render.json);
+    assert!(o.statefiles && o.render.format == IndexFormat::Auto);
 }
 
 #[test]
@@ -563,4 +564,23 @@ fn unknown_key_hints() {
     assert_eq!(edit_distance("port", "prot"), 2);
     assert_eq!(edit_distance("", "abc"), 3);
     assert_eq!(edit_distance("kitten", "sitting"), 3);
+}
+
+/// `--index-format` defaults to `auto`; `--json-index` is `json` and may not contradict an explicit
+/// other format.
+#[test]
+fn index_format_and_the_older_json_switch() {
+    let format = |args: ArgValues| from(args).map(|r| r.config.repository.index_format);
+    assert_eq!(format(ArgValues::new()).unwrap(), IndexFormat::Auto);
+    for (text, want) in [("yaml", IndexFormat::Yaml), ("JSON", IndexFormat::Json), ("auto", IndexFormat::Auto)] {
+        assert_eq!(format(arg(&INDEX_FORMAT, text)).unwrap(), want, "{text}");
+    }
+    let e = format(arg(&INDEX_FORMAT, "xml")).unwrap_err().to_string();
+    assert!(e.contains("--index-format") && e.contains("auto, yaml or json"), "{e}");
+    assert_eq!(format(arg(&JSON_INDEX, "true")).unwrap(), IndexFormat::Json);
+    assert_eq!(format(arg(&JSON_INDEX, "true").with(&INDEX_FORMAT, "json")).unwrap(), IndexFormat::Json);
+    let e = format(arg(&JSON_INDEX, "true").with(&INDEX_FORMAT, "yaml")).unwrap_err().to_string();
+    assert!(e.contains("--json-index") && e.contains("yaml"), "{e}");
+    let c = from(arg(&INDEX_FORMAT, "yaml")).unwrap();
+    assert!(c.describe().contains(&("index-format", "yaml".to_owned(), "flag/env")), "{:?}", c.describe());
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use hyper::Request;
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -32,14 +33,41 @@ pub enum Protocols {
     Both,
 }
 
-/// A hyper connection builder with the limits of `settings`.
-pub fn builder(settings: &ConnectionSettings, protocols: Protocols) -> auto::Builder<TokioExecutor> {
+/// How much a connection buffers for writing (and at most for reading), when the request head is
+/// bounded on its own. hyper ties its write buffer to `max_buf_size`: bounded by
+/// `--max-header-size` (64 KiB), a 3.3 MB index went out one 64 KiB page per `writev`, at most 16
+/// per turn of its task, so over four or more scheduler turns shared with every other connection
+/// (BENCHMARKS.md, "`GET /index.yaml` tail latency"). 512 KiB lets a `writev` carry eight pages
+/// and a turn a whole large index.
+const WRITE_BUFFER: usize = 512 * 1024;
+
+/// A connection builder: hyper's own HTTP/1 builder where only HTTP/1 is spoken (it bounds the
+/// request head by itself, `max_header_size`, so the buffer may be larger), else the auto builder
+/// (HTTP/2, or either with h2c), whose HTTP/1 half can bound the head only through `max_buf_size`.
+pub enum ConnBuilder {
+    Http1(http1::Builder),
+    Auto(auto::Builder<TokioExecutor>),
+}
+
+/// A connection builder with the limits of `settings`.
+pub fn builder(settings: &ConnectionSettings, protocols: Protocols) -> ConnBuilder {
+    if let Protocols::Http1 = protocols {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            // The watchdog times heads from their first byte (hyper's timer would start when the
+            // connection starts waiting, i.e. it would also be the keep-alive timeout).
+            .header_read_timeout(None)
+            .max_headers(settings.max_header_count)
+            // A longer head is answered 431.
+            .max_header_size(settings.max_header_size)
+            .max_buf_size(WRITE_BUFFER.max(settings.max_header_size));
+        return ConnBuilder::Http1(builder);
+    }
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        // The watchdog times heads from their first byte (hyper's timer would start when the
-        // connection starts waiting, i.e. it would also be the keep-alive timeout).
         .header_read_timeout(None)
         .max_headers(settings.max_header_count)
         // The read buffer bounds the head: a longer head is answered 431.
@@ -49,19 +77,18 @@ pub fn builder(settings: &ConnectionSettings, protocols: Protocols) -> auto::Bui
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
-    match protocols {
-        Protocols::Http1 => builder.http1_only(),
+    ConnBuilder::Auto(match protocols {
         Protocols::Http2 => builder.http2_only(),
-        Protocols::Both => builder,
-    }
+        Protocols::Http1 | Protocols::Both => builder,
+    })
 }
 
 /// The builders a server needs, made once.
 #[derive(Clone)]
 pub struct Builders {
-    pub plain: Arc<auto::Builder<TokioExecutor>>,
-    pub http1: Arc<auto::Builder<TokioExecutor>>,
-    pub http2: Arc<auto::Builder<TokioExecutor>>,
+    pub plain: Arc<ConnBuilder>,
+    pub http1: Arc<ConnBuilder>,
+    pub http2: Arc<ConnBuilder>,
 }
 
 impl Builders {
@@ -135,7 +162,7 @@ pub async fn serve(conn: Conn) {
 /// Serves requests on `io` until the connection ends or the watchdog closes it; returns why.
 async fn drive<I>(
     io: I,
-    builder: &auto::Builder<TokioExecutor>,
+    builder: &ConnBuilder,
     activity: &Arc<Activity>,
     app: AppSlot,
     peer: SocketAddr,
@@ -166,7 +193,47 @@ where
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
         }
     });
-    let conn = builder.serve_connection(TokioIo::new(io), service);
+    let io = TokioIo::new(io);
+    match builder {
+        ConnBuilder::Http1(b) => {
+            watch_connection(
+                b.serve_connection(io, service),
+                |c| c.graceful_shutdown(),
+                activity,
+                peer,
+                settings,
+                phase,
+            )
+            .await
+        }
+        ConnBuilder::Auto(b) => {
+            watch_connection(
+                b.serve_connection(io, service),
+                |c| c.graceful_shutdown(),
+                activity,
+                peer,
+                settings,
+                phase,
+            )
+            .await
+        }
+    }
+}
+
+/// Drives a connection until it ends or the watchdog closes it (`graceful` starts a graceful
+/// shutdown of it); returns why.
+async fn watch_connection<C, E>(
+    conn: C,
+    graceful: impl Fn(std::pin::Pin<&mut C>),
+    activity: &Arc<Activity>,
+    peer: SocketAddr,
+    settings: &ConnectionSettings,
+    phase: &mut watch::Receiver<Phase>,
+) -> &'static str
+where
+    C: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     tokio::pin!(conn);
     let mut tick = tokio::time::interval(tick_every(settings));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -196,7 +263,7 @@ where
                     Phase::Draining if !activity.owes_nothing() => {
                         if !draining {
                             draining = true;
-                            conn.as_mut().graceful_shutdown();
+                            graceful(conn.as_mut());
                         }
                     }
                     Phase::Draining | Phase::Closing => return "shutdown",

@@ -142,7 +142,7 @@ impl Cache {
     ) -> Result<Arc<Vec<Summary>>, chartroom_index::RepoError> {
         // The ETag is read before the index: a change in between makes the next request build
         // again, never serve a stale list for the newer ETag.
-        let etag = repo.snapshot(tenant)?.etag.clone();
+        let etag = repo.snapshot(tenant)?.primary().etag.clone();
         let previous = match self.tenants.lock().get(tenant) {
             Some((built_for, summaries)) if *built_for == etag => return Ok(Arc::clone(summaries)),
             Some((_, summaries)) => Some(Arc::clone(summaries)),
