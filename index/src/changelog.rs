@@ -82,6 +82,12 @@ pub enum PeerOp {
 }
 
 impl PeerChange {
+    /// Not read from a record: a file to look at again in storage, with no recorded metadata
+    /// to trust (what storage holds is read, or found gone).
+    pub fn recheck(tenant: String, file: String) -> PeerChange {
+        PeerChange { tenant, op: PeerOp::Delete { file, name: String::new(), version: String::new() } }
+    }
+
     pub fn file(&self) -> &str {
         match &self.op {
             PeerOp::Put(e) => &e.object.file,

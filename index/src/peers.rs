@@ -160,7 +160,16 @@ impl Poller {
         let records: u64 = next.iter().map(|(r, seq)| seq - self.peers.get(r).copied().unwrap_or(*seq)).sum();
         let named = changes.len();
         let read_ms = started.elapsed().as_millis() as u64;
-        let resolved = self.check(changes).await?;
+        // Files the writer wants looked at again; kept for the next round if this one fails.
+        let rechecks = std::mem::take(&mut *self.shared.rechecks.lock());
+        changes.extend(rechecks.iter().map(|(tenant, file)| PeerChange::recheck(tenant.clone(), file.clone())));
+        let resolved = match self.check(changes).await {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                self.shared.rechecks.lock().extend(rechecks);
+                return Err(e);
+            }
+        };
         let now = jiff::Timestamp::now();
         for time in written {
             let lag = now.duration_since(time).as_secs_f64().max(0.0);

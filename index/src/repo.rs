@@ -75,6 +75,7 @@ impl Repository {
             tenants,
             feed: Default::default(),
             events: Default::default(),
+            rechecks: Default::default(),
         });
         let (tx, rx) = mpsc::channel(4096);
         let mut writer = Writer::new(Arc::clone(&shared), rx, loaded.skipped);

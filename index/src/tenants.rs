@@ -38,6 +38,10 @@ pub(crate) struct Shared {
     pub(crate) feed: crate::feed::FeedState,
     /// Where committed changes are announced (`events`), once set.
     pub(crate) events: std::sync::OnceLock<Arc<dyn crate::events::EventSink>>,
+    /// Files (tenant path, file name) whose peer observation is in doubt: the writer found a
+    /// local write and a peer's change of the same file too close together to know which
+    /// storage kept, so the poller looks at storage again on its next round (`peers`).
+    pub(crate) rechecks: parking_lot::Mutex<Vec<(String, String)>>,
 }
 
 impl Shared {

@@ -81,6 +81,10 @@ pub(crate) struct Writer {
     /// When each file of each tenant last changed through this replica, so a peer change
     /// checked against storage before that moment cannot undo it.
     recent_local: HashMap<(Tenant, String), Instant>,
+    /// When a peer's change of each file was last applied (its observation's start), so that a
+    /// local write committed soon after has its file looked at again: the local write may have
+    /// landed before the peer's, which storage then keeps.
+    recent_peer: HashMap<(Tenant, String), Instant>,
     /// Tenants that got their first chart in the batch being applied (in the map once published).
     created: HashMap<Tenant, Arc<TenantState>>,
     /// Tenants the batch being applied changed.
@@ -97,6 +101,7 @@ impl Writer {
             persister,
             log: LogAppender { next_seq: 1, pending: Vec::new() },
             recent_local: HashMap::new(),
+            recent_peer: HashMap::new(),
             created: HashMap::new(),
             changed: BTreeSet::new(),
         }
@@ -179,7 +184,7 @@ impl Writer {
                         index.by_file(&file).cloned()
                     };
                     self.log.pending.extend(inserted.map(|e| Change::put(tenant, e)));
-                    self.recent_local.insert((tenant.clone(), file), Instant::now());
+                    self.local_change(tenant, file);
                     self.changed.insert(tenant.clone());
                     acks.push(Box::new(move || {
                         let _ = ack.send(());
@@ -227,6 +232,9 @@ impl Writer {
         }
         if self.recent_local.len() > RECENT_LOCAL_PRUNE {
             self.recent_local.retain(|_, at| at.elapsed() < LOCAL_SHIELD);
+        }
+        if self.recent_peer.len() > RECENT_LOCAL_PRUNE {
+            self.recent_peer.retain(|_, at| at.elapsed() < LOCAL_SHIELD);
         }
         keep_running
     }
@@ -337,18 +345,35 @@ impl Writer {
     /// A version deleted through this replica: announced whether or not this replica had indexed
     /// it (a peer may have, if it was stored there moments ago).
     fn local_removal(&mut self, tenant: &Tenant, removal: Removal) {
-        self.recent_local.insert((tenant.clone(), removal.file.clone()), Instant::now());
+        self.local_change(tenant, removal.file.clone());
         self.log.pending.push(Change::delete(tenant, removal.file, removal.name, removal.version));
+    }
+
+    /// Remembers a change through this replica. When a peer's change of the same file was
+    /// applied moments ago, which of the two storage kept cannot be told from here (this
+    /// replica's write may have landed first and its index update come after the peer's), so
+    /// the file is looked at again.
+    fn local_change(&mut self, tenant: &Tenant, file: String) {
+        let key = (tenant.clone(), file);
+        if self.recent_peer.get(&key).is_some_and(|at| at.elapsed() < LOCAL_SHIELD) {
+            self.shared.rechecks.lock().push((key.0.as_str().to_owned(), key.1.clone()));
+        }
+        self.recent_local.insert(key, Instant::now());
     }
 
     /// Applies what storage held for files that peers changed.
     fn apply_peer_changes(&mut self, resolved: Vec<Resolved>) {
         self.recent_local.retain(|_, at| at.elapsed() < LOCAL_SHIELD);
+        self.recent_peer.retain(|_, at| at.elapsed() < LOCAL_SHIELD);
         for r in resolved {
             let tenant = &r.place.tenant;
             if self.recent_local.get(&(tenant.clone(), r.file.clone())).is_some_and(|at| *at > r.observed_at) {
+                // Observed before the local change was indexed, which says nothing of the order
+                // of the two writes in storage: look again, after the local change.
+                self.shared.rechecks.lock().push((tenant.as_str().to_owned(), r.file));
                 continue;
             }
+            self.recent_peer.insert((tenant.clone(), r.file.clone()), r.observed_at);
             match r.observed {
                 Observed::Absent => {
                     let Some(state) = self.state(tenant) else { continue };

@@ -531,6 +531,54 @@ mod replicas {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_local_overwrite_indexed_after_a_later_peer_overwrite_gives_way_to_what_storage_kept() {
+        use chartroom_storage::faulty::{Fault, Op};
+        use sha2::Digest;
+        // a stores its bytes, then stalls before indexing them; meanwhile b replaces them and a
+        // applies b's change. Storage keeps b's bytes (the later write): both replicas must end
+        // up listing their digest, not the one a indexes last (the soak's stale digests on S3).
+        let store = Arc::new(InMemory::new());
+        let faulty = Arc::new(Faulty::new(Arc::clone(&store)));
+        let config = config(ArgValues::default());
+        let mut options = config.repo_options();
+        options.poll_interval = Some(POLL);
+        let a_storage = Storage::new(Arc::clone(&faulty) as Arc<dyn ObjectStore>, "", "faulty".into());
+        let a = TestApp::open(&config, a_storage, options).await;
+        let b = replica(&store, ArgValues::default()).await;
+        assert_eq!(a.upload(chart("race", "1.0.0", "first")).await, StatusCode::CREATED);
+        converge(&[&b], Duration::from_secs(2), "the first upload", |r| r.versions().len() == 1).await;
+        let indexed =
+            |r: &Replica| r.repo.index(&Tenant::root()).unwrap().get("race", "1.0.0").map(|e| e.digest().to_string());
+
+        // a's overwrite stalls after its chart write, where it looks for a stale provenance file.
+        faulty.inject_on(Op::Get, "race-1.0.0.tgz.prov", 0, Fault::Hang);
+        let later = chart("race", "1.0.0", "from b, later");
+        let later_digest = hex::encode(sha2::Sha256::digest(&later));
+        let a_write = a.request(Method::POST, "/api/charts?force", chart("race", "1.0.0", "from a, first"));
+        let meanwhile = async {
+            let stalled = Instant::now();
+            while faulty.hanging() == 0 {
+                assert!(stalled.elapsed() < Duration::from_secs(5), "a's overwrite never reached its stall");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let (status, body) = b.request(Method::POST, "/api/charts?force", later.clone()).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            converge(&[&a], Duration::from_secs(2), "a applies b's overwrite", |r| {
+                indexed(r).as_deref() == Some(later_digest.as_str())
+            })
+            .await;
+            faulty.release();
+        };
+        let ((status, body), ()) = tokio::join!(a_write, meanwhile);
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(b.storage.read("race-1.0.0.tgz").await.unwrap().to_vec(), later, "storage keeps the later write");
+        converge(&[&a, &b], Duration::from_secs(2), "both list what storage holds", |r| {
+            indexed(r).as_deref() == Some(later_digest.as_str())
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_chart_stored_without_a_record_is_announced_by_the_next_start() {
         // What a replica killed between storing a chart and writing its record leaves behind.
         let store = Arc::new(InMemory::new());

@@ -55,6 +55,8 @@ pub enum Fault {
 #[derive(Debug, Clone, Copy)]
 struct Rule {
     op: Option<Op>,
+    /// Only calls whose key ends with this (any key when `None`).
+    key_suffix: Option<&'static str>,
     nth: usize,
     fault: Fault,
 }
@@ -90,7 +92,17 @@ impl<S> Faulty<S> {
     /// From now on, the `nth` call (0-based) of `op` (of any operation with `None`) gets `fault`;
     /// replaces the previous rule. One fault per rule: the calls after it go through.
     pub fn inject(&self, op: Option<Op>, nth: usize, fault: Fault) {
-        *lock(&self.plan.rule) = Some(Rule { op, nth, fault });
+        self.set_rule(Rule { op, key_suffix: None, nth, fault });
+    }
+
+    /// [`Faulty::inject`] counting only the calls of `op` on keys ending with `key_suffix`: one
+    /// file's calls, whatever other tasks (a replica's poller) call meanwhile.
+    pub fn inject_on(&self, op: Op, key_suffix: &'static str, nth: usize, fault: Fault) {
+        self.set_rule(Rule { op: Some(op), key_suffix: Some(key_suffix), nth, fault });
+    }
+
+    fn set_rule(&self, rule: Rule) {
+        *lock(&self.plan.rule) = Some(rule);
         self.plan.seen.store(0, Ordering::SeqCst);
     }
 
@@ -127,7 +139,7 @@ impl Plan {
     fn judge(&self, op: Op, key: &Path) -> Option<Fault> {
         lock(&self.calls).push(Call { op, key: key.to_string() });
         let rule = (*lock(&self.rule))?;
-        if rule.op.is_some_and(|o| o != op) {
+        if rule.op.is_some_and(|o| o != op) || rule.key_suffix.is_some_and(|k| !key.as_ref().ends_with(k)) {
             return None;
         }
         let n = self.seen.fetch_add(1, Ordering::SeqCst);
