@@ -17,26 +17,7 @@ command -v heaptrack >/dev/null 2>&1 || {
 cargo build --locked --bin chartroom --features heap-profile
 data="target/bench-data/heap-charts-$n"
 mkdir -p "$data"
-python3 - "$data" "$n" <<'PY'
-import io, tarfile, gzip, os, sys
-out, n = sys.argv[1], int(sys.argv[2])
-tmpl = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  a: b\n"
-for i in range(n):
-    name, ver = "bench-chart-%04d" % (i // 20), "1.0.%d" % (i % 20)
-    path = os.path.join(out, f"{name}-{ver}.tgz")
-    if os.path.exists(path):
-        continue
-    cy = (f"apiVersion: v2\nname: {name}\ndescription: A Helm chart for Kubernetes\ntype: application\n"
-          f"version: {ver}\nappVersion: \"1.16.0\"\n").encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        for p, data in ((f"{name}/Chart.yaml", cy), (f"{name}/values.yaml", b"replicaCount: 1\n"),
-                        (f"{name}/templates/cm.yaml", tmpl)):
-            ti = tarfile.TarInfo(p); ti.size = len(data); ti.mode = 0o644; ti.mtime = 0
-            t.addfile(ti, io.BytesIO(data))
-    with open(path, "wb") as f:
-        f.write(gzip.compress(buf.getvalue(), 6, mtime=0))
-PY
+python3 scripts/minimal-charts.py "$data" "$n"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp -al "$data/." "$work/"
