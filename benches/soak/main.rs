@@ -155,8 +155,14 @@ async fn run(opts: Opts) -> Res<bool> {
         for site in sites.iter() {
             for (i, server) in site.servers.iter().enumerate() {
                 let log = server.log();
+                // The whole log beside the report (target/soak/), for what the tail misses.
+                let kept = format!("{}/target/soak/{}-server-{i}.log", env!("CARGO_MANIFEST_DIR"), site.name);
+                let kept = match std::fs::write(&kept, &log) {
+                    Ok(()) => kept,
+                    Err(e) => format!("(not kept: {e})"),
+                };
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                eprintln!("--- {} server {i}, last log lines:", site.name);
+                eprintln!("--- {} server {i}, whole log in {kept}, last log lines:", site.name);
                 for line in tail.into_iter().rev() {
                     eprintln!("{line}");
                 }

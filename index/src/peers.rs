@@ -27,7 +27,8 @@ use crate::tenant::Tenant;
 use crate::tenants::{Located, Shared};
 use crate::writer::{Command, Observed, Resolved};
 
-/// How often old change-log records are pruned.
+/// How often old change-log records are pruned, at most (a tenth of the retention when that is
+/// shorter).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// The newest record of a log is kept (it marks the log's head) unless it is this old: its
 /// replica has been gone that long.
@@ -51,6 +52,12 @@ pub(crate) struct Poller {
     peers: HashMap<String, u64>,
     failing: bool,
     last_prune: Instant,
+    /// The prune in progress: it lists every record of every log, which on a large or slow
+    /// store takes long, so it runs beside the polls instead of delaying them.
+    pruning: Option<tokio::task::JoinHandle<()>>,
+    /// Per replica, its lowest record the last prune left (shared with the pruning task): a
+    /// peer position below it means records were pruned before this replica read them.
+    pruned_below: Arc<parking_lot::Mutex<HashMap<String, u64>>>,
 }
 
 impl Poller {
@@ -62,7 +69,15 @@ impl Poller {
             let next = peers.entry(r.replica.clone()).or_insert(0);
             *next = (*next).max(r.seq + 1);
         }
-        Self { shared, tx, peers, failing: false, last_prune: Instant::now() }
+        Self {
+            shared,
+            tx,
+            peers,
+            failing: false,
+            last_prune: Instant::now(),
+            pruning: None,
+            pruned_below: Arc::default(),
+        }
     }
 
     pub(crate) async fn run(mut self, every: Duration) {
@@ -78,15 +93,15 @@ impl Poller {
                 return;
             }
             match self.poll().await {
-                Ok((resolved, unread)) => {
+                Ok(Polled { resolved, unread, missed }) => {
                     more = unread;
-                    if self.failing {
-                        self.failing = false;
+                    let recovered = std::mem::take(&mut self.failing);
+                    if recovered {
                         // Records may have been pruned while this replica could not read them.
                         tracing::info!("object store reachable again; resyncing the index with storage");
-                        if self.tx.send(Command::Resync(None, None)).await.is_err() {
-                            return;
-                        }
+                    }
+                    if (recovered || missed) && self.tx.send(Command::Resync(None, None)).await.is_err() {
+                        return;
                     }
                     if !resolved.is_empty() && self.tx.send(Command::Apply(resolved)).await.is_err() {
                         return;
@@ -99,30 +114,56 @@ impl Poller {
                     self.failing = true;
                 }
             }
-            if !self.failing && self.last_prune.elapsed() >= PRUNE_EVERY {
+            let pruning = self.pruning.as_ref().is_some_and(|task| !task.is_finished());
+            let prune_every = (self.shared.options.log_retention / 10).min(PRUNE_EVERY);
+            if !self.failing && !pruning && self.last_prune.elapsed() >= prune_every {
                 self.last_prune = Instant::now();
-                self.prune().await;
+                let (shared, floors) = (Arc::clone(&self.shared), Arc::clone(&self.pruned_below));
+                self.pruning = Some(tokio::spawn(async move { prune(&shared, &floors).await }));
             }
         }
     }
 
     /// Reads every peer record not seen yet and checks the files they name. Positions advance
     /// only when everything succeeded, so a failed poll is simply repeated.
-    async fn poll(&mut self) -> Result<(Vec<Resolved>, bool), StorageError> {
+    async fn poll(&mut self) -> Result<Polled, StorageError> {
         let started = Instant::now();
         let storage = &self.shared.storage;
         let replicas = storage.list_log_replicas().await?;
         let mut next = HashMap::with_capacity(replicas.len());
         let mut changes: Vec<PeerChange> = Vec::new();
         let mut unread = false;
+        let mut missed = false;
         // When the records read were written, for the replica lag metric.
         let mut written: Vec<jiff::Timestamp> = Vec::new();
         for replica in replicas.into_iter().filter(|r| *r != self.shared.replica) {
             let mut seq = match self.peers.get(&replica) {
                 Some(seq) => *seq,
-                // A replica that started after us: everything it wrote is new to us.
-                None => storage.list_log_records(Some(&replica)).await?.first().map_or(1, |r| r.seq),
+                // A replica that started after us: everything it wrote is new to us. Its log
+                // starts at 1; a later first record means some were pruned unread.
+                None => {
+                    let first = storage.list_log_records(Some(&replica)).await?.first().map_or(1, |r| r.seq);
+                    if first > 1 {
+                        tracing::warn!(%replica, first, "a new peer's first change-log records were pruned before this replica read them; resyncing with storage");
+                        missed = true;
+                    }
+                    first
+                }
             };
+            // Records pruned before this replica read them (it lagged behind the peer by more
+            // than the retention): their changes are lost to it, so it goes on from the oldest
+            // record left and has the writer resync with storage.
+            let floor = self.pruned_below.lock().get(&replica).copied();
+            if let Some(floor) = floor.filter(|floor| seq < *floor) {
+                tracing::warn!(
+                    %replica,
+                    from = seq,
+                    to = floor,
+                    "a peer's change-log records were pruned before this replica read them; resyncing with storage"
+                );
+                seq = floor;
+                missed = true;
+            }
             // One GET when nothing is new (the idle cost); while a peer has more, its following
             // records are fetched in growing windows, concurrently.
             let mut window = 1;
@@ -190,7 +231,7 @@ impl Poller {
             // Followers of the change feed waiting on this replica look again.
             self.shared.feed.notify();
         }
-        Ok((resolved, unread))
+        Ok(Polled { resolved, unread, missed })
     }
 
     /// Checks each named file against storage; the latest change per file carries the metadata.
@@ -221,43 +262,57 @@ impl Poller {
         }
         Ok(out)
     }
+}
 
-    /// Deletes records older than the retention, except each log's newest (its head), which
-    /// goes only when its replica has been silent for a day. Every replica prunes; deleting a
-    /// record twice is harmless.
-    async fn prune(&self) {
-        let storage = &self.shared.storage;
-        let Ok(records) = storage.list_log_records(None).await else { return };
-        let now = SystemTime::now();
-        let age = |r: &LogRecordInfo| now.duration_since(r.last_modified).unwrap_or_default();
-        let mut newest: HashMap<&str, u64> = HashMap::new();
-        for r in &records {
-            let seq = newest.entry(r.replica.as_str()).or_insert(0);
-            *seq = (*seq).max(r.seq);
-        }
-        let doomed: Vec<(String, u64)> = records
-            .iter()
-            .filter(|r| {
-                let is_head = newest.get(r.replica.as_str()) == Some(&r.seq);
-                if is_head {
-                    r.replica != self.shared.replica && age(r) > DEAD_LOG_AGE
-                } else {
-                    age(r) > self.shared.options.log_retention
-                }
-            })
-            .map(|r| (r.replica.clone(), r.seq))
-            .collect();
-        if doomed.is_empty() {
-            return;
-        }
-        let deleted = futures::stream::iter(doomed)
-            .map(|(replica, seq)| async move { storage.delete_log_record(&replica, seq).await.is_ok() })
-            .buffer_unordered(8)
-            .filter(|ok| std::future::ready(*ok))
-            .count()
-            .await;
-        tracing::debug!(deleted, "pruned old change-log records");
+/// What one poll found: the changes to apply, whether a peer has more records than one round
+/// reads, and whether records were pruned before this replica read them.
+struct Polled {
+    resolved: Vec<Resolved>,
+    unread: bool,
+    missed: bool,
+}
+
+/// Deletes records older than the retention, except each log's newest (its head), which goes
+/// only when its replica has been silent for a day. Every replica prunes; deleting a record twice
+/// is harmless. Leaves in `floors` each replica's lowest record kept.
+async fn prune(shared: &Shared, floors: &parking_lot::Mutex<HashMap<String, u64>>) {
+    let storage = &shared.storage;
+    let Ok(records) = storage.list_log_records(None).await else { return };
+    let now = SystemTime::now();
+    let age = |r: &LogRecordInfo| now.duration_since(r.last_modified).unwrap_or_default();
+    let mut newest: HashMap<&str, u64> = HashMap::new();
+    for r in &records {
+        let seq = newest.entry(r.replica.as_str()).or_insert(0);
+        *seq = (*seq).max(r.seq);
     }
+    let is_doomed = |r: &LogRecordInfo| {
+        let is_head = newest.get(r.replica.as_str()) == Some(&r.seq);
+        if is_head {
+            r.replica != shared.replica && age(r) > DEAD_LOG_AGE
+        } else {
+            age(r) > shared.options.log_retention
+        }
+    };
+    let (doomed, kept): (Vec<&LogRecordInfo>, Vec<&LogRecordInfo>) = records.iter().partition(|r| is_doomed(r));
+    let mut lowest: HashMap<String, u64> = HashMap::new();
+    for r in kept {
+        let seq = lowest.entry(r.replica.clone()).or_insert(r.seq);
+        *seq = (*seq).min(r.seq);
+    }
+    if doomed.is_empty() {
+        *floors.lock() = lowest;
+        return;
+    }
+    let doomed: Vec<(String, u64)> = doomed.into_iter().map(|r| (r.replica.clone(), r.seq)).collect();
+    let deleted = futures::stream::iter(doomed)
+        .map(|(replica, seq)| async move { storage.delete_log_record(&replica, seq).await.is_ok() })
+        .buffer_unordered(8)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    // Only once they are gone: a reader below a floor has lost records for certain.
+    *floors.lock() = lowest;
+    tracing::debug!(deleted, "pruned old change-log records");
 }
 
 /// The tenant a peer's change names, if this server serves it: a peer configured with another

@@ -579,6 +579,47 @@ mod replicas {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replica_that_lagged_past_the_log_retention_resyncs_instead_of_stalling() {
+        use chartroom_storage::faulty::{Fault, Op};
+        // a's poller stalls while b overwrites a chart and adds another; b prunes the records
+        // a has not read. a must notice the gap and resync, not wait forever for a record that
+        // is gone (the 20-minute soak: pollers that fell ten minutes behind never caught up).
+        let store = Arc::new(InMemory::new());
+        let faulty = Arc::new(Faulty::new(Arc::clone(&store)));
+        let config = config(ArgValues::default());
+        let mut options = config.repo_options();
+        options.poll_interval = Some(POLL);
+        options.log_retention = Duration::from_millis(300);
+        let a_storage = Storage::new(Arc::clone(&faulty) as Arc<dyn ObjectStore>, "", "faulty".into());
+        let a = TestApp::open(&config, a_storage, options.clone()).await;
+        let b = TestApp::open(&config, Storage::new(store.clone(), "", "shared memory".into()), options).await;
+        assert_eq!(b.upload(chart("lag", "1.0.0", "first")).await, StatusCode::CREATED);
+        converge(&[&a], Duration::from_secs(2), "the first upload", |r| r.versions().len() == 1).await;
+
+        // a's next read of b's log hangs; meanwhile b changes two charts and prunes.
+        faulty.inject_on(Op::Get, &format!("/{}/", b.repo.replica_id()), 0, Fault::Hang);
+        let stalled = Instant::now();
+        while faulty.hanging() == 0 {
+            assert!(stalled.elapsed() < Duration::from_secs(5), "a's poller never read b's log");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let replaced = chart("lag", "1.0.0", "second");
+        let (status, body) = b.request(Method::POST, "/api/charts?force", replaced.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(b.upload(chart("other", "1.0.0", "o")).await, StatusCode::CREATED);
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        faulty.release();
+
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&replaced));
+        converge(&[&a], Duration::from_secs(3), "a resyncs after the gap", |r| {
+            let index = r.repo.index(&Tenant::root()).unwrap();
+            index.get("other", "1.0.0").is_some()
+                && index.get("lag", "1.0.0").is_some_and(|e| e.digest() == digest)
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_chart_stored_without_a_record_is_announced_by_the_next_start() {
         // What a replica killed between storing a chart and writing its record leaves behind.
         let store = Arc::new(InMemory::new());

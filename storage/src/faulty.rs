@@ -52,11 +52,11 @@ pub enum Fault {
 
 /// One planned fault: the `nth` call (counted from 0 when the rule is set) among the calls of
 /// `op` (any operation when `None`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Rule {
     op: Option<Op>,
-    /// Only calls whose key ends with this (any key when `None`).
-    key_suffix: Option<&'static str>,
+    /// Only calls whose key contains this (any key when `None`).
+    key_part: Option<String>,
     nth: usize,
     fault: Fault,
 }
@@ -92,13 +92,13 @@ impl<S> Faulty<S> {
     /// From now on, the `nth` call (0-based) of `op` (of any operation with `None`) gets `fault`;
     /// replaces the previous rule. One fault per rule: the calls after it go through.
     pub fn inject(&self, op: Option<Op>, nth: usize, fault: Fault) {
-        self.set_rule(Rule { op, key_suffix: None, nth, fault });
+        self.set_rule(Rule { op, key_part: None, nth, fault });
     }
 
-    /// [`Faulty::inject`] counting only the calls of `op` on keys ending with `key_suffix`: one
-    /// file's calls, whatever other tasks (a replica's poller) call meanwhile.
-    pub fn inject_on(&self, op: Op, key_suffix: &'static str, nth: usize, fault: Fault) {
-        self.set_rule(Rule { op: Some(op), key_suffix: Some(key_suffix), nth, fault });
+    /// [`Faulty::inject`] counting only the calls of `op` on keys that contain `key_part`: one
+    /// file's or one folder's calls, whatever other tasks (a replica's poller) call meanwhile.
+    pub fn inject_on(&self, op: Op, key_part: &str, nth: usize, fault: Fault) {
+        self.set_rule(Rule { op: Some(op), key_part: Some(key_part.to_owned()), nth, fault });
     }
 
     fn set_rule(&self, rule: Rule) {
@@ -138,8 +138,10 @@ impl Plan {
     /// Records a call and says which fault, if any, it gets.
     fn judge(&self, op: Op, key: &Path) -> Option<Fault> {
         lock(&self.calls).push(Call { op, key: key.to_string() });
-        let rule = (*lock(&self.rule))?;
-        if rule.op.is_some_and(|o| o != op) || rule.key_suffix.is_some_and(|k| !key.as_ref().ends_with(k)) {
+        let rule = lock(&self.rule).clone()?;
+        if rule.op.is_some_and(|o| o != op)
+            || rule.key_part.as_ref().is_some_and(|k| !key.as_ref().contains(k.as_str()))
+        {
             return None;
         }
         let n = self.seen.fetch_add(1, Ordering::SeqCst);
