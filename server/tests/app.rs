@@ -613,8 +613,7 @@ mod replicas {
         let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&replaced));
         converge(&[&a], Duration::from_secs(3), "a resyncs after the gap", |r| {
             let index = r.repo.index(&Tenant::root()).unwrap();
-            index.get("other", "1.0.0").is_some()
-                && index.get("lag", "1.0.0").is_some_and(|e| e.digest() == digest)
+            index.get("other", "1.0.0").is_some() && index.get("lag", "1.0.0").is_some_and(|e| e.digest() == digest)
         })
         .await;
     }
