@@ -4,7 +4,6 @@
 //! served `index.yaml` and `index.json` (read back field by field) and a restart from the
 //! persisted state.
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chartroom_chart::metadata::Metadata;
 use chartroom_index::fuzzing::{entry, index_body, load_state, render_config, save_state};
@@ -43,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(versions.len(), 1);
         assert_eq!(versions[0], md, "the served entry reads back as the Chart.yaml");
 
-        let saved = save_state(created, &[Arc::new(e)]).expect("state serializes");
+        let saved = save_state(created, vec![e], &render).expect("state serializes");
         let loaded = load_state(&saved, &render).expect("a saved state loads");
         let [Ok(back)] = loaded.as_slice() else { panic!("one entry saved, one loaded: {loaded:?}") };
         assert_eq!(back.name(), md.name);
