@@ -329,6 +329,20 @@ mod replicas {
         TestApp::open(&config, Storage::new(store.clone(), "", "shared memory".into()), options).await
     }
 
+    /// A replica whose calls to the shared store go through [`Faulty`], with `adjust`ed options.
+    async fn faulty_replica(
+        store: &Arc<InMemory>,
+        adjust: impl FnOnce(&mut RepoOptions),
+    ) -> (Replica, Arc<Faulty<Arc<InMemory>>>) {
+        let faulty = Arc::new(Faulty::new(Arc::clone(store)));
+        let config = config(ArgValues::default());
+        let mut options = config.repo_options();
+        options.poll_interval = Some(POLL);
+        adjust(&mut options);
+        let storage = Storage::new(Arc::clone(&faulty) as Arc<dyn ObjectStore>, "", "faulty".into());
+        (TestApp::open(&config, storage, options).await, faulty)
+    }
+
     impl TestApp {
         async fn upload(&self, bytes: Vec<u8>) -> StatusCode {
             self.request(Method::POST, "/api/charts", bytes).await.0
@@ -538,12 +552,7 @@ mod replicas {
         // applies b's change. Storage keeps b's bytes (the later write): both replicas must end
         // up listing their digest, not the one a indexes last (the soak's stale digests on S3).
         let store = Arc::new(InMemory::new());
-        let faulty = Arc::new(Faulty::new(Arc::clone(&store)));
-        let config = config(ArgValues::default());
-        let mut options = config.repo_options();
-        options.poll_interval = Some(POLL);
-        let a_storage = Storage::new(Arc::clone(&faulty) as Arc<dyn ObjectStore>, "", "faulty".into());
-        let a = TestApp::open(&config, a_storage, options).await;
+        let (a, faulty) = faulty_replica(&store, |_| {}).await;
         let b = replica(&store, ArgValues::default()).await;
         assert_eq!(a.upload(chart("race", "1.0.0", "first")).await, StatusCode::CREATED);
         converge(&[&b], Duration::from_secs(2), "the first upload", |r| r.versions().len() == 1).await;
@@ -585,13 +594,12 @@ mod replicas {
         // a has not read. a must notice the gap and resync, not wait forever for a record that
         // is gone (the 20-minute soak: pollers that fell ten minutes behind never caught up).
         let store = Arc::new(InMemory::new());
-        let faulty = Arc::new(Faulty::new(Arc::clone(&store)));
+        let short_retention = |o: &mut RepoOptions| o.log_retention = Duration::from_millis(300);
+        let (a, faulty) = faulty_replica(&store, short_retention).await;
         let config = config(ArgValues::default());
         let mut options = config.repo_options();
         options.poll_interval = Some(POLL);
-        options.log_retention = Duration::from_millis(300);
-        let a_storage = Storage::new(Arc::clone(&faulty) as Arc<dyn ObjectStore>, "", "faulty".into());
-        let a = TestApp::open(&config, a_storage, options.clone()).await;
+        short_retention(&mut options);
         let b = TestApp::open(&config, Storage::new(store.clone(), "", "shared memory".into()), options).await;
         assert_eq!(b.upload(chart("lag", "1.0.0", "first")).await, StatusCode::CREATED);
         converge(&[&a], Duration::from_secs(2), "the first upload", |r| r.versions().len() == 1).await;
