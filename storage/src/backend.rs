@@ -41,8 +41,11 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// (bounded by the upload limit), so 30 s is generous for one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Retries of a failed request (object_store's default of 10 over 3 minutes turns an outage into
-/// a hang; a few quick retries ride out a blip and surface an outage as an error).
-pub const MAX_RETRIES: usize = 2;
+/// a hang; a few quick retries ride out a blip and surface an outage as an error). Three, as the
+/// AWS SDK for Go that ChartMuseum uses: with two, the 20-minute soak on s3s-fs saw one listing
+/// fail three times in a row (about 600 first and 40 second retries of its LISTs, which fail
+/// while a delete removes a file under its folder walk), answered as a 503 to `POST /api/resync`.
+pub const MAX_RETRIES: usize = 3;
 /// Bound on the time spent retrying one request.
 pub const RETRY_TIMEOUT: Duration = Duration::from_secs(5);
 
