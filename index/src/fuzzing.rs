@@ -92,6 +92,9 @@ pub fn index_body(entries: impl IntoIterator<Item = Entry>, render: &RenderConfi
     for e in entries {
         index.insert(e);
     }
+    // A fixed `generated`, so that two bodies of the same entries compare equal (an insert
+    // stamps the time of the change).
+    index.set_generated(jiff::Timestamp::UNIX_EPOCH);
     let snapshot = Snapshot::build(&mut index);
     Bytes::from(snapshot.primary().chunks.concat())
 }
