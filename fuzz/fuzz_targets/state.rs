@@ -1,12 +1,13 @@
 #![no_main]
 //! The persisted index state as a start reads it, in both formats: the binary
 //! `.chartroom/index-state.bin` and the JSON `index-state.json` of an older Chartroom (migrated
-//! once). Never a panic, whatever storage holds; every entry a start restores is saved and
+//! once), restored as a start restores it while storage holds every file as recorded. Never a
+//! panic, whatever storage holds; every entry a start restores is saved and
 //! restored again unchanged (file, size, ETag, digest, created, provenance, the served JSON and
 //! YAML); and entries migrated from a JSON state (their metadata checked with the upload's
 //! rules) serve YAML and JSON that parse after a save and a restore.
 use chartroom_index::Entry;
-use chartroom_index::fuzzing::{index_body, load_legacy_state, load_state, render_config, save_state};
+use chartroom_index::fuzzing::{index_body, load_state, render_config, restore_state, save_state};
 use libfuzzer_sys::fuzz_target;
 
 fn same(before: &[Entry], after: Vec<Result<Entry, String>>, json: bool) -> Vec<Entry> {
@@ -43,13 +44,11 @@ fuzz_target!(|data: &[u8]| {
         let render = render_config(json);
         // The binary state: whatever it holds, a start never panics, and what it restores
         // saves and restores unchanged.
-        if let Some(loaded) = load_state(data, &render) {
-            let entries: Vec<Entry> = loaded.into_iter().filter_map(Result::ok).collect();
+        if let Some(entries) = restore_state(data, &render, false) {
             round_trip(entries, json);
         }
         // The JSON state of an older Chartroom, migrated.
-        if let Some(loaded) = load_legacy_state(data, &render) {
-            let entries: Vec<Entry> = loaded.into_iter().filter_map(Result::ok).collect();
+        if let Some(entries) = restore_state(data, &render, true) {
             let restored = round_trip(entries, json);
             let body = index_body(restored, &render);
             if json {

@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chartroom_chart::metadata::Metadata;
+use chartroom_storage::ObjectInfo;
 use jiff::Timestamp;
 
 use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
 use crate::format::IndexFormat;
 use crate::index::Index;
 use crate::snapshot::Snapshot;
+use crate::startup;
 use crate::state;
 use crate::statefile;
 
@@ -50,11 +52,31 @@ pub fn load_state(bytes: &[u8], render: &RenderConfig) -> Option<Vec<Result<Entr
     Some(out)
 }
 
-/// The JSON state of an older Chartroom as a start migrates it: `None` when it is refused, else
-/// each stored entry rendered or refused.
-pub fn load_legacy_state(bytes: &[u8], render: &RenderConfig) -> Option<Vec<Result<Entry, EntryError>>> {
-    let saved = state::decode(bytes).ok()?;
-    Some(saved.entries.into_iter().map(|e| e.into_entry(render)).collect())
+/// The entries a start restores of the persisted state `bytes` (binary, or the JSON of an older
+/// Chartroom when `legacy`) while storage holds every file as the state recorded it, in index
+/// order; `None` when the whole state is refused.
+pub fn restore_state(bytes: &[u8], render: &RenderConfig, legacy: bool) -> Option<Vec<Entry>> {
+    let listed = |file: &str, size: u64, etag: Option<&str>| ObjectInfo {
+        file: file.to_owned(),
+        size,
+        e_tag: etag.map(str::to_owned),
+        last_modified: std::time::SystemTime::UNIX_EPOCH,
+    };
+    let mut listing = Vec::new();
+    if legacy {
+        let saved = state::decode(bytes).ok()?;
+        listing.extend(saved.entries.iter().map(|e| listed(&e.object.file, e.object.size, e.object.etag.as_deref())));
+    } else {
+        let mut reader = statefile::Reader::open(Bytes::copy_from_slice(bytes)).ok()?;
+        while let Some(block) = reader.next_block() {
+            let Ok(block) = block else { continue };
+            for saved in block.entries() {
+                let Ok(saved) = saved else { break };
+                listing.push(listed(saved.file, saved.size, saved.etag));
+            }
+        }
+    }
+    Some(startup::restored_entries(Bytes::copy_from_slice(bytes), &listing, render, legacy))
 }
 
 /// The persisted state of `entries`, as the writer saves it: the entries indexed with `render`,

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use jiff::Timestamp;
 
 use crate::changelog::Change;
-use crate::entry::RenderConfig;
+use crate::entry::{Entry, RenderConfig};
 use crate::error::RepoError;
 use crate::index::Index;
 use crate::ingest::ChartMuseumTimes;
@@ -260,6 +260,8 @@ struct Restored {
     from_state: bool,
     /// Whether the state read was the JSON one of an older Chartroom.
     migrated: bool,
+    /// Files that two entries of the state claim (see [`Restored::keep`]).
+    contested: HashSet<String>,
 }
 
 impl Restored {
@@ -270,7 +272,27 @@ impl Restored {
             generated: None,
             from_state: false,
             migrated: false,
+            contested: HashSet::new(),
         }
+    }
+
+    /// Indexes an entry of the state, unless another entry of the state (another name or
+    /// version) claims the same file. A state this server wrote never does, so one of the two
+    /// is wrong, and only the file can tell which: both are dropped and the file is read from
+    /// storage. Returns whether the entry was kept.
+    fn keep(&mut self, entry: Entry) -> bool {
+        if self.contested.contains(entry.file()) {
+            return false;
+        }
+        if let Some(other) = self.index.by_file(entry.file()).cloned()
+            && (other.name() != entry.name() || other.version() != entry.version())
+        {
+            self.index.remove(other.name(), other.version());
+            self.contested.insert(entry.file().to_owned());
+            return false;
+        }
+        self.index.insert(entry);
+        true
     }
 }
 
@@ -287,6 +309,23 @@ fn restore(saved: Option<Saved>, listing: &[ObjectInfo], render: &RenderConfig, 
             restored
         }
     }
+}
+
+/// The entries a start keeps of a state (binary, or the JSON of an older Chartroom `legacy`)
+/// against `listing`, in index order: the fuzz targets' view of a restart.
+pub(crate) fn restored_entries(
+    bytes: Bytes,
+    listing: &[ObjectInfo],
+    render: &RenderConfig,
+    legacy: bool,
+) -> Vec<Entry> {
+    let tenant = Tenant::root();
+    let restored = if legacy {
+        restore_legacy(bytes, listing, render, &tenant)
+    } else {
+        restore_binary(bytes, listing, render, &tenant)
+    };
+    restored.index.entries().map(|e| Entry::clone(e)).collect()
 }
 
 /// Streams a binary state into the index: each entry is checked against the listing and made
@@ -328,7 +367,11 @@ fn restore_binary(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, t
             match entry {
                 // Restored: its digest is trusted as the index's (see `reconcile`).
                 Some(Ok(entry)) => {
-                    restored.index.insert(entry);
+                    if restored.keep(entry) {
+                        continue;
+                    }
+                    tracing::warn!(%tenant, file = %saved.file, "dropping entries of the persisted index state that claim the same file; reading it from storage");
+                    complete = false;
                     continue;
                 }
                 Some(Err(error)) => {
@@ -381,7 +424,10 @@ fn restore_legacy(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, t
         tracing::warn!(%tenant, %file, %error, "dropping an invalid entry of the persisted index state; reading its chart from storage");
     }
     for entry in entries {
-        restored.index.insert(entry);
+        let file = entry.file().to_owned();
+        if !restored.keep(entry) {
+            tracing::warn!(%tenant, %file, "dropping entries of the persisted index state that claim the same file; reading it from storage");
+        }
     }
     if restored.index.len() == total {
         restored.generated = Some(saved.generated);

@@ -119,3 +119,34 @@ async fn the_json_state_of_an_older_chartroom_is_read_once_then_replaced() {
     assert!(storage.read_state(STATE_FILE).await.unwrap().is_some(), "the binary state written instead");
     assert_eq!(restart(&storage).await, (before, 1));
 }
+
+/// A state whose entries claim one file under two versions (edited by hand, or written by
+/// something else): which of them the file holds cannot be told without reading it, so the
+/// file is read from storage and the version that storage does not hold is not served.
+#[tokio::test]
+async fn two_entries_of_a_state_that_claim_one_file_are_both_read_from_storage() {
+    let (storage, before, _) = repository_with_state(3).await;
+    let legacy = {
+        let (repo, _) = Repository::open(storage.clone(), options()).await.unwrap();
+        let index = repo.index(&Tenant::root()).unwrap();
+        let mut entries: Vec<_> = index.entries().cloned().collect();
+        drop(index);
+        repo.shutdown().await;
+        // c01's entry, recorded at c00's file (same size and ETag as storage lists it).
+        let claimed = entries[0].object();
+        let c01 = &entries[1];
+        let metadata = serde_json::from_str(c01.metadata_json()).unwrap();
+        let render = crate::entry::RenderConfig::default();
+        entries[1] = std::sync::Arc::new(
+            crate::entry::Entry::new(metadata, c01.digest().to_string(), c01.created, claimed, &render).unwrap(),
+        );
+        crate::state::encode(jiff::Timestamp::UNIX_EPOCH, &entries).unwrap()
+    };
+    storage.delete("c01-1.0.0.tgz").await.unwrap();
+    storage.delete_state(STATE_FILE).await.unwrap();
+    storage.write_state(LEGACY_STATE_FILE, legacy.into()).await.unwrap();
+
+    let (after, read) = restart(&storage).await;
+    assert_eq!(after, [before[0].clone(), before[2].clone()], "c01 is no longer stored; c00 is what its file holds");
+    assert_eq!(read, 2 + 1, "no binary state, the JSON one, and the contested file");
+}
