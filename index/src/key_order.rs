@@ -17,12 +17,19 @@ pub(crate) fn go_yaml_key_order(a: &str, b: &str) -> Ordering {
         if x == y {
             continue;
         }
-        let (xl, yl) = (x.is_alphabetic(), y.is_alphabetic());
-        if xl && yl {
-            return x.cmp(&y);
-        }
-        if xl || yl {
-            return if yl { Ordering::Less } else { Ordering::Greater };
+        // Inside a digit run (the shared character before is a digit) where one side goes on
+        // with digits, the numbers decide even if the other side has a letter: go-yaml applies
+        // its letter rule there, which is not an order ("a12" < "a1x" by the letter, "a1x" <
+        // "a2" < "a12" by the numbers), and a map keyed by names needs one.
+        let in_run = at > 0 && a.as_bytes()[at - 1].is_ascii_digit();
+        if !(in_run && (x.is_ascii_digit() || y.is_ascii_digit())) {
+            let (xl, yl) = (x.is_alphabetic(), y.is_alphabetic());
+            if xl && yl {
+                return x.cmp(&y);
+            }
+            if xl || yl {
+                return if yl { Ordering::Less } else { Ordering::Greater };
+            }
         }
         // `at` is also the offset of `y` in `b`: everything before it is equal.
         let (mut an, mut bn) = (0u128, 0u128);
@@ -67,8 +74,8 @@ mod tests {
 
     use super::*;
 
-    /// The implementation before issue 16 (two `Vec<char>` per call), kept as the reference the
-    /// allocation-free one must agree with.
+    /// The implementation before issue 16 (two `Vec<char>` per call, with the digit-run rule
+    /// since), kept as the reference the allocation-free one must agree with.
     fn reference(a: &str, b: &str) -> Ordering {
         let ar: Vec<char> = a.chars().collect();
         let br: Vec<char> = b.chars().collect();
@@ -78,13 +85,16 @@ mod tests {
                 i += 1;
                 continue;
             }
-            let al = ar[i].is_alphabetic();
-            let bl = br[i].is_alphabetic();
-            if al && bl {
-                return ar[i].cmp(&br[i]);
-            }
-            if al || bl {
-                return if bl { Ordering::Less } else { Ordering::Greater };
+            let in_run = i > 0 && ar[i - 1].is_ascii_digit();
+            if !(in_run && (ar[i].is_ascii_digit() || br[i].is_ascii_digit())) {
+                let al = ar[i].is_alphabetic();
+                let bl = br[i].is_alphabetic();
+                if al && bl {
+                    return ar[i].cmp(&br[i]);
+                }
+                if al || bl {
+                    return if bl { Ordering::Less } else { Ordering::Greater };
+                }
             }
             let (mut an, mut bn) = (0u128, 0u128);
             if ar[i] == '0' || br[i] == '0' {
@@ -153,6 +163,15 @@ mod tests {
             prop_assert_eq!(go_yaml_key_order(&a, &a), Ordering::Equal);
         }
 
+        /// A total order (what `BTreeMap` needs): antisymmetric and transitive.
+        #[test]
+        fn a_total_order(a in name(), b in name(), c in name()) {
+            prop_assert_eq!(go_yaml_key_order(&a, &b), go_yaml_key_order(&b, &a).reverse());
+            if go_yaml_key_order(&a, &b).is_le() && go_yaml_key_order(&b, &c).is_le() {
+                prop_assert!(go_yaml_key_order(&a, &c).is_le(), "{a:?} <= {b:?} <= {c:?} but not {a:?} <= {c:?}");
+            }
+        }
+
         #[test]
         fn same_order_on_arbitrary_strings(a in any::<String>(), b in any::<String>(), shared in "[a-z0-9]{0,6}") {
             let (a, b) = (format!("{shared}{a}"), format!("{shared}{b}"));
@@ -168,5 +187,14 @@ mod tests {
         expected.sort_by(|a, b| reference(a, b).then_with(|| a.cmp(b)));
         assert_eq!(names, expected);
         assert_eq!(&names[..2], ["Zeta", "a-b"]);
+    }
+
+    /// go-yaml's `Less` puts "a12" before "a1x" (a digit before a letter), "a1x" before "a2" and
+    /// "a2" before "a12" (by the numbers): no order. Here a number that ends comes first.
+    #[test]
+    fn a_number_that_ends_comes_before_one_that_goes_on() {
+        let mut names = vec!["a12", "a2", "a1x", "a1", "a10x", "a1-", "a00", "a0x"];
+        names.sort_by(|a, b| go_yaml_key_order(a, b));
+        assert_eq!(names, ["a0x", "a00", "a1", "a1-", "a1x", "a2", "a10x", "a12"]);
     }
 }
