@@ -6,6 +6,9 @@
 # waiting for a core), the phases the index logs at debug level, and the RSS after serving
 # /index.yaml (plain and gzip) once.
 # Usage: scripts/restart-timing.sh N RUNS BINARY [BINARY...]
+# SHARED=1: one copy and one cold start (by the first binary) for all binaries (they must read the
+# same state format; a restart that changes nothing writes no state), for sizes where a cold start
+# per binary takes too long (1,000,000).
 # Charts are cached in target/bench-data/heap-charts-N (scripts/minimal-charts.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +38,10 @@ phases() { # the debug fields of the start, from its log
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+repo() { if [ "${SHARED:-0}" = 1 ]; then echo "$work/repo0"; else echo "$work/repo$1"; fi; }
 i=0
 for binary in "$@"; do
+  if [ "${SHARED:-0}" = 1 ] && [ "$i" -gt 0 ]; then break; fi
   mkdir "$work/repo$i"
   cp -al "$data/." "$work/repo$i/"
   start "$binary" "$work/repo$i" "$work/cold$i.log"
@@ -48,7 +53,7 @@ done
 for r in $(seq 1 "$runs"); do
   i=0
   for binary in "$@"; do
-    start "$binary" "$work/repo$i" "$work/run$i-$r.log"
+    start "$binary" "$(repo "$i")" "$work/run$i-$r.log"
     for enc in identity gzip; do curl -s -H "Accept-Encoding: $enc" -o /dev/null "$url/index.yaml"; done
     rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status")
     stop
