@@ -8,7 +8,7 @@
 //! over a folder named like the object is [`io::ErrorKind::IsADirectory`] (a conflict about that
 //! name, not an outage), whichever way the write fails.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
@@ -141,11 +141,27 @@ impl ObjectStore for Confined {
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let this = self.clone();
+        // Each folder met is read once (see `folder_links`); a tenant tree lists many.
+        let mut folders: HashMap<PathBuf, Option<Folder>> = HashMap::new();
         self.inner
             .list(prefix)
             .filter(move |item| {
                 let keep = match item {
-                    Ok(meta) => this.listed_inside(&meta.location),
+                    Ok(meta) => match this.inner.path_to_filesystem(&meta.location) {
+                        Ok(path) => match path.parent() {
+                            Some(parent) => {
+                                let folder = folders
+                                    .entry(parent.to_path_buf())
+                                    .or_insert_with(|| this.folder_at(parent.to_path_buf()));
+                                match folder {
+                                    Some(folder) => this.listed_inside_folder(folder, &meta.location),
+                                    None => this.listed_inside(&meta.location),
+                                }
+                            }
+                            None => this.listed_inside(&meta.location),
+                        },
+                        Err(_) => true,
+                    },
                     Err(_) => true,
                 };
                 std::future::ready(keep)
@@ -195,6 +211,11 @@ impl Confined {
             Some(prefix) if !prefix.as_ref().is_empty() => self.inner.path_to_filesystem(prefix).ok()?,
             _ => PathBuf::clone(&self.root),
         };
+        self.folder_at(path)
+    }
+
+    /// The folder at `path`, resolved, with its links (see [`Confined::folder_links`]).
+    fn folder_at(&self, path: PathBuf) -> Option<Folder> {
         let inside = std::fs::canonicalize(&path).ok()?.starts_with(self.root.as_ref());
         let mut links = HashSet::new();
         for entry in std::fs::read_dir(&path).ok()? {
