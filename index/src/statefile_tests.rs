@@ -47,6 +47,14 @@ async fn restart(storage: &Storage) -> (Vec<String>, u64) {
     (got, read)
 }
 
+/// The entries a start of `storage` indexes, in index order.
+async fn indexed(storage: &Storage) -> Vec<std::sync::Arc<crate::entry::Entry>> {
+    let (repo, _) = Repository::open(storage.clone(), options()).await.unwrap();
+    let entries = repo.index(&Tenant::root()).unwrap().entries().cloned().collect();
+    repo.shutdown().await;
+    entries
+}
+
 #[tokio::test]
 async fn a_restart_reads_the_state_and_no_archive() {
     let (storage, before, _) = repository_with_state(10).await;
@@ -101,14 +109,7 @@ async fn only_an_entry_that_storage_no_longer_holds_as_recorded_is_read_again() 
 #[tokio::test]
 async fn the_json_state_of_an_older_chartroom_is_read_once_then_replaced() {
     let (storage, before, _) = repository_with_state(6).await;
-    let legacy = {
-        let (repo, _) = Repository::open(storage.clone(), options()).await.unwrap();
-        let index = repo.index(&Tenant::root()).unwrap();
-        let entries: Vec<_> = index.entries().cloned().collect();
-        drop(index);
-        repo.shutdown().await;
-        crate::state::encode(jiff::Timestamp::UNIX_EPOCH, &entries).unwrap()
-    };
+    let legacy = crate::state::encode(jiff::Timestamp::UNIX_EPOCH, &indexed(&storage).await).unwrap();
     storage.delete_state(STATE_FILE).await.unwrap();
     storage.write_state(LEGACY_STATE_FILE, legacy.into()).await.unwrap();
 
@@ -127,11 +128,7 @@ async fn the_json_state_of_an_older_chartroom_is_read_once_then_replaced() {
 async fn two_entries_of_a_state_that_claim_one_file_are_both_read_from_storage() {
     let (storage, before, _) = repository_with_state(3).await;
     let legacy = {
-        let (repo, _) = Repository::open(storage.clone(), options()).await.unwrap();
-        let index = repo.index(&Tenant::root()).unwrap();
-        let mut entries: Vec<_> = index.entries().cloned().collect();
-        drop(index);
-        repo.shutdown().await;
+        let mut entries = indexed(&storage).await;
         // c01's entry, recorded at c00's file (same size and ETag as storage lists it).
         let claimed = entries[0].object();
         let c01 = &entries[1];
