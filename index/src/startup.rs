@@ -367,11 +367,10 @@ fn restore_binary(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, t
             match entry {
                 // Restored: its digest is trusted as the index's (see `reconcile`).
                 Some(Ok(entry)) => {
-                    if restored.keep(entry) {
-                        continue;
+                    if !restored.keep(entry) {
+                        tracing::warn!(%tenant, file = %saved.file, "dropping entries of the persisted index state that claim the same file; reading it from storage");
+                        complete = false;
                     }
-                    tracing::warn!(%tenant, file = %saved.file, "dropping entries of the persisted index state that claim the same file; reading it from storage");
-                    complete = false;
                     continue;
                 }
                 Some(Err(error)) => {
