@@ -250,6 +250,12 @@ impl Index {
         self.charts.get(&ChartName(name.to_owned())).map(|v| v.iter().map(|s| &s.entry))
     }
 
+    /// Number of chart names: a field read, where counting [`Index::names`] walks every node of
+    /// the map (a third of an upload's CPU at 1,000,000 versions).
+    pub fn chart_count(&self) -> usize {
+        self.charts.len()
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.charts.keys().map(|k| k.0.as_str())
     }

@@ -61,7 +61,7 @@ impl Snapshot {
             last_modified: httpdate::fmt_http_date(last_modified_time),
             last_modified_time,
             versions: index.len(),
-            charts: index.names().count(),
+            charts: index.chart_count(),
         }
     }
 

@@ -232,11 +232,13 @@ fn paged_rendering_matches_a_full_render_through_any_change_sequence() {
             let v: serde_json::Value = serde_json::from_slice(&index.render_bytes_of(Representation::Json)).unwrap();
             assert_eq!(v["entries"].as_object().unwrap().len(), index.charts.len());
         }
+        assert_eq!(index.chart_count(), index.names().count());
         // Emptying the index leaves a valid body.
         let names: Vec<String> = index.names().map(str::to_owned).collect();
         for n in names {
             index.remove_chart(&n);
         }
+        assert_eq!(index.chart_count(), 0);
         for &kind in &kinds {
             assert_eq!(String::from_utf8(index.render_bytes_of(kind).to_vec()).unwrap(), naive(&index, kind));
         }
