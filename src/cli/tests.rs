@@ -176,6 +176,8 @@ fn every_flag() {
         "--disable-delete",
         "--disable-api",
         "--disable-statefiles",
+        "--statefile-delay",
+        "2m",
         "--context-path",
         "charts/",
         "--chart-url",
@@ -311,6 +313,7 @@ fn every_flag() {
     want.http.disable_delete = true;
     want.http.disable_api = true;
     want.repository.statefiles = false;
+    want.repository.statefile_delay = Duration::from_secs(120);
     want.http.context_path = "/charts".into();
     want.repository.context_path = "/charts".into();
     want.repository.chart_url = Some("https://charts.example.com".into());
@@ -458,6 +461,7 @@ fn environment_variables() {
         ("DISABLE_DELETE", "yes"),
         ("DISABLE_API", "on"),
         ("DISABLE_STATEFILES", "TRUE"),
+        ("STATEFILE_DELAY", "1m30s"),
         ("CONTEXT_PATH", "/a/b/"),
         ("CHART_URL", "http://example.com:8080/x/"),
         ("MAX_UPLOAD_SIZE", "2048"),
@@ -543,6 +547,7 @@ fn environment_variables() {
     want.http.disable_delete = true;
     want.http.disable_api = true;
     want.repository.statefiles = false;
+    want.repository.statefile_delay = Duration::from_secs(90);
     want.http.context_path = "/a/b".into();
     want.repository.context_path = "/a/b".into();
     want.repository.chart_url = Some("http://example.com:8080/x".into());

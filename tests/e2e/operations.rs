@@ -460,3 +460,25 @@ async fn tenant_metrics_use_route_templates_and_count_auth_failures_exactly() {
         "every refused grant counted"
     );
 }
+
+/// `--statefile-delay` puts the state write off while it has not passed (a tenth of it after the
+/// changes pause): the state on disk stays as it was after an upload; a clean shutdown writes it,
+/// and the next start serves the upload from it without opening the archive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefile_delay_puts_the_state_write_off_until_shutdown() {
+    let mut server = Server::start(&["--statefile-delay", "1h"]).await;
+    let state = server.storage_dir().join(".chartroom/index-state.bin");
+    let before = std::fs::read(&state).ok();
+    server.upload_ok(ChartBuilder::chart("later", "1.0.0").build()).await;
+    // With the default (10 s) the state is written about 1 s after this upload.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(std::fs::read(&state).ok(), before, "the state was written before the delay passed");
+    let status = server.stop();
+    assert!(status.success(), "clean shutdown: {status}");
+    let written = std::fs::read(&state).expect("the shutdown writes the state");
+    assert!(written.windows(b"later-1.0.0.tgz".len()).any(|w| w == b"later-1.0.0.tgz"), "the upload is in the state");
+    server.spawn_and_wait().await;
+    assert_eq!(server.index().await.versions("later"), ["1.0.0"]);
+    let log = server.log();
+    assert!(log.contains("opened=0") && log.contains("reused=1"), "restart reads the state, no archive:\n{log}");
+}

@@ -315,6 +315,13 @@ options! {
         help: "Do not persist index state in storage",
         ..BASE
     });
+    pub const STATEFILE_DELAY: Opt<kind::Duration> = Opt::duration(OptionSpec {
+        key: "statefiledelay", flag: "--statefile-delay", env: "STATEFILE_DELAY",
+        default: "10s",
+        help: "Longest time index changes wait before the persisted state is written again, as a Go duration \
+               (at least 1s); a pause in changes of a tenth of it writes sooner",
+        ..BASE
+    });
     pub const CONTEXT_PATH: Opt<kind::Text> = Opt::text(OptionSpec {
         key: "contextpath", flag: "--context-path", env: "CONTEXT_PATH", value_name: "PATH",
         help: "Serve all routes under this URL path prefix, e.g. /charts",

@@ -81,6 +81,9 @@ pub struct RepositorySettings {
     /// Not `--disable-statefiles` (`DISABLE_STATEFILES`, key `disablestatefiles`): persist the
     /// index state in storage.
     pub statefiles: bool,
+    /// `--statefile-delay`, `STATEFILE_DELAY`, key `statefiledelay`: the longest a change waits
+    /// before the state is written; a pause of a tenth of it writes sooner.
+    pub statefile_delay: Duration,
     /// `--index-limit`, `INDEX_LIMIT`, key `indexlimit`: max parallel archive reads when
     /// (re)building the index. Always >= 1: a configured 0 resolves to the built-in bound (16).
     pub index_limit: usize,
@@ -279,6 +282,8 @@ impl Config {
             render: RenderConfig { chart_url, context_path: repo.context_path.clone(), format: repo.index_format },
             overwrite: repo.overwrite,
             statefiles: repo.statefiles,
+            persist_idle: repo.statefile_delay / 10,
+            persist_max_delay: repo.statefile_delay,
             read_concurrency: repo.index_limit,
             limits: repo.limits.clone(),
             resync_interval: repo.cache_interval,
@@ -372,6 +377,9 @@ fn prefix(r: &mut Resolver<'_>, opt: &Opt<kind::Text>) -> Result<String, ConfigE
     Ok(r.optional(opt, backend::normalize_prefix)?.unwrap_or_default())
 }
 
+/// The shortest `--statefile-delay` accepted.
+pub const MIN_STATEFILE_DELAY: Duration = Duration::from_secs(1);
+
 /// The shortest periodic resync (`--cache-interval`) accepted, `0` aside.
 pub const MIN_CACHE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -382,6 +390,14 @@ impl RepositorySettings {
             disable_force_overwrite: r.bool(&DISABLE_FORCE_OVERWRITE)?,
         };
         let statefiles = !r.bool(&DISABLE_STATEFILES)?;
+        // Each write rewrites a tenant's whole state (650 MB at 1,000,000 versions): a shorter
+        // delay than a second would rewrite it on almost every upload.
+        let statefile_delay = r.duration(&STATEFILE_DELAY, |d| match d {
+            d if d < MIN_STATEFILE_DELAY => {
+                Err(format!("must be at least {}s: each write rewrites the whole state", MIN_STATEFILE_DELAY.as_secs()))
+            }
+            d => Ok(d),
+        })?;
         let chart_url = r.text(&CHART_URL, normalize_chart_url)?;
         let cache_interval = r.duration(&CACHE_INTERVAL, |d| match d {
             d if d.is_zero() => Ok(None),
@@ -423,6 +439,7 @@ impl RepositorySettings {
             context_path: context_path.to_owned(),
             index_format,
             statefiles,
+            statefile_delay,
             index_limit,
             cache_interval,
             limits,

@@ -32,6 +32,7 @@ pub(super) fn defaults() -> Config {
             context_path: String::new(),
             index_format: IndexFormat::Auto,
             statefiles: true,
+            statefile_delay: Duration::from_secs(10),
             index_limit: 16,
             cache_interval: Some(Duration::from_secs(300)),
             limits: chartroom_chart::archive::Limits::default(),
@@ -557,6 +558,21 @@ fn repo_options_from_the_repository_settings() {
     assert_eq!(o.poll_interval, Some(Duration::from_millis(500)));
     assert_eq!(o.resync_interval, Some(Duration::from_secs(300)));
     assert!(o.statefiles && o.render.format == IndexFormat::Auto);
+    // The default keeps the index's own timing: written 1 s after changes pause, at the latest 10 s.
+    assert_eq!((o.persist_idle, o.persist_max_delay), (Duration::from_secs(1), Duration::from_secs(10)));
+}
+
+#[test]
+fn statefile_delay_sets_both_persist_times() {
+    let o = from(arg(&STATEFILE_DELAY, "5m")).unwrap().config.repo_options();
+    assert_eq!((o.persist_idle, o.persist_max_delay), (Duration::from_secs(30), Duration::from_secs(300)));
+    for tiny in ["0", "999ms", "1ns"] {
+        let e = err(arg(&STATEFILE_DELAY, tiny));
+        assert!(
+            e.contains("--statefile-delay") && e.contains("STATEFILE_DELAY") && e.contains("at least 1s"),
+            "{tiny}: {e}"
+        );
+    }
 }
 
 #[test]
