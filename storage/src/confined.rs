@@ -8,13 +8,12 @@
 //! over a folder named like the object is [`io::ErrorKind::IsADirectory`] (a conflict about that
 //! name, not an outage), whichever way the write fails.
 
-use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
+use crate::local_list;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
@@ -85,6 +84,11 @@ impl Confined {
     }
 }
 
+/// A local failure as object_store's local store reports it.
+fn generic(e: io::Error) -> object_store::Error {
+    object_store::Error::Generic { store: STORE, source: Box::new(e) }
+}
+
 /// See [`Confined::inside`].
 fn inside(root: &FsPath, path: &FsPath) -> bool {
     let mut probe = path;
@@ -140,43 +144,49 @@ impl ObjectStore for Confined {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        let this = self.clone();
-        // Each folder met is read once (see `folder_links`); a tenant tree lists many.
-        let mut folders: HashMap<PathBuf, Option<Folder>> = HashMap::new();
-        self.inner
-            .list(prefix)
-            .filter(move |item| {
-                let keep = match item {
-                    Ok(meta) => match this.inner.path_to_filesystem(&meta.location) {
-                        Ok(path) => match path.parent() {
-                            Some(parent) => {
-                                let folder = folders
-                                    .entry(parent.to_path_buf())
-                                    .or_insert_with(|| this.folder_at(parent.to_path_buf()));
-                                match folder {
-                                    Some(folder) => this.listed_inside_folder(folder, &meta.location),
-                                    None => this.listed_inside(&meta.location),
-                                }
-                            }
-                            None => this.listed_inside(&meta.location),
-                        },
-                        Err(_) => true,
-                    },
-                    Err(_) => true,
-                };
-                std::future::ready(keep)
+        let prefix = prefix.cloned().unwrap_or_default();
+        let dir = match self.folder_path(&prefix) {
+            Ok(dir) => dir,
+            Err(e) => return futures::stream::once(std::future::ready(Err(e))).boxed(),
+        };
+        // A folder that resolves out of the root lists as empty (logged).
+        let walker =
+            self.listed_inside(&prefix).then(|| local_list::Walker::new(PathBuf::clone(&self.root), dir, prefix));
+        futures::stream::unfold(walker, |walker| async move {
+            let mut walker = walker?;
+            let step = tokio::task::spawn_blocking(move || {
+                let chunk = walker.next_chunk();
+                (walker, chunk)
             })
-            .boxed()
+            .await;
+            match step {
+                Ok((walker, Ok(Some(objects)))) => Some((Ok(objects), Some(walker))),
+                Ok((_, Ok(None))) => None,
+                Ok((_, Err(e))) => Some((Err(generic(e)), None)),
+                Err(e) => Some((Err(generic(io::Error::other(e))), None)),
+            }
+        })
+        .flat_map(|chunk| match chunk {
+            Ok(objects) => futures::stream::iter(objects.into_iter().map(Ok)).boxed(),
+            Err(e) => futures::stream::once(std::future::ready(Err(e))).boxed(),
+        })
+        .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        let mut listing = self.inner.list_with_delimiter(prefix).await?;
-        match self.folder_links(prefix) {
-            Some(folder) => listing.objects.retain(|meta| self.listed_inside_folder(&folder, &meta.location)),
-            None => listing.objects.retain(|meta| self.listed_inside(&meta.location)),
-        }
-        listing.common_prefixes.retain(|p| self.listed_inside(p));
-        Ok(listing)
+        let this = self.clone();
+        let prefix = prefix.cloned().unwrap_or_default();
+        let dir = self.folder_path(&prefix)?;
+        let listed = tokio::task::spawn_blocking(move || {
+            if !this.listed_inside(&prefix) {
+                return Ok(local_list::Listed::default());
+            }
+            local_list::list_folder(&this.root, &dir, &prefix)
+        })
+        .await
+        .map_err(|e| generic(io::Error::other(e)))?
+        .map_err(generic)?;
+        Ok(ListResult { common_prefixes: listed.folders, objects: listed.objects, extensions: Default::default() })
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> object_store::Result<()> {
@@ -189,57 +199,10 @@ impl ObjectStore for Confined {
     }
 }
 
-/// A listed folder: where it is, whether it resolves inside the root, and which of its entries
-/// are symbolic links (or of a type `readdir` does not say).
-struct Folder {
-    path: PathBuf,
-    inside: bool,
-    links: HashSet<OsString>,
-}
-
 impl Confined {
-    /// The folder a delimiter listing of `prefix` lists, resolved once, and its links, from one
-    /// `readdir` (no `stat` per entry). `None` when it cannot be read: then each listed object is
-    /// resolved on its own.
-    ///
-    /// Resolving every listed object (`realpath`, a `readlink` per path component) was a sixth
-    /// of a restart's CPU at 100,000 charts; an object that is not a link, in a folder that
-    /// resolves inside the root, is inside, so only links need resolving. (A file replaced by a
-    /// link after the listing is still refused when read: reads resolve their path.)
-    fn folder_links(&self, prefix: Option<&Path>) -> Option<Folder> {
-        let path = match prefix {
-            Some(prefix) if !prefix.as_ref().is_empty() => self.inner.path_to_filesystem(prefix).ok()?,
-            _ => PathBuf::clone(&self.root),
-        };
-        self.folder_at(path)
-    }
-
-    /// The folder at `path`, resolved, with its links (see [`Confined::folder_links`]).
-    fn folder_at(&self, path: PathBuf) -> Option<Folder> {
-        let inside = std::fs::canonicalize(&path).ok()?.starts_with(self.root.as_ref());
-        let mut links = HashSet::new();
-        for entry in std::fs::read_dir(&path).ok()? {
-            let entry = entry.ok()?;
-            let regular = entry.file_type().is_ok_and(|t| !t.is_symlink());
-            if !regular {
-                links.insert(entry.file_name());
-            }
-        }
-        Some(Folder { path, inside, links })
-    }
-
-    /// [`Confined::listed_inside`] for an object listed in `folder`.
-    fn listed_inside_folder(&self, folder: &Folder, location: &Path) -> bool {
-        let Ok(path) = self.inner.path_to_filesystem(location) else { return true };
-        match (path.parent(), path.file_name()) {
-            (Some(parent), Some(name)) if parent == folder.path && !folder.links.contains(name) => {
-                if !folder.inside {
-                    tracing::warn!(file = %location, "a symbolic link in storage leads out of the storage folder; not listed");
-                }
-                folder.inside
-            }
-            _ => self.listed_inside(location),
-        }
+    /// The file system path of the folder `prefix` names (the root for none).
+    fn folder_path(&self, prefix: &Path) -> object_store::Result<PathBuf> {
+        if prefix.as_ref().is_empty() { Ok(PathBuf::clone(&self.root)) } else { self.inner.path_to_filesystem(prefix) }
     }
 
     /// Whether a listed object (or folder) resolves inside the root; logged when it does not.
@@ -313,6 +276,79 @@ mod tests {
         let put = store.put(&Path::from("team/d-1.0.0.tgz"), PutPayload::from_static(b"d")).await;
         assert!(put.is_err(), "{put:?}");
         assert!(!outside.path().join("folder/d-1.0.0.tgz").exists());
+    }
+
+    /// The listing is object_store's own, field by field (location, size, time, ETag), on
+    /// everything its local store lists: files, folders, links inside the root to either, names
+    /// with characters keys encode, and without staged uploads (`<name>#<digits>`).
+    #[tokio::test]
+    async fn lists_what_object_stores_local_store_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (name, body) in [
+            ("a-1.0.0.tgz", &b"a"[..]),
+            ("b-2.0.0.tgz", b"bb"),
+            ("odd %41 name#x.tgz", b"odd"),
+            ("ünïcode-1.0.0.tgz", b"u"),
+            ("staged-1.0.0.tgz#12", b"partial"),
+        ] {
+            std::fs::write(root.join(name), body).unwrap();
+        }
+        std::fs::create_dir_all(root.join("team/.chartroom")).unwrap();
+        std::fs::write(root.join("team/c-1.0.0.tgz"), b"ccc").unwrap();
+        std::fs::write(root.join("team/.chartroom/index-state.bin"), b"state").unwrap();
+        std::fs::create_dir(root.join("empty")).unwrap();
+        // Enough files for the `stat`s to be spread over threads, and for a tree walk to list them
+        // in two steps.
+        std::fs::create_dir(root.join("many")).unwrap();
+        for i in 0..8300 {
+            std::fs::write(root.join(format!("many/m-{i}.tgz")), i.to_string()).unwrap();
+        }
+        std::os::unix::fs::symlink(root.join("a-1.0.0.tgz"), root.join("alias-1.0.0.tgz")).unwrap();
+        std::os::unix::fs::symlink(root.join("team"), root.join("linked")).unwrap();
+        std::os::unix::fs::symlink(root.join("gone"), root.join("broken-1.0.0.tgz")).unwrap();
+
+        let ours = Confined::new(root).unwrap();
+        let theirs = LocalFileSystem::new_with_prefix(std::fs::canonicalize(root).unwrap()).unwrap();
+        let sorted = |mut metas: Vec<ObjectMeta>| {
+            metas.sort_by(|a, b| a.location.cmp(&b.location));
+            metas
+        };
+        let prefixes = ["team", "linked", "nothing", "many"].map(|p| Some(Path::from(p)));
+        for prefix in std::iter::once(None).chain(prefixes) {
+            let (a, b) = (
+                ours.list_with_delimiter(prefix.as_ref()).await.unwrap(),
+                theirs.list_with_delimiter(prefix.as_ref()).await.unwrap(),
+            );
+            assert_eq!(sorted(a.objects), sorted(b.objects), "{prefix:?}");
+            assert_eq!(a.common_prefixes, b.common_prefixes, "{prefix:?}");
+            let all = |store: &dyn ObjectStore| store.list(prefix.as_ref()).map(|m| m.unwrap()).collect::<Vec<_>>();
+            assert_eq!(sorted(all(&ours).await), sorted(all(&theirs).await), "{prefix:?}");
+        }
+        let top = ours.list_with_delimiter(None).await.unwrap();
+        let names: Vec<&str> = top.objects.iter().map(|m| m.location.as_ref()).collect();
+        assert!(names.contains(&"alias-1.0.0.tgz") && !names.contains(&"staged-1.0.0.tgz#12"), "{names:?}");
+        assert_eq!(top.objects.len(), 5, "{names:?}");
+    }
+
+    /// What object_store's local store cannot list at all (its listing fails): a name a key cannot
+    /// hold is skipped, and a link back up the tree is followed once.
+    #[tokio::test]
+    async fn names_and_loops_object_store_fails_on_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a-1.0.0.tgz"), b"a").unwrap();
+        std::fs::write(root.join("bell\u{7}-1.0.0.tgz"), b"b").unwrap();
+        std::fs::create_dir(root.join("team")).unwrap();
+        std::fs::write(root.join("team/c-1.0.0.tgz"), b"c").unwrap();
+        std::os::unix::fs::symlink(root, root.join("team/up")).unwrap();
+        let store = Confined::new(root).unwrap();
+        let top = store.list_with_delimiter(None).await.unwrap();
+        let names: Vec<&str> = top.objects.iter().map(|m| m.location.as_ref()).collect();
+        assert_eq!(names, ["a-1.0.0.tgz"]);
+        let mut all: Vec<String> = store.list(None).map(|m| m.unwrap().location.to_string()).collect().await;
+        all.sort();
+        assert_eq!(all, ["a-1.0.0.tgz", "team/c-1.0.0.tgz"]);
     }
 
     #[tokio::test]

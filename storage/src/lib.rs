@@ -26,6 +26,7 @@ use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode,
 
 pub mod backend;
 mod confined;
+mod local_list;
 
 #[cfg(feature = "faulty")]
 pub mod faulty;
