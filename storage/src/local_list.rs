@@ -46,33 +46,53 @@ struct Found {
 /// The files and folders directly in `dir` (the file system path of `prefix`), links followed
 /// when they resolve inside `root` (canonical). A missing folder lists as empty.
 pub(crate) fn list_folder(root: &FsPath, dir: &FsPath, prefix: &Path) -> io::Result<Listed> {
-    let (files, folders) = read_folder(root, dir, prefix)?;
-    let mut folders: Vec<Path> = folders.into_iter().map(|f| f.location).collect();
+    let Some(mut reading) = Reading::open(dir.to_owned(), prefix.clone())? else { return Ok(Listed::default()) };
+    let (files, _) = reading.read(root, usize::MAX)?;
+    let mut folders: Vec<Path> = reading.folders.into_iter().map(|f| f.location).collect();
     // object_store gives common prefixes sorted (a BTreeSet).
     folders.sort();
     Ok(Listed { objects: stat_all(&files), folders })
 }
 
-/// A folder's entries by kind, from one `readdir` (no `stat`): files, then folders.
-fn read_folder(root: &FsPath, dir: &FsPath, prefix: &Path) -> io::Result<(Vec<Found>, Vec<Found>)> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Default::default()),
-        Err(e) => return Err(e),
-    };
-    let mut found = Vec::new();
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        if let Some(f) = classify(root, dir, prefix, entry) {
-            found.push(f);
+/// A folder part-way through its `readdir`: the folders met so far, the files handed out.
+struct Reading {
+    entries: ReadDir,
+    dir: PathBuf,
+    prefix: Path,
+    folders: Vec<Found>,
+}
+
+impl Reading {
+    /// The folder `dir` (the file system path of `prefix`); `None` when it does not exist.
+    fn open(dir: PathBuf, prefix: Path) -> io::Result<Option<Reading>> {
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => Ok(Some(Reading { entries, dir, prefix, folders: Vec::new() })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
-    let (folders, files) = found.into_iter().partition(|f| f.folder);
-    Ok((files, folders))
+
+    /// Up to `limit` more files (no `stat` yet; folders are kept in `folders`), and whether the
+    /// folder is read to its end.
+    fn read(&mut self, root: &FsPath, limit: usize) -> io::Result<(Vec<Found>, bool)> {
+        let mut files = Vec::new();
+        for entry in self.entries.by_ref() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            match classify(root, &self.dir, &self.prefix, entry) {
+                Some(f) if f.folder => self.folders.push(f),
+                Some(f) => files.push(f),
+                None => {}
+            }
+            if files.len() >= limit {
+                return Ok((files, false));
+            }
+        }
+        Ok((files, true))
+    }
 }
 
 /// The [`ObjectMeta`] of each file (spread over the cores for many); a file that disappeared
@@ -163,18 +183,8 @@ pub(crate) struct Walker {
     root: PathBuf,
     /// Folders still to read: file system path, prefix, and the folders (resolved) it is in.
     pending: Vec<(PathBuf, Path, Vec<PathBuf>)>,
-    /// The folder being read.
-    current: Option<Reading>,
-}
-
-/// A folder part-way through its `readdir`.
-struct Reading {
-    entries: ReadDir,
-    dir: PathBuf,
-    prefix: Path,
-    /// This folder (resolved) and the folders it is in.
-    ancestors: Vec<PathBuf>,
-    folders: Vec<Found>,
+    /// The folder being read, with the folders (resolved) it is in, itself included.
+    current: Option<(Reading, Vec<PathBuf>)>,
 }
 
 /// Entries read and files `stat`ed per step of a [`Walker`].
@@ -189,47 +199,25 @@ impl Walker {
     /// The next objects, `None` when the walk is done.
     pub(crate) fn next_chunk(&mut self) -> io::Result<Option<Vec<ObjectMeta>>> {
         loop {
-            let Some(reading) = &mut self.current else {
+            let Some((reading, ancestors)) = &mut self.current else {
                 let Some((dir, prefix, mut ancestors)) = self.pending.pop() else { return Ok(None) };
                 let real = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
                 if ancestors.contains(&real) {
                     continue;
                 }
-                let entries = match std::fs::read_dir(&dir) {
-                    Ok(entries) => entries,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                };
                 ancestors.push(real);
-                self.current = Some(Reading { entries, dir, prefix, ancestors, folders: Vec::new() });
+                self.current = Reading::open(dir, prefix)?.map(|reading| (reading, ancestors));
                 continue;
             };
-            let mut files = Vec::new();
-            let mut done = true;
-            for entry in reading.entries.by_ref() {
-                let entry = match entry {
-                    Ok(entry) => entry,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                };
-                match classify(&self.root, &reading.dir, &reading.prefix, entry) {
-                    Some(f) if f.folder => reading.folders.push(f),
-                    Some(f) => files.push(f),
-                    None => {}
-                }
-                if files.len() >= TREE_CHUNK {
-                    done = false;
-                    break;
-                }
-            }
-            if done && let Some(reading) = self.current.take() {
-                let mut folders = reading.folders;
+            let (files, done) = reading.read(&self.root, TREE_CHUNK)?;
+            if done {
                 // Popped in name order.
-                folders.sort_by(|a, b| b.location.cmp(&a.location));
-                for folder in folders {
+                reading.folders.sort_by(|a, b| b.location.cmp(&a.location));
+                for folder in reading.folders.drain(..) {
                     let name = folder.location.filename().unwrap_or_default().to_owned();
-                    self.pending.push((reading.dir.join(name), folder.location, reading.ancestors.clone()));
+                    self.pending.push((reading.dir.join(name), folder.location, ancestors.clone()));
                 }
+                self.current = None;
             }
             if !files.is_empty() {
                 return Ok(Some(stat_all(&files)));
