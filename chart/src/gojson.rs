@@ -77,11 +77,56 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, serde_json:
     String::from_utf8(bytes).map_err(|e| serde::ser::Error::custom(e.to_string()))
 }
 
+/// Appends `s` as a JSON string (quoted), escaped as [`to_string`] escapes it, without
+/// serializing through serde when nothing in it needs escaping (the common case: an index body
+/// writes several strings per version).
+pub fn push_string(out: &mut String, s: &str) {
+    out.push('"');
+    push_string_content(out, s);
+    out.push('"');
+}
+
+/// Appends the escaped content of `s` without its quotes: the parts of one string may be
+/// written one after the other (escaping is per character).
+pub fn push_string_content(out: &mut String, s: &str) {
+    // 0xE2 leads U+2028 and U+2029 (and other characters, which take the slow path unchanged).
+    let plain = s.bytes().all(|b| b >= 0x20 && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xE2));
+    if plain {
+        out.push_str(s);
+        return;
+    }
+    // Serializing a string cannot fail; its quotes are the first and last byte.
+    let quoted = to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+    out.push_str(&quoted[1..quoted.len() - 1]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metadata::Dependency;
     use sha2::{Digest, Sha256};
+
+    #[test]
+    fn push_string_writes_what_to_string_writes() {
+        let samples = [
+            "",
+            "plain text-1.0.0.tgz",
+            "https://charts.example.com/charts/a-1.0.0.tgz",
+            "<a href=\"x\">&amp;</a>",
+            "\u{2028}\u{2029}\u{2027}\u{20ac}é",
+            "line\nbreak\ttab\u{1}\u{1f}\u{7f}",
+            "back\\slash",
+        ];
+        for s in samples {
+            let mut out = String::from("x");
+            push_string(&mut out, s);
+            assert_eq!(out, format!("x{}", to_string(s).unwrap()), "{s:?}");
+        }
+        let mut parts = String::new();
+        push_string_content(&mut parts, "a<b");
+        push_string_content(&mut parts, "/c&d");
+        assert_eq!(format!("\"{parts}\""), to_string("a<b/c&d").unwrap());
+    }
 
     #[test]
     fn html_escaping_and_controls() {

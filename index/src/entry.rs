@@ -4,10 +4,12 @@
 //! when the entry is made and handed to the index, which keeps it only inside the served body
 //! (see `Index::insert`): one copy of the YAML per version, not two.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use chartroom_chart::gojson;
 use chartroom_chart::metadata::{Dependency, Metadata};
 use chartroom_chart::version::Version;
 use chartroom_chart::yaml;
@@ -355,16 +357,17 @@ impl Entry {
     /// `ChartVersionJson` writes them.
     pub(crate) fn write_json(&self, out: &mut String) {
         out.push_str(self.metadata.strip_suffix('}').unwrap_or(&self.metadata));
-        out.push_str(",\"urls\":[");
-        let url = match &self.url_base {
-            Some(base) => format!("{base}/charts/{}", self.file),
-            None => format!("charts/{}", self.file),
-        };
-        push_json_string(out, &url);
-        out.push_str("],\"created\":");
-        push_json_string(out, &format_time(self.created));
-        out.push_str(",\"digest\":");
-        push_json_string(out, &self.digest());
+        // Written in place, part by part: an index body writes this for every version.
+        out.push_str(",\"urls\":[\"");
+        if let Some(base) = &self.url_base {
+            gojson::push_string_content(out, base);
+            out.push('/');
+        }
+        out.push_str("charts/");
+        gojson::push_string_content(out, &self.file);
+        // RFC 3339 (`format_time`) has nothing to escape.
+        let _ = write!(out, "\"],\"created\":\"{}\",\"digest\":", self.created);
+        gojson::push_string(out, &self.digest());
         out.push('}');
     }
 
@@ -426,14 +429,6 @@ impl Entry {
 fn is_canonical_file(file: &str, name: &str, version: &str) -> bool {
     file.strip_prefix(name).and_then(|rest| rest.strip_prefix('-')).and_then(|rest| rest.strip_prefix(version))
         == Some(".tgz")
-}
-
-/// A JSON string as Go's encoder writes it.
-fn push_json_string(out: &mut String, s: &str) {
-    match chartroom_chart::gojson::to_string(s) {
-        Ok(json) => out.push_str(&json),
-        Err(_) => out.push_str("\"\""),
-    }
 }
 
 /// One shared copy of the URL base for all entries (it changes only with the configuration).
