@@ -34,7 +34,7 @@ start() { # $1: binary, $2: repo, $3: log; sets pid and ready (seconds from spaw
 }
 stop() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
 phases() { # the debug fields of the start, from its log
-  grep -oE '(list_and_state_ms|restore_ms|reconcile_ms|snapshot_ms|ready_ms)=[0-9]+' "$1" | tr '\n' ' '
+  grep -oE '(list_and_state_ms|restore_ms|reconciled_ms|snapshots_ms|elapsed_ms)=[0-9]+' "$1" | tr '\n' ' '
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -69,8 +69,9 @@ pub(crate) struct Target {
     pub provenance: Vec<ObjectInfo>,
     pub skipped: Skipped,
     pub chartmuseum: ChartMuseumTimes,
-    /// Digests validated by this server besides what the index holds (at start: the persisted
-    /// state's, for archives whose listing changed).
+    /// Digests validated by this server besides what the index holds (at start: those of the
+    /// persisted state's entries that could not be restored; then those of entries whose
+    /// archive is gone).
     pub trusted: HashSet<String>,
     pub report: ResyncReport,
 }
@@ -109,7 +110,10 @@ pub(crate) async fn reconcile(
         let tenant = target.state.place.tenant.clone();
         let mut index = target.state.index.write();
         for (name, version, file) in gone {
-            if index.get(&name, &version).is_some_and(|e| e.file() == file) {
+            if let Some(e) = index.get(&name, &version).filter(|e| e.file() == file) {
+                // Validated by this server: the same bytes found under another name (a rename
+                // while it was down) take the fast path.
+                target.trusted.insert(e.digest().to_string());
                 index.remove(&name, &version);
                 target.report.removed += 1;
                 touched.push(Change::delete(&tenant, file, name, version));
@@ -252,9 +256,12 @@ async fn reconcile_provenance(
 /// still-skipped archives, and forgets skipped files that are no longer listed.
 fn plan(target: &mut Target, mut read: impl FnMut(&ObjectInfo, bool)) -> Vec<(String, String, String)> {
     let index = target.state.index.read();
-    let listed: HashSet<&str> = target.listing.iter().map(|o| o.file.as_str()).collect();
+    // Index entries whose file the listing holds (each file is listed once, and is one entry's).
+    let mut found = 0;
     for obj in &target.listing {
-        match index.by_file(&obj.file) {
+        let known = index.by_file(&obj.file);
+        found += usize::from(known.is_some());
+        match known {
             Some(e) if still_the_same(e.size(), e.etag(), obj) => target.report.unchanged += 1,
             known => {
                 if known.is_none() && target.skipped.get(&obj.file) == Some(&(obj.size, obj.e_tag.clone())) {
@@ -265,6 +272,12 @@ fn plan(target: &mut Target, mut read: impl FnMut(&ObjectInfo, bool)) -> Vec<(St
             }
         }
     }
+    if found == index.len() && target.skipped.is_empty() {
+        // Every entry's file is listed: nothing is gone (a restart of an unchanged repository
+        // need not put 100,000 names in a set to find that out).
+        return Vec::new();
+    }
+    let listed: HashSet<&str> = target.listing.iter().map(|o| o.file.as_str()).collect();
     target.skipped.retain(|file, _| listed.contains(file.as_str()));
     index
         .entries()

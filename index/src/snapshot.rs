@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::index::{Index, Rendered, Representation};
+use crate::index::{Index, Rendered};
 
 /// One published version of the index with its precomputed validators: one body per
 /// representation the format renders ([`crate::IndexFormat`]).
@@ -48,11 +48,9 @@ pub struct Body {
 
 impl Snapshot {
     pub(crate) fn build(index: &mut Index) -> Snapshot {
-        let body = |index: &mut Index, kind: Representation| {
-            index.render(kind).map(|rendered| Body::new(rendered, kind == Representation::Json))
-        };
-        let yaml = body(index, Representation::Yaml);
-        let json = body(index, Representation::Json);
+        let (yaml, json) = index.render_all();
+        let yaml = yaml.map(|rendered| Body::new(rendered, false));
+        let json = json.map(|rendered| Body::new(rendered, true));
         let secs = index.generated().as_second().max(0) as u64;
         let last_modified_time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
         Snapshot {

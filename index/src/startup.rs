@@ -31,6 +31,9 @@ use crate::tenancy::{self, Found};
 use crate::tenant::Tenant;
 use crate::tenants::{Place, TenantState, render_for};
 
+/// No saved entry is shorter than this (its fixed-size fields alone take more).
+const MIN_ENTRY_BYTES: usize = 64;
+
 /// Tenants' snapshots built per blocking task at start.
 const SNAPSHOTS_PER_TASK: usize = 64;
 
@@ -88,11 +91,17 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
             let heads = storage.list_log_records(None).await?;
             Ok::<_, StorageError>((heads, storage.list_chart_files().await?))
         };
-        let (listed, saved) = tokio::join!(heads_then_listing, read_state(&root, options.statefiles));
+        // A binary state is restored while storage is listed: the reconciliation that follows
+        // reads again whatever the listing shows changed.
+        let restoring = async {
+            let saved = read_state(&root, options.statefiles).await;
+            restore_unlisted(saved, &root).await
+        };
+        let (listed, early) = tokio::join!(heads_then_listing, restoring);
         let (heads, files) = listed?;
         log_heads = heads;
         let found = Found { charts: files.charts, provenance: files.provenance, state: true, chartmuseum: true };
-        prepared = vec![prepare(root, found, saved).await?];
+        prepared = vec![prepare(root, found, early?).await?];
     } else {
         log_heads = storage.list_log_records(None).await?;
         let listing = storage.list_tree(|key| tenancy::classify(key, tenancy).is_some()).await?;
@@ -104,7 +113,8 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
         prepared = futures::stream::iter(places)
             .map(|(place, found)| async move {
                 let saved = if found.state { read_state(&place, options.statefiles).await } else { None };
-                prepare(place, found, saved).await
+                let early = restore_unlisted(saved, &place).await?;
+                prepare(place, found, early).await
             })
             .buffer_unordered(options.read_concurrency.max(1))
             .collect::<Vec<_>>()
@@ -141,6 +151,7 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
     }
     let mut touched = Vec::new();
     reconcile::reconcile(options, &mut targets, &mut touched).await?;
+    let reconciled_ms = started.elapsed().as_millis() as u64;
 
     let mut loaded = Loaded {
         states: Vec::with_capacity(targets.len()),
@@ -175,6 +186,7 @@ pub(crate) async fn load(storage: &Storage, options: &RepoOptions) -> Result<Loa
         }
     }
     build_snapshots(loaded.states.iter().chain(&loaded.pinned).cloned().collect()).await;
+    tracing::debug!(reconciled_ms, snapshots_ms = started.elapsed().as_millis() as u64, "built the first snapshots");
     Ok(loaded)
 }
 
@@ -203,28 +215,74 @@ async fn read_state(place: &Place, statefiles: bool) -> Option<Saved> {
     }
 }
 
-/// Restores a tenant's index from its state (off the runtime), and reads its ChartMuseum state
-/// file when there is no usable state of ours and it has one.
-async fn prepare(place: Arc<Place>, found: Found, saved: Option<Saved>) -> Result<Prepared, RepoError> {
-    let listing = found.charts;
-    let provenance = found.provenance;
+/// A tenant's state as far as it is restored before storage is listed.
+enum Early {
+    /// A binary state (or none), restored whole: its entries are checked against the listing
+    /// by the reconciliation.
+    Restored(Box<Restored>),
+    /// The JSON state of an older Chartroom: rendering an entry costs its metadata's parse,
+    /// so only the entries that the listing shows unchanged are restored.
+    Legacy(Bytes),
+}
+
+/// Restores a binary state off the runtime, without the listing.
+async fn restore_unlisted(saved: Option<Saved>, place: &Place) -> Result<Early, RepoError> {
+    let bytes = match saved {
+        Some(Saved::Legacy(bytes)) => return Ok(Early::Legacy(bytes)),
+        Some(Saved::Binary(bytes)) => bytes,
+        None => return Ok(Early::Restored(Box::new(Restored::none(&place.render)))),
+    };
     let render = place.render.clone();
     let tenant = place.tenant.clone();
-    let (restored, listing) = tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        // The listing comes back whatever happens: a state that cannot be used is rebuilt from it.
-        let restored =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| restore(saved, &listing, &render, &tenant)))
-                .unwrap_or_else(|_| {
-                    tracing::warn!(%tenant, "cannot decode persisted index state; rebuilding from storage");
-                    Restored::none(&render)
-                });
-        let (entries, restore_ms) = (restored.index.len(), started.elapsed().as_millis() as u64);
-        tracing::debug!(%tenant, entries, restore_ms, "restored the persisted index state");
-        (restored, listing)
+    let restored = tokio::task::spawn_blocking(move || {
+        guarded(&render, &tenant, || {
+            let mut restored = restore_binary(bytes, &render, &tenant);
+            // Rendered while storage is still listed: the first snapshot renders only the pages
+            // of what the reconciliation changes.
+            restored.index.refresh_pages();
+            restored
+        })
     })
     .await
     .map_err(|_| RepoError::Closed)?;
+    Ok(Early::Restored(Box::new(restored)))
+}
+
+/// Runs a restore; a panic in it costs the state (rebuilt from storage), never the start.
+fn guarded(render: &RenderConfig, tenant: &Tenant, restore: impl FnOnce() -> Restored) -> Restored {
+    let started = Instant::now();
+    let restored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(restore)).unwrap_or_else(|_| {
+        tracing::warn!(%tenant, "cannot decode persisted index state; rebuilding from storage");
+        Restored::none(render)
+    });
+    let (entries, restore_ms) = (restored.index.len(), started.elapsed().as_millis() as u64);
+    tracing::debug!(%tenant, entries, restore_ms, "restored the persisted index state");
+    restored
+}
+
+/// Finishes restoring a tenant's index (an older Chartroom's JSON state, against the listing),
+/// and reads its ChartMuseum state file when there is no usable state of ours and it has one.
+async fn prepare(place: Arc<Place>, found: Found, early: Early) -> Result<Prepared, RepoError> {
+    let listing = found.charts;
+    let provenance = found.provenance;
+    let (restored, listing) = match early {
+        Early::Restored(restored) => (*restored, listing),
+        Early::Legacy(bytes) => {
+            let render = place.render.clone();
+            let tenant = place.tenant.clone();
+            tokio::task::spawn_blocking(move || {
+                let restored = guarded(&render, &tenant, || {
+                    let mut restored = restore_legacy(bytes, &listing, &render, &tenant);
+                    restored.migrated = true;
+                    tracing::info!(%tenant, restored = restored.index.len(), "read the JSON index state of an older Chartroom; it is replaced by the binary one");
+                    restored
+                });
+                (restored, listing)
+            })
+            .await
+            .map_err(|_| RepoError::Closed)?
+        }
+    };
     if restored.migrated {
         // Read once: from now on the binary state is written (this tenant is persisted at once).
         if let Err(e) = place.storage.delete_state(state::LEGACY_STATE_FILE).await {
@@ -296,23 +354,9 @@ impl Restored {
     }
 }
 
-/// The entries of a persisted state that storage still holds exactly (same file, size, ETag);
-/// the rest is left for the reconciliation to read.
-fn restore(saved: Option<Saved>, listing: &[ObjectInfo], render: &RenderConfig, tenant: &Tenant) -> Restored {
-    match saved {
-        None => Restored::none(render),
-        Some(Saved::Binary(bytes)) => restore_binary(bytes, listing, render, tenant),
-        Some(Saved::Legacy(bytes)) => {
-            let mut restored = restore_legacy(bytes, listing, render, tenant);
-            restored.migrated = true;
-            tracing::info!(%tenant, restored = restored.index.len(), "read the JSON index state of an older Chartroom; it is replaced by the binary one");
-            restored
-        }
-    }
-}
-
 /// The entries a start keeps of a state (binary, or the JSON of an older Chartroom `legacy`)
-/// against `listing`, in index order: the fuzz targets' view of a restart.
+/// against `listing` (those storage still holds as recorded), in index order: the fuzz targets'
+/// view of a restart.
 pub(crate) fn restored_entries(
     bytes: Bytes,
     listing: &[ObjectInfo],
@@ -320,17 +364,25 @@ pub(crate) fn restored_entries(
     legacy: bool,
 ) -> Vec<Entry> {
     let tenant = Tenant::root();
-    let restored = if legacy {
-        restore_legacy(bytes, listing, render, &tenant)
-    } else {
-        restore_binary(bytes, listing, render, &tenant)
-    };
-    restored.index.entries().map(|e| Entry::clone(e)).collect()
+    if legacy {
+        let restored = restore_legacy(bytes, listing, render, &tenant);
+        return restored.index.entries().map(|e| Entry::clone(e)).collect();
+    }
+    let restored = restore_binary(bytes, render, &tenant);
+    let listed: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.file.as_str(), o)).collect();
+    restored
+        .index
+        .entries()
+        .filter(|e| listed.get(e.file()).is_some_and(|o| reconcile::still_the_same(e.size(), e.etag(), o)))
+        .map(|e| Entry::clone(e))
+        .collect()
 }
 
-/// Streams a binary state into the index: each entry is checked against the listing and made
-/// from its saved parts as it is read, so the decoded state is never held beside the index.
-fn restore_binary(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, tenant: &Tenant) -> Restored {
+/// Streams a binary state into the index: each entry is made from its saved parts as it is
+/// read, so the decoded state is never held beside the index. Whether storage still holds each
+/// entry's file as recorded is the reconciliation's to check (it reads again what changed, with
+/// the entry's digest trusted and its `created` kept when the bytes are the same).
+fn restore_binary(bytes: Bytes, render: &RenderConfig, tenant: &Tenant) -> Restored {
     let mut restored = Restored::none(render);
     let mut reader = match Reader::open(bytes) {
         Ok(reader) => reader,
@@ -341,7 +393,9 @@ fn restore_binary(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, t
     };
     let header = reader.header().clone();
     let fits = header.fits(render);
-    let listed: HashMap<&str, &ObjectInfo> = listing.iter().map(|o| (o.file.as_str(), o)).collect();
+    // The header's count, unless the file is too short to hold that many entries (damage).
+    let room = usize::try_from(header.entries).unwrap_or(usize::MAX).min(reader.len() / MIN_ENTRY_BYTES);
+    restored.index.reserve(room);
     let mut complete = true;
     while let Some(block) = reader.next_block() {
         let block = match block {
@@ -361,27 +415,21 @@ fn restore_binary(bytes: Bytes, listing: &[ObjectInfo], render: &RenderConfig, t
                     break;
                 }
             };
-            let unchanged =
-                listed.get(saved.file).is_some_and(|o| reconcile::still_the_same(saved.size, saved.etag, o));
-            let entry = if unchanged { Some(block.to_entry(&saved, render, fits)) } else { None };
-            match entry {
-                // Restored: its digest is trusted as the index's (see `reconcile`).
-                Some(Ok(entry)) => {
+            match block.to_entry(&saved, render, fits) {
+                Ok(entry) => {
                     if !restored.keep(entry) {
                         tracing::warn!(%tenant, file = %saved.file, "dropping entries of the persisted index state that claim the same file; reading it from storage");
                         complete = false;
                     }
-                    continue;
                 }
-                Some(Err(error)) => {
+                Err(error) => {
                     tracing::warn!(%tenant, file = %saved.file, %error, "dropping an invalid entry of the persisted index state; reading its chart from storage");
+                    complete = false;
+                    // Validated when it was indexed: if storage holds these bytes, reading
+                    // their `Chart.yaml` is enough.
+                    restored.trusted.insert(saved.digest.to_owned());
                 }
-                None => {}
             }
-            complete = false;
-            // Validated when it was indexed: if storage holds these bytes elsewhere, or again,
-            // reading their `Chart.yaml` is enough.
-            restored.trusted.insert(saved.digest.to_owned());
         }
     }
     if complete && restored.index.len() as u64 == header.entries {

@@ -267,6 +267,11 @@ impl Reader {
         Ok(reader)
     }
 
+    /// The state's length in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
     pub fn header(&self) -> &Header {
         &self.header
     }

@@ -147,3 +147,32 @@ async fn two_entries_of_a_state_that_claim_one_file_are_both_read_from_storage()
     assert_eq!(after, [before[0].clone(), before[2].clone()], "c01 is no longer stored; c00 is what its file holds");
     assert_eq!(read, 2 + 1, "no binary state, the JSON one, and the contested file");
 }
+
+/// The state is restored while storage is listed; the listing then decides. An archive copied
+/// over with the same bytes (a new ETag) is read again and keeps its `created` time; one
+/// deleted while the server was down is reported removed, and the state is written anew.
+#[tokio::test]
+async fn what_changed_while_the_server_was_down_is_found_after_the_restore() {
+    let (storage, before, state) = repository_with_state(4).await;
+    let same = storage.read("c01-1.0.0.tgz").await.unwrap();
+    storage.delete("c01-1.0.0.tgz").await.unwrap();
+    storage.put_new("c01-1.0.0.tgz", same).await.unwrap();
+    storage.delete("c02-1.0.0.tgz").await.unwrap();
+
+    let gets = storage.request_counts().get;
+    let (repo, report) = Repository::open(storage.clone(), options()).await.unwrap();
+    assert_eq!(storage.request_counts().get - gets, 1 + 1, "the state and the archive copied over");
+    assert_eq!((report.unchanged, report.updated, report.removed, report.added), (2, 1, 1, 0));
+    let after = served(&repo);
+    assert_eq!(after, [before[0].clone(), before[1].clone(), before[3].clone()], "same bytes, same entry");
+    // The body rendered from the restored state before the listing was in follows it too.
+    let snapshot = repo.snapshot(&Tenant::root()).unwrap();
+    let body: Vec<u8> = snapshot.primary().chunks.iter().flat_map(|c| c.iter().copied()).collect();
+    let body = String::from_utf8(body).unwrap();
+    let charts: Vec<&str> = body.lines().filter(|l| l.starts_with("  c")).collect();
+    assert_eq!(charts, ["  c00:", "  c01:", "  c03:"]);
+    repo.shutdown().await;
+    let rewritten = storage.read_state(STATE_FILE).await.unwrap().expect("saved");
+    assert_ne!(rewritten, state, "the state no longer records c02");
+    assert_eq!(restart(&storage).await, (after, 1));
+}

@@ -6,7 +6,7 @@
 //! (the page is the fragment's only copy). JSON pages are written from each entry's metadata.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 
 use bytes::Bytes;
 use chartroom_chart::yaml;
@@ -76,15 +76,41 @@ impl Pages {
         }
     }
 
-    /// The body, re-rendering the pages changed since the last call.
-    pub(super) fn render(
-        &mut self,
-        charts: &mut BTreeMap<ChartName, Versions>,
-        config: &RenderConfig,
-        generated: Timestamp,
-    ) -> Rendered {
-        self.refresh(charts);
-        let (header, footer) = header_footer(self.kind, config, generated, charts.is_empty());
+    /// Re-renders the pages changed since the last call, reading the charts only (so the YAML
+    /// and the JSON body can be rendered at once); what it returns is [`place`]d in the charts.
+    pub(super) fn refresh(&mut self, charts: &BTreeMap<ChartName, Versions>) -> Placements {
+        let dirty_pages: BTreeSet<usize> = if self.pages.is_empty() {
+            self.pages.push(Page::empty(None));
+            BTreeSet::from([0])
+        } else {
+            let dirty = std::mem::take(&mut self.dirty);
+            dirty.iter().map(|name| self.page_of(name)).collect()
+        };
+        let mut placements = Vec::new();
+        // Highest first, so splicing a page into several leaves lower indices valid.
+        for idx in dirty_pages.into_iter().rev() {
+            let (rebuilt, placement) = self.build_pages(charts, idx);
+            self.pages.splice(idx..=idx, rebuilt);
+            placements.extend(placement);
+        }
+        let mut first = true;
+        self.pages.retain(|p| std::mem::replace(&mut first, false) || !p.bytes.is_empty());
+        // The first chart of the body must sit in pages[0]: JSON puts no comma before it, so its
+        // page is rendered again (a YAML page reads the same wherever it is).
+        while self.pages.len() > 1 && self.pages[0].bytes.is_empty() {
+            self.pages.remove(0);
+            self.pages[0].lower = None;
+            if self.kind == Representation::Json {
+                let (rebuilt, _) = self.build_pages(charts, 0);
+                self.pages.splice(0..=0, rebuilt);
+            }
+        }
+        placements
+    }
+
+    /// The body: header, pages and footer (after [`Pages::refresh`]).
+    pub(super) fn rendered(&self, config: &RenderConfig, generated: Timestamp, no_charts: bool) -> Rendered {
+        let (header, footer) = header_footer(self.kind, config, generated, no_charts);
         let mut hasher = Sha256::new();
         hasher.update(header.as_bytes());
         let mut chunks = Vec::with_capacity(self.pages.len() + 2);
@@ -101,53 +127,39 @@ impl Pages {
         Rendered { chunks, len, digest: hasher.finalize().into() }
     }
 
+    /// How many charts the next [`Pages::refresh`] renders again (`usize::MAX` before the
+    /// first render: all of them).
+    pub(super) fn pending(&self) -> usize {
+        if self.pages.is_empty() { usize::MAX } else { self.dirty.len() }
+    }
+
     fn page_of(&self, name: &ChartName) -> usize {
         // pages[0] has no lower bound, so the partition point is at least 1.
         self.pages.partition_point(|p| p.lower.as_ref().is_none_or(|lower| lower <= name)) - 1
     }
 
-    fn refresh(&mut self, charts: &mut BTreeMap<ChartName, Versions>) {
-        let dirty_pages: BTreeSet<usize> = if self.pages.is_empty() {
-            self.pages.push(Page::empty(None));
-            BTreeSet::from([0])
-        } else {
-            let dirty = std::mem::take(&mut self.dirty);
-            dirty.iter().map(|name| self.page_of(name)).collect()
-        };
-        // Highest first, so splicing a page into several leaves lower indices valid.
-        for idx in dirty_pages.into_iter().rev() {
-            let rebuilt = self.build_pages(charts, idx);
-            self.pages.splice(idx..=idx, rebuilt);
-        }
-        let mut first = true;
-        self.pages.retain(|p| std::mem::replace(&mut first, false) || !p.bytes.is_empty());
-        // The first chart of the body must sit in pages[0] (JSON puts no comma before it).
-        while self.pages.len() > 1 && self.pages[0].bytes.is_empty() {
-            self.pages.remove(0);
-            self.pages[0].lower = None;
-            let rebuilt = self.build_pages(charts, 0);
-            self.pages.splice(0..=0, rebuilt);
-        }
-    }
-
     /// Renders the charts in page `idx`'s name range into one or more pages of about
-    /// `PAGE_TARGET` bytes (a page always holds whole charts). Every YAML fragment copied into a
-    /// page is then held as a slice of it: the page is the fragment's only copy.
-    fn build_pages(&self, charts: &mut BTreeMap<ChartName, Versions>, idx: usize) -> Vec<Page> {
+    /// `PAGE_TARGET` bytes (a page always holds whole charts). A YAML page's fragments come
+    /// back as slices of it, to be [`place`]d: the page becomes each fragment's only copy.
+    fn build_pages(&self, charts: &BTreeMap<ChartName, Versions>, idx: usize) -> (Vec<Page>, Option<Placement>) {
         let lower = self.pages[idx].lower.clone();
         let upper = self.pages.get(idx + 1).and_then(|p| p.lower.clone());
-        let range = (
-            lower.as_ref().map_or(Bound::Unbounded, Bound::Included),
-            upper.as_ref().map_or(Bound::Unbounded, Bound::Excluded),
-        );
+        let range =
+            (lower.clone().map_or(Bound::Unbounded, Bound::Included), upper.map_or(Bound::Unbounded, Bound::Excluded));
         let mut pages = Vec::new();
         let mut current = Vec::new();
-        let mut current_lower = lower.clone();
-        // Fragments written into `current`, re-pointed at the page once it is made.
-        let mut placed: Placed<'_> = Vec::new();
-        for (i, (name, versions)) in charts.range_mut::<ChartName, _>(range).enumerate() {
+        let mut current_lower = lower;
+        let mut fragments = Vec::new();
+        // Where the fragments of `current` are, sliced out once the page is made.
+        let mut at: Vec<Range<usize>> = Vec::new();
+        let mut finish = |lower: Option<ChartName>, text: Vec<u8>, at: &mut Vec<Range<usize>>| {
+            let page = Page::new(lower, text);
+            fragments.extend(at.drain(..).map(|r| page.bytes.slice(r)));
+            page
+        };
+        for (i, (name, versions)) in charts.range::<ChartName, _>(range.clone()).enumerate() {
             if current.len() >= PAGE_TARGET {
-                pages.push(finish_page(current_lower.take(), std::mem::take(&mut current), &mut placed));
+                pages.push(finish(current_lower.take(), std::mem::take(&mut current), &mut at));
                 current_lower = Some(name.clone());
             }
             match self.kind {
@@ -158,29 +170,37 @@ impl Pages {
                 }
                 Representation::Yaml => {
                     current.extend_from_slice(yaml_chart_key(&name.0).as_bytes());
-                    for slot in versions.iter_mut() {
+                    for slot in versions {
                         let start = current.len();
                         current.extend_from_slice(&slot.yaml);
-                        placed.push((&mut slot.yaml, start..current.len()));
+                        at.push(start..current.len());
                     }
                 }
             }
         }
-        pages.push(finish_page(current_lower, current, &mut placed));
-        pages
+        pages.push(finish(current_lower, current, &mut at));
+        let placement = (self.kind == Representation::Yaml).then_some(Placement { range, fragments });
+        (pages, placement)
     }
 }
 
-/// YAML fragments written into a page being built, and where.
-type Placed<'a> = Vec<(&'a mut Bytes, std::ops::Range<usize>)>;
+/// The YAML fragments of a range of charts as slices of the pages just rendered, in the order
+/// of its versions.
+pub(super) struct Placement {
+    range: (Bound<ChartName>, Bound<ChartName>),
+    fragments: Vec<Bytes>,
+}
 
-/// The page of `text`; the fragments placed in it become slices of it.
-fn finish_page(lower: Option<ChartName>, text: Vec<u8>, placed: &mut Placed<'_>) -> Page {
-    let page = Page::new(lower, text);
-    for (fragment, at) in placed.drain(..) {
-        *fragment = page.bytes.slice(at);
+pub(super) type Placements = Vec<Placement>;
+
+/// Makes each re-rendered version's fragment the slice of its page.
+pub(super) fn place(charts: &mut BTreeMap<ChartName, Versions>, placements: Placements) {
+    for Placement { range, fragments } in placements {
+        let slots = charts.range_mut::<ChartName, _>(range).flat_map(|(_, versions)| versions.iter_mut());
+        for (slot, fragment) in slots.zip(fragments) {
+            slot.yaml = fragment;
+        }
     }
-    page
 }
 
 /// The text before and after the `entries` of a body.

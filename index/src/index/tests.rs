@@ -422,3 +422,40 @@ mod properties {
         }
     }
 }
+
+/// A start (every chart) and a large resync (many charts) render the two bodies of `auto` on
+/// two threads; an upload (a chart or two) on one. Either way the bodies are what a full
+/// render writes and every YAML fragment is a slice of its page.
+#[test]
+fn rendering_both_bodies_at_once_gives_what_rendering_them_in_turn_gives() {
+    let config =
+        RenderConfig { chart_url: Some("https://h/x".into()), context_path: String::new(), format: IndexFormat::Auto };
+    let mut index = Index::new(config.clone());
+    index.set_generated(Timestamp::UNIX_EPOCH);
+    for i in 0..400 {
+        for version in ["1.0.0", "1.1.0"] {
+            index.insert(entry(&format!("chart{i:03}"), version, &config));
+        }
+    }
+    let check = |index: &mut Index, what: &str| {
+        let (yaml, json) = index.render_all();
+        for (rendered, kind) in [(yaml, Representation::Yaml), (json, Representation::Json)] {
+            let rendered = rendered.expect("auto renders both");
+            let body: Vec<u8> = rendered.chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            assert_eq!(String::from_utf8(body).unwrap(), naive(index, kind), "{what}: {kind:?}");
+        }
+        assert_fragments_live_in_pages(index);
+    };
+    assert!(index.yaml.as_ref().unwrap().pending() >= PARALLEL_RENDER_FROM);
+    check(&mut index, "first render");
+    assert!(index.yaml.as_ref().unwrap().pages.len() > 2, "several pages");
+    for i in (0..400).step_by(3) {
+        index.insert(entry(&format!("chart{i:03}"), "2.0.0", &config));
+    }
+    index.remove_chart("chart000");
+    assert!(index.json.as_ref().unwrap().pending() >= PARALLEL_RENDER_FROM);
+    check(&mut index, "many charts changed");
+    index.insert(entry("chart001", "3.0.0", &config));
+    assert!(index.json.as_ref().unwrap().pending() < PARALLEL_RENDER_FROM);
+    check(&mut index, "one chart changed");
+}
