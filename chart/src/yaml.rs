@@ -23,6 +23,10 @@ use std::fmt::Write;
 /// * the default serde-saphyr budget: alias bombs (alias count and alias/anchor ratio, retained
 ///   anchor events), deep nesting (depth 64), node, event, document and scalar-size caps;
 /// * duplicate keys: the last one wins, as in Go's YAML decoder (Helm);
+/// * a plain scalar shaped like a number that overflows a float (`66e13306`, a short Git hash
+///   used as an image tag) is read, not refused: Go's YAML decoders (Helm's) read it as a
+///   string, serde-saphyr's default refuses it as a non-finite float. Read without a type (a
+///   `values.yaml` being checked) it passes as a float, which `serde_json::Value` makes null;
 /// * error messages without source snippets (they end up in one-line API errors).
 ///
 /// Callers that need a larger budget (big repository indexes) replace `budget` and keep the rest.
@@ -30,6 +34,7 @@ pub fn read_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         emit_comments: false,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::PassThrough,
         with_snippet: false,
     }
 }
@@ -303,6 +308,17 @@ mod tests {
         assert_eq!(read["v"], value);
         // Without the escaping, a YAML reader refuses the same text.
         assert!(serde_saphyr::from_str::<serde_json::Value>(&format!("v: {json}")).is_err());
+    }
+
+    /// `66e13306` overflows a float; Helm's YAML decoder reads it as a string, so a chart whose
+    /// values hold it (an image tag that is a short Git hash) is a chart Helm installs.
+    #[test]
+    fn numbers_that_overflow_a_float_are_read() {
+        let docs = read("image:\n  tag: 66e13306\nbig: -1e999\nfine: 1.5e3\n").unwrap();
+        assert_eq!(docs, [serde_json::json!({"image": {"tag": null}, "big": null, "fine": 1500.0})]);
+        let typed: std::collections::BTreeMap<String, String> =
+            serde_saphyr::from_str_with_options("tag: 66e13306\n", read_options()).unwrap();
+        assert_eq!(typed["tag"], "66e13306", "read as its text where a string is expected");
     }
 
     fn read(text: &str) -> Result<Vec<serde_json::Value>, serde_saphyr::Error> {
