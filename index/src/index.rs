@@ -168,7 +168,14 @@ impl Index {
     /// or was replaced by another archive meanwhile (a peer's change applied between the read and
     /// the write): it has no YAML of its own, and would bring back, or describe, what storage no
     /// longer holds. (A JSON-only body renders every entry from its metadata and indexes it.)
-    pub(crate) fn insert(&mut self, mut entry: Entry) -> Option<Arc<Entry>> {
+    pub(crate) fn insert(&mut self, entry: Entry) -> Option<Arc<Entry>> {
+        self.insert_claiming(entry).0
+    }
+
+    /// [`Index::insert`], and the entry of another name or version that the by-file lookup
+    /// found at this entry's file before (it finds this one now; the other stays indexed, for
+    /// the caller to judge). One look-up of the file where asking first would take two.
+    pub(crate) fn insert_claiming(&mut self, mut entry: Entry) -> (Option<Arc<Entry>>, Option<Arc<Entry>>) {
         let fresh = entry.take_yaml();
         let needs_fragment = fresh.is_none() && self.yaml.is_some();
         let entry = Arc::new(entry);
@@ -184,7 +191,7 @@ impl Index {
         };
         let versions = match existing {
             Some(versions) => versions,
-            None if needs_fragment => return None,
+            None if needs_fragment => return (None, None),
             None => self.charts.entry(ChartName(entry.name().to_owned())).or_default(),
         };
         let old = match find(versions, entry.parsed_version(), entry.version()) {
@@ -192,12 +199,12 @@ impl Index {
                 let slot = &mut versions[i];
                 match fresh {
                     Some(yaml) => slot.yaml = yaml,
-                    None if needs_fragment && !same_archive(&slot.entry) => return None,
+                    None if needs_fragment && !same_archive(&slot.entry) => return (None, None),
                     None => {}
                 }
                 Some(std::mem::replace(&mut slot.entry, Arc::clone(&entry)))
             }
-            Err(_) if needs_fragment => return None,
+            Err(_) if needs_fragment => return (None, None),
             Err(i) => {
                 versions.insert(i, Slot { entry: Arc::clone(&entry), yaml: fresh.unwrap_or_default() });
                 self.len += 1;
@@ -208,8 +215,8 @@ impl Index {
         if let Some(old) = &old {
             self.by_file.remove(old.file());
         }
-        self.by_file.replace(ByFile(entry));
-        old
+        let displaced = self.by_file.replace(ByFile(entry)).map(|b| b.0);
+        (old, displaced)
     }
 
     pub(crate) fn remove(&mut self, name: &str, version: &str) -> Option<Arc<Entry>> {
