@@ -31,6 +31,10 @@ use crate::tenancy::{self, Found};
 use crate::tenant::Tenant;
 use crate::tenants::{Place, TenantState, render_for};
 
+/// States up to this size are restored on the runtime's thread (about 40 entries: tens of
+/// microseconds).
+const INLINE_RESTORE_BYTES: usize = 32 * 1024;
+
 /// No saved entry is shorter than this (its fixed-size fields alone take more).
 const MIN_ENTRY_BYTES: usize = 64;
 
@@ -232,9 +236,10 @@ async fn restore_unlisted(saved: Option<Saved>, place: &Place) -> Result<Early, 
         Some(Saved::Binary(bytes)) => bytes,
         None => return Ok(Early::Restored(Box::new(Restored::none(&place.render)))),
     };
+    let small = bytes.len() <= INLINE_RESTORE_BYTES;
     let render = place.render.clone();
     let tenant = place.tenant.clone();
-    let restored = tokio::task::spawn_blocking(move || {
+    let restore = move || {
         guarded(&render, &tenant, || {
             let mut restored = restore_binary(bytes, &render, &tenant);
             // Rendered while storage is still listed: the first snapshot renders only the pages
@@ -242,9 +247,11 @@ async fn restore_unlisted(saved: Option<Saved>, place: &Place) -> Result<Early, 
             restored.index.refresh_pages();
             restored
         })
-    })
-    .await
-    .map_err(|_| RepoError::Closed)?;
+    };
+    // A small state (a tenant's few versions) costs less to restore than the hand-off to the
+    // blocking pool and back: 10,000 tenants' hand-offs kept the cores busy waking threads.
+    let restored =
+        if small { restore() } else { tokio::task::spawn_blocking(restore).await.map_err(|_| RepoError::Closed)? };
     Ok(Early::Restored(Box::new(restored)))
 }
 
