@@ -1,6 +1,8 @@
 //! Versions as JSON: the chart API's answers (`/api/charts`, ChartMuseum's shape: Go's JSON of
 //! `ChartVersion`, then Chartroom's `provenance`) and the JSON index body's version lists.
 
+use chartroom_chart::gojson;
+
 use super::{ChartName, Index, Slot};
 
 impl Index {
@@ -13,7 +15,7 @@ impl Index {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&json_string(&name.0));
+            gojson::push_string(&mut out, &name.0);
             out.push(':');
             write_versions_json(&mut out, versions, Body::Api);
         }
@@ -51,8 +53,4 @@ pub(super) fn write_versions_json(out: &mut String, versions: &[Slot], body: Bod
         }
     }
     out.push(']');
-}
-
-pub(super) fn json_string(s: &str) -> String {
-    chartroom_chart::gojson::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
 }

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Bound, Range};
 
 use bytes::Bytes;
-use chartroom_chart::yaml;
+use chartroom_chart::{gojson, yaml};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use super::api::{Body, json_string, write_versions_json};
+use super::api::{Body, write_versions_json};
 use super::{ChartName, Slot, Versions};
 use crate::entry::{RenderConfig, format_time};
 
@@ -214,11 +214,12 @@ pub(super) fn header_footer(
     match kind {
         Representation::Json => {
             let header = format!("{{\"apiVersion\":\"v1\",\"generated\":\"{generated}\",\"entries\":{{");
-            let server_info = if config.context_path.is_empty() {
-                "{}".to_owned()
-            } else {
-                format!("{{\"contextPath\":{}}}", json_string(&config.context_path))
-            };
+            let mut server_info = String::from("{");
+            if !config.context_path.is_empty() {
+                server_info.push_str("\"contextPath\":");
+                gojson::push_string(&mut server_info, &config.context_path);
+            }
+            server_info.push('}');
             (header, format!("}},\"serverInfo\":{server_info}}}"))
         }
         Representation::Yaml => {
@@ -245,7 +246,7 @@ pub(super) fn write_chart(out: &mut String, kind: Representation, first: bool, n
             if !first {
                 out.push(',');
             }
-            out.push_str(&json_string(name));
+            gojson::push_string(out, name);
             out.push(':');
             write_versions_json(out, versions, Body::Index);
         }
