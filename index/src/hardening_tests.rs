@@ -190,3 +190,49 @@ async fn only_indexed_files_are_served() {
         assert!(repo.file_info(&root, file).await.is_ok(), "{file}");
     }
 }
+
+/// A cold start reads a local folder's archives in batches on the blocking pool (each batch
+/// reading its own files) and an object store's through object_store: both index the same
+/// versions and refuse the same archives, whatever batch an archive falls in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_folder_and_an_object_store_index_the_same_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = Storage::local(dir.path()).unwrap();
+    let memory = Storage::memory();
+    let mut files: Vec<(String, Bytes)> = (0..150)
+        .map(|i| {
+            let (name, version) = (format!("c{}", i % 20), format!("1.0.{}", i / 20));
+            let chart = ChartBuilder::chart(&name, &version).file("values.yaml", format!("n: {i}\n")).build();
+            (format!("{name}-{version}.tgz"), Bytes::from(chart))
+        })
+        .collect();
+    files.push(("cut-1.0.0.tgz".into(), truncated("cut")));
+    files.push(("plain-1.0.0.tgz".into(), Bytes::from_static(b"not a gzip stream")));
+    files
+        .push(("bad-1.0.0.tgz".into(), ChartBuilder::chart("bad", "1.0.0").file("values.yaml", "a: [").build().into()));
+    files.push(("copy-of-c1-1.0.0.tgz".into(), files[1].1.clone()));
+    for (file, bytes) in &files {
+        local.put_new(file, bytes.clone()).await.unwrap();
+        memory.put_new(file, bytes.clone()).await.unwrap();
+    }
+    std::fs::create_dir(dir.path().join("folder-1.0.0.tgz")).unwrap();
+
+    let mut seen = Vec::new();
+    for storage in [&local, &memory] {
+        let gets = storage.request_counts().get;
+        let (repo, report) = Repository::open(storage.clone(), options(false)).await.unwrap();
+        let index = repo.index(&Tenant::root()).unwrap();
+        let entries: Vec<String> =
+            index.entries().map(|e| format!("{} {} {} {}", e.file(), e.name(), e.version(), e.digest())).collect();
+        seen.push((entries, report.added, report.skipped, storage.request_counts().get - gets));
+        repo.shutdown().await;
+    }
+    let (entries, added, skipped, gets) = &seen[0];
+    assert_eq!((entries.len(), *added), (150, 150), "{entries:?}");
+    assert_eq!(*skipped, 4, "three broken archives and the second copy of c1 1.0.0");
+    // Every archive read once, and counted as a GET like an object store's (the start's other
+    // reads, ChartMuseum's state file, are the same on both).
+    assert!((154..=156).contains(gets), "{gets}");
+    assert!(entries.contains(&format!("c1-1.0.0.tgz c1 1.0.0 {}", hex(&files[1].1))), "{entries:?}");
+    assert_eq!(seen[0], seen[1], "local folder against object store");
+}

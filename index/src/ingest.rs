@@ -6,16 +6,24 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use chartroom_chart::archive::{self, Limits, LoadedChart};
-use chartroom_storage::{Storage, StorageError};
+use chartroom_storage::{BlockingReader, ObjectInfo, Storage, StorageError};
+use futures::{Stream, StreamExt};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::entry::{Entry, EntryError, RenderConfig, StoredObject};
+use crate::error::RepoError;
 
 /// Archives up to this size are parsed on the runtime thread that read them: a typical chart
 /// parses in tens of microseconds, cheaper than a hop to the blocking pool.
 const INLINE_PARSE_MAX: usize = 64 * 1024;
+
+/// Archives checked one after the other by one blocking task of [`read_archives`]: enough to
+/// make the hand-off's cost (a thread woken, twice) small against the checks, few enough to
+/// keep every core busy until the end.
+const BATCH: usize = 32;
 
 /// `created` times from a ChartMuseum state file, by (name, version, digest).
 pub(crate) type ChartMuseumTimes = HashMap<(String, String, String), Timestamp>;
@@ -47,38 +55,129 @@ pub(crate) async fn read_archive(
     limits: &Limits,
     trusted: &Trusted,
 ) -> Result<Archive, StorageError> {
-    if !Storage::addressable(file) {
-        return Ok(Archive::Invalid(
-            "its name has characters that storage keys encode ('%', '#', '\\', '{', ...), so it cannot be \
-             read or served under that name; rename it"
-                .to_owned(),
-        ));
-    }
-    // A gzip archive cannot be larger than what it may decompress to (plus slack).
-    if size > limits.max_decompressed + (1 << 20) {
-        return Ok(Archive::Invalid("archive is larger than the decompressed size limit".to_owned()));
+    if let Some(refused) = unreadable(file, size, limits) {
+        return Ok(refused);
     }
     let bytes = match storage.read(file).await {
         Ok(bytes) => bytes,
         Err(StorageError::NotFound(_)) => return Ok(Archive::Missing),
         Err(e) => return Err(e),
     };
-    let inline = bytes.len() <= INLINE_PARSE_MAX;
-    let check = {
-        let (limits, trusted) = (limits.clone(), Arc::clone(trusted));
-        move || {
-            let known = !trusted.is_empty() && trusted.contains(&hex::encode(Sha256::digest(&bytes)));
-            let loaded =
-                if known { archive::read_metadata(&bytes, &limits) } else { archive::load_archive(&bytes, &limits) };
-            loaded.map_err(|e| e.to_string())
-        }
-    };
-    let parsed =
-        if inline { check() } else { tokio::task::spawn_blocking(check).await.unwrap_or_else(|e| Err(e.to_string())) };
-    Ok(match parsed {
+    if bytes.len() <= INLINE_PARSE_MAX {
+        return Ok(check_archive(&bytes, limits, trusted));
+    }
+    let (limits, trusted) = (limits.clone(), Arc::clone(trusted));
+    let checked = tokio::task::spawn_blocking(move || check_archive(&bytes, &limits, &trusted)).await;
+    Ok(checked.unwrap_or_else(|e| Archive::Invalid(e.to_string())))
+}
+
+/// [`read_archive`] for many archives at once, spread over the cores: the archives are checked
+/// in batches on the blocking pool, several batches at a time (one more than there are cores,
+/// at most `read_concurrency`); a local storage's batch also reads its own files, so a start pays
+/// one hand-off per batch instead of two per archive. Remote stores are read with
+/// `read_concurrency` requests at once, the checks as above. Each archive comes with the index
+/// of its storage and trusted digests, the listed object and what the caller keeps with it; the
+/// batches come as they are done. A storage failure (other than the archive being gone) ends
+/// the stream.
+pub(crate) fn read_archives<K: Send + 'static>(
+    archives: Vec<(usize, ObjectInfo, K)>,
+    storages: &[&Storage],
+    trusted: Arc<[Trusted]>,
+    limits: &Limits,
+    read_concurrency: usize,
+) -> impl Stream<Item = Result<Vec<(usize, ObjectInfo, K, Archive)>, RepoError>> + use<K> {
+    /// An archive on its way to a batch.
+    enum Fetched {
+        /// Local storage: the batch reads it.
+        Later,
+        Read(Result<Bytes, StorageError>),
+        Answered(Archive),
+    }
+    let readers: Arc<[Option<BlockingReader>]> = storages.iter().map(|s| s.blocking_reader()).collect();
+    let remote: Vec<Option<Storage>> =
+        storages.iter().zip(readers.iter()).map(|(s, r)| r.is_none().then(|| (*s).clone())).collect();
+    let remote = Arc::new(remote);
+    let read_concurrency = read_concurrency.max(1);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let limits = limits.clone();
+    let fetch_limits = limits.clone();
+    futures::stream::iter(archives)
+        .map(move |(at, obj, keep)| {
+            let (remote, limits) = (Arc::clone(&remote), fetch_limits.clone());
+            async move {
+                let fetched = if let Some(refused) = unreadable(&obj.file, obj.size, &limits) {
+                    Fetched::Answered(refused)
+                } else if let Some(storage) = &remote[at] {
+                    Fetched::Read(storage.read(&obj.file).await)
+                } else {
+                    Fetched::Later
+                };
+                (at, obj, keep, fetched)
+            }
+        })
+        .buffer_unordered(read_concurrency)
+        .chunks(BATCH)
+        .map(move |batch| {
+            let (readers, trusted, limits) = (Arc::clone(&readers), Arc::clone(&trusted), limits.clone());
+            let check = move || {
+                let mut checked = Vec::with_capacity(batch.len());
+                for (at, obj, keep, fetched) in batch {
+                    let read = match fetched {
+                        Fetched::Answered(archive) => {
+                            checked.push((at, obj, keep, archive));
+                            continue;
+                        }
+                        Fetched::Read(read) => read,
+                        Fetched::Later => match &readers[at] {
+                            Some(reader) => reader.read(&obj.file),
+                            // (Not reached: a storage without a reader was read above.)
+                            None => Err(StorageError::NotFound(obj.file.clone())),
+                        },
+                    };
+                    let archive = match read {
+                        // A check that panics (a bug) costs its archive, not the whole batch.
+                        Ok(bytes) => std::panic::catch_unwind(|| check_archive(&bytes, &limits, &trusted[at]))
+                            .unwrap_or_else(|_| Archive::Invalid("checking the archive failed".to_owned())),
+                        Err(StorageError::NotFound(_)) => Archive::Missing,
+                        Err(e) => return Err(e),
+                    };
+                    checked.push((at, obj, keep, archive));
+                }
+                Ok(checked)
+            };
+            // Not finished: the runtime is shutting down.
+            async move { tokio::task::spawn_blocking(check).await.map_err(|_| RepoError::Closed)?.map_err(RepoError::from) }
+        })
+        // One batch more than there are cores, so that no core waits for the next batch to be
+        // handed out; unordered, so that no core waits for an earlier, slower batch.
+        .buffer_unordered((cores + 1).min(read_concurrency))
+}
+
+/// Why an archive listed at `size` is not read at all, if it is not: a name that storage keys
+/// encode, or a size no archive that passes the decompression limit can have (refused without
+/// a download).
+fn unreadable(file: &str, size: u64, limits: &Limits) -> Option<Archive> {
+    if !Storage::addressable(file) {
+        return Some(Archive::Invalid(
+            "its name has characters that storage keys encode ('%', '#', '\\', '{', ...), so it cannot be \
+             read or served under that name; rename it"
+                .to_owned(),
+        ));
+    }
+    // A gzip archive cannot be larger than what it may decompress to (plus slack).
+    (size > limits.max_decompressed + (1 << 20))
+        .then(|| Archive::Invalid("archive is larger than the decompressed size limit".to_owned()))
+}
+
+/// An archive's bytes checked: the fast path (`Chart.yaml` only) when its digest is `trusted`,
+/// else the full check of an upload.
+fn check_archive(bytes: &[u8], limits: &Limits, trusted: &Trusted) -> Archive {
+    let known = !trusted.is_empty() && trusted.contains(&hex::encode(Sha256::digest(bytes)));
+    let loaded = if known { archive::read_metadata(bytes, limits) } else { archive::load_archive(bytes, limits) };
+    match loaded {
         Ok(loaded) => Archive::Loaded(Box::new(loaded)),
-        Err(reason) => Archive::Invalid(reason),
-    })
+        Err(e) => Archive::Invalid(e.to_string()),
+    }
 }
 
 /// The index entry for an archive read from storage.

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::AddAssign;
 use std::sync::Arc;
 
-use chartroom_storage::{ChartFiles, ObjectInfo, StorageError};
+use chartroom_storage::{ChartFiles, ObjectInfo, Storage, StorageError};
 use futures::StreamExt;
 
 use crate::changelog::Change;
@@ -129,7 +129,7 @@ pub(crate) async fn reconcile(
     for (at, _, _) in &to_read {
         reads[*at] = true;
     }
-    let trusted: Vec<ingest::Trusted> = targets
+    let trusted: Arc<[ingest::Trusted]> = targets
         .iter_mut()
         .zip(reads)
         .map(|(t, reads)| {
@@ -141,24 +141,17 @@ pub(crate) async fn reconcile(
             Arc::new(digests)
         })
         .collect();
-    let limits = &options.limits;
-    let (places, trusted) = (&places, &trusted);
-    let mut loaded = futures::stream::iter(to_read)
-        .map(|(at, obj, known)| async move {
-            let storage = &places[at].storage;
-            let result = match ingest::read_archive(storage, &obj.file, obj.size, limits, &trusted[at]).await? {
+    let storages: Vec<&Storage> = places.iter().map(|p| &p.storage).collect();
+    // Applied batch by batch as archives arrive, so a cold build never holds every parsed chart.
+    let mut loaded =
+        std::pin::pin!(ingest::read_archives(to_read, &storages, trusted, &options.limits, options.read_concurrency));
+    while let Some(batch) = loaded.next().await {
+        for (at, obj, known, archive) in batch? {
+            let result = match archive {
                 Archive::Loaded(loaded) => Ok(*loaded),
                 Archive::Missing => Err("disappeared while reading".to_owned()),
                 Archive::Invalid(reason) => Err(reason),
             };
-            Ok::<(usize, Read), StorageError>((at, (obj, known, result)))
-        })
-        .buffer_unordered(options.read_concurrency.max(1))
-        // Applied in batches as archives arrive, so a cold build never holds every parsed chart.
-        .chunks(256);
-    while let Some(batch) = loaded.next().await {
-        let batch: Vec<(usize, Read)> = batch.into_iter().collect::<Result<_, StorageError>>()?;
-        for (at, read) in batch {
             let target = &mut targets[at];
             let tenant = &target.state.place.tenant;
             let mut index = target.state.index.write();
@@ -169,10 +162,9 @@ pub(crate) async fn reconcile(
                 report: &mut target.report,
                 touched: &mut *touched,
             };
-            apply.one(read, &target.state.place.render, &target.chartmuseum);
+            apply.one((obj, known, result), &target.state.place.render, &target.chartmuseum);
         }
     }
-    drop(loaded);
     reconcile_provenance(options, targets, touched).await
 }
 

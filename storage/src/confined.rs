@@ -14,6 +14,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use crate::local_list;
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::local::LocalFileSystem;
@@ -200,6 +201,27 @@ impl ObjectStore for Confined {
 }
 
 impl Confined {
+    /// A whole object, read on the calling thread: the same confinement and the same errors as
+    /// `get` followed by reading its body, without object_store's two hand-offs to the blocking
+    /// pool per read (open, then read). For callers already on a blocking thread.
+    pub(crate) fn read_blocking(&self, location: &Path) -> object_store::Result<Bytes> {
+        let path = self.resolve(location)?;
+        let not_found =
+            |source: io::Error| object_store::Error::NotFound { path: location.to_string(), source: source.into() };
+        let mut file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => not_found(e),
+            _ => generic(e),
+        })?;
+        let meta = file.metadata().map_err(generic)?;
+        if meta.is_dir() {
+            // What object_store's local store answers for a folder.
+            return Err(not_found(io::Error::new(io::ErrorKind::NotFound, "is directory")));
+        }
+        let mut body = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        io::Read::read_to_end(&mut file, &mut body).map_err(generic)?;
+        Ok(Bytes::from(body))
+    }
+
     /// The file system path of the folder `prefix` names (the root for none).
     fn folder_path(&self, prefix: &Path) -> object_store::Result<PathBuf> {
         if prefix.as_ref().is_empty() { Ok(PathBuf::clone(&self.root)) } else { self.inner.path_to_filesystem(prefix) }

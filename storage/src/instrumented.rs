@@ -52,7 +52,7 @@ pub enum Outcome<'a> {
 }
 
 impl<'a> Outcome<'a> {
-    fn of<T>(result: &'a object_store::Result<T>) -> Self {
+    pub(crate) fn of<T>(result: &'a object_store::Result<T>) -> Self {
         match result {
             Ok(_) => Outcome::Answered,
             Err(object_store::Error::NotFound { .. }) => Outcome::NotFound,

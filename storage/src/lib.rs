@@ -34,7 +34,7 @@ pub mod instrumented;
 mod oci;
 
 pub use confined::Confined;
-use instrumented::{Both, Instrumented, MetricsObserver, RequestStats};
+use instrumented::{Both, Instrumented, MetricsObserver, Outcome, RequestKind, RequestObserver, RequestStats};
 pub use instrumented::{RequestCounts, StorageHealth};
 pub use oci::{OCI_DIR, OciUpload};
 
@@ -141,6 +141,25 @@ pub struct ObjectInfo {
     pub last_modified: std::time::SystemTime,
 }
 
+/// Reads whole objects of a local [`Storage`] on the calling thread ([`Storage::blocking_reader`]).
+#[derive(Clone, Debug)]
+pub struct BlockingReader {
+    store: Confined,
+    prefix: Path,
+    observer: Arc<dyn RequestObserver>,
+}
+
+impl BlockingReader {
+    /// What [`Storage::read`] gives, with the same errors: a blocking read.
+    pub fn read(&self, file: &str) -> Result<Bytes, StorageError> {
+        check_file_name(file)?;
+        let started = std::time::Instant::now();
+        let result = self.store.read_blocking(&self.prefix.clone().join(file));
+        self.observer.finished(RequestKind::Get, started.elapsed(), Outcome::of(&result));
+        result.map_err(|e| StorageError::from_store(e, file))
+    }
+}
+
 /// The chart archives and provenance files of one folder, as a listing reports them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChartFiles {
@@ -173,7 +192,11 @@ pub struct Storage {
     prefix: Path,
     description: String,
     stats: Arc<RequestStats>,
+    /// Sees every request: `store`'s and a [`BlockingReader`]'s.
+    observer: Arc<dyn RequestObserver>,
     limits: NameLimits,
+    /// The local store under `store`, for [`Storage::blocking_reader`].
+    local: Option<Confined>,
 }
 
 impl Storage {
@@ -182,9 +205,9 @@ impl Storage {
         let stats = Arc::new(RequestStats::default());
         let scoped: Arc<dyn ObjectStore> =
             if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix.clone())) };
-        let observer = Arc::new(Both(Arc::clone(&stats), MetricsObserver));
-        let store = Arc::new(Instrumented::new(scoped, observer));
-        Self { store, prefix, description, stats, limits: NameLimits::default() }
+        let observer: Arc<dyn RequestObserver> = Arc::new(Both(Arc::clone(&stats), MetricsObserver));
+        let store = Arc::new(Instrumented::new(scoped, Arc::clone(&observer)));
+        Self { store, prefix, description, stats, observer, limits: NameLimits::default(), local: None }
     }
 
     /// The same storage, refusing names longer than `limits` ([`Storage::check_fits`]).
@@ -246,7 +269,8 @@ impl Storage {
         })?;
         let store = Confined::new(root).map_err(StorageError::Backend)?;
         let limits = NameLimits::local(&std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned()));
-        Ok(Self::new(Arc::new(store), "", format!("local directory {}", root.display())).with_name_limits(limits))
+        let storage = Self::new(Arc::new(store.clone()), "", format!("local directory {}", root.display()));
+        Ok(Self { local: Some(store), ..storage.with_name_limits(limits) })
     }
 
     /// In-memory storage, for tests.
@@ -280,7 +304,9 @@ impl Storage {
             prefix,
             description: self.description.clone(),
             stats: Arc::clone(&self.stats),
+            observer: Arc::clone(&self.observer),
             limits: self.limits,
+            local: self.local.clone(),
         })
     }
 
@@ -327,6 +353,14 @@ impl Storage {
         let key = self.key(file)?;
         let got = self.store.get(&key).await.map_err(|e| StorageError::from_store(e, file))?;
         got.bytes().await.map_err(|e| StorageError::from_store(e, file))
+    }
+
+    /// A reader of whole objects on the calling thread, for work already on a blocking thread
+    /// (reading many archives at a start): local storage only, `None` for stores whose reads
+    /// are network requests (use [`Storage::read`]). Its reads are counted as this storage's.
+    pub fn blocking_reader(&self) -> Option<BlockingReader> {
+        let store = self.local.clone()?;
+        Some(BlockingReader { store, prefix: self.prefix.clone(), observer: Arc::clone(&self.observer) })
     }
 
     /// Whole object in memory, with what storage reports about it (size, ETag).

@@ -173,3 +173,40 @@ async fn local_roundtrip() {
     roundtrip(Storage::local(dir.path()).unwrap()).await;
     assert!(dir.path().join(".chartroom/state.json").exists());
 }
+
+#[tokio::test]
+async fn a_blocking_reader_reads_what_read_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), b"secret").unwrap();
+    let root = Storage::local(dir.path()).unwrap();
+    let team = root.scoped("org/team").unwrap();
+    root.put_new("a-1.0.0.tgz", Bytes::from_static(b"a")).await.unwrap();
+    team.put_new("b-1.0.0.tgz", Bytes::from_static(b"b")).await.unwrap();
+    std::fs::create_dir(dir.path().join("d-1.0.0.tgz")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("out-1.0.0.tgz")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("a-1.0.0.tgz"), dir.path().join("in-1.0.0.tgz")).unwrap();
+
+    for storage in [&root, &team] {
+        let reader = storage.blocking_reader().expect("local storage reads on the calling thread");
+        for file in ["a-1.0.0.tgz", "b-1.0.0.tgz", "d-1.0.0.tgz", "out-1.0.0.tgz", "in-1.0.0.tgz", "none", "..", "a/b"]
+        {
+            let before = storage.request_counts().get;
+            let ours = reader.read(file);
+            assert_eq!(
+                storage.request_counts().get,
+                before + u64::from(check_file_name(file).is_ok()),
+                "{file}: counted"
+            );
+            let theirs = storage.read(file).await;
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{file}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{file}"),
+                _ => panic!("{file}: {ours:?} against {theirs:?}"),
+            }
+        }
+    }
+    assert_eq!(team.blocking_reader().unwrap().read("b-1.0.0.tgz").unwrap(), "b");
+    assert!(matches!(root.blocking_reader().unwrap().read("out-1.0.0.tgz"), Err(StorageError::NotFound(_))));
+    assert!(Storage::memory().blocking_reader().is_none(), "other stores read through object_store");
+}
