@@ -85,6 +85,12 @@ impl Confined {
     }
 }
 
+/// Opens `path` for reading, failing with `ELOOP` if its last component is a symbolic link.
+fn open_no_follow(path: &FsPath) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
 /// A local failure as object_store's local store reports it.
 fn generic(e: io::Error) -> object_store::Error {
     object_store::Error::Generic { store: STORE, source: Box::new(e) }
@@ -205,13 +211,25 @@ impl Confined {
     /// `get` followed by reading its body, without object_store's two hand-offs to the blocking
     /// pool per read (open, then read). For callers already on a blocking thread.
     pub(crate) fn read_blocking(&self, location: &Path) -> object_store::Result<Bytes> {
-        let path = self.resolve(location)?;
         let not_found =
             |source: io::Error| object_store::Error::NotFound { path: location.to_string(), source: source.into() };
-        let mut file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+        let open_error = |e: io::Error| match e.kind() {
             io::ErrorKind::NotFound => not_found(e),
             _ => generic(e),
-        })?;
+        };
+        // A file directly in the (canonical) root that is not a link is inside the root: opened
+        // without following a link, it needs no `canonicalize` (a syscall per path component).
+        // A link, or a file in a sub-folder, has its path resolved and checked first.
+        let path = self.inner.path_to_filesystem(location)?;
+        let direct = path.parent() == Some(self.root.as_path());
+        let opened = if direct { open_no_follow(&path) } else { Err(io::Error::from_raw_os_error(libc::ELOOP)) };
+        let mut file = match opened {
+            Ok(file) => file,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                std::fs::File::open(self.resolve(location)?).map_err(open_error)?
+            }
+            Err(e) => return Err(open_error(e)),
+        };
         let meta = file.metadata().map_err(generic)?;
         if meta.is_dir() {
             // What object_store's local store answers for a folder.

@@ -208,5 +208,10 @@ async fn a_blocking_reader_reads_what_read_reads() {
     }
     assert_eq!(team.blocking_reader().unwrap().read("b-1.0.0.tgz").unwrap(), "b");
     assert!(matches!(root.blocking_reader().unwrap().read("out-1.0.0.tgz"), Err(StorageError::NotFound(_))));
+    // A folder that is a link out of the root.
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("evil")).unwrap();
+    let evil = root.scoped("evil").unwrap();
+    assert!(matches!(evil.blocking_reader().unwrap().read("secret"), Err(StorageError::NotFound(_))));
+    assert!(matches!(evil.read("secret").await, Err(StorageError::NotFound(_))));
     assert!(Storage::memory().blocking_reader().is_none(), "other stores read through object_store");
 }
