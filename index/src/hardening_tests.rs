@@ -211,6 +211,11 @@ async fn a_local_folder_and_an_object_store_index_the_same_archives() {
     files
         .push(("bad-1.0.0.tgz".into(), ChartBuilder::chart("bad", "1.0.0").file("values.yaml", "a: [").build().into()));
     files.push(("copy-of-c1-1.0.0.tgz".into(), files[1].1.clone()));
+    // Over 64 KiB: an object store's large archives are checked as they arrive, not in batches.
+    let big = Bytes::from(ChartBuilder::chart("big", "1.0.0").file("README.md", noise(200_000)).build());
+    assert!(big.len() > 64 * 1024, "{}", big.len());
+    files.push(("big-1.0.0.tgz".into(), big.clone()));
+    files.push(("bigcut-1.0.0.tgz".into(), big.slice(..big.len() - 1000)));
     for (file, bytes) in &files {
         local.put_new(file, bytes.clone()).await.unwrap();
         memory.put_new(file, bytes.clone()).await.unwrap();
@@ -228,11 +233,12 @@ async fn a_local_folder_and_an_object_store_index_the_same_archives() {
         repo.shutdown().await;
     }
     let (entries, added, skipped, gets) = &seen[0];
-    assert_eq!((entries.len(), *added), (150, 150), "{entries:?}");
-    assert_eq!(*skipped, 4, "three broken archives and the second copy of c1 1.0.0");
+    assert_eq!((entries.len(), *added), (151, 151), "{entries:?}");
+    assert_eq!(*skipped, 5, "four broken archives and the second copy of c1 1.0.0");
     // Every archive read once, and counted as a GET like an object store's (the start's other
     // reads, ChartMuseum's state file, are the same on both).
-    assert!((154..=156).contains(gets), "{gets}");
+    assert!((156..=158).contains(gets), "{gets}");
+    assert!(entries.contains(&format!("big-1.0.0.tgz big 1.0.0 {}", hex(&big))), "{entries:?}");
     assert!(entries.contains(&format!("c1-1.0.0.tgz c1 1.0.0 {}", hex(&files[1].1))), "{entries:?}");
     assert_eq!(seen[0], seen[1], "local folder against object store");
 }

@@ -74,8 +74,9 @@ pub(crate) async fn read_archive(
 /// [`read_archive`] for many archives at once, spread over the cores: the archives are checked
 /// in batches on the blocking pool, several batches at a time (one more than there are cores,
 /// at most `read_concurrency`); a local storage's batch also reads its own files, so a start pays
-/// one hand-off per batch instead of two per archive. Remote stores are read with
-/// `read_concurrency` requests at once, the checks as above. Each archive comes with the index
+/// one hand-off per batch instead of two per archive (and holds one archive's bytes at a time).
+/// Remote stores are read with `read_concurrency` requests at once; small archives are then
+/// checked as above, large ones (over 64 KiB) as soon as they arrive, one per request slot. Each archive comes with the index
 /// of its storage and trusted digests, the listed object and what the caller keeps with it; the
 /// batches come as they are done. A storage failure (other than the archive being gone) ends
 /// the stream.
@@ -100,15 +101,25 @@ pub(crate) fn read_archives<K: Send + 'static>(
     let read_concurrency = read_concurrency.max(1);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let limits = limits.clone();
-    let fetch_limits = limits.clone();
+    let (fetch_limits, fetch_trusted) = (limits.clone(), Arc::clone(&trusted));
     futures::stream::iter(archives)
         .map(move |(at, obj, keep)| {
-            let (remote, limits) = (Arc::clone(&remote), fetch_limits.clone());
+            let (remote, limits, trusted) = (Arc::clone(&remote), fetch_limits.clone(), Arc::clone(&fetch_trusted));
             async move {
                 let fetched = if let Some(refused) = unreadable(&obj.file, obj.size, &limits) {
                     Fetched::Answered(refused)
                 } else if let Some(storage) = &remote[at] {
-                    Fetched::Read(storage.read(&obj.file).await)
+                    match storage.read(&obj.file).await {
+                        // A large archive is checked as soon as it arrives, as `read_archive`
+                        // does: batches hold only small archives' bytes, so no more than
+                        // `read_concurrency` large ones are in memory at once.
+                        Ok(bytes) if bytes.len() > INLINE_PARSE_MAX => {
+                            let check = move || check_archive(&bytes, &limits, &trusted[at]);
+                            let checked = tokio::task::spawn_blocking(check).await;
+                            Fetched::Answered(checked.unwrap_or_else(|e| Archive::Invalid(e.to_string())))
+                        }
+                        read => Fetched::Read(read),
+                    }
                 } else {
                     Fetched::Later
                 };
